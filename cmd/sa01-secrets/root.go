@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os/user"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/somaagent01/sa01-secrets/internal/config"
+)
+
+// globals is what every verb shares: the process's streams and environment,
+// the configuration (loaded once, on first use) and the logger.
+type globals struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+
+	cfg    *config.Config
+	logger *slog.Logger
+}
+
+// config loads and validates the SA01_* variables once.
+func (g *globals) config() (*config.Config, error) {
+	if g.cfg != nil {
+		return g.cfg, nil
+	}
+	c, err := config.Load(g.getenv)
+	if err != nil {
+		return nil, err
+	}
+	g.cfg = c
+	return c, nil
+}
+
+// log returns the logger: stderr, wrapped so that secrets are masked.
+func (g *globals) log() *slog.Logger {
+	if g.logger == nil {
+		g.logger = newLogger(g.stderr, g.getenv)
+	}
+	return g.logger
+}
+
+// osUser names the local operator for audit events.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// run is the whole program: tests call it directly. It returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		if isCobraUsage(err) {
+			err = &cliError{code: ExitUsage, err: err, hint: "run 'sa01-secrets help' for usage"}
+		}
+		printError(stderr, err)
+	}
+	return exitCode(err)
+}
+
+// isCobraUsage recognises cobra's own flag and argument errors.
+func isCobraUsage(err error) bool {
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return false
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "required flag", "if any flags in the group"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRootCommand(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sa01-secrets",
+		Short: "Secrets manager for the SomaAgent01 platform",
+		Long: `sa01-secrets stores the platform's secrets encrypted with Fernet under
+SA01_CRYPTO_FERNET_KEY, rotates keys, serves each service only the secrets it
+is granted, injects them as environment variables, audits every access, and
+keeps secrets out of logs and code.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.AddCommand(
+		newVersionCommand(g),
+		newGenerateCommand(g),
+		newEncryptCommand(g),
+		newDecryptCommand(g),
+		newConfigCommand(g),
+	)
+	root.AddCommand(secretCommands(g)...)
+	root.AddCommand(keyCommands(g)...)
+	root.AddCommand(serverCommands(g)...)
+	root.AddCommand(auditCommands(g)...)
+	root.AddCommand(scanCommands(g)...)
+	return root
+}

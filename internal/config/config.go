@@ -1,0 +1,347 @@
+// Package config loads every SA01_* environment variable in one place,
+// validates it at start, and describes itself without revealing a secret:
+// keys by key ID, DSNs with the password masked as "****".
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+)
+
+// The variables. Those marked secret also accept NAME_FILE, a path to a file
+// holding the value; setting both is an error.
+const (
+	EnvFernetKey          = "SA01_CRYPTO_FERNET_KEY"           // secret: the primary Fernet key
+	EnvFernetPreviousKeys = "SA01_CRYPTO_FERNET_PREVIOUS_KEYS" // secret: decrypt-only keys, comma-separated, newest first
+	EnvInternalToken      = "SA01_AUTH_INTERNAL_TOKEN"         // secret: the launcher's credential for logging in services
+	EnvAuthRequired       = "SA01_AUTH_REQUIRED"               // true (default) or false
+	EnvDBDSN              = "SA01_DB_DSN"                      // secret: sqlite:///abs/path.db or postgres://...
+	EnvRedisURL           = "SA01_REDIS_URL"                   // secret: the platform's Redis URL (described, masked)
+	EnvKafkaBootstrap     = "SA01_KAFKA_BOOTSTRAP_SERVERS"     // host:port list for audit streaming
+	EnvAuditKafkaTopic    = "SA01_AUDIT_KAFKA_TOPIC"           // default sa01.audit
+	EnvAuditFile          = "SA01_AUDIT_FILE"                  // JSON-lines audit file, or "-" for stdout
+	EnvPolicyFile         = "SA01_POLICY_FILE"                 // YAML least-privilege policy
+	EnvSecretsAddr        = "SA01_SECRETS_ADDR"                // server URL; unset: the CLI works on the local store
+	EnvListen             = "SA01_LISTEN"                      // serve's listen address, default 127.0.0.1:8200
+	EnvTokenTTL           = "SA01_AUTH_TOKEN_TTL"              // service token TTL, default 1h
+	EnvTokenMaxTTL        = "SA01_AUTH_TOKEN_MAX_TTL"          // service token max TTL, default 24h
+	EnvLogLevel           = "SA01_LOG_LEVEL"                   // debug, info (default), warn, error
+	EnvLogFormat          = "SA01_LOG_FORMAT"                  // text (default) or json
+)
+
+// Defaults.
+const (
+	DefaultAuditKafkaTopic = "sa01.audit"
+	DefaultListen          = "127.0.0.1:8200"
+	DefaultTokenTTL        = time.Hour
+	DefaultTokenMaxTTL     = 24 * time.Hour
+)
+
+// Config is the validated configuration. Secret fields are sensitive
+// strings; Keys is nil when no key is set.
+type Config struct {
+	Keys            *fernet.Ring // primary first, then the previous keys
+	InternalToken   sensitive.String
+	AuthRequired    bool
+	DBDSN           sensitive.String // empty: the embedded default store
+	RedisURL        sensitive.String
+	KafkaBootstrap  []string
+	AuditKafkaTopic string
+	AuditFile       string
+	PolicyFile      string
+	SecretsAddr     string
+	Listen          string
+	TokenTTL        time.Duration
+	TokenMaxTTL     time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// Error is a configuration error. It names the variable, never its value.
+type Error struct {
+	Var    string
+	Reason string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Reason }
+
+// ErrNoKey is returned by RequireKeys when SA01_CRYPTO_FERNET_KEY is unset.
+var ErrNoKey = &Error{Var: EnvFernetKey, Reason: "not set"}
+
+// Load reads and validates every variable through getenv. Files named by
+// NAME_FILE variables are read from disk.
+func Load(getenv func(string) string) (*Config, error) {
+	c := &Config{
+		AuditKafkaTopic: DefaultAuditKafkaTopic,
+		Listen:          DefaultListen,
+		TokenTTL:        DefaultTokenTTL,
+		TokenMaxTTL:     DefaultTokenMaxTTL,
+		AuthRequired:    true,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+	var errs []error
+	secret := func(name string) string {
+		v, err := secretVar(getenv, name)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return v
+	}
+
+	primary := secret(EnvFernetKey)
+	previous := secret(EnvFernetPreviousKeys)
+	if ring, err := parseRing(primary, previous); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Keys = ring
+	}
+	c.InternalToken = sensitive.New(strings.TrimSpace(secret(EnvInternalToken)))
+	c.DBDSN = sensitive.New(strings.TrimSpace(secret(EnvDBDSN)))
+	c.RedisURL = sensitive.New(strings.TrimSpace(secret(EnvRedisURL)))
+
+	if v := strings.TrimSpace(getenv(EnvAuthRequired)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, &Error{EnvAuthRequired, "want true or false"})
+		}
+		c.AuthRequired = err != nil || b // unparsable: stay safe
+	}
+	if v := strings.TrimSpace(getenv(EnvKafkaBootstrap)); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.KafkaBootstrap = append(c.KafkaBootstrap, s)
+			}
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvAuditKafkaTopic)); v != "" {
+		c.AuditKafkaTopic = v
+	}
+	c.AuditFile = strings.TrimSpace(getenv(EnvAuditFile))
+	c.PolicyFile = strings.TrimSpace(getenv(EnvPolicyFile))
+	c.SecretsAddr = strings.TrimRight(strings.TrimSpace(getenv(EnvSecretsAddr)), "/")
+	if c.SecretsAddr != "" && !strings.HasPrefix(c.SecretsAddr, "http://") && !strings.HasPrefix(c.SecretsAddr, "https://") {
+		errs = append(errs, &Error{EnvSecretsAddr, "want an http:// or https:// URL"})
+	}
+	if v := strings.TrimSpace(getenv(EnvListen)); v != "" {
+		c.Listen = v
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{EnvTokenTTL, &c.TokenTTL}, {EnvTokenMaxTTL, &c.TokenMaxTTL}} {
+		if v := strings.TrimSpace(getenv(d.name)); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x <= 0 {
+				errs = append(errs, &Error{d.name, "want a positive duration such as 1h or 30m"})
+				continue
+			}
+			*d.dst = x
+		}
+	}
+	if c.TokenTTL > c.TokenMaxTTL {
+		errs = append(errs, &Error{EnvTokenTTL, "longer than " + EnvTokenMaxTTL})
+	}
+	if v := strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))); v != "" {
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+		default:
+			errs = append(errs, &Error{EnvLogLevel, "want debug, info, warn or error"})
+		}
+	}
+	if v := strings.ToLower(strings.TrimSpace(getenv(EnvLogFormat))); v != "" {
+		switch v {
+		case "text", "json":
+			c.LogFormat = v
+		default:
+			errs = append(errs, &Error{EnvLogFormat, "want text or json"})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// RequireKeys returns the key ring, or ErrNoKey.
+func (c *Config) RequireKeys() (*fernet.Ring, error) {
+	if c.Keys == nil {
+		return nil, ErrNoKey
+	}
+	return c.Keys, nil
+}
+
+// secretVar reads NAME or the file named by NAME_FILE.
+func secretVar(getenv func(string) string, name string) (string, error) {
+	v, f := getenv(name), getenv(name+"_FILE")
+	if v != "" && f != "" {
+		return "", &Error{name, "both " + name + " and " + name + "_FILE are set; set one"}
+	}
+	if f == "" {
+		return v, nil
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", &Error{name + "_FILE", "cannot read the file it names"}
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// ParseKeyVar parses a single key held by variable name; errors name the
+// variable and what is wrong, never the value.
+func ParseKeyVar(name, v string) (*fernet.Key, error) {
+	k, err := fernet.ParseKey(v)
+	if err != nil {
+		var ke *fernet.KeyError
+		if errors.As(err, &ke) {
+			return nil, &Error{name, "malformed Fernet key: " + ke.Reason}
+		}
+		return nil, &Error{name, "malformed Fernet key"}
+	}
+	return k, nil
+}
+
+func parseRing(primary, previous string) (*fernet.Ring, error) {
+	if strings.TrimSpace(primary) == "" {
+		if strings.TrimSpace(previous) != "" {
+			return nil, &Error{EnvFernetKey, "not set, but " + EnvFernetPreviousKeys + " is"}
+		}
+		return nil, nil
+	}
+	if strings.Contains(primary, ",") {
+		return nil, &Error{EnvFernetKey, "holds more than one key; put older keys in " + EnvFernetPreviousKeys}
+	}
+	pk, err := ParseKeyVar(EnvFernetKey, primary)
+	if err != nil {
+		return nil, err
+	}
+	keys := []*fernet.Key{pk}
+	if strings.TrimSpace(previous) != "" {
+		for i, s := range strings.Split(previous, ",") {
+			k, err := ParseKeyVar(fmt.Sprintf("%s (entry %d)", EnvFernetPreviousKeys, i+1), s)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
+		}
+	}
+	ring, err := fernet.NewRing(keys...)
+	if errors.Is(err, fernet.ErrDuplicateKey) {
+		return nil, &Error{EnvFernetPreviousKeys, "a key appears twice in the ring (" + EnvFernetKey + " and " + EnvFernetPreviousKeys + ")"}
+	}
+	return ring, err
+}
+
+// Setting is one line of a safe self-description.
+type Setting struct {
+	Var   string `json:"var"`
+	Value string `json:"value"`
+}
+
+// Describe lists every variable with a value safe to print: keys by key ID,
+// DSNs and URLs with passwords masked, tokens as set or unset.
+func (c *Config) Describe() []Setting {
+	var s []Setting
+	add := func(k, v string) { s = append(s, Setting{k, v}) }
+	if c.Keys != nil {
+		ks := c.Keys.Keys()
+		add(EnvFernetKey, "key "+ks[0].ID())
+		var prev []string
+		for _, k := range ks[1:] {
+			prev = append(prev, "key "+k.ID())
+		}
+		add(EnvFernetPreviousKeys, strings.Join(prev, ", "))
+	} else {
+		add(EnvFernetKey, "(unset)")
+		add(EnvFernetPreviousKeys, "(unset)")
+	}
+	add(EnvInternalToken, setOrUnset(!c.InternalToken.IsZero()))
+	add(EnvAuthRequired, strconv.FormatBool(c.AuthRequired))
+	if c.DBDSN.IsZero() {
+		add(EnvDBDSN, "(unset: embedded SQLite store)")
+	} else {
+		add(EnvDBDSN, MaskDSN(c.DBDSN.Reveal()))
+	}
+	add(EnvRedisURL, orUnset(MaskDSN(c.RedisURL.Reveal())))
+	add(EnvKafkaBootstrap, orUnset(strings.Join(c.KafkaBootstrap, ",")))
+	add(EnvAuditKafkaTopic, c.AuditKafkaTopic)
+	add(EnvAuditFile, orUnset(c.AuditFile))
+	add(EnvPolicyFile, orUnset(c.PolicyFile))
+	add(EnvSecretsAddr, orUnset(MaskDSN(c.SecretsAddr)))
+	add(EnvListen, c.Listen)
+	add(EnvTokenTTL, c.TokenTTL.String())
+	add(EnvTokenMaxTTL, c.TokenMaxTTL.String())
+	add(EnvLogLevel, c.LogLevel)
+	add(EnvLogFormat, c.LogFormat)
+	return s
+}
+
+func setOrUnset(b bool) string {
+	if b {
+		return "(set)"
+	}
+	return "(unset)"
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return s
+}
+
+// MaskDSN replaces the password of a URL-form DSN with "****", exactly as
+// the policy writes it (postgresql://user:****@host:5432/db,
+// redis://:****@host:6379/0), and the value of password= in a key=value
+// DSN. Anything else is returned unchanged.
+func MaskDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		end := len(rest)
+		if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+			end = j
+		}
+		at := strings.LastIndex(rest[:end], "@")
+		if at < 0 {
+			return dsn
+		}
+		user := rest[:at]
+		if c := strings.Index(user, ":"); c >= 0 {
+			user = user[:c] + ":****"
+		}
+		return dsn[:i+3] + user + rest[at:]
+	}
+	// key=value form: password=secret or password='se cret'
+	lower := strings.ToLower(dsn)
+	idx := strings.Index(lower, "password=")
+	if idx < 0 {
+		return dsn
+	}
+	start := idx + len("password=")
+	end := start
+	if end < len(dsn) && dsn[end] == '\'' {
+		end++
+		for end < len(dsn) && dsn[end] != '\'' {
+			if dsn[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end < len(dsn) {
+			end++
+		}
+	} else {
+		for end < len(dsn) && dsn[end] != ' ' {
+			end++
+		}
+	}
+	return dsn[:start] + "****" + dsn[end:]
+}
