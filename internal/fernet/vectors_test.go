@@ -3,6 +3,7 @@ package fernet
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,23 +25,31 @@ type vector struct {
 
 func loadVectors(t *testing.T, name string) []vector {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	vs, err := readVectors(name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return vs
+}
+
+func readVectors(name string) ([]vector, error) {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		return nil, err
+	}
 	var vs []vector
 	if err := json.Unmarshal(b, &vs); err != nil {
-		t.Fatalf("%s: %v", name, err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	if len(vs) == 0 {
-		t.Fatalf("%s: no vectors", name)
+		return nil, fmt.Errorf("%s: no vectors", name)
 	}
 	for i := range vs {
 		for _, x := range vs[i].IVInts {
 			vs[i].IV = append(vs[i].IV, byte(x))
 		}
 	}
-	return vs
+	return vs, nil
 }
 
 func TestVectorsGenerate(t *testing.T) {
