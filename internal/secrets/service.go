@@ -328,7 +328,11 @@ func (s *Service) open(v store.Version) ([]byte, error) {
 	}
 	pt, err := k.Decrypt([]byte(v.Token))
 	if err != nil {
-		return nil, &IntegrityError{Name: v.Secret, Version: v.Version, Reason: ReasonCorrupted}
+		reason := ReasonCorrupted
+		if !wellFormed(v.Token) {
+			reason = ReasonMalformed
+		}
+		return nil, &IntegrityError{Name: v.Secret, Version: v.Version, Reason: reason}
 	}
 	return pt, nil
 }
