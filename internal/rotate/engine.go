@@ -11,41 +11,14 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// Row is one stored version as the re-encryption engine sees it.
-type Row struct {
-	ID      int64 // the store's row identity, ascending: the walk's cursor
-	Name    string
-	Version int
-	KeyID   string
-	Token   []byte
-	Binding []byte
-}
-
-// Swap replaces one row's ciphertext: only if the row still holds Old
-// (compare-and-swap), so two engines at once, or a destroy meanwhile, never
-// lose or resurrect anything.
-type Swap struct {
-	ID         int64
-	Name       string
-	Version    int
-	Old        []byte
-	NewKeyID   string
-	NewToken   []byte
-	NewBinding []byte
-}
-
-// Source is what the engine needs of a store. The store's drivers provide
-// it; tests use an in-memory one.
+// Source is what the engine needs of a store: a subset of [store.Store]
+// and [store.Rotation]. Tests use an in-memory one.
 type Source interface {
-	// RowsNotUnder returns up to limit rows whose key ID is not keyID and
-	// whose ID is greater than after, in ascending ID order.
-	RowsNotUnder(ctx context.Context, keyID string, after int64, limit int) ([]Row, error)
-	// SwapTokens applies every swap whose row still holds its Old token, in
-	// one transaction, and reports for each swap whether it was applied.
-	SwapTokens(ctx context.Context, swaps []Swap) ([]bool, error)
-	// CountByKey returns the number of versions under each key ID.
+	VersionsNotUnder(ctx context.Context, keyID string, after int64, limit int) ([]store.Version, error)
+	SwapTokens(ctx context.Context, swaps []store.TokenSwap) ([]bool, error)
 	CountByKey(ctx context.Context) (map[string]int64, error)
 }
 
@@ -53,7 +26,8 @@ type Source interface {
 // the secret name, version, key ID and token. The engine checks the old
 // binding under the old key before it re-encrypts a row, so a moved or
 // swapped token is never laundered into a fresh binding.
-type Binder func(key *fernet.Key, name string, version int, keyID string, token []byte) []byte
+// secrets.Bind is the one the store's versions carry.
+type Binder func(key *fernet.Key, name string, version int, keyID, token string) []byte
 
 // Progress is reported after every batch.
 type Progress struct {
@@ -134,7 +108,7 @@ var ErrFailures = errors.New("some versions could not be re-encrypted")
 type Engine struct {
 	Source    Source
 	Ring      *fernet.Ring // primary: the target; the others decrypt
-	Bind      Binder       // nil: the store has no row bindings
+	Bind      Binder       // secrets.Bind; nil: rows carry no binding
 	BatchSize int          // default 1000
 	Workers   int          // default GOMAXPROCS
 	// Progress, if set, is called after every batch, from one goroutine.
@@ -165,7 +139,7 @@ func (e *Engine) Check(ctx context.Context) (map[string]int64, error) {
 }
 
 type batchOut struct {
-	swaps    []Swap
+	swaps    []store.TokenSwap
 	from     []string // old key ID of each swap
 	failures []Failure
 	n        int
@@ -208,7 +182,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	reads := make(chan []Row, 2)
+	reads := make(chan []store.Version, 2)
 	outs := make(chan batchOut, 2)
 	errc := make(chan error, 2)
 
@@ -217,7 +191,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 		defer close(reads)
 		var after int64
 		for {
-			rows, err := e.Source.RowsNotUnder(ctx, target.ID(), after, size)
+			rows, err := e.Source.VersionsNotUnder(ctx, target.ID(), after, size)
 			if err != nil {
 				errc <- err
 				return
@@ -291,9 +265,9 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 
 // rewrap does the crypto of one batch on up to workers goroutines. The
 // output keeps the input's order.
-func (e *Engine) rewrap(rows []Row, target *fernet.Key, workers int) batchOut {
+func (e *Engine) rewrap(rows []store.Version, target *fernet.Key, workers int) batchOut {
 	type slot struct {
-		swap Swap
+		swap store.TokenSwap
 		fail *Failure
 	}
 	slots := make([]slot, len(rows))
@@ -333,33 +307,34 @@ func (e *Engine) rewrap(rows []Row, target *fernet.Key, workers int) batchOut {
 	return out
 }
 
-func (e *Engine) rewrapOne(r *Row, target *fernet.Key) (Swap, *Failure) {
-	fail := func(reason string) (Swap, *Failure) {
-		return Swap{}, &Failure{Name: r.Name, Version: r.Version, KeyID: r.KeyID, Reason: reason}
+func (e *Engine) rewrapOne(r *store.Version, target *fernet.Key) (store.TokenSwap, *Failure) {
+	fail := func(reason string) (store.TokenSwap, *Failure) {
+		return store.TokenSwap{}, &Failure{Name: r.Secret, Version: r.Version, KeyID: r.KeyID, Reason: reason}
 	}
 	old := e.Ring.Key(r.KeyID)
 	if old == nil {
 		return fail("key " + r.KeyID + " is not loaded")
 	}
 	if e.Bind != nil {
-		want := e.Bind(old, r.Name, r.Version, r.KeyID, r.Token)
+		want := e.Bind(old, r.Secret, r.Version, r.KeyID, r.Token)
 		if !hmac.Equal(want, r.Binding) {
 			return fail("row binding does not hold: the token was moved or altered")
 		}
 	}
-	ts, err := old.ExtractTimestamp(r.Token)
+	tok := []byte(r.Token)
+	ts, err := old.ExtractTimestamp(tok)
 	if err != nil {
 		return fail("does not decrypt under key " + r.KeyID)
 	}
-	msg, err := old.Decrypt(r.Token)
+	msg, err := old.Decrypt(tok)
 	if err != nil {
 		return fail("does not decrypt under key " + r.KeyID)
 	}
-	tok := target.EncryptAt(msg, ts)
+	nt := string(target.EncryptAt(msg, ts))
 	clear(msg)
-	sw := Swap{ID: r.ID, Name: r.Name, Version: r.Version, Old: r.Token, NewKeyID: target.ID(), NewToken: tok}
+	sw := store.TokenSwap{ID: r.ID, Old: r.Token, New: store.Sealed{Token: nt, KeyID: target.ID()}}
 	if e.Bind != nil {
-		sw.NewBinding = e.Bind(target, r.Name, r.Version, target.ID(), tok)
+		sw.New.Binding = e.Bind(target, r.Secret, r.Version, target.ID(), nt)
 	}
 	return sw, nil
 }

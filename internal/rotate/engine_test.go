@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 func mustRing(t testing.TB, keys ...*fernet.Key) *fernet.Ring {
@@ -38,15 +39,15 @@ func checkAllUnder(t *testing.T, src *memSource, n int, target *fernet.Key, ts m
 		if r.KeyID != target.ID() {
 			t.Fatalf("row %d under %s, want %s", i, r.KeyID, target.ID())
 		}
-		msg, err := target.Decrypt(r.Token)
+		msg, err := target.Decrypt([]byte(r.Token))
 		if err != nil || string(msg) != fmt.Sprintf("value-%d", i) {
 			t.Fatalf("row %d: decrypt %q, %v", i, msg, err)
 		}
-		if !bytesEqual(r.Binding, testBind(target, r.Name, r.Version, target.ID(), r.Token)) {
+		if !bytesEqual(r.Binding, testBind(target, r.Secret, r.Version, target.ID(), r.Token)) {
 			t.Fatalf("row %d: binding not recomputed under the new key", i)
 		}
 		if ts != nil {
-			got, _ := target.ExtractTimestamp(r.Token)
+			got, _ := target.ExtractTimestamp([]byte(r.Token))
 			if !got.Equal(ts[int64(i)]) {
 				t.Fatalf("row %d: timestamp %v, want the original %v", i, got, ts[int64(i)])
 			}
@@ -60,7 +61,7 @@ func timestamps(t *testing.T, src *memSource, n int, ring *fernet.Ring) map[int6
 	m := map[int64]time.Time{}
 	for i := 1; i <= n; i++ {
 		r := src.get(int64(i))
-		ts, err := ring.Key(r.KeyID).ExtractTimestamp(r.Token)
+		ts, err := ring.Key(r.KeyID).ExtractTimestamp([]byte(r.Token))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,8 +81,8 @@ func TestEngineMovesEverythingKeepingTimestamps(t *testing.T) {
 		if i%2 == 0 {
 			k = k2
 		}
-		tok := k.EncryptAt([]byte(fmt.Sprintf("value-%d", i)), past.Add(time.Duration(i)*time.Second))
-		src.rows[int64(i)] = &Row{ID: int64(i), Name: fmt.Sprintf("s/%d", i), Version: 1, KeyID: k.ID(), Token: tok,
+		tok := string(k.EncryptAt([]byte(fmt.Sprintf("value-%d", i)), past.Add(time.Duration(i)*time.Second)))
+		src.rows[int64(i)] = &store.Version{ID: int64(i), Secret: fmt.Sprintf("s/%d", i), Version: 1, KeyID: k.ID(), Token: tok,
 			Binding: testBind(k, fmt.Sprintf("s/%d", i), 1, k.ID(), tok)}
 	}
 	ring := mustRing(t, k3, k1, k2)
@@ -129,9 +130,9 @@ func TestEngineReportsBadRowsAndMovesTheRest(t *testing.T) {
 	// Row 3 holds row 4's token: its binding no longer holds.
 	src.rows[3].Token = src.rows[4].Token
 	// Row 5's token is corrupted, with a binding that matches the corrupt token.
-	bad := append([]byte(nil), src.rows[5].Token...)
+	bad := []byte(src.rows[5].Token)
 	bad[20] ^= 1
-	src.rows[5].Token, src.rows[5].Binding = bad, testBind(k1, "s/5", src.rows[5].Version, k1.ID(), bad)
+	src.rows[5].Token, src.rows[5].Binding = string(bad), testBind(k1, "s/5", src.rows[5].Version, k1.ID(), string(bad))
 	e := &Engine{Source: src, Ring: mustRing(t, k2, k1), Bind: testBind, BatchSize: 4}
 	res, err := e.Run(context.Background())
 	if !errors.Is(err, ErrFailures) {

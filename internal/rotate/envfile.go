@@ -413,6 +413,7 @@ func (e *EnvFile) Write() error {
 		return &EnvFileError{Path: e.path, Reason: "changed on disk while it was being edited; nothing written", Err: ErrEnvFileChanged}
 	}
 	next := e.Bytes()
+	removeStaleTemps(e.path)
 	owner := fileOwner(e.path)
 	if err := writeFileAtomic(e.path+".bak", cur, owner); err != nil {
 		return err
@@ -487,6 +488,19 @@ func writeFileAtomic(path string, data []byte, own *owner) error {
 		return &EnvFileError{Path: path, Reason: "cannot sync its directory", Err: err}
 	}
 	return nil
+}
+
+// removeStaleTemps removes temporary files a killed writer left beside
+// path (they may hold keys). Callers hold the env file's lock, so no live
+// writer owns them.
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	for _, b := range []string{base, base + ".bak"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, "."+b+".tmp-*"))
+		for _, m := range matches {
+			_ = os.Remove(m)
+		}
+	}
 }
 
 func syncDir(dir string) error {

@@ -345,3 +345,24 @@ func FuzzParseEnv(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteRemovesStaleTemps(t *testing.T) {
+	p := writeTemp(t, ".env", "A=1\n", 0o600)
+	stale := filepath.Join(filepath.Dir(p), "..env.tmp-12345")
+	staleBak := filepath.Join(filepath.Dir(p), "..env.bak.tmp-999")
+	os.WriteFile(stale, []byte("SA01_CRYPTO_FERNET_KEY=half-written"), 0o600)
+	os.WriteFile(staleBak, []byte("x"), 0o600)
+	ef, err := ReadEnvFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ef.Set("A", "2")
+	if err := ef.Write(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{stale, staleBak} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("stale temporary file %s left", filepath.Base(f))
+		}
+	}
+}
