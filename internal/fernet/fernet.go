@@ -242,8 +242,9 @@ func (k *Key) Encrypt(msg []byte) []byte {
 	return k.seal(msg, nil, uint64(time.Now().Unix()))
 }
 
-// EncryptAt returns a new token for msg, stamped with now. The IV is random:
-// unique for all time, for a given key, with overwhelming probability.
+// EncryptAt returns a new token for msg, stamped with now (whole seconds;
+// now must not be before 1970). The IV is random: unique for all time, for a
+// given key, with overwhelming probability.
 func (k *Key) EncryptAt(msg []byte, now time.Time) []byte {
 	return k.seal(msg, nil, uint64(now.Unix()))
 }
@@ -331,7 +332,7 @@ func (k *Key) verify(raw []byte) bool {
 	op := s.getOp()
 	op.mac.Reset()
 	op.mac.Write(raw[:n])
-	sum := op.mac.Sum(raw[len(raw):len(raw)])
+	sum := op.mac.Sum(raw[len(raw):])
 	s.putOp(op)
 	return hmac.Equal(sum, raw[n:])
 }
