@@ -179,7 +179,9 @@ func (c *Config) RequireKeys() (*fernet.Ring, error) {
 	return c.Keys, nil
 }
 
-// secretVar reads NAME or the file named by NAME_FILE.
+// secretVar reads NAME or the file named by NAME_FILE. Trailing newlines of
+// the file are dropped; a file that holds nothing else is an error, since
+// naming a file says a value is meant to be there.
 func secretVar(getenv func(string) string, name string) (string, error) {
 	v, f := getenv(name), getenv(name+"_FILE")
 	if v != "" && f != "" {
@@ -192,7 +194,11 @@ func secretVar(getenv func(string) string, name string) (string, error) {
 	if err != nil {
 		return "", &Error{name + "_FILE", "cannot read the file it names"}
 	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	v = strings.TrimRight(string(b), "\r\n")
+	if strings.TrimSpace(v) == "" {
+		return "", &Error{name + "_FILE", "the file it names is empty"}
+	}
+	return v, nil
 }
 
 // ParseKeyVar parses a single key held by variable name; errors name the
@@ -224,20 +230,24 @@ func parseRing(primary, previous string) (*fernet.Ring, error) {
 		return nil, err
 	}
 	keys := []*fernet.Key{pk}
+	names := []string{EnvFernetKey}
 	if strings.TrimSpace(previous) != "" {
 		for i, s := range strings.Split(previous, ",") {
-			k, err := ParseKeyVar(fmt.Sprintf("%s (entry %d)", EnvFernetPreviousKeys, i+1), s)
+			name := fmt.Sprintf("%s (entry %d)", EnvFernetPreviousKeys, i+1)
+			k, err := ParseKeyVar(name, s)
 			if err != nil {
 				return nil, err
 			}
+			for j, o := range keys {
+				if k.Equal(o) {
+					return nil, &Error{name, "repeats " + names[j] + " (key " + k.ID() + "); list each key once"}
+				}
+			}
 			keys = append(keys, k)
+			names = append(names, name)
 		}
 	}
-	ring, err := fernet.NewRing(keys...)
-	if errors.Is(err, fernet.ErrDuplicateKey) {
-		return nil, &Error{EnvFernetPreviousKeys, "a key appears twice in the ring (" + EnvFernetKey + " and " + EnvFernetPreviousKeys + ")"}
-	}
-	return ring, err
+	return fernet.NewRing(keys...)
 }
 
 // Setting is one line of a safe self-description.
@@ -300,8 +310,11 @@ func orUnset(s string) string {
 
 // MaskDSN replaces the password of a URL-form DSN with "****", exactly as
 // the policy writes it (postgresql://user:****@host:5432/db,
-// redis://:****@host:6379/0), and the value of password= in a key=value
-// DSN. Anything else is returned unchanged.
+// redis://:****@host:6379/0), and the value of every password= parameter,
+// in a URL query or a key=value DSN. Anything else is returned unchanged.
+//
+// It errs on the side of masking: a password holding a raw '/', '?' or '#'
+// (not valid in a URL, but easy to paste) is still masked.
 func MaskDSN(dsn string) string {
 	if i := strings.Index(dsn, "://"); i >= 0 {
 		rest := dsn[i+3:]
@@ -311,37 +324,68 @@ func MaskDSN(dsn string) string {
 		}
 		at := strings.LastIndex(rest[:end], "@")
 		if at < 0 {
-			return dsn
+			// No userinfo in a well-formed authority. A '@' further on
+			// with a ':' before any '/' is a password holding a '/', '?'
+			// or '#': mask it anyway.
+			if a := strings.LastIndex(rest, "@"); a >= 0 {
+				c := strings.IndexByte(rest[:a], ':')
+				sl := strings.IndexByte(rest[:a], '/')
+				if c >= 0 && (sl < 0 || c < sl) {
+					at = a
+				}
+			}
 		}
-		user := rest[:at]
-		if c := strings.Index(user, ":"); c >= 0 {
-			user = user[:c] + ":****"
+		if at >= 0 {
+			user := rest[:at]
+			if c := strings.Index(user, ":"); c >= 0 {
+				user = user[:c] + ":****"
+			}
+			dsn = dsn[:i+3] + user + rest[at:]
 		}
-		return dsn[:i+3] + user + rest[at:]
+		return maskParam(dsn, "&#")
 	}
-	// key=value form: password=secret or password='se cret'
-	lower := strings.ToLower(dsn)
-	idx := strings.Index(lower, "password=")
-	if idx < 0 {
-		return dsn
-	}
-	start := idx + len("password=")
-	end := start
-	if end < len(dsn) && dsn[end] == '\'' {
-		end++
-		for end < len(dsn) && dsn[end] != '\'' {
-			if dsn[end] == '\\' {
+	return maskParam(dsn, " ")
+}
+
+// maskParam replaces the value of every password= parameter (any case) with
+// "****". A value ends at one of stop; a value in single quotes ends at the
+// closing quote, with backslash escapes.
+func maskParam(s, stop string) string {
+	const key = "password="
+	var b strings.Builder
+	for {
+		idx := strings.Index(strings.ToLower(s), key)
+		if idx < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		// Only a whole parameter name: start of string or after a separator.
+		if idx > 0 && !strings.ContainsRune(" ?&;", rune(s[idx-1])) {
+			b.WriteString(s[:idx+len(key)])
+			s = s[idx+len(key):]
+			continue
+		}
+		start := idx + len(key)
+		end := start
+		if end < len(s) && s[end] == '\'' {
+			end++
+			for end < len(s) && s[end] != '\'' {
+				if s[end] == '\\' {
+					end++
+				}
 				end++
 			}
-			end++
+			if end < len(s) {
+				end++
+			}
+			end = min(end, len(s))
+		} else {
+			for end < len(s) && !strings.ContainsRune(stop, rune(s[end])) {
+				end++
+			}
 		}
-		if end < len(dsn) {
-			end++
-		}
-	} else {
-		for end < len(dsn) && dsn[end] != ' ' {
-			end++
-		}
+		b.WriteString(s[:start])
+		b.WriteString("****")
+		s = s[end:]
 	}
-	return dsn[:start] + "****" + dsn[end:]
 }
