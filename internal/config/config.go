@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
 
@@ -301,47 +302,5 @@ func orUnset(s string) string {
 // MaskDSN replaces the password of a URL-form DSN with "****", exactly as
 // the policy writes it (postgresql://user:****@host:5432/db,
 // redis://:****@host:6379/0), and the value of password= in a key=value
-// DSN. Anything else is returned unchanged.
-func MaskDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		end := len(rest)
-		if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-			end = j
-		}
-		at := strings.LastIndex(rest[:end], "@")
-		if at < 0 {
-			return dsn
-		}
-		user := rest[:at]
-		if c := strings.Index(user, ":"); c >= 0 {
-			user = user[:c] + ":****"
-		}
-		return dsn[:i+3] + user + rest[at:]
-	}
-	// key=value form: password=secret or password='se cret'
-	lower := strings.ToLower(dsn)
-	idx := strings.Index(lower, "password=")
-	if idx < 0 {
-		return dsn
-	}
-	start := idx + len("password=")
-	end := start
-	if end < len(dsn) && dsn[end] == '\'' {
-		end++
-		for end < len(dsn) && dsn[end] != '\'' {
-			if dsn[end] == '\\' {
-				end++
-			}
-			end++
-		}
-		if end < len(dsn) {
-			end++
-		}
-	} else {
-		for end < len(dsn) && dsn[end] != ' ' {
-			end++
-		}
-	}
-	return dsn[:start] + "****" + dsn[end:]
-}
+// DSN. Anything else is returned unchanged. It is [redact.MaskDSN].
+func MaskDSN(dsn string) string { return redact.MaskDSN(dsn) }
