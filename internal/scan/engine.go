@@ -158,46 +158,70 @@ func (s *Scanner) Find(b []byte, explain func(Drop)) []Match {
 		}
 		return nil
 	}
-	// Inline allow markers.
-	kept := cands[:0]
-	for _, c := range cands {
-		ls := bytes.LastIndexByte(b[:c.Start], '\n') + 1
-		le := bytes.IndexByte(b[c.End:], '\n')
-		if le < 0 {
-			le = len(b)
-		} else {
-			le += c.End
-		}
-		if bytes.Contains(b[ls:le], []byte(AllowMarker)) {
-			if explain != nil {
-				dropped = append(dropped, Drop{Rule: c.Rule, Start: c.Start, End: c.End, Reason: "line carries " + AllowMarker})
+	// Inline allow markers: drop candidates on a line that carries one.
+	kept := cands
+	if bytes.Contains(b, []byte(AllowMarker)) {
+		var allowed [][2]int
+		for off := 0; ; {
+			i := bytes.Index(b[off:], []byte(AllowMarker))
+			if i < 0 {
+				break
 			}
-			continue
+			ls, le := lineBounds(b, off+i)
+			allowed = append(allowed, [2]int{ls, le})
+			off = le
 		}
-		kept = append(kept, c)
+		kept = cands[:0]
+		for _, c := range cands {
+			silenced := false
+			for _, a := range allowed {
+				if c.Start >= a[0] && c.Start <= a[1] {
+					silenced = true
+					break
+				}
+			}
+			if silenced {
+				if explain != nil {
+					dropped = append(dropped, Drop{Rule: c.Rule, Start: c.Start, End: c.End, Reason: "line carries " + AllowMarker})
+				}
+				continue
+			}
+			kept = append(kept, c)
+		}
 	}
-	// Overlaps: by priority, then position, longest first.
+	// Overlaps: sweep by position; of two overlapping candidates the one
+	// with the better priority (then the longer) stays.
 	sort.SliceStable(kept, func(i, j int) bool {
-		if kept[i].prio != kept[j].prio {
-			return kept[i].prio < kept[j].prio
-		}
 		if kept[i].Start != kept[j].Start {
 			return kept[i].Start < kept[j].Start
 		}
+		if kept[i].prio != kept[j].prio {
+			return kept[i].prio < kept[j].prio
+		}
 		return kept[i].End > kept[j].End
 	})
-	var out []Match
-	for _, c := range kept {
-		i := sort.Search(len(out), func(i int) bool { return out[i].End > c.Start })
-		if i < len(out) && out[i].Start < c.End {
-			if explain != nil && c.Rule != out[i].Rule {
-				dropped = append(dropped, Drop{Rule: c.Rule, Start: c.Start, End: c.End, Reason: "overlaps a " + out[i].Rule + " finding"})
-			}
-			continue
+	out := make([]Match, 0, len(kept))
+	overlapDrop := func(loser, winner Match) {
+		if explain != nil && loser.Rule != winner.Rule {
+			dropped = append(dropped, Drop{Rule: loser.Rule, Start: loser.Start, End: loser.End, Reason: "overlaps a " + winner.Rule + " finding"})
 		}
-		out = append(out, Match{})
-		copy(out[i+1:], out[i:])
-		out[i] = c
+	}
+	for _, c := range kept {
+		win := true
+		for len(out) > 0 && c.Start < out[len(out)-1].End {
+			last := out[len(out)-1]
+			if c.prio < last.prio {
+				overlapDrop(last, c)
+				out = out[:len(out)-1]
+				continue
+			}
+			overlapDrop(c, last)
+			win = false
+			break
+		}
+		if win {
+			out = append(out, c)
+		}
 	}
 	if explain != nil {
 		for _, d := range dropped {
