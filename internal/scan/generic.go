@@ -31,6 +31,13 @@ func entropy(b []byte) float64 {
 // (=, :=, :, =>, ==) and spaces, then the value: quoted (", ', `, or a
 // JSON-escaped \") up to its closing quote, or bare up to a delimiter.
 func assignedValue(b []byte, i int, nameQuoted bool) (vs, ve int, quoted bool, ok bool) {
+	vs, ve, quoted, _, ok = assignment(b, i, nameQuoted)
+	return
+}
+
+// assignment is assignedValue that also reports whether the operator was a
+// bare colon (YAML, JSON, headers, and prose such as "secret: see below").
+func assignment(b []byte, i int, nameQuoted bool) (vs, ve int, quoted, colon bool, ok bool) {
 	n := len(b)
 	if nameQuoted && i < n && (b[i] == '"' || b[i] == '\'') {
 		i++
@@ -51,8 +58,10 @@ func assignedValue(b []byte, i int, nameQuoted bool) (vs, ve int, quoted bool, o
 		}
 	case b[i] == ':':
 		i++
+		colon = true
 		if i < n && b[i] == '=' {
 			i++
+			colon = false
 		}
 	default:
 		return
@@ -78,7 +87,7 @@ func assignedValue(b []byte, i int, nameQuoted bool) (vs, ve int, quoted bool, o
 				return
 			}
 			if bytes.HasPrefix(b[j:], q) {
-				return vs, j, true, true
+				return vs, j, true, colon, true
 			}
 			if len(q) == 1 && b[j] == '\\' {
 				j++
@@ -95,12 +104,26 @@ func assignedValue(b []byte, i int, nameQuoted bool) (vs, ve int, quoted bool, o
 	if j == lim && lim < n && !bareEnd(b[j]) {
 		return // too long to be a value
 	}
-	return vs, j, false, j > vs
+	// Trailing separators and unbalanced closing brackets end a bare value
+	// in code and structured text: f(password=x), {key: v}, a=b;c=d.
+	for j > vs {
+		c := b[j-1]
+		if c == ',' || c == ';' || c == '.' {
+			j--
+			continue
+		}
+		if open := map[byte]byte{')': '(', ']': '[', '}': '{'}[c]; open != 0 && bytes.Count(b[vs:j], []byte{open}) < bytes.Count(b[vs:j], []byte{c}) {
+			j--
+			continue
+		}
+		break
+	}
+	return vs, j, false, colon, j > vs
 }
 
 func bareEnd(c byte) bool {
 	switch c {
-	case ' ', '\t', '\n', '\r', ',', ';', '&', '"', '\'', '`', ')', '}', ']', '<', '>', '|', '\\':
+	case ' ', '\t', '\n', '\r', '&', '"', '\'', '`', '<', '>', '|', '\\':
 		return true
 	}
 	return false
@@ -338,7 +361,7 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 		name = name[i+1:] // config.password -> password
 	}
 	quoted := ns > 0 && (b[ns-1] == '"' || b[ns-1] == '\'')
-	vs, ve, vquoted, ok := assignedValue(b, ne, quoted)
+	vs, ve, vquoted, colon, ok := assignment(b, ne, quoted)
 	if !ok {
 		return
 	}
@@ -357,6 +380,10 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 		}
 	}
 	if r := genericReject(name, v, vquoted, strength); r != "" {
+		drop(vs, ve, r)
+		return
+	}
+	if r := proseReject(b, v, ve, vquoted, colon); r != "" {
 		drop(vs, ve, r)
 		return
 	}
@@ -382,6 +409,9 @@ func genericReject(name, v []byte, quoted bool, strength nameStrength) string {
 	if isUUID(v) {
 		return "a UUID"
 	}
+	if bytes.HasPrefix(v, []byte("gAAAAA")) && len(v) >= 100 {
+		return "a Fernet token (ciphertext), not a key"
+	}
 	if allHex(v) && strength == nameWeak {
 		return "hex digest or identifier under a weak name"
 	}
@@ -389,7 +419,7 @@ func genericReject(name, v []byte, quoted bool, strength nameStrength) string {
 		return "a SHA digest"
 	}
 	if !quoted {
-		if bytes.ContainsAny(v, "()[]{}") {
+		if isCallOrIndex(v) {
 			return "an expression"
 		}
 		if charClasses(v) < 2 {
@@ -443,11 +473,34 @@ func indexFold(s []byte, sub string) int {
 	return -1
 }
 
-// isSnakeIdentifier is true for OPENAI_API_KEY, access_token_value and the
-// like: letters and underscores (digits only in an all-caps name), with at
-// least one underscore.
+// proseReject drops "secret: see below" and the like: a bare value after
+// a colon must mix letters and digits, like a credential, not a word.
+func proseReject(b, v []byte, ve int, quoted, colon bool) string {
+	if quoted || !colon {
+		return ""
+	}
+	letters, digits := false, false
+	for _, c := range v {
+		if '0' <= c && c <= '9' {
+			digits = true
+		} else if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+			letters = true
+		}
+	}
+	if !letters || !digits {
+		return "a word after a colon, not a credential"
+	}
+	return ""
+}
+
+// isSnakeIdentifier is true for OPENAI_API_KEY, access_token_value,
+// encryption-key and the like: letters joined by underscores or hyphens
+// (digits only in an all-caps name).
 func isSnakeIdentifier(v []byte) bool {
-	if bytes.IndexByte(v, '_') < 0 {
+	if bytes.IndexByte(v, '_') < 0 && bytes.IndexByte(v, '-') < 0 {
+		return false
+	}
+	if bytes.IndexByte(v, '_') < 0 && (v[0] == '-' || v[len(v)-1] == '-') {
 		return false
 	}
 	upper, lower, digit := false, false, false
@@ -459,10 +512,21 @@ func isSnakeIdentifier(v []byte) bool {
 			lower = true
 		case '0' <= c && c <= '9':
 			digit = true
-		case c == '_':
+		case c == '_' || c == '-':
 		default:
 			return false
 		}
 	}
 	return !(upper && lower) && !(lower && digit)
+}
+
+// isCallOrIndex is true for f(x), obj.get(k), m[k] and the like: an
+// identifier path followed by ( or [, ending with ) or ].
+func isCallOrIndex(v []byte) bool {
+	i := 0
+	for i < len(v) && (isAlnum(v[i]) || v[i] == '_' || v[i] == '.') {
+		i++
+	}
+	last := v[len(v)-1]
+	return i > 0 && i < len(v) && (v[i] == '(' || v[i] == '[') && (last == ')' || last == ']') && !('0' <= v[0] && v[0] <= '9')
 }

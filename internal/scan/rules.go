@@ -309,13 +309,8 @@ func matchSA01Assignment(b []byte, ks, ke int, emit func(int, int), drop func(in
 	if !ok {
 		return
 	}
-	v := b[vs:ve]
-	if r := placeholder(v, quoted); r != "" {
+	if r := genericReject(name, b[vs:ve], quoted, nameStrong); r != "" {
 		drop(vs, ve, r)
-		return
-	}
-	if len(v) < MinKnownLength {
-		drop(vs, ve, "shorter than 8 bytes")
 		return
 	}
 	emit(vs, ve)
@@ -436,8 +431,18 @@ func matchDSN(b []byte, ks, ke int, emit func(int, int), drop func(int, int, str
 	if !ok {
 		return
 	}
-	if r := placeholder(b[ps:pe], true); r != "" {
+	pw := b[ps:pe]
+	if r := placeholder(pw, true); r != "" {
 		drop(ps, pe, r)
+		return
+	}
+	if len(pw) < 6 {
+		drop(ps, pe, "password shorter than 6 bytes: a test or example DSN")
+		return
+	}
+	switch string(bytes.ToLower(pw)) {
+	case "password", "passwd", "secret", "pass123", "password123", "postgres", "mysecret", "userpass":
+		drop(ps, pe, "example password")
 		return
 	}
 	emit(ps, pe)
@@ -467,9 +472,11 @@ func urlPassword(b []byte, sep int) (start, end int, ok bool) {
 	return start, end, true
 }
 
+// authorityEnd ends the part of a URL where a password can be; '?' and '#'
+// do not, as people put them unescaped in passwords.
 func authorityEnd(c byte) bool {
 	switch c {
-	case '/', '?', '#', ' ', '\t', '\n', '\r', '"', '\'', '<', '>', '`', '\\':
+	case '/', ' ', '\t', '\n', '\r', '"', '\'', '<', '>', '`', '\\':
 		return true
 	}
 	return false

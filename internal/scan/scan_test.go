@@ -219,7 +219,11 @@ func TestWalkGitignore(t *testing.T) {
 		var paths []string
 		_, err := New(nil).Run(context.Background(), 2, func(send func(Unit) bool) error {
 			return Walk([]string{dir}, WalkOptions{IncludeIgnored: include}, &st, send)
-		}, nil, func(f Finding) error { rel, _ := filepath.Rel(dir, f.Path); paths = append(paths, filepath.ToSlash(rel)); return nil })
+		}, nil, func(f Finding) error {
+			rel, _ := filepath.Rel(dir, f.Path)
+			paths = append(paths, filepath.ToSlash(rel))
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
