@@ -115,16 +115,21 @@ func (s *Scanner) Find(b []byte, explain func(Drop)) []Match {
 	for i := range lastWindow {
 		lastWindow[i] = -1
 	}
+	names := nameCache{}
 	s.dfa.find(b, func(end, kw int) {
 		ks := end - len(s.dfa.keywords[kw])
 		for _, ri := range s.kwRules[kw] {
 			cur = ri
 			r := s.rules[ri]
+			if r.generic {
+				matchGeneric(b, ks, end, emit, drop, names)
+				continue
+			}
 			if r.match != nil {
 				r.match(b, ks, end, emit, drop)
 				continue
 			}
-			if end <= lastWindow[ri] {
+			if end <= lastWindow[ri] || (r.assign && !assignmentFollows(b, end)) {
 				continue
 			}
 			ws := max(0, ks-regexWindow)

@@ -112,7 +112,7 @@ func assignment(b []byte, i int, nameQuoted bool) (vs, ve int, quoted, colon boo
 			j--
 			continue
 		}
-		if open := map[byte]byte{')': '(', ']': '[', '}': '{'}[c]; open != 0 && bytes.Count(b[vs:j], []byte{open}) < bytes.Count(b[vs:j], []byte{c}) {
+		if open := opening(c); open != 0 && bytes.Count(b[vs:j], []byte{open}) < bytes.Count(b[vs:j], []byte{c}) {
 			j--
 			continue
 		}
@@ -335,7 +335,7 @@ func isNameChar(c byte) bool { return isTokenChar(c) || c == '.' }
 // value is a literal that looks like one: the policy's
 // `(password|secret|key|token)\s*=\s*['"]` check, with the false positives
 // filtered out.
-func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
+func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string), names nameCache) {
 	// The keyword must end the name: "key" in "keyboard" or "monkey_patch"
 	// is not, and a name with two keywords (secret_key) is parsed once, at
 	// the keyword that ends it.
@@ -365,7 +365,7 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 	if !ok {
 		return
 	}
-	strength, why := classifyName(name)
+	strength, why := names.classify(name)
 	if strength == nameNone {
 		drop(vs, ve, why)
 		return
@@ -529,4 +529,54 @@ func isCallOrIndex(v []byte) bool {
 	}
 	last := v[len(v)-1]
 	return i > 0 && i < len(v) && (v[i] == '(' || v[i] == '[') && (last == ')' || last == ']') && !('0' <= v[0] && v[0] <= '9')
+}
+
+func opening(c byte) byte {
+	switch c {
+	case ')':
+		return '('
+	case ']':
+		return '['
+	case '}':
+		return '{'
+	}
+	return 0
+}
+
+// nameCache memoises classifyName within one buffer, where the same field
+// names repeat on every line.
+type nameCache map[string]nameClass
+
+type nameClass struct {
+	strength nameStrength
+	why      string
+}
+
+func (c nameCache) classify(name []byte) (nameStrength, string) {
+	if v, ok := c[string(name)]; ok {
+		return v.strength, v.why
+	}
+	st, why := classifyName(name)
+	if len(c) < 4096 {
+		c[string(name)] = nameClass{st, why}
+	}
+	return st, why
+}
+
+// assignmentFollows is a cheap test that, after a keyword ending at ke, an
+// identifier tail, an optional quote and spaces lead to = or :.
+func assignmentFollows(b []byte, ke int) bool {
+	i := ke
+	for i < len(b) && i-ke < 32 && (isNameChar(b[i])) {
+		i++
+	}
+	if i < len(b) && (b[i] == '"' || b[i] == '\'') {
+		i++
+	} else if i+1 < len(b) && b[i] == '\\' && b[i+1] == '"' {
+		i += 2
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i < len(b) && (b[i] == '=' || b[i] == ':')
 }

@@ -42,6 +42,11 @@ func (m *Masker) Mask(dst, b []byte) []byte {
 // replaced: a secret that starts inside the region becomes "****", and
 // the tail of one that started before it is dropped.
 func appendMasked(dst, b []byte, ms []Match, from, to int) []byte {
+	if need := len(dst) + to - from + 64; cap(dst) < need {
+		d := make([]byte, len(dst), need+need/8)
+		copy(d, dst)
+		dst = d
+	}
 	pos := from
 	for _, x := range ms {
 		if x.End <= pos || x.Start >= to {

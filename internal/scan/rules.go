@@ -22,13 +22,19 @@ type Rule struct {
 	match func(b []byte, ks, ke int, emit func(start, end int), drop func(start, end int, reason string))
 
 	// re runs on the line around a hit when match is nil; group is the
-	// submatch that is the secret (0 for the whole match).
-	re    *regexp.Regexp
-	group int
+	// submatch that is the secret (0 for the whole match). When assign is
+	// set, re runs only where an assignment follows the keyword.
+	re     *regexp.Regexp
+	group  int
+	assign bool
 
 	// check validates a candidate secret: "" keeps it, anything else is the
 	// reason it is dropped.
 	check func(secret []byte, b []byte, start int) string
+
+	// generic marks the generic assignment rule, whose matcher takes a
+	// per-buffer cache of name classifications.
+	generic bool
 }
 
 const regexWindow = 512
@@ -159,6 +165,7 @@ func DefaultRules() []*Rule {
 			Keywords: []string{"mistral"},
 			re:       regexp.MustCompile(`(?i)mistral[\w.-]{0,24}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?(?:Bearer\s+)?([A-Za-z0-9]{32})\b`),
 			group:    1,
+			assign:   true,
 			check:    entropyCheck(3.5),
 		},
 		{
@@ -166,6 +173,7 @@ func DefaultRules() []*Rule {
 			Keywords: []string{"cohere", "co_api_key"},
 			re:       regexp.MustCompile(`(?i)(?:cohere|co_api_key)[\w.-]{0,24}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?(?:Bearer\s+)?([A-Za-z0-9]{40})\b`),
 			group:    1,
+			assign:   true,
 			check:    entropyCheck(3.5),
 		},
 		{
@@ -188,6 +196,7 @@ func DefaultRules() []*Rule {
 			Keywords: []string{"secret_access_key", "secretaccesskey", "aws_secret"},
 			re:       regexp.MustCompile(`(?i)(?:secret_?access_?key|aws_secret[\w]*)["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`),
 			group:    1,
+			assign:   true,
 			check: func(secret, b []byte, start int) string {
 				if bytes.Contains(secret, []byte("EXAMPLEKEY")) {
 					return "AWS documentation example"
@@ -273,7 +282,7 @@ func DefaultRules() []*Rule {
 		{
 			ID: RuleGeneric, Description: "secret assigned a literal value (password, secret, token, key, ...)",
 			Keywords: []string{"pass", "pwd", "secret", "token", "key", "auth", "credential", "cred"},
-			match:    matchGeneric,
+			generic:  true,
 		},
 	}
 	return rules
