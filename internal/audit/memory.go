@@ -11,6 +11,7 @@ type Memory struct {
 	mu      sync.Mutex
 	entries []Entry
 	cps     []Checkpoint
+	cursors map[string]int64
 	Linker  Linker
 }
 
@@ -52,4 +53,35 @@ func (m *Memory) Checkpoints() []Checkpoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Checkpoint(nil), m.cps...)
+}
+
+// AuditAfter implements Outbox.
+func (m *Memory) AuditAfter(_ context.Context, after int64, limit int) ([]Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Entry
+	for _, e := range m.entries {
+		if e.Seq > after && (limit <= 0 || len(out) < limit) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// AuditCursor implements Outbox.
+func (m *Memory) AuditCursor(_ context.Context, name string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cursors[name], nil
+}
+
+// SetAuditCursor implements Outbox.
+func (m *Memory) SetAuditCursor(_ context.Context, name string, seq int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cursors == nil {
+		m.cursors = map[string]int64{}
+	}
+	m.cursors[name] = seq
+	return nil
 }
