@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -182,35 +183,53 @@ var (
 	errUnknownKey = errors.New("unknown key")
 )
 
-// Linker chains events for a sink and decides when to checkpoint. The
-// zero Linker chains without checkpoints.
+// Linker chains events for a sink and decides when to checkpoint: when a
+// batch crosses a multiple of Every, and when the last checkpoint this
+// Linker made is older than MaxAge (so the first batch of each process
+// checkpoints too). The zero Linker chains without checkpoints. A Linker
+// is safe for concurrent use; share one per sink.
 type Linker struct {
-	Key   *MACKey // authenticates checkpoints; nil: unauthenticated ones
-	Every int64   // checkpoint whenever the chain crosses a multiple of Every; 0: never
-	Now   func() time.Time
+	Key    *MACKey       // authenticates checkpoints; nil: unauthenticated ones
+	Every  int64         // checkpoint on crossing a multiple of Every; 0: never
+	MaxAge time.Duration // checkpoint when the last one is older; 0: never
+	Now    func() time.Time
+
+	mu   sync.Mutex
+	last time.Time
 }
 
-// Link chains evs after head and returns the entries and, when the batch
-// crosses a multiple of l.Every, one checkpoint of the new head.
-func (l Linker) Link(head Head, evs []Event) ([]Entry, []Checkpoint, error) {
+// Link chains evs after head and returns the entries and, when one is due,
+// a checkpoint of the new head.
+func (l *Linker) Link(head Head, evs []Event) ([]Entry, []Checkpoint, error) {
 	es, err := Link(head, evs)
 	if err != nil || len(es) == 0 {
 		return es, nil, err
 	}
 	last := es[len(es)-1]
-	if l.Every > 0 && last.Seq/l.Every > head.Seq/l.Every {
-		return es, []Checkpoint{l.Checkpoint(last.Head())}, nil
+	now := l.now()
+	l.mu.Lock()
+	due := (l.Every > 0 && last.Seq/l.Every > head.Seq/l.Every) ||
+		(l.MaxAge > 0 && now.Sub(l.last) >= l.MaxAge)
+	if due {
+		l.last = now
+	}
+	l.mu.Unlock()
+	if due {
+		return es, []Checkpoint{Sign(l.Key, last.Head(), now)}, nil
 	}
 	return es, nil, nil
 }
 
-// Checkpoint signs head now.
-func (l Linker) Checkpoint(head Head) Checkpoint {
-	now := time.Now
+func (l *Linker) now() time.Time {
 	if l.Now != nil {
-		now = l.Now
+		return l.Now()
 	}
-	return Sign(l.Key, head, now())
+	return time.Now()
+}
+
+// Checkpoint signs head now.
+func (l *Linker) Checkpoint(head Head) Checkpoint {
+	return Sign(l.Key, head, l.now())
 }
 
 // String describes a head for messages.

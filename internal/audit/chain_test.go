@@ -186,7 +186,7 @@ func TestCheckpointUnderUnknownKeyStillCatchesTruncation(t *testing.T) {
 }
 
 func TestLinkerCheckpointsOnMultiples(t *testing.T) {
-	l := Linker{Every: 4}
+	l := &Linker{Every: 4}
 	var cps []Checkpoint
 	head := EmptyHead
 	for _, n := range []int{3, 2, 1, 5} {

@@ -12,7 +12,7 @@ type Memory struct {
 	entries []Entry
 	cps     []Checkpoint
 	cursors map[string]int64
-	Linker  Linker
+	Linker  *Linker // nil: no checkpoints
 }
 
 // WriteBatch implements BatchWriter.
@@ -23,7 +23,11 @@ func (m *Memory) WriteBatch(_ context.Context, evs []Event) error {
 	if n := len(m.entries); n > 0 {
 		head = m.entries[n-1].Head()
 	}
-	es, cps, err := m.Linker.Link(head, evs)
+	l := m.Linker
+	if l == nil {
+		l = &Linker{}
+	}
+	es, cps, err := l.Link(head, evs)
 	if err != nil {
 		return err
 	}
