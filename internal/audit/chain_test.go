@@ -203,3 +203,27 @@ func TestLinkerCheckpointsOnMultiples(t *testing.T) {
 		t.Fatalf("checkpoints %+v", cps)
 	}
 }
+
+func TestLinkerCheckpointsByAge(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &Linker{MaxAge: time.Minute, Now: func() time.Time { return now }}
+	head := EmptyHead
+	var got []int64
+	for i := range 4 {
+		es, cps, err := l.Link(head, testEvents(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		head = es[0].Head()
+		for _, cp := range cps {
+			got = append(got, cp.Seq)
+		}
+		if i == 1 {
+			now = now.Add(2 * time.Minute)
+		}
+	}
+	// The first batch checkpoints (a new process), then only once a minute passed.
+	if len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Fatalf("checkpoints at %v, want [1 3]", got)
+	}
+}

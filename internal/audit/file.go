@@ -23,7 +23,8 @@ import (
 type File struct {
 	mu     sync.Mutex
 	w      io.Writer
-	f      *os.File // nil for stdout
+	f      *os.File  // the regular file to sync, or nil
+	closer io.Closer // a pipe or device to close, or nil
 	head   Head
 	broken error
 	buf    bytes.Buffer
@@ -53,7 +54,13 @@ func OpenFile(path string, stdout io.Writer) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit file %s: %w", path, err)
 	}
-	return &File{w: f, f: f, head: head}, nil
+	s := &File{w: f, head: head}
+	if st.Mode().IsRegular() {
+		s.f = f // sync after each batch; pipes and devices cannot be synced
+	} else {
+		s.closer = f
+	}
+	return s, nil
 }
 
 // lastHead reads the chain head from the last line of f.
@@ -126,6 +133,9 @@ func (s *File) Head() Head {
 func (s *File) Close() error {
 	if s.f != nil {
 		return s.f.Close()
+	}
+	if s.closer != nil {
+		return s.closer.Close()
 	}
 	return nil
 }

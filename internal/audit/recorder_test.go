@@ -312,3 +312,46 @@ func TestQueryMatch(t *testing.T) {
 		t.Fatalf("time window matched %v", got)
 	}
 }
+
+type notifyCount struct{ n int }
+
+func (c *notifyCount) Notify() { c.n++ }
+
+func TestChainWritesThroughAppenderAndNotifies(t *testing.T) {
+	var m Memory
+	var n notifyCount
+	key := &MACKey{ID: "k", Key: [32]byte{3}}
+	c := NewChain(memAppender{&m}, key, &n)
+	if err := c.WriteBatch(context.Background(), testEvents(3)); err != nil {
+		t.Fatal(err)
+	}
+	if n.n != 1 || len(m.Entries()) != 3 {
+		t.Fatalf("notified %d times, %d entries", n.n, len(m.Entries()))
+	}
+	cps := m.Checkpoints()
+	if len(cps) != 1 || cps[0].Seq != 3 || cps[0].KeyID != "k" {
+		t.Fatalf("first batch of a process checkpoints: %+v", cps)
+	}
+	if r := VerifyEntries(m.Entries(), cps, []MACKey{*key}); !r.OK() || r.Checkpoints != 1 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// memAppender makes a Memory an Appender, as a store driver is.
+type memAppender struct{ m *Memory }
+
+func (a memAppender) AppendAudit(_ context.Context, evs []Event, link LinkFunc) ([]Entry, error) {
+	a.m.mu.Lock()
+	defer a.m.mu.Unlock()
+	head := EmptyHead
+	if n := len(a.m.entries); n > 0 {
+		head = a.m.entries[n-1].Head()
+	}
+	es, cps, err := link(head, evs)
+	if err != nil {
+		return nil, err
+	}
+	a.m.entries = append(a.m.entries, es...)
+	a.m.cps = append(a.m.cps, cps...)
+	return es, nil
+}
