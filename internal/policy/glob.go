@@ -161,4 +161,3 @@ func matchWild(p, s string) bool {
 	}
 	return pi == len(p)
 }
-
