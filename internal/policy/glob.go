@@ -22,6 +22,7 @@ import (
 type glob struct {
 	src  string
 	segs []segment
+	anys int // how many "**" segments
 }
 
 type segment struct {
@@ -62,7 +63,11 @@ func compileGlob(s string) (*glob, error) {
 		case p == "":
 			return nil, errors.New("a glob has no empty segment ('//')")
 		case p == "**":
+			if n := len(g.segs); n > 0 && g.segs[n-1].kind == segAny {
+				continue // "**/**" is "**", in every position
+			}
 			g.segs = append(g.segs, segment{kind: segAny})
+			g.anys++
 		case strings.Contains(p, "**"):
 			return nil, errors.New("'**' must be a whole segment, as in \"llm/**\"")
 		case strings.ContainsAny(p, "*?"):
@@ -87,7 +92,46 @@ func (g *glob) literal() bool {
 
 // match reports whether name matches the glob.
 func (g *glob) match(name string) bool {
+	if g.anys > 1 {
+		return matchMemo(g.segs, strings.Split(name, "/"))
+	}
 	return matchSegs(g.segs, name)
+}
+
+// matchMemo matches with a table over (glob segment, name segment), so that
+// several "**" cost O(glob × name), never an exponential backtrack.
+func matchMemo(segs []segment, name []string) bool {
+	w := len(name) + 1
+	memo := make([]int8, (len(segs)+1)*w) // 0 unknown, 1 yes, 2 no
+	var m func(i, j int) bool
+	m = func(i, j int) bool {
+		if i == len(segs) {
+			return j == len(name)
+		}
+		k := i*w + j
+		if memo[k] != 0 {
+			return memo[k] == 1
+		}
+		var ok bool
+		switch s := segs[i]; {
+		case s.kind == segAny && i == len(segs)-1:
+			ok = j < len(name)
+		case s.kind == segAny:
+			ok = m(i+1, j) || (j < len(name) && m(i, j+1))
+		case j == len(name):
+			ok = false
+		case s.kind == segLiteral:
+			ok = name[j] == s.lit && m(i+1, j+1)
+		default:
+			ok = matchWild(s.lit, name[j]) && m(i+1, j+1)
+		}
+		memo[k] = 2
+		if ok {
+			memo[k] = 1
+		}
+		return ok
+	}
+	return m(0, 0)
 }
 
 func matchSegs(segs []segment, name string) bool {

@@ -48,6 +48,15 @@ func TestGlobMatch(t *testing.T) {
 		{"a*b*c", "aXXbYYc", true},
 		{"a*b*c", "aXXbYY", false},
 		{"*x", "xxxx", true},
+		{"**/**", "a", true},
+		{"a/**/**", "a", false},
+		{"a/**/**", "a/b", true},
+		{"**/x/**/y/**", "x/y/z", true},
+		{"**/x/**/y/**", "q/x/r/y", false},
+		{"**/x/**/y/**", "q/x/r/s/y/t/u", true},
+		{"**/x/**/y", "x/y", true},
+		{"**/x/**/y", "x/y/y", true},
+		{"**/x/**/y", "y/x", false},
 	}
 	for _, c := range cases {
 		g, err := compileGlob(c.glob)
@@ -57,6 +66,19 @@ func TestGlobMatch(t *testing.T) {
 		if got := g.match(c.name); got != c.want {
 			t.Errorf("%q matches %q = %v, want %v", c.glob, c.name, got, c.want)
 		}
+	}
+}
+
+// TestGlobManyStars: several "**" against a long name finish at once (a
+// backtracking matcher would take exponential time).
+func TestGlobManyStars(t *testing.T) {
+	t.Parallel()
+	g, err := compileGlob("**/a/**/a/**/a/**/a/**/a/**/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.match(strings.Repeat("a/", 300) + "c") {
+		t.Fatal("matched")
 	}
 }
 
@@ -276,6 +298,12 @@ func FuzzGlob(f *testing.F) {
 			return
 		}
 		m := g.match(name)
+		// the two matchers agree
+		if len(name) < 64 && g.anys <= 3 {
+			if a, b := matchSegs(g.segs, name), matchMemo(g.segs, strings.Split(name, "/")); a != b {
+				t.Fatalf("%q vs %q: backtracking %v, table %v", pat, name, a, b)
+			}
+		}
 		// '*' and '?' never cross '/': a glob without "**" matches only
 		// names with as many segments as it has.
 		if m && !strings.Contains(pat, "**") && strings.Count(pat, "/") != strings.Count(name, "/") {
