@@ -26,9 +26,8 @@ type glob struct {
 }
 
 type segment struct {
-	lit   string // the whole segment when it has no wildcard
-	parts []string
-	kind  segKind
+	lit  string // the whole segment when it has no wildcard
+	kind segKind
 }
 
 type segKind uint8

@@ -15,10 +15,9 @@ import (
 // reqInfo travels with a request so that the outer middleware can label
 // metrics and logs with what the handlers learnt.
 type reqInfo struct {
-	route  string // the route's name, never a secret name
-	code   string // error code, if any
-	status int
-	err    error // 5xx cause, logged (never sent)
+	route string // the route's name, never a secret name
+	code  string // error code, if any
+	err   error  // 5xx cause, logged (never sent)
 }
 
 type infoKey struct{}
