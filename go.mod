@@ -8,6 +8,9 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6
 )
 
+// Test dependencies.
+require github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
