@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -204,3 +205,18 @@ func matchWild(p, s string) bool {
 	}
 	return pi == len(p)
 }
+
+// Glob is a compiled glob over secret names, with the policy's semantics.
+type Glob struct{ g *glob }
+
+// ParseGlob compiles a glob; the error names what is wrong.
+func ParseGlob(s string) (Glob, error) {
+	g, err := compileGlob(s)
+	if err != nil {
+		return Glob{}, fmt.Errorf("glob %q: %w", s, err)
+	}
+	return Glob{g}, nil
+}
+
+// Match reports whether name matches. The zero Glob matches nothing.
+func (g Glob) Match(name string) bool { return g.g != nil && g.g.match(name) }

@@ -314,3 +314,17 @@ func FuzzGlob(f *testing.F) {
 		}
 	})
 }
+
+func TestParseGlob(t *testing.T) {
+	t.Parallel()
+	g, err := ParseGlob("llm/*")
+	if err != nil || !g.Match("llm/a") || g.Match("llm/a/b") {
+		t.Fatal("ParseGlob")
+	}
+	if _, err := ParseGlob("a//b"); err == nil || !strings.Contains(err.Error(), `"a//b"`) {
+		t.Fatal(err)
+	}
+	if (Glob{}).Match("x") {
+		t.Fatal("zero Glob matched")
+	}
+}
