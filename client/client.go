@@ -115,6 +115,7 @@ type Meta struct {
 	Env       string    `json:"env"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by,omitempty"`
+	Readable  bool      `json:"readable,omitempty"` // in List: the caller may read the value
 }
 
 // TokenInfo describes the client's token, never the token itself.

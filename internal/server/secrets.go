@@ -37,6 +37,7 @@ type metaView struct {
 	Env       string    `json:"env"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by,omitempty"`
+	Readable  *bool     `json:"readable,omitempty"` // in lists: may the caller read the value
 }
 
 func toMetaView(m Meta) metaView {
@@ -201,7 +202,10 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	out := make([]metaView, 0, len(all))
 	for _, m := range all {
 		if p.anonymous || pol.Allowed(p.rec.Service, policy.List, m.Name) {
-			out = append(out, toMetaView(m))
+			v := toMetaView(m)
+			readable := p.anonymous || pol.Allowed(p.rec.Service, policy.Read, m.Name)
+			v.Readable = &readable
+			out = append(out, v)
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
