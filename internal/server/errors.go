@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
@@ -21,6 +25,8 @@ const (
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
 	CodeMethod          = "method_not_allowed"
+	CodeGone            = "gone"
+	CodeIntegrity       = "integrity"
 )
 
 // apiError is an error with its wire form decided.
@@ -37,15 +43,6 @@ func errInvalid(msg string) error { return &apiError{http.StatusBadRequest, Code
 // errDeniedOrMissing is the one answer to a read the caller may not make,
 // whether the secret exists or not.
 var errDeniedOrMissing = &apiError{http.StatusForbidden, CodeDenied, "permission denied"}
-
-// Sentinels the secrets service returns, matched by the adapter in cmd
-// through these variables so that this file is the one mapping.
-var (
-	ErrNotFound    = errors.New("not found")
-	ErrConflict    = errors.New("version conflict")
-	ErrInvalidName = errors.New("invalid secret name")
-	ErrInvalidBody = errors.New("invalid value")
-)
 
 // classify maps an error to status, code and a message that never holds a
 // value: messages come from this table, not from err.
@@ -65,16 +62,23 @@ func classify(err error) *apiError {
 		return &apiError{http.StatusUnauthorized, CodeUnauthenticated, "invalid token"}
 	case errors.Is(err, policy.ErrDenied):
 		return errDeniedOrMissing
-	case errors.Is(err, ErrNotFound):
-		return &apiError{http.StatusNotFound, CodeNotFound, "no such secret or version"}
-	case errors.Is(err, ErrConflict):
-		return &apiError{http.StatusConflict, CodeConflict, "check-and-set failed: the current version differs from cas"}
-	case errors.Is(err, ErrInvalidName):
-		return &apiError{http.StatusBadRequest, CodeInvalid, "invalid secret name"}
-	case errors.Is(err, ErrInvalidBody):
-		return &apiError{http.StatusBadRequest, CodeInvalid, "invalid value: empty or over the size limit"}
 	case errors.Is(err, audit.ErrNotRecorded):
 		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the audit sink is unavailable; access refused"}
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDeleted):
+		return &apiError{http.StatusNotFound, CodeNotFound, "no such secret or version"}
+	case errors.Is(err, store.ErrDestroyed):
+		return &apiError{http.StatusGone, CodeGone, "the version is destroyed"}
+	case errors.Is(err, store.ErrCompromised):
+		return &apiError{http.StatusGone, CodeGone, "the version is marked compromised and is never served"}
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{http.StatusConflict, CodeConflict, "check-and-set failed: the current version differs from cas"}
+	case errors.Is(err, secrets.ErrInvalid):
+		// The service's input errors name the input and never its value.
+		return &apiError{http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), secrets.ErrInvalid.Error()+": ")}
+	case errors.Is(err, secrets.ErrNoKeys), errors.Is(err, store.ErrUnavailable):
+		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the store or its key is unavailable"}
+	case errors.Is(err, fernet.ErrInvalidToken):
+		return &apiError{http.StatusInternalServerError, CodeIntegrity, "the stored version fails its integrity check or needs a key that is not loaded"}
 	}
 	return &apiError{http.StatusInternalServerError, CodeInternal, "internal error"}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,7 +9,9 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // allowed checks the policy for the request's principal and audits a
@@ -40,8 +43,12 @@ type metaView struct {
 	Readable  *bool     `json:"readable,omitempty"` // in lists: may the caller read the value
 }
 
-func toMetaView(m Meta) metaView {
-	return metaView{Name: m.Name, Version: m.Version, Env: EnvName(m.Name, m.Env), CreatedAt: m.CreatedAt.UTC(), CreatedBy: m.CreatedBy}
+func secretMeta(s store.Secret) metaView {
+	return metaView{Name: s.Name, Version: s.CurrentVersion, Env: EnvName(s.Name, s.EnvName), CreatedAt: s.UpdatedAt.UTC()}
+}
+
+func versionMeta(name, env string, v store.Version) metaView {
+	return metaView{Name: name, Version: v.Version, Env: EnvName(name, env), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor}
 }
 
 // EnvName is the environment variable run sets for a secret: its own env
@@ -106,11 +113,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, secretView{
-		Name:      sec.Name,
-		Version:   sec.Version,
+		Name:      name,
+		Version:   sec.Version.Version,
 		Value:     sec.Value.Reveal(),
-		Env:       EnvName(sec.Name, sec.Env),
-		CreatedAt: sec.CreatedAt.UTC(),
+		Env:       EnvName(name, sec.Secret.EnvName),
+		CreatedAt: sec.Version.CreatedAt.UTC(),
 	})
 }
 
@@ -119,14 +126,14 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, name stri
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}
-	versions, err := s.d.Secrets.History(r.Context(), name)
+	sec, versions, err := s.d.Secrets.History(r.Context(), name)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	out := make([]metaView, 0, len(versions))
 	for _, v := range versions {
-		out = append(out, toMetaView(v))
+		out = append(out, versionMeta(name, sec.EnvName, v))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": name, "versions": out})
 }
@@ -143,8 +150,13 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Value *string `json:"value"`
-		CAS   *int    `json:"cas"`
+		Value          *string `json:"value"`
+		CAS            *int    `json:"cas"`
+		Env            string  `json:"env"`
+		Class          string  `json:"class"`
+		Description    string  `json:"description"`
+		Owner          string  `json:"owner"`
+		RotationPeriod *int64  `json:"rotation_period_seconds"`
 	}
 	if err := decodeJSON(r, &body, `{"value": STRING, "cas": VERSION}`); err != nil {
 		writeError(w, r, err)
@@ -162,12 +174,21 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}
-	m, err := s.d.Secrets.Put(r.Context(), name, sensitive.New(*body.Value), body.CAS)
+	o := secrets.PutOptions{CAS: body.CAS, Env: body.Env, Class: body.Class, Description: body.Description, Owner: body.Owner}
+	if body.RotationPeriod != nil {
+		if *body.RotationPeriod < 0 || *body.RotationPeriod > math.MaxInt64/int64(time.Second) {
+			writeError(w, r, errInvalid("rotation_period_seconds: out of range"))
+			return
+		}
+		d := time.Duration(*body.RotationPeriod) * time.Second
+		o.RotationPeriod = &d
+	}
+	v, err := s.d.Secrets.Put(r.Context(), name, sensitive.New(*body.Value), o)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMetaView(m))
+	writeJSON(w, http.StatusOK, versionMeta(name, body.Env, v))
 }
 
 // handleDelete: DELETE /v1/secrets/{name}.
@@ -192,7 +213,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 // the caller may list (read implies list).
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	prefix := r.URL.Query().Get("prefix")
-	all, err := s.d.Secrets.List(r.Context(), prefix)
+	all, err := s.d.Secrets.List(r.Context(), prefix, false)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -202,7 +223,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	out := make([]metaView, 0, len(all))
 	for _, m := range all {
 		if p.anonymous || pol.Allowed(p.rec.Service, policy.List, m.Name) {
-			v := toMetaView(m)
+			v := secretMeta(m)
 			readable := p.anonymous || pol.Allowed(p.rec.Service, policy.Read, m.Name)
 			v.Readable = &readable
 			out = append(out, v)

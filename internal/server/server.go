@@ -17,35 +17,24 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
-// Secrets is what the server needs of the secrets service. The service
-// records an audit event for every access it serves, stamped with the
-// audit.Caller in the context.
+// Secrets is what the server needs of the secrets service
+// (*secrets.Service). The service records an audit event for every access
+// it serves, stamped with the audit.Caller in the context.
 type Secrets interface {
-	Get(ctx context.Context, name string, version int) (Secret, error)
-	Put(ctx context.Context, name string, value sensitive.String, cas *int) (Meta, error)
-	List(ctx context.Context, prefix string) ([]Meta, error)
-	History(ctx context.Context, name string) ([]Meta, error)
+	Get(ctx context.Context, name string, version int) (secrets.Value, error)
+	Put(ctx context.Context, name string, value sensitive.String, o secrets.PutOptions) (store.Version, error)
+	List(ctx context.Context, prefix string, includeDeleted bool) ([]store.Secret, error)
+	History(ctx context.Context, name string) (store.Secret, []store.Version, error)
 	Delete(ctx context.Context, name string) error
 }
 
-// Meta describes one version of a secret, without its value.
-type Meta struct {
-	Name      string
-	Version   int
-	Env       string // the env var name run uses
-	CreatedAt time.Time
-	CreatedBy string
-}
-
-// Secret is a version with its value.
-type Secret struct {
-	Meta
-	Value sensitive.String
-}
+var _ Secrets = (*secrets.Service)(nil)
 
 // KeyAge is the age of one loaded Fernet key, for the metrics.
 type KeyAge struct {

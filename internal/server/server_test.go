@@ -10,99 +10,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sort"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
-
-// memSecrets is a Secrets in memory that audits like the secrets service.
-type memSecrets struct {
-	mu  sync.Mutex
-	rec audit.Recorder
-	m   map[string][]Secret
-	now func() time.Time
-}
-
-func (s *memSecrets) audit(ctx context.Context, action, name string, version int, err error) {
-	ev := audit.Event{Action: action, Secret: name, Version: version, Outcome: audit.Success}
-	if err != nil {
-		ev.Outcome, ev.Reason = audit.Failure, "not found"
-	}
-	_ = s.rec.Record(ctx, audit.Stamp(ctx, ev))
-}
-
-func (s *memSecrets) Get(ctx context.Context, name string, version int) (Secret, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	vs := s.m[name]
-	if len(vs) == 0 || version > len(vs) {
-		s.audit(ctx, "read", name, version, ErrNotFound)
-		return Secret{}, fmt.Errorf("secrets: %q: %w", name, ErrNotFound)
-	}
-	if version == 0 {
-		version = len(vs)
-	}
-	s.audit(ctx, "read", name, version, nil)
-	return vs[version-1], nil
-}
-
-func (s *memSecrets) Put(ctx context.Context, name string, v sensitive.String, cas *int) (Meta, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if cas != nil && *cas != len(s.m[name]) {
-		return Meta{}, ErrConflict
-	}
-	m := Meta{Name: name, Version: len(s.m[name]) + 1, CreatedAt: s.now(), CreatedBy: audit.CallerFrom(ctx).Actor}
-	s.m[name] = append(s.m[name], Secret{Meta: m, Value: v})
-	s.audit(ctx, "write", name, m.Version, nil)
-	return m, nil
-}
-
-func (s *memSecrets) List(ctx context.Context, prefix string) ([]Meta, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Meta
-	for n, vs := range s.m {
-		if strings.HasPrefix(n, prefix) && len(vs) > 0 {
-			out = append(out, vs[len(vs)-1].Meta)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	s.audit(ctx, "list", prefix, 0, nil)
-	return out, nil
-}
-
-func (s *memSecrets) History(ctx context.Context, name string) ([]Meta, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	vs := s.m[name]
-	if len(vs) == 0 {
-		return nil, ErrNotFound
-	}
-	var out []Meta
-	for _, v := range vs {
-		out = append(out, v.Meta)
-	}
-	return out, nil
-}
-
-func (s *memSecrets) Delete(ctx context.Context, name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m[name]) == 0 {
-		return ErrNotFound
-	}
-	delete(s.m, name)
-	s.audit(ctx, "delete", name, 0, nil)
-	return nil
-}
 
 // events is an audit.Recorder that keeps events.
 type events struct {
@@ -149,7 +70,7 @@ type harness struct {
 	t       *testing.T
 	srv     *Server
 	ts      *httptest.Server
-	sec     *memSecrets
+	sec     *secrets.Service
 	ev      *events
 	tokens  *token.Manager
 	logs    *bytes.Buffer
@@ -179,7 +100,13 @@ func newHarness(t *testing.T, authRequired bool) *harness {
 	clk := &testClock{t: time.Now().UTC()}
 	ev := &events{}
 	h := &harness{t: t, ev: ev, clock: clk, logs: &bytes.Buffer{}, policy: policy.Static(p), authReq: authRequired}
-	h.sec = &memSecrets{rec: ev, m: map[string][]Secret{}, now: clk.now}
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "secrets.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ring, _ := fernet.NewRing(fernet.GenerateKey())
+	h.sec = secrets.New(db, ring, ev, clk.now)
 	h.tokens = token.NewManager(token.NewMemStore(), token.Options{TTL: time.Hour, MaxTTL: 24 * time.Hour, CacheTTL: time.Minute, Now: clk.now})
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -204,7 +131,7 @@ func newHarness(t *testing.T, authRequired bool) *harness {
 		"db/worker/password":    "pw-worker-CANARY-4",
 		"app/web/token":         "app-CANARY-5",
 	} {
-		if _, err := h.sec.Put(context.Background(), name, sensitive.New(val), nil); err != nil {
+		if _, err := h.sec.Put(context.Background(), name, sensitive.New(val), secrets.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
