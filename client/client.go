@@ -408,13 +408,37 @@ func (c *Client) GetVersion(ctx context.Context, name string, version int) (Secr
 // Put writes a new version. cas, when not nil, is the version the secret
 // must be at (0: it must not exist), or the write fails with ErrConflict.
 func (c *Client) Put(ctx context.Context, name, value string, cas *int) (Meta, error) {
+	return c.PutWith(ctx, name, value, PutOptions{CAS: cas})
+}
+
+// PutOptions are the optional fields of a write.
+type PutOptions struct {
+	CAS            *int   // the version the secret must be at (0: it must not exist)
+	Env            string // the environment variable name for it
+	Class          string // encryption-key, api-key, internal-token, db-credential or config
+	Description    string
+	Owner          string
+	RotationPeriod *time.Duration
+}
+
+// PutWith writes a new version with metadata.
+func (c *Client) PutWith(ctx context.Context, name, value string, o PutOptions) (Meta, error) {
 	if err := checkName(name); err != nil {
 		return Meta{}, err
 	}
 	body := struct {
-		Value string `json:"value"`
-		CAS   *int   `json:"cas,omitempty"`
-	}{value, cas}
+		Value          string `json:"value"`
+		CAS            *int   `json:"cas,omitempty"`
+		Env            string `json:"env,omitempty"`
+		Class          string `json:"class,omitempty"`
+		Description    string `json:"description,omitempty"`
+		Owner          string `json:"owner,omitempty"`
+		RotationPeriod *int64 `json:"rotation_period_seconds,omitempty"`
+	}{Value: value, CAS: o.CAS, Env: o.Env, Class: o.Class, Description: o.Description, Owner: o.Owner}
+	if o.RotationPeriod != nil {
+		s := int64(*o.RotationPeriod / time.Second)
+		body.RotationPeriod = &s
+	}
 	var out Meta
 	err := c.authCall(ctx, "PUT", "/v1/secrets/"+escapePath(name), body, &out)
 	c.forget(name)
