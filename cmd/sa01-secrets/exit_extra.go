@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // extraExitCode maps the sentinels of the domain packages to exit codes.
@@ -11,15 +13,39 @@ func extraExitCode(err error) int {
 	switch {
 	case errors.Is(err, fernet.ErrDuplicateKey):
 		return ExitUsage
+	case errors.Is(err, secrets.ErrInvalid), errors.Is(err, secrets.ErrNoKeys):
+		return ExitUsage
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDeleted), errors.Is(err, store.ErrDestroyed):
+		return ExitNotFound
+	case errors.Is(err, store.ErrConflict):
+		return ExitConflict
+	case errors.Is(err, store.ErrCompromised):
+		return ExitDenied
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrNotWritable), errors.Is(err, store.ErrSchemaTooNew):
+		return ExitUnavailable
 	}
 	return 0
 }
 
 // extraHint gives a hint for well-known errors.
 func extraHint(err error) string {
+	var kn *secrets.KeyNotLoadedError
+	var ie *secrets.IntegrityError
 	switch {
+	case errors.As(err, &kn):
+		return "add the key with ID " + kn.KeyID + " to SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
+	case errors.As(err, &ie):
+		return "the stored row was altered or moved; restore it from a backup, or destroy the version and put a new one"
 	case errors.Is(err, fernet.ErrInvalidToken):
 		return "the data needs a key that is not loaded; check SA01_CRYPTO_FERNET_KEY and SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
+	case errors.Is(err, secrets.ErrNoKeys):
+		return "generate one with 'sa01-secrets generate key' and export SA01_CRYPTO_FERNET_KEY"
+	case errors.Is(err, store.ErrDeleted):
+		return "restore it with 'sa01-secrets undelete NAME'"
+	case errors.Is(err, store.ErrConflict):
+		return "see the current version with 'sa01-secrets history NAME' and retry with --cas set to it"
+	case errors.Is(err, store.ErrCompromised):
+		return "this version is marked compromised and is never served; put a new value"
 	}
 	return ""
 }

@@ -1,0 +1,59 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+)
+
+var (
+	// ErrInvalid is wrapped by every error about bad input: a bad name, an
+	// empty or oversized value, an unknown class. Nothing was changed.
+	ErrInvalid = errors.New("invalid input")
+	// ErrNoKeys is returned when an operation needs a Fernet key and none
+	// is loaded.
+	ErrNoKeys = errors.New("no Fernet key loaded")
+)
+
+// KeyNotLoadedError reports a version encrypted under a key that is not in
+// the ring. It matches fernet.ErrInvalidToken.
+type KeyNotLoadedError struct {
+	Name    string
+	Version int
+	KeyID   string   // the key the data needs
+	Loaded  []string // the keys that are loaded
+}
+
+func (e *KeyNotLoadedError) Error() string {
+	return fmt.Sprintf("secret %s version %d is encrypted under key %s, which is not loaded (loaded: %s)",
+		e.Name, e.Version, e.KeyID, strings.Join(e.Loaded, ", "))
+}
+
+// Unwrap makes errors.Is(err, fernet.ErrInvalidToken) hold.
+func (e *KeyNotLoadedError) Unwrap() error { return fernet.ErrInvalidToken }
+
+// IntegrityError reports a stored version that fails its checks: a token
+// that does not decrypt (corrupted) or a row binding that does not hold (a
+// token moved from another secret or version). It matches
+// fernet.ErrInvalidToken.
+type IntegrityError struct {
+	Name    string
+	Version int
+	Reason  string
+}
+
+func (e *IntegrityError) Error() string {
+	return fmt.Sprintf("secret %s version %d: %s", e.Name, e.Version, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, fernet.ErrInvalidToken) hold.
+func (e *IntegrityError) Unwrap() error { return fernet.ErrInvalidToken }
+
+// Reasons of integrity failures.
+const (
+	ReasonBinding   = "row binding does not hold: the token was moved from another secret or version, or altered"
+	ReasonCorrupted = "token does not decrypt under the key it names: corrupted"
+	ReasonMalformed = "token is not a well-formed Fernet token"
+)

@@ -1,0 +1,536 @@
+// Package secrets is the secret service: it encrypts values with the
+// Fernet key ring, binds each token to its row, stores it through a
+// store.Store, decrypts and checks on the way out, and records every access
+// with an audit.Recorder.
+//
+// Reads fail closed: a value is returned only after its audit event has
+// been recorded; otherwise the error wraps audit.ErrNotRecorded.
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+)
+
+// Audit actions.
+const (
+	ActionRead     = "read"
+	ActionList     = "list"
+	ActionWrite    = "write"
+	ActionDelete   = "delete"
+	ActionUndelete = "undelete"
+	ActionDestroy  = "destroy"
+	ActionRollback = "rollback"
+	ActionExport   = "export"
+	ActionVerify   = "verify"
+)
+
+// Service is the secret service. It is safe for concurrent use.
+type Service struct {
+	st   store.Store
+	ring *fernet.Ring // nil: only operations that need no key work
+	rec  audit.Recorder
+	now  func() time.Time
+
+	mu       sync.Mutex
+	keysSeen map[string]bool
+}
+
+// New returns a service over st. ring may be nil: then Put, Get, Rollback,
+// Import, Export and Verify fail with ErrNoKeys. now is the clock (time.Now
+// if nil).
+func New(st store.Store, ring *fernet.Ring, rec audit.Recorder, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if rec == nil {
+		rec = audit.Discard{}
+	}
+	return &Service{st: st, ring: ring, rec: rec, now: now, keysSeen: map[string]bool{}}
+}
+
+// Store returns the underlying store.
+func (s *Service) Store() store.Store { return s.st }
+
+// Ring returns the key ring, or nil.
+func (s *Service) Ring() *fernet.Ring { return s.ring }
+
+// PutOptions describe a write. Empty strings leave the secret's field as it
+// is (a new secret gets class config).
+type PutOptions struct {
+	Class          string
+	Description    string
+	Env            string
+	Owner          string
+	CAS            *int           // write only if the current version is *CAS (0: only if new)
+	RotationPeriod *time.Duration // nil: the class's default when the class is set or changes
+}
+
+// Value is a decrypted version.
+type Value struct {
+	Secret  store.Secret
+	Version store.Version // Token and Binding are cleared
+	Value   sensitive.String
+}
+
+// Entry is a name and a value, for import and export.
+type Entry struct {
+	Name  string
+	Value sensitive.String
+	Line  int // the line of a dotenv file it came from, or 0
+}
+
+func (s *Service) record(ctx context.Context, ev audit.Event) error {
+	if ev.Time.IsZero() {
+		ev.Time = s.now().UTC()
+	}
+	if err := s.rec.Record(ctx, audit.Stamp(ctx, ev)); err != nil {
+		return fmt.Errorf("%w: %w", audit.ErrNotRecorded, err)
+	}
+	return nil
+}
+
+// finish records ev with the outcome of err and returns err, joined with
+// the recording failure if any.
+func (s *Service) finish(ctx context.Context, ev audit.Event, err error) error {
+	if err != nil {
+		ev.Outcome, ev.Reason = audit.Failure, reasonOf(err)
+	} else {
+		ev.Outcome = audit.Success
+	}
+	if rerr := s.record(ctx, ev); rerr != nil {
+		if err != nil {
+			return errors.Join(err, rerr)
+		}
+		return rerr
+	}
+	return err
+}
+
+// reasonOf gives a short, value-free reason for an audit event.
+func reasonOf(err error) string {
+	var kn *KeyNotLoadedError
+	var ie *IntegrityError
+	switch {
+	case errors.As(err, &kn):
+		return "key " + kn.KeyID + " not loaded"
+	case errors.As(err, &ie):
+		return ie.Reason
+	case errors.Is(err, ErrInvalid):
+		return "invalid input"
+	case errors.Is(err, ErrNoKeys):
+		return "no key loaded"
+	case errors.Is(err, store.ErrNotFound):
+		return "not found"
+	case errors.Is(err, store.ErrConflict):
+		return "check-and-set conflict"
+	case errors.Is(err, store.ErrDeleted):
+		return "deleted"
+	case errors.Is(err, store.ErrDestroyed):
+		return "destroyed"
+	case errors.Is(err, store.ErrCompromised):
+		return "compromised"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "error"
+}
+
+func (s *Service) needRing() error {
+	if s.ring == nil {
+		return ErrNoKeys
+	}
+	return nil
+}
+
+// ensureKey records the primary key in the keys table the first time this
+// service writes with it.
+func (s *Service) ensureKey(ctx context.Context, k *fernet.Key) error {
+	s.mu.Lock()
+	seen := s.keysSeen[k.ID()]
+	s.mu.Unlock()
+	if seen {
+		return nil
+	}
+	now := s.now().UTC()
+	if _, err := s.st.EnsureKey(ctx, store.KeyInfo{ID: k.ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.keysSeen[k.ID()] = true
+	s.mu.Unlock()
+	return nil
+}
+
+func checkValue(v []byte) error {
+	if len(v) == 0 {
+		return invalid("value: empty")
+	}
+	if len(v) > MaxValueSize {
+		return invalid("value: %d bytes; at most %d (64 KiB)", len(v), MaxValueSize)
+	}
+	return nil
+}
+
+func (s *Service) meta(ctx context.Context, name string, o PutOptions) (store.Meta, error) {
+	var m store.Meta
+	if o.Class != "" {
+		if !ValidClass(o.Class) {
+			return m, invalid("class: unknown; want one of encryption-key, api-key, internal-token, db-credential, config")
+		}
+		c := o.Class
+		m.Class = &c
+	}
+	if o.Env != "" {
+		if !ValidEnvName(o.Env) {
+			return m, invalid("env: not a valid environment variable name (letters, digits, '_', not starting with a digit)")
+		}
+		e := o.Env
+		m.EnvName = &e
+	}
+	if o.Description != "" {
+		d := o.Description
+		m.Description = &d
+	}
+	if o.Owner != "" {
+		w := o.Owner
+		m.Owner = &w
+	}
+	if o.RotationPeriod != nil {
+		if *o.RotationPeriod < 0 {
+			return m, invalid("rotation period: negative")
+		}
+		r := *o.RotationPeriod
+		m.RotationPeriod = &r
+	} else if m.Class != nil {
+		cur, err := s.st.Secret(ctx, name)
+		if errors.Is(err, store.ErrNotFound) || err == nil && cur.Class != *m.Class {
+			r := DefaultRotation(*m.Class)
+			m.RotationPeriod = &r
+		} else if err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// write builds the store write of one value under the primary key. The
+// token is made here; only the binding, which needs the version number, is
+// computed inside the store's transaction.
+func (s *Service) write(ctx context.Context, name string, value []byte, m store.Meta, cas *int) store.Write {
+	k := s.ring.Primary()
+	tok := string(k.Encrypt(value))
+	id := k.ID()
+	return store.Write{
+		Name: name, Meta: m, CAS: cas, Actor: audit.CallerFrom(ctx).Actor, Now: s.now().UTC(),
+		Seal: func(version int) (store.Sealed, error) {
+			return store.Sealed{Token: tok, KeyID: id, Binding: Bind(k, name, version, id, tok)}, nil
+		},
+	}
+}
+
+// Put stores value as a new version of name, creating the secret if needed.
+func (s *Service) Put(ctx context.Context, name string, value sensitive.String, o PutOptions) (store.Version, error) {
+	ev := audit.Event{Action: ActionWrite, Secret: name}
+	v, err := s.put(ctx, name, []byte(value.Reveal()), o)
+	ev.Version = v.Version
+	if err == nil {
+		ev.Detail = "key " + v.KeyID
+	}
+	if err != nil && errors.Is(err, ErrInvalid) && ValidateName(name) != nil {
+		ev.Secret = ""
+	}
+	return v, s.finish(ctx, ev, err)
+}
+
+// PutBytes is Put for a value held in a byte slice.
+func (s *Service) PutBytes(ctx context.Context, name string, value []byte, o PutOptions) (store.Version, error) {
+	return s.Put(ctx, name, sensitive.FromBytes(value), o)
+}
+
+func (s *Service) put(ctx context.Context, name string, value []byte, o PutOptions) (store.Version, error) {
+	if err := ValidateName(name); err != nil {
+		return store.Version{}, err
+	}
+	if err := checkValue(value); err != nil {
+		return store.Version{}, err
+	}
+	if err := s.needRing(); err != nil {
+		return store.Version{}, err
+	}
+	m, err := s.meta(ctx, name, o)
+	if err != nil {
+		return store.Version{}, err
+	}
+	if err := s.ensureKey(ctx, s.ring.Primary()); err != nil {
+		return store.Version{}, err
+	}
+	_, v, err := s.st.Put(ctx, s.write(ctx, name, value, m, o.CAS))
+	v.Token, v.Binding = "", nil
+	return v, err
+}
+
+// Get returns version (0: the current one) of name, decrypted after its row
+// binding is checked. A compromised, destroyed or deleted version is refused.
+func (s *Service) Get(ctx context.Context, name string, version int) (Value, error) {
+	ev := audit.Event{Action: ActionRead, Secret: name, Version: version}
+	val, err := s.get(ctx, name, version)
+	if val.Version.Version != 0 {
+		ev.Version = val.Version.Version
+	}
+	if err != nil && errors.Is(err, ErrInvalid) {
+		ev.Secret = ""
+	}
+	if err := s.finish(ctx, ev, err); err != nil {
+		return Value{}, err
+	}
+	return val, nil
+}
+
+func (s *Service) get(ctx context.Context, name string, version int) (Value, error) {
+	if err := ValidateName(name); err != nil {
+		return Value{}, err
+	}
+	if version < 0 {
+		return Value{}, invalid("version: negative")
+	}
+	if err := s.needRing(); err != nil {
+		return Value{}, err
+	}
+	sec, v, err := s.st.Get(ctx, name, version)
+	if err != nil {
+		return Value{Version: store.Version{Version: v.Version}}, err
+	}
+	pt, err := s.open(v)
+	v.Token, v.Binding = "", nil
+	if err != nil {
+		return Value{Version: v}, err
+	}
+	return Value{Secret: sec, Version: v, Value: sensitive.FromBytes(pt)}, nil
+}
+
+// open checks v's row binding and decrypts its token under the key it names.
+func (s *Service) open(v store.Version) ([]byte, error) {
+	k := s.ring.Key(v.KeyID)
+	if k == nil {
+		return nil, &KeyNotLoadedError{Name: v.Secret, Version: v.Version, KeyID: v.KeyID, Loaded: ringIDs(s.ring)}
+	}
+	if !CheckBinding(k, v.Secret, v.Version, v.KeyID, v.Token, v.Binding) {
+		return nil, &IntegrityError{Name: v.Secret, Version: v.Version, Reason: ReasonBinding}
+	}
+	pt, err := k.Decrypt([]byte(v.Token))
+	if err != nil {
+		reason := ReasonCorrupted
+		if !wellFormed(v.Token) {
+			reason = ReasonMalformed
+		}
+		return nil, &IntegrityError{Name: v.Secret, Version: v.Version, Reason: reason}
+	}
+	return pt, nil
+}
+
+func ringIDs(r *fernet.Ring) []string {
+	var ids []string
+	for _, k := range r.Keys() {
+		ids = append(ids, k.ID())
+	}
+	return ids
+}
+
+// List returns the secrets whose names start with prefix.
+func (s *Service) List(ctx context.Context, prefix string, includeDeleted bool) ([]store.Secret, error) {
+	ev := audit.Event{Action: ActionList, Secret: prefix}
+	var out []store.Secret
+	err := ValidatePrefix(prefix)
+	if err == nil {
+		out, err = s.st.List(ctx, store.ListOptions{Prefix: prefix, IncludeDeleted: includeDeleted})
+	} else {
+		ev.Secret = ""
+	}
+	ev.Detail = fmt.Sprintf("%d secrets", len(out))
+	if err := s.finish(ctx, ev, err); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// History returns the versions of name, oldest first, without tokens.
+func (s *Service) History(ctx context.Context, name string) (store.Secret, []store.Version, error) {
+	ev := audit.Event{Action: ActionList, Secret: name, Detail: "history"}
+	var sec store.Secret
+	var vs []store.Version
+	err := ValidateName(name)
+	if err == nil {
+		sec, err = s.st.Secret(ctx, name)
+	} else {
+		ev.Secret = ""
+	}
+	if err == nil {
+		vs, err = s.st.History(ctx, name)
+	}
+	if err := s.finish(ctx, ev, err); err != nil {
+		return store.Secret{}, nil, err
+	}
+	return sec, vs, nil
+}
+
+// Rollback writes the value of version to as a new version of name.
+func (s *Service) Rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error) {
+	ev := audit.Event{Action: ActionRollback, Secret: name, Detail: fmt.Sprintf("to version %d", to)}
+	v, err := s.rollback(ctx, name, to, cas)
+	ev.Version = v.Version
+	return v, s.finish(ctx, ev, err)
+}
+
+func (s *Service) rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error) {
+	if err := ValidateName(name); err != nil {
+		return store.Version{}, err
+	}
+	if to < 1 {
+		return store.Version{}, invalid("--to: want a version of 1 or more")
+	}
+	if err := s.needRing(); err != nil {
+		return store.Version{}, err
+	}
+	_, old, err := s.st.Get(ctx, name, to)
+	if err != nil {
+		return store.Version{}, err
+	}
+	pt, err := s.open(old)
+	if err != nil {
+		return store.Version{}, err
+	}
+	if err := s.ensureKey(ctx, s.ring.Primary()); err != nil {
+		return store.Version{}, err
+	}
+	_, v, err := s.st.Put(ctx, s.write(ctx, name, pt, store.Meta{}, cas))
+	v.Token, v.Binding = "", nil
+	return v, err
+}
+
+// Delete soft-deletes name; Undelete restores it.
+func (s *Service) Delete(ctx context.Context, name string) error {
+	err := ValidateName(name)
+	if err == nil {
+		err = s.st.Delete(ctx, name, s.now().UTC())
+	}
+	return s.finish(ctx, audit.Event{Action: ActionDelete, Secret: nameIfValid(name)}, err)
+}
+
+// Undelete restores a soft-deleted secret.
+func (s *Service) Undelete(ctx context.Context, name string) error {
+	err := ValidateName(name)
+	if err == nil {
+		err = s.st.Undelete(ctx, name, s.now().UTC())
+	}
+	return s.finish(ctx, audit.Event{Action: ActionUndelete, Secret: nameIfValid(name)}, err)
+}
+
+// Destroy erases one version of name for good.
+func (s *Service) Destroy(ctx context.Context, name string, version int) error {
+	err := ValidateName(name)
+	if err == nil && version < 1 {
+		err = invalid("--version: want a version of 1 or more")
+	}
+	if err == nil {
+		err = s.st.Destroy(ctx, name, version, s.now().UTC())
+	}
+	return s.finish(ctx, audit.Event{Action: ActionDestroy, Secret: nameIfValid(name), Version: version}, err)
+}
+
+func nameIfValid(name string) string {
+	if ValidateName(name) != nil {
+		return ""
+	}
+	return name
+}
+
+// ImportOptions describe an import.
+type ImportOptions struct {
+	Prefix string // prepended to every entry's name
+	Class  string // class of new secrets (default config)
+}
+
+// Import stores every entry as a new version of prefix+name in one
+// transaction: all or none. It checks every name and value before writing.
+func (s *Service) Import(ctx context.Context, entries []Entry, o ImportOptions) (int, error) {
+	err := s.importAll(ctx, entries, o)
+	ev := audit.Event{Action: ActionWrite, Secret: o.Prefix, Detail: fmt.Sprintf("import of %d secrets", len(entries))}
+	if err != nil {
+		return 0, s.finish(ctx, ev, err)
+	}
+	for _, e := range entries {
+		if err := s.finish(ctx, audit.Event{Action: ActionWrite, Secret: o.Prefix + e.Name, Detail: "import"}, nil); err != nil {
+			return 0, err
+		}
+	}
+	return len(entries), nil
+}
+
+func (s *Service) importAll(ctx context.Context, entries []Entry, o ImportOptions) error {
+	if err := s.needRing(); err != nil {
+		return err
+	}
+	var m store.Meta
+	if o.Class != "" {
+		if !ValidClass(o.Class) {
+			return invalid("class: unknown")
+		}
+		c, r := o.Class, DefaultRotation(o.Class)
+		m.Class, m.RotationPeriod = &c, &r
+	}
+	for _, e := range entries {
+		where := ""
+		if e.Line > 0 {
+			where = fmt.Sprintf("line %d: ", e.Line)
+		}
+		if err := ValidateName(o.Prefix + e.Name); err != nil {
+			return fmt.Errorf("%s%w", where, err)
+		}
+		if err := checkValue([]byte(e.Value.Reveal())); err != nil {
+			return fmt.Errorf("%s%s: %w", where, o.Prefix+e.Name, err)
+		}
+	}
+	if err := s.ensureKey(ctx, s.ring.Primary()); err != nil {
+		return err
+	}
+	ws := make([]store.Write, len(entries))
+	for i, e := range entries {
+		ws[i] = s.write(ctx, o.Prefix+e.Name, []byte(e.Value.Reveal()), m, nil)
+	}
+	return s.st.PutMany(ctx, ws)
+}
+
+// Export decrypts the current version of every live secret under prefix.
+// Each value is audited as an export before it is returned; any failure
+// returns no values at all.
+func (s *Service) Export(ctx context.Context, prefix string) ([]Value, error) {
+	if err := ValidatePrefix(prefix); err != nil {
+		return nil, s.finish(ctx, audit.Event{Action: ActionExport}, err)
+	}
+	if err := s.needRing(); err != nil {
+		return nil, s.finish(ctx, audit.Event{Action: ActionExport, Secret: prefix}, err)
+	}
+	list, err := s.st.List(ctx, store.ListOptions{Prefix: prefix})
+	if err != nil {
+		return nil, s.finish(ctx, audit.Event{Action: ActionExport, Secret: prefix}, err)
+	}
+	out := make([]Value, 0, len(list))
+	for _, sec := range list {
+		val, err := s.get(ctx, sec.Name, 0)
+		ev := audit.Event{Action: ActionExport, Secret: sec.Name, Version: val.Version.Version}
+		if err := s.finish(ctx, ev, err); err != nil {
+			return nil, err
+		}
+		out = append(out, val)
+	}
+	return out, nil
+}

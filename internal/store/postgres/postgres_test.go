@@ -1,0 +1,34 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/postgres"
+	"github.com/somaagent01/sa01-secrets/internal/store/postgres/pgtest"
+	"github.com/somaagent01/sa01-secrets/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return pgtest.Open(t) })
+}
+
+func TestUnreachable(t *testing.T) {
+	_, err := postgres.Open(context.Background(), "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open of a closed port: %v, want ErrUnavailable", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "hunter2") {
+		t.Fatalf("error reveals the password: %s", msg)
+	}
+}
+
+func TestMalformedDSN(t *testing.T) {
+	_, err := postgres.Open(context.Background(), "postgres://u:hunter2@[::1/x")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("malformed DSN: %v", err)
+	}
+}

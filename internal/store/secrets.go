@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Secret classes.
+const (
+	ClassEncryptionKey = "encryption-key"
+	ClassAPIKey        = "api-key"
+	ClassInternalToken = "internal-token"
+	ClassDBCredential  = "db-credential"
+	ClassConfig        = "config"
+)
+
+// Classes lists the valid classes.
+var Classes = []string{ClassEncryptionKey, ClassAPIKey, ClassInternalToken, ClassDBCredential, ClassConfig}
+
+// Secret is a named secret's metadata; its values are in its versions.
+type Secret struct {
+	ID             int64
+	Name           string
+	Class          string
+	RotationPeriod time.Duration // 0: no scheduled rotation
+	Description    string
+	Owner          string
+	EnvName        string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      time.Time // zero unless soft-deleted
+	CurrentVersion int       // the highest version number
+}
+
+// Deleted reports whether the secret is soft-deleted.
+func (s Secret) Deleted() bool { return !s.DeletedAt.IsZero() }
+
+// Version is one immutable value of a secret. Token is empty once the
+// version is destroyed.
+type Version struct {
+	ID            int64 // row ID: the order of WalkVersions
+	Secret        string
+	Version       int
+	Token         string // Fernet token; its plaintext is exactly the value
+	KeyID         string // the key that made Token
+	Binding       []byte // HMAC over name, version, key ID and token
+	CreatedAt     time.Time
+	Actor         string
+	DestroyedAt   time.Time
+	CompromisedAt time.Time
+}
+
+// Destroyed reports whether the version's token was destroyed.
+func (v Version) Destroyed() bool { return !v.DestroyedAt.IsZero() }
+
+// Compromised reports whether the version is marked compromised.
+func (v Version) Compromised() bool { return !v.CompromisedAt.IsZero() }
+
+// Meta changes a secret's metadata on a write; nil fields are left as they
+// are (or take their defaults when the secret is created: class config, no
+// rotation period, empty strings).
+type Meta struct {
+	Class          *string
+	RotationPeriod *time.Duration
+	Description    *string
+	Owner          *string
+	EnvName        *string
+}
+
+// Sealed is the stored form of a value: made by the caller once the
+// version number is known.
+type Sealed struct {
+	Token   string
+	KeyID   string
+	Binding []byte
+}
+
+// Write adds one version to a secret, creating the secret if needed.
+type Write struct {
+	Name  string
+	Meta  Meta
+	CAS   *int // write only if the current version is *CAS (0: only if the secret does not exist)
+	Actor string
+	Now   time.Time
+	// Seal is called inside the write, once the new version number is
+	// known, and returns the token, key ID and row binding to store. An
+	// error aborts the write.
+	Seal func(version int) (Sealed, error)
+}
+
+// ListOptions selects secrets.
+type ListOptions struct {
+	Prefix         string // names starting with Prefix
+	IncludeDeleted bool
+}
+
+// Secrets stores secrets and their versions.
+type Secrets interface {
+	// Put adds a version (see [Write]) and returns it. ErrConflict when
+	// CAS does not match, ErrDeleted when the secret is soft-deleted.
+	// Concurrent Puts to one secret are serialised: none is lost.
+	Put(ctx context.Context, w Write) (Secret, Version, error)
+	// PutMany applies every write in one transaction: all or nothing.
+	PutMany(ctx context.Context, ws []Write) error
+	// Secret returns a secret's metadata, deleted or not. ErrNotFound.
+	Secret(ctx context.Context, name string) (Secret, error)
+	// Get returns a secret and one version (0: the current one) that may be
+	// served. ErrNotFound, ErrDeleted, ErrDestroyed, ErrCompromised.
+	Get(ctx context.Context, name string, version int) (Secret, Version, error)
+	// List returns secrets ordered by name.
+	List(ctx context.Context, opts ListOptions) ([]Secret, error)
+	// History returns every version of a secret, oldest first, without
+	// tokens or bindings. ErrNotFound.
+	History(ctx context.Context, name string) ([]Version, error)
+	// Delete soft-deletes a secret. ErrNotFound, ErrDeleted.
+	Delete(ctx context.Context, name string, now time.Time) error
+	// Undelete restores a soft-deleted secret. ErrNotFound; nil if it was
+	// not deleted.
+	Undelete(ctx context.Context, name string, now time.Time) error
+	// Destroy erases one version's token and binding for good.
+	// ErrNotFound; nil if already destroyed.
+	Destroy(ctx context.Context, name string, version int, now time.Time) error
+	// MarkCompromised marks a version so that it is never served again.
+	// ErrNotFound.
+	MarkCompromised(ctx context.Context, name string, version int, now time.Time) error
+}

@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/storetest"
+)
+
+func newStore(t *testing.T) store.Store {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "s", "secrets.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+
+func TestFileModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	path := filepath.Join(dir, "secrets.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for p, want := range map[string]os.FileMode{dir: 0o700, path: 0o600} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s mode %o, want %o", p, fi.Mode().Perm(), want)
+		}
+	}
+}
+
+func TestTightensWideFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %o, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestNotWritable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("x"), 0o600)
+	cases := map[string]string{
+		"parent is a file": filepath.Join(file, "secrets.db"),
+		"path is a dir":    t.TempDir(),
+		"read-only fs":     "/proc/sa01-secrets-test/secrets.db",
+	}
+	if os.Getuid() != 0 {
+		ro := filepath.Join(t.TempDir(), "ro")
+		os.Mkdir(ro, 0o500)
+		cases["read-only dir"] = filepath.Join(ro, "secrets.db")
+	}
+	for name, p := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Open(context.Background(), p)
+			if !errors.Is(err, store.ErrNotWritable) {
+				t.Fatalf("Open(%s): %v, want ErrNotWritable", p, err)
+			}
+		})
+	}
+}
+
+func TestNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.db")
+	os.WriteFile(path, []byte("this is not a sqlite file, just some text that is long enough to be a header........"), 0o600)
+	if _, err := Open(context.Background(), path); err == nil {
+		t.Fatal("opened a file that is not a database")
+	}
+}
+
+// future is the embedded migrations plus one from a newer binary.
+func future(t *testing.T) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	b, err := migrationsFS.ReadFile("migrations/00001_secrets.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys["00001_secrets.sql"] = &fstest.MapFile{Data: b}
+	fsys["00099_future.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE future (x INTEGER);\n-- +goose Down\nDROP TABLE future;\n")}
+	return fsys
+}
+
+func TestOlderBinaryRefusesNewerStore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "secrets.db")
+	db, err := openWith(ctx, path, future(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = Open(ctx, path)
+	var se *store.SchemaError
+	if !errors.As(err, &se) || !errors.Is(err, store.ErrSchemaTooNew) {
+		t.Fatalf("Open of a newer store: %v, want a SchemaError", err)
+	}
+	if se.DBVersion != 99 || se.KnownVersion < 1 || se.KnownVersion >= 99 {
+		t.Errorf("SchemaError = %+v", se)
+	}
+}
+
+func TestNewerBinaryMigratesOlderStore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "secrets.db")
+	old := fstest.MapFS{}
+	b, _ := migrationsFS.ReadFile("migrations/00001_secrets.sql")
+	old["00001_secrets.sql"] = &fstest.MapFile{Data: b}
+	db, err := openWith(ctx, path, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Put(ctx, store.Write{Name: "kept", Now: storeNow, Seal: func(int) (store.Sealed, error) {
+		return store.Sealed{Token: "t", KeyID: "k", Binding: []byte{1}}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = openWith(ctx, path, future(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(ctx); err != nil || v != 99 {
+		t.Fatalf("schema version after migrating: %d, %v", v, err)
+	}
+	if _, v, err := db.Get(ctx, "kept", 0); err != nil || v.Token != "t" {
+		t.Fatalf("data lost in migration: %+v %v", v, err)
+	}
+	// and the current binary opens its own store at its own version
+	cur, err := Open(ctx, filepath.Join(t.TempDir(), "new.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	if v, _ := cur.SchemaVersion(ctx); v < 1 {
+		t.Errorf("new store at schema %d", v)
+	}
+}
+
+func TestRelativePathRefused(t *testing.T) {
+	if _, err := Open(context.Background(), "rel/secrets.db"); err == nil {
+		t.Fatal("opened a relative path")
+	}
+}
+
+var storeNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
