@@ -10,6 +10,8 @@
 // the last 16 encrypt. Every failure to decrypt is the one opaque
 // [ErrInvalidToken]: a bad MAC, bad padding, an expired TTL and a wrong key
 // look the same to the caller.
+//
+// Keys are safe for concurrent use by many goroutines.
 package fernet
 
 import (
@@ -23,7 +25,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/bits"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,29 +51,54 @@ const (
 	hmacSize     = sha256.Size
 	headerSize   = 1 + 8 + ivSize
 	minTokenSize = headerSize + aes.BlockSize + hmacSize
+	keyIDLabel   = "sa01-secrets/key-id/v1"
+	subkeyPrefix = "sa01-secrets/subkey/v1/"
 )
 
 // ErrInvalidToken is returned for every token that does not decrypt: wrong
 // key, bad MAC, bad padding, malformed encoding, expired or from the future.
 var ErrInvalidToken = errors.New("fernet: invalid token")
 
-var b64 = base64.URLEncoding
+var (
+	b64    = base64.URLEncoding
+	strict = base64.URLEncoding.Strict()
+)
 
-// Key is a Fernet key. It has no String method: it never prints itself. The
-// zero Key is not valid; make one with [GenerateKey] or [ParseKey].
+// Key is a Fernet key. It never prints itself: under every fmt verb and in
+// log/slog it shows only its key ID. The zero Key is not valid; make one with
+// [GenerateKey] or [ParseKey].
 type Key struct {
-	_    [0]func() // incomparable: compare with Equal
+	_ [0]func() // incomparable: compare with Equal
+	s *keyState // behind a pointer: reflection-based printers show an address
+}
+
+type keyState struct {
 	sign [16]byte
 	enc  [16]byte
 	blk  cipher.Block
 	id   string
+	ops  sync.Pool // of *opState
 }
+
+// opState is the per-operation state of a key: an HMAC with its pads
+// absorbed once, and CBC modes whose IV is set per token. A key hands one to
+// each concurrent operation through a sync.Pool, so a key is safe for
+// concurrent use and an operation allocates nothing but its result.
+type opState struct {
+	mac hash.Hash
+	enc cipher.BlockMode
+	dec cipher.BlockMode
+}
+
+type ivSetter interface{ SetIV([]byte) }
 
 // GenerateKey returns a new random key.
 func GenerateKey() *Key {
 	var raw [keySize]byte
 	_, _ = rand.Read(raw[:]) // never fails since Go 1.24
-	return newKey(raw[:])
+	k := newKey(raw[:])
+	clear(raw[:])
+	return k
 }
 
 // KeyError describes why a key could not be parsed. It never holds the key.
@@ -76,6 +109,10 @@ func (e *KeyError) Error() string { return "fernet: invalid key: " + e.Reason }
 // ParseKey parses a key in the form Python's Fernet(key) takes: 32 bytes in
 // URL-safe base64 with padding (44 characters). Surrounding whitespace is
 // ignored. The error says what is wrong and never echoes the input.
+//
+// ParseKey is stricter than Python: it refuses the standard alphabet ('+',
+// '/'), characters outside the alphabet anywhere, and a final character
+// whose unused low bits are not zero (a non-canonical encoding).
 func ParseKey(s string) (*Key, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -88,59 +125,116 @@ func ParseKey(s string) (*Key, error) {
 	case len(s) != 44:
 		return nil, &KeyError{Reason: "wrong length; want 44 characters of URL-safe base64 encoding 32 bytes"}
 	}
-	raw, err := b64.Strict().DecodeString(s)
-	if err != nil {
+	var raw [keySize + 1]byte
+	n, err := strict.Decode(raw[:], []byte(s))
+	if err != nil || strings.ContainsAny(s, "\r\n") {
 		return nil, &KeyError{Reason: "not URL-safe base64"}
 	}
-	if len(raw) != keySize {
+	if n != keySize {
 		return nil, &KeyError{Reason: "wrong length; want 32 bytes"}
 	}
-	return newKey(raw), nil
+	k := newKey(raw[:keySize])
+	clear(raw[:])
+	return k, nil
 }
 
 func newKey(raw []byte) *Key {
-	k := &Key{}
-	copy(k.sign[:], raw[:16])
-	copy(k.enc[:], raw[16:])
-	blk, err := aes.NewCipher(k.enc[:])
+	s := &keyState{}
+	copy(s.sign[:], raw[:16])
+	copy(s.enc[:], raw[16:])
+	blk, err := aes.NewCipher(s.enc[:])
 	if err != nil {
 		panic("fernet: " + err.Error()) // 16-byte key: cannot happen
 	}
-	k.blk = blk
+	s.blk = blk
 	m := hmac.New(sha256.New, raw)
-	m.Write([]byte("sa01-secrets/key-id/v1"))
-	k.id = hex.EncodeToString(m.Sum(nil)[:6])
-	return k
+	m.Write([]byte(keyIDLabel))
+	s.id = hex.EncodeToString(m.Sum(nil)[:6])
+	return &Key{s: s}
+}
+
+func (s *keyState) getOp() *opState {
+	if op, ok := s.ops.Get().(*opState); ok {
+		return op
+	}
+	var zero [ivSize]byte
+	mac := hmac.New(sha256.New, s.sign[:])
+	mac.Reset() // absorbs the pads once; later Resets restore that state
+	return &opState{
+		mac: mac,
+		enc: cipher.NewCBCEncrypter(s.blk, zero[:]),
+		dec: cipher.NewCBCDecrypter(s.blk, zero[:]),
+	}
+}
+
+func (s *keyState) putOp(op *opState) { s.ops.Put(op) }
+
+// cbcEncrypt encrypts body in place with iv.
+func (op *opState) cbcEncrypt(s *keyState, iv, body []byte) {
+	if v, ok := op.enc.(ivSetter); ok {
+		v.SetIV(iv)
+		op.enc.CryptBlocks(body, body)
+		return
+	}
+	cipher.NewCBCEncrypter(s.blk, iv).CryptBlocks(body, body)
+}
+
+// cbcDecrypt decrypts body in place with iv.
+func (op *opState) cbcDecrypt(s *keyState, iv, body []byte) {
+	if v, ok := op.dec.(ivSetter); ok {
+		v.SetIV(iv)
+		op.dec.CryptBlocks(body, body)
+		return
+	}
+	cipher.NewCBCDecrypter(s.blk, iv).CryptBlocks(body, body)
 }
 
 // Encode returns the key in Python's form (URL-safe base64 with padding).
 // It is the one way to the key material; treat its result as a secret.
 func (k *Key) Encode() string {
 	var raw [keySize]byte
-	copy(raw[:16], k.sign[:])
-	copy(raw[16:], k.enc[:])
+	copy(raw[:16], k.s.sign[:])
+	copy(raw[16:], k.s.enc[:])
 	return b64.EncodeToString(raw[:])
 }
 
 // ID returns the key ID: 12 lowercase hex characters, the first 48 bits of
-// HMAC-SHA256(key, "sa01-secrets/key-id/v1"). It names the key in logs,
-// errors and the store, and reveals nothing about it.
-func (k *Key) ID() string { return k.id }
+// HMAC-SHA256(key, "sa01-secrets/key-id/v1"), the key being the 32 raw
+// bytes. It names the key in logs, errors and the store, is the same for a
+// key forever, and reveals nothing about the key.
+func (k *Key) ID() string { return k.s.id }
 
 // Equal reports whether k and o are the same key, in constant time.
 func (k *Key) Equal(o *Key) bool {
-	return subtle.ConstantTimeCompare(k.sign[:], o.sign[:])&subtle.ConstantTimeCompare(k.enc[:], o.enc[:]) == 1
+	return subtle.ConstantTimeCompare(k.s.sign[:], o.s.sign[:])&subtle.ConstantTimeCompare(k.s.enc[:], o.s.enc[:]) == 1
+}
+
+// Format implements fmt.Formatter: every verb prints only the key ID, as
+// fernet.Key(<id>).
+func (k Key) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.describe()) }
+
+// LogValue implements slog.LogValuer: a key logs as its key ID.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.describe()) }
+
+func (k Key) describe() string {
+	if k.s == nil {
+		return "fernet.Key(invalid)"
+	}
+	return "fernet.Key(" + k.s.id + ")"
 }
 
 // Subkey derives a 32-byte key for another purpose, named by label, as
-// HMAC-SHA256(key, "sa01-secrets/" + label). Distinct labels give
-// independent keys; the Fernet key cannot be recovered from a subkey.
+// HMAC-SHA256(key, "sa01-secrets/subkey/v1/" + label), the key being the 32
+// raw bytes. Distinct labels give independent keys; neither the Fernet key
+// nor another label's subkey can be recovered from a subkey, and no subkey
+// shares a derivation with the key ID.
 func (k *Key) Subkey(label string) [32]byte {
 	var raw [keySize]byte
-	copy(raw[:16], k.sign[:])
-	copy(raw[16:], k.enc[:])
+	copy(raw[:16], k.s.sign[:])
+	copy(raw[16:], k.s.enc[:])
 	m := hmac.New(sha256.New, raw[:])
-	m.Write([]byte("sa01-secrets/" + label))
+	clear(raw[:])
+	m.Write([]byte(subkeyPrefix + label))
 	var out [32]byte
 	copy(out[:], m.Sum(nil))
 	return out
@@ -148,36 +242,49 @@ func (k *Key) Subkey(label string) [32]byte {
 
 // Encrypt returns a new token for msg, stamped with the current time.
 func (k *Key) Encrypt(msg []byte) []byte {
-	return k.EncryptAt(msg, time.Now())
+	return k.seal(msg, nil, uint64(time.Now().Unix()))
 }
 
-// EncryptAt returns a new token for msg, stamped with now. The IV is random:
-// unique for all time, for a given key, with overwhelming probability.
+// EncryptAt returns a new token for msg, stamped with now (whole seconds;
+// now must not be before 1970). The IV is random: unique for all time, for a
+// given key, with overwhelming probability.
 func (k *Key) EncryptAt(msg []byte, now time.Time) []byte {
-	var iv [ivSize]byte
-	_, _ = rand.Read(iv[:])
-	return k.encryptAt(msg, iv[:], now)
+	return k.seal(msg, nil, uint64(now.Unix()))
 }
 
 // encryptAt is EncryptAt with a chosen IV, for the spec's vectors.
 func (k *Key) encryptAt(msg, iv []byte, now time.Time) []byte {
-	padded := aes.BlockSize - len(msg)%aes.BlockSize
-	n := headerSize + len(msg) + padded + hmacSize
-	raw := make([]byte, n, n)
-	raw[0] = Version
-	binary.BigEndian.PutUint64(raw[1:9], uint64(now.Unix()))
-	copy(raw[9:headerSize], iv)
+	return k.seal(msg, iv, uint64(now.Unix()))
+}
+
+// seal builds a token in one allocation: the raw token is assembled at the
+// tail of the output buffer and base64-encoded forwards into the same
+// buffer (see encodeTail). iv nil means a random IV.
+func (k *Key) seal(msg, iv []byte, ts uint64) []byte {
+	s := k.s
+	n := headerSize + (len(msg)/aes.BlockSize+1)*aes.BlockSize + hmacSize
+	out := make([]byte, b64.EncodedLen(n))
+	raw := out[len(out)-n:]
 	body := raw[headerSize : n-hmacSize]
 	copy(body, msg)
+	p := byte(len(body) - len(msg))
 	for i := len(msg); i < len(body); i++ {
-		body[i] = byte(padded)
+		body[i] = p
 	}
-	cipher.NewCBCEncrypter(k.blk, iv).CryptBlocks(body, body)
-	m := hmac.New(sha256.New, k.sign[:])
-	m.Write(raw[:n-hmacSize])
-	m.Sum(raw[:n-hmacSize])
-	out := make([]byte, b64.EncodedLen(n))
-	b64.Encode(out, raw)
+	raw[0] = Version
+	binary.BigEndian.PutUint64(raw[1:9], ts)
+	if iv == nil {
+		_, _ = rand.Read(raw[9:headerSize])
+	} else {
+		copy(raw[9:headerSize], iv)
+	}
+	op := s.getOp()
+	op.cbcEncrypt(s, raw[9:headerSize], body)
+	op.mac.Reset()
+	op.mac.Write(raw[:n-hmacSize])
+	op.mac.Sum(raw[:n-hmacSize])
+	s.putOp(op)
+	encodeTail(out, n)
 	return out
 }
 
@@ -193,85 +300,190 @@ func (k *Key) DecryptTTL(tok []byte, ttl time.Duration) ([]byte, error) {
 	return k.DecryptAt(tok, ttl, time.Now())
 }
 
-// DecryptAt is DecryptTTL with the verifier's clock given. With ttl equal to
-// [NoTTL] there are no time checks and now is ignored.
+// DecryptAt is DecryptTTL with the verifier's clock given: it refuses tok
+// when timestamp + ttl < now or timestamp > now + 60 s, in whole seconds
+// (ttl rounded down), exactly as Python's Fernet.decrypt_at_time. With ttl
+// equal to [NoTTL] there are no time checks and now is ignored.
+//
+// The MAC is checked, in constant time, before anything else about the
+// token is used. The result is a fresh slice the caller owns.
 func (k *Key) DecryptAt(tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
-	raw, err := k.verify(tok)
-	if err != nil {
-		return nil, err
+	raw, ok := decodeToken(tok)
+	if !ok {
+		return nil, ErrInvalidToken
 	}
-	if ttl >= 0 {
-		ts := int64(binary.BigEndian.Uint64(raw[1:9]))
-		cur := now.Unix()
-		if ts+int64(ttl/time.Second) < cur || ts > cur+int64(MaxClockSkew/time.Second) {
-			return nil, ErrInvalidToken
-		}
+	s := k.s
+	op := s.getOp()
+	defer s.putOp(op)
+	if !op.verify(raw) || !timely(timestamp(raw), ttl, now) {
+		return nil, ErrInvalidToken
 	}
-	iv := raw[9:headerSize]
-	body := raw[headerSize : len(raw)-hmacSize]
-	cipher.NewCBCDecrypter(k.blk, iv).CryptBlocks(body, body)
-	return unpad(body)
+	return op.open(s, raw)
 }
 
 // ExtractTimestamp returns the time a token was made, after checking its MAC.
 func (k *Key) ExtractTimestamp(tok []byte) (time.Time, error) {
-	raw, err := k.verify(tok)
-	if err != nil {
-		return time.Time{}, err
+	raw, ok := decodeToken(tok)
+	if !ok || !k.verify(raw) {
+		return time.Time{}, ErrInvalidToken
 	}
-	return time.Unix(int64(binary.BigEndian.Uint64(raw[1:9])), 0).UTC(), nil
+	return time.Unix(int64(timestamp(raw)), 0).UTC(), nil
 }
 
-// verify decodes tok and checks its structure and MAC in constant time. It
-// returns the raw token in a fresh buffer the caller may decrypt in place.
-func (k *Key) verify(tok []byte) ([]byte, error) {
-	raw, err := decodeToken(tok)
-	if err != nil {
-		return nil, err
-	}
-	m := hmac.New(sha256.New, k.sign[:])
-	m.Write(raw[:len(raw)-hmacSize])
-	if !hmac.Equal(m.Sum(nil), raw[len(raw)-hmacSize:]) {
-		return nil, ErrInvalidToken
-	}
-	return raw, nil
+func timestamp(raw []byte) uint64 { return binary.BigEndian.Uint64(raw[1:9]) }
+
+// verify checks the MAC of a decoded token in constant time.
+func (k *Key) verify(raw []byte) bool {
+	op := k.s.getOp()
+	ok := op.verify(raw)
+	k.s.putOp(op)
+	return ok
 }
+
+// open decrypts a verified token in place and returns its plaintext.
+func (k *Key) open(raw []byte) ([]byte, error) {
+	op := k.s.getOp()
+	msg, err := op.open(k.s, raw)
+	k.s.putOp(op)
+	return msg, err
+}
+
+// verify checks the MAC of a decoded token in constant time. raw must have
+// room for 32 more bytes in its capacity (decodeToken leaves it), where the
+// computed MAC goes.
+func (op *opState) verify(raw []byte) bool {
+	n := len(raw) - hmacSize
+	op.mac.Reset()
+	op.mac.Write(raw[:n])
+	sum := op.mac.Sum(raw[len(raw):])
+	return hmac.Equal(sum, raw[n:])
+}
+
+// open decrypts a verified token in place and returns its plaintext, a
+// slice of raw with no spare capacity.
+func (op *opState) open(s *keyState, raw []byte) ([]byte, error) {
+	body := raw[headerSize : len(raw)-hmacSize]
+	op.cbcDecrypt(s, raw[9:headerSize], body)
+	return unpad(body)
+}
+
+// timely applies Python's TTL rules: refuse when ts + ttl < now or
+// now + 60 < ts, in whole seconds, with exact (128-bit) arithmetic.
+func timely(ts uint64, ttl time.Duration, now time.Time) bool {
+	if ttl == NoTTL {
+		return true
+	}
+	secs := int64(ttl / time.Second)
+	if ttl%time.Second < 0 {
+		secs-- // round down, as Python compares ts + ttl < now
+	}
+	cur := i128of(now.Unix())
+	t := i128{lo: ts}
+	expired := t.add(i128of(secs)).less(cur)
+	future := cur.add(i128of(int64(MaxClockSkew / time.Second))).less(t)
+	return !expired && !future
+}
+
+// i128 is a signed 128-bit integer, enough for uint64 + int64 sums.
+type i128 struct {
+	hi int64
+	lo uint64
+}
+
+func i128of(x int64) i128 { return i128{hi: x >> 63, lo: uint64(x)} }
+
+func (a i128) add(b i128) i128 {
+	lo, c := bits.Add64(a.lo, b.lo, 0)
+	return i128{hi: a.hi + b.hi + int64(c), lo: lo}
+}
+
+func (a i128) less(b i128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
 
 // decodeToken accepts canonical URL-safe base64 with padding, with
-// surrounding ASCII whitespace, and checks the version byte and lengths.
-func decodeToken(tok []byte) ([]byte, error) {
+// surrounding ASCII whitespace, and checks the version byte and lengths. The
+// result has hmacSize bytes of spare capacity for verify.
+func decodeToken(tok []byte) ([]byte, bool) {
 	tok = trimSpace(tok)
-	if len(tok) == 0 || len(tok)%4 != 0 {
-		return nil, ErrInvalidToken
+	if len(tok) < b64.EncodedLen(minTokenSize) || len(tok)%4 != 0 {
+		return nil, false
 	}
-	raw := make([]byte, b64.DecodedLen(len(tok)))
-	n, err := b64.Strict().Decode(raw, tok)
-	if err != nil {
-		return nil, ErrInvalidToken
+	want := len(tok) / 4 * 3
+	if tok[len(tok)-1] == '=' {
+		want--
+		if tok[len(tok)-2] == '=' {
+			want--
+		}
 	}
-	raw = raw[:n]
-	if n < minTokenSize || raw[0] != Version || (n-headerSize-hmacSize)%aes.BlockSize != 0 {
-		return nil, ErrInvalidToken
+	buf := make([]byte, len(tok)/4*3+hmacSize)
+	n, err := strict.Decode(buf, tok)
+	// The decoder skips '\r' and '\n'; a token holding them decodes short.
+	if err != nil || n != want {
+		return nil, false
 	}
-	return raw, nil
+	raw := buf[:n]
+	if raw[0] != Version || (n-headerSize-hmacSize)%aes.BlockSize != 0 {
+		return nil, false
+	}
+	return raw, true
 }
 
+// unpad strips strict PKCS#7 padding, in constant time over the last block.
 func unpad(b []byte) ([]byte, error) {
-	if len(b) == 0 {
+	if len(b) == 0 || len(b)%aes.BlockSize != 0 {
 		return nil, ErrInvalidToken
 	}
-	p := int(b[len(b)-1])
-	if p == 0 || p > aes.BlockSize || p > len(b) {
+	last := b[len(b)-aes.BlockSize:]
+	p := last[aes.BlockSize-1]
+	// good is 1 when 1 <= p <= 16 and the last p bytes all equal p.
+	good := subtle.ConstantTimeLessOrEq(1, int(p)) & subtle.ConstantTimeLessOrEq(int(p), aes.BlockSize)
+	for i := 0; i < aes.BlockSize; i++ {
+		inPad := subtle.ConstantTimeLessOrEq(aes.BlockSize-i, int(p))
+		eq := subtle.ConstantTimeByteEq(last[i], p)
+		good &= eq | (inPad ^ 1)
+	}
+	if good != 1 {
 		return nil, ErrInvalidToken
 	}
-	bad := 0
-	for _, c := range b[len(b)-p:] {
-		bad |= int(c) ^ p
+	m := len(b) - int(p)
+	return b[:m:m], nil
+}
+
+const encodeStd = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// encodeTail base64-encodes (URL-safe, padded) the last n bytes of buf into
+// buf itself, from the start; len(buf) must be the encoded length of n.
+// It is safe because each 3-byte group is read before its 4 output bytes are
+// written, and the k-th output group ends at 4k+4 <= the start of the next
+// unread input group, (len(buf)-n) + 3k+3, as len(buf)-n >= ceil(n/3).
+func encodeTail(buf []byte, n int) {
+	si := len(buf) - n
+	di := 0
+	full := si + n/3*3
+	for si < full {
+		src := buf[si : si+3 : si+3]
+		val := uint(src[0])<<16 | uint(src[1])<<8 | uint(src[2])
+		dst := buf[di : di+4 : di+4]
+		dst[0] = encodeStd[val>>18&0x3F]
+		dst[1] = encodeStd[val>>12&0x3F]
+		dst[2] = encodeStd[val>>6&0x3F]
+		dst[3] = encodeStd[val&0x3F]
+		si += 3
+		di += 4
 	}
-	if bad != 0 {
-		return nil, ErrInvalidToken
+	switch n % 3 {
+	case 1:
+		val := uint(buf[si]) << 16
+		buf[di] = encodeStd[val>>18&0x3F]
+		buf[di+1] = encodeStd[val>>12&0x3F]
+		buf[di+2] = '='
+		buf[di+3] = '='
+	case 2:
+		val := uint(buf[si])<<16 | uint(buf[si+1])<<8
+		buf[di] = encodeStd[val>>18&0x3F]
+		buf[di+1] = encodeStd[val>>12&0x3F]
+		buf[di+2] = encodeStd[val>>6&0x3F]
+		buf[di+3] = '='
 	}
-	return b[:len(b)-p], nil
 }
 
 func trimSpace(b []byte) []byte {

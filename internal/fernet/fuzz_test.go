@@ -1,0 +1,153 @@
+package fernet
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var fuzzKey = func() *Key {
+	k, err := ParseKey(vectorKey)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// FuzzDecrypt: Decrypt never panics on any input, never accepts a token it
+// did not make, and never accepts a mutated token.
+func FuzzDecrypt(f *testing.F) {
+	for _, name := range []string{"generate.json", "verify.json", "invalid.json"} {
+		for _, v := range loadVectorsF(f, name) {
+			f.Add([]byte(v.Token), []byte(v.Src), uint64(v.Now.Unix()), uint(3), byte(1))
+		}
+	}
+	f.Add([]byte(""), []byte(""), uint64(0), uint(0), byte(0x80))
+	f.Add([]byte("gAAAAA=="), []byte("x"), uint64(1<<63), uint(60), byte(0xff))
+	f.Add(bytes.Repeat([]byte("A"), 100), bytes.Repeat([]byte("y"), 33), uint64(1_700_000_000), uint(99), byte('='))
+	f.Fuzz(func(t *testing.T, in, msg []byte, ts uint64, pos uint, x byte) {
+		// Arbitrary input: no panic; anything accepted must be consistent.
+		if got, err := fuzzKey.DecryptAt(in, 0, time.Unix(int64(ts), 0)); err == nil {
+			again, err := fuzzKey.Decrypt(in)
+			if err != nil || !bytes.Equal(got, again) {
+				t.Fatal("accepted once, then not")
+			}
+		} else if !errors.Is(err, ErrInvalidToken) || got != nil {
+			t.Fatalf("error %v with %d bytes", err, len(got))
+		}
+
+		// A fresh token, mutated in one place, is refused.
+		tok := fuzzKey.seal(msg, nil, ts)
+		if got, err := fuzzKey.Decrypt(tok); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("round trip: %v", err)
+		}
+		if x == 0 {
+			return
+		}
+		mut := append([]byte(nil), tok...)
+		mut[pos%uint(len(mut))] ^= x
+		if got, err := fuzzKey.Decrypt(mut); err == nil {
+			t.Fatalf("mutated token accepted (%q)", got)
+		}
+		r, _ := NewRing(GenerateKey(), fuzzKey)
+		if _, err := r.Rotate(mut); err == nil {
+			t.Fatal("mutated token rotated")
+		}
+		// Cut or extended, it is refused too.
+		if _, err := fuzzKey.Decrypt(tok[:pos%uint(len(tok))]); err == nil {
+			t.Fatal("truncated token accepted")
+		}
+		if _, err := fuzzKey.Decrypt(append(tok[:len(tok):len(tok)], x)); err == nil && !isSpace(x) {
+			t.Fatal("extended token accepted")
+		}
+	})
+}
+
+// FuzzParseToken: the token codec round-trips. Every text the decoder
+// accepts is the canonical encoding of what it decoded (plus surrounding
+// whitespace), and the in-place encoder matches encoding/base64.
+func FuzzParseToken(f *testing.F) {
+	for _, name := range []string{"generate.json", "invalid.json"} {
+		for _, v := range loadVectorsF(f, name) {
+			f.Add([]byte(v.Token))
+		}
+	}
+	f.Add([]byte(" gAAAAA==\n"))
+	f.Add([]byte{0x80, 1, 2, 3})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if raw, ok := decodeToken(in); ok {
+			if got := base64.URLEncoding.EncodeToString(raw); got != string(trimSpace(in)) {
+				t.Fatalf("decoded %q, which encodes as %q", trimSpace(in), got)
+			}
+			if cap(raw)-len(raw) < hmacSize || raw[0] != Version || len(raw) < minTokenSize {
+				t.Fatal("decodeToken broke its contract")
+			}
+		}
+		// Treat in as a raw token: encodeTail must agree with the stdlib,
+		// and a well-formed raw token must decode back to itself.
+		buf := make([]byte, base64.URLEncoding.EncodedLen(len(in)))
+		copy(buf[len(buf)-len(in):], in)
+		encodeTail(buf, len(in))
+		want := base64.URLEncoding.EncodeToString(in)
+		if string(buf) != want {
+			t.Fatalf("encodeTail = %q, want %q", buf, want)
+		}
+		raw, ok := decodeToken(buf)
+		wellFormed := len(in) >= minTokenSize && in[0] == Version && (len(in)-headerSize-hmacSize)%16 == 0
+		if ok != wellFormed || ok && !bytes.Equal(raw, in) {
+			t.Fatalf("decodeToken(encode(%x)) = %x, %v", in, raw, ok)
+		}
+	})
+}
+
+// FuzzParseKey: ParseKey never panics, accepts only what Encode gives back
+// exactly, and its errors never echo the input.
+func FuzzParseKey(f *testing.F) {
+	f.Add(vectorKey)
+	f.Add(strings.TrimRight(vectorKey, "="))
+	f.Add(" " + vectorKey + "\n")
+	f.Add(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff}, 32)))
+	f.Add("")
+	f.Add(vectorKey[:42] + "f=")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseKey(s)
+		if err != nil {
+			var ke *KeyError
+			if k != nil || !errors.As(err, &ke) {
+				t.Fatalf("ParseKey = %v, %v", k, err)
+			}
+			// The reason is one of a fixed set: nothing of the input.
+			if !knownKeyReasons[ke.Reason] {
+				t.Fatalf("unexpected reason %q", ke.Reason)
+			}
+			return
+		}
+		if enc := k.Encode(); enc != strings.TrimSpace(s) {
+			t.Fatalf("ParseKey accepted %q, which encodes as %q", strings.TrimSpace(s), enc)
+		}
+		k2, err := ParseKey(k.Encode())
+		if err != nil || !k2.Equal(k) || k2.ID() != k.ID() {
+			t.Fatal("Encode does not round-trip")
+		}
+	})
+}
+
+func loadVectorsF(f *testing.F, name string) []vector {
+	vs, err := readVectors(name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return vs
+}
+
+var knownKeyReasons = map[string]bool{
+	"empty": true,
+	"standard base64 alphabet ('+' or '/'); want URL-safe base64 ('-' and '_')": true,
+	"missing '=' padding; want 44 characters of URL-safe base64":                true,
+	"wrong length; want 44 characters of URL-safe base64 encoding 32 bytes":     true,
+	"not URL-safe base64":         true,
+	"wrong length; want 32 bytes": true,
+}

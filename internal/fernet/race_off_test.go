@@ -1,0 +1,5 @@
+//go:build !race
+
+package fernet
+
+const raceEnabled = false
