@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/scan"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // scanCommands returns the verbs of this group.
@@ -18,9 +22,13 @@ func scanCommands(g *globals) []*cobra.Command {
 }
 
 // knownValues returns every current and past value of every managed secret
-// that the loaded keys decrypt, for exact detection and masking. It is the
-// one place where the scanner meets the store. Without keys there are none,
-// and only the rules run.
+// that the loaded keys decrypt, for exact detection and masking: deleted
+// secrets and compromised versions included (they are exactly what must not
+// turn up anywhere); destroyed versions have no value left. It is the one
+// place where the scanner meets the store. Without keys, or when the default
+// SQLite store does not exist yet, there are none and only the rules run.
+// Versions the keys cannot open (a retired key, a bad binding) are counted
+// in a warning, by number only.
 func knownValues(ctx context.Context, g *globals) ([]scan.KnownValue, error) {
 	cfg, err := g.config()
 	if err != nil {
@@ -29,7 +37,48 @@ func knownValues(ctx context.Context, g *globals) ([]scan.KnownValue, error) {
 	if cfg.Keys == nil {
 		return nil, nil
 	}
-	return nil, nil
+	loc, err := locateStore(g)
+	if err != nil {
+		return nil, err
+	}
+	if loc.sqlitePath != "" {
+		if _, err := os.Stat(loc.sqlitePath); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	st, err := openStore(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []scan.KnownValue
+	unreadable := 0
+	err = st.WalkVersions(ctx, 256, func(vs []store.Version) error {
+		for _, v := range vs {
+			if v.Destroyed() || v.Token == "" {
+				continue
+			}
+			k := cfg.Keys.Key(v.KeyID)
+			if k == nil || !secrets.CheckBinding(k, v.Secret, v.Version, v.KeyID, v.Token, v.Binding) {
+				unreadable++
+				continue
+			}
+			pt, err := k.Decrypt([]byte(v.Token))
+			if err != nil {
+				unreadable++
+				continue
+			}
+			out = append(out, scan.KnownValue{Name: v.Secret, Version: v.Version, Value: pt})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the store for known values: %w", err)
+	}
+	if unreadable > 0 {
+		fmt.Fprintf(g.stderr, "sa01-secrets: warning: %d secret versions do not decrypt under the loaded keys and are not searched for\n", unreadable)
+	}
+	return out, nil
 }
 
 // newKnownScanner builds a scanner with the known values, warning once per
@@ -102,7 +151,7 @@ input unreadable, or nothing scanned).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.git, "git", "", "scan the history of the git repository `REPO` (default: the current directory)")
+	f.StringVar(&o.git, "git", "", "scan the history of the git repository `REPO` (--git REPO or --git=REPO; default: the current directory)")
 	f.Lookup("git").NoOptDefVal = "."
 	f.BoolVar(&o.staged, "staged", false, "scan the lines added in the git index (pre-commit hook)")
 	f.BoolVar(&o.stdin, "stdin", false, "scan standard input")
@@ -118,6 +167,9 @@ input unreadable, or nothing scanned).`,
 }
 
 func runScan(ctx context.Context, g *globals, o scanOptions, args []string) error {
+	if o.git == "." && len(args) == 1 {
+		o.git, args = args[0], nil // --git REPO
+	}
 	inputs := 0
 	for _, on := range []bool{len(args) > 0, o.git != "", o.staged, o.stdin, o.image != ""} {
 		if on {
