@@ -217,3 +217,28 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("explain = %+v, want a generic-assignment drop naming the lookup key", got)
 	}
 }
+
+func TestKeywordDFASplit(t *testing.T) {
+	t.Parallel()
+	kws := []string{"password", "key", "sk-ant-", "sk-", "private key-----"}
+	d := newKeywordDFA(kws)
+	// Keywords at every offset around the middle of a buffer large enough
+	// to be split.
+	for shift := 0; shift < 40; shift++ {
+		b := []byte(strings.Repeat("x", 9000+shift) + "PassWord sk-ant-x KEY private key-----")
+		b = append(b, strings.Repeat("y", 9000)...)
+		mid := len(b) / 2
+		copy(b[mid-20:], "sk-ant-key password")
+		var got, want []int
+		d.find(b, func(end, kw int) { got = append(got, end, kw) })
+		d.walk(b, 0, func(end, kw int) { want = append(want, end, kw) })
+		if len(got) != len(want) {
+			t.Fatalf("shift %d: %d hits, want %d", shift, len(got)/2, len(want)/2)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("shift %d: hit %d differs", shift, i/2)
+			}
+		}
+	}
+}
