@@ -345,3 +345,51 @@ func TestLoggerMasks(t *testing.T) {
 		t.Fatalf("unexpected log: %s", out)
 	}
 }
+
+func TestScanGitAndStaged(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	e := scanEnv{"HOME": t.TempDir()}
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ann", "GIT_AUTHOR_EMAIL=ann@example.com",
+			"GIT_COMMITTER_NAME=Ann", "GIT_COMMITTER_EMAIL=ann@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	pw := testValue("git")
+	git("init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(dir, "settings.py"), []byte("DEBUG = True\nDB_PASSWORD = \""+pw+"\"\n"), 0o600)
+	git("add", ".")
+	git("commit", "-qm", "settings")
+	os.WriteFile(filepath.Join(dir, "settings.py"), []byte("DEBUG = True\nDB_PASSWORD = os.environ[\"DB_PASSWORD\"]\n"), 0o600)
+	git("commit", "-qam", "read the password from the environment")
+
+	// The working tree is clean; the history is not.
+	if code, _, errs := e.run(t, "", "scan", dir); code != ExitOK {
+		t.Fatalf("tree: exit %d %s", code, errs)
+	}
+	code, out, _ := e.run(t, "", "scan", "--git", dir)
+	if code != ExitCheckFailed || !strings.Contains(out, "settings.py:2:16: generic-assignment") || !strings.Contains(out, "by Ann <ann@example.com>") {
+		t.Fatalf("history: exit %d\n%s", code, out)
+	}
+
+	// Pre-commit: only what is staged counts.
+	t.Chdir(dir)
+	if code, _, errs := e.run(t, "", "scan", "--staged"); code != ExitOK {
+		t.Fatalf("nothing staged: exit %d %s", code, errs)
+	}
+	os.WriteFile(filepath.Join(dir, "deploy.env"), []byte("SA01_AUTH_INTERNAL_TOKEN="+testValue("staged")+"\n"), 0o600)
+	git("add", "deploy.env")
+	code, out, _ = e.run(t, "", "scan", "--staged")
+	if code != ExitCheckFailed || !strings.Contains(out, "deploy.env:1:26: sa01-env-assignment") {
+		t.Fatalf("staged: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, pw) || strings.Contains(out, testValue("staged")) {
+		t.Fatal("secret in output")
+	}
+}
