@@ -226,7 +226,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	}
 
 	var all, reported []scan.Finding
-	suppressed := 0
+	suppressed, found := 0, 0
 	out := bufio.NewWriterSize(g.stdout, 64<<10)
 	var explain func(scan.Explained)
 	if o.explain {
@@ -235,15 +235,18 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		}
 	}
 	st, err := s.Run(ctx, o.workers, produce, explain, func(f scan.Finding) error {
-		all = append(all, f)
+		if o.writeBaseline != "" {
+			all = append(all, f)
+		}
 		if baseline.Has(f) {
 			suppressed++
 			return nil
 		}
-		reported = append(reported, f)
+		found++
 		if o.format == "text" {
-			return scan.WriteText(out, f)
+			return scan.WriteText(out, f) // streamed: memory does not grow with findings
 		}
+		reported = append(reported, f)
 		return nil
 	})
 	if err != nil {
@@ -290,7 +293,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		what = fmt.Sprintf("%d files (%d binary and %d ignored skipped)", walkSt.Files, walkSt.Binaries, walkSt.Ignored)
 		partial = walkSt.Errors
 	}
-	summary := fmt.Sprintf("%d findings in %s, %.1f MB", len(reported), what, float64(st.Bytes)/1e6)
+	summary := fmt.Sprintf("%d findings in %s, %.1f MB", found, what, float64(st.Bytes)/1e6)
 	if suppressed > 0 {
 		summary += fmt.Sprintf("; %d accepted in the baseline", suppressed)
 	}
@@ -303,10 +306,10 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	if o.staged {
 		nothing = false // an empty index is a clean commit
 	}
-	if nothing && len(reported) == 0 {
+	if nothing && found == 0 {
 		return withCode(ExitError, errors.New("nothing was scanned"), "check the paths, the repository or the input; an empty input is not a clean result")
 	}
-	if len(reported) > 0 {
+	if found > 0 {
 		return checkFailed{}
 	}
 	return nil
