@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -20,6 +22,10 @@ import (
 func scanCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{newScanCommand(g), newMaskCommand(g)}
 }
+
+// ActionScanKnown is the audit action of decrypting every version for
+// scan or mask: one event per run, with counts, never values.
+const ActionScanKnown = "scan-known-values"
 
 // knownValues returns every current and past value of every managed secret
 // that the loaded keys decrypt, for exact detection and masking: deleted
@@ -72,6 +78,20 @@ func knownValues(ctx context.Context, g *globals) ([]scan.KnownValue, error) {
 		}
 		return nil
 	})
+	ev := audit.Event{Time: time.Now(), Actor: osUser(), Source: "local", Action: ActionScanKnown,
+		Detail: fmt.Sprintf("%d versions decrypted for scan or mask, %d not decryptable", len(out), unreadable)}
+	if err != nil {
+		ev.Outcome, ev.Reason = audit.Failure, "store read failed"
+	} else {
+		ev.Outcome = audit.Success
+	}
+	rec, rerr := openRecorder(ctx, g, st)
+	if rerr == nil {
+		rerr = rec.Record(ctx, ev)
+	}
+	if rerr != nil {
+		return nil, fmt.Errorf("%w: %v", audit.ErrNotRecorded, rerr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the store for known values: %w", err)
 	}
