@@ -10,7 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
 )
 
 // TestCanaryNeverReachesASink pushes known values (a stored value, a
