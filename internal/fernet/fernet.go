@@ -59,7 +59,10 @@ const (
 // key, bad MAC, bad padding, malformed encoding, expired or from the future.
 var ErrInvalidToken = errors.New("fernet: invalid token")
 
-var b64 = base64.URLEncoding
+var (
+	b64    = base64.URLEncoding
+	strict = base64.URLEncoding.Strict()
+)
 
 // Key is a Fernet key. It never prints itself: under every fmt verb and in
 // log/slog it shows only its key ID. The zero Key is not valid; make one with
@@ -123,7 +126,7 @@ func ParseKey(s string) (*Key, error) {
 		return nil, &KeyError{Reason: "wrong length; want 44 characters of URL-safe base64 encoding 32 bytes"}
 	}
 	var raw [keySize + 1]byte
-	n, err := b64.Strict().Decode(raw[:], []byte(s))
+	n, err := strict.Decode(raw[:], []byte(s))
 	if err != nil || strings.ContainsAny(s, "\r\n") {
 		return nil, &KeyError{Reason: "not URL-safe base64"}
 	}
@@ -242,8 +245,9 @@ func (k *Key) Encrypt(msg []byte) []byte {
 	return k.seal(msg, nil, uint64(time.Now().Unix()))
 }
 
-// EncryptAt returns a new token for msg, stamped with now. The IV is random:
-// unique for all time, for a given key, with overwhelming probability.
+// EncryptAt returns a new token for msg, stamped with now (whole seconds;
+// now must not be before 1970). The IV is random: unique for all time, for a
+// given key, with overwhelming probability.
 func (k *Key) EncryptAt(msg []byte, now time.Time) []byte {
 	return k.seal(msg, nil, uint64(now.Unix()))
 }
@@ -305,10 +309,16 @@ func (k *Key) DecryptTTL(tok []byte, ttl time.Duration) ([]byte, error) {
 // token is used. The result is a fresh slice the caller owns.
 func (k *Key) DecryptAt(tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
 	raw, ok := decodeToken(tok)
-	if !ok || !k.verify(raw) || !timely(timestamp(raw), ttl, now) {
+	if !ok {
 		return nil, ErrInvalidToken
 	}
-	return k.open(raw)
+	s := k.s
+	op := s.getOp()
+	defer s.putOp(op)
+	if !op.verify(raw) || !timely(timestamp(raw), ttl, now) {
+		return nil, ErrInvalidToken
+	}
+	return op.open(s, raw)
 }
 
 // ExtractTimestamp returns the time a token was made, after checking its MAC.
@@ -322,28 +332,38 @@ func (k *Key) ExtractTimestamp(tok []byte) (time.Time, error) {
 
 func timestamp(raw []byte) uint64 { return binary.BigEndian.Uint64(raw[1:9]) }
 
+// verify checks the MAC of a decoded token in constant time.
+func (k *Key) verify(raw []byte) bool {
+	op := k.s.getOp()
+	ok := op.verify(raw)
+	k.s.putOp(op)
+	return ok
+}
+
+// open decrypts a verified token in place and returns its plaintext.
+func (k *Key) open(raw []byte) ([]byte, error) {
+	op := k.s.getOp()
+	msg, err := op.open(k.s, raw)
+	k.s.putOp(op)
+	return msg, err
+}
+
 // verify checks the MAC of a decoded token in constant time. raw must have
 // room for 32 more bytes in its capacity (decodeToken leaves it), where the
 // computed MAC goes.
-func (k *Key) verify(raw []byte) bool {
-	s := k.s
+func (op *opState) verify(raw []byte) bool {
 	n := len(raw) - hmacSize
-	op := s.getOp()
 	op.mac.Reset()
 	op.mac.Write(raw[:n])
-	sum := op.mac.Sum(raw[len(raw):len(raw)])
-	s.putOp(op)
+	sum := op.mac.Sum(raw[len(raw):])
 	return hmac.Equal(sum, raw[n:])
 }
 
 // open decrypts a verified token in place and returns its plaintext, a
 // slice of raw with no spare capacity.
-func (k *Key) open(raw []byte) ([]byte, error) {
-	s := k.s
+func (op *opState) open(s *keyState, raw []byte) ([]byte, error) {
 	body := raw[headerSize : len(raw)-hmacSize]
-	op := s.getOp()
 	op.cbcDecrypt(s, raw[9:headerSize], body)
-	s.putOp(op)
 	return unpad(body)
 }
 
@@ -395,7 +415,7 @@ func decodeToken(tok []byte) ([]byte, bool) {
 		}
 	}
 	buf := make([]byte, len(tok)/4*3+hmacSize)
-	n, err := b64.Strict().Decode(buf, tok)
+	n, err := strict.Decode(buf, tok)
 	// The decoder skips '\r' and '\n'; a token holding them decodes short.
 	if err != nil || n != want {
 		return nil, false

@@ -127,13 +127,17 @@ func (r *Ring) openRaw(tok []byte, ttl time.Duration, now time.Time) ([]byte, ui
 			}
 			dirty = false
 		}
-		if !k.verify(raw) {
+		op := k.s.getOp()
+		if !op.verify(raw) {
+			k.s.putOp(op)
 			continue
 		}
 		if !timely(ts, ttl, now) {
+			k.s.putOp(op)
 			return nil, 0, nil, ErrInvalidToken
 		}
-		msg, err := k.open(raw)
+		msg, err := op.open(k.s, raw)
+		k.s.putOp(op)
 		if err == nil {
 			return msg, ts, k, nil
 		}
