@@ -374,7 +374,8 @@ Never put a real secret in it.
   Store:           %s (removed on exit)
   Policy:          admin may do everything; demo may read demo/*
 
-Try, in another shell:
+Try, in another shell (from a checkout without the binary installed, write
+"go run ./cmd/sa01-secrets" for "sa01-secrets", or "go install ./cmd/sa01-secrets" first):
 
   export SA01_SECRETS_ADDR=%s
   export SA01_AUTH_INTERNAL_TOKEN=%s
