@@ -92,6 +92,9 @@ func (g *glob) literal() bool {
 
 // match reports whether name matches the glob.
 func (g *glob) match(name string) bool {
+	if name == "" {
+		return false // no secret has the empty name
+	}
 	if g.anys > 1 {
 		return matchMemo(g.segs, strings.Split(name, "/"))
 	}
