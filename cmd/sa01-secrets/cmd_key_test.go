@@ -18,8 +18,8 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
 )
 
-// keyEnv is a SQLite store and an env file, for the rotation verbs.
-type keyEnv struct {
+// rotateFixture is a SQLite store and an env file, for the rotation verbs.
+type rotateFixture struct {
 	t      *testing.T
 	dir    string
 	db     string
@@ -29,10 +29,10 @@ type keyEnv struct {
 	values map[string]string
 }
 
-func newKeyEnv(t *testing.T) *keyEnv {
+func newRotateFixture(t *testing.T) *rotateFixture {
 	t.Helper()
 	dir := t.TempDir()
-	e := &keyEnv{t: t, dir: dir, db: filepath.Join(dir, "secrets.db"), env: filepath.Join(dir, ".env"), k1: fernet.GenerateKey(), values: map[string]string{}}
+	e := &rotateFixture{t: t, dir: dir, db: filepath.Join(dir, "secrets.db"), env: filepath.Join(dir, ".env"), k1: fernet.GenerateKey(), values: map[string]string{}}
 	e.vars = map[string]string{config.EnvDBDSN: "sqlite://" + e.db, "HOME": dir}
 	content := "# platform settings\nSA01_AUTH_REQUIRED=true\nSA01_CRYPTO_FERNET_KEY=" + e.k1.Encode() + "\n"
 	if err := os.WriteFile(e.env, []byte(content), 0o600); err != nil {
@@ -43,7 +43,7 @@ func newKeyEnv(t *testing.T) *keyEnv {
 
 // getenv answers from the env file's keys (as the services load it), then
 // from vars.
-func (e *keyEnv) getenv(name string) string {
+func (e *rotateFixture) getenv(name string) string {
 	if name == config.EnvFernetKey || name == config.EnvFernetPreviousKeys {
 		ef, err := rotate.ReadEnvFile(e.env)
 		if err != nil {
@@ -55,13 +55,13 @@ func (e *keyEnv) getenv(name string) string {
 	return e.vars[name]
 }
 
-func (e *keyEnv) run(stdin string, args ...string) (code int, stdout, stderr string) {
+func (e *rotateFixture) run(stdin string, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	code = run(context.Background(), args, strings.NewReader(stdin), &out, &errb, e.getenv)
 	return code, out.String(), errb.String()
 }
 
-func (e *keyEnv) mustRun(stdin string, args ...string) string {
+func (e *rotateFixture) mustRun(stdin string, args ...string) string {
 	e.t.Helper()
 	code, out, errs := e.run(stdin, args...)
 	if code != 0 {
@@ -70,7 +70,7 @@ func (e *keyEnv) mustRun(stdin string, args ...string) string {
 	return out
 }
 
-func (e *keyEnv) put(n int) {
+func (e *rotateFixture) put(n int) {
 	for i := range n {
 		name := fmt.Sprintf("app/secret_%d", i)
 		val := fmt.Sprintf("value %d %s", i, strings.Repeat("x", i%50))
@@ -80,7 +80,7 @@ func (e *keyEnv) put(n int) {
 }
 
 // checkAll reads every secret back with the env file's keys.
-func (e *keyEnv) checkAll() {
+func (e *rotateFixture) checkAll() {
 	e.t.Helper()
 	for name, want := range e.values {
 		if got := e.mustRun("", "get", name); got != want {
@@ -90,12 +90,12 @@ func (e *keyEnv) checkAll() {
 	e.mustRun("", "verify")
 }
 
-func (e *keyEnv) envBytes() string {
+func (e *rotateFixture) envBytes() string {
 	b, _ := os.ReadFile(e.env)
 	return string(b)
 }
 
-func (e *keyEnv) openStore() *sqlite.DB {
+func (e *rotateFixture) openStore() *sqlite.DB {
 	e.t.Helper()
 	db, err := sqlite.Open(context.Background(), e.db)
 	if err != nil {
@@ -105,7 +105,7 @@ func (e *keyEnv) openStore() *sqlite.DB {
 }
 
 func TestKeyRotateCLI(t *testing.T) {
-	e := newKeyEnv(t)
+	e := newRotateFixture(t)
 	e.put(30)
 	code, out, errs := e.run("", "key", "rotate", "--env-file", e.env, "--batch-size", "7")
 	if code != 0 {
@@ -178,36 +178,36 @@ func TestKeyRotateCLI(t *testing.T) {
 func TestKeyRotateBadInputCLI(t *testing.T) {
 	cases := []struct {
 		name  string
-		setup func(e *keyEnv) []string
+		setup func(e *rotateFixture) []string
 		code  int
 		msg   string
 	}{
-		{"missing env file", func(e *keyEnv) []string {
+		{"missing env file", func(e *rotateFixture) []string {
 			return []string{"key", "rotate", "--env-file", filepath.Join(e.dir, "nope.env")}
 		}, ExitUsage, "nope.env: does not exist"},
-		{"env file is a directory", func(e *keyEnv) []string {
+		{"env file is a directory", func(e *rotateFixture) []string {
 			return []string{"key", "rotate", "--env-file", e.dir}
 		}, ExitUsage, "is not a regular file"},
-		{"env file without the key", func(e *keyEnv) []string {
+		{"env file without the key", func(e *rotateFixture) []string {
 			p := filepath.Join(e.dir, "nokey.env")
 			os.WriteFile(p, []byte("SA01_AUTH_REQUIRED=true\n"), 0o600)
 			return []string{"key", "rotate", "--env-file", p}
 		}, ExitUsage, "SA01_CRYPTO_FERNET_KEY is not set in it"},
-		{"key that does not match the data", func(e *keyEnv) []string {
+		{"key that does not match the data", func(e *rotateFixture) []string {
 			p := filepath.Join(e.dir, "other.env")
 			os.WriteFile(p, []byte("SA01_CRYPTO_FERNET_KEY="+fernet.GenerateKey().Encode()+"\n"), 0o600)
 			return []string{"key", "rotate", "--env-file", p}
 		}, ExitInvalidToken, "versions use key " + "%K1%"},
-		{"retire the active key", func(e *keyEnv) []string {
+		{"retire the active key", func(e *rotateFixture) []string {
 			return []string{"key", "retire", e.k1.ID(), "--force", "--reason", "test"}
 		}, ExitUsage, "is the active key"},
-		{"retire an unknown key", func(e *keyEnv) []string {
+		{"retire an unknown key", func(e *rotateFixture) []string {
 			return []string{"key", "retire", "000000000000"}
 		}, ExitNotFound, "not found"},
-		{"force without reason", func(e *keyEnv) []string {
+		{"force without reason", func(e *rotateFixture) []string {
 			return []string{"key", "retire", e.k1.ID(), "--force"}
 		}, ExitUsage, "--force needs --reason"},
-		{"two rotations at once", func(e *keyEnv) []string {
+		{"two rotations at once", func(e *rotateFixture) []string {
 			l, err := rotate.LockFile(context.Background(), e.env+".lock", 0)
 			if err != nil {
 				e.t.Fatal(err)
@@ -215,7 +215,7 @@ func TestKeyRotateBadInputCLI(t *testing.T) {
 			e.t.Cleanup(func() { l.Release() })
 			return []string{"key", "rotate", "--env-file", e.env}
 		}, ExitConflict, "another rotation is running"},
-		{"two rotations at once (store)", func(e *keyEnv) []string {
+		{"two rotations at once (store)", func(e *rotateFixture) []string {
 			db := e.openStore()
 			unlock, err := db.LockRotation(context.Background())
 			if err != nil {
@@ -224,13 +224,13 @@ func TestKeyRotateBadInputCLI(t *testing.T) {
 			e.t.Cleanup(func() { unlock(); db.Close() })
 			return []string{"key", "rotate", "--env-file", e.env}
 		}, ExitConflict, "another rotation is running: the store is locked"},
-		{"key on argv refused", func(e *keyEnv) []string {
+		{"key on argv refused", func(e *rotateFixture) []string {
 			return []string{"reencrypt", "--old-key", e.k1.Encode()}
 		}, ExitUsage, "unknown flag"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newKeyEnv(t)
+			e := newRotateFixture(t)
 			e.put(3)
 			before := e.envBytes()
 			args := c.setup(e)
@@ -267,7 +267,7 @@ func TestKeyRotateBadInputCLI(t *testing.T) {
 
 // The staged procedure through the CLI, with two env files (two nodes).
 func TestStagedRotationCLI(t *testing.T) {
-	e := newKeyEnv(t)
+	e := newRotateFixture(t)
 	e.put(12)
 	envB := filepath.Join(e.dir, "b.env")
 	os.WriteFile(envB, []byte(e.envBytes()), 0o600)
@@ -315,7 +315,7 @@ func TestStagedRotationCLI(t *testing.T) {
 }
 
 func TestReencryptOldNewKeyFilesCLI(t *testing.T) {
-	e := newKeyEnv(t)
+	e := newRotateFixture(t)
 	e.put(8)
 	k2 := fernet.GenerateKey()
 	oldF, newF := filepath.Join(e.dir, "old.key"), filepath.Join(e.dir, "new.key")
@@ -343,7 +343,7 @@ func TestReencryptOldNewKeyFilesCLI(t *testing.T) {
 }
 
 func TestStatusCLI(t *testing.T) {
-	e := newKeyEnv(t)
+	e := newRotateFixture(t)
 	e.put(2)
 	e.mustRun("tok", "put", "auth/internal_token", "--class", "internal-token")
 	code, out, errs := e.run("", "status")
@@ -385,7 +385,7 @@ func TestStatusCLI(t *testing.T) {
 }
 
 func TestRotateSecretCLI(t *testing.T) {
-	e := newKeyEnv(t)
+	e := newRotateFixture(t)
 	e.mustRun("old-token", "put", "auth/internal_token", "--class", "internal-token")
 	e.mustRun("old-key", "put", "app/fernet", "--class", "encryption-key")
 	e.mustRun("old-api-key", "put", "llm/openai_api_key", "--class", "api-key")

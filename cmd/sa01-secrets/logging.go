@@ -4,10 +4,15 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/somaagent01/sa01-secrets/internal/redact"
+	"github.com/somaagent01/sa01-secrets/internal/scan"
 )
 
 // newLogger builds the one logger of the process, on w, at SA01_LOG_LEVEL,
-// in SA01_LOG_FORMAT.
+// in SA01_LOG_FORMAT. Its handler is wrapped in redact.Handler: attributes
+// with secret names, DSN passwords and whatever the scanner's rules detect
+// are written as ****.
 func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(strings.TrimSpace(getenv("SA01_LOG_LEVEL"))))
@@ -18,5 +23,11 @@ func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h)
+	return slog.New(redactHandler(h, nil))
+}
+
+// redactHandler wraps h so that secrets are masked; known, when not nil,
+// adds the managed secrets' values to what is masked.
+func redactHandler(h slog.Handler, known *scan.KnownSet) slog.Handler {
+	return redact.NewHandler(h, scan.NewMasker(scan.New(known)))
 }

@@ -1,0 +1,285 @@
+package scan
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// binarySniff is how much of a file is checked for NUL bytes.
+const binarySniff = 8000
+
+// WalkStats counts what a walk saw.
+type WalkStats struct {
+	Files    int      // text files scanned
+	Binaries int      // files skipped as binary
+	Ignored  int      // files and directories skipped by .gitignore
+	Errors   []string // unreadable paths (the scan is partial)
+}
+
+// WalkOptions control which files a walk scans.
+type WalkOptions struct {
+	IncludeIgnored bool // also scan what .gitignore excludes
+	ChunkSize      int
+}
+
+// Walk sends the text files under each path (files are sent as they are)
+// as units. It skips .git directories, symbolic links, binary files (a NUL
+// byte in the first 8000 bytes) and, unless IncludeIgnored, what the
+// .gitignore files under each root (and the root's .git/info/exclude)
+// exclude. Unreadable paths are recorded in the stats, not fatal.
+func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) error {
+	for _, root := range paths {
+		info, err := os.Lstat(root)
+		if err != nil {
+			return fmt.Errorf("scan: %s: %w", root, errors.Unwrap(err))
+		}
+		if !info.IsDir() {
+			if err := scanFile(root, root, opt, st, send); err != nil {
+				return err
+			}
+			continue
+		}
+		ign := &ignorer{}
+		if !opt.IncludeIgnored {
+			ign.load(root, "", filepath.Join(root, ".git", "info", "exclude"))
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				st.Errors = append(st.Errors, p)
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			rel, _ := filepath.Rel(root, p)
+			rel = filepath.ToSlash(rel)
+			if d.IsDir() {
+				if d.Name() == ".git" {
+					return fs.SkipDir
+				}
+				if rel != "." && !opt.IncludeIgnored && ign.ignored(rel, true) {
+					st.Ignored++
+					return fs.SkipDir
+				}
+				if !opt.IncludeIgnored {
+					dirRel := rel
+					if dirRel == "." {
+						dirRel = ""
+					}
+					ign.load(root, dirRel, filepath.Join(p, ".gitignore"))
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			if !opt.IncludeIgnored && ign.ignored(rel, false) {
+				st.Ignored++
+				return nil
+			}
+			return scanFile(p, p, opt, st, send)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanFile(p, name string, opt WalkOptions, st *WalkStats, send func(Unit) bool) error {
+	f, err := os.Open(p)
+	if err != nil {
+		st.Errors = append(st.Errors, p)
+		return nil
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, binarySniff)
+	head, _ := br.Peek(binarySniff)
+	if bytes.IndexByte(head, 0) >= 0 {
+		st.Binaries++
+		return nil
+	}
+	st.Files++
+	code := IsCodePath(name)
+	if fi, err := f.Stat(); err == nil && fi.Size() < int64(ChunkSize) && opt.ChunkSize == 0 {
+		// Small files, most of a source tree, go whole in one unit.
+		data := make([]byte, 0, fi.Size()+1)
+		for {
+			n, err := br.Read(data[len(data):cap(data)])
+			data = data[:len(data)+n]
+			if err != nil || len(data) == cap(data) {
+				break
+			}
+		}
+		if len(data) == cap(data) { // grew since Stat
+			rest, _ := io.ReadAll(br)
+			data = append(data, rest...)
+		}
+		if !send(Unit{Path: name, Data: data, FirstLine: 1, Code: code}) {
+			return errStopped
+		}
+		return nil
+	}
+	if err := chunks(br, name, opt.ChunkSize, code, send); err != nil {
+		if errors.Is(err, errStopped) {
+			return err
+		}
+		st.Errors = append(st.Errors, p)
+	}
+	return nil
+}
+
+// ignorer applies .gitignore patterns: a reasonable subset of git's rules
+// (comments, negation with !, directory-only patterns ending in /,
+// anchoring by a leading or inner /, and *, ?, [...] and ** wildcards).
+// Patterns apply to the directory of their .gitignore and below; the last
+// matching pattern wins.
+type ignorer struct {
+	pats []ignorePattern
+}
+
+type ignorePattern struct {
+	base    string // directory of the .gitignore, relative to the root ("" for the root)
+	re      *regexp.Regexp
+	negate  bool
+	dirOnly bool
+}
+
+func (ig *ignorer) load(root, base, file string) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if p, ok := parseIgnoreLine(base, line); ok {
+			ig.pats = append(ig.pats, p)
+		}
+	}
+}
+
+func parseIgnoreLine(base, line string) (ignorePattern, bool) {
+	line = strings.TrimRight(line, "\r")
+	if !strings.HasSuffix(line, "\\ ") {
+		line = strings.TrimRight(line, " ")
+	}
+	if line == "" || line[0] == '#' {
+		return ignorePattern{}, false
+	}
+	p := ignorePattern{base: base}
+	if line[0] == '!' {
+		p.negate = true
+		line = line[1:]
+	} else if line[0] == '\\' {
+		line = line[1:]
+	}
+	if strings.HasSuffix(line, "/") {
+		p.dirOnly = true
+		line = strings.TrimRight(line, "/")
+	}
+	if line == "" {
+		return ignorePattern{}, false
+	}
+	anchored := strings.Contains(line, "/")
+	line = strings.TrimPrefix(line, "/")
+	var re strings.Builder
+	if anchored {
+		re.WriteString("^")
+	} else {
+		re.WriteString("^(?:.*/)?")
+	}
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case strings.HasPrefix(line[i:], "**/"):
+			re.WriteString("(?:.*/)?")
+			i += 2
+		case strings.HasPrefix(line[i:], "/**") && i+3 == len(line):
+			re.WriteString("/.*")
+			i += 2
+		case strings.HasPrefix(line[i:], "**"):
+			re.WriteString(".*")
+			i++
+		case c == '*':
+			re.WriteString("[^/]*")
+		case c == '?':
+			re.WriteString("[^/]")
+		case c == '[':
+			j := strings.IndexByte(line[i+1:], ']')
+			if j < 0 {
+				re.WriteString(`\[`)
+				continue
+			}
+			class := line[i+1 : i+1+j]
+			if strings.HasPrefix(class, "!") {
+				class = "^" + class[1:]
+			}
+			re.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
+			i += j + 1
+		case c == '\\' && i+1 < len(line):
+			i++
+			re.WriteString(regexp.QuoteMeta(line[i : i+1]))
+		default:
+			re.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	re.WriteString("$")
+	r, err := regexp.Compile(re.String())
+	if err != nil {
+		return ignorePattern{}, false
+	}
+	p.re = r
+	return p, true
+}
+
+// ignored reports whether rel (slash-separated, relative to the root) is
+// excluded.
+func (ig *ignorer) ignored(rel string, isDir bool) bool {
+	out := false
+	for _, p := range ig.pats {
+		if p.dirOnly && !isDir {
+			continue
+		}
+		sub := rel
+		if p.base != "" {
+			if !strings.HasPrefix(rel, p.base+"/") {
+				continue
+			}
+			sub = rel[len(p.base)+1:]
+		}
+		if p.re.MatchString(sub) {
+			out = !p.negate
+		}
+	}
+	return out
+}
+
+// ReadAllBounded reads r up to limit bytes; more is an error naming what.
+func ReadAllBounded(r io.Reader, limit int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("scan: %s is larger than %d bytes", what, limit)
+	}
+	return b, nil
+}
+
+// codeExts are source files: there, an unquoted value is an expression,
+// never a literal secret.
+var codeExts = set(".go", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".py", ".java", ".kt", ".scala", ".c", ".h",
+	".cc", ".cpp", ".hpp", ".cs", ".rs", ".rb", ".php", ".swift", ".m", ".lua", ".pl", ".dart", ".groovy", ".s",
+	".html", ".htm", ".vue", ".svelte")
+
+// IsCodePath reports whether name is a source file by its extension.
+func IsCodePath(name string) bool {
+	return codeExts[strings.ToLower(filepath.Ext(name))]
+}

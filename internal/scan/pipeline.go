@@ -1,0 +1,329 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"runtime"
+	"sync"
+)
+
+// Unit is one piece of input: whole lines of one file or stream, or added
+// lines from git with their origin.
+type Unit struct {
+	Path      string
+	Data      []byte
+	FirstLine int // line number of Data's first line, from 1
+	ColOffset int // bytes of the first line that came before Data (a cut inside a huge line)
+	// Lines, when set, gives the origin of each line of Data instead of
+	// Path and FirstLine (git history, image metadata).
+	Lines []LineInfo
+	// Code marks source code, where an unquoted value is an expression and
+	// never a literal secret.
+	Code bool
+}
+
+// LineInfo is where one line of a Unit comes from.
+type LineInfo struct {
+	Path   string
+	Line   int
+	Commit *Commit
+}
+
+// Commit identifies a git commit.
+type Commit struct {
+	Hash, Author, Date string
+}
+
+// Finding is a reported secret. It never holds the secret: Excerpt is the
+// line with every secret on it replaced by "****", and Fingerprint is a
+// hash of the rule, the path and the secret.
+type Finding struct {
+	Path          string `json:"path"`
+	Line          int    `json:"line"`
+	Column        int    `json:"column"`
+	EndColumn     int    `json:"end_column"`
+	Rule          string `json:"rule"`
+	Description   string `json:"description"`
+	SecretName    string `json:"secret_name,omitempty"`
+	SecretVersion int    `json:"secret_version,omitempty"`
+	Form          string `json:"form,omitempty"`
+	Excerpt       string `json:"excerpt"`
+	Commit        string `json:"commit,omitempty"`
+	Author        string `json:"author,omitempty"`
+	Date          string `json:"date,omitempty"`
+	Fingerprint   string `json:"fingerprint"`
+}
+
+// Explained is a dropped candidate with its location, for --explain.
+type Explained struct {
+	Path   string
+	Line   int
+	Column int
+	Rule   string
+	Reason string
+}
+
+// Stats counts what a run scanned.
+type Stats struct {
+	Units int
+	Bytes int64
+}
+
+// Fingerprint identifies a finding across edits: it hashes the rule, the
+// path and the secret, not the line.
+func Fingerprint(rule, path string, secret []byte) string {
+	h := sha256.New()
+	h.Write([]byte(rule))
+	h.Write([]byte{0})
+	h.Write([]byte(path))
+	h.Write([]byte{0})
+	h.Write(secret)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+type job struct {
+	seq  int
+	unit Unit
+}
+
+type result struct {
+	seq      int
+	findings []Finding
+	explains []Explained
+	bytes    int
+}
+
+// Run scans the units that produce sends, on workers goroutines (0: one
+// per CPU), and passes findings to sink in input order. send returns false
+// when the run is over (the context ended or the sink failed); produce
+// should then return. Memory is bounded: at most a few units per worker are
+// in flight.
+func (s *Scanner) Run(ctx context.Context, workers int, produce func(send func(Unit) bool) error, explain func(Explained), sink func(Finding) error) (Stats, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan job, workers)
+	results := make(chan result, workers)
+	sem := make(chan struct{}, 2*workers+2)
+	var prodErr error
+	go func() {
+		defer close(jobs)
+		seq := 0
+		prodErr = produce(func(u Unit) bool {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case jobs <- job{seq, u}:
+				seq++
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				r := result{seq: j.seq, bytes: len(j.unit.Data)}
+				r.findings, r.explains = s.scanUnit(j.unit, explain != nil)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+	var st Stats
+	var sinkErr error
+	pending := map[int]result{}
+	next := 0
+	for r := range results {
+		pending[r.seq] = r
+		for {
+			p, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			<-sem
+			st.Units++
+			st.Bytes += int64(p.bytes)
+			if sinkErr != nil {
+				continue
+			}
+			for _, e := range p.explains {
+				explain(e)
+			}
+			for _, f := range p.findings {
+				if err := sink(f); err != nil {
+					sinkErr = err
+					cancel()
+					break
+				}
+			}
+		}
+	}
+	if sinkErr != nil {
+		return st, sinkErr
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	return st, prodErr
+}
+
+// ScanUnit scans one unit without the pipeline.
+func (s *Scanner) ScanUnit(u Unit) []Finding {
+	f, _ := s.scanUnit(u, false)
+	return f
+}
+
+func (s *Scanner) scanUnit(u Unit, explain bool) ([]Finding, []Explained) {
+	var drops []Drop
+	var cb func(Drop)
+	if explain {
+		cb = func(d Drop) { drops = append(drops, d) }
+	}
+	ms := s.find(u.Data, u.Code, cb)
+	if len(ms) == 0 && len(drops) == 0 {
+		return nil, nil
+	}
+	loc := newLocator(u)
+	var out []Finding
+	lineEnd, lineEndFor := 0, -1
+	for i, m := range ms {
+		path, line, col, commit := loc.at(m.Start)
+		ls := loc.lineStart
+		if lineEndFor != ls {
+			lineEndFor = ls
+			lineEnd = len(u.Data)
+			if e := bytes.IndexByte(u.Data[m.Start:], '\n'); e >= 0 {
+				lineEnd = m.Start + e
+			}
+		}
+		le := lineEnd
+		f := Finding{
+			Path: path, Line: line, Column: col, EndColumn: col + min(m.End, le) - m.Start,
+			Rule: m.Rule, Description: m.Description, SecretName: m.Name, SecretVersion: m.Version, Form: m.Form,
+			Excerpt:     excerpt(u.Data, ls, le, ms, i),
+			Fingerprint: Fingerprint(m.Rule, path, u.Data[m.Start:m.End]),
+		}
+		if commit != nil {
+			f.Commit, f.Author, f.Date = commit.Hash, commit.Author, commit.Date
+		}
+		out = append(out, f)
+	}
+	var ex []Explained
+	if len(drops) > 0 {
+		loc = newLocator(u)
+		sortDrops(drops)
+		for _, d := range drops {
+			path, line, col, _ := loc.at(d.Start)
+			ex = append(ex, Explained{Path: path, Line: line, Column: col, Rule: d.Rule, Reason: d.Reason})
+		}
+	}
+	return out, ex
+}
+
+func sortDrops(d []Drop) {
+	for i := 1; i < len(d); i++ {
+		for j := i; j > 0 && d[j].Start < d[j-1].Start; j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+}
+
+// locator turns offsets, in increasing order, into line and column.
+type locator struct {
+	u         Unit
+	pos, line int // line index (from 0) of pos
+	lineStart int
+}
+
+func newLocator(u Unit) *locator { return &locator{u: u} }
+
+func (l *locator) at(off int) (path string, line, col int, c *Commit) {
+	if off < l.pos {
+		l.pos, l.line, l.lineStart = 0, 0, 0
+	}
+	for {
+		i := bytes.IndexByte(l.u.Data[l.pos:off], '\n')
+		if i < 0 {
+			break
+		}
+		l.pos += i + 1
+		l.line++
+		l.lineStart = l.pos
+	}
+	l.pos = off
+	col = off - l.lineStart + 1
+	if l.line == 0 {
+		col += l.u.ColOffset
+	}
+	if l.u.Lines != nil && l.line < len(l.u.Lines) {
+		li := l.u.Lines[l.line]
+		return li.Path, li.Line, col, li.Commit
+	}
+	return l.u.Path, l.u.FirstLine + l.line, col, nil
+}
+
+func lineBounds(b []byte, off int) (int, int) {
+	ls := bytes.LastIndexByte(b[:off], '\n') + 1
+	le := bytes.IndexByte(b[off:], '\n')
+	if le < 0 {
+		le = len(b)
+	} else {
+		le += off
+	}
+	return ls, le
+}
+
+const excerptWidth = 160
+
+// excerpt is the line [ls, le) with every match on it masked, cut to about
+// excerptWidth bytes around match i.
+func excerpt(b []byte, ls, le int, ms []Match, i int) string {
+	from := max(ls, ms[i].Start-excerptWidth/2)
+	to := min(le, ms[i].Start+excerptWidth/2)
+	var e []byte
+	if from > ls {
+		e = append(e, "..."...)
+	}
+	pos := from
+	first := i
+	for first > 0 && ms[first-1].End > from {
+		first--
+	}
+	for _, m := range ms[first:] {
+		if m.Start >= to {
+			break
+		}
+		if m.End <= pos {
+			continue
+		}
+		if m.Start > pos {
+			e = append(e, b[pos:m.Start]...)
+		}
+		e = append(e, "****"...)
+		pos = m.End
+	}
+	if pos < to {
+		e = append(e, b[pos:to]...)
+	}
+	if to < le && pos < le {
+		e = append(e, "..."...)
+	}
+	return string(bytes.TrimRight(bytes.ToValidUTF8(e, []byte("?")), "\r"))
+}

@@ -1,0 +1,239 @@
+package scan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// WriteText writes one finding per line: path:line:column: rule, the secret's
+// name and version when known, and the masked excerpt; git findings get a
+// second line with the commit.
+func WriteText(w io.Writer, f Finding) error {
+	name := ""
+	if f.SecretName != "" {
+		name = fmt.Sprintf(" [%s v%d, %s]", f.SecretName, f.SecretVersion, f.Form)
+	}
+	if _, err := fmt.Fprintf(w, "%s:%d:%d: %s%s: %s\n", f.Path, f.Line, f.Column, f.Rule, name, f.Excerpt); err != nil {
+		return err
+	}
+	if f.Commit != "" {
+		_, err := fmt.Fprintf(w, "    commit %s by %s on %s\n", f.Commit, f.Author, f.Date)
+		return err
+	}
+	return nil
+}
+
+// WriteJSON writes the findings as a JSON array.
+func WriteJSON(w io.Writer, fs []Finding) error {
+	if fs == nil {
+		fs = []Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(fs)
+}
+
+// SARIF 2.1.0, the subset GitHub code scanning reads.
+type sarifLog struct {
+	Version string     `json:"version"`
+	Schema  string     `json:"$schema"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool    sarifTool     `json:"tool"`
+	Results []sarifResult `json:"results"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
+	InformationURI string      `json:"informationUri"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifRule struct {
+	ID               string       `json:"id"`
+	Name             string       `json:"name"`
+	ShortDescription sarifMessage `json:"shortDescription"`
+}
+
+type sarifMessage struct {
+	Text string `json:"text"`
+}
+
+type sarifResult struct {
+	RuleID              string            `json:"ruleId"`
+	RuleIndex           int               `json:"ruleIndex"`
+	Level               string            `json:"level"`
+	Message             sarifMessage      `json:"message"`
+	Locations           []sarifLocation   `json:"locations"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Properties          map[string]string `json:"properties,omitempty"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           sarifRegion   `json:"region"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine   int          `json:"startLine"`
+	StartColumn int          `json:"startColumn"`
+	EndColumn   int          `json:"endColumn"`
+	Snippet     sarifMessage `json:"snippet"`
+}
+
+// WriteSARIF writes the findings as a SARIF 2.1.0 log, with every rule of s
+// in the driver and the fingerprint as a partial fingerprint.
+func WriteSARIF(w io.Writer, s *Scanner, version string, fs []Finding) error {
+	var rules []sarifRule
+	index := map[string]int{}
+	for _, r := range s.Rules() {
+		index[r[0]] = len(rules)
+		rules = append(rules, sarifRule{ID: r[0], Name: ruleName(r[0]), ShortDescription: sarifMessage{Text: r[1]}})
+	}
+	results := []sarifResult{}
+	for _, f := range fs {
+		msg := f.Description
+		if f.SecretName != "" {
+			msg = fmt.Sprintf("managed secret %s (version %d) found, %s", f.SecretName, f.SecretVersion, f.Form)
+		}
+		res := sarifResult{
+			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: "error",
+			Message: sarifMessage{Text: msg},
+			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
+				ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
+				Region:           sarifRegion{StartLine: max(1, f.Line), StartColumn: max(1, f.Column), EndColumn: max(f.Column+1, f.EndColumn), Snippet: sarifMessage{Text: f.Excerpt}},
+			}}},
+			PartialFingerprints: map[string]string{"sa01SecretHash/v1": f.Fingerprint},
+		}
+		if f.Commit != "" {
+			res.Properties = map[string]string{"commit": f.Commit, "author": f.Author, "date": f.Date}
+		}
+		results = append(results, res)
+	}
+	log := sarifLog{
+		Version: "2.1.0",
+		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
+		Runs: []sarifRun{{
+			Tool:    sarifTool{Driver: sarifDriver{Name: "sa01-secrets", Version: version, InformationURI: "https://github.com/somaagent01/sa01-secrets", Rules: rules}},
+			Results: results,
+		}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(log)
+}
+
+// ruleName turns an ID such as aws-access-key-id into AwsAccessKeyId.
+func ruleName(id string) string {
+	var b strings.Builder
+	for _, p := range strings.FieldsFunc(id, func(r rune) bool { return r == '-' || r == '_' }) {
+		b.WriteString(strings.ToUpper(p[:1]) + p[1:])
+	}
+	return b.String()
+}
+
+func sarifURI(p string) string {
+	p = filepath.ToSlash(p)
+	return strings.TrimPrefix(p, "./")
+}
+
+// Baseline is a set of accepted findings, keyed by fingerprint (a hash of
+// the rule, the path and the secret, so it survives edits above the line).
+type Baseline struct {
+	Version  int             `json:"version"`
+	Findings []BaselineEntry `json:"findings"`
+	set      map[string]bool
+}
+
+// BaselineEntry is one accepted finding; Rule, Path and Line are there for
+// the reader, only the fingerprint counts.
+type BaselineEntry struct {
+	Fingerprint string `json:"fingerprint"`
+	Rule        string `json:"rule"`
+	Path        string `json:"path"`
+	Line        int    `json:"line"`
+}
+
+// ReadBaseline reads a baseline file.
+func ReadBaseline(file string) (*Baseline, error) {
+	b, err := ReadAllBoundedFile(file, 64<<20)
+	if err != nil {
+		return nil, err
+	}
+	var bl Baseline
+	if err := json.Unmarshal(b, &bl); err != nil || bl.Version != 1 {
+		return nil, fmt.Errorf("scan: baseline %s: not a version 1 baseline file", file)
+	}
+	bl.set = map[string]bool{}
+	for _, e := range bl.Findings {
+		bl.set[e.Fingerprint] = true
+	}
+	return &bl, nil
+}
+
+// Has reports whether f is accepted.
+func (b *Baseline) Has(f Finding) bool { return b != nil && b.set[f.Fingerprint] }
+
+// WriteBaseline writes the findings as a baseline file, mode 0600.
+func WriteBaseline(file string, fs []Finding) error {
+	bl := Baseline{Version: 1, Findings: []BaselineEntry{}}
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if seen[f.Fingerprint] {
+			continue
+		}
+		seen[f.Fingerprint] = true
+		bl.Findings = append(bl.Findings, BaselineEntry{Fingerprint: f.Fingerprint, Rule: f.Rule, Path: f.Path, Line: f.Line})
+	}
+	sort.Slice(bl.Findings, func(i, j int) bool {
+		a, b := bl.Findings[i], bl.Findings[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Line < b.Line
+	})
+	data, err := json.MarshalIndent(bl, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("scan: baseline %s: %w", file, errors.Unwrap(err))
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ReadAllBoundedFile reads a file of at most limit bytes.
+func ReadAllBoundedFile(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %s: %w", file, errors.Unwrap(err))
+	}
+	defer f.Close()
+	return ReadAllBounded(f, limit, file)
+}

@@ -1,0 +1,244 @@
+package scan
+
+import (
+	"encoding/base64"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+const (
+	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	alnumSet   = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b64url     = alnumSet + "-_"
+	upper27    = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	hexSet     = "0123456789abcdef"
+)
+
+// rnd returns n deterministic pseudo-random characters from set, so that the
+// tests hold no literal secrets.
+func rnd(set string, n int, seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, 7))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = set[r.IntN(len(set))]
+	}
+	return string(b)
+}
+
+func fernetKey(seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, 9))
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(r.Uint32())
+	}
+	return base64.URLEncoding.EncodeToString(k)
+}
+
+type ruleCase struct {
+	name   string
+	line   string
+	rule   string // "" when nothing may be found
+	secret string // the span that must be reported
+}
+
+func ruleCases() []ruleCase {
+	fk := fernetKey(1)
+	openai := "sk-proj-" + rnd(b64url, 120, 2)
+	anth := "sk-ant-api03-" + rnd(b64url, 93, 3) + "AA"
+	gh := "ghp_" + rnd(alnumSet, 36, 4)
+	jwtHdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	jwtBody := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"1234567890","name":"svc"}`))
+	jwt := jwtHdr + "." + jwtBody + "." + rnd(b64url, 43, 5)
+	pemBody := rnd(alnumSet+"+/", 64, 6) + "\n" + rnd(alnumSet+"+/", 64, 7)
+	pem := "-----BEGIN RSA PRIVATE KEY-----\n" + pemBody + "\n-----END RSA PRIVATE KEY-----"
+	pw := "Xq7!" + rnd(alnumSet, 10, 8)
+	return []ruleCase{
+		// Platform.
+		{"fernet key alone", "SA01_CRYPTO_FERNET_KEY is " + fk + " now", RuleFernet, fk},
+		{"fernet key in env", "SA01_CRYPTO_FERNET_KEY=" + fk, "sa01-env-assignment", fk},
+		{"fernet key in python", "fernet = Fernet(b'" + fk + "')", RuleFernet, fk},
+		{"fernet-shaped go.sum hash", "golang.org/x/net v0.1.0 h1:" + fk, "", ""},
+		{"fernet low entropy", "k=" + strings.Repeat("A", 43) + "=", "", ""},
+		{"sa01 token assignment", "export SA01_AUTH_INTERNAL_TOKEN='" + rnd(b64url, 43, 10) + "'", "sa01-env-assignment", ""},
+		{"sa01 placeholder", "SA01_AUTH_INTERNAL_TOKEN=<secure-random-token>", "", ""},
+		{"sa01 name constant", `EnvFernetKey = "SA01_CRYPTO_FERNET_KEY" // secret`, "", ""},
+		{"sa01 getenv", `key := os.Getenv("SA01_CRYPTO_FERNET_KEY")`, "", ""},
+		{"sa01 non-secret var", "SA01_AUTH_REQUIRED=true", "", ""},
+		{"sa01 service token", "Authorization: Bearer sa01s_" + rnd(b64url, 43, 11), "sa01-service-token", ""},
+		{"sa01 token prefix only", "tokens look like sa01s_<random>", "", ""},
+		{"postgres dsn", "SA01_DB_DSN=postgresql://app:" + pw + "@db:5432/app", "dsn-password", pw},
+		{"redis dsn", "redis_url=redis://:" + pw + "@cache:6379/0", "dsn-password", pw},
+		{"dsn punctuation", `dsn="mysql://root:p@ss;w0rd!x@10.0.0.1:3306/app"`, "dsn-password", "p@ss;w0rd!x"},
+		{"dsn masked", "SA01_DB_DSN=postgresql://user:****@host:5432/db", "", ""},
+		{"dsn no password", "postgres://app@db:5432/app", "", ""},
+		{"url with at", "see https://example.com/@user for docs", "", ""},
+		{"dsn variable password", "postgres://app:${DB_PASSWORD}@db/app", "", ""},
+		// LLM providers.
+		{"openai project key", "OPENAI_API_KEY=" + openai, "openai-api-key", openai},
+		{"openai legacy key", "key: sk-" + rnd(alnumSet, 20, 12) + "T3BlbkFJ" + rnd(alnumSet, 20, 13), "openai-api-key", ""},
+		{"openai short", "flag sk-learn-model", "", ""},
+		{"openai repeated", "sk-" + strings.Repeat("x", 48), "", ""},
+		{"anthropic key", "x-api-key: " + anth, "anthropic-api-key", anth},
+		{"google ai key", "GEMINI_API_KEY=AIza" + rnd(b64url, 35, 14), "google-api-key", ""},
+		{"google wrong length", "AIza" + rnd(b64url, 20, 15), "", ""},
+		{"groq key", "groq: gsk_" + rnd(alnumSet, 52, 16), "groq-api-key", ""},
+		{"huggingface token", "HF_TOKEN=hf_" + rnd("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 34, 17), "huggingface-token", ""},
+		{"huggingface word", "use hf_transfer for downloads", "", ""},
+		{"mistral key", "MISTRAL_API_KEY=" + rnd(alnumSet, 32, 18), "mistral-api-key", ""},
+		{"mistral model name", "model=mistral-large-latest", "", ""},
+		{"cohere key", `cohere_api_key: "` + rnd(alnumSet, 40, 19) + `"`, "cohere-api-key", ""},
+		{"xai key", "xai-" + rnd(alnumSet, 80, 20), "xai-api-key", ""},
+		{"replicate token", "r8_" + rnd(alnumSet, 37, 21), "replicate-api-token", ""},
+		{"perplexity key", "pplx-" + rnd(alnumSet, 48, 22), "perplexity-api-key", ""},
+		// Cloud.
+		{"aws access key", "aws_access_key_id = AKIA" + rnd(upper27, 16, 23), "aws-access-key-id", ""},
+		{"aws example key", "AKIAIOSFODNN7EXAMPLE", "", ""},
+		{"aws lowercase akia", "akia" + rnd(lowerAlnum, 16, 24), "", ""},
+		{"aws secret key", "aws_secret_access_key=" + rnd(alnumSet+"/+", 40, 25), "aws-secret-access-key", ""},
+		{"gcp service account", `"private_key_id": "` + rnd(hexSet, 40, 26) + `",`, "gcp-service-account", ""},
+		{"azure storage key", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=" + rnd(alnumSet+"+/", 86, 27) + "==;", "azure-storage-key", ""},
+		{"azure client secret", "AZURE_CLIENT_SECRET=" + rnd(alnumSet, 3, 28) + "8Q~" + rnd(alnumSet+"_~.-", 34, 29), "azure-ad-client-secret", ""},
+		// Code hosting and SaaS.
+		{"github pat", "token " + gh, "github-token", gh},
+		{"github fine-grained", "github_pat_" + rnd(alnumSet+"_", 82, 30), "github-fine-grained-pat", ""},
+		{"github prefix in word", "the ghp_ prefix marks classic tokens", "", ""},
+		{"gitlab pat", "glpat-" + rnd(b64url, 20, 31), "gitlab-token", ""},
+		{"slack bot token", "xoxb-" + rnd("0123456789", 12, 32) + "-" + rnd("0123456789", 13, 33) + "-" + rnd(alnumSet, 24, 34), "slack-token", ""},
+		{"slack webhook", "https://hooks.slack.com/services/T" + rnd(upper27, 8, 35) + "/B" + rnd(upper27, 8, 36) + "/" + rnd(alnumSet, 24, 37), "slack-webhook", ""},
+		{"stripe live key", "stripe.api_key = 'sk_live_" + rnd(alnumSet, 24, 38) + "'", "stripe-key", ""},
+		{"jwt", "authorization=Bearer " + jwt, "jwt", jwt},
+		{"jwt bad header", "eyJub3Rqc29u.eyJzdWIiOiIxIn0.abc", "", ""},
+		{"pem private key", pem, "private-key", pem},
+		{"pem header only", "look for -----BEGIN PRIVATE KEY----- in files", "", ""},
+		{"pem public key", "-----BEGIN PUBLIC KEY-----\n" + pemBody + "\n-----END PUBLIC KEY-----", "", ""},
+		// Generic assignments.
+		{"python password", `password = "` + pw + `"`, RuleGeneric, pw},
+		{"log password", "login ok user=bob password=" + pw + " ip=10.0.0.1", RuleGeneric, pw},
+		{"json secret", `{"client_secret": "` + rnd(alnumSet, 32, 40) + `"}`, RuleGeneric, ""},
+		{"yaml api key", "api_key: " + rnd(alnumSet, 32, 41), RuleGeneric, ""},
+		{"go token literal", `token := "` + rnd(b64url, 40, 42) + `"`, RuleGeneric, ""},
+		{"escaped json", `{\"db_password\": \"` + pw + `\"}`, RuleGeneric, pw},
+		{"idempotency key uuid", "idempotency_key=3f2c1a9e-8b7d-4c6e-9f01-2a3b4c5d6e7f", "", ""},
+		{"key uuid", "key=3f2c1a9e-8b7d-4c6e-9f01-2a3b4c5d6e7f", "", ""},
+		{"cache key sha", "cache_key=" + rnd(hexSet, 64, 43), "", ""},
+		{"key sha", "key=" + rnd(hexSet, 40, 44), "", ""},
+		{"token sha bare", "token=" + rnd(hexSet, 64, 45), "", ""},
+		{"trace id", "trace_id=" + rnd(hexSet, 32, 46) + " span_id=" + rnd(hexSet, 16, 47), "", ""},
+		{"key id", "key_id=k-" + rnd(alnumSet, 12, 48), "", ""},
+		{"secret name", "secret_name=openai-api-key-prod", "", ""},
+		{"max tokens", "max_tokens=4096 prompt_tokens=1234", "", ""},
+		{"password placeholder", `password = "changeme123"`, "", ""},
+		{"password env", `password = os.getenv("DB_PASSWORD")`, "", ""},
+		{"password expression", "password = cfg.Password", "", ""},
+		{"password call", "token = get_token(user)", "", ""},
+		{"password masked", "password=****", "", ""},
+		{"password short", `password = "abc"`, "", ""},
+		{"password low entropy", `secret = "aaaaaaaabbbbbbbb"`, "", ""},
+		{"keyboard", "keyboard = " + rnd(alnumSet, 20, 49), "", ""},
+		{"env var name value", `apiKeyVar := "OPENAI_API_KEY"`, "", ""},
+		{"snake identifier value", `token_field = "access_token_value"`, "", ""},
+		{"go make", "\tkeys := make([]string, 0, len(trailer))", "", ""},
+		{"go composite", "var hasTokenTests = []struct{", "", ""},
+		{"go address", "\t\t\tkey := &entry{pos, s: \"\"}", "", ""},
+		{"ini password", "password = " + pw, RuleGeneric, pw},
+		{"go map key", "key := strings.ToLower(k)", "", ""},
+		{"weak key sentence", `key: "the primary signing"`, "", ""},
+		{"allow marker", `password = "` + pw + `" // sa01-secrets:allow`, "", ""},
+	}
+}
+
+func TestRules(t *testing.T) {
+	t.Parallel()
+	s := New(nil)
+	for _, tc := range ruleCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var drops []string
+			ms := s.Find([]byte(tc.line), func(d Drop) { drops = append(drops, d.Rule+": "+d.Reason) })
+			if tc.rule == "" {
+				if len(ms) != 0 {
+					t.Fatalf("found %s at [%d:%d], want nothing", ms[0].Rule, ms[0].Start, ms[0].End)
+				}
+				return
+			}
+			if len(ms) != 1 {
+				t.Fatalf("found %d matches, want one %s (dropped: %q)", len(ms), tc.rule, drops)
+			}
+			if ms[0].Rule != tc.rule {
+				t.Fatalf("rule %s, want %s", ms[0].Rule, tc.rule)
+			}
+			if tc.secret != "" && tc.line[ms[0].Start:ms[0].End] != tc.secret {
+				t.Fatalf("secret span %d..%d is not the planted secret", ms[0].Start, ms[0].End)
+			}
+		})
+	}
+}
+
+func TestRulesHaveCases(t *testing.T) {
+	t.Parallel()
+	pos, neg := map[string]bool{}, 0
+	for _, tc := range ruleCases() {
+		if tc.rule != "" {
+			pos[tc.rule] = true
+		} else {
+			neg++
+		}
+	}
+	for _, r := range New(nil).Rules() {
+		if r[0] == RuleKnown {
+			continue
+		}
+		if !pos[r[0]] {
+			t.Errorf("rule %s has no true-positive case", r[0])
+		}
+	}
+	if neg < 30 {
+		t.Errorf("only %d false-positive cases", neg)
+	}
+}
+
+func TestKeywordsAreLongEnough(t *testing.T) {
+	t.Parallel()
+	for _, r := range DefaultRules() {
+		for _, kw := range r.Keywords {
+			if len(kw) < 3 || strings.ToLower(kw) != kw {
+				t.Errorf("rule %s: keyword %q must be lowercase and at least 3 bytes", r.ID, kw)
+			}
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	var got []Drop
+	New(nil).Find([]byte("idempotency_key=3f2c1a9e-8b7d-4c6e-9f01-2a3b4c5d6e7f"), func(d Drop) { got = append(got, d) })
+	if len(got) == 0 || got[0].Rule != RuleGeneric || !strings.Contains(got[0].Reason, "lookup key") {
+		t.Fatalf("explain = %+v, want a generic-assignment drop naming the lookup key", got)
+	}
+}
+
+func TestKeywordDFASplit(t *testing.T) {
+	t.Parallel()
+	kws := []string{"password", "key", "sk-ant-", "sk-", "private key-----"}
+	d := newKeywordDFA(kws)
+	// Keywords at every offset around the middle of a buffer large enough
+	// to be split.
+	for shift := 0; shift < 40; shift++ {
+		b := []byte(strings.Repeat("x", 9000+shift) + "PassWord sk-ant-x KEY private key-----")
+		b = append(b, strings.Repeat("y", 9000)...)
+		mid := len(b) / 2
+		copy(b[mid-20:], "sk-ant-key password")
+		var got, want []int
+		d.find(b, func(end, kw int) { got = append(got, end, kw) })
+		d.walk(b, 0, func(end, kw int) { want = append(want, end, kw) })
+		if len(got) != len(want) {
+			t.Fatalf("shift %d: %d hits, want %d", shift, len(got)/2, len(want)/2)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("shift %d: hit %d differs", shift, i/2)
+			}
+		}
+	}
+}
