@@ -438,7 +438,7 @@ func TestProgressOutput(t *testing.T) {
 }
 
 func TestReencryptSameKeyRefused(t *testing.T) {
-	e := newKeyEnv(t)
+	e := newRotateFixture(t)
 	f := filepath.Join(e.dir, "k")
 	os.WriteFile(f, []byte(e.k1.Encode()), 0o600)
 	code, _, errs := e.run("", "reencrypt", "--old-key-file", f, "--new-key-file", f)
