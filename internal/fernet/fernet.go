@@ -388,14 +388,6 @@ func (k *Key) verify(raw []byte) bool {
 	return ok
 }
 
-// open decrypts a verified token in place and returns its plaintext.
-func (k *Key) open(raw []byte) ([]byte, error) {
-	op := k.s.getOp()
-	msg, err := op.open(k.s, raw)
-	k.s.putOp(op)
-	return msg, err
-}
-
 // verify checks the MAC of a decoded token in constant time.
 func (op *opState) verify(raw []byte) bool {
 	n := len(raw) - hmacSize
