@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -34,7 +36,7 @@ import (
 const benchKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
 
 func main() {
-	mode := flag.String("mode", "get", "put, get, list, fill or verify")
+	mode := flag.String("mode", "get", "put, get, list, import, fill or verify")
 	n := flag.Int("n", 100000, "operations (put, get), secrets (list) or versions (fill, verify)")
 	conc := flag.Int("c", 1, "concurrent goroutines for put and get")
 	dbPath := flag.String("db", "", "SQLite file (default: a new temporary file)")
@@ -48,7 +50,7 @@ func main() {
 	driver := "sqlite"
 	if *dsn != "" {
 		driver = "postgres"
-		st, err = postgres.Open(ctx, *dsn)
+		st, err = openPostgres(ctx, *dsn)
 	} else {
 		p := *dbPath
 		if p == "" {
@@ -98,6 +100,16 @@ func main() {
 		}
 		d := time.Since(start)
 		fmt.Printf("%s list %d secrets: %.3f s, peak RSS %d MB\n", driver, len(l), d.Seconds(), peakRSS())
+	case "import":
+		entries := make([]secrets.Entry, *n)
+		for i := range entries {
+			entries[i] = secrets.Entry{Name: fmt.Sprintf("VAR_%06d", i), Value: sensitive.New(fmt.Sprintf("value-%d-%s", i, strings.Repeat("x", 24)))}
+		}
+		start := time.Now()
+		if _, err := svc.Import(ctx, entries, secrets.ImportOptions{Prefix: "app/"}); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s import %d entries in one transaction: %.1f s, %.0f entries/s\n", driver, *n, time.Since(start).Seconds(), float64(*n)/time.Since(start).Seconds())
 	case "fill":
 		start := time.Now()
 		fill(ctx, svc, *n / *versions, *versions)
@@ -178,4 +190,40 @@ func peakRSS() int {
 		}
 	}
 	return -1
+}
+
+// openPostgres opens the store in a new schema, dropped when the process
+// exits normally, so runs start empty and leave nothing behind.
+func openPostgres(ctx context.Context, dsn string) (store.Store, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	schema := fmt.Sprintf("sa01_bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return nil, err
+	}
+	cfg, err := postgres.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	db, err := postgres.OpenConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &dropOnClose{DB: db, conn: conn, schema: schema}, nil
+}
+
+type dropOnClose struct {
+	*postgres.DB
+	conn   *pgx.Conn
+	schema string
+}
+
+func (d *dropOnClose) Close() error {
+	d.DB.Close()
+	_, err := d.conn.Exec(context.Background(), "DROP SCHEMA "+d.schema+" CASCADE")
+	d.conn.Close(context.Background())
+	return err
 }

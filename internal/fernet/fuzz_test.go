@@ -39,10 +39,20 @@ func FuzzDecrypt(f *testing.F) {
 			t.Fatalf("error %v with %d bytes", err, len(got))
 		}
 
+		// AppendDecrypt agrees with DecryptAt and keeps its prefix.
+		want, werr := fuzzKey.DecryptAt(in, NoTTL, time.Time{})
+		got, gerr := fuzzKey.AppendDecrypt([]byte("p"), in, NoTTL, time.Time{})
+		if (werr == nil) != (gerr == nil) || string(got) != "p"+string(want) {
+			t.Fatalf("AppendDecrypt = %q, %v; DecryptAt = %q, %v", got, gerr, want, werr)
+		}
+
 		// A fresh token, mutated in one place, is refused.
-		tok := fuzzKey.seal(msg, nil, ts)
+		tok := fuzzKey.seal(nil, msg, nil, ts)
 		if got, err := fuzzKey.Decrypt(tok); err != nil || !bytes.Equal(got, msg) {
 			t.Fatalf("round trip: %v", err)
+		}
+		if app := fuzzKey.AppendEncrypt([]byte("p"), msg); string(app[:1]) != "p" || len(app) != 1+len(tok) {
+			t.Fatal("AppendEncrypt lost its prefix or has the wrong length")
 		}
 		if x == 0 {
 			return

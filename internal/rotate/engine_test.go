@@ -88,7 +88,7 @@ func TestEngineMovesEverythingKeepingTimestamps(t *testing.T) {
 	ring := mustRing(t, k3, k1, k2)
 	ts := timestamps(t, src, n, ring)
 	var last Progress
-	e := &Engine{Source: src, Ring: ring, Bind: testBind, BatchSize: 10, Workers: 3, Progress: func(p Progress) { last = p }}
+	e := &Engine{Source: src, Ring: ring, Bind: testBind, NewBinder: NewCachedBinder, BatchSize: 10, Workers: 3, Progress: func(p Progress) { last = p }}
 	res, err := e.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

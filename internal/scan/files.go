@@ -108,7 +108,27 @@ func scanFile(p, name string, opt WalkOptions, st *WalkStats, send func(Unit) bo
 		return nil
 	}
 	st.Files++
-	if err := Chunks(br, name, opt.ChunkSize, send); err != nil {
+	code := IsCodePath(name)
+	if fi, err := f.Stat(); err == nil && fi.Size() < int64(ChunkSize) && opt.ChunkSize == 0 {
+		// Small files, most of a source tree, go whole in one unit.
+		data := make([]byte, 0, fi.Size()+1)
+		for {
+			n, err := br.Read(data[len(data):cap(data)])
+			data = data[:len(data)+n]
+			if err != nil || len(data) == cap(data) {
+				break
+			}
+		}
+		if len(data) == cap(data) { // grew since Stat
+			rest, _ := io.ReadAll(br)
+			data = append(data, rest...)
+		}
+		if !send(Unit{Path: name, Data: data, FirstLine: 1, Code: code}) {
+			return errStopped
+		}
+		return nil
+	}
+	if err := chunks(br, name, opt.ChunkSize, code, send); err != nil {
 		if errors.Is(err, errStopped) {
 			return err
 		}
@@ -251,4 +271,15 @@ func ReadAllBounded(r io.Reader, limit int64, what string) ([]byte, error) {
 		return nil, fmt.Errorf("scan: %s is larger than %d bytes", what, limit)
 	}
 	return b, nil
+}
+
+// codeExts are source files: there, an unquoted value is an expression,
+// never a literal secret.
+var codeExts = set(".go", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".py", ".java", ".kt", ".scala", ".c", ".h",
+	".cc", ".cpp", ".hpp", ".cs", ".rs", ".rb", ".php", ".swift", ".m", ".lua", ".pl", ".dart", ".groovy", ".s",
+	".html", ".htm", ".vue", ".svelte")
+
+// IsCodePath reports whether name is a source file by its extension.
+func IsCodePath(name string) bool {
+	return codeExts[strings.ToLower(filepath.Ext(name))]
 }

@@ -19,6 +19,9 @@ type Unit struct {
 	// Lines, when set, gives the origin of each line of Data instead of
 	// Path and FirstLine (git history, image metadata).
 	Lines []LineInfo
+	// Code marks source code, where an unquoted value is an expression and
+	// never a literal secret.
+	Code bool
 }
 
 // LineInfo is where one line of a Unit comes from.
@@ -193,7 +196,7 @@ func (s *Scanner) scanUnit(u Unit, explain bool) ([]Finding, []Explained) {
 	if explain {
 		cb = func(d Drop) { drops = append(drops, d) }
 	}
-	ms := s.Find(u.Data, cb)
+	ms := s.find(u.Data, u.Code, cb)
 	if len(ms) == 0 && len(drops) == 0 {
 		return nil, nil
 	}

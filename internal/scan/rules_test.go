@@ -138,6 +138,10 @@ func ruleCases() []ruleCase {
 		{"keyboard", "keyboard = " + rnd(alnumSet, 20, 49), "", ""},
 		{"env var name value", `apiKeyVar := "OPENAI_API_KEY"`, "", ""},
 		{"snake identifier value", `token_field = "access_token_value"`, "", ""},
+		{"go make", "\tkeys := make([]string, 0, len(trailer))", "", ""},
+		{"go composite", "var hasTokenTests = []struct{", "", ""},
+		{"go address", "\t\t\tkey := &entry{pos, s: \"\"}", "", ""},
+		{"ini password", "password = " + pw, RuleGeneric, pw},
 		{"go map key", "key := strings.ToLower(k)", "", ""},
 		{"weak key sentence", `key: "the primary signing"`, "", ""},
 		{"allow marker", `password = "` + pw + `" // sa01-secrets:allow`, "", ""},
@@ -211,5 +215,30 @@ func TestExplain(t *testing.T) {
 	New(nil).Find([]byte("idempotency_key=3f2c1a9e-8b7d-4c6e-9f01-2a3b4c5d6e7f"), func(d Drop) { got = append(got, d) })
 	if len(got) == 0 || got[0].Rule != RuleGeneric || !strings.Contains(got[0].Reason, "lookup key") {
 		t.Fatalf("explain = %+v, want a generic-assignment drop naming the lookup key", got)
+	}
+}
+
+func TestKeywordDFASplit(t *testing.T) {
+	t.Parallel()
+	kws := []string{"password", "key", "sk-ant-", "sk-", "private key-----"}
+	d := newKeywordDFA(kws)
+	// Keywords at every offset around the middle of a buffer large enough
+	// to be split.
+	for shift := 0; shift < 40; shift++ {
+		b := []byte(strings.Repeat("x", 9000+shift) + "PassWord sk-ant-x KEY private key-----")
+		b = append(b, strings.Repeat("y", 9000)...)
+		mid := len(b) / 2
+		copy(b[mid-20:], "sk-ant-key password")
+		var got, want []int
+		d.find(b, func(end, kw int) { got = append(got, end, kw) })
+		d.walk(b, 0, func(end, kw int) { want = append(want, end, kw) })
+		if len(got) != len(want) {
+			t.Fatalf("shift %d: %d hits, want %d", shift, len(got)/2, len(want)/2)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("shift %d: hit %d differs", shift, i/2)
+			}
+		}
 	}
 }
