@@ -91,8 +91,8 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 	hold := max(pieceCtx, m.s.known.MaxLen()+1)
 	jobs := make(chan job, 2*workers)
 	results := make(chan result, 2*workers)
-	sem := make(chan struct{}, 4*workers) // segments in flight: bounded memory
-	done := make(chan struct{})           // closed when the writer fails
+	sem := make(chan struct{}, 2*workers+1) // segments in flight: bounded memory
+	done := make(chan struct{})             // closed when the writer fails
 	var readErr error
 
 	go func() {
