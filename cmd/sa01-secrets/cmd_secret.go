@@ -70,6 +70,9 @@ func openLocalBackend(ctx context.Context, g *globals) (context.Context, secretB
 
 // openBackend returns the backend the secret verbs use.
 func openBackend(ctx context.Context, g *globals) (context.Context, secretBackend, error) {
+	if remoteConfigured(g) {
+		return openRemoteBackend(ctx, g)
+	}
 	return openLocalBackend(ctx, g)
 }
 
@@ -617,9 +620,9 @@ func envVarName(s store.Secret, prefix string) string {
 }
 
 func newExportCommand(g *globals) *cobra.Command {
-	var prefix, format, output string
+	var prefix, format, output, service string
 	cmd := &cobra.Command{
-		Use:   "export [--prefix P] --format dotenv|json|env [--output FILE]",
+		Use:   "export [--prefix P | --service NAME] --format dotenv|json|env [--output FILE]",
 		Short: "Print the current values of secrets as dotenv, JSON or shell exports",
 		Long: `export decrypts the current version of every secret under --prefix and
 prints them: dotenv (VAR="value"), env (export VAR='value', for a shell) or
@@ -637,6 +640,9 @@ is audited as an export. With --output the file is written 0600.`,
 				return usageError("sa01-secrets export --format dotenv|json|env", "--format: required")
 			default:
 				return usageError("", "--format: want dotenv, json or env")
+			}
+			if service != "" {
+				return exportService(cmd.Context(), g, service, format, output)
 			}
 			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
 				vals, err := b.Export(ctx, prefix)
@@ -658,6 +664,7 @@ is audited as an export. With --output the file is written 0600.`,
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only names starting with P")
 	cmd.Flags().StringVar(&format, "format", "", "dotenv, json or env")
 	cmd.Flags().StringVar(&output, "output", "", "write to FILE (mode 0600) instead of stdout")
+	cmd.Flags().StringVar(&service, "service", "", "export what 'run --service NAME' injects, named as run names them")
 	return cmd
 }
 

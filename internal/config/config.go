@@ -180,7 +180,9 @@ func (c *Config) RequireKeys() (*fernet.Ring, error) {
 	return c.Keys, nil
 }
 
-// secretVar reads NAME or the file named by NAME_FILE.
+// secretVar reads NAME or the file named by NAME_FILE. Trailing newlines of
+// the file are dropped; a file that holds nothing else is an error, since
+// naming a file says a value is meant to be there.
 func secretVar(getenv func(string) string, name string) (string, error) {
 	v, f := getenv(name), getenv(name+"_FILE")
 	if v != "" && f != "" {
@@ -193,7 +195,11 @@ func secretVar(getenv func(string) string, name string) (string, error) {
 	if err != nil {
 		return "", &Error{name + "_FILE", "cannot read the file it names"}
 	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	v = strings.TrimRight(string(b), "\r\n")
+	if strings.TrimSpace(v) == "" {
+		return "", &Error{name + "_FILE", "the file it names is empty"}
+	}
+	return v, nil
 }
 
 // ParseKeyVar parses a single key held by variable name; errors name the
@@ -225,20 +231,24 @@ func parseRing(primary, previous string) (*fernet.Ring, error) {
 		return nil, err
 	}
 	keys := []*fernet.Key{pk}
+	names := []string{EnvFernetKey}
 	if strings.TrimSpace(previous) != "" {
 		for i, s := range strings.Split(previous, ",") {
-			k, err := ParseKeyVar(fmt.Sprintf("%s (entry %d)", EnvFernetPreviousKeys, i+1), s)
+			name := fmt.Sprintf("%s (entry %d)", EnvFernetPreviousKeys, i+1)
+			k, err := ParseKeyVar(name, s)
 			if err != nil {
 				return nil, err
 			}
+			for j, o := range keys {
+				if k.Equal(o) {
+					return nil, &Error{name, "repeats " + names[j] + " (key " + k.ID() + "); list each key once"}
+				}
+			}
 			keys = append(keys, k)
+			names = append(names, name)
 		}
 	}
-	ring, err := fernet.NewRing(keys...)
-	if errors.Is(err, fernet.ErrDuplicateKey) {
-		return nil, &Error{EnvFernetPreviousKeys, "a key appears twice in the ring (" + EnvFernetKey + " and " + EnvFernetPreviousKeys + ")"}
-	}
-	return ring, err
+	return fernet.NewRing(keys...)
 }
 
 // Setting is one line of a safe self-description.

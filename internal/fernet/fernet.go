@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,7 +60,10 @@ const (
 // key, bad MAC, bad padding, malformed encoding, expired or from the future.
 var ErrInvalidToken = errors.New("fernet: invalid token")
 
-var b64 = base64.URLEncoding
+var (
+	b64    = base64.URLEncoding
+	strict = base64.URLEncoding.Strict()
+)
 
 // Key is a Fernet key. It never prints itself: under every fmt verb and in
 // log/slog it shows only its key ID. The zero Key is not valid; make one with
@@ -85,6 +89,7 @@ type opState struct {
 	mac hash.Hash
 	enc cipher.BlockMode
 	dec cipher.BlockMode
+	sum [hmacSize]byte
 }
 
 type ivSetter interface{ SetIV([]byte) }
@@ -123,7 +128,7 @@ func ParseKey(s string) (*Key, error) {
 		return nil, &KeyError{Reason: "wrong length; want 44 characters of URL-safe base64 encoding 32 bytes"}
 	}
 	var raw [keySize + 1]byte
-	n, err := b64.Strict().Decode(raw[:], []byte(s))
+	n, err := strict.Decode(raw[:], []byte(s))
 	if err != nil || strings.ContainsAny(s, "\r\n") {
 		return nil, &KeyError{Reason: "not URL-safe base64"}
 	}
@@ -239,28 +244,48 @@ func (k *Key) Subkey(label string) [32]byte {
 
 // Encrypt returns a new token for msg, stamped with the current time.
 func (k *Key) Encrypt(msg []byte) []byte {
-	return k.seal(msg, nil, uint64(time.Now().Unix()))
+	return k.seal(nil, msg, nil, uint64(time.Now().Unix()))
 }
 
-// EncryptAt returns a new token for msg, stamped with now. The IV is random:
-// unique for all time, for a given key, with overwhelming probability.
+// EncryptAt returns a new token for msg, stamped with now (whole seconds;
+// now must not be before 1970). The IV is random: unique for all time, for a
+// given key, with overwhelming probability.
 func (k *Key) EncryptAt(msg []byte, now time.Time) []byte {
-	return k.seal(msg, nil, uint64(now.Unix()))
+	return k.seal(nil, msg, nil, uint64(now.Unix()))
+}
+
+// AppendEncrypt is Encrypt that appends the token to dst and returns the
+// extended slice, allocating only when dst lacks the capacity (see
+// [EncodedLen]). msg must not overlap the spare capacity of dst.
+func (k *Key) AppendEncrypt(dst, msg []byte) []byte {
+	return k.seal(dst, msg, nil, uint64(time.Now().Unix()))
 }
 
 // encryptAt is EncryptAt with a chosen IV, for the spec's vectors.
 func (k *Key) encryptAt(msg, iv []byte, now time.Time) []byte {
-	return k.seal(msg, iv, uint64(now.Unix()))
+	return k.seal(nil, msg, iv, uint64(now.Unix()))
 }
 
-// seal builds a token in one allocation: the raw token is assembled at the
-// tail of the output buffer and base64-encoded forwards into the same
-// buffer (see encodeTail). iv nil means a random IV.
-func (k *Key) seal(msg, iv []byte, ts uint64) []byte {
+// EncodedLen returns the length of the token of an n-byte message.
+func EncodedLen(n int) int { return b64.EncodedLen(rawLen(n)) }
+
+func rawLen(n int) int { return headerSize + (n/aes.BlockSize+1)*aes.BlockSize + hmacSize }
+
+// seal appends a token to dst in at most one allocation: the raw token is
+// assembled at the tail of the output and base64-encoded forwards into the
+// same bytes (see encodeTail). iv nil means a random IV.
+func (k *Key) seal(dst, msg, iv []byte, ts uint64) []byte {
 	s := k.s
-	n := headerSize + (len(msg)/aes.BlockSize+1)*aes.BlockSize + hmacSize
-	out := make([]byte, b64.EncodedLen(n))
-	raw := out[len(out)-n:]
+	n := rawLen(len(msg))
+	e := b64.EncodedLen(n)
+	var ret []byte
+	if dst == nil {
+		ret = make([]byte, e)
+	} else {
+		ret = slices.Grow(dst, e)[:len(dst)+e]
+	}
+	out := ret[len(ret)-e:]
+	raw := out[e-n:]
 	body := raw[headerSize : n-hmacSize]
 	copy(body, msg)
 	p := byte(len(body) - len(msg))
@@ -281,7 +306,7 @@ func (k *Key) seal(msg, iv []byte, ts uint64) []byte {
 	op.mac.Sum(raw[:n-hmacSize])
 	s.putOp(op)
 	encodeTail(out, n)
-	return out
+	return ret
 }
 
 // Decrypt returns the plaintext of tok, with no time checks.
@@ -305,10 +330,43 @@ func (k *Key) DecryptTTL(tok []byte, ttl time.Duration) ([]byte, error) {
 // token is used. The result is a fresh slice the caller owns.
 func (k *Key) DecryptAt(tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
 	raw, ok := decodeToken(tok)
-	if !ok || !k.verify(raw) || !timely(timestamp(raw), ttl, now) {
+	if !ok {
 		return nil, ErrInvalidToken
 	}
-	return k.open(raw)
+	s := k.s
+	op := s.getOp()
+	defer s.putOp(op)
+	if !op.verify(raw) || !timely(timestamp(raw), ttl, now) {
+		return nil, ErrInvalidToken
+	}
+	return op.open(s, raw)
+}
+
+// AppendDecrypt is DecryptAt that appends the plaintext to dst and returns
+// the extended slice, allocating only when dst lacks the capacity (the
+// decoded length of tok plus 32 bytes; len(tok)+32 is always enough). On
+// failure it returns dst unchanged; its spare capacity may have been
+// overwritten. tok must not overlap the spare capacity of dst.
+func (k *Key) AppendDecrypt(dst, tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
+	t := trimSpace(tok)
+	buf := slices.Grow(dst, len(t)/4*3)
+	raw, ok := decodeTokenInto(buf[len(dst):cap(buf)], t)
+	if !ok {
+		return dst, ErrInvalidToken
+	}
+	s := k.s
+	op := s.getOp()
+	defer s.putOp(op)
+	if !op.verify(raw) || !timely(timestamp(raw), ttl, now) {
+		return dst, ErrInvalidToken
+	}
+	msg, err := op.open(s, raw)
+	if err != nil {
+		clear(raw)
+		return dst, err
+	}
+	m := copy(buf[len(dst):cap(buf)], msg)
+	return buf[:len(dst)+m], nil
 }
 
 // ExtractTimestamp returns the time a token was made, after checking its MAC.
@@ -322,28 +380,27 @@ func (k *Key) ExtractTimestamp(tok []byte) (time.Time, error) {
 
 func timestamp(raw []byte) uint64 { return binary.BigEndian.Uint64(raw[1:9]) }
 
-// verify checks the MAC of a decoded token in constant time. raw must have
-// room for 32 more bytes in its capacity (decodeToken leaves it), where the
-// computed MAC goes.
+// verify checks the MAC of a decoded token in constant time.
 func (k *Key) verify(raw []byte) bool {
-	s := k.s
+	op := k.s.getOp()
+	ok := op.verify(raw)
+	k.s.putOp(op)
+	return ok
+}
+
+// verify checks the MAC of a decoded token in constant time.
+func (op *opState) verify(raw []byte) bool {
 	n := len(raw) - hmacSize
-	op := s.getOp()
 	op.mac.Reset()
 	op.mac.Write(raw[:n])
-	sum := op.mac.Sum(raw[len(raw):len(raw)])
-	s.putOp(op)
-	return hmac.Equal(sum, raw[n:])
+	return hmac.Equal(op.mac.Sum(op.sum[:0]), raw[n:])
 }
 
 // open decrypts a verified token in place and returns its plaintext, a
 // slice of raw with no spare capacity.
-func (k *Key) open(raw []byte) ([]byte, error) {
-	s := k.s
+func (op *opState) open(s *keyState, raw []byte) ([]byte, error) {
 	body := raw[headerSize : len(raw)-hmacSize]
-	op := s.getOp()
 	op.cbcDecrypt(s, raw[9:headerSize], body)
-	s.putOp(op)
 	return unpad(body)
 }
 
@@ -380,10 +437,18 @@ func (a i128) add(b i128) i128 {
 func (a i128) less(b i128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
 
 // decodeToken accepts canonical URL-safe base64 with padding, with
-// surrounding ASCII whitespace, and checks the version byte and lengths. The
-// result has hmacSize bytes of spare capacity for verify.
+// surrounding ASCII whitespace, and checks the version byte and lengths.
 func decodeToken(tok []byte) ([]byte, bool) {
 	tok = trimSpace(tok)
+	if len(tok) < b64.EncodedLen(minTokenSize) || len(tok)%4 != 0 {
+		return nil, false
+	}
+	return decodeTokenInto(make([]byte, len(tok)/4*3), tok)
+}
+
+// decodeTokenInto is decodeToken into buf, which must hold len(tok)/4*3
+// bytes; tok is already trimmed.
+func decodeTokenInto(buf, tok []byte) ([]byte, bool) {
 	if len(tok) < b64.EncodedLen(minTokenSize) || len(tok)%4 != 0 {
 		return nil, false
 	}
@@ -394,13 +459,12 @@ func decodeToken(tok []byte) ([]byte, bool) {
 			want--
 		}
 	}
-	buf := make([]byte, len(tok)/4*3+hmacSize)
-	n, err := b64.Strict().Decode(buf, tok)
+	n, err := strict.Decode(buf, tok)
 	// The decoder skips '\r' and '\n'; a token holding them decodes short.
 	if err != nil || n != want {
 		return nil, false
 	}
-	raw := buf[:n]
+	raw := buf[:n:n]
 	if raw[0] != Version || (n-headerSize-hmacSize)%aes.BlockSize != 0 {
 		return nil, false
 	}

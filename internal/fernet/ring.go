@@ -99,7 +99,7 @@ func (r *Ring) Rotate(tok []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := r.keys[0].seal(msg, nil, ts)
+	out := r.keys[0].seal(nil, msg, nil, ts)
 	clear(msg)
 	return out, nil
 }
@@ -127,13 +127,17 @@ func (r *Ring) openRaw(tok []byte, ttl time.Duration, now time.Time) ([]byte, ui
 			}
 			dirty = false
 		}
-		if !k.verify(raw) {
+		op := k.s.getOp()
+		if !op.verify(raw) {
+			k.s.putOp(op)
 			continue
 		}
 		if !timely(ts, ttl, now) {
+			k.s.putOp(op)
 			return nil, 0, nil, ErrInvalidToken
 		}
-		msg, err := k.open(raw)
+		msg, err := op.open(k.s, raw)
+		k.s.putOp(op)
 		if err == nil {
 			return msg, ts, k, nil
 		}

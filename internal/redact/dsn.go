@@ -7,8 +7,11 @@ const Mask = "****"
 
 // MaskDSN replaces the password of a URL-form DSN with "****", exactly as
 // the policy writes it (postgresql://user:****@host:5432/db,
-// redis://:****@host:6379/0), and the value of password= in a key=value
-// DSN. Anything else is returned unchanged.
+// redis://:****@host:6379/0), and the value of every password= parameter,
+// in a URL query or a key=value DSN. Anything else is returned unchanged.
+//
+// It errs on the side of masking: a password holding a raw '/', '?' or '#'
+// (not valid in a URL, but easy to paste) is still masked.
 func MaskDSN(dsn string) string {
 	if i := strings.Index(dsn, "://"); i >= 0 {
 		rest := dsn[i+3:]
@@ -18,23 +21,70 @@ func MaskDSN(dsn string) string {
 		}
 		at := strings.LastIndex(rest[:end], "@")
 		if at < 0 {
-			return dsn
+			// No userinfo in a well-formed authority. A '@' further on
+			// with a ':' before any '/' is a password holding a '/', '?'
+			// or '#': mask it anyway.
+			if a := strings.LastIndex(rest, "@"); a >= 0 {
+				c := strings.IndexByte(rest[:a], ':')
+				sl := strings.IndexByte(rest[:a], '/')
+				if c >= 0 && (sl < 0 || c < sl) {
+					at = a
+				}
+			}
 		}
-		user := rest[:at]
-		if c := strings.Index(user, ":"); c >= 0 {
-			user = user[:c] + ":" + Mask
+		if at >= 0 {
+			user := rest[:at]
+			if c := strings.Index(user, ":"); c >= 0 {
+				user = user[:c] + ":" + Mask
+			}
+			dsn = dsn[:i+3] + user + rest[at:]
 		}
-		return dsn[:i+3] + user + rest[at:]
+		return maskParam(dsn, "&#")
 	}
-	// key=value form: password=secret or password='se cret'
-	lower := strings.ToLower(dsn)
-	idx := strings.Index(lower, "password=")
-	if idx < 0 {
-		return dsn
+	return maskParam(dsn, " ")
+}
+
+// maskParam replaces the value of every password= parameter (any case) with
+// "****". A value ends at one of stop; a value in single quotes ends at the
+// closing quote, with backslash escapes.
+func maskParam(s, stop string) string {
+	const key = "password="
+	var b strings.Builder
+	for {
+		idx := strings.Index(strings.ToLower(s), key)
+		if idx < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		// Only a whole parameter name: start of string or after a separator.
+		if idx > 0 && !strings.ContainsRune(" ?&;", rune(s[idx-1])) {
+			b.WriteString(s[:idx+len(key)])
+			s = s[idx+len(key):]
+			continue
+		}
+		start := idx + len(key)
+		end := start
+		if end < len(s) && s[end] == '\'' {
+			end++
+			for end < len(s) && s[end] != '\'' {
+				if s[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end < len(s) {
+				end++
+			}
+			end = min(end, len(s))
+		} else {
+			for end < len(s) && !strings.ContainsRune(stop, rune(s[end])) {
+				end++
+			}
+		}
+		b.WriteString(s[:start])
+		b.WriteString(Mask)
+		s = s[end:]
 	}
-	start := idx + len("password=")
-	end := quotedOrWordEnd(dsn, start)
-	return dsn[:start] + Mask + dsn[end:]
 }
 
 // quotedOrWordEnd returns the end of the value starting at s[start]: a

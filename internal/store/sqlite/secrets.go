@@ -129,16 +129,18 @@ func (d *DB) Secret(ctx context.Context, name string) (store.Secret, error) {
 	return s, nil
 }
 
+const getQuery = `SELECT ` + secretCols + `,
+	v.id, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.destroyed_at, v.compromised_at
+	FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (CASE WHEN ? = 0 THEN s.current_version ELSE ? END)
+	WHERE s.name = ?`
+
 // Get implements store.Secrets.
 func (d *DB) Get(ctx context.Context, name string, version int) (store.Secret, store.Version, error) {
 	var v store.Version
 	var vid, vnum, vcreated sql.NullInt64
 	var token, keyID, actor sql.NullString
 	var destroyed, compromised sql.NullInt64
-	row := d.read.QueryRowContext(ctx, `SELECT `+secretCols+`,
-		v.id, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.destroyed_at, v.compromised_at
-		FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (CASE WHEN ? = 0 THEN s.current_version ELSE ? END)
-		WHERE s.name = ?`, version, version, name)
+	row := d.getStmt.QueryRowContext(ctx, version, version, name)
 	s, err := scanSecret(row, &vid, &vnum, &token, &keyID, &v.Binding, &vcreated, &actor, &destroyed, &compromised)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, v, fmt.Errorf("%w: secret %s", store.ErrNotFound, name)

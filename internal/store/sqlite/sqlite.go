@@ -51,6 +51,8 @@ type DB struct {
 	path  string
 	write *sql.DB // one connection: every write transaction
 	read  *sql.DB // read-only connections
+
+	getStmt *sql.Stmt // Get, the hot path, prepared once per connection
 }
 
 var _ store.Store = (*DB)(nil)
@@ -113,6 +115,10 @@ func openWith(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	d.read = r
+	if d.getStmt, err = r.PrepareContext(ctx, getQuery); err != nil {
+		d.Close()
+		return nil, d.classify("preparing queries", err)
+	}
 	return d, nil
 }
 
@@ -212,6 +218,9 @@ func (d *DB) Path() string { return d.path }
 // Close closes the store.
 func (d *DB) Close() error {
 	var errR error
+	if d.getStmt != nil {
+		d.getStmt.Close()
+	}
 	if d.read != nil {
 		errR = d.read.Close()
 	}

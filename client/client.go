@@ -1,0 +1,573 @@
+// Package client is the Go client of the sa01-secrets server, for services.
+//
+// A service gets a token in one of two ways: its launcher logs it in and
+// hands it the token (SA01_SECRETS_TOKEN), or it holds the internal token
+// and logs in itself with [Client.Login]. After Login the client renews the
+// token in the background before it expires and logs in again when the
+// token reaches its max TTL.
+//
+//	c, err := client.New("https://secrets.internal:8200")
+//	if err != nil { ... }
+//	defer c.Close()
+//	if err := c.Login(ctx, internalToken, "gateway"); err != nil { ... }
+//	s, err := c.Get(ctx, "llm/openai_api_key")
+//	switch {
+//	case errors.Is(err, client.ErrDenied): // the policy does not grant it, or it does not exist
+//	case errors.Is(err, client.ErrNotFound): // granted, but no such secret
+//	case errors.Is(err, client.ErrUnauthenticated): // token expired or revoked
+//	}
+//	key := s.Value()
+//
+// Get caches each secret for a short time (5 s by default, [WithCacheTTL]),
+// so a hot path does not call the server on every use and a new version is
+// seen within the cache TTL.
+//
+// This package is the stable, public API of sa01-secrets; everything under
+// internal/ may change.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors. Every error the server returns wraps one of these (test with
+// errors.Is) inside an *APIError.
+var (
+	ErrUnauthenticated = errors.New("sa01-secrets: not authenticated (missing, invalid, expired or revoked token)")
+	ErrDenied          = errors.New("sa01-secrets: permission denied")
+	ErrNotFound        = errors.New("sa01-secrets: not found")
+	ErrConflict        = errors.New("sa01-secrets: version conflict")
+	ErrUnavailable     = errors.New("sa01-secrets: server unavailable")
+)
+
+// APIError is an error answer of the server.
+type APIError struct {
+	Status  int    // HTTP status
+	Code    string // the server's error code
+	Message string // the server's message; it never holds a value
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("sa01-secrets: %s (%d %s)", e.Message, e.Status, e.Code)
+}
+
+// Unwrap returns the sentinel for the status.
+func (e *APIError) Unwrap() error {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return ErrUnauthenticated
+	case http.StatusForbidden:
+		return ErrDenied
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusConflict:
+		return ErrConflict
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// Secret is one version of a secret. It prints, logs and marshals without
+// its value; [Secret.Value] is the one way to it.
+type Secret struct {
+	Name      string
+	Version   int
+	Env       string // the environment variable name for it
+	CreatedAt time.Time
+	value     string
+}
+
+// Value returns the secret value.
+func (s Secret) Value() string { return s.value }
+
+// Format prints the secret without its value.
+func (s Secret) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{%s v%d [REDACTED]}", s.Name, s.Version)
+}
+
+// LogValue logs the secret without its value.
+func (s Secret) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", s.Name), slog.Int("version", s.Version))
+}
+
+// MarshalJSON marshals the secret without its value.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	return json.Marshal(Meta{Name: s.Name, Version: s.Version, Env: s.Env, CreatedAt: s.CreatedAt})
+}
+
+// Meta describes a version without its value.
+type Meta struct {
+	Name      string    `json:"name"`
+	Version   int       `json:"version"`
+	Env       string    `json:"env"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	Readable  bool      `json:"readable,omitempty"` // in List: the caller may read the value
+}
+
+// TokenInfo describes the client's token, never the token itself.
+type TokenInfo struct {
+	Service      string    `json:"service"`
+	Accessor     string    `json:"accessor"`
+	IssuedAt     time.Time `json:"issued_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	MaxExpiresAt time.Time `json:"max_expires_at"`
+	Renewable    bool      `json:"renewable"`
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (for TLS settings, proxies, tests).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithToken sets a service token obtained elsewhere (SA01_SECRETS_TOKEN).
+// The client does not renew a token it did not log in for, unless
+// [Client.StartRenewal] is called.
+func WithToken(tok string) Option { return func(c *Client) { c.token = tok } }
+
+// WithCacheTTL sets how long Get keeps a secret; 0 turns the cache off.
+func WithCacheTTL(d time.Duration) Option { return func(c *Client) { c.cacheTTL = d } }
+
+// WithLogger sets where background renewal reports failures.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// Client talks to one server. It is safe for concurrent use.
+type Client struct {
+	base     string
+	http     *http.Client
+	cacheTTL time.Duration
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	token    string
+	info     TokenInfo
+	internal string // kept after Login to log in again at max TTL
+	service  string
+	cache    map[string]cachedSecret
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+type cachedSecret struct {
+	s   Secret
+	exp time.Time
+}
+
+// New returns a client of the server at addr, an http:// or https:// URL.
+func New(addr string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(addr, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("sa01-secrets: server address: want an http:// or https:// URL")
+	}
+	if u.User != nil {
+		return nil, errors.New("sa01-secrets: server address: credentials do not belong in the URL")
+	}
+	c := &Client{
+		base:     u.String(),
+		http:     &http.Client{Timeout: 30 * time.Second},
+		cacheTTL: 5 * time.Second,
+		log:      slog.New(slog.DiscardHandler),
+		cache:    map[string]cachedSecret{},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Close stops background renewal. It does not revoke the token; call
+// [Client.Revoke] for that.
+func (c *Client) Close() {
+	c.mu.Lock()
+	stop, done := c.stop, c.done
+	c.stop, c.done = nil, nil
+	c.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+}
+
+// Login logs in as service with the internal token and starts background
+// renewal. The client keeps the internal token to log in again when the
+// service token reaches its max TTL.
+func (c *Client) Login(ctx context.Context, internalToken, service string) error {
+	if err := c.login(ctx, internalToken, service); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.internal, c.service = internalToken, service
+	c.mu.Unlock()
+	c.StartRenewal()
+	return nil
+}
+
+func (c *Client) login(ctx context.Context, internalToken, service string) error {
+	var out struct {
+		TokenInfo
+		Token string `json:"token"`
+	}
+	if err := c.call(ctx, "POST", "/v1/auth/login", internalToken, map[string]string{"service": service}, &out); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.token, c.info = out.Token, out.TokenInfo
+	c.mu.Unlock()
+	return nil
+}
+
+// Token returns the current service token, for handing to a child process.
+func (c *Client) Token() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
+}
+
+// Self describes the client's token.
+func (c *Client) Self(ctx context.Context) (TokenInfo, error) {
+	var out TokenInfo
+	err := c.call(ctx, "GET", "/v1/auth/self", c.Token(), nil, &out)
+	if err == nil {
+		c.mu.Lock()
+		c.info = out
+		c.mu.Unlock()
+	}
+	return out, err
+}
+
+// Renew extends the token by its TTL, up to its max TTL.
+func (c *Client) Renew(ctx context.Context) (TokenInfo, error) {
+	var out TokenInfo
+	err := c.call(ctx, "POST", "/v1/auth/renew", c.Token(), nil, &out)
+	if err == nil {
+		c.mu.Lock()
+		c.info = out
+		c.mu.Unlock()
+	}
+	return out, err
+}
+
+// Revoke revokes the client's token and stops renewal.
+func (c *Client) Revoke(ctx context.Context) error {
+	c.Close()
+	err := c.call(ctx, "POST", "/v1/auth/revoke", c.Token(), nil, nil)
+	c.mu.Lock()
+	c.token, c.internal = "", ""
+	c.mu.Unlock()
+	return err
+}
+
+// StartRenewal renews the token in the background, when a third of its TTL
+// is left; at its max TTL it logs in again if the client holds the
+// internal token (after Login), else it stops. Close stops it.
+func (c *Client) StartRenewal() {
+	c.mu.Lock()
+	if c.stop != nil {
+		c.mu.Unlock()
+		return
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	c.stop, c.done = stop, done
+	c.mu.Unlock()
+	go c.renewLoop(stop, done)
+}
+
+func (c *Client) renewLoop(stop, done chan struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-stop; cancel() }()
+	if _, err := c.Self(ctx); err != nil {
+		c.log.Warn("sa01-secrets client: cannot read the token's expiry", "error", err)
+	}
+	failures := 0
+	for {
+		c.mu.Lock()
+		info := c.info
+		c.mu.Unlock()
+		wait := renewWait(info, time.Now())
+		if failures > 0 {
+			wait = min(time.Duration(failures)*time.Second, 30*time.Second)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := c.refresh(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			c.log.Warn("sa01-secrets client: token renewal failed", "error", err, "failures", failures)
+			if errors.Is(err, ErrUnauthenticated) && c.internalToken() == "" {
+				return // nothing more can be done without the internal token
+			}
+			continue
+		}
+		failures = 0
+	}
+}
+
+// renewWait is how long to wait before renewing: until a third of the
+// remaining lifetime is left, at least one second.
+func renewWait(info TokenInfo, now time.Time) time.Duration {
+	left := info.ExpiresAt.Sub(now)
+	w := left - left/3
+	if w < time.Second {
+		w = time.Second
+	}
+	return w
+}
+
+func (c *Client) internalToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.internal
+}
+
+// refresh renews, or logs in again when the token cannot be renewed.
+func (c *Client) refresh(ctx context.Context) error {
+	c.mu.Lock()
+	info, internal, service := c.info, c.internal, c.service
+	c.mu.Unlock()
+	if info.Renewable {
+		got, err := c.Renew(ctx)
+		if err == nil && got.ExpiresAt.After(info.ExpiresAt) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, ErrUnauthenticated) {
+			return err
+		}
+	}
+	if internal == "" {
+		return ErrUnauthenticated
+	}
+	return c.login(ctx, internal, service)
+}
+
+// Get returns the current version of a secret, from the cache when it was
+// fetched less than the cache TTL ago.
+func (c *Client) Get(ctx context.Context, name string) (Secret, error) {
+	if c.cacheTTL > 0 {
+		c.mu.Lock()
+		e, ok := c.cache[name]
+		c.mu.Unlock()
+		if ok && time.Now().Before(e.exp) {
+			return e.s, nil
+		}
+	}
+	s, err := c.GetVersion(ctx, name, 0)
+	if err != nil {
+		return s, err
+	}
+	if c.cacheTTL > 0 {
+		c.mu.Lock()
+		c.cache[name] = cachedSecret{s: s, exp: time.Now().Add(c.cacheTTL)}
+		c.mu.Unlock()
+	}
+	return s, nil
+}
+
+// GetVersion returns one version of a secret (0: the current one), never
+// from the cache.
+func (c *Client) GetVersion(ctx context.Context, name string, version int) (Secret, error) {
+	if err := checkName(name); err != nil {
+		return Secret{}, err
+	}
+	path := "/v1/secrets/" + escapePath(name)
+	if version > 0 {
+		path += "?version=" + strconv.Itoa(version)
+	}
+	var out struct {
+		Meta
+		Value string `json:"value"`
+	}
+	if err := c.authCall(ctx, "GET", path, nil, &out); err != nil {
+		return Secret{}, err
+	}
+	return Secret{Name: out.Name, Version: out.Version, Env: out.Env, CreatedAt: out.CreatedAt, value: out.Value}, nil
+}
+
+// Put writes a new version. cas, when not nil, is the version the secret
+// must be at (0: it must not exist), or the write fails with ErrConflict.
+func (c *Client) Put(ctx context.Context, name, value string, cas *int) (Meta, error) {
+	return c.PutWith(ctx, name, value, PutOptions{CAS: cas})
+}
+
+// PutOptions are the optional fields of a write.
+type PutOptions struct {
+	CAS            *int   // the version the secret must be at (0: it must not exist)
+	Env            string // the environment variable name for it
+	Class          string // encryption-key, api-key, internal-token, db-credential or config
+	Description    string
+	Owner          string
+	RotationPeriod *time.Duration
+}
+
+// PutWith writes a new version with metadata.
+func (c *Client) PutWith(ctx context.Context, name, value string, o PutOptions) (Meta, error) {
+	if err := checkName(name); err != nil {
+		return Meta{}, err
+	}
+	body := struct {
+		Value          string `json:"value"`
+		CAS            *int   `json:"cas,omitempty"`
+		Env            string `json:"env,omitempty"`
+		Class          string `json:"class,omitempty"`
+		Description    string `json:"description,omitempty"`
+		Owner          string `json:"owner,omitempty"`
+		RotationPeriod *int64 `json:"rotation_period_seconds,omitempty"`
+	}{Value: value, CAS: o.CAS, Env: o.Env, Class: o.Class, Description: o.Description, Owner: o.Owner}
+	if o.RotationPeriod != nil {
+		s := int64(*o.RotationPeriod / time.Second)
+		body.RotationPeriod = &s
+	}
+	var out Meta
+	err := c.authCall(ctx, "PUT", "/v1/secrets/"+escapePath(name), body, &out)
+	c.forget(name)
+	return out, err
+}
+
+// Delete deletes a secret.
+func (c *Client) Delete(ctx context.Context, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	err := c.authCall(ctx, "DELETE", "/v1/secrets/"+escapePath(name), nil, nil)
+	c.forget(name)
+	return err
+}
+
+// List returns, without values, the secrets under prefix that the client
+// may list or read.
+func (c *Client) List(ctx context.Context, prefix string) ([]Meta, error) {
+	var out struct {
+		Secrets []Meta `json:"secrets"`
+	}
+	path := "/v1/secrets"
+	if prefix != "" {
+		path += "?prefix=" + url.QueryEscape(prefix)
+	}
+	err := c.authCall(ctx, "GET", path, nil, &out)
+	return out.Secrets, err
+}
+
+// History returns the versions of a secret, without values.
+func (c *Client) History(ctx context.Context, name string) ([]Meta, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	var out struct {
+		Versions []Meta `json:"versions"`
+	}
+	err := c.authCall(ctx, "GET", "/v1/secrets/"+escapePath(name)+"/history", nil, &out)
+	return out.Versions, err
+}
+
+func (c *Client) forget(name string) {
+	c.mu.Lock()
+	delete(c.cache, name)
+	c.mu.Unlock()
+}
+
+func checkName(name string) error {
+	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "//") {
+		return errors.New("sa01-secrets: invalid secret name")
+	}
+	return nil
+}
+
+// escapePath escapes each segment of a name, keeping the '/'.
+func escapePath(name string) string {
+	segs := strings.Split(name, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// authCall calls with the service token; on a 401 it logs in again once
+// when the client holds the internal token.
+func (c *Client) authCall(ctx context.Context, method, path string, in, out any) error {
+	err := c.call(ctx, method, path, c.Token(), in, out)
+	if errors.Is(err, ErrUnauthenticated) {
+		c.mu.Lock()
+		internal, service := c.internal, c.service
+		c.mu.Unlock()
+		if internal != "" {
+			if lerr := c.login(ctx, internal, service); lerr != nil {
+				return err
+			}
+			return c.call(ctx, method, path, c.Token(), in, out)
+		}
+	}
+	return err
+}
+
+// call does one request. Errors never include the request body or a token.
+func (c *Client) call(ctx context.Context, method, path, bearer string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return errors.New("sa01-secrets: cannot encode the request")
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return errors.New("sa01-secrets: cannot build the request")
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, c.base, errors.Unwrap(err))
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%w: reading the answer", ErrUnavailable)
+	}
+	if res.StatusCode >= 400 {
+		var e struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(b, &e)
+		if e.Message == "" {
+			e.Message = http.StatusText(res.StatusCode)
+		}
+		return &APIError{Status: res.StatusCode, Code: e.Code, Message: e.Message}
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return errors.New("sa01-secrets: the server's answer is not the JSON expected")
+		}
+	}
+	return nil
+}

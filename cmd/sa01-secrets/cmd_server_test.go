@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type serving struct {
+	addr   string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	stop   func() error
+}
+
+// startServe runs serve in the background until stop is called.
+func startServe(t *testing.T, env map[string]string, o serveOptions) *serving {
+	t.Helper()
+	s := &serving{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	g := &globals{stdin: strings.NewReader(""), stdout: s.stdout, stderr: s.stderr, getenv: func(k string) string { return env[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	o.ready = func(addr string) { ready <- addr }
+	errc := make(chan error, 1)
+	go func() { errc <- serve(ctx, g, o) }()
+	select {
+	case s.addr = <-ready:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("serve: %v\n%s", err, s.stderr)
+	}
+	s.stop = func() error { cancel(); return <-errc }
+	return s
+}
+
+func getJSON(t *testing.T, c *http.Client, method, url, bearer string, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return res.StatusCode, m
+}
+
+func TestServeDev(t *testing.T) {
+	s := startServe(t, map[string]string{"HOME": t.TempDir()}, serveOptions{dev: true, listen: "127.0.0.1:0"})
+	out := s.stdout.String()
+	for _, want := range []string{"keeps NOTHING", "Address:         " + s.addr, "Internal token:", "export SA01_SECRETS_ADDR=" + s.addr, "sa01-secrets put demo/openai_api_key", "sa01-secrets get demo/openai_api_key", "sa01-secrets run --service demo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	tok := regexp.MustCompile(`Internal token:\s+(\S+)`).FindStringSubmatch(out)[1]
+	dir := filepath.Dir(regexp.MustCompile(`Store:\s+(\S+)`).FindStringSubmatch(out)[1])
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	code, m := getJSON(t, http.DefaultClient, "GET", s.addr+"/v1/sys/health", "", "")
+	if code != 200 || m["auth_required"] != true {
+		t.Fatalf("health: %d %v", code, m)
+	}
+
+	// the CLI verbs against it, as the banner says
+	env := map[string]string{"SA01_SECRETS_ADDR": s.addr, "SA01_AUTH_INTERNAL_TOKEN": tok, "HOME": t.TempDir()}
+	cli := func(stdin string, args ...string) runResult {
+		var o, e bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
+		return runResult{code, o.String(), e.String()}
+	}
+	if r := cli("sk-demo-DEVCANARY", "put", "demo/openai_api_key"); r.code != 0 {
+		t.Fatalf("put: %d %s", r.code, r.stderr)
+	}
+	if r := cli("", "get", "demo/openai_api_key"); r.code != 0 || strings.TrimSpace(r.stdout) != "sk-demo-DEVCANARY" {
+		t.Fatalf("get: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "list"); r.code != 0 || !strings.Contains(r.stdout, "demo/openai_api_key") {
+		t.Fatalf("list: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "history", "demo/openai_api_key"); r.code != 0 || !strings.Contains(r.stdout, "acc_") {
+		t.Fatalf("history: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "get", "demo/nothing"); r.code != ExitNotFound {
+		t.Fatalf("get missing: %d %s", r.code, r.stderr)
+	}
+	if r := cli("", "export", "--service", "demo", "--format", "dotenv"); r.code != 0 || r.stdout != "OPENAI_API_KEY=\"sk-demo-DEVCANARY\"\n" {
+		t.Fatalf("export --service: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	env["SA01_SECRETS_SERVICE"] = "demo"
+	if r := cli("x", "put", "demo/other"); r.code != ExitDenied {
+		t.Fatalf("demo may not write: %d %s", r.code, r.stderr)
+	}
+	if r := cli("", "rollback", "demo/openai_api_key", "--to", "1"); r.code != ExitUsage || !strings.Contains(r.stderr, "not available through the server") {
+		t.Fatalf("rollback remote: %d %s", r.code, r.stderr)
+	}
+	delete(env, "SA01_SECRETS_SERVICE")
+	lt := cli("", "login", "--service", "demo")
+	if lt.code != 0 || !strings.HasPrefix(lt.stdout, "sa01s_") {
+		t.Fatalf("login: %d %s", lt.code, lt.stderr)
+	}
+	env["SA01_SECRETS_TOKEN"] = strings.TrimSpace(lt.stdout)
+	delete(env, "SA01_AUTH_INTERNAL_TOKEN")
+	if r := cli("", "get", "demo/openai_api_key"); r.code != 0 {
+		t.Fatalf("get with SA01_SECRETS_TOKEN: %d %s", r.code, r.stderr)
+	}
+
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("dev directory left behind: %v", err)
+	}
+	for _, leak := range []string{"DEVCANARY"} {
+		if strings.Contains(s.stderr.String(), leak) {
+			t.Errorf("server log holds a value")
+		}
+	}
+}
+
+func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
+	t.Parallel()
+	var o, e bytes.Buffer
+	env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "HOME": t.TempDir()}
+	code := run(context.Background(), []string{"serve", "--listen", "0.0.0.0:0"}, nil, &o, &e, func(k string) string { return env[k] })
+	if code != ExitUsage || !strings.Contains(e.String(), "not a loopback address") || !strings.Contains(e.String(), "hint:") {
+		t.Fatalf("code %d: %s", code, e.String())
+	}
+	code = run(context.Background(), []string{"serve", "--tls-cert", "x.pem"}, nil, &o, &e, func(k string) string { return env[k] })
+	if code != ExitUsage {
+		t.Fatalf("cert without key: %d", code)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8200": true, "127.1.2.3:1": true, "[::1]:8200": true, "localhost:8200": true,
+		":8200": false, "0.0.0.0:8200": false, "10.0.0.1:8200": false, "example.com:8200": false, "junk": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v", addr, got)
+		}
+	}
+}
+
+func TestServeInsecureListenWarns(t *testing.T) {
+	env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "SA01_DB_DSN": "sqlite://" + filepath.Join(t.TempDir(), "s.db")}
+	s := startServe(t, env, serveOptions{listen: "0.0.0.0:0", insecureListen: true})
+	defer s.stop()
+	if !strings.Contains(s.stderr.String(), "WARNING: plain HTTP") {
+		t.Fatalf("no loud warning: %s", s.stderr)
+	}
+}
+
+func TestServeAuthDisabledWarns(t *testing.T) {
+	env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "SA01_DB_DSN": "sqlite://" + filepath.Join(t.TempDir(), "s.db"), "SA01_AUTH_REQUIRED": "false"}
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	defer s.stop()
+	if !strings.Contains(s.stderr.String(), "authentication is disabled") {
+		t.Fatalf("no warning: %s", s.stderr)
+	}
+	_, m := getJSON(t, http.DefaultClient, "GET", s.addr+"/v1/sys/health", "", "")
+	if m["auth_required"] != false || m["warning"] == nil {
+		t.Fatalf("health: %v", m)
+	}
+}
+
+// TestServeTLSAndPolicyReload serves TLS with a fresh certificate and
+// reloads the policy on SIGHUP, keeping it when the new file is bad.
+func TestServeTLSAndPolicyReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte("services:\n  gateway: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"SA01_CRYPTO_FERNET_KEY":   fernet.GenerateKey().Encode(),
+		"SA01_DB_DSN":              "sqlite://" + filepath.Join(dir, "s.db"),
+		"SA01_POLICY_FILE":         pol,
+		"SA01_AUTH_INTERNAL_TOKEN": "tls-internal-token",
+	}
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", tlsCert: certFile, tlsKey: keyFile})
+	defer s.stop()
+	if !strings.HasPrefix(s.addr, "https://") {
+		t.Fatalf("addr %s", s.addr)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	login := func(svc string) int {
+		code, _ := getJSON(t, c, "POST", s.addr+"/v1/auth/login", "tls-internal-token", `{"service":"`+svc+`"}`)
+		return code
+	}
+	if login("gateway") != 200 || login("worker") != 403 {
+		t.Fatal("policy before reload")
+	}
+	if err := os.WriteFile(pol, []byte("services:\n  worker: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload := func(want string) {
+		t.Helper()
+		n := strings.Count(s.stderr.String(), "policy reload")
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.Count(s.stderr.String(), "policy reload") == n && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !strings.Contains(s.stderr.String(), want) {
+			t.Fatalf("log lacks %q: %s", want, s.stderr)
+		}
+	}
+	reload("policy reloaded")
+	if login("gateway") != 403 || login("worker") != 200 {
+		t.Fatal("policy after reload")
+	}
+	if err := os.WriteFile(pol, []byte("services:\n  worker: {read: [\"llm/**x\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload("policy reload failed")
+	if !strings.Contains(s.stderr.String(), "policy.yaml:2:") {
+		t.Fatalf("reload error without a line: %s", s.stderr)
+	}
+	if login("worker") != 200 {
+		t.Fatal("a bad file replaced the policy")
+	}
+	// plain HTTP to the TLS port fails
+	if res, err := http.Get("http://" + strings.TrimPrefix(s.addr, "https://") + "/v1/sys/health"); err == nil {
+		res.Body.Close()
+		if res.StatusCode == 200 {
+			t.Fatal("plain HTTP served on the TLS port")
+		}
+	}
+}
+
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}

@@ -1,0 +1,229 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testEvents(n int) []Event {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = Event{Time: t0.Add(time.Duration(i) * time.Millisecond), Service: "svc", Actor: "acc-1",
+			Action: "read", Secret: fmt.Sprintf("db/pass-%d", i%3), Version: i + 1, Outcome: Success, RequestID: fmt.Sprint("r", i), Source: "127.0.0.1"}
+	}
+	return evs
+}
+
+func chain(t *testing.T, n int) []Entry {
+	t.Helper()
+	es, err := Link(EmptyHead, testEvents(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// rehash recomputes e's hash and relinks every later entry, as an attacker
+// with write access to the chain would.
+func rehashFrom(es []Entry, i int) {
+	for ; i < len(es); i++ {
+		if i > 0 {
+			es[i].Prev = es[i-1].Hash
+		}
+		es[i].Hash, _ = HashOf(es[i])
+	}
+}
+
+func TestCanonicalIsStable(t *testing.T) {
+	ev := Event{Time: time.Unix(0, 1).UTC(), Action: "read", Outcome: Success}
+	c, err := Canonical(1, ZeroHash, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(c), FormatVersion) || len(c) != len(FormatVersion)+8+32+8+8+9*4+len("read")+len(Success) {
+		t.Fatalf("canonical form has unexpected layout: %d bytes", len(c))
+	}
+	// Field boundaries are unambiguous: moving a byte between fields changes the hash.
+	a := Entry{Seq: 1, Prev: ZeroHash, Event: Event{Time: ev.Time, Service: "ab", Actor: "c", Action: "read", Outcome: Success}}
+	b := a
+	b.Service, b.Actor = "a", "bc"
+	ha, _ := HashOf(a)
+	hb, _ := HashOf(b)
+	if ha == hb {
+		t.Fatal("moving a byte between fields kept the hash")
+	}
+	if _, err := Canonical(1, "xyz", ev); err == nil {
+		t.Fatal("a malformed prev hash was accepted")
+	}
+}
+
+func TestLinkChains(t *testing.T) {
+	es := chain(t, 5)
+	for i, e := range es {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d has seq %d", i, e.Seq)
+		}
+		want := ZeroHash
+		if i > 0 {
+			want = es[i-1].Hash
+		}
+		if e.Prev != want {
+			t.Fatalf("entry %d prev %s, want %s", i, e.Prev, want)
+		}
+	}
+	// Linking in two batches gives the same chain as one.
+	a, _ := Link(EmptyHead, testEvents(5)[:2])
+	b, _ := Link(a[1].Head(), testEvents(5)[2:])
+	if got := append(a, b...); got[4].Hash != es[4].Hash {
+		t.Fatal("linking in batches changed the chain")
+	}
+}
+
+func TestVerifyNamesTheFirstTamperedEvent(t *testing.T) {
+	key := &MACKey{ID: "k1", Key: [32]byte{1}}
+	keys := []MACKey{*key}
+	full := chain(t, 20)
+	cpAt := func(es []Entry, i int) []Checkpoint {
+		return []Checkpoint{Sign(key, es[i].Head(), time.Unix(1, 0))}
+	}
+	tests := []struct {
+		name   string
+		tamper func([]Entry) ([]Entry, []Checkpoint)
+		kind   string
+		seq    int64
+	}{
+		{"intact", func(es []Entry) ([]Entry, []Checkpoint) { return es, cpAt(es, 19) }, "", 0},
+		{"edited field", func(es []Entry) ([]Entry, []Checkpoint) {
+			es[6].Outcome = Failure
+			return es, nil
+		}, Edited, 7},
+		{"edited and rehashed", func(es []Entry) ([]Entry, []Checkpoint) {
+			es[6].Service = "other"
+			es[6].Hash, _ = HashOf(es[6])
+			return es, nil
+		}, Edited, 7},
+		{"replaced with a self-consistent forgery", func(es []Entry) ([]Entry, []Checkpoint) {
+			es[6].Service = "other"
+			es[6].Prev = strings.Repeat("a", 64)
+			es[6].Hash, _ = HashOf(es[6])
+			return es, nil
+		}, Edited, 7},
+		{"whole tail rewritten, caught by checkpoint", func(es []Entry) ([]Entry, []Checkpoint) {
+			cps := cpAt(es, 15)
+			es[10].Secret = "other"
+			rehashFrom(es, 10)
+			return es, cps
+		}, Edited, 16},
+		{"deleted one", func(es []Entry) ([]Entry, []Checkpoint) {
+			return append(es[:4:4], es[5:]...), nil
+		}, Deleted, 5},
+		{"deleted three", func(es []Entry) ([]Entry, []Checkpoint) {
+			return append(es[:4:4], es[7:]...), nil
+		}, Deleted, 5},
+		{"deleted the first", func(es []Entry) ([]Entry, []Checkpoint) { return es[1:], nil }, Deleted, 1},
+		{"inserted duplicate seq", func(es []Entry) ([]Entry, []Checkpoint) {
+			x := es[3]
+			x.Service = "intruder"
+			x.Hash, _ = HashOf(x)
+			out := append([]Entry{}, es[:4]...)
+			out = append(out, x)
+			return append(out, es[4:]...), nil
+		}, Inserted, 4},
+		{"inserted with a fresh seq", func(es []Entry) ([]Entry, []Checkpoint) {
+			x := Entry{Seq: 4, Prev: strings.Repeat("b", 64), Event: Normalize(Event{Action: "read", Outcome: Success})}
+			x.Hash, _ = HashOf(x)
+			out := append([]Entry{}, es[:3]...)
+			out = append(out, x)
+			return append(out, es[3:]...), nil
+		}, Inserted, 4},
+		{"reordered", func(es []Entry) ([]Entry, []Checkpoint) {
+			es[8], es[9] = es[9], es[8]
+			return es, nil
+		}, Reordered, 10},
+		{"truncated tail", func(es []Entry) ([]Entry, []Checkpoint) {
+			cps := cpAt(es, 19)
+			return es[:17], cps
+		}, Truncated, 18},
+		{"all removed", func(es []Entry) ([]Entry, []Checkpoint) {
+			return nil, cpAt(es, 9)
+		}, Truncated, 1},
+		{"forged checkpoint", func(es []Entry) ([]Entry, []Checkpoint) {
+			cp := cpAt(es, 19)
+			cp[0].Seq = 25
+			return es, cp
+		}, Forged, 25},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			es, cps := tc.tamper(append([]Entry(nil), full...))
+			r := VerifyEntries(es, cps, keys)
+			if tc.kind == "" {
+				if !r.OK() || r.Events != 20 || r.Checkpoints != 1 {
+					t.Fatalf("intact chain: %+v %v", r, r.Problem)
+				}
+				return
+			}
+			if r.OK() {
+				t.Fatalf("tampering not detected")
+			}
+			if r.Problem.Kind != tc.kind || r.Problem.Seq != tc.seq {
+				t.Fatalf("got %v, want %s at seq %d", r.Problem, tc.kind, tc.seq)
+			}
+		})
+	}
+}
+
+func TestCheckpointUnderUnknownKeyStillCatchesTruncation(t *testing.T) {
+	es := chain(t, 10)
+	cp := Sign(&MACKey{ID: "old", Key: [32]byte{9}}, es[9].Head(), time.Now())
+	r := VerifyEntries(es[:8], []Checkpoint{cp}, []MACKey{{ID: "new", Key: [32]byte{1}}})
+	if r.OK() || r.Problem.Kind != Truncated || r.Unauthenticated != 1 {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+func TestLinkerCheckpointsOnMultiples(t *testing.T) {
+	l := &Linker{Every: 4}
+	var cps []Checkpoint
+	head := EmptyHead
+	for _, n := range []int{3, 2, 1, 5} {
+		es, c, err := l.Link(head, testEvents(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		head = es[len(es)-1].Head()
+		cps = append(cps, c...)
+	}
+	// Batches end at 3, 5, 6, 11: crossings of 4 and 8 happen in the
+	// batches ending at 5 and 11.
+	if len(cps) != 2 || cps[0].Seq != 5 || cps[1].Seq != 11 {
+		t.Fatalf("checkpoints %+v", cps)
+	}
+}
+
+func TestLinkerCheckpointsByAge(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &Linker{MaxAge: time.Minute, Now: func() time.Time { return now }}
+	head := EmptyHead
+	var got []int64
+	for i := range 4 {
+		es, cps, err := l.Link(head, testEvents(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		head = es[0].Head()
+		for _, cp := range cps {
+			got = append(got, cp.Seq)
+		}
+		if i == 1 {
+			now = now.Add(2 * time.Minute)
+		}
+	}
+	// The first batch checkpoints (a new process), then only once a minute passed.
+	if len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Fatalf("checkpoints at %v, want [1 3]", got)
+	}
+}

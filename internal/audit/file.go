@@ -1,0 +1,197 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// File is the JSON-lines sink: one Entry per line, chained on its own (the
+// first line of a file has seq 1 and prev ZeroHash), so a shipped file can
+// be verified alone with VerifyFile. It is a BatchWriter: wrap it in a
+// Batcher so that concurrent events share one write and one fsync.
+//
+// A file is created with mode 0600. Opening an existing file resumes its
+// chain from its last line. After a failed write the sink refuses every
+// later event (the file's tail is then unknown) until it is reopened.
+type File struct {
+	mu     sync.Mutex
+	w      io.Writer
+	f      *os.File  // the regular file to sync, or nil
+	closer io.Closer // a pipe or device to close, or nil
+	head   Head
+	broken error
+	buf    bytes.Buffer
+}
+
+// OpenFile opens (or creates) the JSON-lines audit file at path; "-" means
+// standard output, w, whose chain starts anew with each process.
+func OpenFile(path string, stdout io.Writer) (*File, error) {
+	if path == "-" {
+		return &File{w: stdout, head: EmptyHead}, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		f.Close()
+		return nil, fmt.Errorf("audit file %s: mode %04o is wider than 0600", path, st.Mode().Perm())
+	}
+	head, err := lastHead(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit file %s: %w", path, err)
+	}
+	s := &File{w: f, head: head}
+	if st.Mode().IsRegular() {
+		s.f = f // sync after each batch; pipes and devices cannot be synced
+	} else {
+		s.closer = f
+	}
+	return s, nil
+}
+
+// lastHead reads the chain head from the last line of f.
+func lastHead(f *os.File, size int64) (Head, error) {
+	if size == 0 {
+		return EmptyHead, nil
+	}
+	const chunk = 64 << 10
+	off := max(size-chunk, 0)
+	b := make([]byte, size-off)
+	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return Head{}, err
+	}
+	if b[len(b)-1] != '\n' {
+		return Head{}, errors.New("the last line is incomplete (a write was interrupted); move the file aside to start a new chain")
+	}
+	b = b[:len(b)-1]
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	} else if off > 0 {
+		return Head{}, errors.New("the last line is longer than 64 KiB")
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil || e.Seq <= 0 || len(e.Hash) != 64 {
+		return Head{}, errors.New("the last line is not an audit entry")
+	}
+	return e.Head(), nil
+}
+
+// WriteBatch implements BatchWriter: it chains evs, writes them in one
+// write and syncs the file.
+func (s *File) WriteBatch(_ context.Context, evs []Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken != nil {
+		return s.broken
+	}
+	es, err := Link(s.head, evs)
+	if err != nil {
+		return err
+	}
+	s.buf.Reset()
+	for i := range es {
+		if err := appendLine(&s.buf, es[i]); err != nil {
+			return err
+		}
+	}
+	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+		s.broken = fmt.Errorf("audit file: write failed, refusing further events: %w", err)
+		return s.broken
+	}
+	if s.f != nil {
+		if err := s.f.Sync(); err != nil {
+			s.broken = fmt.Errorf("audit file: sync failed, refusing further events: %w", err)
+			return s.broken
+		}
+	}
+	s.head = es[len(es)-1].Head()
+	return nil
+}
+
+// Head returns the head of the file's chain.
+func (s *File) Head() Head {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head
+}
+
+// Close closes the file (not standard output).
+func (s *File) Close() error {
+	if s.f != nil {
+		return s.f.Close()
+	}
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
+}
+
+// appendLine writes e as one JSON line.
+func appendLine(b *bytes.Buffer, e Entry) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(e)
+}
+
+// MarshalLine returns e as one JSON line with its newline, the form of the
+// audit file and of a Kafka record.
+func MarshalLine(e Entry) ([]byte, error) {
+	var b bytes.Buffer
+	err := appendLine(&b, e)
+	return b.Bytes(), err
+}
+
+// maxLine bounds one line of an audit file when reading it.
+const maxLine = 1 << 20
+
+// ReadEntries reads a JSON-lines audit stream and calls fn with each entry
+// and its line number. A line that does not parse is returned as an Entry
+// that cannot verify (seq 0), so the verifier names it as edited.
+func ReadEntries(r io.Reader, fn func(line int64, e Entry) bool) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	var n int64
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			e = Entry{}
+		}
+		if !fn(n, e) {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", n+1, err)
+	}
+	return nil
+}
+
+// VerifyFile verifies a JSON-lines audit stream. Positions in its problem
+// are line numbers.
+func VerifyFile(r io.Reader) (Result, error) {
+	v := NewVerifier(nil, nil)
+	err := ReadEntries(r, func(line int64, e Entry) bool {
+		v.pos = line - 1
+		return v.Add(e)
+	})
+	return v.Finish(), err
+}

@@ -1,0 +1,267 @@
+// Package kafka ships the audit chain to a Kafka topic with franz-go.
+//
+// The store's audit table is the outbox: a [Publisher] reads entries after
+// its cursor, produces them in seq order to partition 0 of the topic with an
+// idempotent producer, and then moves its cursor. Reads never wait on Kafka:
+// while the broker is down the publisher only falls behind, and it catches
+// up from its cursor when the broker returns. Before it produces, a
+// publisher reads the last record of the partition, so entries that reached
+// Kafka before a crash (or before an error that lost the acknowledgement)
+// are not sent twice.
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+)
+
+// SeqHeader is the record header that carries an entry's seq.
+const SeqHeader = "sa01-audit-seq"
+
+// Options tune a Publisher; zero values pick the defaults.
+type Options struct {
+	Batch      int           // entries per produce, default 500
+	Poll       time.Duration // how often to look for new entries without a notification, default 1 s
+	MaxBackoff time.Duration // longest wait between sessions after an error, default 30 s
+	Logger     *slog.Logger  // default: discard
+	ClientOpts []kgo.Opt     // extra franz-go options (tests)
+}
+
+// Publisher ships the chain to one topic. Make one with New and run it with
+// Run in its own goroutine.
+type Publisher struct {
+	out     audit.Outbox
+	seeds   []string
+	topic   string
+	o       Options
+	notify  chan struct{}
+	shipped atomic.Int64
+}
+
+var _ audit.Notifier = (*Publisher)(nil)
+
+// New returns a publisher from out to topic on the brokers seeds.
+func New(out audit.Outbox, seeds []string, topic string, o Options) *Publisher {
+	if o.Batch <= 0 {
+		o.Batch = 500
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Publisher{out: out, seeds: seeds, topic: topic, o: o, notify: make(chan struct{}, 1)}
+}
+
+// CursorName is the outbox cursor of the publisher to topic.
+func CursorName(topic string) string { return "kafka:" + topic }
+
+// Notify tells the publisher that new entries were committed.
+func (p *Publisher) Notify() {
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Shipped returns the seq of the last entry the publisher knows is in Kafka.
+func (p *Publisher) Shipped() int64 { return p.shipped.Load() }
+
+// Run ships entries until ctx ends. Errors (broker down, store down) are
+// logged and retried with backoff; Run returns only ctx's error.
+func (p *Publisher) Run(ctx context.Context) error {
+	backoff := 250 * time.Millisecond
+	for {
+		err := p.session(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.o.Logger.Warn("audit: kafka publisher interrupted; will resume from its cursor", "topic", p.topic, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, p.o.MaxBackoff)
+	}
+}
+
+func (p *Publisher) client() (*kgo.Client, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(p.seeds...),
+		kgo.DefaultProduceTopic(p.topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.AllowAutoTopicCreation(),
+		kgo.RecordDeliveryTimeout(30 * time.Second),
+	}
+	return kgo.NewClient(append(opts, p.o.ClientOpts...)...)
+}
+
+// session connects, finds where to resume and ships until an error.
+func (p *Publisher) session(ctx context.Context) error {
+	cl, err := p.client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	name := CursorName(p.topic)
+	cursor, err := p.out.AuditCursor(ctx, name)
+	if err != nil {
+		return fmt.Errorf("reading cursor: %w", err)
+	}
+	if last, err := p.lastInTopic(ctx, cl); err != nil {
+		return fmt.Errorf("reading the topic's last record: %w", err)
+	} else if last.seq > cursor {
+		ok, err := p.sameChain(ctx, last)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.o.Logger.Info("audit: kafka already holds entries past the cursor; skipping them", "topic", p.topic, "cursor", cursor, "last", last.seq)
+			cursor = last.seq
+			if err := p.out.SetAuditCursor(ctx, name, cursor); err != nil {
+				return fmt.Errorf("moving cursor: %w", err)
+			}
+		} else {
+			p.o.Logger.Warn("audit: the topic's last record is not from this chain; publishing from the cursor", "topic", p.topic, "cursor", cursor)
+		}
+	}
+	p.shipped.Store(cursor)
+	tick := time.NewTicker(p.o.Poll)
+	defer tick.Stop()
+	for {
+		es, err := p.out.AuditAfter(ctx, cursor, p.o.Batch)
+		if err != nil {
+			return fmt.Errorf("reading outbox: %w", err)
+		}
+		if len(es) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-p.notify:
+			case <-tick.C:
+			}
+			continue
+		}
+		recs := make([]*kgo.Record, len(es))
+		for i, e := range es {
+			v, err := audit.MarshalLine(e)
+			if err != nil {
+				return err
+			}
+			recs[i] = &kgo.Record{Value: v[:len(v)-1], Partition: 0,
+				Headers: []kgo.RecordHeader{{Key: SeqHeader, Value: []byte(strconv.FormatInt(e.Seq, 10))}}}
+		}
+		res := cl.ProduceSync(ctx, recs...)
+		// Records of one partition succeed as a prefix: advance over it.
+		n := 0
+		for _, r := range res {
+			if r.Err != nil {
+				break
+			}
+			n++
+		}
+		if n > 0 {
+			cursor = es[n-1].Seq
+			if err := p.out.SetAuditCursor(ctx, name, cursor); err != nil {
+				return fmt.Errorf("moving cursor: %w", err)
+			}
+			p.shipped.Store(cursor)
+		}
+		if err := res.FirstErr(); err != nil {
+			return fmt.Errorf("producing: %w", err)
+		}
+	}
+}
+
+type published struct {
+	seq  int64
+	hash string
+}
+
+// lastInTopic returns the seq and hash of the last record of partition 0,
+// or zero when the topic is empty or does not exist.
+func (p *Publisher) lastInTopic(ctx context.Context, cl *kgo.Client) (published, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	t := kmsg.NewListOffsetsRequestTopic()
+	t.Topic = p.topic
+	pt := kmsg.NewListOffsetsRequestTopicPartition()
+	pt.Partition = 0
+	pt.Timestamp = -1 // the end
+	t.Partitions = append(t.Partitions, pt)
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return published{}, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return published{}, errors.New("unexpected ListOffsets response")
+	}
+	rp := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return published{}, nil
+		}
+		return published{}, err
+	}
+	if rp.Offset <= 0 {
+		return published{}, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rd, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.seeds...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{p.topic: {0: kgo.NewOffset().At(rp.Offset - 1)}})}, p.o.ClientOpts...)...)
+	if err != nil {
+		return published{}, err
+	}
+	defer rd.Close()
+	for {
+		fs := rd.PollFetches(cctx)
+		if err := cctx.Err(); err != nil {
+			return published{}, err
+		}
+		var last *kgo.Record
+		fs.EachRecord(func(r *kgo.Record) { last = r })
+		if last == nil {
+			continue
+		}
+		for _, h := range last.Headers {
+			if h.Key == SeqHeader {
+				seq, err := strconv.ParseInt(string(h.Value), 10, 64)
+				if err != nil {
+					return published{}, errors.New("the last record has a malformed seq header")
+				}
+				var e audit.Entry
+				_ = json.Unmarshal(last.Value, &e)
+				return published{seq: seq, hash: e.Hash}, nil
+			}
+		}
+		return published{}, errors.New("the last record carries no seq header")
+	}
+}
+
+// sameChain reports whether the entry at last.seq in the outbox has the hash
+// the topic holds for it.
+func (p *Publisher) sameChain(ctx context.Context, last published) (bool, error) {
+	es, err := p.out.AuditAfter(ctx, last.seq-1, 1)
+	if err != nil {
+		return false, fmt.Errorf("reading outbox: %w", err)
+	}
+	return len(es) == 1 && es[0].Seq == last.seq && es[0].Hash == last.hash, nil
+}

@@ -1,0 +1,275 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// DefaultTimeout bounds how long an access waits for its event to be
+// recorded before it is refused.
+const DefaultTimeout = time.Second
+
+// Validate checks that an event can be recorded: it names an action and its
+// outcome is Success or Failure.
+func Validate(ev Event) error {
+	if ev.Action == "" {
+		return errors.New("audit: event has no action")
+	}
+	if ev.Outcome != Success && ev.Outcome != Failure {
+		return errors.New("audit: event outcome must be success or failure")
+	}
+	return nil
+}
+
+// RecorderFunc adapts a function to a Recorder.
+type RecorderFunc func(ctx context.Context, ev Event) error
+
+// Record implements Recorder.
+func (f RecorderFunc) Record(ctx context.Context, ev Event) error { return f(ctx, ev) }
+
+// Bounded makes a recorder fail closed within a bound: Record returns
+// ErrNotRecorded when the inner recorder fails, or does not answer within
+// the timeout, whether or not it honours its context. The inner error is
+// handed to OnError (for the operator's log) and never to the caller, so a
+// refused access learns why without details.
+type Bounded struct {
+	r       Recorder
+	timeout time.Duration
+	sem     chan struct{}
+	onError func(error)
+}
+
+// maxStuck bounds the goroutines that may wait on a sink that ignores its
+// context; past it, events are refused at once.
+const maxStuck = 1 << 16
+
+// NewBounded wraps r. A timeout of 0 means DefaultTimeout. onError, when not
+// nil, receives every failure of r (it must not block).
+func NewBounded(r Recorder, timeout time.Duration, onError func(error)) *Bounded {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &Bounded{r: r, timeout: timeout, sem: make(chan struct{}, maxStuck), onError: onError}
+}
+
+// Record implements Recorder.
+func (b *Bounded) Record(ctx context.Context, ev Event) error {
+	ev = Stamp(ctx, ev)
+	if err := Validate(ev); err != nil {
+		return notRecorded(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	select {
+	case b.sem <- struct{}{}:
+	default:
+		b.report(errors.New("audit: too many events waiting on a sink that does not answer"))
+		return notRecorded("the audit sink is not answering")
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-b.sem }()
+		done <- b.r.Record(ctx, ev)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			b.report(err)
+			return notRecorded("the audit sink failed")
+		}
+		return nil
+	case <-ctx.Done():
+		b.report(fmt.Errorf("audit: sink did not answer within %s", b.timeout))
+		return notRecorded(fmt.Sprintf("the audit sink did not answer within %s", b.timeout))
+	}
+}
+
+func (b *Bounded) report(err error) {
+	if b.onError != nil {
+		b.onError(err)
+	}
+}
+
+// notRecorded says why an event was not recorded; it is ErrNotRecorded.
+type notRecorded string
+
+func (e notRecorded) Error() string { return string(e) }
+func (e notRecorded) Unwrap() error { return ErrNotRecorded }
+
+// Tee records each event to every recorder at once and succeeds only when
+// all of them do.
+type Tee []Recorder
+
+// Record implements Recorder.
+func (t Tee) Record(ctx context.Context, ev Event) error {
+	switch len(t) {
+	case 0:
+		return errors.New("audit: no sink")
+	case 1:
+		return t[0].Record(ctx, ev)
+	}
+	errs := make([]error, len(t))
+	var wg sync.WaitGroup
+	for i, r := range t[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i+1] = r.Record(ctx, ev)
+		}()
+	}
+	errs[0] = t[0].Record(ctx, ev)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// BatchWriter appends a batch of events durably and in order, as one
+// unit: it returns nil only when every event of the batch is stored.
+type BatchWriter interface {
+	WriteBatch(ctx context.Context, evs []Event) error
+}
+
+// Batcher is a group-commit recorder: events recorded concurrently are
+// written together in one batch (one transaction, one fsync), in the order
+// they arrived, and each Record returns once its batch is durable. While a
+// batch is being written the next one gathers, so throughput grows with
+// concurrency instead of being bound by the latency of one commit.
+type Batcher struct {
+	w       BatchWriter
+	max     int
+	timeout time.Duration
+	reqs    chan *batchReq
+	quit    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+type batchReq struct {
+	ev   Event
+	done chan error
+}
+
+// BatcherOptions tune a Batcher; zero values pick the defaults.
+type BatcherOptions struct {
+	MaxBatch     int           // events per batch, default 1024
+	Queue        int           // events waiting for the next batch, default 8192
+	WriteTimeout time.Duration // bound on one batch write, default 10 s
+}
+
+// NewBatcher starts a batcher over w. Close stops it.
+func NewBatcher(w BatchWriter, o BatcherOptions) *Batcher {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.Queue <= 0 {
+		o.Queue = 8192
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	b := &Batcher{w: w, max: o.MaxBatch, timeout: o.WriteTimeout,
+		reqs: make(chan *batchReq, o.Queue), quit: make(chan struct{}), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// ErrClosed is returned by a recorder that has been closed.
+var ErrClosed = errors.New("audit: recorder closed")
+
+// Record implements Recorder: it returns when the event's batch is durable,
+// when the batch failed, or when ctx ends (the event may then still be
+// written, which records an access that was refused: the safe side).
+func (b *Batcher) Record(ctx context.Context, ev Event) error {
+	ev = Stamp(ctx, ev)
+	if err := Validate(ev); err != nil {
+		return err
+	}
+	r := &batchReq{ev: Normalize(ev), done: make(chan error, 1)}
+	select {
+	case <-b.quit:
+		return ErrClosed
+	default:
+	}
+	select {
+	case b.reqs <- r:
+	case <-b.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-b.done:
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *Batcher) loop() {
+	defer close(b.done)
+	batch := make([]*batchReq, 0, b.max)
+	evs := make([]Event, 0, b.max)
+	for {
+		batch, evs = batch[:0], evs[:0]
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		case <-b.quit:
+			// Drain what was queued before Close, then stop.
+			for {
+				select {
+				case r := <-b.reqs:
+					batch = append(batch, r)
+					if len(batch) < b.max {
+						continue
+					}
+				default:
+				}
+				if len(batch) == 0 {
+					return
+				}
+				b.write(batch, evs)
+				batch, evs = batch[:0], evs[:0]
+			}
+		}
+	fill:
+		for len(batch) < b.max {
+			select {
+			case r := <-b.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.write(batch, evs)
+	}
+}
+
+func (b *Batcher) write(batch []*batchReq, evs []Event) {
+	for _, r := range batch {
+		evs = append(evs, r.ev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	err := b.w.WriteBatch(ctx, evs)
+	cancel()
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+// Close writes what is queued and stops the batcher. Later Records fail
+// with ErrClosed.
+func (b *Batcher) Close() error {
+	b.once.Do(func() { close(b.quit) })
+	<-b.done
+	return nil
+}

@@ -1,0 +1,357 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var okEvent = Event{Action: "read", Secret: "db/pass", Outcome: Success}
+
+func TestBoundedFailingSinkRefuses(t *testing.T) {
+	var logged []error
+	var mu sync.Mutex
+	inner := RecorderFunc(func(context.Context, Event) error { return errors.New("disk full at /var/lib/x") })
+	b := NewBounded(inner, time.Second, func(err error) { mu.Lock(); logged = append(logged, err); mu.Unlock() })
+	err := b.Record(context.Background(), okEvent)
+	if !errors.Is(err, ErrNotRecorded) {
+		t.Fatalf("got %v, want ErrNotRecorded", err)
+	}
+	if strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("the caller was told the sink's details: %v", err)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0].Error(), "disk full") {
+		t.Fatalf("the operator was not told: %v", logged)
+	}
+}
+
+func TestBoundedHangingSinkReturnsWithinBound(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	inner := RecorderFunc(func(context.Context, Event) error { <-release; return nil }) // ignores its context
+	const bound = 100 * time.Millisecond
+	b := NewBounded(inner, bound, nil)
+	start := time.Now()
+	err := b.Record(context.Background(), okEvent)
+	took := time.Since(start)
+	if !errors.Is(err, ErrNotRecorded) {
+		t.Fatalf("got %v, want ErrNotRecorded", err)
+	}
+	if took < bound || took > bound+2*time.Second {
+		t.Fatalf("returned after %s, want about %s", took, bound)
+	}
+}
+
+func TestBoundedDefaultTimeoutAndValidation(t *testing.T) {
+	b := NewBounded(Discard{}, 0, nil)
+	if b.timeout != DefaultTimeout {
+		t.Fatalf("default timeout %s", b.timeout)
+	}
+	if err := b.Record(context.Background(), Event{Action: "read"}); !errors.Is(err, ErrNotRecorded) {
+		t.Fatalf("an event without outcome was accepted: %v", err)
+	}
+	if err := b.Record(context.Background(), okEvent); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTeeFailsIfAnySinkFails(t *testing.T) {
+	var m Memory
+	bad := RecorderFunc(func(context.Context, Event) error { return errors.New("down") })
+	if err := (Tee{&m, bad}).Record(context.Background(), okEvent); err == nil {
+		t.Fatal("a failing sink went unnoticed")
+	}
+	if err := (Tee{&m, Discard{}}).Record(context.Background(), okEvent); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.Entries()); n != 2 {
+		t.Fatalf("memory sink has %d events", n)
+	}
+}
+
+// slowWriter records batch sizes and takes a while per batch, like a commit.
+type slowWriter struct {
+	Memory
+	mu      sync.Mutex
+	batches []int
+	delay   time.Duration
+	fail    bool
+}
+
+func (w *slowWriter) WriteBatch(ctx context.Context, evs []Event) error {
+	time.Sleep(w.delay)
+	w.mu.Lock()
+	w.batches = append(w.batches, len(evs))
+	fail := w.fail
+	w.mu.Unlock()
+	if fail {
+		return errors.New("commit failed")
+	}
+	return w.Memory.WriteBatch(ctx, evs)
+}
+
+func TestBatcherGroupsConcurrentEventsInOrder(t *testing.T) {
+	w := &slowWriter{delay: 5 * time.Millisecond}
+	b := NewBatcher(w, BatcherOptions{})
+	const clients, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*each)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				ev := okEvent
+				ev.Version = c*1000 + i
+				if err := b.Record(context.Background(), ev); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	b.Close()
+	es := w.Entries()
+	if len(es) != clients*each {
+		t.Fatalf("%d events stored, want %d", len(es), clients*each)
+	}
+	if r := VerifyEntries(es, nil, nil); !r.OK() {
+		t.Fatal(r.Problem)
+	}
+	// Each client's events appear in the order it recorded them.
+	last := map[int]int{}
+	for _, e := range es {
+		c, i := e.Version/1000, e.Version%1000
+		if p, ok := last[c]; ok && i <= p {
+			t.Fatalf("client %d: event %d stored after %d", c, i, p)
+		}
+		last[c] = i
+	}
+	if len(w.batches) >= clients*each {
+		t.Fatalf("no batching: %d batches for %d events", len(w.batches), clients*each)
+	}
+}
+
+func TestBatcherReportsBatchFailureToEveryCaller(t *testing.T) {
+	w := &slowWriter{fail: true}
+	b := NewBatcher(w, BatcherOptions{})
+	defer b.Close()
+	var wg sync.WaitGroup
+	var failed sync.Map
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.Record(context.Background(), okEvent); err != nil {
+				failed.Store(i, true)
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	failed.Range(func(any, any) bool { n++; return true })
+	if n != 8 {
+		t.Fatalf("%d of 8 callers saw the failure", n)
+	}
+}
+
+func TestBatcherClosed(t *testing.T) {
+	b := NewBatcher(&Memory{}, BatcherOptions{})
+	b.Close()
+	if err := b.Record(context.Background(), okEvent); !errors.Is(err, ErrClosed) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestFileSinkChainsAndResumes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	f, err := OpenFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteBatch(context.Background(), testEvents(3)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %o", st.Mode().Perm())
+	}
+	f, err = OpenFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Head().Seq != 3 {
+		t.Fatalf("resumed at %v", f.Head())
+	}
+	if err := f.WriteBatch(context.Background(), testEvents(2)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	data, _ := os.ReadFile(path)
+	r, err := VerifyFile(bytes.NewReader(data))
+	if err != nil || !r.OK() || r.Events != 5 {
+		t.Fatalf("verify: %+v %v %v", r, r.Problem, err)
+	}
+	// Field names of the line format.
+	first := strings.SplitN(string(data), "\n", 2)[0]
+	for _, k := range []string{`"seq":1`, `"prev":"` + ZeroHash, `"hash":`, `"time":"2026-01-02T03:04:05.123456789Z"`, `"service":"svc"`, `"actor":`, `"action":"read"`, `"secret":"db/pass-0"`, `"version":1`, `"outcome":"success"`, `"request_id":"r0"`, `"source":"127.0.0.1"`} {
+		if !strings.Contains(first, k) {
+			t.Errorf("line lacks %s: %s", k, first)
+		}
+	}
+	// Swapping two lines is named.
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	lines[1], lines[2] = lines[2], lines[1]
+	r, _ = VerifyFile(strings.NewReader(strings.Join(lines, "\n")))
+	if r.OK() || r.Problem.Kind != Reordered || r.Problem.Position != 2 {
+		t.Fatalf("swapped lines: %+v", r.Problem)
+	}
+	// Editing a value in place is named, by line.
+	edited := strings.Replace(string(data), `"secret":"db/pass-1"`, `"secret":"db/pass-2"`, 1)
+	r, _ = VerifyFile(strings.NewReader(edited))
+	if r.OK() || r.Problem.Kind != Edited || r.Problem.Seq != 2 || r.Problem.Position != 2 {
+		t.Fatalf("edited line: %+v", r.Problem)
+	}
+	// Garbage in a line is named.
+	r, _ = VerifyFile(strings.NewReader(lines[0] + "\nnot json\n"))
+	if r.OK() || r.Problem.Kind != Edited || r.Problem.Position != 2 {
+		t.Fatalf("garbage line: %+v", r.Problem)
+	}
+}
+
+func TestFileSinkRefusesWideModeAndTornTail(t *testing.T) {
+	dir := t.TempDir()
+	wide := filepath.Join(dir, "wide.jsonl")
+	os.WriteFile(wide, nil, 0o644)
+	os.Chmod(wide, 0o644)
+	if _, err := OpenFile(wide, nil); err == nil {
+		t.Fatal("a world-readable audit file was accepted")
+	}
+	torn := filepath.Join(dir, "torn.jsonl")
+	os.WriteFile(torn, []byte(`{"seq":1,"prev":"`), 0o600)
+	if _, err := OpenFile(torn, nil); err == nil {
+		t.Fatal("a torn last line was accepted")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("EPIPE") }
+
+func TestFileSinkFailsClosedAfterWriteError(t *testing.T) {
+	f, _ := OpenFile("-", failWriter{})
+	if err := f.WriteBatch(context.Background(), testEvents(1)); err == nil {
+		t.Fatal("write error ignored")
+	}
+	if err := f.WriteBatch(context.Background(), testEvents(1)); err == nil {
+		t.Fatal("a broken sink accepted an event")
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"2026-01-02T03:04:05Z", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		{"2026-01-02T03:04:05.5+02:00", time.Date(2026, 1, 2, 1, 4, 5, 5e8, time.UTC)},
+		{"2026-01-02", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+		{"4h", now.Add(-4 * time.Hour)},
+		{"30m", now.Add(-30 * time.Minute)},
+		{"7d", now.Add(-7 * 24 * time.Hour)},
+		{"2w", now.Add(-14 * 24 * time.Hour)},
+		{"1h30m ago", now.Add(-90 * time.Minute)},
+		{"now", now},
+	}
+	for _, tc := range tests {
+		got, err := ParseTime(tc.in, now)
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "-4h", "4x", "d"} {
+		if _, err := ParseTime(bad, now); err == nil {
+			t.Errorf("ParseTime(%q) accepted", bad)
+		}
+	}
+}
+
+func TestQueryMatch(t *testing.T) {
+	es := chain(t, 6)
+	es[2].Outcome, es[2].Reason = Failure, "denied"
+	q := Query{Secret: "db/pass-2", Failed: true}
+	var got []int64
+	for _, e := range es {
+		if q.Match(e) {
+			got = append(got, e.Seq)
+		}
+	}
+	if len(got) != 1 || got[0] != 3 {
+		t.Fatalf("matched %v", got)
+	}
+	q = Query{Since: es[1].Time, Until: es[4].Time}
+	got = got[:0]
+	for _, e := range es {
+		if q.Match(e) {
+			got = append(got, e.Seq)
+		}
+	}
+	if len(got) != 3 || got[0] != 2 {
+		t.Fatalf("time window matched %v", got)
+	}
+}
+
+type notifyCount struct{ n int }
+
+func (c *notifyCount) Notify() { c.n++ }
+
+func TestChainWritesThroughAppenderAndNotifies(t *testing.T) {
+	var m Memory
+	var n notifyCount
+	key := &MACKey{ID: "k", Key: [32]byte{3}}
+	c := NewChain(memAppender{&m}, key, &n)
+	if err := c.WriteBatch(context.Background(), testEvents(3)); err != nil {
+		t.Fatal(err)
+	}
+	if n.n != 1 || len(m.Entries()) != 3 {
+		t.Fatalf("notified %d times, %d entries", n.n, len(m.Entries()))
+	}
+	cps := m.Checkpoints()
+	if len(cps) != 1 || cps[0].Seq != 3 || cps[0].KeyID != "k" {
+		t.Fatalf("first batch of a process checkpoints: %+v", cps)
+	}
+	if r := VerifyEntries(m.Entries(), cps, []MACKey{*key}); !r.OK() || r.Checkpoints != 1 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// memAppender makes a Memory an Appender, as a store driver is.
+type memAppender struct{ m *Memory }
+
+func (a memAppender) AppendAudit(_ context.Context, evs []Event, link LinkFunc) ([]Entry, error) {
+	a.m.mu.Lock()
+	defer a.m.mu.Unlock()
+	head := EmptyHead
+	if n := len(a.m.entries); n > 0 {
+		head = a.m.entries[n-1].Head()
+	}
+	es, cps, err := link(head, evs)
+	if err != nil {
+		return nil, err
+	}
+	a.m.entries = append(a.m.entries, es...)
+	a.m.cps = append(a.m.cps, cps...)
+	return es, nil
+}

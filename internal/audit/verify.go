@@ -1,0 +1,221 @@
+package audit
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Kinds of tampering a verification names.
+const (
+	Edited    = "edited"    // an event's contents changed, or the chain was rewritten from it on
+	Deleted   = "deleted"   // one or more events are missing from the middle of the chain
+	Inserted  = "inserted"  // an event that was never appended appears in the chain
+	Reordered = "reordered" // events appear out of their sequence order
+	Truncated = "truncated" // the chain ends before its last checkpoint
+	Forged    = "forged"    // a checkpoint's MAC does not verify under its key
+)
+
+// Problem is the first sign of tampering a verification found.
+type Problem struct {
+	Kind     string `json:"kind"`
+	Seq      int64  `json:"seq"`      // the first event concerned
+	Position int64  `json:"position"` // 1-based position of the entry in the input (line of a file), 0 when none
+	Detail   string `json:"detail"`
+}
+
+func (p *Problem) Error() string {
+	if p.Position > 0 {
+		return fmt.Sprintf("audit chain %s at seq %d (position %d): %s", p.Kind, p.Seq, p.Position, p.Detail)
+	}
+	return fmt.Sprintf("audit chain %s at seq %d: %s", p.Kind, p.Seq, p.Detail)
+}
+
+// Result is the outcome of a verification.
+type Result struct {
+	Events          int64    `json:"events"`          // entries that verified, in order
+	Head            Head     `json:"-"`               // the last entry that verified
+	Checkpoints     int      `json:"checkpoints"`     // checkpoints matched against the chain
+	Unauthenticated int      `json:"unauthenticated"` // checkpoints whose MAC could not be checked (unsigned, or key not loaded)
+	Problem         *Problem `json:"problem,omitempty"`
+}
+
+// OK reports whether the chain verified.
+func (r Result) OK() bool { return r.Problem == nil }
+
+// lookahead bounds how far past a gap the verifier searches for the missing
+// events before it calls them deleted rather than reordered.
+const lookahead = 10000
+
+// Verifier checks a chain fed to it entry by entry, in storage order, in
+// constant memory. It stops at the first problem.
+type Verifier struct {
+	cps     []Checkpoint
+	forged  *Checkpoint
+	unauth  int
+	cpi     int
+	matched int
+
+	pos     int64
+	events  int64
+	head    Head
+	prob    *Problem
+	pending *pending
+}
+
+type pending struct {
+	gap      bool
+	at       Entry
+	pos      int64
+	from, to int64 // gap: the missing sequence numbers
+	left     int
+}
+
+// NewVerifier returns a verifier for a chain with the given checkpoints.
+// With keys, each checkpoint's MAC is checked: a checkpoint under a loaded
+// key with a wrong MAC is reported as forged and otherwise ignored; one
+// under a key that is not loaded (or unsigned) still counts, as
+// unauthenticated.
+func NewVerifier(cps []Checkpoint, keys []MACKey) *Verifier {
+	v := &Verifier{head: EmptyHead}
+	for _, cp := range cps {
+		if cp.Seq <= 0 {
+			continue
+		}
+		err := cp.authentic(keys)
+		switch err {
+		case nil:
+		case errBadMAC:
+			if v.forged == nil || cp.Seq < v.forged.Seq {
+				c := cp
+				v.forged = &c
+			}
+			continue
+		default:
+			v.unauth++
+		}
+		v.cps = append(v.cps, cp)
+	}
+	sort.SliceStable(v.cps, func(i, j int) bool { return v.cps[i].Seq < v.cps[j].Seq })
+	return v
+}
+
+func (v *Verifier) fail(kind string, seq, pos int64, format string, a ...any) {
+	v.prob = &Problem{Kind: kind, Seq: seq, Position: pos, Detail: fmt.Sprintf(format, a...)}
+	v.pending = nil
+}
+
+// Add feeds the next entry. It returns false once a problem is settled and
+// further entries would change nothing.
+func (v *Verifier) Add(e Entry) bool {
+	if v.prob != nil {
+		return false
+	}
+	v.pos++
+	if v.pending != nil {
+		v.resolve(e)
+		return v.prob == nil
+	}
+	if h, err := HashOf(e); err != nil || h != e.Hash {
+		v.fail(Edited, e.Seq, v.pos, "its hash does not match its contents")
+		return false
+	}
+	exp := v.head.Seq + 1
+	switch {
+	case e.Seq == exp && e.Prev == v.head.Hash:
+		for v.cpi < len(v.cps) && v.cps[v.cpi].Seq < e.Seq {
+			v.cpi++
+		}
+		for v.cpi < len(v.cps) && v.cps[v.cpi].Seq == e.Seq {
+			cp := v.cps[v.cpi]
+			if cp.Hash != e.Hash {
+				v.fail(Edited, e.Seq, v.pos, "it does not match the checkpoint of %s: the chain was rewritten at or before it",
+					cp.Time.Format("2006-01-02T15:04:05Z07:00"))
+				return false
+			}
+			v.matched++
+			v.cpi++
+		}
+		v.head = e.Head()
+		v.events++
+		return true
+	case e.Seq == exp:
+		v.pending = &pending{at: e, pos: v.pos}
+	case e.Seq > exp:
+		if e.Prev == v.head.Hash {
+			v.fail(Edited, e.Seq, v.pos, "its sequence number was changed (it follows event %d directly)", v.head.Seq)
+			return false
+		}
+		v.pending = &pending{gap: true, at: e, pos: v.pos, from: exp, to: e.Seq - 1, left: lookahead}
+	default:
+		v.fail(Inserted, e.Seq, v.pos, "sequence number %d appears again after event %d", e.Seq, v.head.Seq)
+		return false
+	}
+	return true
+}
+
+// resolve settles a pending break with the entry that follows it.
+func (v *Verifier) resolve(f Entry) {
+	p := v.pending
+	if p.gap {
+		if f.Seq >= p.from && f.Seq <= p.to {
+			v.fail(Reordered, p.at.Seq, p.pos, "event %d appears before event %d", p.at.Seq, f.Seq)
+			return
+		}
+		if p.left--; p.left <= 0 {
+			v.settleGap()
+		}
+		return
+	}
+	switch {
+	case f.Prev == v.head.Hash:
+		v.fail(Inserted, p.at.Seq, p.pos, "it does not link to event %d, and the entry after it does", v.head.Seq)
+	case f.Prev == p.at.Hash && v.head.Seq > 0:
+		v.fail(Edited, v.head.Seq, p.pos-1, "event %d records another hash for it (it was changed and rehashed)", p.at.Seq)
+	default:
+		v.fail(Edited, p.at.Seq, p.pos, "it does not link to event %d, nor does the entry after it link to it (it was replaced)", v.head.Seq)
+	}
+}
+
+func (v *Verifier) settleGap() {
+	p := v.pending
+	if p.from == p.to {
+		v.fail(Deleted, p.from, p.pos, "event %d is missing (event %d follows event %d)", p.from, p.at.Seq, v.head.Seq)
+	} else {
+		v.fail(Deleted, p.from, p.pos, "events %d to %d are missing (event %d follows event %d)", p.from, p.to, p.at.Seq, v.head.Seq)
+	}
+}
+
+// Finish ends the verification and returns its result.
+func (v *Verifier) Finish() Result {
+	if v.pending != nil {
+		if v.pending.gap {
+			v.settleGap()
+		} else {
+			p := v.pending
+			v.fail(Edited, p.at.Seq, p.pos, "it does not link to event %d (it, or event %d, was changed)", v.head.Seq, v.head.Seq)
+		}
+	}
+	if v.prob == nil && len(v.cps) > 0 {
+		last := v.cps[len(v.cps)-1]
+		if last.Seq > v.head.Seq {
+			v.fail(Truncated, v.head.Seq+1, 0, "the chain ends at event %d but the checkpoint of %s records event %d: its tail was removed",
+				v.head.Seq, last.Time.Format("2006-01-02T15:04:05Z07:00"), last.Seq)
+		}
+	}
+	if v.prob == nil && v.forged != nil {
+		v.fail(Forged, v.forged.Seq, 0, "the checkpoint of %s for event %d has a MAC that does not verify under key %s",
+			v.forged.Time.Format("2006-01-02T15:04:05Z07:00"), v.forged.Seq, v.forged.KeyID)
+	}
+	return Result{Events: v.events, Head: v.head, Checkpoints: v.matched, Unauthenticated: v.unauth, Problem: v.prob}
+}
+
+// VerifyEntries verifies a whole chain held in memory.
+func VerifyEntries(es []Entry, cps []Checkpoint, keys []MACKey) Result {
+	v := NewVerifier(cps, keys)
+	for _, e := range es {
+		if !v.Add(e) {
+			break
+		}
+	}
+	return v.Finish()
+}

@@ -1,0 +1,384 @@
+// Package policy is the least-privilege policy: which secrets each service
+// may read, list and write. Everything it does not grant is denied.
+//
+// # File format
+//
+// The policy is a YAML file (SA01_POLICY_FILE):
+//
+//	services:
+//	  gateway: {read: ["llm/*", "db/gateway/*"]}
+//	  worker:  {read: ["llm/openai_api_key"]}
+//	  deployer:
+//	    read:  ["**"]
+//	    write: ["app/**"]
+//
+// Each service maps actions to lists of globs over secret names. The actions
+// are:
+//
+//   - read: fetch values and history. Read implies list.
+//   - list: see names, versions and env names without values.
+//   - write: put new versions and delete. Write does not imply read.
+//
+// Unknown keys, unknown actions, bad service names, bad globs and duplicate
+// keys are errors that name the file and line. See [glob] semantics in the
+// package's glob.go: '*' stays inside a path segment, "**" spans segments.
+//
+// # Reload
+//
+// A [Holder] holds the policy in force and swaps it atomically on
+// [Holder.Reload]: requests in flight keep the policy they started with, and
+// a file that does not load leaves the old policy in force.
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"sync/atomic"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Action is what a service does to a secret.
+type Action string
+
+// Actions.
+const (
+	Read  Action = "read"
+	List  Action = "list"
+	Write Action = "write"
+)
+
+// ErrDenied is returned when the policy does not grant an action.
+var ErrDenied = errors.New("policy: denied")
+
+// MaxFileSize bounds a policy file.
+const MaxFileSize = 1 << 20
+
+// Error is a policy file error at a line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// Policy is a parsed, compiled policy. It is immutable and safe for
+// concurrent use. The zero Policy (and a nil *Policy) denies everything.
+type Policy struct {
+	services map[string]*grants
+}
+
+type grants struct {
+	byAction [3]rules // read, list, write
+	src      map[Action][]string
+}
+
+// rules is one action's globs, precompiled: literal names in a map, the
+// rest in order.
+type rules struct {
+	exact map[string]struct{}
+	globs []*glob
+}
+
+func (r *rules) match(name string) bool {
+	if _, ok := r.exact[name]; ok {
+		return true
+	}
+	for _, g := range r.globs {
+		if g.match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+func actionIndex(a Action) int {
+	switch a {
+	case Read:
+		return 0
+	case List:
+		return 1
+	case Write:
+		return 2
+	}
+	return -1
+}
+
+// Allowed reports whether service may perform action on the secret name.
+// Read implies list.
+func (p *Policy) Allowed(service string, action Action, name string) bool {
+	if p == nil {
+		return false
+	}
+	g := p.services[service]
+	if g == nil {
+		return false
+	}
+	i := actionIndex(action)
+	if i < 0 {
+		return false
+	}
+	if g.byAction[i].match(name) {
+		return true
+	}
+	return action == List && g.byAction[0].match(name)
+}
+
+// Check is Allowed as an error: nil, or ErrDenied.
+func (p *Policy) Check(service string, action Action, name string) error {
+	if p.Allowed(service, action, name) {
+		return nil
+	}
+	return ErrDenied
+}
+
+// HasService reports whether the policy names service.
+func (p *Policy) HasService(service string) bool {
+	if p == nil {
+		return false
+	}
+	_, ok := p.services[service]
+	return ok
+}
+
+// Services returns the service names, sorted.
+func (p *Policy) Services() []string {
+	if p == nil {
+		return nil
+	}
+	out := make([]string, 0, len(p.services))
+	for s := range p.services {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Globs returns the globs granting action to service, as written.
+func (p *Policy) Globs(service string, action Action) []string {
+	if p == nil || p.services[service] == nil {
+		return nil
+	}
+	return append([]string(nil), p.services[service].src[action]...)
+}
+
+var serviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// Load reads and parses the policy file at path.
+func Load(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot read the policy file"}
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
+		return nil, &Error{File: path, Msg: "cannot read the policy file"}
+	}
+	if buf.Len() > MaxFileSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}
+	}
+	return Parse(path, buf.Bytes())
+}
+
+// Parse parses a policy; file names the source in errors.
+func Parse(file string, data []byte) (*Policy, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{File: file, Line: yamlErrLine(err), Msg: "not valid YAML: " + yamlErrMsg(err)}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, &Error{File: file, Msg: "empty policy: want a top-level 'services:' mapping"}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, &Error{File: file, Line: root.Line, Msg: "want a mapping with 'services:' at the top"}
+	}
+	p := &Policy{services: map[string]*grants{}}
+	var services *yaml.Node
+	err := eachPair(file, root, func(k, v *yaml.Node) error {
+		if k.Value != "services" {
+			return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("unknown key %q: want 'services'", k.Value)}
+		}
+		services = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if services == nil {
+		return nil, &Error{File: file, Line: root.Line, Msg: "missing 'services:'"}
+	}
+	if services.Kind == yaml.ScalarNode && services.Tag == "!!null" {
+		return p, nil // no service: everything denied
+	}
+	if services.Kind != yaml.MappingNode {
+		return nil, &Error{File: file, Line: services.Line, Msg: "'services' must be a mapping of service names"}
+	}
+	err = eachPair(file, services, func(k, v *yaml.Node) error {
+		if !serviceName.MatchString(k.Value) {
+			return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("service name %q: want lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64", k.Value)}
+		}
+		g, err := parseGrants(file, k.Value, v)
+		if err != nil {
+			return err
+		}
+		p.services[k.Value] = g
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func parseGrants(file, service string, v *yaml.Node) (*grants, error) {
+	g := &grants{src: map[Action][]string{}}
+	for i := range g.byAction {
+		g.byAction[i].exact = map[string]struct{}{}
+	}
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return g, nil // a service with no grants
+	}
+	if v.Kind != yaml.MappingNode {
+		return nil, &Error{File: file, Line: v.Line, Msg: fmt.Sprintf("service %q: want a mapping of read/list/write to lists of globs", service)}
+	}
+	err := eachPair(file, v, func(k, list *yaml.Node) error {
+		a := Action(k.Value)
+		i := actionIndex(a)
+		if i < 0 {
+			return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("service %q: unknown action %q: want read, list or write", service, k.Value)}
+		}
+		if list.Kind != yaml.SequenceNode {
+			return &Error{File: file, Line: list.Line, Msg: fmt.Sprintf("service %q: %s: want a list of globs, as [\"llm/*\"]", service, a)}
+		}
+		for _, item := range list.Content {
+			if item.Kind != yaml.ScalarNode || (item.Tag != "!!str" && item.Tag != "") {
+				return &Error{File: file, Line: item.Line, Msg: fmt.Sprintf("service %q: %s: each glob is a string", service, a)}
+			}
+			gl, err := compileGlob(item.Value)
+			if err != nil {
+				return &Error{File: file, Line: item.Line, Msg: fmt.Sprintf("service %q: %s: glob %q: %v", service, a, item.Value, err)}
+			}
+			if gl.literal() {
+				g.byAction[i].exact[item.Value] = struct{}{}
+			} else {
+				g.byAction[i].globs = append(g.byAction[i].globs, gl)
+			}
+			g.src[a] = append(g.src[a], item.Value)
+		}
+		return nil
+	})
+	return g, err
+}
+
+// eachPair walks a mapping, refusing duplicate and non-string keys.
+func eachPair(file string, m *yaml.Node, fn func(k, v *yaml.Node) error) error {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return &Error{File: file, Line: k.Line, Msg: "a key must be a plain string"}
+		}
+		if line, dup := seen[k.Value]; dup {
+			return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, line)}
+		}
+		seen[k.Value] = k.Line
+		if v.Kind == yaml.AliasNode {
+			return &Error{File: file, Line: v.Line, Msg: "aliases are not allowed in a policy"}
+		}
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	yamlLine   = regexp.MustCompile(`line (\d+)`)
+	yamlPrefix = regexp.MustCompile(`^yaml: (line \d+: )?`)
+)
+
+func yamlErrLine(err error) int {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range m[1] {
+		n = n*10 + int(c-'0')
+		if n > 1<<24 {
+			return 0
+		}
+	}
+	return n
+}
+
+func yamlErrMsg(err error) string {
+	s := err.Error()
+	s = yamlPrefix.ReplaceAllString(s, "")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// Holder holds the policy in force; it is safe for concurrent use.
+type Holder struct {
+	path string
+	cur  atomic.Pointer[Policy]
+}
+
+// NewHolder loads the file at path and holds it. An empty path holds the
+// empty policy, which denies everything.
+func NewHolder(path string) (*Holder, error) {
+	h := &Holder{path: path}
+	if path == "" {
+		h.cur.Store(&Policy{})
+		return h, nil
+	}
+	p, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	h.cur.Store(p)
+	return h, nil
+}
+
+// Static returns a Holder of p that never reloads.
+func Static(p *Policy) *Holder {
+	h := &Holder{}
+	h.cur.Store(p)
+	return h
+}
+
+// Current returns the policy in force.
+func (h *Holder) Current() *Policy { return h.cur.Load() }
+
+// Path returns the file the holder reloads from, or "".
+func (h *Holder) Path() string { return h.path }
+
+// Reload reads the file again. On error the policy in force stays and the
+// error says why.
+func (h *Holder) Reload() error {
+	if h.path == "" {
+		return nil
+	}
+	p, err := Load(h.path)
+	if err != nil {
+		return err
+	}
+	h.cur.Store(p)
+	return nil
+}

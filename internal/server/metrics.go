@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus series. Labels are route names,
+// status codes, outcomes and key IDs: never a secret name, a value or a
+// token.
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	handler  http.Handler
+}
+
+func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sa01_http_requests_total",
+			Help: "HTTP requests by route name, status code and outcome (success or the error code).",
+		}, []string{"route", "code", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sa01_http_request_duration_seconds",
+			Help:    "HTTP request latency by route name.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sa01_tokens_live",
+		Help: "Service tokens neither expired nor revoked.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := s.d.Tokens.Live(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sa01_auth_required",
+		Help: "1 when requests need a token, 0 when SA01_AUTH_REQUIRED=false.",
+	}, func() float64 {
+		if s.d.AuthRequired {
+			return 1
+		}
+		return 0
+	}))
+	if s.d.KeyAges != nil {
+		reg.MustRegister(&keyAgeCollector{ages: s.d.KeyAges})
+	}
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return m
+}
+
+func (m *metrics) observe(route string, status int, outcome string, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status), outcome).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+var keyAgeDesc = prometheus.NewDesc("sa01_key_age_seconds", "Age of each loaded Fernet key, by key ID (a one-way ID, not the key).", []string{"key_id", "primary"}, nil)
+
+type keyAgeCollector struct{ ages func() []KeyAge }
+
+func (c *keyAgeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keyAgeDesc }
+
+func (c *keyAgeCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, k := range c.ages() {
+		ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, k.Age.Seconds(), k.ID, strconv.FormatBool(k.Primary))
+	}
+}
+
+// handleMetrics: GET /metrics, no token, nothing secret.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	s.metrics.handler.ServeHTTP(w, r)
+}

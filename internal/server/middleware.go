@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+)
+
+// reqInfo travels with a request so that the outer middleware can label
+// metrics and logs with what the handlers learnt.
+type reqInfo struct {
+	route string // the route's name, never a secret name
+	code  string // error code, if any
+	err   error  // 5xx cause, logged (never sent)
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	i, _ := ctx.Value(infoKey{}).(*reqInfo)
+	return i
+}
+
+// statusWriter remembers the status.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// middleware composes, outermost first: recovery, request ID and caller
+// source, security headers, body limit, metrics and the access log. Auth is
+// per route (see routes.go), because health, metrics and the OpenAPI
+// document need none.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &reqInfo{route: "unmatched"}
+		sw := &statusWriter{ResponseWriter: w}
+		rid := requestID(r.Header.Get("X-Request-Id"))
+		ctx := context.WithValue(r.Context(), infoKey{}, info)
+		ctx = audit.WithCaller(ctx, audit.Caller{RequestID: rid, Source: sourceOf(r)})
+		r = r.WithContext(ctx)
+
+		h := sw.Header()
+		h.Set("X-Request-Id", rid)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store") // every API answer; values never cached
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "route", info.route, "request_id", rid)
+				info.code = CodeInternal
+				if sw.status == 0 {
+					writeError(sw, r, &apiError{http.StatusInternalServerError, CodeInternal, "internal error"})
+				}
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			s.metrics.observe(info.route, status, outcome(status, info.code), d)
+			if status >= 500 {
+				attrs := []any{"route", info.route, "status", status, "request_id", rid}
+				if info.err != nil {
+					attrs = append(attrs, "error", safeErr(info.err))
+				}
+				s.log.Error("request failed", attrs...)
+			} else if s.log.Enabled(ctx, slog.LevelDebug) {
+				s.log.Debug("request", "route", info.route, "status", status, "duration", d, "request_id", rid, "service", audit.CallerFrom(r.Context()).Service)
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// safeErr returns an error's text for the log. The errors that reach here
+// are store and audit failures; they are logged so that an operator can act,
+// and every log handler is wrapped in the redacting handler in cmd.
+func safeErr(err error) string {
+	s := err.Error()
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}
+
+// requestID keeps a well-formed client request ID or makes one.
+func requestID(in string) string {
+	if n := len(in); n > 0 && n <= 64 {
+		ok := true
+		for i := 0; i < n; i++ {
+			c := in[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return in
+		}
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func sourceOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

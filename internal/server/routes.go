@@ -1,0 +1,88 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+)
+
+// authKind says what credential a route takes.
+type authKind int
+
+const (
+	authNone     authKind = iota // health, metrics, the OpenAPI document
+	authInternal                 // the internal token: login
+	authService                  // a service token (or none when auth is off)
+	authAny                      // revoke: a service token or the internal token
+)
+
+// route is one entry of the API. Name labels metrics; OpenAPI is the path
+// as documented, which a test checks against the mux.
+type route struct {
+	method  string
+	pattern string // Go 1.22 mux pattern, without the method
+	name    string
+	auth    authKind
+	handler http.HandlerFunc
+}
+
+// historySuffix ends a secret path that asks for the secret's history. The
+// mux's {name...} wildcard must end a pattern, so GET /v1/secrets/{name...}
+// dispatches on it; no secret may have "history" as its last segment.
+const historySuffix = "/history"
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{"POST", "/v1/auth/login", "auth.login", authInternal, s.handleLogin},
+		{"POST", "/v1/auth/renew", "auth.renew", authService, s.handleRenew},
+		{"POST", "/v1/auth/revoke", "auth.revoke", authAny, s.handleRevoke},
+		{"GET", "/v1/auth/self", "auth.self", authService, s.handleSelf},
+		{"GET", "/v1/secrets", "secrets.list", authService, s.handleList},
+		{"GET", "/v1/secrets/{name...}", "secrets.get", authService, s.handleGet}, // and .../history
+		{"PUT", "/v1/secrets/{name...}", "secrets.put", authService, s.handlePut},
+		{"DELETE", "/v1/secrets/{name...}", "secrets.delete", authService, s.handleDelete},
+		{"GET", "/v1/sys/health", "sys.health", authNone, s.handleHealth},
+		{"GET", "/metrics", "metrics", authNone, s.handleMetrics},
+		{"GET", "/v1/openapi.json", "openapi", authNone, s.handleOpenAPI},
+	}
+}
+
+func (s *Server) routes() {
+	for _, rt := range s.routeTable() {
+		name, h := rt.name, rt.handler
+		switch rt.auth {
+		case authService:
+			h = s.requireService(h)
+		case authInternal, authAny:
+			// these handlers read the credential themselves
+		}
+		s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if info := infoFrom(r.Context()); info != nil {
+				info.route = name
+				if name == "secrets.get" && strings.HasSuffix(r.PathValue("name"), historySuffix) {
+					info.route = "secrets.history"
+				}
+			}
+			h(w, r)
+		})
+	}
+	s.mux.HandleFunc("/", s.notFound)
+}
+
+// notFound answers, in JSON, what no route serves: the mux sends here
+// every request no other pattern matches, wrong methods included.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{"GET", "PUT", "POST", "DELETE"} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, p := s.mux.Handler(r2); p != "" && p != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, &apiError{http.StatusMethodNotAllowed, CodeMethod, "method not allowed; see /v1/openapi.json"})
+		return
+	}
+	writeError(w, r, &apiError{http.StatusNotFound, CodeNotFound, "no such route; see /v1/openapi.json"})
+}

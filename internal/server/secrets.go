@@ -1,0 +1,233 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+)
+
+// allowed checks the policy for the request's principal and audits a
+// denial. The check comes before any store access, so a denied name and a
+// missing one the caller may not see are answered alike.
+func (s *Server) allowed(r *http.Request, a policy.Action, auditAction, name string) bool {
+	p := principalFrom(r.Context())
+	if p.anonymous || s.d.Policy.Current().Allowed(p.rec.Service, a, name) {
+		return true
+	}
+	_ = s.record(r.Context(), audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: reasonDenied})
+	return false
+}
+
+type secretView struct {
+	Name      string    `json:"name"`
+	Version   int       `json:"version"`
+	Value     string    `json:"value"`
+	Env       string    `json:"env"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type metaView struct {
+	Name      string    `json:"name"`
+	Version   int       `json:"version"`
+	Env       string    `json:"env"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	Readable  *bool     `json:"readable,omitempty"` // in lists: may the caller read the value
+}
+
+func secretMeta(s store.Secret) metaView {
+	return metaView{Name: s.Name, Version: s.CurrentVersion, Env: EnvName(s.Name, s.EnvName), CreatedAt: s.UpdatedAt.UTC()}
+}
+
+func versionMeta(name, env string, v store.Version) metaView {
+	return metaView{Name: name, Version: v.Version, Env: EnvName(name, env), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor}
+}
+
+// EnvName is the environment variable run sets for a secret: its own env
+// name when it has one, else its last path segment upper-cased
+// (llm/openai_api_key → OPENAI_API_KEY), with every character outside
+// [A-Z0-9_] replaced by '_'.
+func EnvName(name, env string) string {
+	if env != "" {
+		return env
+	}
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	b := []byte(strings.ToUpper(name))
+	for i, c := range b {
+		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 0 && '0' <= b[0] && b[0] <= '9' {
+		return "_" + string(b)
+	}
+	return string(b)
+}
+
+func secretName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	if name == "" {
+		return "", errInvalid("missing secret name in the path")
+	}
+	return name, nil
+}
+
+// handleGet: GET /v1/secrets/{name}[?version=N], and GET
+// /v1/secrets/{name}/history.
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	name, err := secretName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if base, ok := strings.CutSuffix(name, historySuffix); ok && base != "" {
+		s.handleHistory(w, r, base)
+		return
+	}
+	version := 0
+	if v := r.URL.Query().Get("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, r, errInvalid("version: want a positive integer"))
+			return
+		}
+		version = n
+	}
+	if !s.allowed(r, policy.Read, "read", name) {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	sec, err := s.d.Secrets.Get(r.Context(), name, version)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, secretView{
+		Name:      name,
+		Version:   sec.Version.Version,
+		Value:     sec.Value.Reveal(),
+		Env:       EnvName(name, sec.Secret.EnvName),
+		CreatedAt: sec.Version.CreatedAt.UTC(),
+	})
+}
+
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, name string) {
+	if !s.allowed(r, policy.Read, "list", name) { // as the service audits history
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	sec, versions, err := s.d.Secrets.History(r.Context(), name)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]metaView, 0, len(versions))
+	for _, v := range versions {
+		out = append(out, versionMeta(name, sec.EnvName, v))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "versions": out})
+}
+
+// handlePut: PUT /v1/secrets/{name} with {"value": V, "cas": N}.
+func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
+	name, err := secretName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if strings.HasSuffix(name, historySuffix) {
+		writeError(w, r, errInvalid(`a secret name may not end in "/history": that path reads the history`))
+		return
+	}
+	var body struct {
+		Value          *string `json:"value"`
+		CAS            *int    `json:"cas"`
+		Env            string  `json:"env"`
+		Class          string  `json:"class"`
+		Description    string  `json:"description"`
+		Owner          string  `json:"owner"`
+		RotationPeriod *int64  `json:"rotation_period_seconds"`
+	}
+	if err := decodeJSON(r, &body, `{"value": STRING, "cas": VERSION}`); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if body.Value == nil {
+		writeError(w, r, errInvalid(`request body: "value" is required`))
+		return
+	}
+	if body.CAS != nil && *body.CAS < 0 {
+		writeError(w, r, errInvalid(`cas: want 0 (must not exist) or the current version`))
+		return
+	}
+	if !s.allowed(r, policy.Write, "write", name) {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	o := secrets.PutOptions{CAS: body.CAS, Env: body.Env, Class: body.Class, Description: body.Description, Owner: body.Owner}
+	if body.RotationPeriod != nil {
+		if *body.RotationPeriod < 0 || *body.RotationPeriod > math.MaxInt64/int64(time.Second) {
+			writeError(w, r, errInvalid("rotation_period_seconds: out of range"))
+			return
+		}
+		d := time.Duration(*body.RotationPeriod) * time.Second
+		o.RotationPeriod = &d
+	}
+	v, err := s.d.Secrets.Put(r.Context(), name, sensitive.New(*body.Value), o)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, versionMeta(name, body.Env, v))
+}
+
+// handleDelete: DELETE /v1/secrets/{name}.
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	name, err := secretName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !s.allowed(r, policy.Write, "delete", name) {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	if err := s.d.Secrets.Delete(r.Context(), name); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleList: GET /v1/secrets?prefix=P lists, without values, the secrets
+// the caller may list (read implies list).
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	prefix := r.URL.Query().Get("prefix")
+	all, err := s.d.Secrets.List(r.Context(), prefix, false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p := principalFrom(r.Context())
+	pol := s.d.Policy.Current()
+	out := make([]metaView, 0, len(all))
+	for _, m := range all {
+		if p.anonymous || pol.Allowed(p.rec.Service, policy.List, m.Name) {
+			v := secretMeta(m)
+			readable := p.anonymous || pol.Allowed(p.rec.Service, policy.Read, m.Name)
+			v.Readable = &readable
+			out = append(out, v)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
+}

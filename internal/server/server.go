@@ -1,0 +1,120 @@
+// Package server is the HTTP API of sa01-secrets: service login with the
+// internal token, expiring service tokens, and secret reads and writes under
+// the least-privilege policy, every access audited.
+//
+// [New] returns the handler; routes live in routes.go, middleware is
+// composed in one place (middleware.go), and every error becomes a status
+// and a {"code","message"} body in errors.go and nowhere else.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/token"
+)
+
+// Secrets is what the server needs of the secrets service
+// (*secrets.Service). The service records an audit event for every access
+// it serves, stamped with the audit.Caller in the context.
+type Secrets interface {
+	Get(ctx context.Context, name string, version int) (secrets.Value, error)
+	Put(ctx context.Context, name string, value sensitive.String, o secrets.PutOptions) (store.Version, error)
+	List(ctx context.Context, prefix string, includeDeleted bool) ([]store.Secret, error)
+	History(ctx context.Context, name string) (store.Secret, []store.Version, error)
+	Delete(ctx context.Context, name string) error
+}
+
+var _ Secrets = (*secrets.Service)(nil)
+
+// KeyAge is the age of one loaded Fernet key, for the metrics.
+type KeyAge struct {
+	ID      string
+	Primary bool
+	Age     time.Duration
+}
+
+// Deps are the server's dependencies. Secrets, Tokens, Policy and Audit are
+// required.
+type Deps struct {
+	Secrets       Secrets
+	Tokens        *token.Manager
+	Policy        *policy.Holder
+	Audit         audit.Recorder // events the server records itself: auth and denials
+	Logger        *slog.Logger
+	AuthRequired  bool
+	InternalToken sensitive.String // empty: login is refused
+
+	// Checks are readiness checks by name ("store", "audit"), run by
+	// /v1/sys/health.
+	Checks map[string]func(context.Context) error
+	// KeyAges reports the loaded keys' ages for /metrics; may be nil.
+	KeyAges func() []KeyAge
+	// Registry receives the server's metrics; nil makes a new one.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP API.
+type Server struct {
+	d       Deps
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+	now     func() time.Time
+}
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// New returns the API handler.
+func New(d Deps) *Server {
+	s := &Server{d: d, log: d.Logger, now: d.Now, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if d.Registry == nil {
+		s.d.Registry = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s.d.Registry, s)
+	s.routes()
+	s.handler = s.middleware(s.mux)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Registry returns the metrics registry.
+func (s *Server) Registry() *prometheus.Registry { return s.d.Registry }
+
+// HTTPServer returns an http.Server for h with every timeout set.
+func HTTPServer(addr string, h http.Handler, errLog *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if errLog != nil {
+		srv.ErrorLog = slog.NewLogLogger(errLog.Handler(), slog.LevelWarn)
+	}
+	return srv
+}

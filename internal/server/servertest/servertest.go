@@ -1,0 +1,105 @@
+// Package servertest runs the API over the secrets service on a temporary
+// SQLite store, for tests and examples of packages that talk to the server.
+package servertest
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/server"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
+	"github.com/somaagent01/sa01-secrets/internal/token"
+)
+
+// Server is a running test server: the real secrets service over a SQLite
+// store in a temporary directory, tokens in memory.
+type Server struct {
+	*httptest.Server
+	Secrets *secrets.Service
+	Tokens  *token.Manager
+	Policy  *policy.Holder
+	dir     string
+	db      *sqlite.DB
+}
+
+// Start runs the API with the given policy and internal token; auth is
+// required. rec receives every audit event (nil: none are kept). Close it
+// when done.
+func Start(policyYAML, internalToken string, rec audit.Recorder) (*Server, error) {
+	return StartWith(policyYAML, internalToken, rec, token.Options{})
+}
+
+// StartWith is Start with token options (TTL, max TTL).
+func StartWith(policyYAML, internalToken string, rec audit.Recorder, to token.Options) (*Server, error) {
+	p, err := policy.Parse("policy.yaml", []byte(policyYAML))
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		rec = audit.Discard{}
+	}
+	dir, err := os.MkdirTemp("", "sa01-servertest-")
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "secrets.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ring, err := fernet.NewRing(fernet.GenerateKey())
+	if err != nil {
+		db.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	sec := secrets.New(db, ring, rec, time.Now)
+	tm := token.NewManager(token.NewMemStore(), to)
+	h := policy.Static(p)
+	srv := server.New(server.Deps{
+		Secrets:       sec,
+		Tokens:        tm,
+		Policy:        h,
+		Audit:         rec,
+		AuthRequired:  true,
+		InternalToken: sensitive.New(internalToken),
+	})
+	return &Server{Server: httptest.NewServer(srv), Secrets: sec, Tokens: tm, Policy: h, dir: dir, db: db}, nil
+}
+
+// Close stops the server and removes its store.
+func (s *Server) Close() {
+	s.Server.Close()
+	s.db.Close()
+	os.RemoveAll(s.dir)
+}
+
+// Seed writes secrets as the local operator.
+func (s *Server) Seed(values map[string]string) error {
+	ctx := audit.WithCaller(context.Background(), audit.Caller{Actor: "seed", Source: "local"})
+	for n, v := range values {
+		if _, err := s.Secrets.Put(ctx, n, sensitive.New(v), secrets.PutOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetEnv gives a secret an env name, as a new version with the same value.
+func (s *Server) SetEnv(name, env string) error {
+	ctx := audit.WithCaller(context.Background(), audit.Caller{Actor: "seed", Source: "local"})
+	v, err := s.Secrets.Get(ctx, name, 0)
+	if err != nil {
+		return err
+	}
+	_, err = s.Secrets.Put(ctx, name, v.Value, secrets.PutOptions{Env: env})
+	return err
+}
