@@ -74,7 +74,16 @@ var (
 	bigPath string
 	bigErr  error
 	binPath string
+	tmpDirs []string // removed when the run ends
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range tmpDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
 
 // bigStore builds (once) a store with a million events over 1,000 secrets
 // and 50 services, as 200 batches of 5,000.
@@ -87,6 +96,7 @@ func bigStore(b *testing.B) string {
 				bigErr = err
 				return
 			}
+			tmpDirs = append(tmpDirs, dir)
 			bigPath = filepath.Join(dir, "audit.db")
 		}
 		ctx := context.Background()
@@ -137,6 +147,7 @@ func cli(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	tmpDirs = append(tmpDirs, dir)
 	binPath = filepath.Join(dir, "sa01-secrets")
 	out, err := exec.Command("go", "build", "-o", binPath, "github.com/somaagent01/sa01-secrets/cmd/sa01-secrets").CombinedOutput()
 	if err != nil {
