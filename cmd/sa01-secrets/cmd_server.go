@@ -232,8 +232,18 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 			return err
 		},
 	}
-	if p, ok := rec.(interface{ Ping(context.Context) error }); ok {
-		checks["audit"] = p.Ping
+	if as, ok := st.(store.Audit); ok && !o.noAudit {
+		checks["audit"] = func(ctx context.Context) error {
+			_, err := as.AuditHead(ctx)
+			return err
+		}
+	}
+	if !o.noAudit {
+		_, stopPublisher, err := startAuditPublisher(ctx, g, st, rec)
+		if err != nil {
+			return err
+		}
+		defer stopPublisher()
 	}
 	srv := server.New(server.Deps{
 		Secrets:       svc,
