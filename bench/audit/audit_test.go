@@ -74,7 +74,16 @@ var (
 	bigPath string
 	bigErr  error
 	binPath string
+	tmpDirs []string // removed when the run ends
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range tmpDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
 
 // bigStore builds (once) a store with a million events over 1,000 secrets
 // and 50 services, as 200 batches of 5,000.
@@ -87,6 +96,7 @@ func bigStore(b *testing.B) string {
 				bigErr = err
 				return
 			}
+			tmpDirs = append(tmpDirs, dir)
 			bigPath = filepath.Join(dir, "audit.db")
 		}
 		ctx := context.Background()
@@ -137,6 +147,7 @@ func cli(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	tmpDirs = append(tmpDirs, dir)
 	binPath = filepath.Join(dir, "sa01-secrets")
 	out, err := exec.Command("go", "build", "-o", binPath, "github.com/somaagent01/sa01-secrets/cmd/sa01-secrets").CombinedOutput()
 	if err != nil {
@@ -179,5 +190,31 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 		if !bytes.Contains(out, []byte("intact: 1000000 events")) {
 			b.Fatalf("verify said %s", out)
 		}
+	}
+}
+
+// BenchmarkStoreAppend measures one group-commit transaction on SQLite by
+// batch size: the cost the Batcher spreads over the events of a batch.
+func BenchmarkStoreAppend(b *testing.B) {
+	for _, n := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "s.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			l := &audit.Linker{Every: audit.CheckpointEvery}
+			evs := make([]audit.Event, n)
+			for i := range evs {
+				evs[i] = audit.Event{Time: time.Now(), Service: "bench", Actor: "acc", Action: "read", Secret: fmt.Sprintf("app/s%d", i%10), Version: 1, Outcome: audit.Success, Source: "127.0.0.1"}
+			}
+			for b.Loop() {
+				if _, err := db.AppendAudit(ctx, evs, l.Link); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }

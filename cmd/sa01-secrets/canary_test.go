@@ -67,6 +67,29 @@ func TestCanaryNeverReachesASink(t *testing.T) {
 		do("", "incident", "close", strings.TrimPrefix(d, "incident "), "--review", "done")
 	}
 	do("", "decrypt") // bad input
+
+	// Key rotation: the new key lands in the env file; it is a canary too.
+	envFile := filepath.Join(e.dir, "sa01.env")
+	os.WriteFile(envFile, []byte("SA01_CRYPTO_FERNET_KEY="+e.vars["SA01_CRYPTO_FERNET_KEY"]+"\n"), 0o600)
+	do("", "key", "rotate", "--env-file", envFile, "-q")
+	envData, _ := os.ReadFile(envFile)
+	for _, line := range strings.Split(string(envData), "\n") {
+		if _, v, ok := strings.Cut(line, "="); ok {
+			for _, k := range strings.Split(v, ",") {
+				if len(k) == 44 {
+					canaries = append(canaries, k)
+				}
+			}
+		}
+	}
+	if len(canaries) < 8 {
+		t.Fatalf("key rotate wrote no new key to %s", envFile)
+	}
+	if got := e.query("--action", "key-rotate"); len(got) == 0 {
+		t.Fatal("key rotate recorded no event")
+	}
+	do("", "key", "status")
+	do("", "key", "list")
 	do("", "audit", "verify")
 
 	// Kafka: ship the store's chain to an in-process cluster.

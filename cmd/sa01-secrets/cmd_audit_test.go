@@ -18,6 +18,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/incident"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
+	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
 // auditEnv is a local store in a temporary directory, with a key.
@@ -336,14 +337,45 @@ func TestIncidentLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// api and batch hold tokens; only api read the secret.
+	accs := map[string]string{}
+	func() {
+		db, err := sqlite.Open(context.Background(), e.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		m := token.NewManager(db, token.Options{})
+		for _, s := range []string{"api", "batch"} {
+			_, rec, err := m.Issue(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accs[s] = rec.Accessor
+		}
+	}()
 	out := e.must("", "incident", "open", "svc/token", "--reason", "pasted in chat", "--revoke-tokens", "--format", "json")
 	var opened openOutput
 	if err := json.Unmarshal([]byte(out), &opened); err != nil || !strings.HasPrefix(opened.ID, "INC-") {
 		t.Fatalf("open: %v\n%s", err, out)
 	}
-	if opened.CompromisedVersion != 1 || opened.NewVersion != 2 || opened.NeedsPut {
+	if opened.CompromisedVersion != 1 || opened.NewVersion != 2 || opened.NeedsPut || opened.RevokedTokens != 1 ||
+		strings.Join(opened.RevokedServices, ",") != "api,worker" {
 		t.Fatalf("open: %+v", opened)
 	}
+	func() {
+		db, err := sqlite.Open(context.Background(), e.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for s, want := range map[string]bool{"api": true, "batch": false} {
+			rec, err := db.TokenByAccessor(context.Background(), accs[s])
+			if err != nil || rec.RevokedAt.IsZero() != !want {
+				t.Fatalf("token of %s: revoked at %v (%v), want revoked %v", s, rec.RevokedAt, err, want)
+			}
+		}
+	}()
 	// The compromised version is never served again; the new one is.
 	if code, _, _ := e.run("", "get", "svc/token", "--version", "1"); code == 0 {
 		t.Fatal("the compromised version was served")

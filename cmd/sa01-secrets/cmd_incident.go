@@ -134,22 +134,15 @@ func generatable(class string) (sensitive.String, string) {
 	return sensitive.String{}, ""
 }
 
-// tokenRevoker is implemented by stores that keep service tokens.
-type tokenRevoker interface {
-	RevokeServiceTokens(ctx context.Context, service string, at time.Time) ([]string, error)
-}
-
-// errNoTokens: the store keeps no service tokens, so there are none to revoke.
-var errNoTokens = errors.New("this store keeps no service tokens")
-
-// revokeServiceTokens revokes every token of service and returns how many.
-// It is the one place incident response touches tokens.
+// revokeServiceTokens revokes every token of service in the store and
+// returns how many. It is the one place incident response touches tokens.
+// A running server forgets revoked tokens within its validation cache's TTL.
 func revokeServiceTokens(ctx context.Context, st store.Store, service string, at time.Time) (int, error) {
-	tr, ok := st.(tokenRevoker)
+	ts, ok := st.(store.Tokens)
 	if !ok {
-		return 0, errNoTokens
+		return 0, errors.New("this store keeps no service tokens")
 	}
-	accs, err := tr.RevokeServiceTokens(ctx, service, at)
+	accs, err := ts.RevokeServiceTokens(ctx, service, at)
 	return len(accs), err
 }
 

@@ -32,12 +32,12 @@ func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Record
 	}
 	chain := audit.NewChain(as, key)
 	sinks := audit.Tee{audit.NewBatcher(chain, audit.BatcherOptions{})}
+	var fileSink *audit.File
 	if cfg.AuditFile != "" {
-		f, err := openAuditFile(cfg.AuditFile, g)
-		if err != nil {
+		if fileSink, err = openAuditFile(cfg.AuditFile, g); err != nil {
 			return nil, err
 		}
-		sinks = append(sinks, audit.NewBatcher(f, audit.BatcherOptions{}))
+		sinks = append(sinks, audit.NewBatcher(fileSink, audit.BatcherOptions{}))
 	}
 	log := g.log()
 	return &storeRecorder{
@@ -45,6 +45,8 @@ func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Record
 			log.Error("audit: recording failed; the access is refused", "err", err)
 		}),
 		chain: chain,
+		store: as,
+		file:  fileSink,
 	}, nil
 }
 
@@ -53,6 +55,22 @@ func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Record
 type storeRecorder struct {
 	*audit.Bounded
 	chain *audit.Chain
+	store store.Audit
+	file  *audit.File // nil without SA01_AUDIT_FILE
+}
+
+// Ping reports whether the sinks can take events: the store's chain can be
+// read and the file sink has not failed. The server's health check uses it.
+func (r *storeRecorder) Ping(ctx context.Context) error {
+	if _, err := r.store.AuditHead(ctx); err != nil {
+		return errors.New("audit: the store's chain cannot be read")
+	}
+	if r.file != nil {
+		if err := r.file.Err(); err != nil {
+			return errors.New("audit: the audit file sink has failed")
+		}
+	}
+	return nil
 }
 
 // notifyOnCommit tells n after every commit of rec's chain, when rec is
