@@ -22,7 +22,7 @@ import (
 )
 
 var (
-	line = regexp.MustCompile(`^Benchmark(\w+)/impl=(\w+)/size=(\w+)-\d+\s+\d+\s+([\d.]+) ns/op.*?(\d+) allocs/op`)
+	line = regexp.MustCompile(`^Benchmark(\w+)/impl=(\w+)/size=(\w+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op.*?(\d+) allocs/op`)
 	cpu  = regexp.MustCompile(`([\d.]+) cpu-ns/op`)
 )
 

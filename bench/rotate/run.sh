@@ -6,6 +6,7 @@
 #
 #   bench/rotate/run.sh [N] [BATCH]
 #
+# STORES=sqlite or STORES=postgres runs one of them only.
 # Runs under flock /tmp/sa01-bench.lock so no two benchmarks overlap.
 set -euo pipefail
 if [ -z "${SA01_BENCH_LOCKED:-}" ]; then
@@ -38,8 +39,9 @@ measure() { # name dsn
   printf '| %-10s | %9d | %5d | %10s | %8s | %7s | %6d MB |\n' "$name" "$N" "$BATCH" "$wall" "$user" "$sys" $((rss / 1024)) >> "$work/table"
 }
 
-measure sqlite "sqlite://$work/secrets.db"
-if [ -n "${SA01_TEST_DB_DSN:-}" ]; then
+STORES=${STORES:-sqlite postgres}
+case " $STORES " in *" sqlite "*) measure sqlite "sqlite://$work/secrets.db";; esac
+if [ -n "${SA01_TEST_DB_DSN:-}" ] && [[ " $STORES " == *" postgres "* ]]; then
   schema="bench_rotate_$$"
   psql -q "$SA01_TEST_DB_DSN" -c "CREATE SCHEMA $schema"
   sep='?'; case "$SA01_TEST_DB_DSN" in *\?*) sep='&';; esac

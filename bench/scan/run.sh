@@ -32,7 +32,8 @@ export HOME="$W/home"
 mkdir -p "$HOME"
 KEY_FILE="$W/fernet.key"
 [ -s "$KEY_FILE" ] || ./sa01-secrets generate key > "$KEY_FILE"
-KNOWN_ENV=(env SA01_CRYPTO_FERNET_KEY="$(cat "$KEY_FILE")" SA01_DB_DSN="sqlite://$W/known.db")
+chmod 600 "$KEY_FILE"
+KNOWN_ENV=(env SA01_CRYPTO_FERNET_KEY_FILE="$KEY_FILE" SA01_DB_DSN="sqlite://$W/known.db") # the key by file, never in argv
 if [ ! -s "$W/known.db" ]; then
 	"${KNOWN_ENV[@]}" ./sa01-secrets import --from-dotenv known.env --prefix bench/ >/dev/null
 fi
@@ -41,11 +42,13 @@ RESULTS="$W/results.md"
 : > "$RESULTS"
 row() { # name input bytes
 	local name=$1 input=$2 bytes=$3
-	local wall rss secs
+	local wall rss secs cpu
 	wall=$(grep 'Elapsed (wall clock)' "time.$name" | awk '{print $NF}')
 	rss=$(grep 'Maximum resident set size' "time.$name" | awk '{print $NF}')
 	secs=$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-	printf '| %s | %s | %.1f | %.1f | %d |\n' "$name" "$input" "$secs" "$(echo "$bytes $secs" | awk '{print $1/1e6/$2}')" "$((rss / 1024))" >> "$RESULTS"
+	cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "time.$name")
+	printf '| %s | %s | %.1f | %.1f | %.1f | %.1f | %d |\n' "$name" "$input" "$secs" "$(echo "$bytes $secs" | awk '{print $1/1e6/$2}')" \
+		"$cpu" "$(echo "$bytes $cpu" | awk '{print $1/1e6/$2}')" "$((rss / 1024))" >> "$RESULTS"
 }
 run() { # name input bytes command...
 	local name=$1 input=$2 bytes=$3
@@ -55,8 +58,8 @@ run() { # name input bytes command...
 	row "$name" "$input" "$bytes"
 }
 
-echo "| run | input | seconds | MB/s | peak RSS MB |" >> "$RESULTS"
-echo "|---|---|---|---|---|" >> "$RESULTS"
+echo "| run | input | wall s | MB/s (wall) | CPU s (user+sys) | MB per CPU-s | peak RSS MB |" >> "$RESULTS"
+echo "|---|---|---|---|---|---|---|" >> "$RESULTS"
 for gl in gl-go gl-re2; do
 	run "gitleaks-${gl#gl-}-log" gateway.log "$LOG_BYTES" "$gl/gitleaks" dir gateway.log --no-banner --redact --exit-code 0 --report-format json --report-path "report.$gl.log.json"
 done

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,6 +76,7 @@ func main() {
 
 	switch *mode {
 	case "put":
+		cpuAtStart = cpuTime()
 		start := time.Now()
 		parallel(*n, *conc, func(i int) {
 			if _, err := svc.Put(ctx, fmt.Sprintf("bench/put/%d", i%1000), value, secrets.PutOptions{}); err != nil {
@@ -84,6 +86,7 @@ func main() {
 		report(driver, "put", *n, *conc, time.Since(start))
 	case "get":
 		fill(ctx, svc, 1000, 1)
+		cpuAtStart = cpuTime()
 		start := time.Now()
 		parallel(*n, *conc, func(i int) {
 			if _, err := svc.Get(ctx, fmt.Sprintf("bench/%07d", i%1000), 0); err != nil {
@@ -172,8 +175,21 @@ func parallel(n, conc int, fn func(i int)) {
 }
 
 func report(driver, op string, n, conc int, d time.Duration) {
-	fmt.Printf("%s %s: %d ops, %d goroutines, GOMAXPROCS %d: %.2f s, %.0f ops/s\n",
-		driver, op, n, conc, runtime.GOMAXPROCS(0), d.Seconds(), float64(n)/d.Seconds())
+	cpu := cpuTime() - cpuAtStart
+	fmt.Printf("%s %s: %d ops, %d goroutines, GOMAXPROCS %d: %.2f s, %.0f ops/s (process CPU %.2f s: %.1f µs CPU/op)\n",
+		driver, op, n, conc, runtime.GOMAXPROCS(0), d.Seconds(), float64(n)/d.Seconds(), cpu.Seconds(), float64(cpu.Microseconds())/float64(n))
+}
+
+// cpuAtStart is the process CPU time when the timed part began.
+var cpuAtStart time.Duration
+
+// cpuTime returns the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSS reads VmHWM from /proc/self/status, in MB.

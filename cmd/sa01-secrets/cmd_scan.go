@@ -310,8 +310,8 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		what = fmt.Sprintf("%d files in %d layers and the config of %s", imageSt.Files, imageSt.Layers, o.image)
 		partial = imageSt.Errors
 	default:
-		what = fmt.Sprintf("%d files (%d binary and %d ignored skipped)", walkSt.Files, walkSt.Binaries, walkSt.Ignored)
-		partial = walkSt.Errors
+		what = fmt.Sprintf("%d files (%d binary and %d ignored skipped)", walkSt.Files+st.Files, walkSt.Binaries+st.Binaries, walkSt.Ignored)
+		partial = append(walkSt.Errors, st.Unreadable...)
 	}
 	summary := fmt.Sprintf("%d findings in %s, %.1f MB", found, what, float64(st.Bytes)/1e6)
 	if suppressed > 0 {
@@ -323,8 +323,13 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 			"findings above are from what could be read")
 	}
 	nothing := st.Units == 0
-	if o.staged {
+	switch {
+	case o.staged:
 		nothing = false // an empty index is a clean commit
+	case o.stdin:
+		nothing = st.Bytes == 0
+	case o.git == "" && o.image == "":
+		nothing = walkSt.Files+st.Files == 0 // binaries and ignored files only
 	}
 	if nothing && found == 0 {
 		return withCode(ExitError, errors.New("nothing was scanned"), "check the paths, the repository or the input; an empty input is not a clean result")

@@ -393,3 +393,11 @@ func TestScanGitAndStaged(t *testing.T) {
 		t.Fatal("secret in output")
 	}
 }
+
+func TestScanOnlyBinariesIsNotClean(t *testing.T) {
+	e := scanEnv{"HOME": t.TempDir()}
+	dir := writeFiles(t, map[string]string{"a.bin": "\x00\x01\x02", "b.bin": "x\x00y"})
+	if code, _, errs := e.run(t, "", "scan", dir); code != ExitError || !strings.Contains(errs, "nothing was scanned") {
+		t.Fatalf("exit %d, %s", code, errs)
+	}
+}

@@ -111,7 +111,7 @@ func BenchmarkDecrypt(b *testing.B) {
 		b.Run("impl=oursappend/size="+sz.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(sz.n))
-			buf := make([]byte, 0, len(tok)+32)
+			buf := make([]byte, 0, len(tok))
 			defer reportCPU(b, cpuTime())
 			for b.Loop() {
 				if _, err := k.AppendDecrypt(buf[:0], tok, NoTTL, time.Time{}); err != nil {

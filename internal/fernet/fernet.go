@@ -89,6 +89,7 @@ type opState struct {
 	mac hash.Hash
 	enc cipher.BlockMode
 	dec cipher.BlockMode
+	sum [hmacSize]byte
 }
 
 type ivSetter interface{ SetIV([]byte) }
@@ -348,7 +349,7 @@ func (k *Key) DecryptAt(tok []byte, ttl time.Duration, now time.Time) ([]byte, e
 // overwritten. tok must not overlap the spare capacity of dst.
 func (k *Key) AppendDecrypt(dst, tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
 	t := trimSpace(tok)
-	buf := slices.Grow(dst, len(t)/4*3+hmacSize)
+	buf := slices.Grow(dst, len(t)/4*3)
 	raw, ok := decodeTokenInto(buf[len(dst):cap(buf)], t)
 	if !ok {
 		return dst, ErrInvalidToken
@@ -387,23 +388,12 @@ func (k *Key) verify(raw []byte) bool {
 	return ok
 }
 
-// open decrypts a verified token in place and returns its plaintext.
-func (k *Key) open(raw []byte) ([]byte, error) {
-	op := k.s.getOp()
-	msg, err := op.open(k.s, raw)
-	k.s.putOp(op)
-	return msg, err
-}
-
-// verify checks the MAC of a decoded token in constant time. raw must have
-// room for 32 more bytes in its capacity (decodeToken leaves it), where the
-// computed MAC goes.
+// verify checks the MAC of a decoded token in constant time.
 func (op *opState) verify(raw []byte) bool {
 	n := len(raw) - hmacSize
 	op.mac.Reset()
 	op.mac.Write(raw[:n])
-	sum := op.mac.Sum(raw[len(raw):])
-	return hmac.Equal(sum, raw[n:])
+	return hmac.Equal(op.mac.Sum(op.sum[:0]), raw[n:])
 }
 
 // open decrypts a verified token in place and returns its plaintext, a
@@ -447,18 +437,17 @@ func (a i128) add(b i128) i128 {
 func (a i128) less(b i128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
 
 // decodeToken accepts canonical URL-safe base64 with padding, with
-// surrounding ASCII whitespace, and checks the version byte and lengths. The
-// result has hmacSize bytes of spare capacity for verify.
+// surrounding ASCII whitespace, and checks the version byte and lengths.
 func decodeToken(tok []byte) ([]byte, bool) {
 	tok = trimSpace(tok)
 	if len(tok) < b64.EncodedLen(minTokenSize) || len(tok)%4 != 0 {
 		return nil, false
 	}
-	return decodeTokenInto(make([]byte, len(tok)/4*3+hmacSize), tok)
+	return decodeTokenInto(make([]byte, len(tok)/4*3), tok)
 }
 
-// decodeTokenInto is decodeToken into buf, which must hold len(tok)/4*3 +
-// hmacSize bytes; tok is already trimmed.
+// decodeTokenInto is decodeToken into buf, which must hold len(tok)/4*3
+// bytes; tok is already trimmed.
 func decodeTokenInto(buf, tok []byte) ([]byte, bool) {
 	if len(tok) < b64.EncodedLen(minTokenSize) || len(tok)%4 != 0 {
 		return nil, false
@@ -475,7 +464,7 @@ func decodeTokenInto(buf, tok []byte) ([]byte, bool) {
 	if err != nil || n != want {
 		return nil, false
 	}
-	raw := buf[: n : len(tok)/4*3+hmacSize]
+	raw := buf[:n:n]
 	if raw[0] != Version || (n-headerSize-hmacSize)%aes.BlockSize != 0 {
 		return nil, false
 	}

@@ -191,9 +191,9 @@ func TestCrashKeyRotate(t *testing.T) {
 	bin := buildBinary(t)
 	for _, d := range drivers(t) {
 		t.Run(d.name, func(t *testing.T) {
-			iters := 24
+			iters := 20
 			if d.name == "postgres" {
-				iters = 10
+				iters = 8
 			}
 			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
 			st := d.open(t)
@@ -299,7 +299,7 @@ func TestCrashReencrypt(t *testing.T) {
 	bin := buildBinary(t)
 	for _, d := range drivers(t) {
 		t.Run(d.name, func(t *testing.T) {
-			iters := 16
+			iters := 12
 			if d.name == "postgres" {
 				iters = 8
 			}

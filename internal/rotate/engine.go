@@ -113,8 +113,9 @@ type Engine struct {
 	// NewCachedBinder).
 	NewBinder func() Binder
 	BatchSize int // default 1000
-	Workers   int // default GOMAXPROCS
-	// Progress, if set, is called after every batch, from one goroutine.
+	Workers   int // crypto goroutines; default GOMAXPROCS
+	Writers   int // goroutines writing batches; default 2
+	// Progress, if set, is called after every batch, one call at a time.
 	Progress func(Progress)
 
 	bmu     sync.Mutex
@@ -240,34 +241,61 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 	}()
-	// Stage 3: write each batch in one transaction, in order.
-	for out := range outs {
-		if len(out.swaps) > 0 {
-			applied, err := e.Source.SwapTokens(ctx, out.swaps)
-			if err != nil {
-				cancel()
-				return res, err
-			}
-			if len(applied) != len(out.swaps) {
-				cancel()
-				return res, fmt.Errorf("rotate: store answered %d results for %d swaps", len(applied), len(out.swaps))
-			}
-			for i, ok := range applied {
-				if ok {
-					res.Moved[out.from[i]]++
-					prog.Done++
-				} else {
-					prog.Skipped++
-					res.Skipped++
+	// Stage 3: write each batch in one transaction, on Writers goroutines
+	// (batches are disjoint, and each swap is compare-and-swap, so their
+	// order does not matter).
+	var mu sync.Mutex
+	var werr error
+	var wg sync.WaitGroup
+	writers := e.Writers
+	if writers <= 0 {
+		writers = 2
+	}
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for out := range outs {
+				var applied []bool
+				if len(out.swaps) > 0 {
+					var err error
+					applied, err = e.Source.SwapTokens(ctx, out.swaps)
+					if err == nil && len(applied) != len(out.swaps) {
+						err = fmt.Errorf("rotate: store answered %d results for %d swaps", len(applied), len(out.swaps))
+					}
+					if err != nil {
+						mu.Lock()
+						if werr == nil {
+							werr = err
+						}
+						mu.Unlock()
+						cancel()
+						return
+					}
 				}
+				mu.Lock()
+				for i, ok := range applied {
+					if ok {
+						res.Moved[out.from[i]]++
+						prog.Done++
+					} else {
+						prog.Skipped++
+						res.Skipped++
+					}
+				}
+				res.Failures = append(res.Failures, out.failures...)
+				prog.Failed += int64(len(out.failures))
+				prog.Batches++
+				if e.Progress != nil {
+					e.Progress(prog)
+				}
+				mu.Unlock()
 			}
-		}
-		res.Failures = append(res.Failures, out.failures...)
-		prog.Failed += int64(len(out.failures))
-		prog.Batches++
-		if e.Progress != nil {
-			e.Progress(prog)
-		}
+		}()
+	}
+	wg.Wait()
+	if werr != nil {
+		return res, werr
 	}
 	select {
 	case err := <-errc:

@@ -42,7 +42,12 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 			return fmt.Errorf("scan: %s: %w", root, errors.Unwrap(err))
 		}
 		if !info.IsDir() {
-			if err := scanFile(root, root, opt, st, send); err != nil {
+			var c fileCounts
+			err := readFile(root, root, opt.ChunkSize, &c, send)
+			st.Files += c.files
+			st.Binaries += c.binaries
+			st.Errors = append(st.Errors, c.errors...)
+			if err != nil {
 				return err
 			}
 			continue
@@ -85,7 +90,18 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 				st.Ignored++
 				return nil
 			}
-			return scanFile(p, p, opt, st, send)
+			// The worker opens and reads the file, so that the many small
+			// files of a tree are read in parallel.
+			if !send(Unit{Path: p, load: func(emit func(Unit) bool) fileCounts {
+				var c fileCounts
+				if err := readFile(p, p, opt.ChunkSize, &c, emit); err != nil && !errors.Is(err, errStopped) {
+					c.errors = append(c.errors, p)
+				}
+				return c
+			}}) {
+				return errStopped
+			}
+			return nil
 		})
 		if err != nil {
 			return err
@@ -94,22 +110,30 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 	return nil
 }
 
-func scanFile(p, name string, opt WalkOptions, st *WalkStats, send func(Unit) bool) error {
+// fileCounts is what reading files found.
+type fileCounts struct {
+	files, binaries int
+	errors          []string
+}
+
+// readFile sends the text file p as units named name: whole when small,
+// in chunks otherwise. A binary file is counted and skipped.
+func readFile(p, name string, chunkSize int, st *fileCounts, send func(Unit) bool) error {
 	f, err := os.Open(p)
 	if err != nil {
-		st.Errors = append(st.Errors, p)
+		st.errors = append(st.errors, p)
 		return nil
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, binarySniff)
 	head, _ := br.Peek(binarySniff)
 	if bytes.IndexByte(head, 0) >= 0 {
-		st.Binaries++
+		st.binaries++
 		return nil
 	}
-	st.Files++
+	st.files++
 	code := IsCodePath(name)
-	if fi, err := f.Stat(); err == nil && fi.Size() < int64(ChunkSize) && opt.ChunkSize == 0 {
+	if fi, err := f.Stat(); err == nil && fi.Size() < int64(ChunkSize) && chunkSize == 0 {
 		// Small files, most of a source tree, go whole in one unit.
 		data := make([]byte, 0, fi.Size()+1)
 		for {
@@ -128,11 +152,11 @@ func scanFile(p, name string, opt WalkOptions, st *WalkStats, send func(Unit) bo
 		}
 		return nil
 	}
-	if err := chunks(br, name, opt.ChunkSize, code, send); err != nil {
+	if err := chunks(br, name, chunkSize, code, send); err != nil {
 		if errors.Is(err, errStopped) {
 			return err
 		}
-		st.Errors = append(st.Errors, p)
+		st.errors = append(st.errors, p)
 	}
 	return nil
 }

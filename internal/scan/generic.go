@@ -135,7 +135,7 @@ func bareEnd(c byte) bool {
 // stopWords in a value mark it as a placeholder or an example.
 var stopWords = []string{
 	"****", "xxxx", "redacted", "changeme", "change_me", "change-me", "example", "placeholder", "dummy",
-	"your_", "your-", "yourpass", "<", "${", "$(", "{{", "%s", "%v", "%(", "process.env", "os.environ",
+	"your_", "your-", "yourpass", "<", "${", "$(", "{{", "%(", "process.env", "os.environ",
 	"getenv", "env(", "secretkeyref", "notasecret", "not_a_secret", "fake", "sample", "insert", "replace",
 }
 
@@ -152,6 +152,9 @@ func placeholder(v []byte, quoted bool) string {
 	}
 	if v[0] == '$' || v[0] == '%' {
 		return "variable reference"
+	}
+	if formatVerb(v) {
+		return "a format string"
 	}
 	switch lv {
 	case "password", "secret", "token", "null", "none", "nil", "undefined", "true", "false", "required", "optional", "string":
@@ -632,4 +635,15 @@ func codeAssignment(b []byte, ne, vs int) bool {
 		i++
 	}
 	return i < len(v) && (v[i] == '(' || v[i] == '[' || v[i] == '{')
+}
+
+// formatVerb reports whether v holds a printf verb such as %s or %v (not
+// followed by a letter or digit, so the password "x%VSb6" is not one).
+func formatVerb(v []byte) bool {
+	for i := 0; i+1 < len(v); i++ {
+		if v[i] == '%' && bytes.IndexByte([]byte("sdvqx"), v[i+1]) >= 0 && (i+2 == len(v) || !isAlnum(v[i+2])) {
+			return true
+		}
+	}
+	return false
 }

@@ -79,7 +79,8 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 	hold := max(pieceCtx, m.s.known.MaxLen()+1)
 	buf := make([]byte, 0, streamBuf)
 	var out []byte
-	ctxLen := 0 // bytes at the start of buf already written (a huge line's context)
+	outs := make([][]byte, max(1, m.workers)) // per-worker output, reused
+	ctxLen := 0                               // bytes at the start of buf already written (a huge line's context)
 	for {
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -118,8 +119,7 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 			continue
 		}
 		if cut > 0 {
-			out = m.maskLines(out[:0], buf, ctxLen, cut)
-			if _, err := bw.Write(out); err != nil {
+			if err := m.maskLines(bw, outs, buf, ctxLen, cut); err != nil {
 				return err
 			}
 			rest := copy(buf, buf[cut:])
@@ -135,16 +135,19 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 	}
 }
 
-// maskLines masks buf[from:to], whole lines, in parallel when large; buf
-// before from is context already written.
-func (m *Masker) maskLines(dst, buf []byte, from, to int) []byte {
-	if to-from < parallelMin || m.workers < 2 || from > 0 {
-		return appendMasked(dst, buf, m.s.Find(buf[:to], nil), from, to)
+// maskLines masks buf[from:to], whole lines, and writes it to w: split
+// across workers at line boundaries when large, written in order; buf
+// before from is context already written. outs holds each worker's
+// output buffer, reused from batch to batch.
+func (m *Masker) maskLines(w io.Writer, outs [][]byte, buf []byte, from, to int) error {
+	if to-from < parallelMin || len(outs) < 2 || from > 0 {
+		outs[0] = appendMasked(outs[0][:0], buf, m.s.Find(buf[:to], nil), from, to)
+		_, err := w.Write(outs[0])
+		return err
 	}
-	parts := m.workers
 	bounds := []int{from}
-	for i := 1; i < parts; i++ {
-		p := from + (to-from)*i/parts
+	for i := 1; i < len(outs); i++ {
+		p := from + (to-from)*i/len(outs)
 		nl := bytes.IndexByte(buf[p:to], '\n')
 		if nl < 0 {
 			break
@@ -154,19 +157,20 @@ func (m *Masker) maskLines(dst, buf []byte, from, to int) []byte {
 		}
 	}
 	bounds = append(bounds, to)
-	outs := make([][]byte, len(bounds)-1)
 	var wg sync.WaitGroup
-	for i := range outs {
+	for i := 0; i+1 < len(bounds); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			seg := buf[bounds[i]:bounds[i+1]]
-			outs[i] = appendMasked(nil, seg, m.s.Find(seg, nil), 0, len(seg))
+			outs[i] = appendMasked(outs[i][:0], seg, m.s.Find(seg, nil), 0, len(seg))
 		}()
 	}
 	wg.Wait()
-	for _, o := range outs {
-		dst = append(dst, o...)
+	for i := 0; i+1 < len(bounds); i++ {
+		if _, err := w.Write(outs[i]); err != nil {
+			return err
+		}
 	}
-	return dst
+	return nil
 }

@@ -70,6 +70,8 @@ func ruleCases() []ruleCase {
 		{"postgres dsn", "SA01_DB_DSN=postgresql://app:" + pw + "@db:5432/app", "dsn-password", pw},
 		{"redis dsn", "redis_url=redis://:" + pw + "@cache:6379/0", "dsn-password", pw},
 		{"dsn punctuation", `dsn="mysql://root:p@ss;w0rd!x@10.0.0.1:3306/app"`, "dsn-password", "p@ss;w0rd!x"},
+		{"dsn percent", "redis://:TRg%VSB6qk-10Hh@redis.internal:6379/0", "dsn-password", "TRg%VSB6qk-10Hh"},
+		{"password format string", `password = "user:%s@host"`, "", ""},
 		{"dsn masked", "SA01_DB_DSN=postgresql://user:****@host:5432/db", "", ""},
 		{"dsn no password", "postgres://app@db:5432/app", "", ""},
 		{"url with at", "see https://example.com/@user for docs", "", ""},

@@ -59,6 +59,29 @@ func TestKnownValuesAllForms(t *testing.T) {
 	}
 }
 
+func TestKnownValuesStrides(t *testing.T) {
+	t.Parallel()
+	// Shortest forms of 8, 9, 10 and 40 bytes give strides 1, 2, 3 and 4;
+	// the value is found at every alignment and back to back.
+	for _, n := range []int{8, 9, 10, 40} {
+		v := rnd(alnumSet, n, uint64(n))
+		other := rnd(alnumSet, n+5, uint64(n+1))
+		s := New(NewKnownSet([]KnownValue{{Name: "v", Version: 1, Value: []byte(v)}, {Name: "o", Version: 2, Value: []byte(other)}}))
+		for pad := 0; pad < 9; pad++ {
+			line := strings.Repeat("-", pad) + v + v + " " + other + "|" + hex.EncodeToString([]byte(v))
+			ms := s.Find([]byte(line), nil)
+			var got []string
+			for _, m := range ms {
+				got = append(got, m.Name+"@"+fmt.Sprint(m.Start))
+			}
+			want := []string{"v@" + fmt.Sprint(pad), "v@" + fmt.Sprint(pad+n), "o@" + fmt.Sprint(pad+2*n+1), "v@" + fmt.Sprint(pad+2*n+1+len(other)+1)}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("len %d pad %d: got %v, want %v", n, pad, got, want)
+			}
+		}
+	}
+}
+
 func TestRunOrderAndLocation(t *testing.T) {
 	t.Parallel()
 	pw := "Zq8!" + rnd(alnumSet, 12, 300)

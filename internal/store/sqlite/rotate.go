@@ -17,8 +17,8 @@ var _ store.Rotation = (*DB)(nil)
 
 // VersionsNotUnder implements store.Rotation.
 func (d *DB) VersionsNotUnder(ctx context.Context, keyID string, after int64, limit int) ([]store.Version, error) {
-	rows, err := d.read.QueryContext(ctx, `SELECT v.id, s.name, v.version, v.token, v.key_id, v.binding
-		FROM versions v JOIN secrets s ON s.id = v.secret_id
+	rows, err := d.read.QueryContext(ctx, `SELECT v.id, (SELECT s.name FROM secrets s WHERE s.id = v.secret_id), v.version, v.token, v.key_id, v.binding
+		FROM versions v
 		WHERE v.id > ? AND v.key_id <> ? AND v.destroyed_at IS NULL ORDER BY v.id LIMIT ?`, after, keyID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: reading versions to re-encrypt: %w", err)
