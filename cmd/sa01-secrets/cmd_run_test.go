@@ -54,10 +54,11 @@ type runResult struct {
 
 func runCLI(t *testing.T, args ...string) runResult {
 	t.Helper()
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	code := run(context.Background(), args, strings.NewReader(""), &out, &errb, os.Getenv)
 	return runResult{code, out.String(), errb.String()}
 }
+
 
 // waitFile waits for a file to hold a line, for at most a minute.
 func waitFile(t *testing.T, path string, lines int) []string {

@@ -278,7 +278,8 @@ var metaWords = set("id", "ids", "name", "names", "type", "types", "kind", "coun
 	"location", "index", "count", "number", "num", "min", "max", "timeout", "interval", "header", "headers",
 	"class", "cls", "fn", "func", "callback", "handler", "obj", "object", "struct", "field", "param", "arg",
 	"attr", "prop", "option", "opts", "config", "cfg", "def", "spec", "list", "map", "len", "bytes", "bits",
-	"pattern", "regex", "re", "regexp", "mask", "masked", "redacted", "length", "store", "vault", "cache")
+	"pattern", "regex", "re", "regexp", "mask", "masked", "redacted", "length", "store", "vault", "cache",
+	"col", "cols", "column", "columns", "sql", "stmt", "table")
 
 var lookupQualifiers = set("idempotency", "cache", "partition", "sort", "primary", "foreign", "public", "pub",
 	"object", "routing", "dedup", "dedupe", "lookup", "map", "row", "shard", "hash", "index", "cursor", "group",

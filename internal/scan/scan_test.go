@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestKnownValuesAllForms(t *testing.T) {
@@ -180,32 +182,60 @@ func TestMaskStream(t *testing.T) {
 	}
 }
 
-// slowReader returns one line per Read and records what was written by then.
+// syncBuffer is a bytes.Buffer safe for the masker's writer goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lineReader hands out one line per Read, and before each Read after the
+// first it waits until everything handed out so far has been written: a
+// masker that held a line back until more input came would never get it.
 type lineReader struct {
 	lines []string
-	out   *bytes.Buffer
-	seen  []string
+	given string
+	out   *syncBuffer
+	t     *testing.T
 }
 
 func (r *lineReader) Read(p []byte) (int, error) {
-	r.seen = append(r.seen, r.out.String())
+	for i := 0; r.out.String() != r.given; i++ {
+		if i > 5000 {
+			r.t.Errorf("line not flushed before the next read: have %q, want %q", r.out.String(), r.given)
+			return 0, io.ErrUnexpectedEOF
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if len(r.lines) == 0 {
 		return 0, io.EOF
 	}
 	n := copy(p, r.lines[0])
+	r.given += r.lines[0]
 	r.lines = r.lines[1:]
 	return n, nil
 }
 
 func TestMaskStreamFlushesEachLine(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	r := &lineReader{lines: []string{"one\n", "two\n", "three\n"}, out: &out}
-	if err := NewMasker(New(nil)).Stream(r, &out); err != nil {
+	out := &syncBuffer{}
+	r := &lineReader{lines: []string{"one\n", "two\n", "three\n"}, out: out, t: t}
+	if err := NewMasker(New(nil)).Stream(r, out); err != nil {
 		t.Fatal(err)
 	}
-	if r.seen[2] != "one\ntwo\n" {
-		t.Fatalf("before the third read, output was %q", r.seen[2])
+	if out.String() != "one\ntwo\nthree\n" {
+		t.Fatalf("output %q", out.String())
 	}
 }
 
