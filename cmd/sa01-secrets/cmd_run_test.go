@@ -59,7 +59,6 @@ func runCLI(t *testing.T, args ...string) runResult {
 	return runResult{code, out.String(), errb.String()}
 }
 
-
 // waitFile waits for a file to hold a line, for at most a minute.
 func waitFile(t *testing.T, path string, lines int) []string {
 	t.Helper()
