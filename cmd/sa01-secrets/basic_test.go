@@ -167,6 +167,7 @@ func TestDecryptTTL(t *testing.T) {
 	// --ttl 0 is a real limit: a token from two seconds ago is refused.
 	basicRun(t, env, string(k.EncryptAt([]byte("x"), time.Now().Add(-2*time.Second))), "decrypt", "--ttl", "0").want(t, ExitInvalidToken)
 	basicRun(t, env, string(k.EncryptAt([]byte("x"), time.Now().Add(30*time.Second))), "decrypt", "--ttl", "0").want(t, ExitOK)
+	basicRun(t, env, old, "decrypt", "--ttl", "9223372037").want(t, ExitOK) // beyond a Duration: no overflow
 	basicRun(t, env, fresh, "decrypt", "--ttl", "-1").want(t, ExitUsage)
 	basicRun(t, env, fresh, "decrypt", "--ttl", "soon").want(t, ExitUsage)
 }

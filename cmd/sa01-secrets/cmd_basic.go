@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
 	"time"
 
@@ -157,7 +158,8 @@ A token that no loaded key decrypts exits with code 3.`,
 				if ttl < 0 {
 					return usageError("", "--ttl: want 0 or more seconds")
 				}
-				d = time.Duration(ttl) * time.Second
+				// Beyond what a Duration holds, the limit is as good as none.
+				d = time.Duration(min(ttl, math.MaxInt64/int64(time.Second))) * time.Second
 			}
 			msg, err := ring.DecryptAt(tok, d, time.Now())
 			if err != nil {

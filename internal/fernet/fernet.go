@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,7 @@ type opState struct {
 	mac hash.Hash
 	enc cipher.BlockMode
 	dec cipher.BlockMode
+	sum [hmacSize]byte
 }
 
 type ivSetter interface{ SetIV([]byte) }
@@ -242,29 +244,48 @@ func (k *Key) Subkey(label string) [32]byte {
 
 // Encrypt returns a new token for msg, stamped with the current time.
 func (k *Key) Encrypt(msg []byte) []byte {
-	return k.seal(msg, nil, uint64(time.Now().Unix()))
+	return k.seal(nil, msg, nil, uint64(time.Now().Unix()))
 }
 
 // EncryptAt returns a new token for msg, stamped with now (whole seconds;
 // now must not be before 1970). The IV is random: unique for all time, for a
 // given key, with overwhelming probability.
 func (k *Key) EncryptAt(msg []byte, now time.Time) []byte {
-	return k.seal(msg, nil, uint64(now.Unix()))
+	return k.seal(nil, msg, nil, uint64(now.Unix()))
+}
+
+// AppendEncrypt is Encrypt that appends the token to dst and returns the
+// extended slice, allocating only when dst lacks the capacity (see
+// [EncodedLen]). msg must not overlap the spare capacity of dst.
+func (k *Key) AppendEncrypt(dst, msg []byte) []byte {
+	return k.seal(dst, msg, nil, uint64(time.Now().Unix()))
 }
 
 // encryptAt is EncryptAt with a chosen IV, for the spec's vectors.
 func (k *Key) encryptAt(msg, iv []byte, now time.Time) []byte {
-	return k.seal(msg, iv, uint64(now.Unix()))
+	return k.seal(nil, msg, iv, uint64(now.Unix()))
 }
 
-// seal builds a token in one allocation: the raw token is assembled at the
-// tail of the output buffer and base64-encoded forwards into the same
-// buffer (see encodeTail). iv nil means a random IV.
-func (k *Key) seal(msg, iv []byte, ts uint64) []byte {
+// EncodedLen returns the length of the token of an n-byte message.
+func EncodedLen(n int) int { return b64.EncodedLen(rawLen(n)) }
+
+func rawLen(n int) int { return headerSize + (n/aes.BlockSize+1)*aes.BlockSize + hmacSize }
+
+// seal appends a token to dst in at most one allocation: the raw token is
+// assembled at the tail of the output and base64-encoded forwards into the
+// same bytes (see encodeTail). iv nil means a random IV.
+func (k *Key) seal(dst, msg, iv []byte, ts uint64) []byte {
 	s := k.s
-	n := headerSize + (len(msg)/aes.BlockSize+1)*aes.BlockSize + hmacSize
-	out := make([]byte, b64.EncodedLen(n))
-	raw := out[len(out)-n:]
+	n := rawLen(len(msg))
+	e := b64.EncodedLen(n)
+	var ret []byte
+	if dst == nil {
+		ret = make([]byte, e)
+	} else {
+		ret = slices.Grow(dst, e)[:len(dst)+e]
+	}
+	out := ret[len(ret)-e:]
+	raw := out[e-n:]
 	body := raw[headerSize : n-hmacSize]
 	copy(body, msg)
 	p := byte(len(body) - len(msg))
@@ -285,7 +306,7 @@ func (k *Key) seal(msg, iv []byte, ts uint64) []byte {
 	op.mac.Sum(raw[:n-hmacSize])
 	s.putOp(op)
 	encodeTail(out, n)
-	return out
+	return ret
 }
 
 // Decrypt returns the plaintext of tok, with no time checks.
@@ -321,6 +342,33 @@ func (k *Key) DecryptAt(tok []byte, ttl time.Duration, now time.Time) ([]byte, e
 	return op.open(s, raw)
 }
 
+// AppendDecrypt is DecryptAt that appends the plaintext to dst and returns
+// the extended slice, allocating only when dst lacks the capacity (the
+// decoded length of tok plus 32 bytes; len(tok)+32 is always enough). On
+// failure it returns dst unchanged; its spare capacity may have been
+// overwritten. tok must not overlap the spare capacity of dst.
+func (k *Key) AppendDecrypt(dst, tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
+	t := trimSpace(tok)
+	buf := slices.Grow(dst, len(t)/4*3)
+	raw, ok := decodeTokenInto(buf[len(dst):cap(buf)], t)
+	if !ok {
+		return dst, ErrInvalidToken
+	}
+	s := k.s
+	op := s.getOp()
+	defer s.putOp(op)
+	if !op.verify(raw) || !timely(timestamp(raw), ttl, now) {
+		return dst, ErrInvalidToken
+	}
+	msg, err := op.open(s, raw)
+	if err != nil {
+		clear(raw)
+		return dst, err
+	}
+	m := copy(buf[len(dst):cap(buf)], msg)
+	return buf[:len(dst)+m], nil
+}
+
 // ExtractTimestamp returns the time a token was made, after checking its MAC.
 func (k *Key) ExtractTimestamp(tok []byte) (time.Time, error) {
 	raw, ok := decodeToken(tok)
@@ -340,23 +388,12 @@ func (k *Key) verify(raw []byte) bool {
 	return ok
 }
 
-// open decrypts a verified token in place and returns its plaintext.
-func (k *Key) open(raw []byte) ([]byte, error) {
-	op := k.s.getOp()
-	msg, err := op.open(k.s, raw)
-	k.s.putOp(op)
-	return msg, err
-}
-
-// verify checks the MAC of a decoded token in constant time. raw must have
-// room for 32 more bytes in its capacity (decodeToken leaves it), where the
-// computed MAC goes.
+// verify checks the MAC of a decoded token in constant time.
 func (op *opState) verify(raw []byte) bool {
 	n := len(raw) - hmacSize
 	op.mac.Reset()
 	op.mac.Write(raw[:n])
-	sum := op.mac.Sum(raw[len(raw):])
-	return hmac.Equal(sum, raw[n:])
+	return hmac.Equal(op.mac.Sum(op.sum[:0]), raw[n:])
 }
 
 // open decrypts a verified token in place and returns its plaintext, a
@@ -400,10 +437,18 @@ func (a i128) add(b i128) i128 {
 func (a i128) less(b i128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
 
 // decodeToken accepts canonical URL-safe base64 with padding, with
-// surrounding ASCII whitespace, and checks the version byte and lengths. The
-// result has hmacSize bytes of spare capacity for verify.
+// surrounding ASCII whitespace, and checks the version byte and lengths.
 func decodeToken(tok []byte) ([]byte, bool) {
 	tok = trimSpace(tok)
+	if len(tok) < b64.EncodedLen(minTokenSize) || len(tok)%4 != 0 {
+		return nil, false
+	}
+	return decodeTokenInto(make([]byte, len(tok)/4*3), tok)
+}
+
+// decodeTokenInto is decodeToken into buf, which must hold len(tok)/4*3
+// bytes; tok is already trimmed.
+func decodeTokenInto(buf, tok []byte) ([]byte, bool) {
 	if len(tok) < b64.EncodedLen(minTokenSize) || len(tok)%4 != 0 {
 		return nil, false
 	}
@@ -414,13 +459,12 @@ func decodeToken(tok []byte) ([]byte, bool) {
 			want--
 		}
 	}
-	buf := make([]byte, len(tok)/4*3+hmacSize)
 	n, err := strict.Decode(buf, tok)
 	// The decoder skips '\r' and '\n'; a token holding them decodes short.
 	if err != nil || n != want {
 		return nil, false
 	}
-	raw := buf[:n]
+	raw := buf[:n:n]
 	if raw[0] != Version || (n-headerSize-hmacSize)%aes.BlockSize != 0 {
 		return nil, false
 	}

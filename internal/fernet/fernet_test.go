@@ -172,7 +172,7 @@ func TestTimestampExtremes(t *testing.T) {
 		{"ts 0, now 60 s before 1970", 0, time.Hour, -60, true},
 		{"ts 0, now 61 s before 1970", 0, time.Hour, -61, false},
 	} {
-		tok := k.seal([]byte("m"), iv, c.ts)
+		tok := k.seal(nil, []byte("m"), iv, c.ts)
 		_, err := k.DecryptAt(tok, c.ttl, time.Unix(c.now, 0))
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
@@ -543,5 +543,50 @@ func TestAllocations(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { k.Decrypt(tok) }); n > 1 {
 		t.Errorf("Decrypt: %v allocations, want at most 1", n)
+	}
+}
+
+func TestAppend(t *testing.T) {
+	k := GenerateKey()
+	for _, n := range []int{0, 1, 15, 16, 17, 100, 1000, 65536} {
+		msg := make([]byte, n)
+		rand.Read(msg)
+		prefix := []byte("prefix:")
+		tokBuf := k.AppendEncrypt(append([]byte(nil), prefix...), msg)
+		if !bytes.HasPrefix(tokBuf, prefix) || len(tokBuf)-len(prefix) != EncodedLen(n) {
+			t.Fatalf("%d bytes: AppendEncrypt gave %d bytes, want prefix + %d", n, len(tokBuf), EncodedLen(n))
+		}
+		tok := tokBuf[len(prefix):]
+		if got, err := k.Decrypt(tok); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("%d bytes: appended token: %v", n, err)
+		}
+		pt, err := k.AppendDecrypt(append([]byte(nil), prefix...), tok, time.Minute, time.Now())
+		if err != nil || !bytes.HasPrefix(pt, prefix) || !bytes.Equal(pt[len(prefix):], msg) {
+			t.Fatalf("%d bytes: AppendDecrypt: %v", n, err)
+		}
+		// With the capacity there, neither allocates.
+		if raceEnabled {
+			continue
+		}
+		encBuf := make([]byte, 0, EncodedLen(n))
+		decBuf := make([]byte, 0, len(tok))
+		if a := testing.AllocsPerRun(20, func() { k.AppendEncrypt(encBuf[:0], msg) }); a != 0 {
+			t.Errorf("%d bytes: AppendEncrypt allocates %v times", n, a)
+		}
+		if a := testing.AllocsPerRun(20, func() { k.AppendDecrypt(decBuf[:0], tok, NoTTL, time.Time{}) }); a != 0 {
+			t.Errorf("%d bytes: AppendDecrypt allocates %v times", n, a)
+		}
+	}
+	// Failures leave dst as it was.
+	dst := []byte("keep")
+	for _, bad := range [][]byte{nil, []byte("garbage"), GenerateKey().Encrypt([]byte("x"))} {
+		got, err := k.AppendDecrypt(dst, bad, NoTTL, time.Time{})
+		if !errors.Is(err, ErrInvalidToken) || string(got) != "keep" {
+			t.Fatalf("AppendDecrypt of a bad token = %q, %v", got, err)
+		}
+	}
+	old := k.EncryptAt([]byte("x"), time.Unix(1_000_000_000, 0))
+	if got, err := k.AppendDecrypt(dst, old, time.Hour, time.Now()); !errors.Is(err, ErrInvalidToken) || string(got) != "keep" {
+		t.Fatalf("AppendDecrypt of an expired token = %q, %v", got, err)
 	}
 }

@@ -39,10 +39,20 @@ func FuzzDecrypt(f *testing.F) {
 			t.Fatalf("error %v with %d bytes", err, len(got))
 		}
 
+		// AppendDecrypt agrees with DecryptAt and keeps its prefix.
+		want, werr := fuzzKey.DecryptAt(in, NoTTL, time.Time{})
+		got, gerr := fuzzKey.AppendDecrypt([]byte("p"), in, NoTTL, time.Time{})
+		if (werr == nil) != (gerr == nil) || string(got) != "p"+string(want) {
+			t.Fatalf("AppendDecrypt = %q, %v; DecryptAt = %q, %v", got, gerr, want, werr)
+		}
+
 		// A fresh token, mutated in one place, is refused.
-		tok := fuzzKey.seal(msg, nil, ts)
+		tok := fuzzKey.seal(nil, msg, nil, ts)
 		if got, err := fuzzKey.Decrypt(tok); err != nil || !bytes.Equal(got, msg) {
 			t.Fatalf("round trip: %v", err)
+		}
+		if app := fuzzKey.AppendEncrypt([]byte("p"), msg); string(app[:1]) != "p" || len(app) != 1+len(tok) {
+			t.Fatal("AppendEncrypt lost its prefix or has the wrong length")
 		}
 		if x == 0 {
 			return
@@ -82,7 +92,7 @@ func FuzzParseToken(f *testing.F) {
 			if got := base64.URLEncoding.EncodeToString(raw); got != string(trimSpace(in)) {
 				t.Fatalf("decoded %q, which encodes as %q", trimSpace(in), got)
 			}
-			if cap(raw)-len(raw) < hmacSize || raw[0] != Version || len(raw) < minTokenSize {
+			if raw[0] != Version || len(raw) < minTokenSize || (len(raw)-headerSize-hmacSize)%16 != 0 {
 				t.Fatal("decodeToken broke its contract")
 			}
 		}

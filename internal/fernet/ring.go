@@ -99,7 +99,7 @@ func (r *Ring) Rotate(tok []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := r.keys[0].seal(msg, nil, ts)
+	out := r.keys[0].seal(nil, msg, nil, ts)
 	clear(msg)
 	return out, nil
 }
