@@ -35,7 +35,7 @@ func (d *DB) Put(ctx context.Context, w store.Write) (store.Secret, store.Versio
 	var v store.Version
 	err := d.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		s, v, err = put(ctx, tx, w)
+		s, v, err = put(ctx, d.put.inTx(ctx, tx), w)
 		return err
 	})
 	return s, v, err
@@ -44,8 +44,9 @@ func (d *DB) Put(ctx context.Context, w store.Write) (store.Secret, store.Versio
 // PutMany implements store.Secrets.
 func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
 	return d.withTx(ctx, func(tx *sql.Tx) error {
+		q := d.put.inTx(ctx, tx)
 		for _, w := range ws {
-			if _, _, err := put(ctx, tx, w); err != nil {
+			if _, _, err := put(ctx, q, w); err != nil {
 				return err
 			}
 		}
@@ -53,8 +54,39 @@ func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
 	})
 }
 
-func put(ctx context.Context, tx *sql.Tx, w store.Write) (store.Secret, store.Version, error) {
-	s, err := scanSecret(tx.QueryRowContext(ctx, `SELECT `+secretCols+` FROM secrets s WHERE s.name = ?`, w.Name))
+// Statements of a put, prepared once on the write connection.
+const (
+	putSelect    = `SELECT ` + secretCols + ` FROM secrets s WHERE s.name = ?`
+	putInsSecret = `INSERT INTO secrets (name, class, rotation_period, description, owner, env_name, created_at, updated_at, current_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`
+	putInsVersion = `INSERT INTO versions (secret_id, version, token, key_id, binding, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	putUpdate     = `UPDATE secrets SET current_version = ?, updated_at = ?, class = ?, rotation_period = ?, description = ?, owner = ?, env_name = ? WHERE id = ?`
+)
+
+type putStmts struct{ sel, insSecret, insVersion, update *sql.Stmt }
+
+func (d *DB) preparePut(ctx context.Context) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{{&d.put.sel, putSelect}, {&d.put.insSecret, putInsSecret}, {&d.put.insVersion, putInsVersion}, {&d.put.update, putUpdate}} {
+		st, err := d.write.PrepareContext(ctx, p.q)
+		if err != nil {
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// inTx returns the put statements bound to tx (they stay prepared on the
+// one write connection).
+func (p *putStmts) inTx(ctx context.Context, tx *sql.Tx) *putStmts {
+	return &putStmts{tx.StmtContext(ctx, p.sel), tx.StmtContext(ctx, p.insSecret), tx.StmtContext(ctx, p.insVersion), tx.StmtContext(ctx, p.update)}
+}
+
+func put(ctx context.Context, q *putStmts, w store.Write) (store.Secret, store.Version, error) {
+	s, err := scanSecret(q.sel.QueryRowContext(ctx, w.Name))
 	now := w.Now.UTC()
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -63,8 +95,7 @@ func put(ctx context.Context, tx *sql.Tx, w store.Write) (store.Secret, store.Ve
 		}
 		s = store.Secret{Name: w.Name, Class: store.ClassConfig, CreatedAt: now}
 		applyMeta(&s, w.Meta)
-		res, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, class, rotation_period, description, owner, env_name, created_at, updated_at, current_version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+		res, err := q.insSecret.ExecContext(ctx,
 			s.Name, s.Class, int64(s.RotationPeriod/time.Second), s.Description, s.Owner, s.EnvName, micros(now), micros(now))
 		if err != nil {
 			return s, store.Version{}, fmt.Errorf("sqlite: creating %s: %w", w.Name, err)
@@ -84,13 +115,13 @@ func put(ctx context.Context, tx *sql.Tx, w store.Write) (store.Secret, store.Ve
 	if err != nil {
 		return s, store.Version{}, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO versions (secret_id, version, token, key_id, binding, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	res, err := q.insVersion.ExecContext(ctx,
 		s.ID, next, sealed.Token, sealed.KeyID, sealed.Binding, micros(now), w.Actor)
 	if err != nil {
 		return s, store.Version{}, fmt.Errorf("sqlite: adding a version to %s: %w", w.Name, err)
 	}
 	vid, _ := res.LastInsertId()
-	if _, err := tx.ExecContext(ctx, `UPDATE secrets SET current_version = ?, updated_at = ?, class = ?, rotation_period = ?, description = ?, owner = ?, env_name = ? WHERE id = ?`,
+	if _, err := q.update.ExecContext(ctx,
 		next, micros(now), s.Class, int64(s.RotationPeriod/time.Second), s.Description, s.Owner, s.EnvName, s.ID); err != nil {
 		return s, store.Version{}, fmt.Errorf("sqlite: updating %s: %w", w.Name, err)
 	}

@@ -53,6 +53,7 @@ type DB struct {
 	read  *sql.DB // read-only connections
 
 	getStmt *sql.Stmt // Get, the hot path, prepared once per connection
+	put     putStmts  // Put and PutMany, prepared on the write connection
 }
 
 var _ store.Store = (*DB)(nil)
@@ -100,6 +101,10 @@ func openWith(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	if err := d.migrate(ctx, migrations); err != nil {
 		w.Close()
 		return nil, err
+	}
+	if err := d.preparePut(ctx); err != nil {
+		w.Close()
+		return nil, d.classify("preparing queries", err)
 	}
 	rq := url.Values{}
 	rq.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
@@ -218,8 +223,10 @@ func (d *DB) Path() string { return d.path }
 // Close closes the store.
 func (d *DB) Close() error {
 	var errR error
-	if d.getStmt != nil {
-		d.getStmt.Close()
+	for _, st := range []*sql.Stmt{d.getStmt, d.put.sel, d.put.insSecret, d.put.insVersion, d.put.update} {
+		if st != nil {
+			st.Close()
+		}
 	}
 	if d.read != nil {
 		errR = d.read.Close()
