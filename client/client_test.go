@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/server/servertest"
+	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
 const testPolicy = `services:
@@ -198,5 +199,45 @@ func TestUnavailable(t *testing.T) {
 	c, _ := New(url, WithToken("sa01s_x"))
 	if _, err := c.Get(context.Background(), "llm/x"); !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "sa01s_x") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestBackgroundRenewal: with a 2 s TTL and a 4 s max TTL, the client
+// renews in the background and logs in again at the max TTL; reads keep
+// working throughout without a 401 reaching the caller.
+func TestBackgroundRenewal(t *testing.T) {
+	t.Parallel()
+	srv, err := servertest.StartWith(testPolicy, "internal-tok", nil, token.Options{TTL: 2 * time.Second, MaxTTL: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.Seed(map[string]string{"llm/openai_api_key": "sk-1"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, _ := New(srv.URL, WithCacheTTL(0))
+	defer c.Close()
+	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+		t.Fatal(err)
+	}
+	first := c.Token()
+	firstInfo, _ := c.Self(ctx)
+	renewed := false
+	deadline := time.Now().Add(time.Minute)
+	for c.Token() == first && time.Now().Before(deadline) {
+		if info, err := c.Self(ctx); err == nil && info.ExpiresAt.After(firstInfo.ExpiresAt) {
+			renewed = true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !renewed {
+		t.Error("the token was never renewed in the background")
+	}
+	if c.Token() == first {
+		t.Fatal("the client did not log in again at the max TTL")
+	}
+	if _, err := c.Get(ctx, "llm/openai_api_key"); err != nil {
+		t.Fatalf("read after re-login: %v", err)
 	}
 }

@@ -19,7 +19,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
@@ -34,7 +37,7 @@ import (
 const benchKey = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
 
 func main() {
-	mode := flag.String("mode", "get", "put, get, list, fill or verify")
+	mode := flag.String("mode", "get", "put, get, list, import, fill or verify")
 	n := flag.Int("n", 100000, "operations (put, get), secrets (list) or versions (fill, verify)")
 	conc := flag.Int("c", 1, "concurrent goroutines for put and get")
 	dbPath := flag.String("db", "", "SQLite file (default: a new temporary file)")
@@ -48,7 +51,7 @@ func main() {
 	driver := "sqlite"
 	if *dsn != "" {
 		driver = "postgres"
-		st, err = postgres.Open(ctx, *dsn)
+		st, err = openPostgres(ctx, *dsn)
 	} else {
 		p := *dbPath
 		if p == "" {
@@ -73,6 +76,7 @@ func main() {
 
 	switch *mode {
 	case "put":
+		cpuAtStart = cpuTime()
 		start := time.Now()
 		parallel(*n, *conc, func(i int) {
 			if _, err := svc.Put(ctx, fmt.Sprintf("bench/put/%d", i%1000), value, secrets.PutOptions{}); err != nil {
@@ -82,6 +86,7 @@ func main() {
 		report(driver, "put", *n, *conc, time.Since(start))
 	case "get":
 		fill(ctx, svc, 1000, 1)
+		cpuAtStart = cpuTime()
 		start := time.Now()
 		parallel(*n, *conc, func(i int) {
 			if _, err := svc.Get(ctx, fmt.Sprintf("bench/%07d", i%1000), 0); err != nil {
@@ -98,6 +103,16 @@ func main() {
 		}
 		d := time.Since(start)
 		fmt.Printf("%s list %d secrets: %.3f s, peak RSS %d MB\n", driver, len(l), d.Seconds(), peakRSS())
+	case "import":
+		entries := make([]secrets.Entry, *n)
+		for i := range entries {
+			entries[i] = secrets.Entry{Name: fmt.Sprintf("VAR_%06d", i), Value: sensitive.New(fmt.Sprintf("value-%d-%s", i, strings.Repeat("x", 24)))}
+		}
+		start := time.Now()
+		if _, err := svc.Import(ctx, entries, secrets.ImportOptions{Prefix: "app/"}); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s import %d entries in one transaction: %.1f s, %.0f entries/s\n", driver, *n, time.Since(start).Seconds(), float64(*n)/time.Since(start).Seconds())
 	case "fill":
 		start := time.Now()
 		fill(ctx, svc, *n / *versions, *versions)
@@ -160,8 +175,21 @@ func parallel(n, conc int, fn func(i int)) {
 }
 
 func report(driver, op string, n, conc int, d time.Duration) {
-	fmt.Printf("%s %s: %d ops, %d goroutines, GOMAXPROCS %d: %.2f s, %.0f ops/s\n",
-		driver, op, n, conc, runtime.GOMAXPROCS(0), d.Seconds(), float64(n)/d.Seconds())
+	cpu := cpuTime() - cpuAtStart
+	fmt.Printf("%s %s: %d ops, %d goroutines, GOMAXPROCS %d: %.2f s, %.0f ops/s (process CPU %.2f s: %.1f µs CPU/op)\n",
+		driver, op, n, conc, runtime.GOMAXPROCS(0), d.Seconds(), float64(n)/d.Seconds(), cpu.Seconds(), float64(cpu.Microseconds())/float64(n))
+}
+
+// cpuAtStart is the process CPU time when the timed part began.
+var cpuAtStart time.Duration
+
+// cpuTime returns the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSS reads VmHWM from /proc/self/status, in MB.
@@ -178,4 +206,40 @@ func peakRSS() int {
 		}
 	}
 	return -1
+}
+
+// openPostgres opens the store in a new schema, dropped when the process
+// exits normally, so runs start empty and leave nothing behind.
+func openPostgres(ctx context.Context, dsn string) (store.Store, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	schema := fmt.Sprintf("sa01_bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return nil, err
+	}
+	cfg, err := postgres.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	db, err := postgres.OpenConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &dropOnClose{DB: db, conn: conn, schema: schema}, nil
+}
+
+type dropOnClose struct {
+	*postgres.DB
+	conn   *pgx.Conn
+	schema string
+}
+
+func (d *dropOnClose) Close() error {
+	d.DB.Close()
+	_, err := d.conn.Exec(context.Background(), "DROP SCHEMA "+d.schema+" CASCADE")
+	d.conn.Close(context.Background())
+	return err
 }

@@ -110,7 +110,7 @@ func openRotation(cmd *cobra.Command, g *globals) (*rotationEnv, error) {
 }
 
 func (e *rotationEnv) rotator(g *globals, f *rotationFlags) *rotate.Rotator {
-	r := &rotate.Rotator{Store: e.rs, Bind: secrets.Bind, Recorder: e.rec, BatchSize: f.batchSize, Wait: f.wait}
+	r := &rotate.Rotator{Store: e.rs, Bind: secrets.Bind, NewBinder: rotate.NewCachedBinder, Recorder: e.rec, BatchSize: f.batchSize, Wait: f.wait}
 	if !f.quiet {
 		r.Progress = newProgress(g.stderr).update
 	}

@@ -413,3 +413,45 @@ func TestRotateSecretCLI(t *testing.T) {
 		t.Errorf("bad --generate: %d %s", code, errs)
 	}
 }
+
+func TestProgressOutput(t *testing.T) {
+	var tty bytes.Buffer
+	p := &progress{w: &tty, tty: true}
+	p.update("reencrypt", rotate.Progress{Total: 10, Done: 5})
+	p.update("reencrypt", rotate.Progress{Total: 10, Done: 10})
+	out := tty.String()
+	if !strings.HasPrefix(out, "\rreencrypt [###############...............] 5/10 versions  50%") || !strings.HasSuffix(out, "100%\n") {
+		t.Errorf("terminal progress: %q", out)
+	}
+	var plain bytes.Buffer
+	p = newProgress(&plain) // a buffer is not a terminal
+	if p.tty {
+		t.Fatal("a buffer taken for a terminal")
+	}
+	for i := int64(1); i <= 100; i++ {
+		p.update("reencrypt", rotate.Progress{Total: 100, Done: i})
+	}
+	lines := strings.Split(strings.TrimSpace(plain.String()), "\n")
+	if len(lines) > 3 || lines[len(lines)-1] != "reencrypt: 100/100 versions (100%), 0 skipped, 0 failed" || strings.Contains(plain.String(), "\r") {
+		t.Errorf("plain progress (at most one line a second, and the last): %q", plain.String())
+	}
+}
+
+func TestReencryptSameKeyRefused(t *testing.T) {
+	e := newRotateFixture(t)
+	f := filepath.Join(e.dir, "k")
+	os.WriteFile(f, []byte(e.k1.Encode()), 0o600)
+	code, _, errs := e.run("", "reencrypt", "--old-key-file", f, "--new-key-file", f)
+	if code != ExitUsage || !strings.Contains(errs, "the same key") {
+		t.Errorf("same key: %d %s", code, errs)
+	}
+	code, _, errs = e.run("", "reencrypt", "--old-key-file", filepath.Join(e.dir, "missing"))
+	if code != ExitUsage || !strings.Contains(errs, "--old-key-file: cannot read") {
+		t.Errorf("missing key file: %d %s", code, errs)
+	}
+	os.WriteFile(f, []byte("not a key"), 0o600)
+	code, _, errs = e.run("", "reencrypt", "--old-key-file", f)
+	if code != ExitUsage || !strings.Contains(errs, "--old-key-file: malformed Fernet key") || strings.Contains(errs, "not a key") {
+		t.Errorf("malformed key file: %d %s", code, errs)
+	}
+}

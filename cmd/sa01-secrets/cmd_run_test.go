@@ -54,10 +54,11 @@ type runResult struct {
 
 func runCLI(t *testing.T, args ...string) runResult {
 	t.Helper()
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	code := run(context.Background(), args, strings.NewReader(""), &out, &errb, os.Getenv)
 	return runResult{code, out.String(), errb.String()}
 }
+
 
 // waitFile waits for a file to hold a line, for at most a minute.
 func waitFile(t *testing.T, path string, lines int) []string {
@@ -231,5 +232,70 @@ func TestChildEnv(t *testing.T) {
 	got = strings.Join(childEnv(nil, nil, true), " ")
 	if got != "PATH=/usr/local/bin:/usr/bin:/bin" {
 		t.Fatalf("pristine, empty parent = %s", got)
+	}
+}
+
+// TestRunForwardsSignals: a signal to run reaches the command, and run
+// exits with the command's code.
+func TestRunForwardsSignals(t *testing.T) {
+	runServer(t)
+	dir := t.TempDir()
+	pidfile, got := filepath.Join(dir, "pid"), filepath.Join(dir, "got")
+	resc := make(chan runResult, 1)
+	go func() {
+		resc <- runCLI(t, "run", "--service", "gateway", "--", "sh", "-c",
+			`trap 'echo usr1 > "$1"; exit 3' USR1; echo $$ > "$0"; while :; do sleep 0.05; done`, pidfile, got)
+	}()
+	waitFile(t, pidfile, 1)
+	// run registered its signal handler before starting the command
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	res := <-resc
+	if res.code != 3 {
+		t.Fatalf("code %d: %s", res.code, res.stderr)
+	}
+	if b, _ := os.ReadFile(got); strings.TrimSpace(string(b)) != "usr1" {
+		t.Fatalf("the command did not get SIGUSR1: %q", b)
+	}
+}
+
+// TestRunLocalStore: without SA01_SECRETS_ADDR, run reads the local store
+// under SA01_POLICY_FILE.
+func TestRunLocalStore(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte("services:\n  worker: {read: [\"llm/openai_api_key\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(),
+		"SA01_DB_DSN":            "sqlite://" + filepath.Join(dir, "s.db"),
+		"HOME":                   dir,
+	}
+	cli := func(stdin string, args ...string) runResult {
+		var o, e bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
+		return runResult{code, o.String(), e.String()}
+	}
+	for name, v := range map[string]string{"llm/openai_api_key": "sk-LOCALCANARY", "llm/other": "other-LOCALCANARY"} {
+		if r := cli(v, "put", name); r.code != 0 {
+			t.Fatalf("put: %s", r.stderr)
+		}
+	}
+	if r := cli("", "run", "--service", "worker", "--", "true"); r.code != ExitUsage || !strings.Contains(r.stderr, "SA01_POLICY_FILE") {
+		t.Fatalf("no policy: %d %s", r.code, r.stderr)
+	}
+	env["SA01_POLICY_FILE"] = pol
+	r := cli("", "run", "--service", "worker", "--pristine", "--", "env")
+	if r.code != 0 || !strings.Contains(r.stdout, "OPENAI_API_KEY=sk-LOCALCANARY\n") || strings.Contains(r.stdout, "other-LOCALCANARY") {
+		t.Fatalf("local run: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "run", "--service", "gateway", "--", "true"); r.code != ExitDenied {
+		t.Fatalf("service not in the policy: %d %s", r.code, r.stderr)
+	}
+	r = cli("", "export", "--service", "worker", "--format", "json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) == "" || strings.Contains(r.stdout, "other-LOCALCANARY") || !strings.Contains(r.stdout, "sk-LOCALCANARY") {
+		t.Fatalf("export --service: %d %q %s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -5,11 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/scan"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // scanCommands returns the verbs of this group.
@@ -17,10 +23,18 @@ func scanCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{newScanCommand(g), newMaskCommand(g)}
 }
 
+// ActionScanKnown is the audit action of decrypting every version for
+// scan or mask: one event per run, with counts, never values.
+const ActionScanKnown = "scan-known-values"
+
 // knownValues returns every current and past value of every managed secret
-// that the loaded keys decrypt, for exact detection and masking. It is the
-// one place where the scanner meets the store. Without keys there are none,
-// and only the rules run.
+// that the loaded keys decrypt, for exact detection and masking: deleted
+// secrets and compromised versions included (they are exactly what must not
+// turn up anywhere); destroyed versions have no value left. It is the one
+// place where the scanner meets the store. Without keys, or when the default
+// SQLite store does not exist yet, there are none and only the rules run.
+// Versions the keys cannot open (a retired key, a bad binding) are counted
+// in a warning, by number only.
 func knownValues(ctx context.Context, g *globals) ([]scan.KnownValue, error) {
 	cfg, err := g.config()
 	if err != nil {
@@ -29,7 +43,62 @@ func knownValues(ctx context.Context, g *globals) ([]scan.KnownValue, error) {
 	if cfg.Keys == nil {
 		return nil, nil
 	}
-	return nil, nil
+	loc, err := locateStore(g)
+	if err != nil {
+		return nil, err
+	}
+	if loc.sqlitePath != "" {
+		if _, err := os.Stat(loc.sqlitePath); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	st, err := openStore(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []scan.KnownValue
+	unreadable := 0
+	err = st.WalkVersions(ctx, 256, func(vs []store.Version) error {
+		for _, v := range vs {
+			if v.Destroyed() || v.Token == "" {
+				continue
+			}
+			k := cfg.Keys.Key(v.KeyID)
+			if k == nil || !secrets.CheckBinding(k, v.Secret, v.Version, v.KeyID, v.Token, v.Binding) {
+				unreadable++
+				continue
+			}
+			pt, err := k.Decrypt([]byte(v.Token))
+			if err != nil {
+				unreadable++
+				continue
+			}
+			out = append(out, scan.KnownValue{Name: v.Secret, Version: v.Version, Value: pt})
+		}
+		return nil
+	})
+	ev := audit.Event{Time: time.Now(), Actor: osUser(), Source: "local", Action: ActionScanKnown,
+		Detail: fmt.Sprintf("%d versions decrypted for scan or mask, %d not decryptable", len(out), unreadable)}
+	if err != nil {
+		ev.Outcome, ev.Reason = audit.Failure, "store read failed"
+	} else {
+		ev.Outcome = audit.Success
+	}
+	rec, rerr := openRecorder(ctx, g, st)
+	if rerr == nil {
+		rerr = rec.Record(ctx, ev)
+	}
+	if rerr != nil {
+		return nil, fmt.Errorf("%w: %v", audit.ErrNotRecorded, rerr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the store for known values: %w", err)
+	}
+	if unreadable > 0 {
+		fmt.Fprintf(g.stderr, "sa01-secrets: warning: %d secret versions do not decrypt under the loaded keys and are not searched for\n", unreadable)
+	}
+	return out, nil
 }
 
 // newKnownScanner builds a scanner with the known values, warning once per
@@ -102,7 +171,7 @@ input unreadable, or nothing scanned).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.git, "git", "", "scan the history of the git repository `REPO` (default: the current directory)")
+	f.StringVar(&o.git, "git", "", "scan the history of the git repository `REPO` (--git REPO or --git=REPO; default: the current directory)")
 	f.Lookup("git").NoOptDefVal = "."
 	f.BoolVar(&o.staged, "staged", false, "scan the lines added in the git index (pre-commit hook)")
 	f.BoolVar(&o.stdin, "stdin", false, "scan standard input")
@@ -118,6 +187,9 @@ input unreadable, or nothing scanned).`,
 }
 
 func runScan(ctx context.Context, g *globals, o scanOptions, args []string) error {
+	if o.git == "." && len(args) == 1 {
+		o.git, args = args[0], nil // --git REPO
+	}
 	inputs := 0
 	for _, on := range []bool{len(args) > 0, o.git != "", o.staged, o.stdin, o.image != ""} {
 		if on {
@@ -174,7 +246,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	}
 
 	var all, reported []scan.Finding
-	suppressed := 0
+	suppressed, found := 0, 0
 	out := bufio.NewWriterSize(g.stdout, 64<<10)
 	var explain func(scan.Explained)
 	if o.explain {
@@ -183,15 +255,18 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		}
 	}
 	st, err := s.Run(ctx, o.workers, produce, explain, func(f scan.Finding) error {
-		all = append(all, f)
+		if o.writeBaseline != "" {
+			all = append(all, f)
+		}
 		if baseline.Has(f) {
 			suppressed++
 			return nil
 		}
-		reported = append(reported, f)
+		found++
 		if o.format == "text" {
-			return scan.WriteText(out, f)
+			return scan.WriteText(out, f) // streamed: memory does not grow with findings
 		}
+		reported = append(reported, f)
 		return nil
 	})
 	if err != nil {
@@ -235,10 +310,10 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		what = fmt.Sprintf("%d files in %d layers and the config of %s", imageSt.Files, imageSt.Layers, o.image)
 		partial = imageSt.Errors
 	default:
-		what = fmt.Sprintf("%d files (%d binary and %d ignored skipped)", walkSt.Files, walkSt.Binaries, walkSt.Ignored)
-		partial = walkSt.Errors
+		what = fmt.Sprintf("%d files (%d binary and %d ignored skipped)", walkSt.Files+st.Files, walkSt.Binaries+st.Binaries, walkSt.Ignored)
+		partial = append(walkSt.Errors, st.Unreadable...)
 	}
-	summary := fmt.Sprintf("%d findings in %s, %.1f MB", len(reported), what, float64(st.Bytes)/1e6)
+	summary := fmt.Sprintf("%d findings in %s, %.1f MB", found, what, float64(st.Bytes)/1e6)
 	if suppressed > 0 {
 		summary += fmt.Sprintf("; %d accepted in the baseline", suppressed)
 	}
@@ -248,13 +323,18 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 			"findings above are from what could be read")
 	}
 	nothing := st.Units == 0
-	if o.staged {
+	switch {
+	case o.staged:
 		nothing = false // an empty index is a clean commit
+	case o.stdin:
+		nothing = st.Bytes == 0
+	case o.git == "" && o.image == "":
+		nothing = walkSt.Files+st.Files == 0 // binaries and ignored files only
 	}
-	if nothing && len(reported) == 0 {
+	if nothing && found == 0 {
 		return withCode(ExitError, errors.New("nothing was scanned"), "check the paths, the repository or the input; an empty input is not a clean result")
 	}
-	if len(reported) > 0 {
+	if found > 0 {
 		return checkFailed{}
 	}
 	return nil

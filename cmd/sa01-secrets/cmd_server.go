@@ -27,6 +27,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/server"
+	"github.com/somaagent01/sa01-secrets/internal/server/readcache"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
@@ -42,6 +43,8 @@ type serveOptions struct {
 	tlsKey         string
 	insecureListen bool
 	dev            bool
+	noAudit        bool // benchmarks only: measure the cost of auditing
+	readCacheTTL   time.Duration
 	ready          func(addr string) // tests: called once listening
 }
 
@@ -85,6 +88,9 @@ It keeps nothing: everything is removed on exit.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&o.insecureListen, "insecure-listen", false, "allow plain HTTP on a non-loopback address (dangerous)")
 	f.BoolVar(&o.dev, "dev", false, "throwaway dev server: temporary store, fresh key and internal token, nothing kept")
+	f.DurationVar(&o.readCacheTTL, "read-cache-ttl", time.Second, "cache current versions (ciphertext, never plaintext) this long; a write by another process is seen within it (0: off)")
+	f.BoolVar(&o.noAudit, "benchmark-without-audit", false, "record no audit events (benchmarks only: breaks the audit policy)")
+	_ = f.MarkHidden("benchmark-without-audit")
 	return cmd
 }
 
@@ -206,7 +212,16 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	svc := secrets.New(st, ring, rec, time.Now)
+	if o.noAudit {
+		log.Warn("AUDIT IS OFF (--benchmark-without-audit): accesses are not recorded; never run this way outside a benchmark")
+		rec = audit.Discard{}
+	}
+	_, stopPublisher, err := startAuditPublisher(ctx, g, st, rec) // ships the audit table to Kafka when configured
+	if err != nil {
+		return err
+	}
+	defer stopPublisher()
+	svc := secrets.New(readcache.New(st, o.readCacheTTL, nil), ring, rec, time.Now)
 	tokens := token.NewManager(tstore, token.Options{TTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL})
 	checks := map[string]func(context.Context) error{
 		"store": func(ctx context.Context) error {
@@ -217,8 +232,18 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 			return err
 		},
 	}
-	if p, ok := rec.(interface{ Ping(context.Context) error }); ok {
-		checks["audit"] = p.Ping
+	if as, ok := st.(store.Audit); ok && !o.noAudit {
+		checks["audit"] = func(ctx context.Context) error {
+			_, err := as.AuditHead(ctx)
+			return err
+		}
+	}
+	if !o.noAudit {
+		_, stopPublisher, err := startAuditPublisher(ctx, g, st, rec)
+		if err != nil {
+			return err
+		}
+		defer stopPublisher()
 	}
 	srv := server.New(server.Deps{
 		Secrets:       svc,
@@ -364,7 +389,8 @@ Never put a real secret in it.
   Store:           %s (removed on exit)
   Policy:          admin may do everything; demo may read demo/*
 
-Try, in another shell:
+Try, in another shell (from a checkout without the binary installed, write
+"go run ./cmd/sa01-secrets" for "sa01-secrets", or "go install ./cmd/sa01-secrets" first):
 
   export SA01_SECRETS_ADDR=%s
   export SA01_AUTH_INTERNAL_TOKEN=%s

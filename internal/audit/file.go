@@ -122,6 +122,13 @@ func (s *File) WriteBatch(_ context.Context, evs []Event) error {
 	return nil
 }
 
+// Err returns the error that broke the sink, or nil while it works.
+func (s *File) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
+}
+
 // Head returns the head of the file's chain.
 func (s *File) Head() Head {
 	s.mu.Lock()

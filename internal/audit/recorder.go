@@ -59,7 +59,7 @@ func NewBounded(r Recorder, timeout time.Duration, onError func(error)) *Bounded
 func (b *Bounded) Record(ctx context.Context, ev Event) error {
 	ev = Stamp(ctx, ev)
 	if err := Validate(ev); err != nil {
-		return fmt.Errorf("%w: %v", ErrNotRecorded, err)
+		return notRecorded(err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
@@ -67,7 +67,7 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 	case b.sem <- struct{}{}:
 	default:
 		b.report(errors.New("audit: too many events waiting on a sink that does not answer"))
-		return fmt.Errorf("%w: the audit sink is not answering", ErrNotRecorded)
+		return notRecorded("the audit sink is not answering")
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -78,12 +78,12 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 	case err := <-done:
 		if err != nil {
 			b.report(err)
-			return fmt.Errorf("%w: the audit sink failed", ErrNotRecorded)
+			return notRecorded("the audit sink failed")
 		}
 		return nil
 	case <-ctx.Done():
 		b.report(fmt.Errorf("audit: sink did not answer within %s", b.timeout))
-		return fmt.Errorf("%w: the audit sink did not answer within %s", ErrNotRecorded, b.timeout)
+		return notRecorded(fmt.Sprintf("the audit sink did not answer within %s", b.timeout))
 	}
 }
 
@@ -92,6 +92,12 @@ func (b *Bounded) report(err error) {
 		b.onError(err)
 	}
 }
+
+// notRecorded says why an event was not recorded; it is ErrNotRecorded.
+type notRecorded string
+
+func (e notRecorded) Error() string { return string(e) }
+func (e notRecorded) Unwrap() error { return ErrNotRecorded }
 
 // Tee records each event to every recorder at once and succeeds only when
 // all of them do.

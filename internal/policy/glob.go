@@ -92,6 +92,9 @@ func (g *glob) literal() bool {
 
 // match reports whether name matches the glob.
 func (g *glob) match(name string) bool {
+	if !wellFormed(name) {
+		return false // no secret has such a name
+	}
 	if g.anys > 1 {
 		return matchMemo(g.segs, strings.Split(name, "/"))
 	}
@@ -220,3 +223,10 @@ func ParseGlob(s string) (Glob, error) {
 
 // Match reports whether name matches. The zero Glob matches nothing.
 func (g Glob) Match(name string) bool { return g.g != nil && g.g.match(name) }
+
+// wellFormed reports whether a name has no empty segment: not empty, no
+// leading or trailing '/', no "//". Secret names are validated at write;
+// this keeps the matchers defined only where names can exist.
+func wellFormed(name string) bool {
+	return name != "" && name[0] != '/' && name[len(name)-1] != '/' && !strings.Contains(name, "//")
+}

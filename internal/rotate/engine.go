@@ -106,13 +106,20 @@ var ErrFailures = errors.New("some versions could not be re-encrypted")
 // primary"), and two engines on two nodes at once are safe (one swap of
 // each row wins; the other is skipped).
 type Engine struct {
-	Source    Source
-	Ring      *fernet.Ring // primary: the target; the others decrypt
-	Bind      Binder       // secrets.Bind; nil: rows carry no binding
-	BatchSize int          // default 1000
-	Workers   int          // default GOMAXPROCS
-	// Progress, if set, is called after every batch, from one goroutine.
+	Source Source
+	Ring   *fernet.Ring // primary: the target; the others decrypt
+	Bind   Binder       // secrets.Bind; nil: rows carry no binding
+	// NewBinder, if set, replaces Bind with one binder per worker (see
+	// NewCachedBinder).
+	NewBinder func() Binder
+	BatchSize int // default 1000
+	Workers   int // crypto goroutines; default GOMAXPROCS
+	Writers   int // goroutines writing batches; default 2
+	// Progress, if set, is called after every batch, one call at a time.
 	Progress func(Progress)
+
+	bmu     sync.Mutex
+	binders map[int]Binder
 }
 
 // Check returns a *MissingKeysError when the store holds versions under
@@ -136,6 +143,21 @@ func (e *Engine) Check(ctx context.Context) (map[string]int64, error) {
 		return counts, &MissingKeysError{Missing: missing, Loaded: loaded}
 	}
 	return counts, nil
+}
+
+// binder returns worker w's binder, made once per run.
+func (e *Engine) binder(w int) Binder {
+	e.bmu.Lock()
+	defer e.bmu.Unlock()
+	if e.binders == nil {
+		e.binders = map[int]Binder{}
+	}
+	b, ok := e.binders[w]
+	if !ok {
+		b = e.NewBinder()
+		e.binders[w] = b
+	}
+	return b
 }
 
 type batchOut struct {
@@ -219,34 +241,61 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 	}()
-	// Stage 3: write each batch in one transaction, in order.
-	for out := range outs {
-		if len(out.swaps) > 0 {
-			applied, err := e.Source.SwapTokens(ctx, out.swaps)
-			if err != nil {
-				cancel()
-				return res, err
-			}
-			if len(applied) != len(out.swaps) {
-				cancel()
-				return res, fmt.Errorf("rotate: store answered %d results for %d swaps", len(applied), len(out.swaps))
-			}
-			for i, ok := range applied {
-				if ok {
-					res.Moved[out.from[i]]++
-					prog.Done++
-				} else {
-					prog.Skipped++
-					res.Skipped++
+	// Stage 3: write each batch in one transaction, on Writers goroutines
+	// (batches are disjoint, and each swap is compare-and-swap, so their
+	// order does not matter).
+	var mu sync.Mutex
+	var werr error
+	var wg sync.WaitGroup
+	writers := e.Writers
+	if writers <= 0 {
+		writers = 2
+	}
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for out := range outs {
+				var applied []bool
+				if len(out.swaps) > 0 {
+					var err error
+					applied, err = e.Source.SwapTokens(ctx, out.swaps)
+					if err == nil && len(applied) != len(out.swaps) {
+						err = fmt.Errorf("rotate: store answered %d results for %d swaps", len(applied), len(out.swaps))
+					}
+					if err != nil {
+						mu.Lock()
+						if werr == nil {
+							werr = err
+						}
+						mu.Unlock()
+						cancel()
+						return
+					}
 				}
+				mu.Lock()
+				for i, ok := range applied {
+					if ok {
+						res.Moved[out.from[i]]++
+						prog.Done++
+					} else {
+						prog.Skipped++
+						res.Skipped++
+					}
+				}
+				res.Failures = append(res.Failures, out.failures...)
+				prog.Failed += int64(len(out.failures))
+				prog.Batches++
+				if e.Progress != nil {
+					e.Progress(prog)
+				}
+				mu.Unlock()
 			}
-		}
-		res.Failures = append(res.Failures, out.failures...)
-		prog.Failed += int64(len(out.failures))
-		prog.Batches++
-		if e.Progress != nil {
-			e.Progress(prog)
-		}
+		}()
+	}
+	wg.Wait()
+	if werr != nil {
+		return res, werr
 	}
 	select {
 	case err := <-errc:
@@ -284,8 +333,12 @@ func (e *Engine) rewrap(rows []store.Version, target *fernet.Key, workers int) b
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
+			bind := e.Bind
+			if e.NewBinder != nil {
+				bind = e.binder(w)
+			}
 			for i := lo; i < hi; i++ {
-				sw, f := e.rewrapOne(&rows[i], target)
+				sw, f := e.rewrapOne(&rows[i], target, bind)
 				if f != nil {
 					slots[i].fail = f
 				} else {
@@ -307,7 +360,7 @@ func (e *Engine) rewrap(rows []store.Version, target *fernet.Key, workers int) b
 	return out
 }
 
-func (e *Engine) rewrapOne(r *store.Version, target *fernet.Key) (store.TokenSwap, *Failure) {
+func (e *Engine) rewrapOne(r *store.Version, target *fernet.Key, bind Binder) (store.TokenSwap, *Failure) {
 	fail := func(reason string) (store.TokenSwap, *Failure) {
 		return store.TokenSwap{}, &Failure{Name: r.Secret, Version: r.Version, KeyID: r.KeyID, Reason: reason}
 	}
@@ -315,26 +368,26 @@ func (e *Engine) rewrapOne(r *store.Version, target *fernet.Key) (store.TokenSwa
 	if old == nil {
 		return fail("key " + r.KeyID + " is not loaded")
 	}
-	if e.Bind != nil {
-		want := e.Bind(old, r.Secret, r.Version, r.KeyID, r.Token)
+	if bind != nil {
+		want := bind(old, r.Secret, r.Version, r.KeyID, r.Token)
 		if !hmac.Equal(want, r.Binding) {
 			return fail("row binding does not hold: the token was moved or altered")
 		}
 	}
 	tok := []byte(r.Token)
-	ts, err := old.ExtractTimestamp(tok)
+	msg, err := old.Decrypt(tok) // authenticates the whole token, timestamp included
 	if err != nil {
 		return fail("does not decrypt under key " + r.KeyID)
 	}
-	msg, err := old.Decrypt(tok)
-	if err != nil {
+	ts, ok := tokenTime(tok)
+	if !ok {
 		return fail("does not decrypt under key " + r.KeyID)
 	}
 	nt := string(target.EncryptAt(msg, ts))
 	clear(msg)
 	sw := store.TokenSwap{ID: r.ID, Old: r.Token, New: store.Sealed{Token: nt, KeyID: target.ID()}}
-	if e.Bind != nil {
-		sw.New.Binding = e.Bind(target, r.Secret, r.Version, target.ID(), nt)
+	if bind != nil {
+		sw.New.Binding = bind(target, r.Secret, r.Version, target.ID(), nt)
 	}
 	return sw, nil
 }

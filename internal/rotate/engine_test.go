@@ -88,7 +88,7 @@ func TestEngineMovesEverythingKeepingTimestamps(t *testing.T) {
 	ring := mustRing(t, k3, k1, k2)
 	ts := timestamps(t, src, n, ring)
 	var last Progress
-	e := &Engine{Source: src, Ring: ring, Bind: testBind, BatchSize: 10, Workers: 3, Progress: func(p Progress) { last = p }}
+	e := &Engine{Source: src, Ring: ring, Bind: testBind, NewBinder: NewCachedBinder, BatchSize: 10, Workers: 3, Progress: func(p Progress) { last = p }}
 	res, err := e.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,8 @@ func TestEngineResumes(t *testing.T) {
 			cancel()
 		}
 	}
-	e := &Engine{Source: src, Ring: ring, Bind: testBind, BatchSize: 10}
+	// One writer: the hook counts calls.
+	e := &Engine{Source: src, Ring: ring, Bind: testBind, BatchSize: 10, Writers: 1}
 	res, err := e.Run(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first run: %v", err)
@@ -231,7 +232,7 @@ func TestEngineCASSkipsChangedRows(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	e := &Engine{Source: src, Ring: ring, Bind: testBind, BatchSize: 100}
+	e := &Engine{Source: src, Ring: ring, Bind: testBind, BatchSize: 100, Writers: 1}
 	res, err := e.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

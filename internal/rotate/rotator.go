@@ -35,10 +35,12 @@ type Store interface {
 type Rotator struct {
 	Store     Store
 	Bind      Binder         // secrets.Bind
+	NewBinder func() Binder  // NewCachedBinder: per-worker, faster; nil: Bind
 	Recorder  audit.Recorder // nil: audit.Discard
 	Now       func() time.Time
 	BatchSize int
 	Workers   int
+	Writers   int
 	// Wait is how long to wait for a lock another rotation holds; 0
 	// refuses at once.
 	Wait time.Duration
@@ -289,7 +291,7 @@ func (s *session) register(ctx context.Context) error {
 
 // run re-encrypts everything to ring's primary.
 func (r *Rotator) run(ctx context.Context, phase string, ring *fernet.Ring) (*Result, error) {
-	e := &Engine{Source: r.Store, Ring: ring, Bind: r.Bind, BatchSize: r.BatchSize, Workers: r.Workers}
+	e := &Engine{Source: r.Store, Ring: ring, Bind: r.Bind, NewBinder: r.NewBinder, BatchSize: r.BatchSize, Workers: r.Workers, Writers: r.Writers}
 	if r.Progress != nil {
 		e.Progress = func(p Progress) { r.Progress(phase, p) }
 	}

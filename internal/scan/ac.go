@@ -11,12 +11,16 @@ type keywordDFA struct {
 	trans    []uint32 // state*nclass + class -> next state*nclass, with outFlag when it has outputs
 	outs     [][]int  // state -> keyword indexes ending there
 	keywords []string
+	maxLen   int
 }
 
 const outFlag = 1 << 31
 
 func newKeywordDFA(keywords []string) *keywordDFA {
 	d := &keywordDFA{keywords: keywords}
+	for _, k := range keywords {
+		d.maxLen = max(d.maxLen, len(k))
+	}
 	// Byte classes.
 	n := uint8(1)
 	for _, k := range keywords {
@@ -92,9 +96,66 @@ func newKeywordDFA(keywords []string) *keywordDFA {
 	return d
 }
 
-// find calls hit(end, kw) for every occurrence of keyword kw ending just
-// before b[end].
+// find calls hit(end, kw), in increasing order of end, for every
+// occurrence of keyword kw ending just before b[end].
+//
+// A large buffer is walked as two halves in one loop (the second starts
+// maxLen-1 bytes early, so a keyword across the middle is seen whole): the
+// two table walks are independent chains of loads that the CPU overlaps.
+// The second half's hits are held and delivered after the first's.
 func (d *keywordDFA) find(b []byte, hit func(end, kw int)) {
+	const split = 8 << 10
+	if len(b) < split || d.maxLen == 0 {
+		d.walk(b, 0, hit)
+		return
+	}
+	trans, class := d.trans, &d.class
+	mid := len(b) / 2
+	off := mid - (d.maxLen - 1)
+	a := b[:mid]
+	c := b[off:]
+	c2 := c[:len(a)]
+	var held []int // end, kw pairs of the second half
+	s1, s2 := uint32(0), uint32(0)
+	for i := range a {
+		s1 = trans[s1+uint32(class[a[i]])]
+		s2 = trans[s2+uint32(class[c2[i]])]
+		if (s1|s2)&outFlag != 0 {
+			if s1&outFlag != 0 {
+				s1 &^= outFlag
+				for _, kw := range d.outs[s1/d.nclass] {
+					hit(i+1, kw)
+				}
+			}
+			if s2&outFlag != 0 {
+				s2 &^= outFlag
+				if end := off + i + 1; end > mid {
+					for _, kw := range d.outs[s2/d.nclass] {
+						held = append(held, end, kw)
+					}
+				}
+			}
+		}
+	}
+	for i := 0; i+1 < len(held); i += 2 {
+		hit(held[i], held[i+1])
+	}
+	// The rest of the second half.
+	for i := len(a); i < len(c); i++ {
+		s2 = trans[s2+uint32(class[c[i]])]
+		if s2&outFlag != 0 {
+			s2 &^= outFlag
+			if end := off + i + 1; end > mid {
+				for _, kw := range d.outs[s2/d.nclass] {
+					hit(end, kw)
+				}
+			}
+		}
+	}
+}
+
+// walk is find in one chain, with offsets shifted by base.
+func (d *keywordDFA) walk(b []byte, base int, hit func(end, kw int)) {
 	trans, class := d.trans, &d.class
 	s := uint32(0)
 	for i, c := range b {
@@ -102,7 +163,7 @@ func (d *keywordDFA) find(b []byte, hit func(end, kw int)) {
 		if s&outFlag != 0 {
 			s &^= outFlag
 			for _, kw := range d.outs[s/d.nclass] {
-				hit(i+1, kw)
+				hit(base+i+1, kw)
 			}
 		}
 	}

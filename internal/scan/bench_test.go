@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -57,7 +58,23 @@ func BenchmarkMask1000Known(b *testing.B) {
 	}
 	m := NewMasker(New(NewKnownSet(vals)))
 	b.SetBytes(int64(len(data)))
+	var out []byte
 	for b.Loop() {
-		m.Mask(nil, data)
+		out = m.Mask(out[:0], data)
+	}
+}
+
+func BenchmarkMaskStream1000Known(b *testing.B) {
+	data := benchInput(b)
+	var vals []KnownValue
+	for i := range 1000 {
+		vals = append(vals, KnownValue{Name: fmt.Sprint(i), Version: 1, Value: []byte(rnd(alnumSet, 32, uint64(i)))})
+	}
+	m := NewMasker(New(NewKnownSet(vals)))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := m.Stream(strings.NewReader(string(data)), io.Discard); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

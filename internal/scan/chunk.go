@@ -19,6 +19,10 @@ const maxCarry = 64 << 10
 // boundaries, numbering lines from 1, and sends them. It returns
 // errStopped when send refuses a unit.
 func Chunks(r io.Reader, path string, size int, send func(Unit) bool) error {
+	return chunks(r, path, size, false, send)
+}
+
+func chunks(r io.Reader, path string, size int, code bool, send func(Unit) bool) error {
 	if size <= 0 {
 		size = ChunkSize
 	}
@@ -52,7 +56,7 @@ func Chunks(r io.Reader, path string, size int, send func(Unit) bool) error {
 		}
 		data := make([]byte, cut)
 		copy(data, buf[:cut])
-		if !send(Unit{Path: path, Data: data, FirstLine: line, ColOffset: col}) {
+		if !send(Unit{Path: path, Data: data, FirstLine: line, ColOffset: col, Code: code}) {
 			return errStopped
 		}
 		nl := bytes.Count(data, []byte{'\n'})

@@ -258,7 +258,12 @@ func scanLayer(r io.Reader, prefix string, b *budget, st *ImageStats, send func(
 			continue
 		}
 		st.Files++
-		if err := Chunks(fr, prefix+"/"+strings.TrimPrefix(path.Clean("/"+h.Name), "/"), 0, send); err != nil {
+		name := prefix + "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		size := ChunkSize
+		if h.Size < int64(size) {
+			size = int(h.Size) + 1
+		}
+		if err := chunks(fr, name, size, IsCodePath(name), send); err != nil {
 			return err
 		}
 	}

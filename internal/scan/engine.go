@@ -87,6 +87,11 @@ const (
 // rule beats a later one. Lines that carry [AllowMarker] report nothing.
 // When explain is not nil it receives every candidate that was dropped.
 func (s *Scanner) Find(b []byte, explain func(Drop)) []Match {
+	return s.find(b, false, explain)
+}
+
+// find is Find; code marks source code (see [Unit]).
+func (s *Scanner) find(b []byte, code bool, explain func(Drop)) []Match {
 	var cands []Match
 	s.known.find(b, func(m knownMatch) {
 		cands = append(cands, Match{Rule: RuleKnown, Description: "managed secret " + m.form.name + " (" + m.form.form + ")",
@@ -122,7 +127,7 @@ func (s *Scanner) Find(b []byte, explain func(Drop)) []Match {
 			cur = ri
 			r := s.rules[ri]
 			if r.generic {
-				matchGeneric(b, ks, end, emit, drop, names)
+				matchGeneric(b, ks, end, emit, drop, names, code)
 				continue
 			}
 			if r.match != nil {

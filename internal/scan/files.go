@@ -42,7 +42,12 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 			return fmt.Errorf("scan: %s: %w", root, errors.Unwrap(err))
 		}
 		if !info.IsDir() {
-			if err := scanFile(root, root, opt, st, send); err != nil {
+			var c fileCounts
+			err := readFile(root, root, opt.ChunkSize, &c, send)
+			st.Files += c.files
+			st.Binaries += c.binaries
+			st.Errors = append(st.Errors, c.errors...)
+			if err != nil {
 				return err
 			}
 			continue
@@ -85,7 +90,18 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 				st.Ignored++
 				return nil
 			}
-			return scanFile(p, p, opt, st, send)
+			// The worker opens and reads the file, so that the many small
+			// files of a tree are read in parallel.
+			if !send(Unit{Path: p, load: func(emit func(Unit) bool) fileCounts {
+				var c fileCounts
+				if err := readFile(p, p, opt.ChunkSize, &c, emit); err != nil && !errors.Is(err, errStopped) {
+					c.errors = append(c.errors, p)
+				}
+				return c
+			}}) {
+				return errStopped
+			}
+			return nil
 		})
 		if err != nil {
 			return err
@@ -94,25 +110,53 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 	return nil
 }
 
-func scanFile(p, name string, opt WalkOptions, st *WalkStats, send func(Unit) bool) error {
+// fileCounts is what reading files found.
+type fileCounts struct {
+	files, binaries int
+	errors          []string
+}
+
+// readFile sends the text file p as units named name: whole when small,
+// in chunks otherwise. A binary file is counted and skipped.
+func readFile(p, name string, chunkSize int, st *fileCounts, send func(Unit) bool) error {
 	f, err := os.Open(p)
 	if err != nil {
-		st.Errors = append(st.Errors, p)
+		st.errors = append(st.errors, p)
 		return nil
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, binarySniff)
 	head, _ := br.Peek(binarySniff)
 	if bytes.IndexByte(head, 0) >= 0 {
-		st.Binaries++
+		st.binaries++
 		return nil
 	}
-	st.Files++
-	if err := Chunks(br, name, opt.ChunkSize, send); err != nil {
+	st.files++
+	code := IsCodePath(name)
+	if fi, err := f.Stat(); err == nil && fi.Size() < int64(ChunkSize) && chunkSize == 0 {
+		// Small files, most of a source tree, go whole in one unit.
+		data := make([]byte, 0, fi.Size()+1)
+		for {
+			n, err := br.Read(data[len(data):cap(data)])
+			data = data[:len(data)+n]
+			if err != nil || len(data) == cap(data) {
+				break
+			}
+		}
+		if len(data) == cap(data) { // grew since Stat
+			rest, _ := io.ReadAll(br)
+			data = append(data, rest...)
+		}
+		if !send(Unit{Path: name, Data: data, FirstLine: 1, Code: code}) {
+			return errStopped
+		}
+		return nil
+	}
+	if err := chunks(br, name, chunkSize, code, send); err != nil {
 		if errors.Is(err, errStopped) {
 			return err
 		}
-		st.Errors = append(st.Errors, p)
+		st.errors = append(st.errors, p)
 	}
 	return nil
 }
@@ -251,4 +295,15 @@ func ReadAllBounded(r io.Reader, limit int64, what string) ([]byte, error) {
 		return nil, fmt.Errorf("scan: %s is larger than %d bytes", what, limit)
 	}
 	return b, nil
+}
+
+// codeExts are source files: there, an unquoted value is an expression,
+// never a literal secret.
+var codeExts = set(".go", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".py", ".java", ".kt", ".scala", ".c", ".h",
+	".cc", ".cpp", ".hpp", ".cs", ".rs", ".rb", ".php", ".swift", ".m", ".lua", ".pl", ".dart", ".groovy", ".s",
+	".html", ".htm", ".vue", ".svelte")
+
+// IsCodePath reports whether name is a source file by its extension.
+func IsCodePath(name string) bool {
+	return codeExts[strings.ToLower(filepath.Ext(name))]
 }

@@ -43,22 +43,31 @@ type knownForm struct {
 }
 
 // KnownSet finds known secret values, in their raw and encoded forms, in
-// one pass over the input whatever their number: every form is anchored on
-// its first 8 bytes, which are hashed into a bitmap probed at each input
-// position; only the rare positions whose hash is set are compared.
+// one pass over the input whatever their number. Each form is anchored on
+// the 8 bytes at each of its first stride offsets (stride = 1 to 4: as much
+// as the shortest form allows), hashed into a bitmap; the input is probed
+// every stride bytes, and only the rare probes whose hash is set are looked
+// up and compared. Every start position is covered by exactly one probe.
 type KnownSet struct {
 	forms   []knownForm
-	anchors map[uint64][]int32 // first 8 bytes -> forms, longest first
+	anchors map[uint64][]anchorRef // 8 bytes -> forms holding them at offset k
 	bits    []uint64
 	shift   uint
+	stride  int
 	maxLen  int
 	skipped []string
+}
+
+// anchorRef says form id holds an anchor at offset k.
+type anchorRef struct {
+	id int32
+	k  int32
 }
 
 // NewKnownSet precomputes every form of every value. Values shorter than
 // MinKnownLength are left out; [KnownSet.Skipped] names them.
 func NewKnownSet(values []KnownValue) *KnownSet {
-	k := &KnownSet{anchors: map[uint64][]int32{}}
+	k := &KnownSet{anchors: map[uint64][]anchorRef{}}
 	seen := map[string]bool{}
 	skipped := map[string]bool{}
 	for _, v := range values {
@@ -79,24 +88,27 @@ func NewKnownSet(values []KnownValue) *KnownSet {
 		k.skipped = append(k.skipped, n)
 	}
 	sort.Strings(k.skipped)
+	minLen := 0
+	for _, f := range k.forms {
+		if minLen == 0 || len(f.value) < minLen {
+			minLen = len(f.value)
+		}
+		k.maxLen = max(k.maxLen, len(f.value))
+	}
+	k.stride = max(1, min(4, minLen-7))
 	bitsLog := uint(16)
-	for (1<<bitsLog) < len(k.forms)*64 && bitsLog < 24 {
+	for (1<<bitsLog) < len(k.forms)*k.stride*64 && bitsLog < 22 {
 		bitsLog++
 	}
 	k.shift = 64 - bitsLog
 	k.bits = make([]uint64, (1<<bitsLog)/64)
 	for i, f := range k.forms {
-		a := binary.LittleEndian.Uint64(f.value)
-		k.anchors[a] = append(k.anchors[a], int32(i))
-		h := (a * hashMul) >> k.shift
-		k.bits[h>>6] |= 1 << (h & 63)
-		if len(f.value) > k.maxLen {
-			k.maxLen = len(f.value)
+		for off := 0; off < k.stride; off++ {
+			a := binary.LittleEndian.Uint64(f.value[off:])
+			k.anchors[a] = append(k.anchors[a], anchorRef{id: int32(i), k: int32(off)})
+			h := (a * hashMul) >> k.shift
+			k.bits[h>>6] |= 1 << (h & 63)
 		}
-	}
-	for a, ids := range k.anchors {
-		sort.Slice(ids, func(i, j int) bool { return len(k.forms[ids[i]].value) > len(k.forms[ids[j]].value) })
-		k.anchors[a] = ids
 	}
 	return k
 }
@@ -137,24 +149,38 @@ func (k *KnownSet) find(b []byte, hit func(knownMatch)) {
 	if k == nil || len(k.forms) == 0 {
 		return
 	}
-	bits, shift := k.bits, k.shift
-	for i := 0; i+8 <= len(b); i++ {
+	bits, shift, stride := k.bits, k.shift, k.stride
+	last := 0 // end of the last match
+	for i := 0; i+8 <= len(b); i += stride {
 		a := binary.LittleEndian.Uint64(b[i:])
 		h := (a * hashMul) >> shift
 		if bits[h>>6]&(1<<(h&63)) == 0 {
 			continue
 		}
-		ids, ok := k.anchors[a]
+		refs, ok := k.anchors[a]
 		if !ok {
 			continue
 		}
-		for _, id := range ids {
-			f := &k.forms[id]
-			if bytes.HasPrefix(b[i:], f.value) {
-				hit(knownMatch{start: i, end: i + len(f.value), form: f})
-				i += len(f.value) - 1
-				break
+		best, bestStart := -1, 0
+		for _, r := range refs {
+			start := i - int(r.k)
+			f := &k.forms[r.id]
+			if start < last || start+len(f.value) > len(b) || !bytes.Equal(b[start:start+len(f.value)], f.value) {
+				continue
 			}
+			if best < 0 || start < bestStart || (start == bestStart && len(f.value) > len(k.forms[best].value)) {
+				best, bestStart = int(r.id), start
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		f := &k.forms[best]
+		hit(knownMatch{start: bestStart, end: bestStart + len(f.value), form: f})
+		last = bestStart + len(f.value)
+		// Resume at the first probe that can hold a match starting at last.
+		if next := (last+stride-1)/stride*stride - stride; next > i {
+			i = next
 		}
 	}
 }

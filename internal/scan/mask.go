@@ -69,104 +69,172 @@ const (
 )
 
 // Stream copies r to w with every secret masked. It works line by line in
-// constant memory: whatever is available is masked up to its last newline
-// and flushed at once, so each line reaches w as soon as it is complete;
-// large batches are split across CPUs at line boundaries and written in
-// order. A line longer than the buffer is masked in overlapping pieces, so
-// a secret at a cut is still found, and never written out in part.
+// bounded memory, on unbounded streams: a reader cuts what is available at
+// its last newline into segments (split across CPUs at line boundaries
+// when large), workers mask them, and the writer writes them in order and
+// flushes whenever no further segment is ready, so each line reaches w as
+// soon as it is masked, without waiting for more input. Reading, masking
+// and writing overlap. A line longer than the buffer is masked in
+// overlapping pieces, so a secret at a cut is still found, and never
+// written out in part.
 func (m *Masker) Stream(r io.Reader, w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 256<<10)
+	type job struct {
+		seq              int
+		buf              []byte
+		from, to, scanTo int
+	}
+	type result struct {
+		seq int
+		out []byte
+	}
+	workers := max(1, m.workers)
 	hold := max(pieceCtx, m.s.known.MaxLen()+1)
-	buf := make([]byte, 0, streamBuf)
-	var out []byte
-	ctxLen := 0 // bytes at the start of buf already written (a huge line's context)
-	for {
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		eof := errors.Is(err, io.EOF)
-		if err != nil && !eof {
-			return err
-		}
-		cut := bytes.LastIndexByte(buf[ctxLen:], '\n') + 1
-		if cut > 0 {
-			cut += ctxLen
-		}
-		switch {
-		case eof:
-			cut = len(buf)
-		case cut == 0 && len(buf) == cap(buf):
-			// A huge line: write all but the tail, keep context.
-			ms := m.s.Find(buf, nil)
-			end := len(buf) - hold
-			out = appendMasked(out[:0], buf, ms, ctxLen, end)
-			if _, err := bw.Write(out); err != nil {
-				return err
+	jobs := make(chan job, 2*workers)
+	results := make(chan result, 2*workers)
+	sem := make(chan struct{}, 2*workers+1) // segments in flight: bounded memory
+	done := make(chan struct{})             // closed when the writer fails
+	var readErr error
+
+	go func() {
+		defer close(jobs)
+		seq := 0
+		send := func(j job) bool {
+			select {
+			case sem <- struct{}{}:
+			case <-done:
+				return false
 			}
-			keep := copy(buf, buf[end-pieceCtx:])
-			buf = buf[:keep]
-			ctxLen = pieceCtx
-			continue
-		case cut == 0:
-			if n == 0 && err == nil {
+			j.seq = seq
+			seq++
+			select {
+			case jobs <- j:
+				return true
+			case <-done:
+				return false
+			}
+		}
+		buf := make([]byte, 0, streamBuf)
+		ctxLen := 0 // bytes at the start of buf already written (a huge line's context)
+		for {
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			eof := errors.Is(err, io.EOF)
+			if err != nil && !eof {
+				readErr = err
+				return
+			}
+			cut := bytes.LastIndexByte(buf[ctxLen:], '\n') + 1
+			if cut > 0 {
+				cut += ctxLen
+			}
+			switch {
+			case eof:
+				cut = len(buf)
+			case cut == 0 && len(buf) == cap(buf):
+				// A huge line: mask all but the tail, keep context.
+				end := len(buf) - hold
+				if !send(job{buf: buf, from: ctxLen, to: end, scanTo: len(buf)}) {
+					return
+				}
+				next := make([]byte, 0, streamBuf)
+				buf = append(next, buf[end-pieceCtx:]...)
+				ctxLen = pieceCtx
 				continue
+			case cut == 0:
+				continue // an incomplete line: wait for the rest
 			}
-			if bw.Buffered() > 0 {
-				if err := bw.Flush(); err != nil {
-					return err
+			if cut > ctxLen {
+				if ctxLen > 0 || cut < parallelMin || workers < 2 {
+					if !send(job{buf: buf, from: ctxLen, to: cut, scanTo: cut}) {
+						return
+					}
+				} else {
+					from := 0
+					for i := 1; i <= workers; i++ {
+						to := cut
+						if i < workers {
+							p := cut * i / workers
+							nl := bytes.IndexByte(buf[p:cut], '\n')
+							if nl < 0 {
+								continue
+							}
+							to = p + nl + 1
+						}
+						if to <= from {
+							continue
+						}
+						seg := buf[from:to]
+						if !send(job{buf: seg, from: 0, to: len(seg), scanTo: len(seg)}) {
+							return
+						}
+						from = to
+					}
 				}
 			}
-			continue
-		}
-		if cut > 0 {
-			out = m.maskLines(out[:0], buf, ctxLen, cut)
-			if _, err := bw.Write(out); err != nil {
-				return err
+			if eof {
+				return
 			}
-			rest := copy(buf, buf[cut:])
-			buf = buf[:rest]
+			next := make([]byte, 0, streamBuf)
+			buf = append(next, buf[cut:]...)
 			ctxLen = 0
 		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		if eof {
-			return nil
-		}
-	}
-}
+	}()
 
-// maskLines masks buf[from:to], whole lines, in parallel when large; buf
-// before from is context already written.
-func (m *Masker) maskLines(dst, buf []byte, from, to int) []byte {
-	if to-from < parallelMin || m.workers < 2 || from > 0 {
-		return appendMasked(dst, buf, m.s.Find(buf[:to], nil), from, to)
-	}
-	parts := m.workers
-	bounds := []int{from}
-	for i := 1; i < parts; i++ {
-		p := from + (to-from)*i/parts
-		nl := bytes.IndexByte(buf[p:to], '\n')
-		if nl < 0 {
-			break
-		}
-		if p+nl+1 > bounds[len(bounds)-1] && p+nl+1 < to {
-			bounds = append(bounds, p+nl+1)
-		}
-	}
-	bounds = append(bounds, to)
-	outs := make([][]byte, len(bounds)-1)
 	var wg sync.WaitGroup
-	for i := range outs {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seg := buf[bounds[i]:bounds[i+1]]
-			outs[i] = appendMasked(nil, seg, m.s.Find(seg, nil), 0, len(seg))
+			for j := range jobs {
+				ms := m.s.Find(j.buf[:j.scanTo], nil)
+				results <- result{j.seq, appendMasked(nil, j.buf, ms, j.from, j.to)}
+			}
 		}()
 	}
-	wg.Wait()
-	for _, o := range outs {
-		dst = append(dst, o...)
+	go func() { wg.Wait(); close(results) }()
+
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var werr error
+	pending := map[int][]byte{}
+	next := 0
+	for {
+		var res result
+		var ok bool
+		select {
+		case res, ok = <-results:
+		default:
+			// Nothing ready: what was written so far goes out now.
+			if werr == nil && bw.Buffered() > 0 {
+				if werr = bw.Flush(); werr != nil {
+					close(done)
+				}
+			}
+			res, ok = <-results
+		}
+		if !ok {
+			break
+		}
+		pending[res.seq] = res.out
+		for {
+			out, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			<-sem
+			if werr == nil {
+				if _, werr = bw.Write(out); werr != nil {
+					close(done)
+				}
+			}
+		}
 	}
-	return dst
+	if werr != nil {
+		return werr
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return readErr
 }

@@ -19,6 +19,13 @@ type Unit struct {
 	// Lines, when set, gives the origin of each line of Data instead of
 	// Path and FirstLine (git history, image metadata).
 	Lines []LineInfo
+	// Code marks source code, where an unquoted value is an expression and
+	// never a literal secret.
+	Code bool
+
+	// load, when set, produces the unit's data in the worker (a file of a
+	// walk, read there so that reads run in parallel).
+	load func(emit func(Unit) bool) fileCounts
 }
 
 // LineInfo is where one line of a Unit comes from.
@@ -62,10 +69,14 @@ type Explained struct {
 	Reason string
 }
 
-// Stats counts what a run scanned.
+// Stats counts what a run scanned. Files, Binaries and Unreadable count
+// the files of directory walks, which workers read.
 type Stats struct {
-	Units int
-	Bytes int64
+	Units      int
+	Bytes      int64
+	Files      int
+	Binaries   int
+	Unreadable []string
 }
 
 // Fingerprint identifies a finding across edits: it hashes the rule, the
@@ -90,6 +101,7 @@ type result struct {
 	findings []Finding
 	explains []Explained
 	bytes    int
+	counts   fileCounts
 }
 
 // Run scans the units that produce sends, on workers goroutines (0: one
@@ -132,7 +144,17 @@ func (s *Scanner) Run(ctx context.Context, workers int, produce func(send func(U
 			defer wg.Done()
 			for j := range jobs {
 				r := result{seq: j.seq, bytes: len(j.unit.Data)}
-				r.findings, r.explains = s.scanUnit(j.unit, explain != nil)
+				if j.unit.load != nil {
+					r.counts = j.unit.load(func(u Unit) bool {
+						f, e := s.scanUnit(u, explain != nil)
+						r.findings = append(r.findings, f...)
+						r.explains = append(r.explains, e...)
+						r.bytes += len(u.Data)
+						return ctx.Err() == nil
+					})
+				} else {
+					r.findings, r.explains = s.scanUnit(j.unit, explain != nil)
+				}
 				select {
 				case results <- r:
 				case <-ctx.Done():
@@ -157,6 +179,9 @@ func (s *Scanner) Run(ctx context.Context, workers int, produce func(send func(U
 			<-sem
 			st.Units++
 			st.Bytes += int64(p.bytes)
+			st.Files += p.counts.files
+			st.Binaries += p.counts.binaries
+			st.Unreadable = append(st.Unreadable, p.counts.errors...)
 			if sinkErr != nil {
 				continue
 			}
@@ -193,7 +218,7 @@ func (s *Scanner) scanUnit(u Unit, explain bool) ([]Finding, []Explained) {
 	if explain {
 		cb = func(d Drop) { drops = append(drops, d) }
 	}
-	ms := s.Find(u.Data, cb)
+	ms := s.find(u.Data, u.Code, cb)
 	if len(ms) == 0 && len(drops) == 0 {
 		return nil, nil
 	}

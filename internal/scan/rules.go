@@ -288,8 +288,6 @@ func DefaultRules() []*Rule {
 	return rules
 }
 
-func isCodeChar(c byte) bool { return isTokenChar(c) }
-
 // matchSA01Assignment finds SA01_..._KEY(S)/TOKEN/SECRET/PASSWORD names
 // followed by an assignment of a literal value.
 func matchSA01Assignment(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {

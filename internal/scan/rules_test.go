@@ -70,6 +70,8 @@ func ruleCases() []ruleCase {
 		{"postgres dsn", "SA01_DB_DSN=postgresql://app:" + pw + "@db:5432/app", "dsn-password", pw},
 		{"redis dsn", "redis_url=redis://:" + pw + "@cache:6379/0", "dsn-password", pw},
 		{"dsn punctuation", `dsn="mysql://root:p@ss;w0rd!x@10.0.0.1:3306/app"`, "dsn-password", "p@ss;w0rd!x"},
+		{"dsn percent", "redis://:TRg%VSB6qk-10Hh@redis.internal:6379/0", "dsn-password", "TRg%VSB6qk-10Hh"},
+		{"password format string", `password = "user:%s@host"`, "", ""},
 		{"dsn masked", "SA01_DB_DSN=postgresql://user:****@host:5432/db", "", ""},
 		{"dsn no password", "postgres://app@db:5432/app", "", ""},
 		{"url with at", "see https://example.com/@user for docs", "", ""},
@@ -138,6 +140,10 @@ func ruleCases() []ruleCase {
 		{"keyboard", "keyboard = " + rnd(alnumSet, 20, 49), "", ""},
 		{"env var name value", `apiKeyVar := "OPENAI_API_KEY"`, "", ""},
 		{"snake identifier value", `token_field = "access_token_value"`, "", ""},
+		{"go make", "\tkeys := make([]string, 0, len(trailer))", "", ""},
+		{"go composite", "var hasTokenTests = []struct{", "", ""},
+		{"go address", "\t\t\tkey := &entry{pos, s: \"\"}", "", ""},
+		{"ini password", "password = " + pw, RuleGeneric, pw},
 		{"go map key", "key := strings.ToLower(k)", "", ""},
 		{"weak key sentence", `key: "the primary signing"`, "", ""},
 		{"allow marker", `password = "` + pw + `" // sa01-secrets:allow`, "", ""},
@@ -211,5 +217,30 @@ func TestExplain(t *testing.T) {
 	New(nil).Find([]byte("idempotency_key=3f2c1a9e-8b7d-4c6e-9f01-2a3b4c5d6e7f"), func(d Drop) { got = append(got, d) })
 	if len(got) == 0 || got[0].Rule != RuleGeneric || !strings.Contains(got[0].Reason, "lookup key") {
 		t.Fatalf("explain = %+v, want a generic-assignment drop naming the lookup key", got)
+	}
+}
+
+func TestKeywordDFASplit(t *testing.T) {
+	t.Parallel()
+	kws := []string{"password", "key", "sk-ant-", "sk-", "private key-----"}
+	d := newKeywordDFA(kws)
+	// Keywords at every offset around the middle of a buffer large enough
+	// to be split.
+	for shift := 0; shift < 40; shift++ {
+		b := []byte(strings.Repeat("x", 9000+shift) + "PassWord sk-ant-x KEY private key-----")
+		b = append(b, strings.Repeat("y", 9000)...)
+		mid := len(b) / 2
+		copy(b[mid-20:], "sk-ant-key password")
+		var got, want []int
+		d.find(b, func(end, kw int) { got = append(got, end, kw) })
+		d.walk(b, 0, func(end, kw int) { want = append(want, end, kw) })
+		if len(got) != len(want) {
+			t.Fatalf("shift %d: %d hits, want %d", shift, len(got)/2, len(want)/2)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("shift %d: hit %d differs", shift, i/2)
+			}
+		}
 	}
 }

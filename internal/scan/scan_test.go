@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestKnownValuesAllForms(t *testing.T) {
@@ -56,6 +58,29 @@ func TestKnownValuesAllForms(t *testing.T) {
 	}
 	if ms := s.Find([]byte("nothing known here at all, 1234"), nil); len(ms) != 0 {
 		t.Errorf("false positive: %+v", ms)
+	}
+}
+
+func TestKnownValuesStrides(t *testing.T) {
+	t.Parallel()
+	// Shortest forms of 8, 9, 10 and 40 bytes give strides 1, 2, 3 and 4;
+	// the value is found at every alignment and back to back.
+	for _, n := range []int{8, 9, 10, 40} {
+		v := rnd(alnumSet, n, uint64(n))
+		other := rnd(alnumSet, n+5, uint64(n+1))
+		s := New(NewKnownSet([]KnownValue{{Name: "v", Version: 1, Value: []byte(v)}, {Name: "o", Version: 2, Value: []byte(other)}}))
+		for pad := 0; pad < 9; pad++ {
+			line := strings.Repeat("-", pad) + v + v + " " + other + "|" + hex.EncodeToString([]byte(v))
+			ms := s.Find([]byte(line), nil)
+			var got []string
+			for _, m := range ms {
+				got = append(got, m.Name+"@"+fmt.Sprint(m.Start))
+			}
+			want := []string{"v@" + fmt.Sprint(pad), "v@" + fmt.Sprint(pad+n), "o@" + fmt.Sprint(pad+2*n+1), "v@" + fmt.Sprint(pad+2*n+1+len(other)+1)}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("len %d pad %d: got %v, want %v", n, pad, got, want)
+			}
+		}
 	}
 }
 
@@ -157,32 +182,60 @@ func TestMaskStream(t *testing.T) {
 	}
 }
 
-// slowReader returns one line per Read and records what was written by then.
+// syncBuffer is a bytes.Buffer safe for the masker's writer goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lineReader hands out one line per Read, and before each Read after the
+// first it waits until everything handed out so far has been written: a
+// masker that held a line back until more input came would never get it.
 type lineReader struct {
 	lines []string
-	out   *bytes.Buffer
-	seen  []string
+	given string
+	out   *syncBuffer
+	t     *testing.T
 }
 
 func (r *lineReader) Read(p []byte) (int, error) {
-	r.seen = append(r.seen, r.out.String())
+	for i := 0; r.out.String() != r.given; i++ {
+		if i > 5000 {
+			r.t.Errorf("line not flushed before the next read: have %q, want %q", r.out.String(), r.given)
+			return 0, io.ErrUnexpectedEOF
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if len(r.lines) == 0 {
 		return 0, io.EOF
 	}
 	n := copy(p, r.lines[0])
+	r.given += r.lines[0]
 	r.lines = r.lines[1:]
 	return n, nil
 }
 
 func TestMaskStreamFlushesEachLine(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	r := &lineReader{lines: []string{"one\n", "two\n", "three\n"}, out: &out}
-	if err := NewMasker(New(nil)).Stream(r, &out); err != nil {
+	out := &syncBuffer{}
+	r := &lineReader{lines: []string{"one\n", "two\n", "three\n"}, out: out, t: t}
+	if err := NewMasker(New(nil)).Stream(r, out); err != nil {
 		t.Fatal(err)
 	}
-	if r.seen[2] != "one\ntwo\n" {
-		t.Fatalf("before the third read, output was %q", r.seen[2])
+	if out.String() != "one\ntwo\nthree\n" {
+		t.Fatalf("output %q", out.String())
 	}
 }
 

@@ -65,20 +65,17 @@ func (s *Server) routes() {
 			h(w, r)
 		})
 	}
+	s.mux.HandleFunc("/", s.notFound)
 }
 
-// dispatch serves a request through the mux, answering unknown routes and
-// wrong methods in JSON.
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern != "" {
-		s.mux.ServeHTTP(w, r)
-		return
-	}
+// notFound answers, in JSON, what no route serves: the mux sends here
+// every request no other pattern matches, wrong methods included.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{"GET", "PUT", "POST", "DELETE"} {
 		r2 := r.Clone(r.Context())
 		r2.Method = m
-		if _, p := s.mux.Handler(r2); p != "" {
+		if _, p := s.mux.Handler(r2); p != "" && p != "/" {
 			allow = append(allow, m)
 		}
 	}

@@ -122,7 +122,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, name string) {
-	if !s.allowed(r, policy.Read, "history", name) {
+	if !s.allowed(r, policy.Read, "list", name) { // as the service audits history
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}

@@ -92,7 +92,7 @@ func New(d Deps) *Server {
 	}
 	s.metrics = newMetrics(s.d.Registry, s)
 	s.routes()
-	s.handler = s.middleware(http.HandlerFunc(s.dispatch))
+	s.handler = s.middleware(s.mux)
 	return s
 }
 

@@ -67,7 +67,7 @@ const testPolicy = `services:
 const internalToken = "internal-0123456789abcdef0123456789abcdef"
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *Server
 	ts      *httptest.Server
 	sec     *secrets.Service
@@ -77,6 +77,7 @@ type harness struct {
 	clock   *testClock
 	policy  *policy.Holder
 	authReq bool
+	db      *sqlite.DB
 }
 
 type testClock struct {
@@ -91,7 +92,7 @@ func (c *testClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newHarness(t *testing.T, authRequired bool) *harness {
+func newHarness(t testing.TB, authRequired bool) *harness {
 	t.Helper()
 	p, err := policy.Parse("test.yaml", []byte(testPolicy))
 	if err != nil {
@@ -107,6 +108,7 @@ func newHarness(t *testing.T, authRequired bool) *harness {
 	t.Cleanup(func() { db.Close() })
 	ring, _ := fernet.NewRing(fernet.GenerateKey())
 	h.sec = secrets.New(db, ring, ev, clk.now)
+	h.db = db
 	h.tokens = token.NewManager(token.NewMemStore(), token.Options{TTL: time.Hour, MaxTTL: 24 * time.Hour, CacheTTL: time.Minute, Now: clk.now})
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -155,7 +157,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

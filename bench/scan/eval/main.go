@@ -15,8 +15,9 @@ import (
 )
 
 type planted struct {
-	Line int    `json:"line"`
-	Kind string `json:"kind"`
+	Line   int    `json:"line"`
+	Kind   string `json:"kind"`
+	Secret string `json:"secret"`
 }
 
 type finding struct {
@@ -32,7 +33,12 @@ func main() {
 	format := flag.String("format", "sa01", "sa01 or gitleaks")
 	name := flag.String("name", "", "name of the tool, for the output")
 	fpOut := flag.Int("show-fp", 0, "print this many false positives (line and rule)")
+	masked := flag.String("masked", "", "instead of a report, check that this masked log holds no planted secret")
 	flag.Parse()
+	if *masked != "" {
+		checkMasked(*truthFile, *masked, *name)
+		return
+	}
 
 	tf, err := os.ReadFile(*truthFile)
 	if err != nil {
@@ -109,4 +115,32 @@ func main() {
 	fmt.Printf("%s: recall (rule kinds) %d/%d = %.1f%%; recall (all, incl. known values) %d/%d = %.1f%%; false positives %d [%s]\n",
 		*name, ruleHit, ruleTotal, 100*float64(ruleHit)/float64(ruleTotal), totalHit, total, 100*float64(totalHit)/float64(total), fp, strings.Join(fpParts, " "))
 	fmt.Printf("%s: per kind: %s\n", *name, strings.Join(parts, ", "))
+}
+
+// checkMasked counts the planted secrets still present on their line of the
+// masked log.
+func checkMasked(truthFile, masked, name string) {
+	tf, err := os.ReadFile(truthFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mb, err := os.ReadFile(masked)
+	if err != nil {
+		log.Fatal(err)
+	}
+	lines := strings.Split(string(mb), "\n")
+	leaks := map[string]int{}
+	total, left := 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(string(tf)), "\n") {
+		var p planted
+		if err := json.Unmarshal([]byte(l), &p); err != nil {
+			log.Fatal(err)
+		}
+		total++
+		if p.Line-1 < len(lines) && strings.Contains(lines[p.Line-1], p.Secret) {
+			left++
+			leaks[p.Kind]++
+		}
+	}
+	fmt.Printf("%s: masked %d/%d planted secrets (%.1f%%); left in clear: %v\n", name, total-left, total, 100*float64(total-left)/float64(total), leaks)
 }

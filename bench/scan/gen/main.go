@@ -29,7 +29,7 @@ const (
 	hexd   = "0123456789abcdef"
 	up27   = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	punct  = "!#$%^*()-_+[]{};,.~"
+	punct  = "!#$%^*()-_+[]{},.~" // not ';', which separates key=value pairs in connection strings
 )
 
 var r = rand.New(rand.NewPCG(2026, 11))
@@ -207,6 +207,7 @@ func main() {
 	knownFile := flag.String("known", "known.jsonl", "known values file to write (1,000 values)")
 	perKind := flag.Int("per-kind", 20, "planted secrets per kind")
 	knownPlanted := flag.Int("known-planted", 200, "known values planted (in encoded forms)")
+	knownEnv := flag.String("known-env", "known.env", "the known values as a .env file, for sa01-secrets import")
 	flag.Parse()
 
 	var knowns []known
@@ -283,5 +284,13 @@ func main() {
 		kenc.Encode(k)
 	}
 	kf.Close()
+	ef, err := os.OpenFile(*knownEnv, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, k := range knowns {
+		fmt.Fprintf(ef, "SVC_%03d_API_KEY=%s\n", i, k.Value)
+	}
+	ef.Close()
 	fmt.Fprintf(os.Stderr, "gen: %d lines, %d bytes, %d planted secrets\n", line, written, plantedN)
 }

@@ -34,6 +34,11 @@ type Server struct {
 // required. rec receives every audit event (nil: none are kept). Close it
 // when done.
 func Start(policyYAML, internalToken string, rec audit.Recorder) (*Server, error) {
+	return StartWith(policyYAML, internalToken, rec, token.Options{})
+}
+
+// StartWith is Start with token options (TTL, max TTL).
+func StartWith(policyYAML, internalToken string, rec audit.Recorder, to token.Options) (*Server, error) {
 	p, err := policy.Parse("policy.yaml", []byte(policyYAML))
 	if err != nil {
 		return nil, err
@@ -57,7 +62,7 @@ func Start(policyYAML, internalToken string, rec audit.Recorder) (*Server, error
 		return nil, err
 	}
 	sec := secrets.New(db, ring, rec, time.Now)
-	tm := token.NewManager(token.NewMemStore(), token.Options{})
+	tm := token.NewManager(token.NewMemStore(), to)
 	h := policy.Static(p)
 	srv := server.New(server.Deps{
 		Secrets:       sec,

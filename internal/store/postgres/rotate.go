@@ -15,8 +15,11 @@ var _ store.Rotation = (*DB)(nil)
 
 // VersionsNotUnder implements store.Rotation.
 func (d *DB) VersionsNotUnder(ctx context.Context, keyID string, after int64, limit int) ([]store.Version, error) {
-	rows, err := d.pool.Query(ctx, `SELECT v.id, s.name, v.version, v.token, v.key_id, v.binding
-		FROM versions v JOIN secrets s ON s.id = v.secret_id
+	// The name comes from a correlated subquery: one index lookup per row
+	// whatever plan is chosen (a join may hash the whole secrets table for
+	// every batch under a generic plan).
+	rows, err := d.pool.Query(ctx, `SELECT v.id, (SELECT s.name FROM secrets s WHERE s.id = v.secret_id), v.version, v.token, v.key_id, v.binding
+		FROM versions v
 		WHERE v.id > $1 AND v.key_id <> $2 AND v.destroyed_at IS NULL ORDER BY v.id LIMIT $3`, after, keyID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading versions to re-encrypt: %w", err)
@@ -36,8 +39,8 @@ func (d *DB) VersionsNotUnder(ctx context.Context, keyID string, after int64, li
 	return out, nil
 }
 
-// SwapTokens implements store.Rotation: one UPDATE over the unnested batch
-// (one statement, so one transaction), compare-and-swap on each old token.
+// SwapTokens implements store.Rotation: one transaction, one UPDATE over the
+// unnested batch, compare-and-swap on each old token.
 func (d *DB) SwapTokens(ctx context.Context, swaps []store.TokenSwap) ([]bool, error) {
 	n := len(swaps)
 	ids, olds, toks, keys := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
@@ -47,23 +50,36 @@ func (d *DB) SwapTokens(ctx context.Context, swaps []store.TokenSwap) ([]bool, e
 		ids[i], olds[i], toks[i], keys[i], binds[i] = s.ID, s.Old, s.New.Token, s.New.KeyID, s.New.Binding
 		at[s.ID] = i
 	}
-	rows, err := d.pool.Query(ctx, `UPDATE versions v SET token = u.tok, key_id = u.kid, binding = u.bind
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u(id, old, tok, kid, bind)
-		WHERE v.id = u.id AND v.token = u.old AND v.destroyed_at IS NULL
-		RETURNING v.id`, ids, olds, toks, keys, binds)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: re-encrypting versions: %w", err)
-	}
 	applied := make([]bool, n)
-	var id int64
-	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
-		if i, ok := at[id]; ok {
-			applied[i] = true
+	err := d.withTx(ctx, func(tx pgx.Tx) error {
+		// A batch lost to a server crash is only redone by the next run (the
+		// old key stays loaded until nothing uses it), and the synchronous
+		// commit of PromoteKey flushes every batch before it: no need to
+		// wait for the WAL flush of each batch.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return fmt.Errorf("postgres: re-encrypting versions: %w", err)
+		}
+		rows, err := tx.Query(ctx, `UPDATE versions v SET token = u.tok, key_id = u.kid, binding = u.bind
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u(id, old, tok, kid, bind)
+			WHERE v.id = u.id AND v.token = u.old AND v.destroyed_at IS NULL
+			RETURNING v.id`, ids, olds, toks, keys, binds)
+		if err != nil {
+			return fmt.Errorf("postgres: re-encrypting versions: %w", err)
+		}
+		var id int64
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+			if i, ok := at[id]; ok {
+				applied[i] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: re-encrypting versions: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: re-encrypting versions: %w", err)
+		return nil, err
 	}
 	return applied, nil
 }

@@ -40,18 +40,6 @@ func (d *DB) Put(ctx context.Context, w store.Write) (store.Secret, store.Versio
 	return s, v, err
 }
 
-// PutMany implements store.Secrets.
-func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
-	return d.withTx(ctx, func(tx pgx.Tx) error {
-		for _, w := range ws {
-			if _, _, err := put(ctx, tx, w); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 func put(ctx context.Context, tx pgx.Tx, w store.Write) (store.Secret, store.Version, error) {
 	now := w.Now.UTC().Truncate(time.Microsecond)
 	var s store.Secret

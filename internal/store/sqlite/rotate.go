@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,8 +17,8 @@ var _ store.Rotation = (*DB)(nil)
 
 // VersionsNotUnder implements store.Rotation.
 func (d *DB) VersionsNotUnder(ctx context.Context, keyID string, after int64, limit int) ([]store.Version, error) {
-	rows, err := d.read.QueryContext(ctx, `SELECT v.id, s.name, v.version, v.token, v.key_id, v.binding
-		FROM versions v JOIN secrets s ON s.id = v.secret_id
+	rows, err := d.read.QueryContext(ctx, `SELECT v.id, (SELECT s.name FROM secrets s WHERE s.id = v.secret_id), v.version, v.token, v.key_id, v.binding
+		FROM versions v
 		WHERE v.id > ? AND v.key_id <> ? AND v.destroyed_at IS NULL ORDER BY v.id LIMIT ?`, after, keyID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: reading versions to re-encrypt: %w", err)
@@ -37,24 +38,68 @@ func (d *DB) VersionsNotUnder(ctx context.Context, keyID string, after int64, li
 	return out, nil
 }
 
-// SwapTokens implements store.Rotation: one write transaction, one
-// compare-and-swap update per version.
+// swapChunk is how many swaps one UPDATE statement carries (5 bound
+// values each, well under SQLite's limit of 32766).
+const swapChunk = 500
+
+// SwapTokens implements store.Rotation: one write transaction; each chunk
+// of swaps is one UPDATE ... FROM (VALUES ...) with compare-and-swap on the
+// old token, RETURNING the rows it changed.
 func (d *DB) SwapTokens(ctx context.Context, swaps []store.TokenSwap) ([]bool, error) {
 	applied := make([]bool, len(swaps))
+	if len(swaps) == 0 {
+		return applied, nil
+	}
+	at := make(map[int64]int, len(swaps))
+	for i, s := range swaps {
+		at[s.ID] = i
+	}
+	// Checkpoint the WAL every 64 MiB rather than every 4 MiB while
+	// re-encrypting: fewer, larger checkpoints and fewer fsyncs on the
+	// write connection, which is the serial stage of a re-encryption. The
+	// setting stays on the connection for the rest of the process.
+	if _, err := d.write.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 16384`); err != nil {
+		return nil, fmt.Errorf("sqlite: re-encrypting versions: %w", err)
+	}
 	err := d.withTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET token = ?, key_id = ?, binding = ?
-			WHERE id = ? AND token = ? AND destroyed_at IS NULL`)
-		if err != nil {
-			return fmt.Errorf("sqlite: re-encrypting versions: %w", err)
-		}
-		defer stmt.Close()
-		for i, s := range swaps {
-			res, err := stmt.ExecContext(ctx, s.New.Token, s.New.KeyID, s.New.Binding, s.ID, s.Old)
-			if err != nil {
-				return fmt.Errorf("sqlite: re-encrypting version %d: %w", s.ID, err)
+		var full *sql.Stmt
+		for lo := 0; lo < len(swaps); lo += swapChunk {
+			part := swaps[lo:min(lo+swapChunk, len(swaps))]
+			args := make([]any, 0, 5*len(part))
+			for _, s := range part {
+				args = append(args, s.ID, s.Old, s.New.Token, s.New.KeyID, s.New.Binding)
 			}
-			n, _ := res.RowsAffected()
-			applied[i] = n == 1
+			var rows *sql.Rows
+			var err error
+			if len(part) == swapChunk {
+				if full == nil {
+					if full, err = tx.PrepareContext(ctx, swapSQL(swapChunk)); err != nil {
+						return fmt.Errorf("sqlite: re-encrypting versions: %w", err)
+					}
+					defer full.Close()
+				}
+				rows, err = full.QueryContext(ctx, args...)
+			} else {
+				rows, err = tx.QueryContext(ctx, swapSQL(len(part)), args...)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: re-encrypting versions: %w", err)
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("sqlite: re-encrypting versions: %w", err)
+				}
+				if i, ok := at[id]; ok {
+					applied[i] = true
+				}
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return fmt.Errorf("sqlite: re-encrypting versions: %w", err)
+			}
 		}
 		return nil
 	})
@@ -62,6 +107,19 @@ func (d *DB) SwapTokens(ctx context.Context, swaps []store.TokenSwap) ([]bool, e
 		return nil, err
 	}
 	return applied, nil
+}
+
+func swapSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE versions SET token = u.column3, key_id = u.column4, binding = u.column5 FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("(?,?,?,?,?)")
+	}
+	b.WriteString(`) AS u WHERE versions.id = u.column1 AND versions.token = u.column2 AND versions.destroyed_at IS NULL RETURNING versions.id`)
+	return b.String()
 }
 
 // PromoteKey implements store.Rotation.

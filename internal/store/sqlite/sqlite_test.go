@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -163,3 +164,63 @@ func TestRelativePathRefused(t *testing.T) {
 }
 
 var storeNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// TestTwoHandles opens one file twice, as two processes would, and writes
+// from both at once while a third handle reads: no write is lost and no
+// read fails.
+func TestTwoHandles(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "secrets.db")
+	var dbs []*DB
+	for range 3 {
+		db, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs = append(dbs, db)
+	}
+	seal := func(int) (store.Sealed, error) { return store.Sealed{Token: "t", KeyID: "k", Binding: []byte{1}}, nil }
+	if _, _, err := dbs[0].Put(ctx, store.Write{Name: "shared", Now: storeNow, Seal: seal}); err != nil {
+		t.Fatal(err)
+	}
+	const each = 25
+	errs := make(chan error, 2*each+1)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, _, err := dbs[2].Get(ctx, "shared", 0); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, db := range dbs[:2] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, _, err := db.Put(ctx, store.Write{Name: "shared", Now: storeNow, Seal: seal}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	s, err := dbs[2].Secret(ctx, "shared")
+	if err != nil || s.CurrentVersion != 1+2*each {
+		t.Fatalf("after writes from two handles: version %d, %v; want %d", s.CurrentVersion, err, 1+2*each)
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Compromised", testCompromised},
 		{"List", testList},
 		{"PutManyAtomic", testPutManyAtomic},
+		{"PutManyLarge", testPutManyLarge},
 		{"Walk", testWalk},
 		{"UpdateToken", testUpdateToken},
 		{"CountByKey", testCountByKey},
@@ -614,5 +615,68 @@ func testKeys(t *testing.T, st store.Store) {
 	}
 	if _, err := st.Key(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Key missing: %v", err)
+	}
+}
+
+func testPutManyLarge(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	put(t, st, "big/0000", "pre")
+	if err := st.Delete(ctx, "big/0000", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Undelete(ctx, "big/0000", t0); err != nil {
+		t.Fatal(err)
+	}
+	const names, rounds = 1500, 3
+	var ws []store.Write
+	for r := range rounds {
+		for i := range names {
+			n := fmt.Sprintf("big/%04d", i)
+			ws = append(ws, store.Write{Name: n, Meta: store.Meta{Class: ptr(store.ClassAPIKey)}, Actor: "imp", Now: t0, Seal: seal(n, fmt.Sprint(r))})
+		}
+	}
+	if err := st.PutMany(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.List(ctx, store.ListOptions{Prefix: "big/"})
+	if err != nil || len(l) != names {
+		t.Fatalf("List: %d secrets, %v", len(l), err)
+	}
+	for _, s := range l {
+		want := rounds
+		if s.Name == "big/0000" {
+			want = rounds + 1
+		}
+		if s.CurrentVersion != want || s.Class != store.ClassAPIKey {
+			t.Fatalf("%s at version %d class %s, want %d api-key", s.Name, s.CurrentVersion, s.Class, want)
+		}
+	}
+	_, v, err := st.Get(ctx, "big/0777", 0)
+	if err != nil || v.Token != "tok:big/0777:3:2" || v.Actor != "imp" {
+		t.Fatalf("Get big/0777 = %+v, %v", v, err)
+	}
+	_, v, _ = st.Get(ctx, "big/0000", 2)
+	if v.Token != "tok:big/0000:2:0" {
+		t.Fatalf("big/0000 v2 = %+v", v)
+	}
+	// CAS and deleted checks hold inside PutMany, and a failure stores nothing
+	stale := 1
+	err = st.PutMany(ctx, []store.Write{
+		{Name: "big/new", Now: t0, Seal: seal("big/new", "x")},
+		{Name: "big/0001", CAS: &stale, Now: t0, Seal: seal("big/0001", "x")},
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("PutMany with a stale CAS: %v", err)
+	}
+	if _, err := st.Secret(ctx, "big/new"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("failed PutMany left big/new: %v", err)
+	}
+	st.Delete(ctx, "big/0002", t0)
+	if err := st.PutMany(ctx, []store.Write{{Name: "big/0002", Now: t0, Seal: seal("big/0002", "x")}}); !errors.Is(err, store.ErrDeleted) {
+		t.Fatalf("PutMany onto a deleted secret: %v", err)
+	}
+	cur := 3
+	if err := st.PutMany(ctx, []store.Write{{Name: "big/0003", CAS: &cur, Now: t0, Seal: seal("big/0003", "y")}}); err != nil {
+		t.Fatalf("PutMany with a matching CAS: %v", err)
 	}
 }

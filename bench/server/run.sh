@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bench/server/run.sh: authenticated secret reads per second and latency of
+# "sa01-secrets serve" over loopback, SQLite store, policy on, at 1 and 16
+# concurrent clients, with audit on and then off in the same run.
+#
+#   bench/server/run.sh                 # 10 s per measurement
+#   DURATION=30s REPEAT=5 bench/server/run.sh
+#
+# It takes /tmp/sa01-bench.lock so that no two benchmarks overlap, builds
+# the binary and the load generator (bench/server/main.go), and prints a
+# Markdown table and the audit-on/off ratio. Results are also appended to
+# bench/server/results.jsonl.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+exec 9>/tmp/sa01-bench.lock
+flock 9
+
+DURATION=${DURATION:-10s}
+REPEAT=${REPEAT:-3}
+WARMUP=${WARMUP:-2s}
+PORT=${PORT:-18299}
+addr="http://127.0.0.1:$PORT"
+
+work=$(mktemp -d /tmp/sa01-bench-server.XXXXXX)
+server_pid=""
+cleanup() {
+	if [[ -n $server_pid ]]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/sa01-secrets" ./cmd/sa01-secrets
+go build -o "$work/loadgen" ./bench/server
+bin="$work/sa01-secrets"
+
+export SA01_CRYPTO_FERNET_KEY="$("$bin" generate key)"
+export SA01_AUTH_INTERNAL_TOKEN="$("$bin" generate token)"
+export SA01_DB_DSN="sqlite://$work/secrets.db"
+export SA01_POLICY_FILE="$work/policy.yaml"
+export SA01_AUDIT_FILE="$work/audit.jsonl"
+export SA01_LOG_LEVEL=warn
+unset SA01_SECRETS_ADDR SA01_SECRETS_TOKEN
+cat > "$SA01_POLICY_FILE" <<'YAML'
+services:
+  bench: {read: ["bench/*", "other/**"]}
+  worker: {read: ["llm/openai_api_key"]}
+YAML
+# one secret read, among a few others so the store is not trivially empty
+head -c 48 /dev/urandom | base64 -w0 | "$bin" put bench/api_key >/dev/null
+for i in $(seq 1 50); do head -c 32 /dev/urandom | base64 -w0 | "$bin" put "other/s$i" >/dev/null; done
+
+start_server() {
+	"$bin" serve --listen "127.0.0.1:$PORT" "$@" >"$work/serve.out" 2>>"$work/serve.log" &
+	server_pid=$!
+	for _ in $(seq 1 100); do
+		curl -sf "$addr/v1/sys/health" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "server did not start:" >&2; cat "$work/serve.log" >&2; exit 1
+}
+stop_server() {
+	kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=""
+}
+
+results="$work/results.jsonl"
+measure() { # label, extra serve flags...
+	local label=$1; shift
+	start_server "$@"
+	local tok
+	tok=$(SA01_SECRETS_ADDR="$addr" "$bin" login --service bench)
+	for c in 1 16; do
+		SA01_SECRETS_TOKEN="$tok" "$work/loadgen" -addr "$addr" -secret bench/api_key -c "$c" \
+			-duration "$DURATION" -warmup "$WARMUP" -label "$label" | tee -a "$results" >&2
+	done
+	stop_server
+}
+
+# audit on and off alternate, REPEAT times each, so that load from other
+# processes on the machine falls on both alike; the table shows the median.
+for _ in $(seq 1 "$REPEAT"); do
+	measure "audit on"
+	measure "audit off" --benchmark-without-audit
+done
+audit_lines=$( [[ -f $SA01_AUDIT_FILE ]] && wc -l <"$SA01_AUDIT_FILE" || echo 0)
+
+cat "$results" >>"$root/bench/server/results.jsonl"
+python3 - "$results" "$audit_lines" "$DURATION" <<'PY'
+import json, sys, platform, os, subprocess
+import statistics
+raw = [json.loads(l) for l in open(sys.argv[1])]
+cells = {}
+for r in raw:
+    cells.setdefault((r['label'], r['clients']), []).append(r)
+rows = []
+for (label, c), rs in cells.items():
+    m = {k: statistics.median(x[k] for x in rs) for k in ('reads_per_sec','p50_ms','p90_ms','p99_ms','max_ms')}
+    m.update(label=label, clients=c, runs=len(rs), spread=f"{min(x['reads_per_sec'] for x in rs):,.0f}–{max(x['reads_per_sec'] for x in rs):,.0f}")
+    rows.append(m)
+print()
+cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"machine: {os.cpu_count()} cores, {cpu}; Go {subprocess.run(['go','env','GOVERSION'],capture_output=True,text=True).stdout.strip()}; {sys.argv[3]} per run; median of {rows[0]['runs']} runs per cell; load average at the end: {os.getloadavg()[0]:.1f}")
+print(f"audit events written with audit on: {sys.argv[2]} lines in SA01_AUDIT_FILE")
+print()
+print("| audit | clients | reads/s (median) | reads/s (range) | p50 ms | p90 ms | p99 ms | max ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    print(f"| {r['label'].split()[1]} | {r['clients']} | {r['reads_per_sec']:,.0f} | {r['spread']} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | {r['p99_ms']:.3f} | {r['max_ms']:.2f} |")
+by = {(r['label'], r['clients']): r for r in rows}
+print()
+for c in (1, 16):
+    on, off = by[("audit on", c)], by[("audit off", c)]
+    print(f"{c} client(s): audit on / off throughput = {on['reads_per_sec']/off['reads_per_sec']:.2f}; p99 {on['p99_ms']:.3f} vs {off['p99_ms']:.3f} ms")
+t16 = by[("audit on", 16)]['reads_per_sec']; p99 = by[("audit on", 1)]['p99_ms']
+print(f"targets (audit on): >=10000 reads/s at 16 clients: {t16:,.0f} {'MET' if t16>=10000 else 'MISSED'}; p99 <=3 ms at 1 client: {p99:.3f} ms {'MET' if p99<=3 else 'MISSED'}")
+PY

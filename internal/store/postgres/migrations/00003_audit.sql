@@ -1,0 +1,43 @@
+-- +goose Up
+-- The audit chain (docs/audit.md). Times are Unix nanoseconds (UTC): the
+-- chain hashes nanoseconds, so the store keeps them exactly.
+CREATE TABLE audit_events (
+    seq        BIGINT PRIMARY KEY,
+    prev       TEXT    NOT NULL,
+    hash       TEXT    NOT NULL,
+    time_ns    BIGINT  NOT NULL,
+    service    TEXT    NOT NULL DEFAULT '',
+    actor      TEXT    NOT NULL DEFAULT '',
+    action     TEXT    NOT NULL,
+    secret     TEXT    NOT NULL DEFAULT '',
+    version    INTEGER NOT NULL DEFAULT 0,
+    outcome    TEXT    NOT NULL,
+    reason     TEXT    NOT NULL DEFAULT '',
+    request_id TEXT    NOT NULL DEFAULT '',
+    source     TEXT    NOT NULL DEFAULT '',
+    detail     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_events_secret  ON audit_events (secret, seq);
+CREATE INDEX audit_events_service ON audit_events (service, seq);
+CREATE INDEX audit_events_action  ON audit_events (action, seq);
+CREATE INDEX audit_events_time    ON audit_events (time_ns);
+
+CREATE TABLE audit_checkpoints (
+    id      BIGSERIAL PRIMARY KEY,
+    seq     BIGINT  NOT NULL,
+    hash    TEXT    NOT NULL,
+    time_ns BIGINT  NOT NULL,
+    key_id  TEXT    NOT NULL DEFAULT '',
+    mac     TEXT    NOT NULL DEFAULT ''
+);
+
+-- How far each publisher (e.g. "kafka:sa01.audit") shipped the chain.
+CREATE TABLE audit_cursors (
+    name TEXT    PRIMARY KEY,
+    seq  BIGINT  NOT NULL
+);
+
+-- +goose Down
+DROP TABLE audit_cursors;
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_events;

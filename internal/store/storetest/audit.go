@@ -1,0 +1,278 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/incident"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+)
+
+// AuditStore is what the audit and incident suite needs of a driver.
+type AuditStore interface {
+	store.Audit
+	store.Incidents
+}
+
+// AuditOpener opens a fresh, empty store for one test, and returns a
+// function that opens another handle on the same database (another node).
+// Handles are closed by the opener's cleanup.
+type AuditOpener func(t *testing.T) (AuditStore, func() AuditStore)
+
+// RunAudit runs the audit and incident suite against a driver.
+func RunAudit(t *testing.T, open AuditOpener) {
+	t.Run("AppendChainsAndVerifies", func(t *testing.T) { testAuditAppend(t, open) })
+	t.Run("ConcurrentNodesKeepOneChain", func(t *testing.T) { testAuditConcurrent(t, open) })
+	t.Run("Query", func(t *testing.T) { testAuditQuery(t, open) })
+	t.Run("Cursor", func(t *testing.T) { testAuditCursor(t, open) })
+	t.Run("Incidents", func(t *testing.T) { testIncidents(t, open) })
+}
+
+var auditT0 = time.Date(2026, 2, 3, 4, 5, 6, 123456789, time.UTC)
+
+func auditEvent(i int) audit.Event {
+	ev := audit.Event{Time: auditT0.Add(time.Duration(i) * time.Second), Service: fmt.Sprintf("svc-%d", i%3), Actor: "acc",
+		Action: "read", Secret: fmt.Sprintf("app/s%d", i%5), Version: i%4 + 1, Outcome: audit.Success,
+		RequestID: fmt.Sprint("req-", i), Source: "127.0.0.1:5000", Detail: "k=v"}
+	if i%7 == 0 {
+		ev.Outcome, ev.Reason = audit.Failure, "denied"
+	}
+	if i%10 == 9 {
+		ev.Action = "write"
+	}
+	return ev
+}
+
+func appendN(t *testing.T, st audit.Appender, l *audit.Linker, from, n int) []audit.Entry {
+	t.Helper()
+	evs := make([]audit.Event, n)
+	for i := range evs {
+		evs[i] = auditEvent(from + i)
+	}
+	es, err := st.AppendAudit(context.Background(), evs, l.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+func verifyStore(t *testing.T, st AuditStore, keys []audit.MACKey) audit.Result {
+	t.Helper()
+	ctx := context.Background()
+	cps, err := st.AuditCheckpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := audit.NewVerifier(cps, keys)
+	err = st.WalkAudit(ctx, 7, func(es []audit.Entry) error {
+		for _, e := range es {
+			v.Add(e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Finish()
+}
+
+func testAuditAppend(t *testing.T, open AuditOpener) {
+	st, _ := open(t)
+	ctx := context.Background()
+	if h, err := st.AuditHead(ctx); err != nil || h != audit.EmptyHead {
+		t.Fatalf("empty head %v, %v", h, err)
+	}
+	key := &audit.MACKey{ID: "k1", Key: [32]byte{7}}
+	l := &audit.Linker{Key: key, Every: 8}
+	var all []audit.Entry
+	for _, n := range []int{1, 5, 3, 10} {
+		all = append(all, appendN(t, st, l, len(all), n)...)
+	}
+	h, err := st.AuditHead(ctx)
+	if err != nil || h != all[len(all)-1].Head() || h.Seq != 19 {
+		t.Fatalf("head %v, %v; want seq 19", h, err)
+	}
+	got, err := st.AuditAfter(ctx, 0, 100)
+	if err != nil || len(got) != 19 {
+		t.Fatalf("AuditAfter: %d entries, %v", len(got), err)
+	}
+	for i := range got {
+		if got[i] != all[i] {
+			t.Fatalf("entry %d read back as %+v, stored %+v", i, got[i], all[i])
+		}
+	}
+	if !got[0].Time.Equal(auditT0) || got[0].Time.Nanosecond() != 123456789 {
+		t.Fatalf("time lost precision: %v", got[0].Time)
+	}
+	cps, _ := st.AuditCheckpoints(ctx)
+	if len(cps) != 2 || cps[0].Seq != 9 || cps[1].Seq != 19 {
+		t.Fatalf("checkpoints %+v, want at 9 and 19", cps)
+	}
+	r := verifyStore(t, st, []audit.MACKey{*key})
+	if !r.OK() || r.Events != 19 || r.Checkpoints != 2 {
+		t.Fatalf("verify: %+v %v", r, r.Problem)
+	}
+	if es, _ := st.AuditAfter(ctx, 17, 100); len(es) != 2 || es[0].Seq != 18 {
+		t.Fatalf("AuditAfter(17): %+v", es)
+	}
+	if es, err := st.AppendAudit(ctx, nil, l.Link); err != nil || len(es) != 0 {
+		t.Fatalf("empty append: %v %v", es, err)
+	}
+	// A link error aborts the append.
+	if _, err := st.AppendAudit(ctx, []audit.Event{auditEvent(0)}, func(audit.Head, []audit.Event) ([]audit.Entry, []audit.Checkpoint, error) {
+		return nil, nil, errors.New("refused")
+	}); err == nil {
+		t.Fatal("a link error was ignored")
+	}
+	if h2, _ := st.AuditHead(ctx); h2 != h {
+		t.Fatal("a failed append moved the head")
+	}
+}
+
+func testAuditConcurrent(t *testing.T, open AuditOpener) {
+	st, another := open(t)
+	nodes := []AuditStore{st, another(), another()}
+	l := &audit.Linker{}
+	const writers, each = 6, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := nodes[w%len(nodes)]
+			for i := range each {
+				ev := auditEvent(w*1000 + i)
+				if _, err := node.AppendAudit(context.Background(), []audit.Event{ev, ev}, l.Link); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	r := verifyStore(t, st, nil)
+	if !r.OK() || r.Events != writers*each*2 {
+		t.Fatalf("after concurrent appends from %d handles: %+v %v", len(nodes), r, r.Problem)
+	}
+}
+
+func testAuditQuery(t *testing.T, open AuditOpener) {
+	st, _ := open(t)
+	ctx := context.Background()
+	all := appendN(t, st, &audit.Linker{}, 0, 60)
+	tests := []struct {
+		name string
+		q    audit.Query
+	}{
+		{"all", audit.Query{}},
+		{"secret", audit.Query{Secret: "app/s2"}},
+		{"service", audit.Query{Service: "svc-1"}},
+		{"action", audit.Query{Action: "write"}},
+		{"failed", audit.Query{Failed: true}},
+		{"secret and failed", audit.Query{Secret: "app/s0", Failed: true}},
+		{"window", audit.Query{Since: auditT0.Add(10 * time.Second), Until: auditT0.Add(20 * time.Second)}},
+		{"after", audit.Query{AfterSeq: 55}},
+		{"oldest 5", audit.Query{Secret: "app/s1", Limit: 5}},
+		{"unknown", audit.Query{Secret: "nope"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := st.QueryAudit(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []audit.Entry
+			for _, e := range all {
+				if tc.q.Match(e) && (tc.q.Limit == 0 || len(want) < tc.q.Limit) {
+					want = append(want, e)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d entries, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if got[i].Seq != want[i].Seq {
+					t.Fatalf("entry %d has seq %d, want %d", i, got[i].Seq, want[i].Seq)
+				}
+			}
+		})
+	}
+	got, err := st.QueryAudit(ctx, audit.Query{Service: "svc-2", Limit: 3, Newest: true})
+	if err != nil || len(got) != 3 || got[2].Seq != 60 || got[0].Seq >= got[1].Seq {
+		t.Fatalf("newest 3 of svc-2: %v %v", got, err)
+	}
+}
+
+func testAuditCursor(t *testing.T, open AuditOpener) {
+	st, _ := open(t)
+	ctx := context.Background()
+	if c, err := st.AuditCursor(ctx, "kafka:x"); err != nil || c != 0 {
+		t.Fatalf("new cursor %d %v", c, err)
+	}
+	for _, v := range []int64{5, 9} {
+		if err := st.SetAuditCursor(ctx, "kafka:x", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, _ := st.AuditCursor(ctx, "kafka:x"); c != 9 {
+		t.Fatalf("cursor %d, want 9", c)
+	}
+	if c, _ := st.AuditCursor(ctx, "kafka:y"); c != 0 {
+		t.Fatalf("cursors are not independent: %d", c)
+	}
+}
+
+func testIncidents(t *testing.T, open AuditOpener) {
+	st, _ := open(t)
+	ctx := context.Background()
+	if _, err := st.Incident(ctx, "INC-none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown incident: %v", err)
+	}
+	a := incident.Open("INC-20260203-aaaaaa", "db/pass", 2, "leaked", "alice", auditT0)
+	b := incident.Open("INC-20260203-bbbbbb", "api/key", 1, "laptop lost", "bob", auditT0.Add(time.Hour))
+	for _, inc := range []*incident.Incident{a, b} {
+		if err := st.CreateIncident(ctx, inc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.CreateIncident(ctx, a); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate ID: %v", err)
+	}
+	got, err := st.Incident(ctx, a.ID)
+	if err != nil || got.Secret != "db/pass" || got.Version != 2 || !got.OpenedAt.Equal(a.OpenedAt) || len(got.Steps) != 5 {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	got.MarkDone(incident.StepAuditLogs, auditT0.Add(2*time.Hour))
+	if err := got.Close("reviewed", auditT0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateIncident(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	open1, err := st.ListIncidents(ctx, false)
+	if err != nil || len(open1) != 1 || open1[0].ID != b.ID {
+		t.Fatalf("open incidents %v, %v", open1, err)
+	}
+	all, _ := st.ListIncidents(ctx, true)
+	if len(all) != 2 || all[0].ID != b.ID {
+		t.Fatalf("all incidents newest first: %v", all)
+	}
+	again, _ := st.Incident(ctx, a.ID)
+	if !again.Closed() || again.Review != "reviewed" || again.Step(incident.StepAuditLogs).Done.IsZero() {
+		t.Fatalf("update lost: %+v", again)
+	}
+	ghost := incident.Open("INC-ghost", "x", 1, "r", "a", auditT0)
+	if err := st.UpdateIncident(ctx, ghost); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("updating an unknown incident: %v", err)
+	}
+}
