@@ -494,6 +494,15 @@ func unpad(b []byte) ([]byte, error) {
 
 const encodeStd = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+// encodePairs maps 12 bits to their two base64 characters, little-endian,
+// so that a 3-byte group is encoded with two lookups and one 4-byte store.
+var encodePairs = func() (t [4096]uint16) {
+	for i := range t {
+		t[i] = uint16(encodeStd[i>>6]) | uint16(encodeStd[i&0x3F])<<8
+	}
+	return t
+}()
+
 // encodeTail base64-encodes (URL-safe, padded) the last n bytes of buf into
 // buf itself, from the start; len(buf) must be the encoded length of n.
 // It is safe because each 3-byte group is read before its 4 output bytes are
@@ -505,12 +514,8 @@ func encodeTail(buf []byte, n int) {
 	full := si + n/3*3
 	for si < full {
 		src := buf[si : si+3 : si+3]
-		val := uint(src[0])<<16 | uint(src[1])<<8 | uint(src[2])
-		dst := buf[di : di+4 : di+4]
-		dst[0] = encodeStd[val>>18&0x3F]
-		dst[1] = encodeStd[val>>12&0x3F]
-		dst[2] = encodeStd[val>>6&0x3F]
-		dst[3] = encodeStd[val&0x3F]
+		val := uint32(src[0])<<16 | uint32(src[1])<<8 | uint32(src[2])
+		binary.LittleEndian.PutUint32(buf[di:di+4:di+4], uint32(encodePairs[val>>12])|uint32(encodePairs[val&0xFFF])<<16)
 		si += 3
 		di += 4
 	}
