@@ -269,7 +269,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
 	addr := scheme + "://" + ln.Addr().String()
-	log.Info("serving", "addr", addr, "auth_required", cfg.AuthRequired, "policy", orNone(cfg.PolicyFile), "store", storeDescription(cfg), "key", ring.Primary().ID())
+	log.Info("serving", "addr", addr, "auth_required", cfg.AuthRequired, "policy", orNone(cfg.PolicyFile), "store", storeDescription(cfg), "key_id", ring.Primary().ID())
 	if o.dev {
 		printDevBanner(g.stdout, addr, cfg.InternalToken, devDir)
 	}

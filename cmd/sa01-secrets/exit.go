@@ -96,6 +96,8 @@ func printError(w io.Writer, err error) {
 	}
 	msg := err.Error()
 	for _, line := range strings.Split(msg, "\n") {
+		// Errors from the public client already carry the program's name.
+		line = strings.TrimPrefix(line, "sa01-secrets: ")
 		fmt.Fprintf(w, "sa01-secrets: %s\n", line)
 	}
 	if h := hintFor(err); h != "" {

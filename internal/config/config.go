@@ -269,7 +269,7 @@ func (c *Config) Describe() []Setting {
 		for _, k := range ks[1:] {
 			prev = append(prev, "key "+k.ID())
 		}
-		add(EnvFernetPreviousKeys, strings.Join(prev, ", "))
+		add(EnvFernetPreviousKeys, orUnset(strings.Join(prev, ", ")))
 	} else {
 		add(EnvFernetKey, "(unset)")
 		add(EnvFernetPreviousKeys, "(unset)")
