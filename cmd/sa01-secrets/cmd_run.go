@@ -34,6 +34,9 @@ type runSource interface {
 	Granted(ctx context.Context) ([]runEntry, error)
 	// Value reads the current version of one of them.
 	Value(ctx context.Context, name string) (sensitive.String, int, error)
+	// Started records that the command is about to start with n secrets
+	// injected; an error means it must not start.
+	Started(ctx context.Context, command string, n int) error
 	Close()
 }
 
@@ -235,6 +238,9 @@ func runWithSecrets(ctx context.Context, g *globals, o runOptions, args []string
 	}
 	if len(vars) == 0 {
 		g.log().Warn("run: the policy grants the service no secret", "service", o.service)
+	}
+	if err := src.Started(ctx, args[0], len(vars)); err != nil {
+		return err
 	}
 
 	sigs := make(chan os.Signal, 8)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -292,6 +293,31 @@ func TestRunLocalStore(t *testing.T) {
 	}
 	if r := cli("", "run", "--service", "gateway", "--", "true"); r.code != ExitDenied {
 		t.Fatalf("service not in the policy: %d %s", r.code, r.stderr)
+	}
+	// The run itself is audited, with the service and the command's base
+	// name, and the reads it made under the service.
+	r = cli("", "audit", "query", "--service", "worker", "--format", "json")
+	var evs []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &evs); r.code != 0 || err != nil {
+		t.Fatalf("audit query: %d %v %s", r.code, err, r.stderr)
+	}
+	var runs, reads int
+	for _, ev := range evs {
+		switch ev["action"] {
+		case "run":
+			runs++
+			if d, _ := ev["detail"].(string); d != "1 secrets injected into env" || ev["outcome"] != "success" {
+				t.Errorf("run event: %v", ev)
+			}
+		case "read":
+			reads++
+		}
+	}
+	if runs != 1 || reads != 1 {
+		t.Errorf("worker's events: %d run, %d read; want 1 and 1: %v", runs, reads, evs)
+	}
+	if strings.Contains(r.stdout, "LOCALCANARY") {
+		t.Error("an audit event holds a value")
 	}
 	r = cli("", "export", "--service", "worker", "--format", "json")
 	if r.code != 0 || strings.TrimSpace(r.stdout) == "" || strings.Contains(r.stdout, "other-LOCALCANARY") || !strings.Contains(r.stdout, "sk-LOCALCANARY") {

@@ -442,6 +442,7 @@ expires after the server's TTL; services renew it (the Go client does).`,
 // audited as the service.
 type localRunSource struct {
 	svc     *secrets.Service
+	rec     audit.Recorder
 	st      store.Store
 	pol     *policy.Policy
 	service string
@@ -472,7 +473,7 @@ func openLocalRunSource(ctx context.Context, g *globals, cfg *config.Config, ser
 		st.Close()
 		return nil, err
 	}
-	return &localRunSource{svc: secrets.New(st, ring, rec, time.Now), st: st, pol: pol, service: service}, nil
+	return &localRunSource{svc: secrets.New(st, ring, rec, time.Now), rec: rec, st: st, pol: pol, service: service}, nil
 }
 
 func (l *localRunSource) caller(ctx context.Context) context.Context {
@@ -505,6 +506,17 @@ func (l *localRunSource) Value(ctx context.Context, name string) (sensitive.Stri
 }
 
 func (l *localRunSource) Close() { l.st.Close() }
+
+// Started records a run event: which service, how many secrets, which
+// command (its base name only; arguments may hold anything). Fail closed.
+func (l *localRunSource) Started(ctx context.Context, command string, n int) error {
+	ev := audit.Stamp(l.caller(ctx), audit.Event{Action: "run", Outcome: audit.Success,
+		Detail: fmt.Sprintf("%d secrets injected into %s", n, filepath.Base(command))})
+	if err := l.rec.Record(ctx, ev); err != nil {
+		return fmt.Errorf("run: %w", audit.ErrNotRecorded)
+	}
+	return nil
+}
 
 // exportService writes what run would inject for service, for export
 // --service.
