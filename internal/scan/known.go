@@ -44,7 +44,7 @@ type knownForm struct {
 
 // KnownSet finds known secret values, in their raw and encoded forms, in
 // one pass over the input whatever their number. Each form is anchored on
-// the 8 bytes at each of its first stride offsets (stride = 1 to 4: as much
+// the 8 bytes at each of its first stride offsets (stride = 1 to 8: as much
 // as the shortest form allows), hashed into a bitmap; the input is probed
 // every stride bytes, and only the rare probes whose hash is set are looked
 // up and compared. Every start position is covered by exactly one probe.
@@ -95,7 +95,7 @@ func NewKnownSet(values []KnownValue) *KnownSet {
 		}
 		k.maxLen = max(k.maxLen, len(f.value))
 	}
-	k.stride = max(1, min(4, minLen-7))
+	k.stride = max(1, min(8, minLen-7))
 	bitsLog := uint(16)
 	for (1<<bitsLog) < len(k.forms)*k.stride*64 && bitsLog < 22 {
 		bitsLog++
