@@ -79,3 +79,13 @@ func BenchmarkMaskStream1000Known(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkNewKnownSet1000(b *testing.B) {
+	var vals []KnownValue
+	for i := range 1000 {
+		vals = append(vals, KnownValue{Name: fmt.Sprint(i), Version: 1, Value: []byte(rnd(alnumSet, 24+i%40, uint64(i)) + "+/&")})
+	}
+	for b.Loop() {
+		NewKnownSet(vals)
+	}
+}
