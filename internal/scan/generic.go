@@ -346,15 +346,18 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 	// The keyword must end the name: "key" in "keyboard" or "monkey_patch"
 	// is not, and a name with two keywords (secret_key) is parsed once, at
 	// the keyword that ends it.
+	// Both walks are bounded, so that a long run of name characters full
+	// of keywords costs a constant per hit, not the length of the run.
 	ns := ks
-	for ns > 0 && isNameChar(b[ns-1]) {
+	for ns > 0 && ke-ns <= 64 && isNameChar(b[ns-1]) {
 		ns--
 	}
 	ne := ke
-	for ne < len(b) && isNameChar(b[ne]) {
+	for ne < len(b) && ne-ke <= 24 && isNameChar(b[ne]) {
 		ne++
 	}
-	if ne-ke > 24 || ne-ns > 64 {
+	countWork(ne - ns)
+	if ne-ke > 24 || ne-ns > 64 || (ns > 0 && isNameChar(b[ns-1])) {
 		return
 	}
 	// Only the keyword hit closest to the end of the name parses it.

@@ -14,7 +14,9 @@ import (
 const MaskText = "****"
 
 // Masker replaces secrets with "****": known values in every encoded form
-// and whatever the scanner's rules find.
+// and whatever the scanner's rules find. It ignores [AllowMarker]: the
+// marker is for source code, and text passing through a masker must not be
+// able to unmask itself.
 type Masker struct {
 	s       *Scanner
 	workers int
@@ -27,7 +29,7 @@ func NewMasker(s *Scanner) *Masker {
 
 // MaskString returns s with every secret masked (s itself when none).
 func (m *Masker) MaskString(s string) string {
-	ms := m.s.Find([]byte(s), nil)
+	ms := m.s.find([]byte(s), false, false, nil)
 	if len(ms) == 0 {
 		return s
 	}
@@ -36,7 +38,7 @@ func (m *Masker) MaskString(s string) string {
 
 // Mask appends b, with every secret masked, to dst.
 func (m *Masker) Mask(dst, b []byte) []byte {
-	return appendMasked(dst, b, m.s.Find(b, nil), 0, len(b))
+	return appendMasked(dst, b, m.s.find(b, false, false, nil), 0, len(b))
 }
 
 // appendMasked appends b[from:to] to dst with the parts of ms inside it
@@ -197,7 +199,7 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				ms := m.s.Find(j.buf[:j.scanTo], nil)
+				ms := m.s.find(j.buf[:j.scanTo], false, false, nil)
 				out := outPool.Get().(*[]byte)
 				*out = appendMasked((*out)[:0], j.buf, ms, j.from, j.to)
 				j.in.release()
