@@ -129,7 +129,7 @@ func (s *Scanner) find(b []byte, code, allow bool, explain func(Drop)) []Match {
 			cur = ri
 			r := s.rules[ri]
 			if r.generic {
-				matchGeneric(b, ks, end, emit, drop, names, code)
+				matchGeneric(b, ks, end, emit, drop, names, code, explain != nil)
 				continue
 			}
 			if r.match != nil {

@@ -83,3 +83,15 @@ func TestMaskIgnoresAllowMarker(t *testing.T) {
 		t.Errorf("Stream = %q, %v; want %q", out.String(), err, want)
 	}
 }
+
+// TestPEMEndAtLimit: an END line that straddles the 16 KiB limit after
+// BEGIN is handled without reading past it.
+func TestPEMEndAtLimit(t *testing.T) {
+	t.Parallel()
+	s := New(nil)
+	head := "-----BEGIN PRIVATE KEY-----"
+	for d := -10; d <= 2; d++ {
+		body := strings.Repeat("A", 16<<10+d)
+		s.Find([]byte(head+body+"-----END PRIVATE KEY-----\n"), nil)
+	}
+}

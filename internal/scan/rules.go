@@ -373,7 +373,7 @@ func matchPEM(b []byte, ks, ke int, emit func(int, int), drop func(int, int, str
 	if e := bytes.Index(rest, []byte("-----")); e < 0 {
 		end = limit
 	} else if end = ke + e; bytes.HasPrefix(b[end:], []byte("-----END")) {
-		if f := bytes.Index(b[end+8:limit], []byte("-----")); f >= 0 {
+		if f := bytes.Index(b[end+8:max(end+8, limit)], []byte("-----")); f >= 0 {
 			end = end + 8 + f + 5
 		}
 	}
