@@ -99,32 +99,55 @@ func newKeywordDFA(keywords []string) *keywordDFA {
 // find calls hit(end, kw), in increasing order of end, for every
 // occurrence of keyword kw ending just before b[end].
 //
-// A large buffer is walked as two halves in one loop (the second starts
-// maxLen-1 bytes early, so a keyword across the middle is seen whole): the
-// two table walks are independent chains of loads that the CPU overlaps.
-// The second half's hits are held and delivered after the first's.
+// The buffer is walked in blocks of at most dfaBlock bytes, each as two
+// halves in one loop (a walk that starts maxLen-1 bytes before its region
+// sees every keyword that ends inside it whole): the two table walks are
+// independent chains of loads that the CPU overlaps. The second half's hits
+// are held and delivered after the first's; holding them per block keeps
+// that buffer small and reused, whatever the size of b.
 func (d *keywordDFA) find(b []byte, hit func(end, kw int)) {
-	const split = 8 << 10
-	if len(b) < split || d.maxLen == 0 {
+	if len(b) < dfaSplit || d.maxLen == 0 {
 		d.walk(b, 0, hit)
 		return
 	}
+	var held []int // end, kw pairs of a block's second half
+	for lo := 0; lo < len(b); lo += dfaBlock {
+		hi := min(len(b), lo+dfaBlock)
+		if hi-lo < dfaSplit {
+			ws := max(0, lo-(d.maxLen-1))
+			d.walkFrom(b[ws:hi], ws, lo, hit)
+			continue
+		}
+		held = d.walk2(b, lo, hi, held[:0], hit)
+	}
+}
+
+const (
+	dfaSplit = 8 << 10  // below this, one chain
+	dfaBlock = 64 << 10 // the region walked as two halves at a time
+)
+
+// walk2 reports the keywords ending in (lo, hi], or in [0, hi] when lo is 0:
+// b[lo-maxLen+1:mid] and b[mid-maxLen+1:hi] are walked side by side.
+func (d *keywordDFA) walk2(b []byte, lo, hi int, held []int, hit func(end, kw int)) []int {
 	trans, class := d.trans, &d.class
-	mid := len(b) / 2
+	aoff := max(0, lo-(d.maxLen-1))
+	mid := lo + (hi-lo)/2
 	off := mid - (d.maxLen - 1)
-	a := b[:mid]
-	c := b[off:]
-	c2 := c[:len(a)]
-	var held []int // end, kw pairs of the second half
+	a := b[aoff:mid]
+	c := b[off:hi]
+	c2 := c[:min(len(a), len(c))]
 	s1, s2 := uint32(0), uint32(0)
-	for i := range a {
+	for i := range c2 {
 		s1 = trans[s1+uint32(class[a[i]])]
 		s2 = trans[s2+uint32(class[c2[i]])]
 		if (s1|s2)&outFlag != 0 {
 			if s1&outFlag != 0 {
 				s1 &^= outFlag
-				for _, kw := range d.outs[s1/d.nclass] {
-					hit(i+1, kw)
+				if end := aoff + i + 1; end > lo {
+					for _, kw := range d.outs[s1/d.nclass] {
+						hit(end, kw)
+					}
 				}
 			}
 			if s2&outFlag != 0 {
@@ -137,16 +160,47 @@ func (d *keywordDFA) find(b []byte, hit func(end, kw int)) {
 			}
 		}
 	}
+	// The rest of the first half (when it started earlier than the second).
+	for i := len(c2); i < len(a); i++ {
+		s1 = trans[s1+uint32(class[a[i]])]
+		if s1&outFlag != 0 {
+			s1 &^= outFlag
+			if end := aoff + i + 1; end > lo {
+				for _, kw := range d.outs[s1/d.nclass] {
+					hit(end, kw)
+				}
+			}
+		}
+	}
 	for i := 0; i+1 < len(held); i += 2 {
 		hit(held[i], held[i+1])
 	}
 	// The rest of the second half.
-	for i := len(a); i < len(c); i++ {
+	for i := len(c2); i < len(c); i++ {
 		s2 = trans[s2+uint32(class[c[i]])]
 		if s2&outFlag != 0 {
 			s2 &^= outFlag
 			if end := off + i + 1; end > mid {
 				for _, kw := range d.outs[s2/d.nclass] {
+					hit(end, kw)
+				}
+			}
+		}
+	}
+	return held
+}
+
+// walkFrom is walk over b, whose first byte is at offset base, reporting
+// only the keywords that end after offset lo.
+func (d *keywordDFA) walkFrom(b []byte, base, lo int, hit func(end, kw int)) {
+	trans, class := d.trans, &d.class
+	s := uint32(0)
+	for i, c := range b {
+		s = trans[s+uint32(class[c])]
+		if s&outFlag != 0 {
+			s &^= outFlag
+			if end := base + i + 1; end > lo {
+				for _, kw := range d.outs[s/d.nclass] {
 					hit(end, kw)
 				}
 			}

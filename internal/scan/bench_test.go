@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -73,8 +74,18 @@ func BenchmarkMaskStream1000Known(b *testing.B) {
 	m := NewMasker(New(NewKnownSet(vals)))
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if err := m.Stream(strings.NewReader(string(data)), io.Discard); err != nil {
+		if err := m.Stream(bytes.NewReader(data), io.Discard); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkNewKnownSet1000(b *testing.B) {
+	var vals []KnownValue
+	for i := range 1000 {
+		vals = append(vals, KnownValue{Name: fmt.Sprint(i), Version: 1, Value: []byte(rnd(alnumSet, 24+i%40, uint64(i)) + "+/&")})
+	}
+	for b.Loop() {
+		NewKnownSet(vals)
 	}
 }

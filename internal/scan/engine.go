@@ -87,11 +87,13 @@ const (
 // rule beats a later one. Lines that carry [AllowMarker] report nothing.
 // When explain is not nil it receives every candidate that was dropped.
 func (s *Scanner) Find(b []byte, explain func(Drop)) []Match {
-	return s.find(b, false, explain)
+	return s.find(b, false, true, explain)
 }
 
-// find is Find; code marks source code (see [Unit]).
-func (s *Scanner) find(b []byte, code bool, explain func(Drop)) []Match {
+// find is Find; code marks source code (see [Unit]); allow says whether
+// [AllowMarker] silences its line (the masker ignores it: a line of a log
+// must not be able to let a secret through by carrying the marker).
+func (s *Scanner) find(b []byte, code, allow bool, explain func(Drop)) []Match {
 	var cands []Match
 	s.known.find(b, func(m knownMatch) {
 		cands = append(cands, Match{Rule: RuleKnown, Description: "managed secret " + m.form.name + " (" + m.form.form + ")",
@@ -127,7 +129,7 @@ func (s *Scanner) find(b []byte, code bool, explain func(Drop)) []Match {
 			cur = ri
 			r := s.rules[ri]
 			if r.generic {
-				matchGeneric(b, ks, end, emit, drop, names, code)
+				matchGeneric(b, ks, end, emit, drop, names, code, explain != nil)
 				continue
 			}
 			if r.match != nil {
@@ -146,6 +148,7 @@ func (s *Scanner) find(b []byte, code bool, explain func(Drop)) []Match {
 				we = end + nl
 			}
 			lastWindow[ri] = we
+			countWork(we - ws)
 			for _, loc := range r.re.FindAllSubmatchIndex(b[ws:we], -1) {
 				ms, me := loc[2*r.group], loc[2*r.group+1]
 				if ms < 0 {
@@ -170,7 +173,7 @@ func (s *Scanner) find(b []byte, code bool, explain func(Drop)) []Match {
 	}
 	// Inline allow markers: drop candidates on a line that carries one.
 	kept := cands
-	if bytes.Contains(b, []byte(AllowMarker)) {
+	if allow && bytes.Contains(b, []byte(AllowMarker)) {
 		var allowed [][2]int
 		for off := 0; ; {
 			i := bytes.Index(b[off:], []byte(AllowMarker))
@@ -183,13 +186,10 @@ func (s *Scanner) find(b []byte, code bool, explain func(Drop)) []Match {
 		}
 		kept = cands[:0]
 		for _, c := range cands {
-			silenced := false
-			for _, a := range allowed {
-				if c.Start >= a[0] && c.Start <= a[1] {
-					silenced = true
-					break
-				}
-			}
+			// allowed is in order and its lines do not overlap: the
+			// candidate's line is the last one starting at or before it.
+			i := sort.Search(len(allowed), func(i int) bool { return allowed[i][0] > c.Start }) - 1
+			silenced := i >= 0 && c.Start <= allowed[i][1]
 			if silenced {
 				if explain != nil {
 					dropped = append(dropped, Drop{Rule: c.Rule, Start: c.Start, End: c.End, Reason: "line carries " + AllowMarker})

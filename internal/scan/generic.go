@@ -342,30 +342,42 @@ func isNameChar(c byte) bool { return isTokenChar(c) || c == '.' }
 // value is a literal that looks like one: the policy's
 // `(password|secret|key|token)\s*=\s*['"]` check, with the false positives
 // filtered out.
-func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string), names nameCache, code bool) {
+func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string), names nameCache, code, explain bool) {
 	// The keyword must end the name: "key" in "keyboard" or "monkey_patch"
 	// is not, and a name with two keywords (secret_key) is parsed once, at
 	// the keyword that ends it.
+	// Both walks are bounded, so that a long run of name characters full
+	// of keywords costs a constant per hit, not the length of the run.
 	ns := ks
-	for ns > 0 && isNameChar(b[ns-1]) {
+	for ns > 0 && ke-ns <= 64 && isNameChar(b[ns-1]) {
 		ns--
 	}
 	ne := ke
-	for ne < len(b) && isNameChar(b[ne]) {
+	for ne < len(b) && ne-ke <= 24 && isNameChar(b[ne]) {
 		ne++
 	}
-	if ne-ke > 24 || ne-ns > 64 {
+	countWork(ne - ns)
+	if ne-ke > 24 || ne-ns > 64 || (ns > 0 && isNameChar(b[ns-1])) {
 		return
 	}
 	// Only the keyword hit closest to the end of the name parses it.
-	for _, kw := range genericKeywords {
-		if indexFold(b[ke:ne], kw) >= 0 {
-			return
+	if ne > ke {
+		for _, kw := range genericKeywords {
+			if indexFold(b[ke:ne], kw) >= 0 {
+				return
+			}
 		}
 	}
 	name := b[ns:ne]
 	if i := bytes.LastIndexByte(name, '.'); i >= 0 {
 		name = name[i+1:] // config.password -> password
+	}
+	// The name decides first: most names that end in a keyword in logs
+	// (max_tokens, idempotency_key) are not secrets, and their values need
+	// parsing only to say where the dropped candidate was.
+	strength, why := names.classify(name)
+	if strength == nameNone && !explain {
+		return
 	}
 	quoted := ns > 0 && (b[ns-1] == '"' || b[ns-1] == '\'')
 	vs, ve, vquoted, colon, ok := assignment(b, ne, quoted)
@@ -375,7 +387,6 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 	if string(name) == "PASS" || string(name) == "FAIL" {
 		return // test output: --- PASS: TestX
 	}
-	strength, why := names.classify(name)
 	if strength == nameNone {
 		drop(vs, ve, why)
 		return

@@ -44,13 +44,15 @@ type knownForm struct {
 
 // KnownSet finds known secret values, in their raw and encoded forms, in
 // one pass over the input whatever their number. Each form is anchored on
-// the 8 bytes at each of its first stride offsets (stride = 1 to 4: as much
+// the 8 bytes at each of its first stride offsets (stride = 1 to 8: as much
 // as the shortest form allows), hashed into a bitmap; the input is probed
 // every stride bytes, and only the rare probes whose hash is set are looked
 // up and compared. Every start position is covered by exactly one probe.
 type KnownSet struct {
 	forms   []knownForm
-	anchors map[uint64][]anchorRef // 8 bytes -> forms holding them at offset k
+	anchors []anchorRef // open addressing on the 8 bytes: forms holding them at offset k
+	amask   uint64
+	ashift  uint
 	bits    []uint64
 	shift   uint
 	stride  int
@@ -58,8 +60,10 @@ type KnownSet struct {
 	skipped []string
 }
 
-// anchorRef says form id holds an anchor at offset k.
+// anchorRef says form id holds the 8 bytes a at offset k (id < 0: an
+// empty slot).
 type anchorRef struct {
+	a  uint64
 	id int32
 	k  int32
 }
@@ -67,7 +71,7 @@ type anchorRef struct {
 // NewKnownSet precomputes every form of every value. Values shorter than
 // MinKnownLength are left out; [KnownSet.Skipped] names them.
 func NewKnownSet(values []KnownValue) *KnownSet {
-	k := &KnownSet{anchors: map[uint64][]anchorRef{}}
+	k := &KnownSet{}
 	seen := map[string]bool{}
 	skipped := map[string]bool{}
 	for _, v := range values {
@@ -95,17 +99,33 @@ func NewKnownSet(values []KnownValue) *KnownSet {
 		}
 		k.maxLen = max(k.maxLen, len(f.value))
 	}
-	k.stride = max(1, min(4, minLen-7))
+	k.stride = max(1, min(8, minLen-7))
 	bitsLog := uint(16)
 	for (1<<bitsLog) < len(k.forms)*k.stride*64 && bitsLog < 22 {
 		bitsLog++
 	}
 	k.shift = 64 - bitsLog
 	k.bits = make([]uint64, (1<<bitsLog)/64)
+	// The anchor table: linear probing, at most half full; equal anchors
+	// of different forms take successive slots of one run.
+	tableLog := uint(4)
+	for (1 << tableLog) < 2*len(k.forms)*k.stride {
+		tableLog++
+	}
+	k.ashift = 64 - tableLog
+	k.amask = 1<<tableLog - 1
+	k.anchors = make([]anchorRef, 1<<tableLog)
+	for i := range k.anchors {
+		k.anchors[i].id = -1
+	}
 	for i, f := range k.forms {
 		for off := 0; off < k.stride; off++ {
 			a := binary.LittleEndian.Uint64(f.value[off:])
-			k.anchors[a] = append(k.anchors[a], anchorRef{id: int32(i), k: int32(off)})
+			j := (a * hashMul) >> k.ashift
+			for k.anchors[j].id >= 0 {
+				j = (j + 1) & k.amask
+			}
+			k.anchors[j] = anchorRef{a: a, id: int32(i), k: int32(off)}
 			h := (a * hashMul) >> k.shift
 			k.bits[h>>6] |= 1 << (h & 63)
 		}
@@ -157,12 +177,12 @@ func (k *KnownSet) find(b []byte, hit func(knownMatch)) {
 		if bits[h>>6]&(1<<(h&63)) == 0 {
 			continue
 		}
-		refs, ok := k.anchors[a]
-		if !ok {
-			continue
-		}
 		best, bestStart := -1, 0
-		for _, r := range refs {
+		for j := (a * hashMul) >> k.ashift; k.anchors[j].id >= 0; j = (j + 1) & k.amask {
+			r := &k.anchors[j]
+			if r.a != a {
+				continue
+			}
 			start := i - int(r.k)
 			f := &k.forms[r.id]
 			if start < last || start+len(f.value) > len(b) || !bytes.Equal(b[start:start+len(f.value)], f.value) {

@@ -7,13 +7,16 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // MaskText is what a masked secret becomes.
 const MaskText = "****"
 
 // Masker replaces secrets with "****": known values in every encoded form
-// and whatever the scanner's rules find.
+// and whatever the scanner's rules find. It ignores [AllowMarker]: the
+// marker is for source code, and text passing through a masker must not be
+// able to unmask itself.
 type Masker struct {
 	s       *Scanner
 	workers int
@@ -26,7 +29,7 @@ func NewMasker(s *Scanner) *Masker {
 
 // MaskString returns s with every secret masked (s itself when none).
 func (m *Masker) MaskString(s string) string {
-	ms := m.s.Find([]byte(s), nil)
+	ms := m.s.find([]byte(s), false, false, nil)
 	if len(ms) == 0 {
 		return s
 	}
@@ -35,7 +38,7 @@ func (m *Masker) MaskString(s string) string {
 
 // Mask appends b, with every secret masked, to dst.
 func (m *Masker) Mask(dst, b []byte) []byte {
-	return appendMasked(dst, b, m.s.Find(b, nil), 0, len(b))
+	return appendMasked(dst, b, m.s.find(b, false, false, nil), 0, len(b))
 }
 
 // appendMasked appends b[from:to] to dst with the parts of ms inside it
@@ -80,12 +83,13 @@ const (
 func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 	type job struct {
 		seq              int
+		in               *inBuf
 		buf              []byte
 		from, to, scanTo int
 	}
 	type result struct {
 		seq int
-		out []byte
+		out *[]byte
 	}
 	workers := max(1, m.workers)
 	hold := max(pieceCtx, m.s.known.MaxLen()+1)
@@ -113,7 +117,8 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 				return false
 			}
 		}
-		buf := make([]byte, 0, streamBuf)
+		in := getInBuf()
+		buf := in.b[:0]
 		ctxLen := 0 // bytes at the start of buf already written (a huge line's context)
 		for {
 			n, err := r.Read(buf[len(buf):cap(buf)])
@@ -133,11 +138,14 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 			case cut == 0 && len(buf) == cap(buf):
 				// A huge line: mask all but the tail, keep context.
 				end := len(buf) - hold
-				if !send(job{buf: buf, from: ctxLen, to: end, scanTo: len(buf)}) {
+				in.refs.Add(1)
+				if !send(job{in: in, buf: buf, from: ctxLen, to: end, scanTo: len(buf)}) {
 					return
 				}
-				next := make([]byte, 0, streamBuf)
-				buf = append(next, buf[end-pieceCtx:]...)
+				nin := getInBuf()
+				buf = append(nin.b[:0], buf[end-pieceCtx:]...)
+				in.release()
+				in = nin
 				ctxLen = pieceCtx
 				continue
 			case cut == 0:
@@ -145,7 +153,8 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 			}
 			if cut > ctxLen {
 				if ctxLen > 0 || cut < parallelMin || workers < 2 {
-					if !send(job{buf: buf, from: ctxLen, to: cut, scanTo: cut}) {
+					in.refs.Add(1)
+					if !send(job{in: in, buf: buf, from: ctxLen, to: cut, scanTo: cut}) {
 						return
 					}
 				} else {
@@ -164,7 +173,8 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 							continue
 						}
 						seg := buf[from:to]
-						if !send(job{buf: seg, from: 0, to: len(seg), scanTo: len(seg)}) {
+						in.refs.Add(1)
+						if !send(job{in: in, buf: seg, from: 0, to: len(seg), scanTo: len(seg)}) {
 							return
 						}
 						from = to
@@ -172,10 +182,13 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 				}
 			}
 			if eof {
+				in.release()
 				return
 			}
-			next := make([]byte, 0, streamBuf)
-			buf = append(next, buf[cut:]...)
+			nin := getInBuf()
+			buf = append(nin.b[:0], buf[cut:]...)
+			in.release()
+			in = nin
 			ctxLen = 0
 		}
 	}()
@@ -186,8 +199,11 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				ms := m.s.Find(j.buf[:j.scanTo], nil)
-				results <- result{j.seq, appendMasked(nil, j.buf, ms, j.from, j.to)}
+				ms := m.s.find(j.buf[:j.scanTo], false, false, nil)
+				out := outPool.Get().(*[]byte)
+				*out = appendMasked((*out)[:0], j.buf, ms, j.from, j.to)
+				j.in.release()
+				results <- result{j.seq, out}
 			}
 		}()
 	}
@@ -195,7 +211,7 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 
 	bw := bufio.NewWriterSize(w, 256<<10)
 	var werr error
-	pending := map[int][]byte{}
+	pending := map[int]*[]byte{}
 	next := 0
 	for {
 		var res result
@@ -224,10 +240,11 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 			next++
 			<-sem
 			if werr == nil {
-				if _, werr = bw.Write(out); werr != nil {
+				if _, werr = bw.Write(*out); werr != nil {
 					close(done)
 				}
 			}
+			outPool.Put(out)
 		}
 	}
 	if werr != nil {
@@ -237,4 +254,28 @@ func (m *Masker) Stream(r io.Reader, w io.Writer) error {
 		return err
 	}
 	return readErr
+}
+
+// inBuf is a read buffer shared by the segments cut from it; it goes back
+// to the pool when the reader and every segment's worker have released it.
+type inBuf struct {
+	b    []byte
+	refs atomic.Int32
+}
+
+var inPool = sync.Pool{New: func() any { return &inBuf{b: make([]byte, 0, streamBuf)} }}
+
+// outPool holds the buffers masked segments are written to.
+var outPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func getInBuf() *inBuf {
+	in := inPool.Get().(*inBuf)
+	in.refs.Store(1) // the reader's
+	return in
+}
+
+func (in *inBuf) release() {
+	if in.refs.Add(-1) == 0 {
+		inPool.Put(in)
+	}
 }

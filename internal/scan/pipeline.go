@@ -218,7 +218,7 @@ func (s *Scanner) scanUnit(u Unit, explain bool) ([]Finding, []Explained) {
 	if explain {
 		cb = func(d Drop) { drops = append(drops, d) }
 	}
-	ms := s.find(u.Data, u.Code, cb)
+	ms := s.find(u.Data, u.Code, true, cb)
 	if len(ms) == 0 && len(drops) == 0 {
 		return nil, nil
 	}

@@ -336,6 +336,7 @@ func matchOpenAI(b []byte, ks, ke int, emit func(int, int), drop func(int, int, 
 	for end < len(b) && isTokenChar(b[end]) {
 		end++
 	}
+	countWork(end - ke)
 	n := end - ke
 	if n < 32 {
 		if n >= 16 {
@@ -354,23 +355,29 @@ func matchOpenAI(b []byte, ks, ke int, emit func(int, int), drop func(int, int, 
 // secret is the block up to its END line (or the base64 that follows when
 // the END line is beyond the input).
 func matchPEM(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
-	lineStart := bytes.LastIndexByte(b[:ks], '\n') + 1
-	begin := bytes.LastIndex(b[max(lineStart, ks-40):ks], []byte("-----BEGIN"))
+	// BEGIN is at most 40 bytes before the keyword, on its line.
+	from := max(0, ks-40)
+	from += bytes.LastIndexByte(b[from:ks], '\n') + 1
+	begin := bytes.LastIndex(b[from:ks], []byte("-----BEGIN"))
+	countWork(ks - from)
 	if begin < 0 {
 		return
 	}
-	begin += max(lineStart, ks-40)
+	begin += from
 	limit := min(len(b), ke+16<<10)
 	rest := b[ke:limit]
+	// The block ends at the END line, or at the next marker of any kind (a
+	// body holds none), or at the limit: each hit looks only as far as the
+	// next one, so a run of BEGIN lines costs its length.
 	end := ke
-	if e := bytes.Index(rest, []byte("-----END")); e >= 0 {
-		end = ke + e
-		if f := bytes.Index(b[end+8:limit], []byte("-----")); f >= 0 {
+	if e := bytes.Index(rest, []byte("-----")); e < 0 {
+		end = limit
+	} else if end = ke + e; bytes.HasPrefix(b[end:], []byte("-----END")) {
+		if f := bytes.Index(b[end+8:max(end+8, limit)], []byte("-----")); f >= 0 {
 			end = end + 8 + f + 5
 		}
-	} else {
-		end = limit
 	}
+	countWork(end - ke)
 	// Count base64 material between the markers.
 	material := 0
 	for _, c := range b[ke:end] {
@@ -412,6 +419,7 @@ func matchJWT(b []byte, ks, ke int, emit func(int, int), drop func(int, int, str
 		i++
 	}
 	end := i
+	countWork(end - start)
 	hdr, err := base64.RawURLEncoding.DecodeString(string(bytes.TrimRight(b[start:hdrEnd], "=")))
 	var h map[string]any
 	if err != nil || json.Unmarshal(hdr, &h) != nil {
@@ -463,6 +471,7 @@ func urlPassword(b []byte, sep int) (start, end int, ok bool) {
 	for stop < len(b) && stop-auth < 512 && !authorityEnd(b[stop]) {
 		stop++
 	}
+	countWork(stop - auth)
 	at := bytes.LastIndexByte(b[auth:stop], '@')
 	if at < 0 {
 		return 0, 0, false

@@ -244,3 +244,35 @@ func TestKeywordDFASplit(t *testing.T) {
 		}
 	}
 }
+
+// TestKeywordDFABlocks checks the block-wise walk against one chain on
+// buffers of many sizes with keywords across every block edge and middle.
+func TestKeywordDFABlocks(t *testing.T) {
+	t.Parallel()
+	kws := []string{"password", "key", "sk-ant-", "sk-", "private key-----"}
+	d := newKeywordDFA(kws)
+	for _, size := range []int{dfaSplit - 1, dfaSplit, dfaBlock - 1, dfaBlock, dfaBlock + 1, dfaBlock + dfaSplit - 1, dfaBlock + dfaSplit + 7, 3*dfaBlock + 12345} {
+		for shift := 0; shift < 20; shift++ {
+			b := []byte(strings.Repeat("x", size))
+			for edge := 0; edge <= size; edge += dfaBlock / 2 {
+				for _, kw := range []string{"private key-----", "sk-ant-key", "password"} {
+					p := edge - shift
+					if p >= 0 && p+len(kw) <= size {
+						copy(b[p:], kw)
+					}
+				}
+			}
+			var got, want []int
+			d.find(b, func(end, kw int) { got = append(got, end, kw) })
+			d.walk(b, 0, func(end, kw int) { want = append(want, end, kw) })
+			if len(got) != len(want) {
+				t.Fatalf("size %d shift %d: %d hits, want %d", size, shift, len(got)/2, len(want)/2)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("size %d shift %d: hit %d differs", size, shift, i/2)
+				}
+			}
+		}
+	}
+}

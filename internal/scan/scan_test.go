@@ -63,9 +63,10 @@ func TestKnownValuesAllForms(t *testing.T) {
 
 func TestKnownValuesStrides(t *testing.T) {
 	t.Parallel()
-	// Shortest forms of 8, 9, 10 and 40 bytes give strides 1, 2, 3 and 4;
+	// Shortest forms of 8, 9, 10, 11, 14 and 40 bytes give strides 1, 2, 3,
+	// 4, 7 and 8;
 	// the value is found at every alignment and back to back.
-	for _, n := range []int{8, 9, 10, 40} {
+	for _, n := range []int{8, 9, 10, 11, 14, 40} {
 		v := rnd(alnumSet, n, uint64(n))
 		other := rnd(alnumSet, n+5, uint64(n+1))
 		s := New(NewKnownSet([]KnownValue{{Name: "v", Version: 1, Value: []byte(v)}, {Name: "o", Version: 2, Value: []byte(other)}}))
