@@ -359,7 +359,8 @@ scanner's rules detect (API keys, tokens, DSN passwords, password=...).
 
 It works line by line in constant memory, on unbounded streams, and flushes
 each line as soon as it is complete. Values shorter than 8 bytes are not
-masked; mask warns once per such secret, by name.`,
+masked; mask warns once per such secret, by name. A line carrying
+sa01-secrets:allow is masked all the same.`,
 		Example: `  ./gateway 2>&1 | sa01-secrets mask
   docker logs -f gateway 2>&1 | sa01-secrets mask > gateway.log`,
 		Args: cobra.NoArgs,
