@@ -88,7 +88,7 @@ It keeps nothing: everything is removed on exit.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&o.insecureListen, "insecure-listen", false, "allow plain HTTP on a non-loopback address (dangerous)")
 	f.BoolVar(&o.dev, "dev", false, "throwaway dev server: temporary store, fresh key and internal token, nothing kept")
-	f.DurationVar(&o.readCacheTTL, "read-cache-ttl", time.Second, "cache current versions (ciphertext, never plaintext) this long; a write by another process is seen within it (0: off)")
+	f.DurationVar(&o.readCacheTTL, "read-cache-ttl", 0, "cache current versions (ciphertext, never plaintext) this long (0, the default: off); a write or an incident by another process may go unseen for that long")
 	f.BoolVar(&o.noAudit, "benchmark-without-audit", false, "record no audit events (benchmarks only: breaks the audit policy)")
 	_ = f.MarkHidden("benchmark-without-audit")
 	return cmd

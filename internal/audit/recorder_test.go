@@ -140,6 +140,9 @@ func TestBatcherGroupsConcurrentEventsInOrder(t *testing.T) {
 	if len(w.batches) >= clients*each {
 		t.Fatalf("no batching: %d batches for %d events", len(w.batches), clients*each)
 	}
+	if n, e := b.Stats(); n != int64(len(w.batches)) || e != clients*each {
+		t.Fatalf("Stats() = %d batches, %d events; want %d, %d", n, e, len(w.batches), clients*each)
+	}
 }
 
 func TestBatcherReportsBatchFailureToEveryCaller(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
@@ -15,8 +16,61 @@ var _ store.Audit = (*DB)(nil)
 
 const auditColumns = `seq, prev, hash, time_ns, service, actor, action, secret, version, outcome, reason, request_id, source, detail`
 
-// auditInsertRows bounds the rows of one INSERT (14 parameters each).
-const auditInsertRows = 200
+// auditInsertRows is the number of rows of the prepared multi-row INSERT:
+// a batch is stored as whole chunks of it, then one row at a time.
+const auditInsertRows = 16
+
+const (
+	auditHeadQuery       = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+	auditInsertRow       = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	auditCheckpointQuery = `INSERT INTO audit_checkpoints (seq, hash, time_ns, key_id, mac) VALUES (?,?,?,?,?)`
+)
+
+// auditStmts are AppendAudit's statements, prepared on the write
+// connection at the first append (a store opened by an older schema has no
+// audit table): parsing an INSERT costs about as much as running it.
+type auditStmts struct {
+	mu                                sync.Mutex
+	head, insOne, insMany, checkpoint *sql.Stmt
+}
+
+func (a *auditStmts) prepare(ctx context.Context, w *sql.DB) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.checkpoint != nil {
+		return nil
+	}
+	var ready []*sql.Stmt
+	many := `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditInsertRow +
+		strings.Repeat(","+auditInsertRow, auditInsertRows-1)
+	for _, q := range []string{auditHeadQuery, `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditInsertRow, many, auditCheckpointQuery} {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range ready {
+				st.Close()
+			}
+			return err
+		}
+		ready = append(ready, st)
+	}
+	a.head, a.insOne, a.insMany, a.checkpoint = ready[0], ready[1], ready[2], ready[3]
+	return nil
+}
+
+func (a *auditStmts) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, st := range []*sql.Stmt{a.head, a.insOne, a.insMany, a.checkpoint} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func appendEntryArgs(args []any, e audit.Entry) []any {
+	return append(args, e.Seq, e.Prev, e.Hash, e.Time.UnixNano(), e.Service, e.Actor, e.Action, e.Secret,
+		e.Version, e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail)
+}
 
 // AppendAudit implements audit.Appender. The write connection's
 // transactions begin IMMEDIATE, so the head read here cannot move until
@@ -25,9 +79,12 @@ func (d *DB) AppendAudit(ctx context.Context, evs []audit.Event, link audit.Link
 	if len(evs) == 0 {
 		return nil, nil
 	}
+	if err := d.audit.prepare(ctx, d.write); err != nil {
+		return nil, d.classify("preparing queries", err)
+	}
 	var out []audit.Entry
 	err := d.withTx(ctx, func(tx *sql.Tx) error {
-		head, err := auditHead(ctx, tx)
+		head, err := auditHead(ctx, tx.StmtContext(ctx, d.audit.head))
 		if err != nil {
 			return err
 		}
@@ -35,27 +92,34 @@ func (d *DB) AppendAudit(ctx context.Context, evs []audit.Event, link audit.Link
 		if err != nil {
 			return err
 		}
-		for i := 0; i < len(es); i += auditInsertRows {
-			chunk := es[i:min(i+auditInsertRows, len(es))]
-			var b strings.Builder
-			b.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
-			args := make([]any, 0, 14*len(chunk))
-			for j, e := range chunk {
-				if j > 0 {
-					b.WriteString(",")
+		args := make([]any, 0, 14*min(len(es), auditInsertRows))
+		i := 0
+		if len(es) >= auditInsertRows {
+			many := tx.StmtContext(ctx, d.audit.insMany)
+			for ; i+auditInsertRows <= len(es); i += auditInsertRows {
+				args = args[:0]
+				for _, e := range es[i : i+auditInsertRows] {
+					args = appendEntryArgs(args, e)
 				}
-				b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-				args = append(args, e.Seq, e.Prev, e.Hash, e.Time.UnixNano(), e.Service, e.Actor, e.Action, e.Secret,
-					e.Version, e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail)
-			}
-			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("sqlite: appending audit events: %w", err)
+				if _, err := many.ExecContext(ctx, args...); err != nil {
+					return fmt.Errorf("sqlite: appending audit events: %w", err)
+				}
 			}
 		}
-		for _, cp := range cps {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, hash, time_ns, key_id, mac) VALUES (?,?,?,?,?)`,
-				cp.Seq, cp.Hash, cp.Time.UnixNano(), cp.KeyID, cp.MAC); err != nil {
-				return fmt.Errorf("sqlite: writing audit checkpoint: %w", err)
+		if i < len(es) {
+			one := tx.StmtContext(ctx, d.audit.insOne)
+			for _, e := range es[i:] {
+				if _, err := one.ExecContext(ctx, appendEntryArgs(args[:0], e)...); err != nil {
+					return fmt.Errorf("sqlite: appending audit events: %w", err)
+				}
+			}
+		}
+		if len(cps) > 0 {
+			cp := tx.StmtContext(ctx, d.audit.checkpoint)
+			for _, c := range cps {
+				if _, err := cp.ExecContext(ctx, c.Seq, c.Hash, c.Time.UnixNano(), c.KeyID, c.MAC); err != nil {
+					return fmt.Errorf("sqlite: writing audit checkpoint: %w", err)
+				}
 			}
 		}
 		out = es
@@ -67,13 +131,13 @@ func (d *DB) AppendAudit(ctx context.Context, evs []audit.Event, link audit.Link
 	return out, nil
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+type rowQueryer interface {
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
 }
 
-func auditHead(ctx context.Context, q queryer) (audit.Head, error) {
+func auditHead(ctx context.Context, q rowQueryer) (audit.Head, error) {
 	var h audit.Head
-	err := q.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+	err := q.QueryRowContext(ctx).Scan(&h.Seq, &h.Hash)
 	if err == sql.ErrNoRows {
 		return audit.EmptyHead, nil
 	}
@@ -84,7 +148,16 @@ func auditHead(ctx context.Context, q queryer) (audit.Head, error) {
 }
 
 // AuditHead implements store.Audit.
-func (d *DB) AuditHead(ctx context.Context) (audit.Head, error) { return auditHead(ctx, d.read) }
+func (d *DB) AuditHead(ctx context.Context) (audit.Head, error) {
+	return auditHead(ctx, headQuery{d.read})
+}
+
+// headQuery reads the head through a pool, unprepared.
+type headQuery struct{ db *sql.DB }
+
+func (h headQuery) QueryRowContext(ctx context.Context, _ ...any) *sql.Row {
+	return h.db.QueryRowContext(ctx, auditHeadQuery)
+}
 
 func scanEntries(rows *sql.Rows) ([]audit.Entry, error) {
 	defer rows.Close()

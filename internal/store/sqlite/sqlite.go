@@ -52,8 +52,9 @@ type DB struct {
 	write *sql.DB // one connection: every write transaction
 	read  *sql.DB // read-only connections
 
-	getStmt *sql.Stmt // Get, the hot path, prepared once per connection
-	put     putStmts  // Put and PutMany, prepared on the write connection
+	getStmt *sql.Stmt  // Get, the hot path, prepared once per connection
+	put     putStmts   // Put and PutMany, prepared on the write connection
+	audit   auditStmts // AppendAudit, prepared on the write connection
 }
 
 var _ store.Store = (*DB)(nil)
@@ -228,6 +229,7 @@ func (d *DB) Close() error {
 			st.Close()
 		}
 	}
+	d.audit.close()
 	if d.read != nil {
 		errR = d.read.Close()
 	}
