@@ -89,11 +89,24 @@ func TestRunChildEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
-		t.Fatal(err)
+	// The shell writes its pid, then execs sleep: read the environment only
+	// once the exec is done, since /proc/PID/environ is empty mid-exec.
+	var environ, cmdline []byte
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cmdline, _ = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if strings.Contains(string(cmdline), "sleep") {
+			environ, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(environ) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d never became the sleep with an environment (cmdline %q)", pid, cmdline)
+		}
 	}
-	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	res := <-resc
 
