@@ -288,10 +288,13 @@ func testReadersDuringWrites(t *testing.T, st store.Store) {
 	var readErr error
 	var reads int
 	var mu sync.Mutex
+	var started sync.WaitGroup // each reader has read once: writes overlap reads
 	for range 4 {
 		wg.Add(1)
+		started.Add(1)
 		go func() {
 			defer wg.Done()
+			first := true
 			for {
 				select {
 				case <-stop:
@@ -308,9 +311,14 @@ func testReadersDuringWrites(t *testing.T, st store.Store) {
 					readErr = errors.New("empty token read")
 				}
 				mu.Unlock()
+				if first {
+					started.Done()
+					first = false
+				}
 			}
 		}()
 	}
+	started.Wait()
 	for i := range 40 {
 		put(t, st, "r", fmt.Sprint(i))
 	}
