@@ -115,7 +115,10 @@ type Meta struct {
 	Env       string    `json:"env"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by,omitempty"`
-	Readable  bool      `json:"readable,omitempty"` // in List: the caller may read the value
+	Class     string    `json:"class,omitempty"`                   // in List
+	Rotation  int64     `json:"rotation_period_seconds,omitempty"` // in List: seconds, 0 when none is scheduled
+	KeyID     string    `json:"key_id,omitempty"`                  // in History: the key that encrypted the version
+	Readable  bool      `json:"readable,omitempty"`                // in List: the caller may read the value
 }
 
 // TokenInfo describes the client's token, never the token itself.

@@ -120,13 +120,15 @@ func TestServeDev(t *testing.T) {
 	if r := cli("", "get", "demo/openai_api_key"); r.code != 0 || strings.TrimSpace(r.stdout) != "sk-demo-DEVCANARY" {
 		t.Fatalf("get: %d %q %s", r.code, r.stdout, r.stderr)
 	}
-	if r := cli("", "list"); r.code != 0 || !strings.Contains(r.stdout, "demo/openai_api_key") {
+	// Through the server, list shows the class and history the key ID, as
+	// they do on the local store.
+	if r := cli("", "list"); r.code != 0 || !regexp.MustCompile(`demo/openai_api_key\s+1\s+config\s`).MatchString(r.stdout) {
 		t.Fatalf("list: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r := cli("", "history", "demo/openai_api_key"); r.code != 0 || !strings.Contains(r.stdout, "acc_") {
+	if r := cli("", "history", "demo/openai_api_key"); r.code != 0 || !strings.Contains(r.stdout, "acc_") || !regexp.MustCompile(`acc_\S+\s+[0-9a-f]{12}\s`).MatchString(r.stdout) {
 		t.Fatalf("history: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r := cli("", "get", "demo/nothing"); r.code != ExitNotFound {
+	if r := cli("", "get", "demo/nothing"); r.code != ExitNotFound || strings.Contains(r.stderr, "sa01-secrets: sa01-secrets:") {
 		t.Fatalf("get missing: %d %s", r.code, r.stderr)
 	}
 	if r := cli("", "export", "--service", "demo", "--format", "dotenv"); r.code != 0 || r.stdout != "OPENAI_API_KEY=\"sk-demo-DEVCANARY\"\n" {

@@ -182,7 +182,8 @@ func (b *remoteBackend) List(ctx context.Context, prefix string, includeDeleted 
 	}
 	out := make([]store.Secret, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, store.Secret{Name: m.Name, EnvName: m.Env, CurrentVersion: m.Version, UpdatedAt: m.CreatedAt})
+		out = append(out, store.Secret{Name: m.Name, EnvName: m.Env, CurrentVersion: m.Version, UpdatedAt: m.CreatedAt,
+			Class: m.Class, RotationPeriod: time.Duration(m.Rotation) * time.Second})
 	}
 	return out, nil
 }
@@ -195,7 +196,7 @@ func (b *remoteBackend) History(ctx context.Context, name string) (store.Secret,
 	sec := store.Secret{Name: name}
 	vs := make([]store.Version, 0, len(ms))
 	for _, m := range ms {
-		vs = append(vs, store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy})
+		vs = append(vs, store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy, KeyID: m.KeyID})
 		sec.EnvName, sec.CurrentVersion = m.Env, max(sec.CurrentVersion, m.Version)
 	}
 	return sec, vs, nil

@@ -40,15 +40,19 @@ type metaView struct {
 	Env       string    `json:"env"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by,omitempty"`
-	Readable  *bool     `json:"readable,omitempty"` // in lists: may the caller read the value
+	Class     string    `json:"class,omitempty"`                   // in lists
+	Rotation  int64     `json:"rotation_period_seconds,omitempty"` // in lists: 0 when none is scheduled
+	KeyID     string    `json:"key_id,omitempty"`                  // in histories: the key that encrypted the version
+	Readable  *bool     `json:"readable,omitempty"`                // in lists: may the caller read the value
 }
 
 func secretMeta(s store.Secret) metaView {
-	return metaView{Name: s.Name, Version: s.CurrentVersion, Env: EnvName(s.Name, s.EnvName), CreatedAt: s.UpdatedAt.UTC()}
+	return metaView{Name: s.Name, Version: s.CurrentVersion, Env: EnvName(s.Name, s.EnvName), CreatedAt: s.UpdatedAt.UTC(),
+		Class: s.Class, Rotation: int64(s.RotationPeriod / time.Second)}
 }
 
 func versionMeta(name, env string, v store.Version) metaView {
-	return metaView{Name: name, Version: v.Version, Env: EnvName(name, env), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor}
+	return metaView{Name: name, Version: v.Version, Env: EnvName(name, env), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor, KeyID: v.KeyID}
 }
 
 // EnvName is the environment variable run sets for a secret: its own env
