@@ -18,7 +18,7 @@ import "strings"
 // word "key" is qualified as a non-secret lookup key (idempotency_key,
 // cache_key, partition_key, sort_key, primary_key, public_key, ...).
 func SensitiveKey(key string) bool {
-	words := splitWords(key)
+	words := SplitWords(key)
 	if len(words) == 0 {
 		return false
 	}
@@ -75,8 +75,11 @@ func set(ws ...string) map[string]bool {
 	return m
 }
 
-// splitWords lowercases key and splits it into words.
-func splitWords(key string) []string {
+// SplitWords lowercases an identifier and splits it into words on
+// punctuation and camelCase (apiKey, DBPassword), then joins "api" + "key"
+// into "apikey", so that api_key and apiKey read alike. The scanner's
+// generic rule and the log handler classify names with it.
+func SplitWords(key string) []string {
 	var words []string
 	start := -1
 	flush := func(i int) {

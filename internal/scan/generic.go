@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"strings"
+
+	"github.com/somaagent01/sa01-secrets/internal/redact"
 )
 
 // entropy is the Shannon entropy of b in bits per byte.
@@ -232,7 +234,7 @@ const (
 // classifyName tells whether an identifier names a secret. It mirrors
 // redact.SensitiveKey, with a split between strong and weak names.
 func classifyName(name []byte) (nameStrength, string) {
-	words := splitWords(string(name))
+	words := redact.SplitWords(string(name))
 	if len(words) == 0 {
 		return nameNone, "no name"
 	}
@@ -293,47 +295,6 @@ func set(ws ...string) map[string]bool {
 		m[w] = true
 	}
 	return m
-}
-
-// splitWords lowercases an identifier and splits it on punctuation and
-// camelCase; "api" + "key" become "apikey".
-func splitWords(key string) []string {
-	var words []string
-	start := -1
-	flush := func(i int) {
-		if start >= 0 && i > start {
-			words = append(words, strings.ToLower(key[start:i]))
-		}
-		start = -1
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		isUpper := 'A' <= c && c <= 'Z'
-		isWord := isUpper || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9')
-		switch {
-		case !isWord:
-			flush(i)
-		case start < 0:
-			start = i
-		case isUpper && 'a' <= key[i-1] && key[i-1] <= 'z':
-			flush(i)
-			start = i
-		case isUpper && i+1 < len(key) && 'a' <= key[i+1] && key[i+1] <= 'z' && 'A' <= key[i-1] && key[i-1] <= 'Z':
-			flush(i)
-			start = i
-		}
-	}
-	flush(len(key))
-	out := words[:0]
-	for i := 0; i < len(words); i++ {
-		if i+1 < len(words) && words[i] == "api" && words[i+1] == "key" {
-			out = append(out, "apikey")
-			i++
-			continue
-		}
-		out = append(out, words[i])
-	}
-	return out
 }
 
 func isNameChar(c byte) bool { return isTokenChar(c) || c == '.' }
