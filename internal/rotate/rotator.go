@@ -193,6 +193,21 @@ func (r *Rotator) lock(ctx context.Context, envPath string) (*session, error) {
 	return s, nil
 }
 
+// lockEnv takes the rotation locks for envPath and loads the env file's
+// key ring, as every verb that edits the env file starts; on failure
+// nothing is held.
+func (r *Rotator) lockEnv(ctx context.Context, envPath string) (*session, error) {
+	s, err := r.lock(ctx, envPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.load(ctx, envPath, nil); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // load reads the env file (under the lock) and the key table, and checks
 // that the keys match the data.
 func (s *session) load(ctx context.Context, envPath string, ring *fernet.Ring) error {
@@ -356,14 +371,11 @@ func (r *Rotator) Rotate(ctx context.Context, envPath string) (rep *RotateReport
 		ev := audit.Event{Action: ActionKeyRotate, Detail: rotateDetail(rep)}
 		err = r.record(ctx, ev, err)
 	}()
-	s, err := r.lock(ctx, envPath)
+	s, err := r.lockEnv(ctx, envPath)
 	if err != nil {
 		return rep, err
 	}
 	defer s.close()
-	if err := s.load(ctx, envPath, nil); err != nil {
-		return rep, err
-	}
 	rep.EnvFile = s.env.Path()
 	if err := s.register(ctx); err != nil {
 		return rep, err
@@ -481,14 +493,11 @@ func (r *Rotator) Stage(ctx context.Context, envPath string, key *fernet.Key) (r
 		}
 		err = r.record(ctx, audit.Event{Action: ActionKeyStage, Detail: d}, err)
 	}()
-	s, err := r.lock(ctx, envPath)
+	s, err := r.lockEnv(ctx, envPath)
 	if err != nil {
 		return rep, err
 	}
 	defer s.close()
-	if err := s.load(ctx, envPath, nil); err != nil {
-		return rep, err
-	}
 	rep.EnvFile = s.env.Path()
 	if err := s.register(ctx); err != nil {
 		return rep, err
@@ -551,14 +560,11 @@ func (r *Rotator) Promote(ctx context.Context, envPath string) (rep *PromoteRepo
 		}
 		err = r.record(ctx, audit.Event{Action: ActionKeyPromote, Detail: d}, err)
 	}()
-	s, err := r.lock(ctx, envPath)
+	s, err := r.lockEnv(ctx, envPath)
 	if err != nil {
 		return rep, err
 	}
 	defer s.close()
-	if err := s.load(ctx, envPath, nil); err != nil {
-		return rep, err
-	}
 	rep.EnvFile = s.env.Path()
 	if err := s.register(ctx); err != nil {
 		return rep, err
