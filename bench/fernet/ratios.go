@@ -1,13 +1,17 @@
 //go:build ignore
 
 // ratios reads `go test -bench` output of internal/fernet's BenchmarkEncrypt
-// and BenchmarkDecrypt on stdin and prints, per operation and size, the
-// fastest and the median ns/op of each implementation over the runs, our
-// speedup over fernet-go and our time relative to the raw bound, as a
-// Markdown table. On a shared machine the fastest run is the better estimate
-// of the uncontended cost (other load only ever adds time); the median shows
-// how noisy the runs were. It compares cpu-ns/op (CPU time per operation)
-// by default, ns/op (wall clock) with -wall.
+// and BenchmarkDecrypt on stdin, as bench/fernet/run.sh writes it (rounds
+// that each run every implementation once), and prints, per operation and
+// size, the fastest time of each implementation, our speedup over fernet-go
+// and our time relative to the raw bound, as a Markdown table.
+//
+// The ratios are paired: each is taken within a round, between figures
+// measured seconds apart, and the table gives the median over the rounds
+// and the worst round. Ratios of fastest runs taken minutes apart would
+// carry the drift of a shared machine's speed into the comparison. It
+// compares cpu-ns/op (CPU time per operation) by default, ns/op (wall
+// clock) with -wall.
 //
 //	go run bench/fernet/ratios.go [-wall] < bench/fernet/results.txt
 package main
@@ -72,20 +76,38 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ratios: no benchmark lines on stdin")
 		os.Exit(1)
 	}
-	fmt.Printf("| op | size | ours %[1]s | ours-append %[1]s | fernet-go %[1]s | bound %[1]s | ours allocs/op | ours vs fernet-go | ours / bound | ours-append / bound | (median) ours vs fernet-go | (median) ours / bound | (median) ours-append / bound | runs |\n", unit)
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| op | size | ours %[1]s | ours-append %[1]s | fernet-go %[1]s | bound %[1]s | ours allocs/op | ours vs fernet-go | ours / bound | ours-append / bound | rounds |\n", unit)
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, op := range []string{"Encrypt", "Decrypt"} {
 		for _, size := range []string{"32B", "1KiB", "64KiB"} {
 			o, a, g, b := ns[key{op, "ours", size}], ns[key{op, "oursappend", size}], ns[key{op, "fernetgo", size}], ns[key{op, "bound", size}]
-			if len(o) == 0 || len(a) == 0 || len(g) == 0 || len(b) == 0 {
+			n := min(len(o), len(a), len(g), len(b))
+			if n == 0 {
 				continue
 			}
-			fo, fa, fg, fb := minimum(o), minimum(a), minimum(g), minimum(b)
-			mo, ma, mg, mb := median(o), median(a), median(g), median(b)
-			fmt.Printf("| %s | %s | %.0f | %.0f | %.0f | %.0f | %d | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx | %d |\n",
-				op, size, fo, fa, fg, fb, allocs[key{op, "ours", size}], fg/fo, fo/fb, fa/fb, mg/mo, mo/mb, ma/mb, len(o))
+			speedup, vsBound, appendVsBound := make([]float64, n), make([]float64, n), make([]float64, n)
+			for i := range n {
+				speedup[i], vsBound[i], appendVsBound[i] = g[i]/o[i], o[i]/b[i], a[i]/b[i]
+			}
+			fmt.Printf("| %s | %s | %.0f | %.0f | %.0f | %.0f | %d | %s | %s | %s | %d |\n",
+				op, size, minimum(o), minimum(a), minimum(g), minimum(b), allocs[key{op, "ours", size}],
+				spread(speedup, minimum), spread(vsBound, maximum), spread(appendVsBound, maximum), n)
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%s and the unmarked ratios: fastest of the runs; (median): median of the runs.\n", unit)
+	fmt.Printf("%s: fastest round. Ratios: median of the rounds' ratios, then the worst round in parentheses.\n", unit)
+}
+
+// spread formats the median of paired ratios and the worst of them.
+func spread(xs []float64, worst func([]float64) float64) string {
+	w := worst(xs)
+	return fmt.Sprintf("%.2fx (%.2fx)", median(append([]float64(nil), xs...)), w)
+}
+
+func maximum(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
 }

@@ -257,6 +257,16 @@ func TestBadPaddingUnderAValidMAC(t *testing.T) {
 	if msg, err := k.Decrypt(tok); err != nil || len(msg) != 0 {
 		t.Fatalf("full padding block: %q, %v", msg, err)
 	}
+	// The same for tokens too large for the scratch buffer, which are
+	// decrypted in place: refused, and the append form keeps its prefix.
+	big := append(make([]byte, 8192), append(bytes.Repeat([]byte{'a'}, 13), 2, 3, 3)...)
+	tok = sealRaw(k, big)
+	if _, err := k.Decrypt(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("large token with bad padding: %v", err)
+	}
+	if got, err := k.AppendDecrypt([]byte("keep"), tok, NoTTL, time.Time{}); !errors.Is(err, ErrInvalidToken) || string(got) != "keep" {
+		t.Errorf("large token with bad padding, appended: %q, %v", got, err)
+	}
 }
 
 // sealRaw encrypts an already padded body as a signed token.
@@ -488,23 +498,27 @@ func TestRingSharedSigningHalf(t *testing.T) {
 	other := append(append([]byte(nil), raw[:16]...), make([]byte, 16)...)
 	good := newKey(raw)
 	twin := newKey(other) // same signing half, different encryption half
-	tok := good.EncryptAt([]byte("payload"), time.Unix(1_700_000_000, 0))
 	r, err := NewRing(twin, good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// twin's MAC check passes; its decryption garbles the padding (with
-	// overwhelming probability) and the ring moves on to good.
-	msg, k, err := r.DecryptWithKey(tok)
-	if err != nil || string(msg) != "payload" || k != good {
-		t.Fatalf("DecryptWithKey = %q, %v, %v", msg, k, err)
-	}
-	rot, err := r.Rotate(tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := twin.Decrypt(rot); err != nil || string(msg) != "payload" {
-		t.Fatalf("rotated: %q, %v", msg, err)
+	// Small tokens are decoded into scratch once; large ones are decrypted
+	// in place and decoded again after twin's failed attempt.
+	for _, payload := range []string{"payload", strings.Repeat("payload", 1000)} {
+		tok := good.EncryptAt([]byte(payload), time.Unix(1_700_000_000, 0))
+		// twin's MAC check passes; its decryption garbles the padding (with
+		// overwhelming probability) and the ring moves on to good.
+		msg, k, err := r.DecryptWithKey(tok)
+		if err != nil || string(msg) != payload || k != good {
+			t.Fatalf("%d bytes: DecryptWithKey = %d bytes, %v, %v", len(payload), len(msg), k, err)
+		}
+		rot, err := r.Rotate(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := twin.Decrypt(rot); err != nil || string(msg) != payload {
+			t.Fatalf("%d bytes: rotated: %d bytes, %v", len(payload), len(msg), err)
+		}
 	}
 }
 
@@ -535,20 +549,76 @@ func TestAllocations(t *testing.T) {
 		t.Skip("the race detector changes allocation counts")
 	}
 	k := GenerateKey()
-	msg := make([]byte, 1024)
-	tok := k.Encrypt(msg)
-	k.Decrypt(tok) // warm the pool
-	if n := testing.AllocsPerRun(100, func() { k.Encrypt(msg) }); n > 1 {
-		t.Errorf("Encrypt: %v allocations, want at most 1", n)
+	r, err := NewRing(GenerateKey(), k)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { k.Decrypt(tok) }); n > 1 {
-		t.Errorf("Decrypt: %v allocations, want at most 1", n)
+	// Sizes on both sides of the scratch buffer (see scratchSize).
+	for _, n := range []int{32, 1024, 4031, 4032, 65536} {
+		msg := make([]byte, n)
+		tok := k.Encrypt(msg)
+		k.Decrypt(tok) // warm the pool
+		if a := testing.AllocsPerRun(100, func() { k.Encrypt(msg) }); a > 1 {
+			t.Errorf("%d bytes: Encrypt: %v allocations, want at most 1", n, a)
+		}
+		if a := testing.AllocsPerRun(100, func() { k.Decrypt(tok) }); a > 1 {
+			t.Errorf("%d bytes: Decrypt: %v allocations, want at most 1", n, a)
+		}
+		// The ring finds the key second, after a failed MAC check.
+		if a := testing.AllocsPerRun(100, func() { r.Decrypt(tok) }); a > 1 {
+			t.Errorf("%d bytes: Ring.Decrypt: %v allocations, want at most 1", n, a)
+		}
+	}
+}
+
+// TestPadLen compares the constant-time padding check with the plain
+// definition for every last byte, with each position in turn spoiled.
+func TestPadLen(t *testing.T) {
+	ref := func(b *[16]byte) (int, bool) {
+		p := int(b[15])
+		if p < 1 || p > 16 {
+			return p, false
+		}
+		for _, c := range b[16-p:] {
+			if int(c) != p {
+				return p, false
+			}
+		}
+		return p, true
+	}
+	check := func(b *[16]byte) {
+		t.Helper()
+		gp, gok := padLen(b)
+		wp, wok := ref(b)
+		if gok != wok || gok && gp != wp {
+			t.Fatalf("padLen(%x) = %d, %v; want %d, %v", b[:], gp, gok, wp, wok)
+		}
+	}
+	for p := range 256 {
+		for spoil := range 16 + 1 { // 16: nothing spoiled
+			for _, x := range []byte{1, 0x80, 0xff} {
+				var b [16]byte
+				for i := range b {
+					b[i] = byte(p)
+				}
+				if spoil < 15 {
+					b[spoil] ^= x
+				}
+				check(&b)
+			}
+		}
+	}
+	for range 100000 {
+		var b [16]byte
+		rand.Read(b[:])
+		b[15] &= 0x1f
+		check(&b)
 	}
 }
 
 func TestAppend(t *testing.T) {
 	k := GenerateKey()
-	for _, n := range []int{0, 1, 15, 16, 17, 100, 1000, 65536} {
+	for _, n := range []int{0, 1, 15, 16, 17, 100, 1000, 4031, 4032, 65536} {
 		msg := make([]byte, n)
 		rand.Read(msg)
 		prefix := []byte("prefix:")
@@ -588,5 +658,23 @@ func TestAppend(t *testing.T) {
 	old := k.EncryptAt([]byte("x"), time.Unix(1_000_000_000, 0))
 	if got, err := k.AppendDecrypt(dst, old, time.Hour, time.Now()); !errors.Is(err, ErrInvalidToken) || string(got) != "keep" {
 		t.Fatalf("AppendDecrypt of an expired token = %q, %v", got, err)
+	}
+}
+
+// TestUnixNow: the cheap wall clock Encrypt stamps tokens with agrees with
+// time.Now.
+func TestUnixNow(t *testing.T) {
+	before := time.Now().Unix()
+	got := int64(unixNow())
+	after := time.Now().Unix()
+	if got < before || got > after {
+		t.Fatalf("unixNow() = %d, want within [%d, %d]", got, before, after)
+	}
+	k := GenerateKey()
+	before = time.Now().Unix()
+	ts, err := k.ExtractTimestamp(k.Encrypt(nil))
+	after = time.Now().Unix()
+	if err != nil || ts.Unix() < before || ts.Unix() > after {
+		t.Fatalf("Encrypt stamped %v (%v), want within [%d, %d]", ts, err, before, after)
 	}
 }

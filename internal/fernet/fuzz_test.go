@@ -113,6 +113,40 @@ func FuzzParseToken(f *testing.F) {
 	})
 }
 
+// FuzzDecodeBase64: the token decoder accepts exactly what the strict
+// URL-safe decoder of encoding/base64 accepts, CR and LF aside (the stdlib
+// skips them; tokens never hold them), and decodes it to the same bytes.
+func FuzzDecodeBase64(f *testing.F) {
+	f.Add([]byte("gAAAAA=="))
+	f.Add([]byte("gAAAAAA="))
+	f.Add([]byte("gAAAAAAA"))
+	f.Add([]byte("gAAAAAB="))
+	f.Add([]byte("gA=AAAAA"))
+	f.Add([]byte("gAAA\nAAA"))
+	f.Add([]byte(strings.Repeat("_-9zA", 20)))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) == 0 || len(in)%4 != 0 {
+			return
+		}
+		dst := make([]byte, len(in)/4*3)
+		n, ok := decodeBase64(dst, in)
+		want := make([]byte, len(in)/4*3)
+		wn, err := base64.URLEncoding.Strict().Decode(want, in)
+		if bytes.ContainsAny(in, "\r\n") {
+			if ok {
+				t.Fatalf("accepted %q, which holds CR or LF", in)
+			}
+			return
+		}
+		if ok != (err == nil) {
+			t.Fatalf("decodeBase64(%q) ok=%v; encoding/base64: %v", in, ok, err)
+		}
+		if ok && !bytes.Equal(dst[:n], want[:wn]) {
+			t.Fatalf("decodeBase64(%q) = %x, want %x", in, dst[:n], want[:wn])
+		}
+	})
+}
+
 // FuzzParseKey: ParseKey never panics, accepts only what Encode gives back
 // exactly, and its errors never echo the input.
 func FuzzParseKey(f *testing.F) {

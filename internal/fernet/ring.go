@@ -110,38 +110,84 @@ func (r *Ring) open(tok []byte, ttl time.Duration, now time.Time) ([]byte, *Key,
 }
 
 // openRaw decodes tok once and tries each key in order, as MultiFernet
-// does; the MAC is checked before the time rules. A key whose MAC matches but whose decryption fails (possible only
-// for keys sharing a signing half) passes to the next key.
+// does; the MAC is checked before the time rules. A key whose MAC matches
+// but whose decryption fails (possible only for keys sharing a signing
+// half) passes to the next key. A token that fits the scratch of the first
+// key's opState is decoded there and left intact by each attempt; a larger
+// one is decoded into new memory, decrypted in place, and decoded again
+// after a failed attempt.
 func (r *Ring) openRaw(tok []byte, ttl time.Duration, now time.Time) ([]byte, uint64, *Key, error) {
-	raw, ok := decodeToken(tok)
+	t := trimSpace(tok)
+	if !plausible(t) {
+		return nil, 0, nil, ErrInvalidToken
+	}
+	s0 := r.keys[0].s
+	op0 := s0.getOp()
+	defer s0.putOp(op0)
+	size := len(t) / 4 * 3
+	inPlace := size > scratchSize
+	decode := func() ([]byte, bool) {
+		if inPlace {
+			return decodeTokenInto(make([]byte, size), t)
+		}
+		return decodeTokenInto(op0.scratch[:size], t)
+	}
+	raw, ok := decode()
 	if !ok {
 		return nil, 0, nil, ErrInvalidToken
 	}
 	ts := timestamp(raw)
-	dirty := false
-	for _, k := range r.keys {
-		if dirty {
-			// The previous attempt decrypted in place; start again.
-			if raw, ok = decodeToken(tok); !ok {
-				return nil, 0, nil, ErrInvalidToken
-			}
-			dirty = false
+	for i, k := range r.keys {
+		op := op0
+		if i > 0 {
+			op = k.s.getOp()
 		}
-		op := k.s.getOp()
-		if !op.verify(raw) {
+		msg, res := op.attempt(k.s, raw, inPlace, ts, ttl, now)
+		if i > 0 {
 			k.s.putOp(op)
-			continue
 		}
-		if !timely(ts, ttl, now) {
-			k.s.putOp(op)
-			return nil, 0, nil, ErrInvalidToken
-		}
-		msg, err := op.open(k.s, raw)
-		k.s.putOp(op)
-		if err == nil {
+		switch res {
+		case opened:
 			return msg, ts, k, nil
+		case untimely:
+			return nil, 0, nil, ErrInvalidToken
+		case unpadded:
+			if inPlace {
+				if raw, ok = decode(); !ok {
+					return nil, 0, nil, ErrInvalidToken
+				}
+			}
 		}
-		dirty = true
 	}
 	return nil, 0, nil, ErrInvalidToken
+}
+
+// An attemptResult is how one key of a ring fared with a token.
+type attemptResult int
+
+const (
+	opened   attemptResult = iota
+	wrongMAC               // not this key
+	untimely               // this key, but expired or from the future
+	unpadded               // this key's MAC, but not its encryption
+)
+
+func (op *opState) attempt(s *keyState, raw []byte, inPlace bool, ts uint64, ttl time.Duration, now time.Time) ([]byte, attemptResult) {
+	if !op.verify(raw) {
+		return nil, wrongMAC
+	}
+	if !timely(ts, ttl, now) {
+		return nil, untimely
+	}
+	var msg []byte
+	var ok bool
+	if inPlace {
+		msg, ok = op.openInPlace(s, raw)
+	} else {
+		msg, ok = op.openTo(s, nil, raw)
+	}
+	if !ok {
+		return nil, unpadded
+	}
+	return msg, opened
 }
