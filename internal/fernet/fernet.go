@@ -77,9 +77,14 @@ type keyState struct {
 	sign [16]byte
 	enc  [16]byte
 	blk  cipher.Block
+	rk   *roundKeys // for the AES-NI assembly; nil where it cannot run
+	hk   *hmacKeys  // for the SHA-NI assembly; nil where it cannot run
 	id   string
 	ops  sync.Pool // of *opState
 }
+
+// roundKeys are the expanded AES-128 keys of the encryption half.
+type roundKeys struct{ enc, dec [176]byte }
 
 // opState is the per-operation state of a key: an HMAC with its pads
 // absorbed once, CBC modes whose IV is set per token, and a buffer tokens
@@ -87,10 +92,12 @@ type keyState struct {
 // sync.Pool, so a key is safe for concurrent use and an operation allocates
 // nothing but its result.
 type opState struct {
-	mac hash.Hash
-	enc cipher.BlockMode
-	dec cipher.BlockMode
-	sum [hmacSize]byte
+	mac  hash.Hash // crypto/hmac, where hk is nil
+	hk   *hmacKeys // the key's, when the SHA-NI assembly can run
+	hbuf [128]byte // scratch for hk.sum
+	enc  cipher.BlockMode
+	dec  cipher.BlockMode
+	sum  [hmacSize]byte
 	// last receives the last block of a plaintext while its padding is
 	// checked (in the opState: a local would escape to the heap through
 	// the cipher.Block interface).
@@ -163,6 +170,11 @@ func newKey(raw []byte) *Key {
 		panic("fernet: " + err.Error()) // 16-byte key: cannot happen
 	}
 	s.blk = blk
+	if hasAESNI {
+		s.rk = new(roundKeys)
+		expandKey128(&s.enc, &s.rk.enc, &s.rk.dec)
+	}
+	s.hk = newHMACKeys(s.sign[:])
 	m := hmac.New(sha256.New, raw)
 	m.Write([]byte(keyIDLabel))
 	s.id = hex.EncodeToString(m.Sum(nil)[:6])
@@ -178,6 +190,7 @@ func (s *keyState) getOp() *opState {
 	mac.Reset() // absorbs the pads once; later Resets restore that state
 	return &opState{
 		mac: mac,
+		hk:  s.hk,
 		enc: cipher.NewCBCEncrypter(s.blk, zero[:]),
 		dec: cipher.NewCBCDecrypter(s.blk, zero[:]),
 	}
@@ -185,8 +198,15 @@ func (s *keyState) getOp() *opState {
 
 func (s *keyState) putOp(op *opState) { s.ops.Put(op) }
 
-// cbcEncrypt encrypts body in place with iv.
+// cbcEncrypt encrypts body in place with iv. On amd64 with AES-NI it runs
+// cbc_amd64.s, which keeps the round keys in registers; elsewhere the CBC
+// mode of crypto/cipher.
 func (op *opState) cbcEncrypt(s *keyState, iv, body []byte) {
+	if s.rk != nil && len(body) > 0 {
+		_ = body[len(body)/aes.BlockSize*aes.BlockSize-1] // the assembly checks no bounds
+		cbcEncrypt128(&s.rk.enc, (*[ivSize]byte)(iv), &body[0], &body[0], len(body)/aes.BlockSize)
+		return
+	}
 	if v, ok := op.enc.(ivSetter); ok {
 		v.SetIV(iv)
 		op.enc.CryptBlocks(body, body)
@@ -196,8 +216,14 @@ func (op *opState) cbcEncrypt(s *keyState, iv, body []byte) {
 }
 
 // cbcDecrypt decrypts src into dst with iv; dst and src are the same
-// slice or do not overlap.
+// slice or do not overlap. On amd64 with AES-NI it runs cbc_amd64.s, which
+// decrypts eight blocks at once; elsewhere the CBC mode of crypto/cipher.
 func (op *opState) cbcDecrypt(s *keyState, iv, dst, src []byte) {
+	if s.rk != nil && len(src) > 0 {
+		_ = dst[len(src)/aes.BlockSize*aes.BlockSize-1] // the assembly checks no bounds
+		cbcDecrypt128(&s.rk.dec, (*[ivSize]byte)(iv), &dst[0], &src[0], len(src)/aes.BlockSize)
+		return
+	}
 	if v, ok := op.dec.(ivSetter); ok {
 		v.SetIV(iv)
 		op.dec.CryptBlocks(dst, src)
@@ -316,9 +342,7 @@ func (k *Key) seal(dst, msg, iv []byte, ts uint64) []byte {
 	}
 	op := s.getOp()
 	op.cbcEncrypt(s, raw[9:headerSize], body)
-	op.mac.Reset()
-	op.mac.Write(raw[:n-hmacSize])
-	op.mac.Sum(raw[:n-hmacSize])
+	op.sign(raw[n-hmacSize:n], raw[:n-hmacSize])
 	s.putOp(op)
 	encodeTail(out, n)
 	return ret
@@ -427,14 +451,6 @@ func (k *Key) verify(raw []byte) bool {
 	return ok
 }
 
-// verify checks the MAC of a decoded token in constant time.
-func (op *opState) verify(raw []byte) bool {
-	n := len(raw) - hmacSize
-	op.mac.Reset()
-	op.mac.Write(raw[:n])
-	return hmac.Equal(op.mac.Sum(op.sum[:0]), raw[n:])
-}
-
 // openInPlace decrypts a verified token in place and returns its
 // plaintext, a slice of raw with no spare capacity.
 func (op *opState) openInPlace(s *keyState, raw []byte) ([]byte, bool) {
@@ -456,8 +472,7 @@ func (op *opState) openTo(s *keyState, dst, raw []byte) ([]byte, bool) {
 	body := raw[headerSize : len(raw)-hmacSize]
 	n := len(body) - aes.BlockSize // the blocks before the last
 	last := &op.last
-	s.blk.Decrypt(last[:], body[n:])
-	subtle.XORBytes(last[:], last[:], raw[headerSize+n-aes.BlockSize:headerSize+n]) // the IV when n == 0
+	op.cbcDecrypt(s, raw[headerSize+n-aes.BlockSize:headerSize+n], last[:], body[n:]) // from the IV when n == 0
 	p, ok := padLen(last)
 	if !ok {
 		clear(last[:])
