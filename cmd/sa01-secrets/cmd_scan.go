@@ -301,6 +301,9 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	switch {
 	case o.git != "" || o.staged:
 		what = fmt.Sprintf("%d added lines in %d commits", gitSt.AddedLines, gitSt.Commits)
+		if gitSt.MergesSkipped {
+			what += " (not what merge commits added: that needs git 2.36 or newer)"
+		}
 		if o.staged {
 			what = fmt.Sprintf("%d staged added lines", gitSt.AddedLines)
 		}

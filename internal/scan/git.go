@@ -24,13 +24,39 @@ const maxDiffLine = 4 << 20
 type GitStats struct {
 	Commits    int
 	AddedLines int
+	// MergesSkipped is set when git is older than 2.36 and cannot show
+	// what merge commits themselves added (--remerge-diff).
+	MergesSkipped bool
 }
 
 // GitHistory sends every line added by every commit on every branch (as
 // `git log -p --all` shows them), with its commit, author, date, path and
 // line number. With staged, it sends the lines added in the index instead
 // (`git diff --cached`), for a pre-commit hook.
+//
+// A merge commit adds the lines its author wrote while merging: conflict
+// resolutions, and anything else slipped into the merge (an "evil merge").
+// `git log -p` shows no diff for merges; GitHistory asks for git's
+// --remerge-diff (git 2.36 and newer), the difference between the merge git
+// would have made on its own and the recorded one, so those lines are
+// scanned and attributed to the merge commit. Lines that came from either
+// parent are not repeated. With an older git, merges are skipped and
+// st.MergesSkipped says so.
 func GitHistory(ctx context.Context, repo string, staged bool, st *GitStats, send func(Unit) bool) error {
+	err := gitHistory(ctx, repo, staged, true, st, send)
+	var old errOldGit
+	if errors.As(err, &old) {
+		st.MergesSkipped = true
+		return gitHistory(ctx, repo, staged, false, st, send)
+	}
+	return err
+}
+
+// errOldGit is git refusing --diff-merges=remerge before it printed
+// anything.
+type errOldGit struct{ error }
+
+func gitHistory(ctx context.Context, repo string, staged, merges bool, st *GitStats, send func(Unit) bool) error {
 	check := exec.CommandContext(ctx, "git", "-C", repo, "rev-parse", "--git-dir")
 	if out, err := check.CombinedOutput(); err != nil {
 		if len(out) == 0 && !errors.As(err, new(*exec.ExitError)) {
@@ -45,6 +71,9 @@ func GitHistory(ctx context.Context, repo string, staged bool, st *GitStats, sen
 		args = append(args, "diff", "--cached")
 	} else {
 		args = append(args, "log", "-p", "--all", "--format=%x01%H%x09%an <%ae>%x09%aI")
+		if merges {
+			args = append(args, "--diff-merges=remerge")
+		}
 	}
 	args = append(args, "-U0", "--no-color", "--no-ext-diff", "--no-textconv")
 	cmd := exec.CommandContext(ctx, "git", args...)
@@ -65,7 +94,11 @@ func GitHistory(ctx context.Context, repo string, staged bool, st *GitStats, sen
 		return perr
 	}
 	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("scan: git %s: %v: %s", verb, err, strings.TrimSpace(stderr.String()))
+		msg := strings.TrimSpace(stderr.String())
+		if merges && !staged && st.Commits == 0 && strings.Contains(msg, "remerge") {
+			return errOldGit{fmt.Errorf("scan: git log: %s", msg)}
+		}
+		return fmt.Errorf("scan: git %s: %v: %s", verb, err, msg)
 	}
 	return nil
 }

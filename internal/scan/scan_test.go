@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -340,6 +341,58 @@ func TestGitHistory(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Path != "b.txt" || got[0].Line != 2 {
 		t.Fatalf("staged: %v %+v", err, got)
 	}
+	// A merge: a secret added only by the merge commit (an "evil merge"),
+	// and another in a conflict's resolution, are found and attributed to
+	// the merge; what the branches added is not reported twice.
+	git("checkout", "-qb", "topic")
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("one\ntopic\n"), 0o600)
+	branchKey := rnd(alnumSet, 32, 602)
+	os.WriteFile(filepath.Join(dir, "c.txt"), []byte("api_key: "+branchKey+"\n"), 0o600)
+	git("add", ".")
+	git("commit", "-qm", "topic")
+	git("checkout", "-q", "main")
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("one\nmain\n"), 0o600)
+	git("commit", "-qam", "main")
+	cmd := exec.Command("git", "-C", dir, "merge", "-q", "topic")
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ann", "GIT_AUTHOR_EMAIL=ann@example.com", "GIT_COMMITTER_NAME=Ann", "GIT_COMMITTER_EMAIL=ann@example.com")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("merge did not conflict: %s", out)
+	}
+	resolved := "token=" + rnd(alnumSet, 40, 603)
+	evil := "password=Zq8!" + rnd(alnumSet, 12, 604)
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("one\n"+resolved+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "d.txt"), []byte(evil+"\n"), 0o600)
+	git("add", ".")
+	git("commit", "-qm", "merge topic")
+	mergeHash, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, st = nil, GitStats{}
+	_, err = New(nil).Run(context.Background(), 2, func(send func(Unit) bool) error {
+		return GitHistory(context.Background(), dir, false, &st, send)
+	}, nil, func(f Finding) error { got = append(got, f); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string][]Finding{}
+	for _, f := range got {
+		byPath[f.Path] = append(byPath[f.Path], f)
+	}
+	merge := strings.TrimSpace(string(mergeHash))
+	if st.MergesSkipped {
+		t.Logf("git older than 2.36: merges not scanned")
+	} else {
+		for _, p := range []string{"a.txt", "d.txt"} {
+			if !slices.ContainsFunc(byPath[p], func(f Finding) bool { return f.Commit == merge }) {
+				t.Errorf("%s: findings %+v, want one in the merge commit %s", p, byPath[p], merge)
+			}
+		}
+	}
+	if len(byPath["c.txt"]) != 1 {
+		t.Errorf("c.txt, added on the branch: %d findings, want 1 (not repeated by the merge)", len(byPath["c.txt"]))
+	}
+
 	// Not a repository.
 	err = GitHistory(context.Background(), t.TempDir(), false, &st, func(Unit) bool { return true })
 	if err == nil || !strings.Contains(err.Error(), "not a git repository") {
@@ -369,4 +422,39 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("known value survived masking: %q", out)
 		}
 	})
+}
+
+// TestGitHistoryOldGit: a git without --remerge-diff (older than 2.36) still
+// gives the history, without merges, and the stats say so.
+func TestGitHistoryOldGit(t *testing.T) {
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git")
+	}
+	dir := t.TempDir()
+	bin := t.TempDir()
+	wrapper := "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = --diff-merges=remerge ]; then\n" +
+		"    echo 'fatal: unknown value for --diff-merges: remerge' >&2; exit 128\n  fi\ndone\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(wrapper), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Ann", "-c", "user.email=ann@example.com"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("api_key: "+rnd(alnumSet, 32, 605)+"\n"), 0o600)
+	git("add", ".")
+	git("commit", "-qm", "first")
+	var got []Finding
+	var st GitStats
+	_, err = New(nil).Run(context.Background(), 2, func(send func(Unit) bool) error {
+		return GitHistory(context.Background(), dir, false, &st, send)
+	}, nil, func(f Finding) error { got = append(got, f); return nil })
+	if err != nil || len(got) != 1 || !st.MergesSkipped || st.Commits != 1 {
+		t.Fatalf("old git: %v, %d findings, %+v", err, len(got), st)
+	}
 }
