@@ -16,8 +16,8 @@ var _ store.Audit = (*DB)(nil)
 
 const auditColumns = `seq, prev, hash, time_ns, service, actor, action, secret, version, outcome, reason, request_id, source, detail`
 
-// auditInsertRows is the number of rows of the prepared multi-row INSERT:
-// a batch is stored as whole chunks of it, then one row at a time.
+// auditInsertRows is the most rows of one prepared INSERT: a batch is
+// stored as whole chunks of it, then one INSERT of the rest.
 const auditInsertRows = 16
 
 const (
@@ -28,10 +28,14 @@ const (
 
 // auditStmts are AppendAudit's statements, prepared on the write
 // connection at the first append (a store opened by an older schema has no
-// audit table): parsing an INSERT costs about as much as running it.
+// audit table): parsing an INSERT costs about as much as running it. There
+// is one INSERT per row count up to auditInsertRows, so that a batch of n
+// events is one statement, not n: each statement run costs a round through
+// database/sql and the driver.
 type auditStmts struct {
-	mu                                sync.Mutex
-	head, insOne, insMany, checkpoint *sql.Stmt
+	mu               sync.Mutex
+	head, checkpoint *sql.Stmt
+	ins              [auditInsertRows + 1]*sql.Stmt // ins[n] inserts n rows
 }
 
 func (a *auditStmts) prepare(ctx context.Context, w *sql.DB) error {
@@ -40,10 +44,12 @@ func (a *auditStmts) prepare(ctx context.Context, w *sql.DB) error {
 	if a.checkpoint != nil {
 		return nil
 	}
+	qs := []string{auditHeadQuery, auditCheckpointQuery}
+	for n := 1; n <= auditInsertRows; n++ {
+		qs = append(qs, `INSERT INTO audit_events (`+auditColumns+`) VALUES `+auditInsertRow+strings.Repeat(","+auditInsertRow, n-1))
+	}
 	var ready []*sql.Stmt
-	many := `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditInsertRow +
-		strings.Repeat(","+auditInsertRow, auditInsertRows-1)
-	for _, q := range []string{auditHeadQuery, `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditInsertRow, many, auditCheckpointQuery} {
+	for _, q := range qs {
 		st, err := w.PrepareContext(ctx, q)
 		if err != nil {
 			for _, st := range ready {
@@ -53,14 +59,15 @@ func (a *auditStmts) prepare(ctx context.Context, w *sql.DB) error {
 		}
 		ready = append(ready, st)
 	}
-	a.head, a.insOne, a.insMany, a.checkpoint = ready[0], ready[1], ready[2], ready[3]
+	a.head, a.checkpoint = ready[0], ready[1]
+	copy(a.ins[1:], ready[2:])
 	return nil
 }
 
 func (a *auditStmts) close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, st := range []*sql.Stmt{a.head, a.insOne, a.insMany, a.checkpoint} {
+	for _, st := range append([]*sql.Stmt{a.head, a.checkpoint}, a.ins[1:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -93,26 +100,16 @@ func (d *DB) AppendAudit(ctx context.Context, evs []audit.Event, link audit.Link
 			return err
 		}
 		args := make([]any, 0, 14*min(len(es), auditInsertRows))
-		i := 0
-		if len(es) >= auditInsertRows {
-			many := tx.StmtContext(ctx, d.audit.insMany)
-			for ; i+auditInsertRows <= len(es); i += auditInsertRows {
-				args = args[:0]
-				for _, e := range es[i : i+auditInsertRows] {
-					args = appendEntryArgs(args, e)
-				}
-				if _, err := many.ExecContext(ctx, args...); err != nil {
-					return fmt.Errorf("sqlite: appending audit events: %w", err)
-				}
+		for i := 0; i < len(es); {
+			n := min(len(es)-i, auditInsertRows)
+			args = args[:0]
+			for _, e := range es[i : i+n] {
+				args = appendEntryArgs(args, e)
 			}
-		}
-		if i < len(es) {
-			one := tx.StmtContext(ctx, d.audit.insOne)
-			for _, e := range es[i:] {
-				if _, err := one.ExecContext(ctx, appendEntryArgs(args[:0], e)...); err != nil {
-					return fmt.Errorf("sqlite: appending audit events: %w", err)
-				}
+			if _, err := tx.StmtContext(ctx, d.audit.ins[n]).ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("sqlite: appending audit events: %w", err)
 			}
+			i += n
 		}
 		if len(cps) > 0 {
 			cp := tx.StmtContext(ctx, d.audit.checkpoint)
