@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -143,8 +144,28 @@ func devSetup(g *globals) (dir string, err error) {
 	return dir, nil
 }
 
+// serveGCPercent is the collector's target while serving, unless GOGC is
+// set: the server's live heap is a few megabytes and every request
+// allocates about 10 KiB, so at Go's default of 100 the collector starts a
+// cycle every few hundred requests (in bench/server, 400 instead of 100 cut
+// the server's CPU per audited read by about a sixth). At 400 the heap
+// stays in the tens of megabytes.
+const serveGCPercent = 400
+
+// tuneGC sets the collector's target for serving unless the GOGC variable
+// (read by the Go runtime itself) is set, and returns a function that
+// restores the previous target.
+func tuneGC(lookupEnv func(string) (string, bool)) (restore func()) {
+	if _, set := lookupEnv("GOGC"); set {
+		return func() {}
+	}
+	prev := debug.SetGCPercent(serveGCPercent)
+	return func() { debug.SetGCPercent(prev) }
+}
+
 func serve(ctx context.Context, g *globals, o serveOptions) error {
 	log := g.log()
+	defer tuneGC(os.LookupEnv)()
 	var devDir string
 	if o.dev {
 		dir, err := devSetup(g)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -177,6 +178,24 @@ func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
 	if code != ExitUsage {
 		t.Fatalf("cert without key: %d", code)
 	}
+}
+
+func TestTuneGC(t *testing.T) {
+	gcPercent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+	before := gcPercent()
+	restore := tuneGC(func(string) (string, bool) { return "", false })
+	if got := gcPercent(); got != serveGCPercent {
+		t.Fatalf("GC percent while serving without GOGC = %d, want %d", got, serveGCPercent)
+	}
+	restore()
+	if got := gcPercent(); got != before {
+		t.Fatalf("GC percent after serving = %d, want %d again", got, before)
+	}
+	restore = tuneGC(func(k string) (string, bool) { return "50", k == "GOGC" })
+	if got := gcPercent(); got != before {
+		t.Fatalf("GOGC set, but the GC percent changed to %d", got)
+	}
+	restore()
 }
 
 func TestIsLoopback(t *testing.T) {

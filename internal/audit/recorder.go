@@ -40,8 +40,16 @@ func (f RecorderFunc) Record(ctx context.Context, ev Event) error { return f(ctx
 type Bounded struct {
 	r       Recorder
 	timeout time.Duration
+	direct  bool // r returns once its context is done: no goroutine needed
 	sem     chan struct{}
 	onError func(error)
+}
+
+// contextBound is implemented by the recorders of this package that are
+// known to return as soon as their context is done (they wait only in
+// selects on it), so that Bounded can call them on the caller's goroutine.
+type contextBound interface {
+	boundedByContext() bool
 }
 
 // maxStuck bounds the goroutines that may wait on a sink that ignores its
@@ -54,7 +62,8 @@ func NewBounded(r Recorder, timeout time.Duration, onError func(error)) *Bounded
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Bounded{r: r, timeout: timeout, sem: make(chan struct{}, maxStuck), onError: onError}
+	cb, ok := r.(contextBound)
+	return &Bounded{r: r, timeout: timeout, direct: ok && cb.boundedByContext(), sem: make(chan struct{}, maxStuck), onError: onError}
 }
 
 // Record implements Recorder.
@@ -65,6 +74,20 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
+	if b.direct {
+		// The inner recorder returns once ctx is done, so it is called
+		// here: a goroutine and a channel per event cost more than the
+		// rest of Record at high rates.
+		err := b.r.Record(ctx, ev)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return b.timedOut()
+		}
+		b.report(err)
+		return notRecorded("the audit sink failed")
+	}
 	select {
 	case b.sem <- struct{}{}:
 	default:
@@ -84,9 +107,13 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 		}
 		return nil
 	case <-ctx.Done():
-		b.report(fmt.Errorf("audit: sink did not answer within %s", b.timeout))
-		return notRecorded(fmt.Sprintf("the audit sink did not answer within %s", b.timeout))
+		return b.timedOut()
 	}
+}
+
+func (b *Bounded) timedOut() error {
+	b.report(fmt.Errorf("audit: sink did not answer within %s", b.timeout))
+	return notRecorded(fmt.Sprintf("the audit sink did not answer within %s", b.timeout))
 }
 
 func (b *Bounded) report(err error) {
@@ -104,6 +131,18 @@ func (e notRecorded) Unwrap() error { return ErrNotRecorded }
 // Tee records each event to every recorder at once and succeeds only when
 // all of them do.
 type Tee []Recorder
+
+// boundedByContext reports whether every recorder of t returns once its
+// context is done; Tee itself waits for all of them.
+func (t Tee) boundedByContext() bool {
+	for _, r := range t {
+		cb, ok := r.(contextBound)
+		if !ok || !cb.boundedByContext() {
+			return false
+		}
+	}
+	return len(t) > 0
+}
 
 // Record implements Recorder.
 func (t Tee) Record(ctx context.Context, ev Event) error {
@@ -222,6 +261,10 @@ func (b *Batcher) Record(ctx context.Context, ev Event) error {
 		return ctx.Err()
 	}
 }
+
+// boundedByContext: Record waits only in selects on its context, so it
+// returns once the context is done, whatever the writer does.
+func (b *Batcher) boundedByContext() bool { return true }
 
 func (b *Batcher) loop() {
 	defer close(b.done)

@@ -48,6 +48,84 @@ func TestBoundedHangingSinkReturnsWithinBound(t *testing.T) {
 	}
 }
 
+// hangingWriter is a BatchWriter whose writes never finish and ignore
+// their context, like a store stuck on a lock.
+type hangingWriter struct{ release chan struct{} }
+
+func (w hangingWriter) WriteBatch(context.Context, []Event) error { <-w.release; return nil }
+
+// Bounded calls a Batcher (and a Tee of Batchers) on the caller's
+// goroutine; a writer that hangs must still not hold the caller beyond the
+// bound, and a Tee with a sink that ignores its context must still go
+// through the goroutine that bounds it.
+func TestBoundedOverBatcherWithHangingWriter(t *testing.T) {
+	const bound = 100 * time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	ignoring := RecorderFunc(func(context.Context, Event) error { <-release; return nil })
+	for _, tc := range []struct {
+		name   string
+		r      func() (Recorder, func())
+		direct bool
+	}{
+		{"batcher", func() (Recorder, func()) {
+			b := NewBatcher(hangingWriter{release}, BatcherOptions{})
+			return b, func() { go b.Close() }
+		}, true},
+		{"tee of batchers", func() (Recorder, func()) {
+			b1 := NewBatcher(hangingWriter{release}, BatcherOptions{})
+			b2 := NewBatcher(&Memory{}, BatcherOptions{})
+			return Tee{b2, b1}, func() { go b1.Close(); b2.Close() }
+		}, true},
+		{"tee with a sink ignoring its context", func() (Recorder, func()) {
+			b := NewBatcher(&Memory{}, BatcherOptions{})
+			return Tee{b, ignoring}, func() { b.Close() }
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, stop := tc.r()
+			defer stop()
+			var logged []error
+			var mu sync.Mutex
+			b := NewBounded(r, bound, func(err error) { mu.Lock(); logged = append(logged, err); mu.Unlock() })
+			if b.direct != tc.direct {
+				t.Fatalf("direct = %v, want %v", b.direct, tc.direct)
+			}
+			start := time.Now()
+			err := b.Record(context.Background(), okEvent)
+			took := time.Since(start)
+			if !errors.Is(err, ErrNotRecorded) {
+				t.Fatalf("got %v, want ErrNotRecorded", err)
+			}
+			if took < bound || took > bound+2*time.Second {
+				t.Fatalf("returned after %s, want about %s", took, bound)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(logged) != 1 || !strings.Contains(logged[0].Error(), "did not answer") {
+				t.Fatalf("the operator was told %v", logged)
+			}
+		})
+	}
+}
+
+// A batch that fails is refused to the caller of a directly called
+// Batcher, and the cause goes only to the operator.
+func TestBoundedOverBatcherFailingWriter(t *testing.T) {
+	w := &slowWriter{fail: true}
+	bt := NewBatcher(w, BatcherOptions{})
+	defer bt.Close()
+	var logged []error
+	b := NewBounded(bt, time.Second, func(err error) { logged = append(logged, err) })
+	err := b.Record(context.Background(), okEvent)
+	if !errors.Is(err, ErrNotRecorded) || strings.Contains(err.Error(), "commit failed") {
+		t.Fatalf("got %v, want ErrNotRecorded without the cause", err)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0].Error(), "commit failed") {
+		t.Fatalf("the operator was told %v", logged)
+	}
+}
+
 func TestBoundedDefaultTimeoutAndValidation(t *testing.T) {
 	b := NewBounded(Discard{}, 0, nil)
 	if b.timeout != DefaultTimeout {

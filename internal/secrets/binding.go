@@ -20,7 +20,11 @@ const BindingLabel = "row-binding/v1"
 // big-endian. It detects a token (with its binding) copied to another secret
 // or version, and a token or key ID altered in place.
 func Bind(key *fernet.Key, name string, version int, keyID, token string) []byte {
-	sub := key.Subkey(BindingLabel)
+	return bindWith(key.Subkey(BindingLabel), name, version, keyID, token)
+}
+
+// bindWith is Bind under the binding subkey sub of a key.
+func bindWith(sub [32]byte, name string, version int, keyID, token string) []byte {
 	m := hmac.New(sha256.New, sub[:])
 	var n [8]byte
 	field := func(b []byte) {

@@ -9,6 +9,7 @@ package secrets
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"sync"
@@ -42,6 +43,19 @@ type Service struct {
 
 	mu       sync.Mutex
 	keysSeen map[string]bool
+
+	bindKeys sync.Map // *fernet.Key → [32]byte: its binding subkey, derived once
+}
+
+// bindingKey returns k's binding subkey. Deriving it is an HMAC, as costly
+// as checking the binding itself, and every read checks one.
+func (s *Service) bindingKey(k *fernet.Key) [32]byte {
+	if sub, ok := s.bindKeys.Load(k); ok {
+		return sub.([32]byte)
+	}
+	sub := k.Subkey(BindingLabel)
+	s.bindKeys.Store(k, sub)
+	return sub
 }
 
 // New returns a service over st. ring may be nil: then Put, Get, Rollback,
@@ -323,7 +337,7 @@ func (s *Service) open(v store.Version) ([]byte, error) {
 	if k == nil {
 		return nil, &KeyNotLoadedError{Name: v.Secret, Version: v.Version, KeyID: v.KeyID, Loaded: ringIDs(s.ring)}
 	}
-	if !CheckBinding(k, v.Secret, v.Version, v.KeyID, v.Token, v.Binding) {
+	if !hmac.Equal(bindWith(s.bindingKey(k), v.Secret, v.Version, v.KeyID, v.Token), v.Binding) {
 		return nil, &IntegrityError{Name: v.Secret, Version: v.Version, Reason: ReasonBinding}
 	}
 	pt, err := k.Decrypt([]byte(v.Token))

@@ -225,6 +225,11 @@ func TestTamperedRows(t *testing.T) {
 		_, va, _ := st.Get(ctx, "a", 0)
 		_, vb, _ := st.Get(ctx, "b", 0)
 		_, vc, _ := st.Get(ctx, "c", 0)
+		// a good read first, so that the checks below also run with the
+		// service's binding key already derived
+		if got, err := s.Get(ctxAs("x"), "b", 0); err != nil || got.Value.Reveal() != "value-b" {
+			t.Fatalf("Get(b) before tampering: %v", err)
+		}
 		// swap: b's token and binding copied onto a's row
 		if ok, err := st.UpdateToken(ctx, va.ID, va.Token, store.Sealed{Token: vb.Token, KeyID: vb.KeyID, Binding: vb.Binding}); !ok || err != nil {
 			t.Fatal(ok, err)

@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -16,8 +19,8 @@ var _ store.Audit = (*DB)(nil)
 
 const auditColumns = `seq, prev, hash, time_ns, service, actor, action, secret, version, outcome, reason, request_id, source, detail`
 
-// auditInsertRows is the number of rows of the prepared multi-row INSERT:
-// a batch is stored as whole chunks of it, then one row at a time.
+// auditInsertRows is the most rows of one prepared INSERT: a batch is
+// stored as whole chunks of it, then one INSERT of the rest.
 const auditInsertRows = 16
 
 const (
@@ -26,25 +29,40 @@ const (
 	auditCheckpointQuery = `INSERT INTO audit_checkpoints (seq, hash, time_ns, key_id, mac) VALUES (?,?,?,?,?)`
 )
 
-// auditStmts are AppendAudit's statements, prepared on the write
-// connection at the first append (a store opened by an older schema has no
-// audit table): parsing an INSERT costs about as much as running it.
+// auditStmts are AppendAudit's statements: driver statements prepared once
+// on the write connection (at the first append: a store opened by an older
+// schema has no audit table) and run on it directly. Every audited read
+// commits through here, so the append skips what database/sql adds to a
+// transaction (a Tx, a goroutine watching its context, wrapped statements)
+// and the driver's parsing of BEGIN and COMMIT on every call. There is one
+// INSERT per row count up to auditInsertRows, so that a batch of n events
+// is one statement, not n.
 type auditStmts struct {
-	mu                                sync.Mutex
-	head, insOne, insMany, checkpoint *sql.Stmt
+	mu                                        sync.Mutex
+	conn                                      any // the driver connection they were prepared on
+	begin, commit, rollback, head, checkpoint driver.Stmt
+	ins                                       [auditInsertRows + 1]driver.Stmt // ins[n] inserts n rows
 }
 
-func (a *auditStmts) prepare(ctx context.Context, w *sql.DB) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.checkpoint != nil {
+// on returns the statements for the driver connection dc, preparing them
+// when dc is not the one they were prepared on. The caller holds dc.
+func (a *auditStmts) on(ctx context.Context, dc any) error {
+	if a.conn == dc && a.begin != nil {
 		return nil
 	}
-	var ready []*sql.Stmt
-	many := `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditInsertRow +
-		strings.Repeat(","+auditInsertRow, auditInsertRows-1)
-	for _, q := range []string{auditHeadQuery, `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + auditInsertRow, many, auditCheckpointQuery} {
-		st, err := w.PrepareContext(ctx, q)
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return errors.New("sqlite: the driver cannot prepare statements")
+	}
+	// BEGIN IMMEDIATE takes the write lock at once, so the head read below
+	// cannot move until COMMIT, whichever process appends.
+	qs := []string{`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`, auditHeadQuery, auditCheckpointQuery}
+	for n := 1; n <= auditInsertRows; n++ {
+		qs = append(qs, `INSERT INTO audit_events (`+auditColumns+`) VALUES `+auditInsertRow+strings.Repeat(","+auditInsertRow, n-1))
+	}
+	ready := make([]driver.Stmt, 0, len(qs))
+	for _, q := range qs {
+		st, err := pc.PrepareContext(ctx, q)
 		if err != nil {
 			for _, st := range ready {
 				st.Close()
@@ -53,82 +71,158 @@ func (a *auditStmts) prepare(ctx context.Context, w *sql.DB) error {
 		}
 		ready = append(ready, st)
 	}
-	a.head, a.insOne, a.insMany, a.checkpoint = ready[0], ready[1], ready[2], ready[3]
+	a.conn = dc
+	a.begin, a.commit, a.rollback, a.head, a.checkpoint = ready[0], ready[1], ready[2], ready[3], ready[4]
+	copy(a.ins[1:], ready[5:])
 	return nil
 }
 
-func (a *auditStmts) close() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, st := range []*sql.Stmt{a.head, a.insOne, a.insMany, a.checkpoint} {
+func (a *auditStmts) closeStmts() {
+	for _, st := range append([]driver.Stmt{a.begin, a.commit, a.rollback, a.head, a.checkpoint}, a.ins[1:]...) {
 		if st != nil {
 			st.Close()
 		}
 	}
+	a.begin, a.commit, a.rollback, a.head, a.checkpoint = nil, nil, nil, nil, nil
+	a.ins = [auditInsertRows + 1]driver.Stmt{}
 }
 
-func appendEntryArgs(args []any, e audit.Entry) []any {
-	return append(args, e.Seq, e.Prev, e.Hash, e.Time.UnixNano(), e.Service, e.Actor, e.Action, e.Secret,
-		e.Version, e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail)
+// close closes the statements, on the write connection they were prepared
+// on, before the store closes it.
+func (a *auditStmts) close(w *sql.DB) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.begin == nil {
+		return
+	}
+	c, err := w.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_ = c.Raw(func(dc any) error {
+		if dc == a.conn {
+			a.closeStmts()
+		}
+		return nil
+	})
 }
 
-// AppendAudit implements audit.Appender. The write connection's
-// transactions begin IMMEDIATE, so the head read here cannot move until
-// commit, whichever process appends.
+func exec(ctx context.Context, st driver.Stmt, args []driver.NamedValue) error {
+	_, err := st.(driver.StmtExecContext).ExecContext(ctx, args)
+	return err
+}
+
+func appendEntryArgs(args []driver.NamedValue, e audit.Entry) []driver.NamedValue {
+	for _, v := range [...]driver.Value{e.Seq, e.Prev, e.Hash, e.Time.UnixNano(), e.Service, e.Actor, e.Action, e.Secret,
+		int64(e.Version), e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail} {
+		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+	}
+	return args
+}
+
+// AppendAudit implements audit.Appender. It holds the write connection for
+// the whole transaction (so writes of this process queue behind it), and
+// its transaction begins IMMEDIATE (so writes of other processes wait).
 func (d *DB) AppendAudit(ctx context.Context, evs []audit.Event, link audit.LinkFunc) ([]audit.Entry, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	if err := d.audit.prepare(ctx, d.write); err != nil {
-		return nil, d.classify("preparing queries", err)
+	c, err := d.write.Conn(ctx)
+	if err != nil {
+		return nil, d.classify("beginning a write", err)
 	}
+	defer c.Close()
 	var out []audit.Entry
-	err := d.withTx(ctx, func(tx *sql.Tx) error {
-		head, err := auditHead(ctx, tx.StmtContext(ctx, d.audit.head))
-		if err != nil {
-			return err
+	err = c.Raw(func(dc any) error {
+		d.audit.mu.Lock()
+		defer d.audit.mu.Unlock()
+		if err := d.audit.on(ctx, dc); err != nil {
+			return d.classify("preparing queries", err)
 		}
-		es, cps, err := link(head, evs)
-		if err != nil {
-			return err
-		}
-		args := make([]any, 0, 14*min(len(es), auditInsertRows))
-		i := 0
-		if len(es) >= auditInsertRows {
-			many := tx.StmtContext(ctx, d.audit.insMany)
-			for ; i+auditInsertRows <= len(es); i += auditInsertRows {
-				args = args[:0]
-				for _, e := range es[i : i+auditInsertRows] {
-					args = appendEntryArgs(args, e)
-				}
-				if _, err := many.ExecContext(ctx, args...); err != nil {
-					return fmt.Errorf("sqlite: appending audit events: %w", err)
-				}
-			}
-		}
-		if i < len(es) {
-			one := tx.StmtContext(ctx, d.audit.insOne)
-			for _, e := range es[i:] {
-				if _, err := one.ExecContext(ctx, appendEntryArgs(args[:0], e)...); err != nil {
-					return fmt.Errorf("sqlite: appending audit events: %w", err)
-				}
-			}
-		}
-		if len(cps) > 0 {
-			cp := tx.StmtContext(ctx, d.audit.checkpoint)
-			for _, c := range cps {
-				if _, err := cp.ExecContext(ctx, c.Seq, c.Hash, c.Time.UnixNano(), c.KeyID, c.MAC); err != nil {
-					return fmt.Errorf("sqlite: writing audit checkpoint: %w", err)
-				}
-			}
-		}
-		out = es
-		return nil
+		out, err = d.audit.append(ctx, d, evs, link)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+func (a *auditStmts) append(ctx context.Context, d *DB, evs []audit.Event, link audit.LinkFunc) ([]audit.Entry, error) {
+	if err := exec(ctx, a.begin, nil); err != nil {
+		return nil, d.classify("beginning a write", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// not ctx: a cancelled context would interrupt the rollback
+			_ = exec(context.Background(), a.rollback, nil)
+		}
+	}()
+	head, err := a.readHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	es, cps, err := link(head, evs)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]driver.NamedValue, 0, 14*min(len(es), auditInsertRows))
+	for i := 0; i < len(es); {
+		n := min(len(es)-i, auditInsertRows)
+		args = args[:0]
+		for _, e := range es[i : i+n] {
+			args = appendEntryArgs(args, e)
+		}
+		if err := exec(ctx, a.ins[n], args); err != nil {
+			return nil, fmt.Errorf("sqlite: appending audit events: %w", err)
+		}
+		i += n
+	}
+	for _, cp := range cps {
+		args = args[:0]
+		for _, v := range [...]driver.Value{cp.Seq, cp.Hash, cp.Time.UnixNano(), cp.KeyID, cp.MAC} {
+			args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+		}
+		if err := exec(ctx, a.checkpoint, args); err != nil {
+			return nil, fmt.Errorf("sqlite: writing audit checkpoint: %w", err)
+		}
+	}
+	if err := exec(ctx, a.commit, nil); err != nil {
+		return nil, d.classify("committing", err)
+	}
+	done = true
+	return es, nil
+}
+
+// readHead reads the head inside the append's transaction.
+func (a *auditStmts) readHead(ctx context.Context) (audit.Head, error) {
+	rows, err := a.head.(driver.StmtQueryContext).QueryContext(ctx, nil)
+	if err != nil {
+		return audit.Head{}, fmt.Errorf("sqlite: reading audit head: %w", err)
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 2)
+	if err := rows.Next(dest); err == io.EOF {
+		return audit.EmptyHead, nil
+	} else if err != nil {
+		return audit.Head{}, fmt.Errorf("sqlite: reading audit head: %w", err)
+	}
+	seq, ok := dest[0].(int64)
+	var hash string
+	switch h := dest[1].(type) {
+	case string:
+		hash = h
+	case []byte:
+		hash = string(h)
+	default:
+		ok = false
+	}
+	if !ok {
+		return audit.Head{}, errors.New("sqlite: reading audit head: unexpected column types")
+	}
+	return audit.Head{Seq: seq, Hash: hash}, nil
 }
 
 type rowQueryer interface {

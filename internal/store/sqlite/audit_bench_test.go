@@ -10,10 +10,10 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 )
 
-// BenchmarkAppendAudit appends batches of 1 and 16 read events to the
+// BenchmarkAppendAudit appends batches of 1, 7 and 16 read events to the
 // store's chain: one transaction per batch, as the Batcher drives it.
 func BenchmarkAppendAudit(b *testing.B) {
-	for _, n := range []int{1, 16} {
+	for _, n := range []int{1, 7, 16} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			db, err := Open(context.Background(), filepath.Join(b.TempDir(), "secrets.db"))
 			if err != nil {

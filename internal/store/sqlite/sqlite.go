@@ -229,7 +229,7 @@ func (d *DB) Close() error {
 			st.Close()
 		}
 	}
-	d.audit.close()
+	d.audit.close(d.write)
 	if d.read != nil {
 		errR = d.read.Close()
 	}
