@@ -237,11 +237,6 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		log.Warn("AUDIT IS OFF (--benchmark-without-audit): accesses are not recorded; never run this way outside a benchmark")
 		rec = audit.Discard{}
 	}
-	_, stopPublisher, err := startAuditPublisher(ctx, g, st, rec) // ships the audit table to Kafka when configured
-	if err != nil {
-		return err
-	}
-	defer stopPublisher()
 	svc := secrets.New(readcache.New(st, o.readCacheTTL, nil), ring, rec, time.Now)
 	tokens := token.NewManager(tstore, token.Options{TTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL})
 	checks := map[string]func(context.Context) error{
@@ -260,6 +255,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		}
 	}
 	if !o.noAudit {
+		// Ships the audit table to Kafka, when configured.
 		_, stopPublisher, err := startAuditPublisher(ctx, g, st, rec)
 		if err != nil {
 			return err

@@ -34,8 +34,10 @@ func BenchmarkGetSecretAudited(b *testing.B) {
 	}
 }
 
-// BenchmarkGetSecret is one authenticated, audited read through the whole
-// handler (no network): token check, policy, store read, decrypt, JSON.
+// BenchmarkGetSecret is one authenticated read through the whole handler
+// (no network): token check, policy, store read, decrypt, JSON, with an
+// audit recorder that keeps nothing; BenchmarkGetSecretAudited adds the
+// audit trail.
 func BenchmarkGetSecret(b *testing.B) {
 	h := newHarness(b, true)
 	// as serve wires it (read cache off: TTL 0), with an audit
