@@ -377,18 +377,15 @@ func (k *Key) DecryptAt(tok []byte, ttl time.Duration, now time.Time) ([]byte, e
 // failure it returns dst unchanged; its spare capacity may have been
 // overwritten. tok must not overlap the spare capacity of dst.
 func (k *Key) AppendDecrypt(dst, tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
-	if dst == nil {
-		dst = []byte{} // nil asks decrypt for a new slice; this appends
-	}
 	return k.s.decrypt(dst, tok, ttl, now)
 }
 
-// decrypt is the one decryption path of a key. A token that fits an
-// opState's scratch is decoded there and its plaintext written once: into
-// the spare capacity of dst, or (dst nil) into a new slice of exactly its
-// length. A larger token is decoded into the memory that will hold the
-// result and decrypted in place: a new buffer the result is a subslice of
-// (dst nil), or the spare capacity of dst.
+// decrypt is the one decryption path of a key; it appends the plaintext to
+// dst. A token that fits an opState's scratch is decoded there and its
+// plaintext written once: into the spare capacity of dst, or (dst nil) into
+// a new slice of exactly its length. A larger token is decoded into the
+// memory that will hold the result and decrypted in place: a new buffer the
+// result is a subslice of (dst nil), or the spare capacity of dst.
 func (s *keyState) decrypt(dst, tok []byte, ttl time.Duration, now time.Time) ([]byte, error) {
 	t := trimSpace(tok)
 	if !plausible(t) {
