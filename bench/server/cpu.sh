@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/server/cpu.sh: CPU time per authenticated read of "sa01-secrets serve"
-# (SQLite store, policy on, read cache off, audit on) under the load
-# generator of run.sh, read from /proc around each run: the server's CPU
+# (SQLite store, policy on, audit on, read cache on: serve's defaults) under
+# the load generator of run.sh, read from /proc around each run: the server's CPU
 # (user + system) and the load generator's, per read. On a shared machine
 # the work per read moves less than reads/s does.
 #
@@ -9,8 +9,9 @@
 #   BINS="/tmp/old/sa01-secrets /tmp/new/sa01-secrets" ROUNDS=4 bench/server/cpu.sh
 #
 # BINS lists prebuilt binaries to compare; they run alternately, ROUNDS times
-# each. CLIENTS, DURATION and SERVE_FLAGS (e.g. --benchmark-without-audit)
-# tune the run. It takes /tmp/sa01-bench.lock, as run.sh does.
+# each. CLIENTS, DURATION and SERVE_FLAGS (e.g. --no-read-cache, or
+# --benchmark-without-audit) tune the run. It takes /tmp/sa01-bench.lock, as
+# run.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -28,7 +28,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/server"
-	"github.com/somaagent01/sa01-secrets/internal/server/readcache"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
@@ -45,7 +44,7 @@ type serveOptions struct {
 	insecureListen bool
 	dev            bool
 	noAudit        bool // benchmarks only: measure the cost of auditing
-	readCacheTTL   time.Duration
+	noReadCache    bool
 	ready          func(addr string) // tests: called once listening
 }
 
@@ -89,7 +88,7 @@ It keeps nothing: everything is removed on exit.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&o.insecureListen, "insecure-listen", false, "allow plain HTTP on a non-loopback address (dangerous)")
 	f.BoolVar(&o.dev, "dev", false, "throwaway dev server: temporary store, fresh key and internal token, nothing kept")
-	f.DurationVar(&o.readCacheTTL, "read-cache-ttl", 0, "cache current versions (ciphertext, never plaintext) this long (0, the default: off); a write or an incident by another process may go unseen for that long")
+	f.BoolVar(&o.noReadCache, "no-read-cache", false, "read every current version from the store (the cache serves only versions proven current when the read's audit event commits; see docs/server.md)")
 	f.BoolVar(&o.noAudit, "benchmark-without-audit", false, "record no audit events (benchmarks only: breaks the audit policy)")
 	_ = f.MarkHidden("benchmark-without-audit")
 	return cmd
@@ -237,7 +236,16 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		log.Warn("AUDIT IS OFF (--benchmark-without-audit): accesses are not recorded; never run this way outside a benchmark")
 		rec = audit.Discard{}
 	}
-	svc := secrets.New(readcache.New(st, o.readCacheTTL, nil), ring, rec, time.Now)
+	svc := secrets.New(st, ring, rec, time.Now)
+	readCache := "on"
+	switch {
+	case o.noReadCache:
+		readCache = "off (--no-read-cache)"
+	case o.noAudit:
+		readCache = "off (no audit event to prove a cached read current)"
+	case !svc.CacheReads():
+		readCache = "off (it needs the SQLite store, and the store's audit chain as the only audit sink)"
+	}
 	tokens := token.NewManager(tstore, token.Options{TTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL})
 	checks := map[string]func(context.Context) error{
 		"store": func(ctx context.Context) error {
@@ -286,7 +294,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
 	addr := scheme + "://" + ln.Addr().String()
-	log.Info("serving", "addr", addr, "auth_required", cfg.AuthRequired, "policy", orNone(cfg.PolicyFile), "store", storeDescription(cfg), "key_id", ring.Primary().ID())
+	log.Info("serving", "addr", addr, "auth_required", cfg.AuthRequired, "policy", orNone(cfg.PolicyFile), "store", storeDescription(cfg), "key_id", ring.Primary().ID(), "read_cache", readCache)
 	if o.dev {
 		printDevBanner(g.stdout, addr, cfg.InternalToken, devDir)
 	}

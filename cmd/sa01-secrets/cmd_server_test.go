@@ -328,3 +328,68 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestServeReadCacheSeesLocalWrites: serve caches current versions, and a
+// write made by another process on the same SQLite file (here the CLI on
+// the local store) is served by the very next read.
+func TestServeReadCacheSeesLocalWrites(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte("services:\n  gateway: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"SA01_CRYPTO_FERNET_KEY":   fernet.GenerateKey().Encode(),
+		"SA01_DB_DSN":              "sqlite://" + filepath.Join(dir, "s.db"),
+		"SA01_POLICY_FILE":         pol,
+		"SA01_AUTH_INTERNAL_TOKEN": "cache-internal-token",
+		"HOME":                     dir,
+	}
+	cli := func(stdin string, args ...string) runResult {
+		var o, e bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
+		return runResult{code, o.String(), e.String()}
+	}
+	if r := cli("v1", "put", "llm/key"); r.code != 0 {
+		t.Fatalf("put: %d %s", r.code, r.stderr)
+	}
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	defer s.stop()
+	if !strings.Contains(s.stderr.String(), "read_cache=on") {
+		t.Fatalf("serve does not say its read cache is on: %s", s.stderr)
+	}
+	_, m := getJSON(t, http.DefaultClient, "POST", s.addr+"/v1/auth/login", "cache-internal-token", `{"service":"gateway"}`)
+	tok, _ := m["token"].(string)
+	read := func() (int, any) {
+		code, m := getJSON(t, http.DefaultClient, "GET", s.addr+"/v1/secrets/llm/key", tok, "")
+		return code, m["value"]
+	}
+	for range 3 {
+		if code, v := read(); code != 200 || v != "v1" {
+			t.Fatalf("read: %d %v", code, v)
+		}
+	}
+	if r := cli("v2", "put", "llm/key"); r.code != 0 {
+		t.Fatalf("put v2: %d %s", r.code, r.stderr)
+	}
+	if code, v := read(); code != 200 || v != "v2" {
+		t.Fatalf("after a local write: %d %v, want v2", code, v)
+	}
+	res, err := http.Get(s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`sa01_read_cache_reads_total{result="hit"} 2`, `sa01_read_cache_reads_total{result="miss"} 2`, `sa01_read_cache_reads_total{result="stale"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if r := cli("", "delete", "llm/key"); r.code != 0 {
+		t.Fatalf("delete: %d %s", r.code, r.stderr)
+	}
+	if code, v := read(); code == 200 {
+		t.Fatalf("after a local delete: %d %v", code, v)
+	}
+}

@@ -28,6 +28,15 @@ type Event struct {
 	RequestID string    `json:"request_id,omitempty"`
 	Source    string    `json:"source,omitempty"`
 	Detail    string    `json:"detail,omitempty"` // non-secret context: key IDs, counts
+
+	// Guard, when not zero, makes the event conditional on the store not
+	// having changed: the store's chain records it only if the store's
+	// generation (store.Generations) still equals Guard inside the
+	// transaction that would commit it; otherwise nothing is recorded and
+	// Record returns ErrStale. It is how a read served from a cache is
+	// proven current at its commit. Only recorders for which Guards is
+	// true may be given one. It is never stored or hashed.
+	Guard uint64 `json:"-"`
 }
 
 // Recorder records events durably. Record returns only once the event is
@@ -39,6 +48,25 @@ type Recorder interface {
 // ErrNotRecorded is returned (wrapped) when an access is refused because
 // its audit event could not be recorded.
 var ErrNotRecorded = errors.New("audit: event could not be recorded; access refused")
+
+// ErrStale is returned by Record for a guarded event (Event.Guard) whose
+// generation is no longer the store's: nothing was recorded, and the access
+// it describes must not be served as it stands.
+var ErrStale = errors.New("audit: the store changed; guarded event not recorded")
+
+// Guarding is implemented by recorders and sinks that can say whether they
+// honour Event.Guard.
+type Guarding interface {
+	// Guards reports whether guarded events are checked against the
+	// store's generation, and refused with ErrStale when it moved.
+	Guards() bool
+}
+
+// Guards reports whether r honours Event.Guard.
+func Guards(r any) bool {
+	g, ok := r.(Guarding)
+	return ok && g.Guards()
+}
 
 // Caller identifies who is acting, carried in a context so every layer can
 // stamp its events the same way.

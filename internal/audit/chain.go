@@ -35,6 +35,11 @@ type Entry struct {
 type Head struct {
 	Seq  int64
 	Hash string
+
+	// Generation is the store's generation counter (store.Generations),
+	// read in the same transaction as the head by stores that honour
+	// Event.Guard, when the batch holds a guarded event; else 0.
+	Generation uint64
 }
 
 // EmptyHead is the head of a chain with no events.
@@ -103,6 +108,7 @@ func Link(head Head, evs []Event) ([]Entry, error) {
 	out := make([]Entry, len(evs))
 	for i, ev := range evs {
 		e := Entry{Seq: head.Seq + 1, Prev: head.Hash, Event: Normalize(ev)}
+		e.Guard = 0
 		h, err := HashOf(e)
 		if err != nil {
 			return nil, err

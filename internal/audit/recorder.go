@@ -79,8 +79,8 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 		// here: a goroutine and a channel per event cost more than the
 		// rest of Record at high rates.
 		err := b.r.Record(ctx, ev)
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, ErrStale) {
+			return err
 		}
 		if ctx.Err() != nil {
 			return b.timedOut()
@@ -101,6 +101,9 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 	}()
 	select {
 	case err := <-done:
+		if errors.Is(err, ErrStale) {
+			return err
+		}
 		if err != nil {
 			b.report(err)
 			return notRecorded("the audit sink failed")
@@ -110,6 +113,10 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 		return b.timedOut()
 	}
 }
+
+// Guards implements Guarding: stale guarded events pass through Bounded
+// as ErrStale, not as failures of the sink.
+func (b *Bounded) Guards() bool { return Guards(b.r) }
 
 func (b *Bounded) timedOut() error {
 	b.report(fmt.Errorf("audit: sink did not answer within %s", b.timeout))
@@ -144,8 +151,15 @@ func (t Tee) boundedByContext() bool {
 	return len(t) > 0
 }
 
+// Guards implements Guarding. Only a Tee of one sink does: the others of a
+// larger one would record a guarded event that the store found stale.
+func (t Tee) Guards() bool { return len(t) == 1 && Guards(t[0]) }
+
 // Record implements Recorder.
 func (t Tee) Record(ctx context.Context, ev Event) error {
+	if ev.Guard != 0 && !t.Guards() {
+		return errors.New("audit: guarded event given to a recorder that does not honour guards")
+	}
 	switch len(t) {
 	case 0:
 		return errors.New("audit: no sink")
@@ -179,6 +193,7 @@ type BatchWriter interface {
 // concurrency instead of being bound by the latency of one commit.
 type Batcher struct {
 	w       BatchWriter
+	guards  bool // w honours Event.Guard
 	max     int
 	timeout time.Duration
 	reqs    chan *batchReq
@@ -217,7 +232,7 @@ func NewBatcher(w BatchWriter, o BatcherOptions) *Batcher {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
-	b := &Batcher{w: w, max: o.MaxBatch, timeout: o.WriteTimeout,
+	b := &Batcher{w: w, guards: Guards(w), max: o.MaxBatch, timeout: o.WriteTimeout,
 		reqs: make(chan *batchReq, o.Queue), quit: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b
@@ -233,6 +248,9 @@ func (b *Batcher) Record(ctx context.Context, ev Event) error {
 	ev = Stamp(ctx, ev)
 	if err := Validate(ev); err != nil {
 		return err
+	}
+	if ev.Guard != 0 && !b.guards {
+		return errors.New("audit: guarded event given to a recorder that does not honour guards")
 	}
 	r := &batchReq{ev: Normalize(ev), done: make(chan error, 1)}
 	select {
@@ -261,6 +279,9 @@ func (b *Batcher) Record(ctx context.Context, ev Event) error {
 		return ctx.Err()
 	}
 }
+
+// Guards implements Guarding: a batcher honours guards when its writer does.
+func (b *Batcher) Guards() bool { return b.guards }
 
 // boundedByContext: Record waits only in selects on its context, so it
 // returns once the context is done, whatever the writer does.
@@ -320,6 +341,18 @@ func (b *Batcher) write(batch []*batchReq, evs []Event) {
 	cancel()
 	b.batches.Add(1)
 	b.events.Add(int64(len(evs)))
+	var stale *StaleError
+	if errors.As(err, &stale) {
+		// The batch was recorded but for these guarded events.
+		errs := make([]error, len(batch))
+		for _, i := range stale.Events {
+			errs[i] = ErrStale
+		}
+		for i, r := range batch {
+			r.done <- errs[i]
+		}
+		return
+	}
 	for _, r := range batch {
 		r.done <- err
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -435,4 +437,113 @@ func (a memAppender) AppendAudit(_ context.Context, evs []Event, link LinkFunc) 
 	a.m.entries = append(a.m.entries, es...)
 	a.m.cps = append(a.m.cps, cps...)
 	return es, nil
+}
+
+// genAppender is a memAppender over a store whose generation is gen.
+type genAppender struct {
+	memAppender
+	gen uint64
+}
+
+func (a genAppender) Guards() bool { return true }
+
+func (a genAppender) AppendAudit(ctx context.Context, evs []Event, link LinkFunc) ([]Entry, error) {
+	return a.memAppender.AppendAudit(ctx, evs, func(h Head, evs []Event) ([]Entry, []Checkpoint, error) {
+		h.Generation = a.gen
+		return link(h, evs)
+	})
+}
+
+// TestGuardsThroughTheStack: guarded events pass Bounded, a Tee of one and
+// a Batcher to the chain; the stale ones come back as ErrStale to their own
+// callers only, are not stored, and are not reported as sink failures.
+func TestGuardsThroughTheStack(t *testing.T) {
+	var m Memory
+	chain := NewChain(genAppender{memAppender{&m}, 7}, nil)
+	b := NewBatcher(&gatedWriter{w: chain, gate: make(chan struct{})}, BatcherOptions{})
+	defer b.Close()
+	var reported []error
+	var mu sync.Mutex
+	rec := NewBounded(Tee{b}, time.Second, func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() })
+	if !Guards(rec) {
+		t.Fatal("Bounded(Tee{Batcher(Chain(guarding store))}) does not guard")
+	}
+	if Guards(NewBounded(Tee{b, NewBatcher(&Memory{}, BatcherOptions{})}, time.Second, nil)) {
+		t.Error("a Tee of two sinks guards: its second sink would keep stale events")
+	}
+	if Guards(NewBatcher(NewChain(memAppender{&Memory{}}, nil), BatcherOptions{})) || Guards(&Memory{}) || Guards(Discard{}) {
+		t.Error("a recorder over a store without a generation guards")
+	}
+	if err := (Tee{b, &Memory{}}).Record(context.Background(), Event{Action: "read", Outcome: Success, Guard: 7}); err == nil {
+		t.Error("a Tee of two took a guarded event")
+	}
+
+	// A first event holds the writer, so that the next four (plain,
+	// current, stale, current) queue and make one batch.
+	gw := b.w.(*gatedWriter)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := rec.Record(context.Background(), Event{Action: "read", Outcome: Success, Detail: "_"}); err != nil {
+			t.Error(err)
+		}
+	}()
+	for gw.waiting.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	guards := []uint64{0, 7, 6, 7}
+	errs := make([]error, len(guards))
+	for i, g := range guards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = rec.Record(context.Background(), Event{Action: "read", Outcome: Success, Detail: string(rune('a' + i)), Guard: g})
+		}()
+	}
+	for len(b.reqs) < len(guards) {
+		time.Sleep(time.Millisecond)
+	}
+	close(gw.gate)
+	wg.Wait()
+	for i, err := range errs {
+		if stale := guards[i] == 6; stale != errors.Is(err, ErrStale) || !stale && err != nil {
+			t.Errorf("event %d (guard %d): %v", i, guards[i], err)
+		}
+	}
+	var got string
+	for _, e := range m.Entries() {
+		got += e.Detail
+		if e.Guard != 0 {
+			t.Errorf("entry %d keeps its guard", e.Seq)
+		}
+	}
+	sorted := []byte(got) // the four raced to the queue
+	slices.Sort(sorted)
+	if string(sorted) != "_abd" {
+		t.Errorf("stored %q, want _ then a, b and d", got)
+	}
+	if gw.batches != 2 {
+		t.Errorf("%d batches, want 2 (the 4 events in one)", gw.batches)
+	}
+	if len(reported) != 0 {
+		t.Errorf("a stale event was reported as a sink failure: %v", reported)
+	}
+}
+
+// gatedWriter holds the first batch until gate is closed.
+type gatedWriter struct {
+	w       BatchWriter
+	gate    chan struct{}
+	waiting atomic.Int32
+	batches int
+}
+
+func (g *gatedWriter) Guards() bool { return Guards(g.w) }
+
+func (g *gatedWriter) WriteBatch(ctx context.Context, evs []Event) error {
+	g.waiting.Add(1)
+	<-g.gate
+	g.batches++
+	return g.w.WriteBatch(ctx, evs)
 }

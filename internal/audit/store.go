@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -37,16 +38,64 @@ func NewChain(st Appender, key *MACKey, notify ...Notifier) *Chain {
 	return &Chain{st: st, linker: &Linker{Key: key, Every: CheckpointEvery, MaxAge: CheckpointMaxAge}, notify: notify}
 }
 
-// WriteBatch implements BatchWriter.
+// WriteBatch implements BatchWriter. Guarded events (Event.Guard) whose
+// generation is not the store's at commit are left out of the batch, and
+// reported in a *StaleError; the others are committed.
 func (c *Chain) WriteBatch(ctx context.Context, evs []Event) error {
-	if _, err := c.st.AppendAudit(ctx, evs, c.linker.Link); err != nil {
+	link := c.linker.Link
+	var stale []int
+	if hasGuard(evs) {
+		link = func(head Head, evs []Event) ([]Entry, []Checkpoint, error) {
+			stale = stale[:0] // a store may call link again on a retried transaction
+			kept := make([]Event, 0, len(evs))
+			for i, ev := range evs {
+				if ev.Guard != 0 && ev.Guard != head.Generation {
+					stale = append(stale, i)
+					continue
+				}
+				kept = append(kept, ev)
+			}
+			return c.linker.Link(head, kept)
+		}
+	}
+	if _, err := c.st.AppendAudit(ctx, evs, link); err != nil {
 		return err
 	}
 	for _, n := range c.notify {
 		n.Notify()
 	}
+	if len(stale) > 0 {
+		return &StaleError{Events: stale}
+	}
 	return nil
 }
+
+// Guards implements Guarding: the chain checks guards when its store
+// reads the generation with the head (the store implements Guarding).
+func (c *Chain) Guards() bool { return Guards(c.st) }
+
+func hasGuard(evs []Event) bool {
+	for _, ev := range evs {
+		if ev.Guard != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// StaleError is returned by a BatchWriter whose batch was committed except
+// for the guarded events it lists (indexes into the batch), which were
+// stale and not recorded.
+type StaleError struct {
+	Events []int
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("audit: %d guarded event(s) stale; the rest of the batch was recorded", len(e.Events))
+}
+
+// Unwrap makes errors.Is(err, ErrStale) hold.
+func (e *StaleError) Unwrap() error { return ErrStale }
 
 // AddNotifier adds a notifier told after every commit. Call it before the
 // chain is in use.

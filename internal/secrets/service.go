@@ -45,6 +45,9 @@ type Service struct {
 	keysSeen map[string]bool
 
 	bindKeys sync.Map // *fernet.Key → [32]byte: its binding subkey, derived once
+
+	cache *readCache        // nil unless CacheReads turned it on
+	gens  store.Generations // s.st, when the cache is on
 }
 
 // bindingKey returns k's binding subkey. Deriving it is an HMAC, as costly
@@ -295,6 +298,11 @@ func (s *Service) put(ctx context.Context, name string, value []byte, o PutOptio
 // Get returns version (0: the current one) of name, decrypted after its row
 // binding is checked. A compromised, destroyed or deleted version is refused.
 func (s *Service) Get(ctx context.Context, name string, version int) (Value, error) {
+	if version == 0 && s.cache != nil {
+		if val, ok, err := s.getCached(ctx, name); ok {
+			return val, err
+		}
+	}
 	ev := audit.Event{Action: ActionRead, Secret: name, Version: version}
 	val, err := s.get(ctx, name, version)
 	if val.Version.Version != 0 {
@@ -319,11 +327,22 @@ func (s *Service) get(ctx context.Context, name string, version int) (Value, err
 	if err := s.needRing(); err != nil {
 		return Value{}, err
 	}
-	sec, v, err := s.st.Get(ctx, name, version)
+	var sec store.Secret
+	var v store.Version
+	var gen uint64 // with the cache on: the store generation v was read at
+	var err error
+	if version == 0 && s.cache != nil {
+		sec, v, gen, err = s.getCurrent(ctx, name)
+	} else {
+		sec, v, err = s.st.Get(ctx, name, version)
+	}
 	if err != nil {
 		return Value{Version: store.Version{Version: v.Version}}, err
 	}
 	pt, err := s.open(v)
+	if err == nil && gen != 0 {
+		s.cache.put(name, sec, v, gen)
+	}
 	v.Token, v.Binding = "", nil
 	if err != nil {
 		return Value{Version: v}, err

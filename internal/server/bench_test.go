@@ -8,29 +8,44 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
-	"github.com/somaagent01/sa01-secrets/internal/server/readcache"
 	"net/http/httptest"
 	"testing"
 )
 
 // BenchmarkGetSecretAudited is BenchmarkGetSecret with the audit trail as
 // serve wires it: the store's hash chain behind group commit, failing
-// closed within audit.DefaultTimeout.
+// closed within audit.DefaultTimeout, with the read cache (/cached) and
+// without it (/store).
 func BenchmarkGetSecretAudited(b *testing.B) {
-	h := newHarness(b, true)
-	ring, _ := fernet.NewRing(fernet.GenerateKey())
-	keys := audit.MACKeys(ring)
-	batcher := audit.NewBatcher(audit.NewChain(h.db, &keys[0]), audit.BatcherOptions{})
-	rec := audit.NewBounded(batcher, audit.DefaultTimeout, nil)
-	sec := secrets.New(readcache.New(h.db, 0, nil), ring, rec, nil)
-	if _, err := sec.Put(context.Background(), "llm/openai_api_key", sensitive.New("sk-bench"), secrets.PutOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	h.srv.d.Secrets = sec
-	n0, e0 := batcher.Stats()
-	benchGet(b, h)
-	if n, e := batcher.Stats(); n > n0 {
-		b.ReportMetric(float64(e-e0)/float64(n-n0), "events/commit")
+	for _, cached := range []bool{true, false} {
+		name := "store"
+		if cached {
+			name = "cached"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := newHarness(b, true)
+			ring, _ := fernet.NewRing(fernet.GenerateKey())
+			keys := audit.MACKeys(ring)
+			batcher := audit.NewBatcher(audit.NewChain(h.db, &keys[0]), audit.BatcherOptions{})
+			rec := audit.NewBounded(batcher, audit.DefaultTimeout, nil)
+			sec := secrets.New(h.db, ring, rec, nil)
+			if cached && !sec.CacheReads() {
+				b.Fatal("the read cache did not turn on")
+			}
+			if _, err := sec.Put(context.Background(), "llm/openai_api_key", sensitive.New("sk-bench"), secrets.PutOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			h.srv.d.Secrets = sec
+			n0, e0 := batcher.Stats()
+			benchGet(b, h)
+			if n, e := batcher.Stats(); n > n0 {
+				b.ReportMetric(float64(e-e0)/float64(n-n0), "events/commit")
+			}
+			if cached {
+				st := sec.CacheStats()
+				b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-ratio")
+			}
+		})
 	}
 }
 
@@ -40,11 +55,11 @@ func BenchmarkGetSecretAudited(b *testing.B) {
 // audit trail.
 func BenchmarkGetSecret(b *testing.B) {
 	h := newHarness(b, true)
-	// as serve wires it (read cache off: TTL 0), with an audit
-	// recorder that keeps nothing (the audit sink is measured by its own
-	// benchmarks)
+	// with an audit recorder that keeps nothing (the audit sink is
+	// measured by its own benchmarks), so without the read cache, which
+	// needs the audit chain
 	ring, _ := fernet.NewRing(fernet.GenerateKey())
-	sec := secrets.New(readcache.New(h.db, 0, nil), ring, audit.Discard{}, nil)
+	sec := secrets.New(h.db, ring, audit.Discard{}, nil)
 	if _, err := sec.Put(context.Background(), "llm/openai_api_key", sensitive.New("sk-bench"), secrets.PutOptions{}); err != nil {
 		b.Fatal(err)
 	}

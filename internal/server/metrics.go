@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
 // metrics are the server's Prometheus series. Labels are route names,
@@ -53,6 +55,9 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		}
 		return 0
 	}))
+	if cs, ok := s.d.Secrets.(interface{ CacheStats() secrets.CacheStats }); ok {
+		reg.MustRegister(&readCacheCollector{stats: cs.CacheStats})
+	}
 	if s.d.KeyAges != nil {
 		reg.MustRegister(&keyAgeCollector{ages: s.d.KeyAges})
 	}
@@ -80,4 +85,19 @@ func (c *keyAgeCollector) Collect(ch chan<- prometheus.Metric) {
 // handleMetrics: GET /metrics, no token, nothing secret.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	s.metrics.handler.ServeHTTP(w, r)
+}
+
+var readCacheDesc = prometheus.NewDesc("sa01_read_cache_reads_total",
+	"Reads of current versions by how the read cache answered: hit (served from the cache), miss (read from the store), stale (a cached row the store had changed by the read's audit commit; then read from the store). All zero when the cache is off.",
+	[]string{"result"}, nil)
+
+type readCacheCollector struct{ stats func() secrets.CacheStats }
+
+func (c *readCacheCollector) Describe(ch chan<- *prometheus.Desc) { ch <- readCacheDesc }
+
+func (c *readCacheCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	ch <- prometheus.MustNewConstMetric(readCacheDesc, prometheus.CounterValue, float64(st.Hits), "hit")
+	ch <- prometheus.MustNewConstMetric(readCacheDesc, prometheus.CounterValue, float64(st.Misses), "miss")
+	ch <- prometheus.MustNewConstMetric(readCacheDesc, prometheus.CounterValue, float64(st.Stale), "stale")
 }

@@ -124,3 +124,16 @@ type Secrets interface {
 	// ErrNotFound.
 	MarkCompromised(ctx context.Context, name string, version int, now time.Time) error
 }
+
+// Generations is implemented by stores that keep a generation counter: a
+// number that every change to a secret or a version moves, whoever makes
+// it (in SQLite, triggers move it). A store implementing it also
+// implements audit.Guarding: its audit appends read the generation inside
+// their transaction, so that a cached current version can be proven
+// current at the commit of the read's audit event (docs/server.md, "Read
+// path and its cache").
+type Generations interface {
+	// GetCurrent is Get(name, 0), plus the generation of the snapshot the
+	// version was read in.
+	GetCurrent(ctx context.Context, name string) (Secret, Version, uint64, error)
+}

@@ -27,6 +27,7 @@ const (
 	auditHeadQuery       = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
 	auditInsertRow       = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 	auditCheckpointQuery = `INSERT INTO audit_checkpoints (seq, hash, time_ns, key_id, mac) VALUES (?,?,?,?,?)`
+	generationQuery      = `SELECT n FROM store_generation WHERE id = 1`
 )
 
 // auditStmts are AppendAudit's statements: driver statements prepared once
@@ -41,6 +42,7 @@ type auditStmts struct {
 	mu                                        sync.Mutex
 	conn                                      any // the driver connection they were prepared on
 	begin, commit, rollback, head, checkpoint driver.Stmt
+	gen                                       driver.Stmt
 	ins                                       [auditInsertRows + 1]driver.Stmt // ins[n] inserts n rows
 }
 
@@ -56,7 +58,7 @@ func (a *auditStmts) on(ctx context.Context, dc any) error {
 	}
 	// BEGIN IMMEDIATE takes the write lock at once, so the head read below
 	// cannot move until COMMIT, whichever process appends.
-	qs := []string{`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`, auditHeadQuery, auditCheckpointQuery}
+	qs := []string{`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`, auditHeadQuery, auditCheckpointQuery, generationQuery}
 	for n := 1; n <= auditInsertRows; n++ {
 		qs = append(qs, `INSERT INTO audit_events (`+auditColumns+`) VALUES `+auditInsertRow+strings.Repeat(","+auditInsertRow, n-1))
 	}
@@ -72,18 +74,18 @@ func (a *auditStmts) on(ctx context.Context, dc any) error {
 		ready = append(ready, st)
 	}
 	a.conn = dc
-	a.begin, a.commit, a.rollback, a.head, a.checkpoint = ready[0], ready[1], ready[2], ready[3], ready[4]
-	copy(a.ins[1:], ready[5:])
+	a.begin, a.commit, a.rollback, a.head, a.checkpoint, a.gen = ready[0], ready[1], ready[2], ready[3], ready[4], ready[5]
+	copy(a.ins[1:], ready[6:])
 	return nil
 }
 
 func (a *auditStmts) closeStmts() {
-	for _, st := range append([]driver.Stmt{a.begin, a.commit, a.rollback, a.head, a.checkpoint}, a.ins[1:]...) {
+	for _, st := range append([]driver.Stmt{a.begin, a.commit, a.rollback, a.head, a.checkpoint, a.gen}, a.ins[1:]...) {
 		if st != nil {
 			st.Close()
 		}
 	}
-	a.begin, a.commit, a.rollback, a.head, a.checkpoint = nil, nil, nil, nil, nil
+	a.begin, a.commit, a.rollback, a.head, a.checkpoint, a.gen = nil, nil, nil, nil, nil, nil
 	a.ins = [auditInsertRows + 1]driver.Stmt{}
 }
 
@@ -120,6 +122,11 @@ func appendEntryArgs(args []driver.NamedValue, e audit.Entry) []driver.NamedValu
 	}
 	return args
 }
+
+// Guards implements audit.Guarding: AppendAudit reads the store's
+// generation (store.Generations) into the head when a batch holds a
+// guarded event.
+func (d *DB) Guards() bool { return true }
 
 // AppendAudit implements audit.Appender. It holds the write connection for
 // the whole transaction (so writes of this process queue behind it), and
@@ -163,6 +170,15 @@ func (a *auditStmts) append(ctx context.Context, d *DB, evs []audit.Event, link 
 	head, err := a.readHead(ctx)
 	if err != nil {
 		return nil, err
+	}
+	for _, ev := range evs {
+		if ev.Guard != 0 {
+			// Under the write lock: no change can move it before COMMIT.
+			if head.Generation, err = a.readGeneration(ctx); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 	es, cps, err := link(head, evs)
 	if err != nil {
@@ -223,6 +239,25 @@ func (a *auditStmts) readHead(ctx context.Context) (audit.Head, error) {
 		return audit.Head{}, errors.New("sqlite: reading audit head: unexpected column types")
 	}
 	return audit.Head{Seq: seq, Hash: hash}, nil
+}
+
+// readGeneration reads the store's generation inside the append's
+// transaction.
+func (a *auditStmts) readGeneration(ctx context.Context) (uint64, error) {
+	rows, err := a.gen.(driver.StmtQueryContext).QueryContext(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: reading the store generation: %w", err)
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		return 0, fmt.Errorf("sqlite: reading the store generation: %w", err)
+	}
+	n, ok := dest[0].(int64)
+	if !ok || n <= 0 {
+		return 0, errors.New("sqlite: reading the store generation: unexpected value")
+	}
+	return uint64(n), nil
 }
 
 type rowQueryer interface {

@@ -165,36 +165,83 @@ const getQuery = `SELECT ` + secretCols + `,
 	FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (CASE WHEN ? = 0 THEN s.current_version ELSE ? END)
 	WHERE s.name = ?`
 
+// getCurrentQuery is getQuery for the current version, with the store's
+// generation read in the same statement, so in the same snapshot.
+const getCurrentQuery = `SELECT ` + secretCols + `,
+	v.id, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.destroyed_at, v.compromised_at,
+	(SELECT n FROM store_generation WHERE id = 1)
+	FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
+	WHERE s.name = ?`
+
+var _ store.Generations = (*DB)(nil)
+
 // Get implements store.Secrets.
 func (d *DB) Get(ctx context.Context, name string, version int) (store.Secret, store.Version, error) {
+	s, v, _, err := d.get(d.getStmt.QueryRowContext(ctx, version, version, name), name, version, false)
+	return s, v, err
+}
+
+// GetCurrent implements store.Generations.
+func (d *DB) GetCurrent(ctx context.Context, name string) (store.Secret, store.Version, uint64, error) {
+	st, err := d.getCurrentStmtPrepared(ctx)
+	if err != nil {
+		return store.Secret{}, store.Version{}, 0, err
+	}
+	return d.get(st.QueryRowContext(ctx, name), name, 0, true)
+}
+
+func (d *DB) getCurrentStmtPrepared(ctx context.Context) (*sql.Stmt, error) {
+	d.getCurrentMu.Lock()
+	defer d.getCurrentMu.Unlock()
+	if d.getCurrentStmt == nil {
+		st, err := d.read.PrepareContext(ctx, getCurrentQuery)
+		if err != nil {
+			return nil, d.classify("preparing queries", err)
+		}
+		d.getCurrentStmt = st
+	}
+	return d.getCurrentStmt, nil
+}
+
+func (d *DB) getCurrentStmtIfAny() *sql.Stmt {
+	d.getCurrentMu.Lock()
+	defer d.getCurrentMu.Unlock()
+	return d.getCurrentStmt
+}
+
+func (d *DB) get(row *sql.Row, name string, version int, withGen bool) (store.Secret, store.Version, uint64, error) {
 	var v store.Version
 	var vid, vnum, vcreated sql.NullInt64
 	var token, keyID, actor sql.NullString
 	var destroyed, compromised sql.NullInt64
-	row := d.getStmt.QueryRowContext(ctx, version, version, name)
-	s, err := scanSecret(row, &vid, &vnum, &token, &keyID, &v.Binding, &vcreated, &actor, &destroyed, &compromised)
+	var gen int64
+	dest := []any{&vid, &vnum, &token, &keyID, &v.Binding, &vcreated, &actor, &destroyed, &compromised}
+	if withGen {
+		dest = append(dest, &gen)
+	}
+	s, err := scanSecret(row, dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, v, fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
+		return s, v, 0, fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
 	}
 	if err != nil {
-		return s, v, fmt.Errorf("sqlite: reading %s: %w", name, err)
+		return s, v, 0, fmt.Errorf("sqlite: reading %s: %w", name, err)
 	}
 	if s.Deleted() {
-		return s, v, fmt.Errorf("%w: %s", store.ErrDeleted, name)
+		return s, v, 0, fmt.Errorf("%w: %s", store.ErrDeleted, name)
 	}
 	if !vid.Valid {
-		return s, v, fmt.Errorf("%w: %s version %d", store.ErrNotFound, name, version)
+		return s, v, 0, fmt.Errorf("%w: %s version %d", store.ErrNotFound, name, version)
 	}
 	v.ID, v.Secret, v.Version, v.Token, v.KeyID, v.Actor = vid.Int64, s.Name, int(vnum.Int64), token.String, keyID.String, actor.String
 	v.CreatedAt, v.DestroyedAt, v.CompromisedAt = fromMicros(vcreated.Int64), fromNull(destroyed), fromNull(compromised)
 	if v.Destroyed() {
-		return s, v, fmt.Errorf("%w: %s version %d", store.ErrDestroyed, name, v.Version)
+		return s, v, 0, fmt.Errorf("%w: %s version %d", store.ErrDestroyed, name, v.Version)
 	}
 	if v.Compromised() {
 		return s, store.Version{ID: v.ID, Secret: v.Secret, Version: v.Version, KeyID: v.KeyID, CompromisedAt: v.CompromisedAt},
-			fmt.Errorf("%w: %s version %d", store.ErrCompromised, name, v.Version)
+			0, fmt.Errorf("%w: %s version %d", store.ErrCompromised, name, v.Version)
 	}
-	return s, v, nil
+	return s, v, uint64(gen), nil
 }
 
 // List implements store.Secrets.

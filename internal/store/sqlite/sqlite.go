@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,9 +53,11 @@ type DB struct {
 	write *sql.DB // one connection: every write transaction
 	read  *sql.DB // read-only connections
 
-	getStmt *sql.Stmt  // Get, the hot path, prepared once per connection
-	put     putStmts   // Put and PutMany, prepared on the write connection
-	audit   auditStmts // AppendAudit, prepared on the write connection
+	getStmt        *sql.Stmt // Get, the hot path, prepared once per connection
+	getCurrentMu   sync.Mutex
+	getCurrentStmt *sql.Stmt  // GetCurrent, prepared at first use (a store opened by an older schema has no generation)
+	put            putStmts   // Put and PutMany, prepared on the write connection
+	audit          auditStmts // AppendAudit, prepared on the write connection
 }
 
 var _ store.Store = (*DB)(nil)
@@ -224,7 +227,7 @@ func (d *DB) Path() string { return d.path }
 // Close closes the store.
 func (d *DB) Close() error {
 	var errR error
-	for _, st := range []*sql.Stmt{d.getStmt, d.put.sel, d.put.insSecret, d.put.insVersion, d.put.update} {
+	for _, st := range []*sql.Stmt{d.getStmt, d.getCurrentStmtIfAny(), d.put.sel, d.put.insSecret, d.put.insVersion, d.put.update} {
 		if st != nil {
 			st.Close()
 		}
