@@ -23,10 +23,9 @@ import (
 // the store's audit chain, as serve runs it, and a second one standing for
 // another process on the same file (the CLI, or a second server).
 type cachedPair struct {
-	path            string
-	db, otherDB     *sqlite.DB
-	cached, other   *secrets.Service
-	batcher, other_ *audit.Batcher
+	path          string
+	db, otherDB   *sqlite.DB
+	cached, other *secrets.Service
 }
 
 func openCachedPair(t *testing.T) *cachedPair {
