@@ -72,6 +72,7 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 	if err := Validate(ev); err != nil {
 		return notRecorded(err.Error())
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	if b.direct {
@@ -83,7 +84,7 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 			return err
 		}
 		if ctx.Err() != nil {
-			return b.timedOut()
+			return b.timedOut(parent)
 		}
 		b.report(err)
 		return notRecorded("the audit sink failed")
@@ -110,7 +111,7 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return b.timedOut()
+		return b.timedOut(parent)
 	}
 }
 
@@ -118,7 +119,13 @@ func (b *Bounded) Record(ctx context.Context, ev Event) error {
 // as ErrStale, not as failures of the sink.
 func (b *Bounded) Guards() bool { return Guards(b.r) }
 
-func (b *Bounded) timedOut() error {
+// timedOut says why Record gave up waiting: the caller's own context ended
+// (a client that went away; not the sink's fault, so not reported), or the
+// sink did not answer within the bound.
+func (b *Bounded) timedOut(parent context.Context) error {
+	if parent.Err() != nil {
+		return notRecorded("the access was canceled before its event was recorded")
+	}
 	b.report(fmt.Errorf("audit: sink did not answer within %s", b.timeout))
 	return notRecorded(fmt.Sprintf("the audit sink did not answer within %s", b.timeout))
 }

@@ -547,3 +547,51 @@ func (g *gatedWriter) WriteBatch(ctx context.Context, evs []Event) error {
 	g.batches++
 	return g.w.WriteBatch(ctx, evs)
 }
+
+// TestBoundedCallerCanceled: a caller that gives up (a client that went
+// away) is refused, and that is not reported as a sink that did not answer;
+// a sink that does not answer still is.
+func TestBoundedCallerCanceled(t *testing.T) {
+	release := make(chan struct{})
+	var batchers []*Batcher
+	defer func() {
+		close(release) // first, so that the batchers can stop
+		for _, b := range batchers {
+			b.Close()
+		}
+	}()
+	for _, direct := range []bool{true, false} {
+		var inner Recorder = RecorderFunc(func(context.Context, Event) error { <-release; return nil })
+		if direct {
+			b := NewBatcher(hangingWriter{release}, BatcherOptions{})
+			batchers = append(batchers, b)
+			inner = b
+		}
+		var reported []error
+		var mu sync.Mutex
+		b := NewBounded(inner, 5*time.Second, func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() })
+		if b.direct != direct {
+			t.Fatalf("direct = %v", b.direct)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(20*time.Millisecond, cancel)
+		err := b.Record(ctx, okEvent)
+		if !errors.Is(err, ErrNotRecorded) || !strings.Contains(err.Error(), "canceled") {
+			t.Errorf("direct %v: %v, want a refusal that says the access was canceled", direct, err)
+		}
+		mu.Lock()
+		if len(reported) != 0 {
+			t.Errorf("direct %v: a caller's cancel was reported as a sink failure: %v", direct, reported)
+		}
+		mu.Unlock()
+		short := NewBounded(inner, 30*time.Millisecond, func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() })
+		if err := short.Record(context.Background(), okEvent); !errors.Is(err, ErrNotRecorded) {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if len(reported) != 1 || !strings.Contains(reported[0].Error(), "did not answer") {
+			t.Errorf("direct %v: a sink past its bound reported as %v", direct, reported)
+		}
+		mu.Unlock()
+	}
+}
