@@ -21,8 +21,11 @@
 #
 # It takes /tmp/sa01-bench.lock so that no two benchmarks overlap, builds
 # the binary and the load generator (bench/server/main.go), and prints a
-# Markdown table and the audit-on/off ratio. Results are also appended to
-# bench/server/results.jsonl.
+# Markdown table and the ratios. Results are also appended to
+# bench/server/results.jsonl, with the commit and the time of the run. Rows
+# without a commit are older than the read cache: their "audit on" read
+# every version from SQLite. (A commit ending in -dirty had uncommitted
+# changes.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -99,7 +102,16 @@ for _ in $(seq 1 "$REPEAT"); do
 done
 audit_lines=$( [[ -f $SA01_AUDIT_FILE ]] && wc -l <"$SA01_AUDIT_FILE" || echo 0)
 
-cat "$results" >>"$root/bench/server/results.jsonl"
+# the history keeps, with each row, the commit and the time it was measured
+rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo "-dirty")
+python3 - "$results" "$rev" >>"$root/bench/server/results.jsonl" <<'PY'
+import json, sys, datetime
+at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    r.update(commit=sys.argv[2], finished=at)
+    print(json.dumps(r, separators=(",", ":")))
+PY
 python3 - "$results" "$audit_lines" "$DURATION" <<'PY'
 import json, sys, platform, os, subprocess
 import statistics
