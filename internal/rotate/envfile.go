@@ -123,8 +123,16 @@ func ParseEnv(b []byte) (*EnvFile, error) {
 	ef := &EnvFile{raw: append([]byte(nil), b...), mode: 0o600}
 	s := string(b)
 	lineNo := 1
+	// A byte order mark (editors on Windows write one) is not part of the
+	// first name; it stays in the line's text, so that the file is
+	// written back as it was.
+	bom := ""
+	if rest, ok := strings.CutPrefix(s, "\ufeff"); ok {
+		bom, s = "\ufeff", rest
+	}
 	for len(s) > 0 {
 		l, rest, used, err := parseLine(s)
+		l.text, bom = bom+l.text, ""
 		if err != nil {
 			return nil, &EnvFileError{Line: lineNo, Reason: err.Error()}
 		}
@@ -201,9 +209,15 @@ func parseLine(s string) (l envLine, rest string, used int, err error) {
 		case strings.HasSuffix(body, "\n"):
 			body, ending = body[:len(body)-1], "\n"
 		}
+		// Carriage returns before the line ending (or at the end of the
+		// file) are part of the ending, as they are to import.
+		core := strings.TrimRight(body, "\r")
+		body, ending = core, body[len(core):]+ending
 		comment := ""
-		for j := 0; j < len(body); j++ {
-			if body[j] == '#' && (j == 0 || body[j-1] == ' ' || body[j-1] == '\t') {
+		// An inline comment needs a blank before its '#': "A=#x" is
+		// the value "#x" (python-dotenv and docker compose agree).
+		for j := 1; j < len(body); j++ {
+			if body[j] == '#' && (body[j-1] == ' ' || body[j-1] == '\t') {
 				comment = body[j:]
 				body = body[:j]
 				break
@@ -216,9 +230,18 @@ func parseLine(s string) (l envLine, rest string, used int, err error) {
 	return l, rest, used, nil
 }
 
+// crBeforeLF reports whether s starts with carriage returns then a \n.
+func crBeforeLF(s string) bool {
+	rest := strings.TrimLeft(s, "\r")
+	return rest != "" && rest[0] == '\n'
+}
+
 // scanQuoted reads a value after its opening quote q up to the closing
 // quote. It returns the value, the bytes consumed including the closing
-// quote, and false when there is no closing quote.
+// quote, and false when there is no closing quote. A line break inside the
+// quotes is "\n" in the value, whether the file ends its lines with \n or
+// \r\n. The escapes of double quotes are those of secrets.ParseDotenv
+// (import): \n \r \t \" \\ \$ \' \`; any other backslash is kept.
 func scanQuoted(s string, q byte) (string, int, bool) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -226,6 +249,8 @@ func scanQuoted(s string, q byte) (string, int, bool) {
 		switch {
 		case c == q:
 			return b.String(), i + 1, true
+		case c == '\r' && crBeforeLF(s[i:]):
+			// the \n is written when the loop reaches it
 		case q == '"' && c == '\\' && i+1 < len(s):
 			i++
 			switch s[i] {
@@ -235,7 +260,7 @@ func scanQuoted(s string, q byte) (string, int, bool) {
 				b.WriteByte('\r')
 			case 't':
 				b.WriteByte('\t')
-			case '"', '\\', '$', '`':
+			case '"', '\\', '$', '\'', '`':
 				b.WriteByte(s[i])
 			default:
 				b.WriteByte('\\')

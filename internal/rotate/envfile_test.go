@@ -9,6 +9,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
 func TestParseEnvLookup(t *testing.T) {
@@ -365,4 +366,63 @@ func TestWriteRemovesStaleTemps(t *testing.T) {
 			t.Errorf("stale temporary file %s left", filepath.Base(f))
 		}
 	}
+}
+
+// agreeWithImport checks that every variable that secrets.ParseDotenv
+// (import) reads from b is read with the same value by ParseEnv (rotate's
+// editor of the same files). Import is the stricter of the two: a file it
+// refuses proves nothing, and rotate may read more (names with '.', lines
+// it keeps as they are).
+func agreeWithImport(t *testing.T, b []byte) {
+	t.Helper()
+	es, err := secrets.ParseDotenv(strings.NewReader(string(b)))
+	if err != nil {
+		return
+	}
+	ef, err := ParseEnv(b)
+	if err != nil {
+		t.Fatalf("import reads %q, rotate refuses it: %v", b, err)
+	}
+	for _, e := range es {
+		if v, ok := ef.Lookup(e.Name); !ok || v != e.Value.Reveal() {
+			t.Fatalf("%q: %s is %q to import, %q (found %v) to rotate", b, e.Name, e.Value.Reveal(), v, ok)
+		}
+	}
+}
+
+// TestEnvParsersAgree: import and rotate read the same values from the
+// same file, for the cases where they once did not.
+func TestEnvParsersAgree(t *testing.T) {
+	for _, src := range []string{
+		"A=#x\n", "A= #x\n", "A=a #c\n", "A=a#b\n", "A=\"a\\`b\"\n", "A=\"a\\'b\"\n", "A=\"a\\qb\"\n",
+		"\ufeffA=1\nB=2\n", "A=\"a\r\nb\"\r\n", "A='a\r\nb'\r\n", "export A=1\n", "A = 1 \n", "A=\"x\" # c\n",
+		"A=x\r", "A=x\r\r\n", "A=\"x\r\r\ny\"\n", "A=a\t#b #c\n",
+	} {
+		es, err := secrets.ParseDotenv(strings.NewReader(src))
+		if err != nil || len(es) == 0 {
+			t.Fatalf("import refuses %q: %v", src, err)
+		}
+		agreeWithImport(t, []byte(src))
+	}
+	// The byte order mark stays where it was when a value changes.
+	ef, err := ParseEnv([]byte("\ufeffA=1\nB=2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ef.Set("A", "3"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(ef.Bytes()); got != "\ufeffA=3\nB=2\n" {
+		t.Errorf("after Set: %q", got)
+	}
+}
+
+func FuzzEnvParsersAgree(f *testing.F) {
+	for _, s := range []string{
+		"A=1\n", "export B='x y'\n", "C=\"a\\\"b\"\n", "# c\n\nD = e # f\r\n", "E=\"multi\nline\"\n", "G=#h\n",
+		"\ufeffA=1\n", "A=\"a\r\nb\"\r\n", "A=\"\\`\\'\\q\"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(agreeWithImport)
 }

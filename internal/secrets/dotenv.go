@@ -17,7 +17,8 @@ const MaxDotenvLine = MaxValueSize + 4096
 // '#' are skipped, "export " before a key is allowed, and a value is
 //   - unquoted: up to a " #" comment, surrounding blanks trimmed;
 //   - 'single-quoted': literal, may span lines;
-//   - "double-quoted": may span lines, with \n \r \t \" \\ \$ escapes.
+//   - "double-quoted": may span lines, with \n \r \t \" \\ \$ \' \` escapes
+//     (any other backslash is kept).
 //
 // Keys are letters, digits and '_', not starting with a digit. A key that
 // appears twice keeps its last value. Errors name the line, never a value.
@@ -37,17 +38,17 @@ func ParseDotenv(r io.Reader) ([]Entry, error) {
 			if err == bufio.ErrBufferFull {
 				continue
 			}
-			if err == io.EOF {
-				if len(buf) == 0 {
-					return "", false, nil
-				}
-				lineNo++
-				return string(buf), true, nil
+			if err == io.EOF && len(buf) == 0 {
+				return "", false, nil
 			}
-			if err != nil {
+			if err != nil && err != io.EOF {
 				return "", false, err
 			}
 			lineNo++
+			if bytes.IndexByte(buf, 0) >= 0 {
+				// no environment variable can hold one, and no text file does
+				return "", false, fmt.Errorf("line %d: contains a NUL byte", lineNo)
+			}
 			return string(buf), true, nil
 		}
 	}
@@ -115,10 +116,12 @@ func ParseDotenv(r io.Reader) ([]Entry, error) {
 			}
 			val = b.String()
 		default:
-			if i := strings.Index(v, " #"); i >= 0 {
-				v = v[:i]
-			} else if i := strings.Index(v, "\t#"); i >= 0 {
-				v = v[:i]
+			// an inline comment: the first '#' after a blank
+			for i := 1; i < len(v); i++ {
+				if v[i] == '#' && (v[i-1] == ' ' || v[i-1] == '\t') {
+					v = v[:i]
+					break
+				}
 			}
 			val = strings.TrimRight(v, " \t")
 		}
@@ -154,7 +157,7 @@ func scanQuoted(s string, q byte, b *bytes.Buffer) (int, bool, error) {
 				b.WriteByte('\r')
 			case 't':
 				b.WriteByte('\t')
-			case '"', '\\', '$', '\'':
+			case '"', '\\', '$', '\'', '`':
 				b.WriteByte(s[i])
 			default:
 				b.WriteByte('\\')

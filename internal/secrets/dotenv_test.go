@@ -25,6 +25,8 @@ func TestParseDotenv(t *testing.T) {
 		{"equals in value", "A=b=c\n", map[string]string{"A": "b=c"}, nil},
 		{"last wins", "A=1\nB=2\nA=3\n", map[string]string{"A": "3", "B": "2"}, []string{"A", "B"}},
 		{"no final newline", "A=1", map[string]string{"A": "1"}, nil},
+		{"hash at value start", "A=#x\nB= #y\n", map[string]string{"A": "#x", "B": "#y"}, nil},
+		{"other escapes", `A="\' \` + "`" + ` \q"` + "\n", map[string]string{"A": "' ` \\q"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,6 +63,8 @@ func TestParseDotenvErrors(t *testing.T) {
 		"unclosed double": {"A=1\nB=\"open\nstill\n", "line 2"},
 		"unclosed single": {"A='x\n", "line 1"},
 		"after quote":     {"A=\"x\" junk\n", "line 1"},
+		"NUL":             {"A=1\nB=SECRET\x00VALUE\n", "line 2"},
+		"NUL in a quote":  {"A=\"1\nSECRET\x00VALUE\"\n", "line 2"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
