@@ -142,6 +142,10 @@ type notRecorded string
 func (e notRecorded) Error() string { return string(e) }
 func (e notRecorded) Unwrap() error { return ErrNotRecorded }
 
+// errNoGuards refuses a guarded event (Event.Guard) given to a recorder that
+// would record it without checking its guard.
+var errNoGuards = errors.New("audit: guarded event given to a recorder that does not honour guards")
+
 // Tee records each event to every recorder at once and succeeds only when
 // all of them do.
 type Tee []Recorder
@@ -165,7 +169,7 @@ func (t Tee) Guards() bool { return len(t) == 1 && Guards(t[0]) }
 // Record implements Recorder.
 func (t Tee) Record(ctx context.Context, ev Event) error {
 	if ev.Guard != 0 && !t.Guards() {
-		return errors.New("audit: guarded event given to a recorder that does not honour guards")
+		return errNoGuards
 	}
 	switch len(t) {
 	case 0:
@@ -257,7 +261,7 @@ func (b *Batcher) Record(ctx context.Context, ev Event) error {
 		return err
 	}
 	if ev.Guard != 0 && !b.guards {
-		return errors.New("audit: guarded event given to a recorder that does not honour guards")
+		return errNoGuards
 	}
 	r := &batchReq{ev: Normalize(ev), done: make(chan error, 1)}
 	select {

@@ -44,9 +44,16 @@ func (c *readCache) get(name string) (cacheEntry, bool) {
 	return e, ok
 }
 
+// put caches a row read at generation gen, unless a row read later (at a
+// higher generation) is already there: a slow read must not replace it
+// with one bound to fail at commit.
 func (c *readCache) put(name string, sec store.Secret, ver store.Version, gen uint64) {
 	ver.Binding = append([]byte(nil), ver.Binding...)
 	c.mu.Lock()
+	if e, ok := c.entries[name]; ok && e.gen > gen {
+		c.mu.Unlock()
+		return
+	}
 	if len(c.entries) >= maxCacheEntries {
 		clear(c.entries)
 	}
