@@ -17,7 +17,7 @@
 # The cost of audit is "on, no cache" against "audit off" (the same read
 # path); the cache's gain is "audit on" against "on, no cache".
 # BENCH_AUDIT_FILE=1 adds the SA01_AUDIT_FILE sink, which fsyncs each batch
-# (and turns the cache off: see docs/server.md).
+# (a cached read then waits for the chain's commit, then the file's).
 #
 # It takes /tmp/sa01-bench.lock so that no two benchmarks overlap, builds
 # the binary and the load generator (bench/server/main.go), and prints a

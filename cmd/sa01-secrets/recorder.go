@@ -31,6 +31,9 @@ func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Record
 		key = &ks[0]
 	}
 	chain := audit.NewChain(as, key)
+	// The chain comes first: it alone can check a guarded event (the
+	// server's read cache), and the Tee gives one to the others only
+	// once the chain has recorded it.
 	sinks := audit.Tee{audit.NewBatcher(chain, audit.BatcherOptions{})}
 	var fileSink *audit.File
 	if cfg.AuditFile != "" {

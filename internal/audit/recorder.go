@@ -162,14 +162,24 @@ func (t Tee) boundedByContext() bool {
 	return len(t) > 0
 }
 
-// Guards implements Guarding. Only a Tee of one sink does: the others of a
-// larger one would record a guarded event that the store found stale.
-func (t Tee) Guards() bool { return len(t) == 1 && Guards(t[0]) }
+// Guards implements Guarding: a Tee guards when its first sink does.
+func (t Tee) Guards() bool { return len(t) > 0 && Guards(t[0]) }
 
-// Record implements Recorder.
+// Record implements Recorder. An unguarded event goes to every sink at
+// once. A guarded one (Event.Guard) goes to the first sink, and to the
+// others, without its guard, only once the first has recorded it: they
+// cannot check the guard, and must not keep an event the first found
+// stale. Its latency is then the first sink's plus the slowest other's.
 func (t Tee) Record(ctx context.Context, ev Event) error {
-	if ev.Guard != 0 && !t.Guards() {
-		return errNoGuards
+	if ev.Guard != 0 {
+		if !t.Guards() {
+			return errNoGuards
+		}
+		if err := t[0].Record(ctx, ev); err != nil || len(t) == 1 {
+			return err
+		}
+		ev.Guard = 0
+		return t[1:].Record(ctx, ev)
 	}
 	switch len(t) {
 	case 0:

@@ -86,8 +86,7 @@ type CacheStats struct {
 // version 0) and reports whether it is on. It needs a store that keeps a
 // generation (store.Generations: SQLite does, PostgreSQL does not) and a
 // recorder that checks guarded events against it (audit.Guards: the
-// store's chain alone, not teed to a file). Call it before the service is
-// in use.
+// store's chain, first in its Tee). Call it before the service is in use.
 func (s *Service) CacheReads() bool {
 	gs, ok := s.st.(store.Generations)
 	if !ok || !audit.Guards(s.rec) || s.ring == nil {

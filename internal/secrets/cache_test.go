@@ -209,7 +209,7 @@ func TestReadCacheLinearizable(t *testing.T) {
 }
 
 // TestReadCacheOff: the cache stays off where no audit commit can prove a
-// cached read current.
+// cached read current, and is on where one can.
 func TestReadCacheOff(t *testing.T) {
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "secrets.db"))
 	if err != nil {
@@ -221,10 +221,13 @@ func TestReadCacheOff(t *testing.T) {
 	defer chain.Close()
 	file := audit.NewBatcher(&audit.Memory{}, audit.BatcherOptions{})
 	defer file.Close()
+	if !secrets.New(db, r, audit.NewBounded(audit.Tee{chain, file}, time.Second, nil), nil).CacheReads() {
+		t.Error("the chain teed to a file sink after it: the cache stayed off")
+	}
 	for name, rec := range map[string]audit.Recorder{
-		"no audit":                  audit.Discard{},
-		"chain teed to a file sink": audit.NewBounded(audit.Tee{chain, file}, time.Second, nil),
-		"a recorder of its own":     &memRecorder{},
+		"no audit":                     audit.Discard{},
+		"a file sink before the chain": audit.NewBounded(audit.Tee{file, chain}, time.Second, nil),
+		"a recorder of its own":        &memRecorder{},
 	} {
 		if secrets.New(db, r, rec, nil).CacheReads() {
 			t.Errorf("%s: the cache turned on", name)
