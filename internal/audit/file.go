@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // File is the JSON-lines sink: one Entry per line, chained on its own (the
@@ -18,14 +19,19 @@ import (
 // Batcher so that concurrent events share one write and one fsync.
 //
 // A file is created with mode 0600. Opening an existing file resumes its
-// chain from its last line. After a failed write the sink refuses every
-// later event (the file's tail is then unknown) until it is reopened.
+// chain from its last line. Several processes may append to one file (a
+// server and the CLI on the same host, with the same SA01_AUDIT_FILE): each
+// batch is written under an exclusive flock, after the chain's head is read
+// again from the file if another process appended since. After a failed
+// write the sink refuses every later event (the file's tail is then
+// unknown) until it is reopened.
 type File struct {
 	mu     sync.Mutex
 	w      io.Writer
-	f      *os.File  // the regular file to sync, or nil
+	f      *os.File  // the regular file to lock and sync, or nil
 	closer io.Closer // a pipe or device to close, or nil
 	head   Head
+	end    int64 // a regular file's size after this sink's last write
 	broken error
 	buf    bytes.Buffer
 }
@@ -54,7 +60,7 @@ func OpenFile(path string, stdout io.Writer) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit file %s: %w", path, err)
 	}
-	s := &File{w: f, head: head}
+	s := &File{w: f, head: head, end: st.Size()}
 	if st.Mode().IsRegular() {
 		s.f = f // sync after each batch; pipes and devices cannot be synced
 	} else {
@@ -98,6 +104,13 @@ func (s *File) WriteBatch(_ context.Context, evs []Event) error {
 	if s.broken != nil {
 		return s.broken
 	}
+	if s.f != nil {
+		unlock, err := s.lockAndResync()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	es, err := Link(s.head, evs)
 	if err != nil {
 		return err
@@ -119,7 +132,40 @@ func (s *File) WriteBatch(_ context.Context, evs []Event) error {
 		}
 	}
 	s.head = es[len(es)-1].Head()
+	s.end += int64(s.buf.Len())
 	return nil
+}
+
+// lockAndResync takes the file's exclusive flock and, when the file is no
+// longer the size this sink left it (another process appended), reads the
+// chain's head again from its last line.
+func (s *File) lockAndResync() (unlock func(), err error) {
+	fd := int(s.f.Fd())
+	for {
+		err = syscall.Flock(fd, syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit file: locking: %w", err)
+	}
+	unlock = func() { _ = syscall.Flock(fd, syscall.LOCK_UN) }
+	st, err := s.f.Stat()
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("audit file: %w", err)
+	}
+	if st.Size() != s.end {
+		head, err := lastHead(s.f, st.Size())
+		if err != nil {
+			unlock()
+			s.broken = fmt.Errorf("audit file: another writer left it unreadable, refusing further events: %w", err)
+			return nil, s.broken
+		}
+		s.head, s.end = head, st.Size()
+	}
+	return unlock, nil
 }
 
 // Err returns the error that broke the sink, or nil while it works.

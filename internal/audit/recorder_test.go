@@ -628,3 +628,60 @@ func TestTeeGuardedGoesToTheOthersOnlyWhenRecorded(t *testing.T) {
 	}
 }
 
+// TestFileSinkSeveralWriters: two processes appending to one audit file (a
+// server and the CLI with the same SA01_AUDIT_FILE), here two sinks opened
+// on it, keep one chain that verifies, whatever the interleaving.
+func TestFileSinkSeveralWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	var sinks [2]*File
+	for i := range sinks {
+		f, err := OpenFile(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sinks[i] = f
+	}
+	ctx := context.Background()
+	// in turn: each write follows one by the other sink
+	for i := range 6 {
+		if err := sinks[i%2].WriteBatch(ctx, testEvents(1+i%3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// and at once
+	var wg sync.WaitGroup
+	for _, f := range sinks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if err := f.WriteBatch(ctx, testEvents(2)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := VerifyFile(bytes.NewReader(data))
+	if err != nil || !r.OK() || r.Events != 12+200 {
+		t.Fatalf("verify: %d events, %v %v", r.Events, r.Problem, err)
+	}
+
+	// A writer that left half a line behind (killed mid-write) stops the
+	// others from chaining after it, rather than letting them fork.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"seq":213,"prev":"`)
+	f.Close()
+	if err := sinks[0].WriteBatch(ctx, testEvents(1)); err == nil || sinks[0].Err() == nil {
+		t.Fatalf("appended after a torn line: %v", err)
+	}
+}
