@@ -104,12 +104,14 @@ audit_lines=$( [[ -f $SA01_AUDIT_FILE ]] && wc -l <"$SA01_AUDIT_FILE" || echo 0)
 
 # the history keeps, with each row, the commit and the time it was measured
 rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo "-dirty")
-python3 - "$results" "$rev" >>"$root/bench/server/results.jsonl" <<'PY'
+python3 - "$results" "$rev" "${BENCH_AUDIT_FILE:-}" >>"$root/bench/server/results.jsonl" <<'PY'
 import json, sys, datetime
 at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 for line in open(sys.argv[1]):
     r = json.loads(line)
     r.update(commit=sys.argv[2], finished=at)
+    if sys.argv[3]:
+        r.update(audit_file=True)
     print(json.dumps(r, separators=(",", ":")))
 PY
 python3 - "$results" "$audit_lines" "$DURATION" <<'PY'
