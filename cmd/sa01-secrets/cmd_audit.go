@@ -412,7 +412,8 @@ func newAuditPublishCommand(g *globals) *cobra.Command {
 		Long: `publish runs the Kafka publisher in the foreground: it ships the store's audit
 events, in order, to SA01_AUDIT_KAFKA_TOPIC on SA01_KAFKA_BOOTSTRAP_SERVERS,
 resuming from where it (or a server) last got. Use it when no server runs,
-or to catch up a topic.`,
+or to catch up a topic. One process ships a topic at a time: beside a server
+that ships it, publish stands by and takes over when the server stops.`,
 		Example: `  SA01_KAFKA_BOOTSTRAP_SERVERS=kafka:9092 sa01-secrets audit publish`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -434,7 +435,12 @@ or to catch up a topic.`,
 				return withCode(ExitUnavailable, err, "")
 			}
 			<-ctx.Done()
+			standby := p.StandingBy()
 			stop()
+			if standby {
+				fmt.Fprintf(g.stderr, "sa01-secrets: another process ships the audit trail to %s; this one stood by\n", cfg.AuditKafkaTopic)
+				return nil
+			}
 			fmt.Fprintf(g.stderr, "sa01-secrets: shipped up to seq %d to %s\n", p.Shipped(), cfg.AuditKafkaTopic)
 			return nil
 		},

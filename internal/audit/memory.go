@@ -13,6 +13,9 @@ type Memory struct {
 	cps     []Checkpoint
 	cursors map[string]int64
 	Linker  *Linker // nil: no checkpoints
+
+	publishers map[string]bool // cursors whose publisher holds the lock
+
 }
 
 // WriteBatch implements BatchWriter.
@@ -88,4 +91,26 @@ func (m *Memory) SetAuditCursor(_ context.Context, name string, seq int64) error
 	}
 	m.cursors[name] = seq
 	return nil
+}
+
+// LockPublisher implements PublishLocker within the process.
+func (m *Memory) LockPublisher(_ context.Context, name string) (func() error, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.publishers[name] {
+		return nil, false, nil
+	}
+	if m.publishers == nil {
+		m.publishers = map[string]bool{}
+	}
+	m.publishers[name] = true
+	var once sync.Once
+	return func() error {
+		once.Do(func() {
+			m.mu.Lock()
+			delete(m.publishers, name)
+			m.mu.Unlock()
+		})
+		return nil
+	}, true, nil
 }

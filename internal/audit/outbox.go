@@ -19,3 +19,15 @@ type Outbox interface {
 type Notifier interface {
 	Notify()
 }
+
+// PublishLocker is implemented by outboxes whose publishers of one cursor
+// must take turns: every store driver, since each node running serve with
+// Kafka configured starts a publisher, and two shipping one cursor at once
+// would send every event twice.
+type PublishLocker interface {
+	// LockPublisher takes the lock of the named cursor's publisher
+	// without waiting. ok is false when another process (or another
+	// publisher of this one) holds it. unlock releases it; a process
+	// that dies releases it too.
+	LockPublisher(ctx context.Context, name string) (unlock func() error, ok bool, err error)
+}

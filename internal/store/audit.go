@@ -13,6 +13,7 @@ import (
 type Audit interface {
 	audit.Appender // AppendAudit: one transaction under the chain's lock
 	audit.Outbox   // AuditAfter, AuditCursor, SetAuditCursor
+	audit.PublishLocker
 
 	// QueryAudit returns the entries q selects, oldest first.
 	QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error)

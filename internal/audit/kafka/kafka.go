@@ -35,6 +35,7 @@ type Options struct {
 	Batch      int           // entries per produce, default 500
 	Poll       time.Duration // how often to look for new entries without a notification, default 1 s
 	MaxBackoff time.Duration // longest wait between sessions after an error, default 30 s
+	Standby    time.Duration // how often a publisher whose cursor another one ships tries to take over, default 5 s
 	Logger     *slog.Logger  // default: discard
 	ClientOpts []kgo.Opt     // extra franz-go options (tests)
 }
@@ -48,6 +49,7 @@ type Publisher struct {
 	o       Options
 	notify  chan struct{}
 	shipped atomic.Int64
+	standby atomic.Bool // waiting for the lock another publisher holds
 }
 
 var _ audit.Notifier = (*Publisher)(nil)
@@ -62,6 +64,9 @@ func New(out audit.Outbox, seeds []string, topic string, o Options) *Publisher {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Standby <= 0 {
+		o.Standby = 5 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -83,12 +88,27 @@ func (p *Publisher) Notify() {
 // Shipped returns the seq of the last entry the publisher knows is in Kafka.
 func (p *Publisher) Shipped() int64 { return p.shipped.Load() }
 
+// StandingBy reports whether the publisher is waiting while another one
+// ships its cursor.
+func (p *Publisher) StandingBy() bool { return p.standby.Load() }
+
 // Run ships entries until ctx ends. Errors (broker down, store down) are
 // logged and retried with backoff; Run returns only ctx's error.
+//
+// When the outbox is an audit.PublishLocker (every store is), only the
+// publisher holding the cursor's lock ships: the others (serve on the other
+// nodes, or "audit publish" beside a server) stand by, and one of them
+// takes over within Options.Standby once the holder stops.
 func (p *Publisher) Run(ctx context.Context) error {
 	backoff := 250 * time.Millisecond
 	for {
-		err := p.session(ctx)
+		unlock, err := p.lock(ctx)
+		if err == nil {
+			err = p.session(ctx)
+			if uerr := unlock(); uerr != nil && ctx.Err() == nil {
+				p.o.Logger.Warn("audit: kafka publisher: releasing its lock failed", "topic", p.topic, "err", uerr)
+			}
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -99,6 +119,39 @@ func (p *Publisher) Run(ctx context.Context) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, p.o.MaxBackoff)
+	}
+}
+
+// lock waits until this publisher holds its cursor's lock (at once when
+// the outbox keeps none), or ctx ends.
+func (p *Publisher) lock(ctx context.Context) (func() error, error) {
+	l, ok := p.out.(audit.PublishLocker)
+	if !ok {
+		return func() error { return nil }, nil
+	}
+	told := false
+	for {
+		unlock, held, err := l.LockPublisher(ctx, CursorName(p.topic))
+		if err != nil {
+			return nil, fmt.Errorf("taking the publisher lock: %w", err)
+		}
+		if held {
+			p.standby.Store(false)
+			if told {
+				p.o.Logger.Info("audit: kafka publisher taking over", "topic", p.topic)
+			}
+			return unlock, nil
+		}
+		p.standby.Store(true)
+		if !told {
+			p.o.Logger.Info("audit: another process ships the audit chain to kafka; standing by", "topic", p.topic)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(p.o.Standby):
+		}
 	}
 }
 

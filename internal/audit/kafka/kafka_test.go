@@ -190,3 +190,51 @@ func TestPublisherDoesNotResendWhatKafkaHolds(t *testing.T) {
 	waitShipped(t, p2, 35)
 	assertOnceInOrder(t, consumeAll(t, c.ListenAddrs(), 35), 35)
 }
+
+// TestTwoPublishersShipOnce: two publishers of one outbox (serve on two
+// nodes of one store) ship every event once, in order: one ships, the other
+// stands by, and takes over when the first stops.
+func TestTwoPublishersShipOnce(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := &audit.Memory{}
+	o := Options{Poll: 5 * time.Millisecond, Batch: 7, Standby: 20 * time.Millisecond}
+	ps := [2]*Publisher{New(m, c.ListenAddrs(), topic, o), New(m, c.ListenAddrs(), topic, o)}
+	var cancels [2]context.CancelFunc
+	var dones [2]chan struct{}
+	for i, p := range ps {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i], dones[i] = cancel, make(chan struct{})
+		go func() { p.Run(ctx); close(dones[i]) }()
+	}
+	defer func() {
+		for i := range ps {
+			cancels[i]()
+			<-dones[i]
+		}
+	}()
+	for i := range 40 {
+		record(t, m, ps[i%2], i*10, 10)
+		time.Sleep(time.Millisecond)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for max(ps[0].Shipped(), ps[1].Shipped()) < 400 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Exactly one of them ships; stop it, and the other takes over.
+	active := 0
+	if ps[1].Shipped() > 0 {
+		active = 1
+	}
+	if ps[1-active].Shipped() != 0 || !ps[1-active].StandingBy() {
+		t.Fatalf("both shipped: %d and %d", ps[0].Shipped(), ps[1].Shipped())
+	}
+	cancels[active]()
+	<-dones[active]
+	record(t, m, ps[1-active], 400, 50)
+	waitShipped(t, ps[1-active], 450)
+	assertOnceInOrder(t, consumeAll(t, c.ListenAddrs(), 450), 450)
+}

@@ -141,3 +141,33 @@ func (d *DB) LockRotation(ctx context.Context) (func() error, error) {
 		return err
 	}, nil
 }
+
+// LockPublisher implements audit.PublishLocker with a session advisory lock
+// named after the cursor and this schema, held on a connection of its own
+// as LockRotation's is.
+func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool, error) {
+	const key = `hashtext('sa01-secrets/publisher/' || $1 || '/' || current_schema())`
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+key+`)`, name).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, fmt.Errorf("postgres: publisher lock: %w", err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	return func() error {
+		defer conn.Release()
+		_, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`, name)
+		if err != nil {
+			// Drop the connection rather than return it to the pool
+			// still holding the lock.
+			_ = conn.Conn().Close(context.Background())
+		}
+		return err
+	}, true, nil
+}

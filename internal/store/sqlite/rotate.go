@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -163,4 +165,24 @@ func (d *DB) LockRotation(ctx context.Context) (func() error, error) {
 		return nil, fmt.Errorf("sqlite: rotation lock: %w", err)
 	}
 	return f.Close, nil
+}
+
+// LockPublisher implements audit.PublishLocker with an flock on a file
+// beside the database, one per cursor (FILE.publish-<hash of the cursor
+// name>.lock, 0600), as LockRotation does.
+func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool, error) {
+	sum := sha256.Sum256([]byte(name))
+	path := d.path + ".publish-" + hex.EncodeToString(sum[:8]) + ".lock"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, notWritable(path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("sqlite: publisher lock: %w", err)
+	}
+	return f.Close, true, nil
 }

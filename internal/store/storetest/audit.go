@@ -30,6 +30,7 @@ func RunAudit(t *testing.T, open AuditOpener) {
 	t.Run("ConcurrentNodesKeepOneChain", func(t *testing.T) { testAuditConcurrent(t, open) })
 	t.Run("Query", func(t *testing.T) { testAuditQuery(t, open) })
 	t.Run("Cursor", func(t *testing.T) { testAuditCursor(t, open) })
+	t.Run("PublisherLock", func(t *testing.T) { testPublisherLock(t, open) })
 	t.Run("Incidents", func(t *testing.T) { testIncidents(t, open) })
 }
 
@@ -244,6 +245,47 @@ func testAuditCursor(t *testing.T, open AuditOpener) {
 	}
 	if c, _ := st.AuditCursor(ctx, "kafka:y"); c != 0 {
 		t.Fatalf("cursors are not independent: %d", c)
+	}
+}
+
+// testPublisherLock: one publisher per cursor across nodes, none across
+// cursors, and the lock passes on when released.
+func testPublisherLock(t *testing.T, open AuditOpener) {
+	st, other := open(t)
+	node2 := other()
+	ctx := context.Background()
+	lock := func(l audit.PublishLocker, name string) (func() error, bool) {
+		t.Helper()
+		unlock, ok, err := l.LockPublisher(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return unlock, ok
+	}
+	unlock, ok := lock(st, "kafka:x")
+	if !ok {
+		t.Fatal("a free lock was not taken")
+	}
+	if _, ok := lock(node2, "kafka:x"); ok {
+		t.Fatal("a second node took a held publisher lock")
+	}
+	if _, ok := lock(st, "kafka:x"); ok {
+		t.Fatal("a second publisher of the same node took a held lock")
+	}
+	unlockY, ok := lock(node2, "kafka:y")
+	if !ok {
+		t.Fatal("the lock of another cursor was held")
+	}
+	defer unlockY()
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	unlock2, ok := lock(node2, "kafka:x")
+	if !ok {
+		t.Fatal("a released lock could not be taken")
+	}
+	if err := unlock2(); err != nil {
+		t.Fatal(err)
 	}
 }
 
