@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 )
 
@@ -69,7 +71,12 @@ func startServe(t *testing.T, env map[string]string, o serveOptions) *serving {
 		cancel()
 		t.Fatalf("serve: %v\n%s", err, s.stderr)
 	}
-	s.stop = func() error { cancel(); return <-errc }
+	var once sync.Once
+	var stopErr error
+	s.stop = func() error { // may be called again (a deferred stop after one in the test)
+		once.Do(func() { cancel(); stopErr = <-errc })
+		return stopErr
+	}
 	return s
 }
 
@@ -331,9 +338,11 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 
 // TestServeReadCacheSeesLocalWrites: serve caches current versions, and a
 // write made by another process on the same SQLite file (here the CLI on
-// the local store) is served by the very next read.
+// the local store) is served by the very next read. Both write one audit
+// file, which keeps one chain and exactly the reads that were served.
 func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 	dir := t.TempDir()
+	auditFile := filepath.Join(dir, "audit.jsonl")
 	pol := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(pol, []byte("services:\n  gateway: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -343,6 +352,7 @@ func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 		"SA01_DB_DSN":              "sqlite://" + filepath.Join(dir, "s.db"),
 		"SA01_POLICY_FILE":         pol,
 		"SA01_AUTH_INTERNAL_TOKEN": "cache-internal-token",
+		"SA01_AUDIT_FILE":          auditFile,
 		"HOME":                     dir,
 	}
 	cli := func(stdin string, args ...string) runResult {
@@ -391,5 +401,27 @@ func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 	}
 	if code, v := read(); code == 200 {
 		t.Fatalf("after a local delete: %d %v", code, v)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := audit.VerifyFile(bytes.NewReader(data)); err != nil || !r.OK() {
+		t.Fatalf("the audit file of serve and the CLI does not verify: %v %v", r.Problem, err)
+	}
+	var reads []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e audit.Entry
+		if json.Unmarshal([]byte(line), &e) == nil && e.Action == "read" {
+			reads = append(reads, fmt.Sprintf("%d:%s", e.Version, e.Outcome))
+		}
+	}
+	// v1 three times, v2 once (its stale cached attempt is not there), then
+	// the refused read of the deleted secret
+	if want := "[1:success 1:success 1:success 2:success 0:failure]"; fmt.Sprint(reads) != want {
+		t.Errorf("reads in the audit file %v, want %s", reads, want)
 	}
 }
