@@ -244,7 +244,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	case o.noAudit:
 		readCache = "off (no audit event to prove a cached read current)"
 	case !svc.CacheReads():
-		readCache = "off (it needs the SQLite store)"
+		readCache = "off (the store or the audit sinks cannot prove a cached read current)"
 	}
 	tokens := token.NewManager(tstore, token.Options{TTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL})
 	checks := map[string]func(context.Context) error{

@@ -84,7 +84,7 @@ type CacheStats struct {
 
 // CacheReads turns on the read cache for current versions (Get with
 // version 0) and reports whether it is on. It needs a store that keeps a
-// generation (store.Generations: SQLite does, PostgreSQL does not) and a
+// generation (store.Generations: both drivers do) and a
 // recorder that checks guarded events against it (audit.Guards: the
 // store's chain, first in its Tee). Call it before the service is in use.
 func (s *Service) CacheReads() bool {

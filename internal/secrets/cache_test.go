@@ -12,43 +12,97 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/postgres"
+	"github.com/somaagent01/sa01-secrets/internal/store/postgres/pgtest"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
 )
 
-// cachedPair opens one SQLite file twice: a service with the read cache and
-// the store's audit chain, as serve runs it, and a second one standing for
-// another process on the same file (the CLI, or a second server).
-type cachedPair struct {
-	path          string
-	db, otherDB   *sqlite.DB
-	cached, other *secrets.Service
+// pairStore is what the cache tests need of a driver.
+type pairStore interface {
+	store.Store
+	store.Audit
 }
 
-func openCachedPair(t *testing.T) *cachedPair {
-	t.Helper()
-	ctx := context.Background()
-	p := &cachedPair{path: filepath.Join(t.TempDir(), "secrets.db")}
-	r := ring(t, fernet.GenerateKey())
-	open := func() (*sqlite.DB, *secrets.Service) {
-		db, err := sqlite.Open(ctx, p.path)
-		if err != nil {
-			t.Fatal(err)
+// cachedPair opens one database twice: a service with the read cache and
+// the store's audit chain, as serve runs it, and a second one standing for
+// another process on the same store (the CLI, or a second node). raw runs
+// SQL on the database as a program that knows nothing of sa01-secrets.
+type cachedPair struct {
+	db, otherDB   pairStore
+	cached, other *secrets.Service
+	raw           func(t *testing.T, q string)
+}
+
+// cacheDrivers runs fn on a pair over SQLite, and over PostgreSQL when
+// SA01_TEST_DB_DSN is set.
+func cacheDrivers(t *testing.T, fn func(t *testing.T, p *cachedPair)) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "secrets.db")
+		p := openCachedPair(t, func() pairStore {
+			db, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		})
+		p.raw = func(t *testing.T, q string) {
+			raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			if _, err := raw.Exec(q); err != nil {
+				t.Fatal(err)
+			}
 		}
+		fn(t, p)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		cfg := pgtest.Config(t)
+		p := openCachedPair(t, func() pairStore {
+			db, err := postgres.OpenConfig(context.Background(), cfg.Copy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		})
+		p.raw = func(t *testing.T, q string) {
+			conn, err := pgx.ConnectConfig(context.Background(), cfg.ConnConfig.Copy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fn(t, p)
+	})
+}
+
+func openCachedPair(t *testing.T, openStore func() pairStore) *cachedPair {
+	t.Helper()
+	p := &cachedPair{}
+	r := ring(t, fernet.GenerateKey())
+	open := func() (pairStore, *secrets.Service) {
+		db := openStore()
 		b := audit.NewBatcher(audit.NewChain(db, nil), audit.BatcherOptions{})
 		t.Cleanup(func() { b.Close(); db.Close() })
-		// Two handles contend for SQLite's write lock, whose busy
-		// handler polls: under the race detector the other's turn can
+		// Two handles contend for the store's write lock (SQLite's busy
+		// handler polls): under the race detector the other's turn can
 		// take longer than the default bound of one second.
 		return db, secrets.New(db, r, audit.NewBounded(audit.Tee{b}, 10*time.Second, func(err error) { t.Log(err) }), nil)
 	}
 	p.db, p.cached = open()
 	p.otherDB, p.other = open()
 	if !p.cached.CacheReads() {
-		t.Fatal("CacheReads: off over SQLite and its audit chain")
+		t.Fatal("CacheReads: off over the store and its audit chain")
 	}
 	return p
 }
@@ -85,7 +139,10 @@ func getValue(t *testing.T, s *secrets.Service, name string) (int, string, error
 // Every read returned is in the audit chain with the version returned, and
 // nothing else is.
 func TestReadCacheSeesOtherProcesses(t *testing.T) {
-	p := openCachedPair(t)
+	cacheDrivers(t, testReadCacheSeesOtherProcesses)
+}
+
+func testReadCacheSeesOtherProcesses(t *testing.T, p *cachedPair) {
 	mustPut(t, p.other, "llm/key", "v1")
 	for range 3 {
 		if ver, val, err := getValue(t, p.cached, "llm/key"); err != nil || ver != 1 || val != "v1" {
@@ -129,14 +186,7 @@ func TestReadCacheSeesOtherProcesses(t *testing.T) {
 	// A token moved by hand from version 1 to version 3, by a program
 	// that knows nothing of sa01-secrets: the next read checks the
 	// binding of what is stored now, not of what was cached.
-	raw, err := sql.Open("sqlite", "file:"+p.path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(`UPDATE versions SET token = (SELECT token FROM versions WHERE version = 1) WHERE version = 3`); err != nil {
-		t.Fatal(err)
-	}
+	p.raw(t, `UPDATE versions SET token = (SELECT token FROM versions WHERE version = 1) WHERE version = 3`)
 	var ie *secrets.IntegrityError
 	if _, _, err := getValue(t, p.cached, "llm/key"); !errors.As(err, &ie) || ie.Reason != secrets.ReasonBinding {
 		t.Fatalf("a token altered by hand was served: %v", err)
@@ -153,7 +203,10 @@ func TestReadCacheSeesOtherProcesses(t *testing.T) {
 // read never returns a version older than one whose write had returned
 // before the read began, and each value is its version's.
 func TestReadCacheLinearizable(t *testing.T) {
-	p := openCachedPair(t)
+	cacheDrivers(t, testReadCacheLinearizable)
+}
+
+func testReadCacheLinearizable(t *testing.T, p *cachedPair) {
 	mustPut(t, p.other, "db/pass", "1")
 	var committed atomic.Int64
 	committed.Store(1)

@@ -127,7 +127,7 @@ type Secrets interface {
 
 // Generations is implemented by stores that keep a generation counter: a
 // number that every change to a secret or a version moves, whoever makes
-// it (in SQLite, triggers move it). A store implementing it also
+// it (triggers move it, in both drivers). A store implementing it also
 // implements audit.Guarding: its audit appends read the generation inside
 // their transaction, so that a cached current version can be proven
 // current at the commit of the read's audit event (docs/server.md, "Read

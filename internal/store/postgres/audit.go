@@ -39,6 +39,11 @@ func auditHead(ctx context.Context, q rowQueryer) (audit.Head, error) {
 	return h, nil
 }
 
+// Guards implements audit.Guarding: AppendAudit reads the store's
+// generation (store.Generations) into the head when a batch holds a
+// guarded event.
+func (d *DB) Guards() bool { return true }
+
 // AppendAudit implements audit.Appender: under a transaction-scoped
 // advisory lock, it reads the head, links the batch and copies it in.
 func (d *DB) AppendAudit(ctx context.Context, evs []audit.Event, link audit.LinkFunc) ([]audit.Entry, error) {
@@ -53,6 +58,18 @@ func (d *DB) AppendAudit(ctx context.Context, evs []audit.Event, link audit.Link
 		head, err := auditHead(ctx, tx)
 		if err != nil {
 			return err
+		}
+		for _, ev := range evs {
+			if ev.Guard != 0 {
+				// The generation committed now: a read guarded by it
+				// is current at this instant, within its request.
+				var n int64
+				if err := tx.QueryRow(ctx, `SELECT n FROM store_generation WHERE id = 1`).Scan(&n); err != nil {
+					return fmt.Errorf("postgres: reading the store generation: %w", err)
+				}
+				head.Generation = uint64(n)
+				break
+			}
 		}
 		es, cps, err := link(head, evs)
 		if err != nil {

@@ -23,3 +23,18 @@ func TestAuditConformance(t *testing.T) {
 		return open(), open
 	})
 }
+
+func TestGenerationConformance(t *testing.T) {
+	storetest.RunGenerations(t, func(t *testing.T) (storetest.GenerationStore, func() storetest.GenerationStore) {
+		cfg := pgtest.Config(t)
+		open := func() storetest.GenerationStore {
+			db, err := postgres.OpenConfig(context.Background(), cfg.Copy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		return open(), open
+	})
+}

@@ -155,6 +155,19 @@ func (d *DB) Close() error {
 	return nil
 }
 
+// writeTx is withTx for a transaction that changes secrets or versions:
+// its first statement moves the store generation, so that every such
+// transaction takes the generation's row lock before any lock on a secret
+// or a version row (migration 00005), and two of them cannot deadlock.
+func (d *DB) writeTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return d.withTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE store_generation SET n = n + 1 WHERE id = 1`); err != nil {
+			return fmt.Errorf("postgres: moving the store generation: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
 // withTx runs fn in one transaction, committing if fn returns nil.
 func (d *DB) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	tx, err := d.pool.Begin(ctx)

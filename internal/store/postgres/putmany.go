@@ -19,7 +19,7 @@ const putManyChunk = 2000
 // existing secrets, create the missing ones, COPY the versions, update the
 // secrets), so large imports do not pay a round trip per row.
 func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
-	return d.withTx(ctx, func(tx pgx.Tx) error {
+	return d.writeTx(ctx, func(tx pgx.Tx) error {
 		for lo := 0; lo < len(ws); lo += putManyChunk {
 			if err := putChunk(ctx, tx, ws[lo:min(lo+putManyChunk, len(ws))]); err != nil {
 				return err

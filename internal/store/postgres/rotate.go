@@ -51,7 +51,7 @@ func (d *DB) SwapTokens(ctx context.Context, swaps []store.TokenSwap) ([]bool, e
 		at[s.ID] = i
 	}
 	applied := make([]bool, n)
-	err := d.withTx(ctx, func(tx pgx.Tx) error {
+	err := d.writeTx(ctx, func(tx pgx.Tx) error {
 		// A batch lost to a server crash is only redone by the next run (the
 		// old key stays loaded until nothing uses it), and the synchronous
 		// commit of PromoteKey flushes every batch before it: no need to

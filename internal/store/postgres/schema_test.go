@@ -11,12 +11,21 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/postgres/pgtest"
 )
 
+// migrations is this binary's migrations, and with withFuture one more, as
+// a newer binary would carry.
 func migrations(t *testing.T, withFuture bool) fstest.MapFS {
-	b, err := postgres.MigrationsFS.ReadFile("migrations/00001_secrets.sql")
+	ents, err := postgres.MigrationsFS.ReadDir("migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := fstest.MapFS{"00001_secrets.sql": {Data: b}}
+	fsys := fstest.MapFS{}
+	for _, e := range ents {
+		b, err := postgres.MigrationsFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys[e.Name()] = &fstest.MapFile{Data: b}
+	}
 	if withFuture {
 		fsys["00099_future.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE future (x INTEGER);\n-- +goose Down\nDROP TABLE future;\n")}
 	}

@@ -32,7 +32,7 @@ func scanSecret(r pgx.Row, extra ...any) (store.Secret, error) {
 func (d *DB) Put(ctx context.Context, w store.Write) (store.Secret, store.Version, error) {
 	var s store.Secret
 	var v store.Version
-	err := d.withTx(ctx, func(tx pgx.Tx) error {
+	err := d.writeTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		s, v, err = put(ctx, tx, w)
 		return err
@@ -123,40 +123,66 @@ func (d *DB) Secret(ctx context.Context, name string) (store.Secret, error) {
 	return s, nil
 }
 
+const getQuery = `SELECT ` + secretCols + `,
+	v.id, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.destroyed_at, v.compromised_at
+	FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (CASE WHEN $1::int = 0 THEN s.current_version ELSE $1::int END)
+	WHERE s.name = $2`
+
+// getCurrentQuery is getQuery for the current version, with the store's
+// generation read in the same statement, so in the same snapshot.
+const getCurrentQuery = `SELECT ` + secretCols + `,
+	v.id, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.destroyed_at, v.compromised_at,
+	(SELECT n FROM store_generation WHERE id = 1)
+	FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
+	WHERE s.name = $1`
+
+var _ store.Generations = (*DB)(nil)
+
 // Get implements store.Secrets.
 func (d *DB) Get(ctx context.Context, name string, version int) (store.Secret, store.Version, error) {
+	s, v, _, err := d.get(d.pool.QueryRow(ctx, getQuery, version, name), name, version, false)
+	return s, v, err
+}
+
+// GetCurrent implements store.Generations.
+func (d *DB) GetCurrent(ctx context.Context, name string) (store.Secret, store.Version, uint64, error) {
+	return d.get(d.pool.QueryRow(ctx, getCurrentQuery, name), name, 0, true)
+}
+
+func (d *DB) get(row pgx.Row, name string, version int, withGen bool) (store.Secret, store.Version, uint64, error) {
 	var v store.Version
 	var vid *int64
 	var vnum *int
 	var token, keyID, actor *string
 	var created, destroyed, compromised *time.Time
-	row := d.pool.QueryRow(ctx, `SELECT `+secretCols+`,
-		v.id, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.destroyed_at, v.compromised_at
-		FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (CASE WHEN $1::int = 0 THEN s.current_version ELSE $1::int END)
-		WHERE s.name = $2`, version, name)
-	s, err := scanSecret(row, &vid, &vnum, &token, &keyID, &v.Binding, &created, &actor, &destroyed, &compromised)
+	var gen int64
+	dest := []any{&vid, &vnum, &token, &keyID, &v.Binding, &created, &actor, &destroyed, &compromised}
+	if withGen {
+		dest = append(dest, &gen)
+	}
+	s, err := scanSecret(row, dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return s, v, fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
+		return s, v, 0, fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
 	}
 	if err != nil {
-		return s, v, fmt.Errorf("postgres: reading %s: %w", name, err)
+		return s, v, 0, fmt.Errorf("postgres: reading %s: %w", name, err)
 	}
 	if s.Deleted() {
-		return s, v, fmt.Errorf("%w: %s", store.ErrDeleted, name)
+		return s, v, 0, fmt.Errorf("%w: %s", store.ErrDeleted, name)
 	}
 	if vid == nil {
-		return s, v, fmt.Errorf("%w: %s version %d", store.ErrNotFound, name, version)
+		return s, v, 0, fmt.Errorf("%w: %s version %d", store.ErrNotFound, name, version)
 	}
 	v.ID, v.Secret, v.Version, v.Token, v.KeyID, v.Actor = *vid, s.Name, *vnum, *token, *keyID, *actor
 	v.CreatedAt, v.DestroyedAt, v.CompromisedAt = fromPtr(created), fromPtr(destroyed), fromPtr(compromised)
 	if v.Destroyed() {
-		return s, v, fmt.Errorf("%w: %s version %d", store.ErrDestroyed, name, v.Version)
+		return s, v, 0, fmt.Errorf("%w: %s version %d", store.ErrDestroyed, name, v.Version)
 	}
 	if v.Compromised() {
 		return s, store.Version{ID: v.ID, Secret: v.Secret, Version: v.Version, KeyID: v.KeyID, CompromisedAt: v.CompromisedAt},
-			fmt.Errorf("%w: %s version %d", store.ErrCompromised, name, v.Version)
+			0, fmt.Errorf("%w: %s version %d", store.ErrCompromised, name, v.Version)
 	}
-	return s, v, nil
+	return s, v, uint64(gen), nil
 }
 
 // List implements store.Secrets.
@@ -208,7 +234,7 @@ func (d *DB) History(ctx context.Context, name string) ([]store.Version, error) 
 
 // Delete implements store.Secrets.
 func (d *DB) Delete(ctx context.Context, name string, now time.Time) error {
-	return d.withTx(ctx, func(tx pgx.Tx) error {
+	return d.writeTx(ctx, func(tx pgx.Tx) error {
 		var deleted *time.Time
 		err := tx.QueryRow(ctx, `SELECT deleted_at FROM secrets WHERE name = $1 FOR UPDATE`, name).Scan(&deleted)
 		switch {
@@ -224,18 +250,25 @@ func (d *DB) Delete(ctx context.Context, name string, now time.Time) error {
 	})
 }
 
-// Undelete implements store.Secrets.
+// Undelete implements store.Secrets. It locks the row before it writes,
+// as every write of a secrets row does (see migration 00005).
 func (d *DB) Undelete(ctx context.Context, name string, now time.Time) error {
-	tag, err := d.pool.Exec(ctx, `UPDATE secrets SET deleted_at = NULL, updated_at = $1 WHERE name = $2 AND deleted_at IS NOT NULL`, now.UTC(), name)
-	if err != nil {
-		return fmt.Errorf("postgres: undeleting %s: %w", name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		if _, err := d.Secret(ctx, name); err != nil {
-			return err
+	return d.writeTx(ctx, func(tx pgx.Tx) error {
+		var deleted *time.Time
+		err := tx.QueryRow(ctx, `SELECT deleted_at FROM secrets WHERE name = $1 FOR UPDATE`, name).Scan(&deleted)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
+		case err != nil:
+			return fmt.Errorf("postgres: undeleting %s: %w", name, err)
+		case deleted == nil:
+			return nil
 		}
-	}
-	return nil
+		if _, err := tx.Exec(ctx, `UPDATE secrets SET deleted_at = NULL, updated_at = $1 WHERE name = $2`, now.UTC(), name); err != nil {
+			return fmt.Errorf("postgres: undeleting %s: %w", name, err)
+		}
+		return nil
+	})
 }
 
 // Destroy implements store.Secrets.
@@ -249,7 +282,7 @@ func (d *DB) MarkCompromised(ctx context.Context, name string, version int, now 
 }
 
 func (d *DB) markVersion(ctx context.Context, name string, version int, set, unless string, now time.Time) error {
-	return d.withTx(ctx, func(tx pgx.Tx) error {
+	return d.writeTx(ctx, func(tx pgx.Tx) error {
 		var vid int64
 		err := tx.QueryRow(ctx, `SELECT v.id FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = $1 AND v.version = $2`, name, version).Scan(&vid)
 		if errors.Is(err, pgx.ErrNoRows) {

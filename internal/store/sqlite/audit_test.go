@@ -22,3 +22,18 @@ func TestAuditConformance(t *testing.T) {
 		return open(), open
 	})
 }
+
+func TestGenerationConformance(t *testing.T) {
+	storetest.RunGenerations(t, func(t *testing.T) (storetest.GenerationStore, func() storetest.GenerationStore) {
+		path := filepath.Join(t.TempDir(), "s", "secrets.db")
+		open := func() storetest.GenerationStore {
+			db, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		return open(), open
+	})
+}
