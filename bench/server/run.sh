@@ -53,7 +53,10 @@ bin="$work/sa01-secrets"
 
 export SA01_CRYPTO_FERNET_KEY="$("$bin" generate key)"
 export SA01_AUTH_INTERNAL_TOKEN="$("$bin" generate token)"
-export SA01_DB_DSN="sqlite://$work/secrets.db"
+# BENCH_DB_DSN runs the store on PostgreSQL instead, e.g.
+# 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=bench'
+# (the schema must exist; the run adds versions and audit events to it).
+export SA01_DB_DSN="${BENCH_DB_DSN:-sqlite://$work/secrets.db}"
 export SA01_POLICY_FILE="$work/policy.yaml"
 export SA01_AUDIT_FILE="${BENCH_AUDIT_FILE:+$work/audit.jsonl}"
 export SA01_LOG_LEVEL=warn
@@ -104,7 +107,7 @@ audit_lines=$( [[ -f $SA01_AUDIT_FILE ]] && wc -l <"$SA01_AUDIT_FILE" || echo 0)
 
 # the history keeps, with each row, the commit and the time it was measured
 rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo "-dirty")
-python3 - "$results" "$rev" "${BENCH_AUDIT_FILE:-}" >>"$root/bench/server/results.jsonl" <<'PY'
+python3 - "$results" "$rev" "${BENCH_AUDIT_FILE:-}" "${BENCH_DB_DSN:+postgres}" >>"$root/bench/server/results.jsonl" <<'PY'
 import json, sys, datetime
 at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 for line in open(sys.argv[1]):
@@ -112,6 +115,8 @@ for line in open(sys.argv[1]):
     r.update(commit=sys.argv[2], finished=at)
     if sys.argv[3]:
         r.update(audit_file=True)
+    if sys.argv[4]:
+        r.update(store=sys.argv[4])
     print(json.dumps(r, separators=(",", ":")))
 PY
 python3 - "$results" "$audit_lines" "$DURATION" <<'PY'
@@ -129,6 +134,7 @@ for (label, c), rs in cells.items():
 print()
 cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"machine: {os.cpu_count()} cores, {cpu}; Go {subprocess.run(['go','env','GOVERSION'],capture_output=True,text=True).stdout.strip()}; {sys.argv[3]} per run; median of {rows[0]['runs']} runs per cell; load average at the end: {os.getloadavg()[0]:.1f}")
+print("store: " + ("PostgreSQL (BENCH_DB_DSN, on this machine)" if os.environ.get("BENCH_DB_DSN") else "SQLite"))
 if sys.argv[2] != "0":
     print(f"audit events written with audit on: {sys.argv[2]} lines in SA01_AUDIT_FILE")
 print()
