@@ -239,21 +239,30 @@ func TestServeAuthDisabledWarns(t *testing.T) {
 	}
 }
 
+// serveEnv is the environment of a serve over a SQLite store in dir, with
+// a fresh key, the internal token given, and a policy file (in the
+// environment as SA01_POLICY_FILE) that lets gateway read llm/*.
+func serveEnv(t *testing.T, dir, internalToken string) map[string]string {
+	t.Helper()
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte("services:\n  gateway: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"SA01_CRYPTO_FERNET_KEY":   fernet.GenerateKey().Encode(),
+		"SA01_DB_DSN":              "sqlite://" + filepath.Join(dir, "s.db"),
+		"SA01_POLICY_FILE":         pol,
+		"SA01_AUTH_INTERNAL_TOKEN": internalToken,
+	}
+}
+
 // TestServeTLSAndPolicyReload serves TLS with a fresh certificate and
 // reloads the policy on SIGHUP, keeping it when the new file is bad.
 func TestServeTLSAndPolicyReload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	pol := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(pol, []byte("services:\n  gateway: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"SA01_CRYPTO_FERNET_KEY":   fernet.GenerateKey().Encode(),
-		"SA01_DB_DSN":              "sqlite://" + filepath.Join(dir, "s.db"),
-		"SA01_POLICY_FILE":         pol,
-		"SA01_AUTH_INTERNAL_TOKEN": "tls-internal-token",
-	}
+	env := serveEnv(t, dir, "tls-internal-token")
+	pol := env["SA01_POLICY_FILE"]
 	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", tlsCert: certFile, tlsKey: keyFile})
 	defer s.stop()
 	if !strings.HasPrefix(s.addr, "https://") {
@@ -343,18 +352,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 	dir := t.TempDir()
 	auditFile := filepath.Join(dir, "audit.jsonl")
-	pol := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(pol, []byte("services:\n  gateway: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"SA01_CRYPTO_FERNET_KEY":   fernet.GenerateKey().Encode(),
-		"SA01_DB_DSN":              "sqlite://" + filepath.Join(dir, "s.db"),
-		"SA01_POLICY_FILE":         pol,
-		"SA01_AUTH_INTERNAL_TOKEN": "cache-internal-token",
-		"SA01_AUDIT_FILE":          auditFile,
-		"HOME":                     dir,
-	}
+	env := serveEnv(t, dir, "cache-internal-token")
+	env["SA01_AUDIT_FILE"], env["HOME"] = auditFile, dir
 	cli := func(stdin string, args ...string) runResult {
 		var o, e bytes.Buffer
 		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })

@@ -9,32 +9,21 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/storetest"
 )
 
-func TestAuditConformance(t *testing.T) {
-	storetest.RunAudit(t, func(t *testing.T) (storetest.AuditStore, func() storetest.AuditStore) {
-		cfg := pgtest.Config(t)
-		open := func() storetest.AuditStore {
-			db, err := postgres.OpenConfig(context.Background(), cfg.Copy())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
+// nodes opens a store in a new schema, and returns a function that opens
+// another handle on it (another node).
+func nodes(t *testing.T) (*postgres.DB, func() *postgres.DB) {
+	cfg := pgtest.Config(t)
+	open := func() *postgres.DB {
+		db, err := postgres.OpenConfig(context.Background(), cfg.Copy())
+		if err != nil {
+			t.Fatal(err)
 		}
-		return open(), open
-	})
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	return open(), open
 }
 
-func TestGenerationConformance(t *testing.T) {
-	storetest.RunGenerations(t, func(t *testing.T) (storetest.GenerationStore, func() storetest.GenerationStore) {
-		cfg := pgtest.Config(t)
-		open := func() storetest.GenerationStore {
-			db, err := postgres.OpenConfig(context.Background(), cfg.Copy())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		}
-		return open(), open
-	})
-}
+func TestAuditConformance(t *testing.T) { storetest.RunAudit(t, nodes) }
+
+func TestGenerationConformance(t *testing.T) { storetest.RunGenerations(t, nodes) }

@@ -117,44 +117,27 @@ const rotationLockSQL = `hashtext('sa01-secrets/rotation/' || current_schema())`
 // on a connection taken from the pool for the duration. The server releases
 // it when the connection ends, so a killed process never leaves it held.
 func (d *DB) LockRotation(ctx context.Context) (func() error, error) {
-	conn, err := d.pool.Acquire(ctx)
+	unlock, ok, err := d.tryAdvisoryLock(ctx, rotationLockSQL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
-	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+rotationLockSQL+`)`).Scan(&ok); err != nil {
-		conn.Release()
 		return nil, fmt.Errorf("postgres: rotation lock: %w", err)
 	}
 	if !ok {
-		conn.Release()
 		return nil, store.ErrLocked
 	}
-	return func() error {
-		defer conn.Release()
-		_, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(`+rotationLockSQL+`)`)
-		if err != nil {
-			// Drop the connection rather than return it to the pool
-			// still holding the lock.
-			_ = conn.Conn().Close(context.Background())
-		}
-		return err
-	}, nil
+	return unlock, nil
 }
 
-// LockPublisher implements audit.PublishLocker with a session advisory lock
-// named after the cursor and this schema, held on a connection of its own
-// as LockRotation's is.
-func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool, error) {
-	const key = `hashtext('sa01-secrets/publisher/' || $1 || '/' || current_schema())`
+// tryAdvisoryLock takes the session advisory lock keySQL (an SQL
+// expression of args) without waiting, on a connection of its own kept
+// until unlock. ok is false when another session holds it.
+func (d *DB) tryAdvisoryLock(ctx context.Context, keySQL string, args ...any) (unlock func() error, ok bool, err error) {
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
 	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+key+`)`, name).Scan(&ok); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+keySQL+`)`, args...).Scan(&ok); err != nil {
 		conn.Release()
-		return nil, false, fmt.Errorf("postgres: publisher lock: %w", err)
+		return nil, false, err
 	}
 	if !ok {
 		conn.Release()
@@ -162,7 +145,7 @@ func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool
 	}
 	return func() error {
 		defer conn.Release()
-		_, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`, name)
+		_, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(`+keySQL+`)`, args...)
 		if err != nil {
 			// Drop the connection rather than return it to the pool
 			// still holding the lock.
@@ -170,4 +153,14 @@ func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool
 		}
 		return err
 	}, true, nil
+}
+
+// LockPublisher implements audit.PublishLocker with a session advisory lock
+// named after the cursor and this schema, held as LockRotation's is.
+func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool, error) {
+	unlock, ok, err := d.tryAdvisoryLock(ctx, `hashtext('sa01-secrets/publisher/' || $1 || '/' || current_schema())`, name)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: publisher lock: %w", err)
+	}
+	return unlock, ok, nil
 }

@@ -234,25 +234,23 @@ func (d *DB) History(ctx context.Context, name string) ([]store.Version, error) 
 
 // Delete implements store.Secrets.
 func (d *DB) Delete(ctx context.Context, name string, now time.Time) error {
-	return d.writeTx(ctx, func(tx pgx.Tx) error {
-		var deleted *time.Time
-		err := tx.QueryRow(ctx, `SELECT deleted_at FROM secrets WHERE name = $1 FOR UPDATE`, name).Scan(&deleted)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
-		case err != nil:
-			return fmt.Errorf("postgres: deleting %s: %w", name, err)
-		case deleted != nil:
-			return fmt.Errorf("%w: %s", store.ErrDeleted, name)
-		}
-		_, err = tx.Exec(ctx, `UPDATE secrets SET deleted_at = $1, updated_at = $1 WHERE name = $2`, now.UTC(), name)
-		return err
-	})
+	return d.setDeleted(ctx, name, now, true)
 }
 
-// Undelete implements store.Secrets. It locks the row before it writes,
-// as every write of a secrets row does (see migration 00005).
+// Undelete implements store.Secrets.
 func (d *DB) Undelete(ctx context.Context, name string, now time.Time) error {
+	return d.setDeleted(ctx, name, now, false)
+}
+
+// setDeleted soft-deletes name (del) or restores it. It locks the row
+// before it writes, as every write of a secrets row does (migration
+// 00005). Deleting a deleted secret is ErrDeleted; restoring one that is
+// not deleted changes nothing.
+func (d *DB) setDeleted(ctx context.Context, name string, now time.Time, del bool) error {
+	verb := "deleting"
+	if !del {
+		verb = "undeleting"
+	}
 	return d.writeTx(ctx, func(tx pgx.Tx) error {
 		var deleted *time.Time
 		err := tx.QueryRow(ctx, `SELECT deleted_at FROM secrets WHERE name = $1 FOR UPDATE`, name).Scan(&deleted)
@@ -260,12 +258,18 @@ func (d *DB) Undelete(ctx context.Context, name string, now time.Time) error {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
 		case err != nil:
-			return fmt.Errorf("postgres: undeleting %s: %w", name, err)
-		case deleted == nil:
+			return fmt.Errorf("postgres: %s %s: %w", verb, name, err)
+		case del && deleted != nil:
+			return fmt.Errorf("%w: %s", store.ErrDeleted, name)
+		case !del && deleted == nil:
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE secrets SET deleted_at = NULL, updated_at = $1 WHERE name = $2`, now.UTC(), name); err != nil {
-			return fmt.Errorf("postgres: undeleting %s: %w", name, err)
+		var at any // the new deleted_at: now, or NULL
+		if del {
+			at = now.UTC()
+		}
+		if _, err := tx.Exec(ctx, `UPDATE secrets SET deleted_at = $1, updated_at = $2 WHERE name = $3`, at, now.UTC(), name); err != nil {
+			return fmt.Errorf("postgres: %s %s: %w", verb, name, err)
 		}
 		return nil
 	})

@@ -153,18 +153,14 @@ func (d *DB) PromoteKey(ctx context.Context, id string, now, retainUntil time.Ti
 // database (FILE.rotate-lock, 0600): every process using a SQLite store
 // runs on its host, and the kernel releases the lock when the holder dies.
 func (d *DB) LockRotation(ctx context.Context) (func() error, error) {
-	f, err := os.OpenFile(d.path+".rotate-lock", os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, ok, err := tryFlock(d.path + ".rotate-lock")
 	if err != nil {
-		return nil, notWritable(d.path+".rotate-lock", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, store.ErrLocked
-		}
 		return nil, fmt.Errorf("sqlite: rotation lock: %w", err)
 	}
-	return f.Close, nil
+	if !ok {
+		return nil, store.ErrLocked
+	}
+	return unlock, nil
 }
 
 // LockPublisher implements audit.PublishLocker with an flock on a file
@@ -172,7 +168,17 @@ func (d *DB) LockRotation(ctx context.Context) (func() error, error) {
 // name>.lock, 0600), as LockRotation does.
 func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool, error) {
 	sum := sha256.Sum256([]byte(name))
-	path := d.path + ".publish-" + hex.EncodeToString(sum[:8]) + ".lock"
+	unlock, ok, err := tryFlock(d.path + ".publish-" + hex.EncodeToString(sum[:8]) + ".lock")
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: publisher lock: %w", err)
+	}
+	return unlock, ok, nil
+}
+
+// tryFlock takes an exclusive flock on path (created 0600) without
+// waiting; ok is false when another holder has it. unlock closes the file,
+// which releases it.
+func tryFlock(path string) (unlock func() error, ok bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, false, notWritable(path, err)
@@ -182,7 +188,7 @@ func (d *DB) LockPublisher(ctx context.Context, name string) (func() error, bool
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, false, nil
 		}
-		return nil, false, fmt.Errorf("sqlite: publisher lock: %w", err)
+		return nil, false, err
 	}
 	return f.Close, true, nil
 }

@@ -19,13 +19,21 @@ type AuditStore interface {
 	store.Incidents
 }
 
-// AuditOpener opens a fresh, empty store for one test, and returns a
-// function that opens another handle on the same database (another node).
-// Handles are closed by the opener's cleanup.
-type AuditOpener func(t *testing.T) (AuditStore, func() AuditStore)
+// Opener opens a fresh, empty store for one test, and returns a function
+// that opens another handle on the same database (another node). Handles
+// are closed by the opener's cleanup. A driver's *DB serves as S for every
+// suite that takes one.
+type Opener[S any] func(t *testing.T) (S, func() S)
+
+// AuditOpener is an Opener as the audit suite uses it.
+type AuditOpener = Opener[AuditStore]
 
 // RunAudit runs the audit and incident suite against a driver.
-func RunAudit(t *testing.T, open AuditOpener) {
+func RunAudit[S AuditStore](t *testing.T, openS Opener[S]) {
+	open := func(t *testing.T) (AuditStore, func() AuditStore) {
+		st, other := openS(t)
+		return st, func() AuditStore { return other() }
+	}
 	t.Run("AppendChainsAndVerifies", func(t *testing.T) { testAuditAppend(t, open) })
 	t.Run("ConcurrentNodesKeepOneChain", func(t *testing.T) { testAuditConcurrent(t, open) })
 	t.Run("Query", func(t *testing.T) { testAuditQuery(t, open) })

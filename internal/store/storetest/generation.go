@@ -21,14 +21,17 @@ type GenerationStore interface {
 	audit.Guarding
 }
 
-// GenerationOpener opens a fresh, empty store for one test, and returns a
-// function that opens another handle on the same database (another node).
-type GenerationOpener func(t *testing.T) (GenerationStore, func() GenerationStore)
+// GenerationOpener is an Opener as the generation suite uses it.
+type GenerationOpener = Opener[GenerationStore]
 
 // RunGenerations checks the store generation that the server's read cache
 // relies on: every change moves it, whichever node makes it; reads do not;
 // and a guarded audit event commits only while its generation holds.
-func RunGenerations(t *testing.T, open GenerationOpener) {
+func RunGenerations[S GenerationStore](t *testing.T, openS Opener[S]) {
+	open := func(t *testing.T) (GenerationStore, func() GenerationStore) {
+		st, other := openS(t)
+		return st, func() GenerationStore { return other() }
+	}
 	t.Run("MovesOnEveryChange", func(t *testing.T) { testGenerationMoves(t, open) })
 	t.Run("GuardedAppend", func(t *testing.T) { testGuardedAppend(t, open) })
 	t.Run("MixedWritersNoDeadlock", func(t *testing.T) { testMixedWriters(t, open) })
