@@ -76,12 +76,20 @@ func (e *Error) Error() string {
 // Policy is a parsed, compiled policy. It is immutable and safe for
 // concurrent use. The zero Policy (and a nil *Policy) denies everything.
 type Policy struct {
+	file     string // the file it was parsed from, for Grant
 	services map[string]*grants
 }
 
 type grants struct {
-	byAction [3]rules // read, list, write
-	src      map[Action][]string
+	byAction [3]rules     // read, list, write: for Allowed
+	src      [3][]grantAt // the same globs in file order: for Explain and Globs
+}
+
+// grantAt is one glob as written, with its line.
+type grantAt struct {
+	glob string
+	line int
+	g    *glob
 }
 
 // rules is one action's globs, precompiled: literal names in a map, the
@@ -167,10 +175,55 @@ func (p *Policy) Services() []string {
 
 // Globs returns the globs granting action to service, as written.
 func (p *Policy) Globs(service string, action Action) []string {
-	if p == nil || p.services[service] == nil {
+	i := actionIndex(action)
+	if p == nil || p.services[service] == nil || i < 0 {
 		return nil
 	}
-	return append([]string(nil), p.services[service].src[action]...)
+	var out []string
+	for _, r := range p.services[service].src[i] {
+		out = append(out, r.glob)
+	}
+	return out
+}
+
+// Grant is one glob of a policy file that grants an action to a service:
+// what `policy explain` shows as the rule that allowed an access.
+type Grant struct {
+	Service string
+	Action  Action // the action the glob is written under: a read grant allows list too
+	Glob    string
+	File    string // as given to Parse or Load
+	Line    int
+}
+
+// String renders the grant as "FILE:LINE: SERVICE ACTION GLOB".
+func (g Grant) String() string {
+	return fmt.Sprintf("%s:%d: %s %s %s", g.File, g.Line, g.Service, g.Action, g.Glob)
+}
+
+// Explain returns the grant that allows service to perform action on the
+// secret name: the first of the action's globs in file order, then, for
+// list, the first of read's. ok is false exactly when Allowed is false.
+func (p *Policy) Explain(service string, action Action, name string) (g Grant, ok bool) {
+	if p == nil || p.services[service] == nil {
+		return Grant{}, false
+	}
+	i := actionIndex(action)
+	if i < 0 {
+		return Grant{}, false
+	}
+	order := []Action{action}
+	if action == List {
+		order = append(order, Read)
+	}
+	for _, a := range order {
+		for _, r := range p.services[service].src[actionIndex(a)] {
+			if r.g.match(name) {
+				return Grant{Service: service, Action: a, Glob: r.glob, File: p.file, Line: r.line}, true
+			}
+		}
+	}
+	return Grant{}, false
 }
 
 var serviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -205,7 +258,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &Error{File: file, Line: root.Line, Msg: "want a mapping with 'services:' at the top"}
 	}
-	p := &Policy{services: map[string]*grants{}}
+	p := &Policy{file: file, services: map[string]*grants{}}
 	var services *yaml.Node
 	err := eachPair(file, root, func(k, v *yaml.Node) error {
 		if k.Value != "services" {
@@ -244,7 +297,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 }
 
 func parseGrants(file, service string, v *yaml.Node) (*grants, error) {
-	g := &grants{src: map[Action][]string{}}
+	g := &grants{}
 	for i := range g.byAction {
 		g.byAction[i].exact = map[string]struct{}{}
 	}
@@ -276,7 +329,7 @@ func parseGrants(file, service string, v *yaml.Node) (*grants, error) {
 			} else {
 				g.byAction[i].globs = append(g.byAction[i].globs, gl)
 			}
-			g.src[a] = append(g.src[a], item.Value)
+			g.src[i] = append(g.src[i], grantAt{glob: item.Value, line: item.Line, g: gl})
 		}
 		return nil
 	})
