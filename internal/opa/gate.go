@@ -1,0 +1,103 @@
+package opa
+
+import (
+	"context"
+
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+)
+
+// Deciders: what decided an access, for the audit trail and `policy
+// explain`.
+const (
+	ByPolicy = "policy" // the YAML policy: it denied, or it allowed and no OPA is set
+	ByOPA    = "opa"    // OPA: the YAML policy granted (or there is none) and OPA answered
+	ByNone   = "none"   // neither is configured: everything is denied
+)
+
+// Gate is the combining rule of the server's access path. The YAML policy
+// is the first gate and deny wins: OPA is asked only about what the YAML
+// policy grants, so it can narrow access, never widen it. With no YAML
+// policy, OPA decides alone; with no OPA, the YAML policy does; with
+// neither, everything is denied.
+type Gate struct {
+	// Policy is the YAML policy in force, or nil when no policy file is
+	// configured. (An empty policy file denies everything: OPA is then
+	// never asked.)
+	Policy *policy.Holder
+	// OPA is the decider, or nil when no OPA is configured.
+	OPA *Decider
+}
+
+// Verdict is the combined decision on one access, and what made it.
+type Verdict struct {
+	Allow bool
+	// DecidedBy is ByPolicy, ByOPA or ByNone.
+	DecidedBy string
+	// Grant is the YAML rule that granted the access, when the YAML
+	// policy was asked and granted it; OPA may still have denied.
+	Grant *policy.Grant
+	// OPA is OPA's decision, when OPA was asked; its DecisionID goes in
+	// the audit event.
+	OPA *Decision
+}
+
+// Decide decides one access: in.Identity.Name is the YAML policy's service
+// and in.Action its action. It returns within OPA's timeout.
+func (g Gate) Decide(ctx context.Context, in Input) Verdict {
+	var grant *policy.Grant
+	if g.Policy != nil {
+		gr, ok := g.Policy.Current().Explain(in.Identity.Name, policy.Action(in.Action), in.Secret.Name)
+		if !ok {
+			return Verdict{DecidedBy: ByPolicy}
+		}
+		grant = &gr
+	}
+	if g.OPA == nil {
+		if grant == nil {
+			return Verdict{DecidedBy: ByNone}
+		}
+		return Verdict{Allow: true, DecidedBy: ByPolicy, Grant: grant}
+	}
+	dec := g.OPA.Decide(ctx, in)
+	return Verdict{Allow: dec.Allow, DecidedBy: ByOPA, Grant: grant, OPA: &dec}
+}
+
+// Unavailable reports whether the access is refused because OPA gave no
+// answer in time: the server answers 503 unavailable, not 403 denied.
+func (v Verdict) Unavailable() bool { return v.OPA != nil && v.OPA.Unavailable() }
+
+// DecisionID returns OPA's decision_id for the audit event, or "".
+func (v Verdict) DecisionID() string {
+	if v.OPA == nil {
+		return ""
+	}
+	return v.OPA.DecisionID
+}
+
+// Explain says in one line what decided, for `policy explain`:
+//
+//	allowed: policy.yaml:3: gateway read llm/*; OPA allowed (decision 4ca6…)
+//	denied: no rule of the YAML policy grants it
+//	denied: policy.yaml:3: gateway read llm/*; OPA denied (decision 4ca6…)
+func (v Verdict) Explain() string {
+	s := "denied: "
+	if v.Allow {
+		s = "allowed: "
+	}
+	switch {
+	case v.DecidedBy == ByNone:
+		return s + "no YAML policy and no OPA are configured"
+	case v.DecidedBy == ByPolicy && v.Grant == nil:
+		return s + "no rule of the YAML policy grants it"
+	}
+	if v.Grant != nil {
+		s += v.Grant.String()
+		if v.OPA == nil {
+			return s
+		}
+		s += "; "
+	} else {
+		s += "no YAML policy; "
+	}
+	return s + "OPA " + v.OPA.String()
+}
