@@ -26,6 +26,11 @@ type Gate struct {
 	Policy *policy.Holder
 	// OPA is the decider, or nil when no OPA is configured.
 	OPA *Decider
+	// Describe, when set, completes the input (the secret's class and
+	// owner) after the YAML policy granted the access and before OPA is
+	// asked, so that an access the YAML policy denies reads nothing from
+	// the store. An error refuses the access (Verdict.Err).
+	Describe func(ctx context.Context, in *Input) error
 }
 
 // Verdict is the combined decision on one access, and what made it.
@@ -39,6 +44,8 @@ type Verdict struct {
 	// OPA is OPA's decision, when OPA was asked; its DecisionID goes in
 	// the audit event.
 	OPA *Decision
+	// Err is why Describe failed; the access is refused and OPA not asked.
+	Err error
 }
 
 // Decide decides one access: in.Identity.Name is the YAML policy's service
@@ -57,6 +64,11 @@ func (g Gate) Decide(ctx context.Context, in Input) Verdict {
 			return Verdict{DecidedBy: ByNone}
 		}
 		return Verdict{Allow: true, DecidedBy: ByPolicy, Grant: grant}
+	}
+	if g.Describe != nil {
+		if err := g.Describe(ctx, &in); err != nil {
+			return Verdict{DecidedBy: ByOPA, Grant: grant, Err: err}
+		}
 	}
 	dec := g.OPA.Decide(ctx, in)
 	return Verdict{Allow: dec.Allow, DecidedBy: ByOPA, Grant: grant, OPA: &dec}
@@ -92,12 +104,15 @@ func (v Verdict) Explain() string {
 	}
 	if v.Grant != nil {
 		s += v.Grant.String()
-		if v.OPA == nil {
+		if v.OPA == nil && v.Err == nil {
 			return s
 		}
 		s += "; "
 	} else {
 		s += "no YAML policy; "
+	}
+	if v.Err != nil {
+		return s + "OPA not asked: " + v.Err.Error()
 	}
 	return s + "OPA " + v.OPA.String()
 }

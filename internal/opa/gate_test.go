@@ -3,11 +3,14 @@ package opa
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/somaagent01/sa01-secrets/internal/policy"
@@ -65,29 +68,29 @@ func TestGate(t *testing.T) {
 		asked   bool // OPA was asked
 		explain string
 	}{
-		{"both allow", Gate{yaml, d}, access("gateway", "read", "llm/openai_api_key"), true, ByOPA, true,
+		{"both allow", Gate{Policy: yaml, OPA: d}, access("gateway", "read", "llm/openai_api_key"), true, ByOPA, true,
 			"allowed: policy.yaml:3: gateway read llm/*; OPA allowed (decision d"},
-		{"list by a read grant", Gate{yaml, d}, access("gateway", "list", "llm/x"), true, ByOPA, true,
+		{"list by a read grant", Gate{Policy: yaml, OPA: d}, access("gateway", "list", "llm/x"), true, ByOPA, true,
 			"allowed: policy.yaml:3: gateway read llm/*; OPA allowed"},
-		{"YAML denies, OPA would allow", Gate{yaml, d}, access("gateway", "write", "llm/openai_api_key"), false, ByPolicy, false,
+		{"YAML denies, OPA would allow", Gate{Policy: yaml, OPA: d}, access("gateway", "write", "llm/openai_api_key"), false, ByPolicy, false,
 			"denied: no rule of the YAML policy grants it"},
-		{"YAML denies an unknown service", Gate{yaml, d}, access("nobody", "read", "llm/x"), false, ByPolicy, false,
+		{"YAML denies an unknown service", Gate{Policy: yaml, OPA: d}, access("nobody", "read", "llm/x"), false, ByPolicy, false,
 			"denied: no rule of the YAML policy grants it"},
-		{"YAML allows, OPA denies", Gate{yaml, d}, access("gateway", "read", "llm/blocked_key"), false, ByOPA, true,
+		{"YAML allows, OPA denies", Gate{Policy: yaml, OPA: d}, access("gateway", "read", "llm/blocked_key"), false, ByOPA, true,
 			"denied: policy.yaml:3: gateway read llm/*; OPA denied (decision d"},
-		{"YAML allows, OPA unavailable", Gate{yaml, d}, access("gateway", "read", "llm/down"), false, ByOPA, true,
+		{"YAML allows, OPA unavailable", Gate{Policy: yaml, OPA: d}, access("gateway", "read", "llm/down"), false, ByOPA, true,
 			"denied: policy.yaml:3: gateway read llm/*; OPA unavailable: opa: unavailable: status 503"},
-		{"no YAML, OPA allows", Gate{nil, d}, access("anyone", "write", "db/x"), true, ByOPA, true,
+		{"no YAML, OPA allows", Gate{OPA: d}, access("anyone", "write", "db/x"), true, ByOPA, true,
 			"allowed: no YAML policy; OPA allowed (decision d"},
-		{"no YAML, OPA denies", Gate{nil, d}, access("anyone", "read", "llm/blocked"), false, ByOPA, true,
+		{"no YAML, OPA denies", Gate{OPA: d}, access("anyone", "read", "llm/blocked"), false, ByOPA, true,
 			"denied: no YAML policy; OPA denied (decision d"},
-		{"no OPA, YAML allows", Gate{yaml, nil}, access("worker", "read", "llm/openai_api_key"), true, ByPolicy, false,
+		{"no OPA, YAML allows", Gate{Policy: yaml}, access("worker", "read", "llm/openai_api_key"), true, ByPolicy, false,
 			"allowed: policy.yaml:5: worker read llm/openai_api_key"},
-		{"no OPA, YAML denies", Gate{yaml, nil}, access("worker", "read", "llm/other"), false, ByPolicy, false,
+		{"no OPA, YAML denies", Gate{Policy: yaml}, access("worker", "read", "llm/other"), false, ByPolicy, false,
 			"denied: no rule of the YAML policy grants it"},
 		{"neither", Gate{}, access("gateway", "read", "llm/x"), false, ByNone, false,
 			"denied: no YAML policy and no OPA are configured"},
-		{"empty YAML file, OPA allows", Gate{policy.Static(&policy.Policy{}), d}, access("gateway", "read", "llm/x"), false, ByPolicy, false,
+		{"empty YAML file, OPA allows", Gate{Policy: policy.Static(&policy.Policy{}), OPA: d}, access("gateway", "read", "llm/x"), false, ByPolicy, false,
 			"denied: no rule of the YAML policy grants it"},
 	}
 	for _, c := range cases {
@@ -135,5 +138,55 @@ func TestGateFollowsReload(t *testing.T) {
 	}
 	if g.Decide(context.Background(), in).Allow {
 		t.Fatal("allowed after a reload that took the grant away")
+	}
+}
+
+// TestGateDescribe: the input is completed only for what the YAML policy
+// grants, and a failure to complete it refuses the access.
+func TestGateDescribe(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse("policy.yaml", []byte(gatePolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen Input
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Input Input }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		seen = body.Input
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"result": true}`)
+	})
+	described := 0
+	g := Gate{Policy: policy.Static(p), OPA: mustNew(t, Options{URL: f.URL}), Describe: func(ctx context.Context, in *Input) error {
+		described++
+		if in.Secret.Name == "llm/broken" {
+			return errors.New("store unavailable")
+		}
+		in.Secret.Class, in.Secret.Owner = "api-key", "ml-team"
+		return nil
+	}}
+	in := input("llm/openai_api_key")
+	in.Secret.Class, in.Secret.Owner = "", ""
+	v := g.Decide(context.Background(), in)
+	mu.Lock()
+	got := seen.Secret
+	mu.Unlock()
+	if !v.Allow || got.Class != "api-key" || got.Owner != "ml-team" {
+		t.Fatalf("%+v; OPA saw %+v", v, got)
+	}
+	in.Action = "write" // the YAML policy denies: nothing read
+	if v := g.Decide(context.Background(), in); v.Allow || described != 1 {
+		t.Fatalf("%+v after %d descriptions", v, described)
+	}
+	calls := f.calls.Load()
+	v = g.Decide(context.Background(), input("llm/broken"))
+	if v.Allow || v.Err == nil || v.OPA != nil || f.calls.Load() != calls {
+		t.Fatalf("%+v", v)
+	}
+	if want := "denied: policy.yaml:3: gateway read llm/*; OPA not asked: store unavailable"; v.Explain() != want {
+		t.Fatalf("Explain = %q, want %q", v.Explain(), want)
 	}
 }
