@@ -250,9 +250,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	out := bufio.NewWriterSize(g.stdout, 64<<10)
 	var explain func(scan.Explained)
 	if o.explain {
-		explain = func(e scan.Explained) {
-			fmt.Fprintf(g.stderr, "explain: %s:%d:%d: %s: dropped: %s\n", e.Path, e.Line, e.Column, e.Rule, e.Reason)
-		}
+		explain = func(e scan.Explained) { scan.WriteExplained(g.stderr, e) }
 	}
 	st, err := s.Run(ctx, o.workers, produce, explain, func(f scan.Finding) error {
 		if o.writeBaseline != "" {
@@ -292,7 +290,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		if err := scan.WriteBaseline(o.writeBaseline, all); err != nil {
 			return withCode(ExitError, err, "")
 		}
-		fmt.Fprintf(g.stderr, "sa01-secrets: wrote %d findings to the baseline %s\n", len(all), o.writeBaseline)
+		fmt.Fprintf(g.stderr, "sa01-secrets: wrote %d findings to the baseline %s\n", len(all), scan.PrintableName(o.writeBaseline))
 	}
 
 	// What was scanned, and whether it was all of it.
@@ -310,7 +308,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	case o.stdin:
 		what = fmt.Sprintf("%d bytes of stdin", st.Bytes)
 	case o.image != "":
-		what = fmt.Sprintf("%d files in %d layers and the config of %s", imageSt.Files, imageSt.Layers, o.image)
+		what = fmt.Sprintf("%d files in %d layers and the config of %s", imageSt.Files, imageSt.Layers, scan.PrintableName(o.image))
 		partial = imageSt.Errors
 	default:
 		what = fmt.Sprintf("%d files (%d binary and %d ignored skipped)", walkSt.Files+st.Files, walkSt.Binaries+st.Binaries, walkSt.Ignored)
@@ -322,6 +320,9 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	}
 	fmt.Fprintf(g.stderr, "sa01-secrets: %s\n", summary)
 	if len(partial) > 0 {
+		for i, p := range partial {
+			partial[i] = scan.Printable(p)
+		}
 		return withCode(ExitError, fmt.Errorf("scan incomplete: %d inputs could not be read: %s", len(partial), strings.Join(first(partial, 5), "; ")),
 			"findings above are from what could be read")
 	}

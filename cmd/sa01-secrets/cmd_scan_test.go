@@ -401,3 +401,30 @@ func TestScanOnlyBinariesIsNotClean(t *testing.T) {
 		t.Fatalf("exit %d, %s", code, errs)
 	}
 }
+
+// TestScanTextOutputEscapes: a file name with a newline and escape
+// sequences, and a git author that erases the line above, cannot fake or
+// hide finding lines on a terminal: the text output holds no control
+// character but newlines, one per line written.
+func TestScanTextOutputEscapes(t *testing.T) {
+	e := scanEnv{"HOME": t.TempDir()}
+	name := "a\x1b[2K\rfake.txt:1:1: ok\nb.env"
+	dir := writeFiles(t, map[string]string{name: "DB_PASSWORD=" + testValue("esc") + "\n"})
+	code, out, _ := e.run(t, "", "scan", dir)
+	if code != ExitCheckFailed || strings.Count(out, "\n") != 1 || strings.ContainsAny(out, "\x1b\r") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		return
+	}
+	cmd := exec.Command("sh", "-c", `git init -q -b main . && git add -A && git -c user.name="$(printf 'Mallory \033[2K\r\033[1A')" -c user.email=m@x commit -qm x`)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git: %v %s", err, b)
+	}
+	code, out, _ = e.run(t, "", "scan", "--git", dir)
+	if code != ExitCheckFailed || strings.Count(out, "\n") != 2 || strings.ContainsAny(out, "\x1b\r") || !strings.Contains(out, `by "Mallory \x1b[2K\r\x1b[1A <m@x>"`) {
+		t.Fatalf("git: exit %d, output %q", code, out)
+	}
+}

@@ -8,25 +8,96 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteText writes one finding per line: path:line:column: rule, the secret's
 // name and version when known, and the masked excerpt; git findings get a
-// second line with the commit.
+// second line with the commit. What comes from the scanned input (paths,
+// excerpts, secret names, authors) is made printable first: a name with a
+// control character is quoted, an excerpt has its control characters
+// escaped, so no input can move the cursor, erase or fake a line.
 func WriteText(w io.Writer, f Finding) error {
 	name := ""
 	if f.SecretName != "" {
-		name = fmt.Sprintf(" [%s v%d, %s]", f.SecretName, f.SecretVersion, f.Form)
+		name = fmt.Sprintf(" [%s v%d, %s]", PrintableName(f.SecretName), f.SecretVersion, Printable(f.Form))
 	}
-	if _, err := fmt.Fprintf(w, "%s:%d:%d: %s%s: %s\n", f.Path, f.Line, f.Column, f.Rule, name, f.Excerpt); err != nil {
+	if _, err := fmt.Fprintf(w, "%s:%d:%d: %s%s: %s\n", PrintableName(f.Path), f.Line, f.Column, f.Rule, name, Printable(f.Excerpt)); err != nil {
 		return err
 	}
 	if f.Commit != "" {
-		_, err := fmt.Fprintf(w, "    commit %s by %s on %s\n", f.Commit, f.Author, f.Date)
+		_, err := fmt.Fprintf(w, "    commit %s by %s on %s\n", Printable(f.Commit), PrintableName(f.Author), Printable(f.Date))
 		return err
 	}
 	return nil
+}
+
+// WriteExplained writes one dropped candidate (--explain), printable as
+// [WriteText] makes findings.
+func WriteExplained(w io.Writer, e Explained) error {
+	_, err := fmt.Fprintf(w, "explain: %s:%d:%d: %s: dropped: %s\n", PrintableName(e.Path), e.Line, e.Column, e.Rule, Printable(e.Reason))
+	return err
+}
+
+// Printable returns s with every character a terminal would act on
+// escaped: C0 and C1 control characters (a tab excepted), DEL, Unicode
+// format and separator characters (bidirectional overrides among them) as
+// Go escapes (\x1b, \r, \u202e), and bytes that are not UTF-8 as \xNN.
+// A backslash is left as it is: for names, use [PrintableName].
+func Printable(s string) string {
+	if !needsEscape(s, false) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\t' || strconv.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
+// PrintableName returns a path or a name as it is, or, when it holds a
+// character [Printable] would escape, a tab, or starts with a double quote,
+// as a Go-quoted string ("a\nb"): quoted, a name is unambiguous, as git's
+// core.quotePath makes its paths.
+func PrintableName(s string) string {
+	if !needsEscape(s, true) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+func needsEscape(s string, name bool) bool {
+	if name && strings.HasPrefix(s, `"`) {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
+			if c == '\t' && !name {
+				continue
+			}
+			if c < 0x80 {
+				return true
+			}
+			// Non-ASCII: decide per character.
+			for _, r := range s[i:] {
+				if r == utf8.RuneError || !strconv.IsPrint(r) && !(r == '\t' && !name) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
 }
 
 // WriteJSON writes the findings as a JSON array.
