@@ -152,6 +152,9 @@ excludes are skipped), --git [REPO] (every line added by every commit on
 every branch), --staged (lines added in the index: a pre-commit hook),
 --stdin, or --docker-image FILE.tar (a docker save archive).
 
+A scanned repository's configuration and attributes are not obeyed: git runs
+no program they name and shows every line.
+
 Findings never show a secret: the excerpt masks it as ****. A line with the
 comment sa01-secrets:allow is silenced; --baseline ignores accepted findings,
 recorded with --write-baseline by a hash of the secret, rule and path.
@@ -299,12 +302,13 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	switch {
 	case o.git != "" || o.staged:
 		what = fmt.Sprintf("%d added lines in %d commits", gitSt.AddedLines, gitSt.Commits)
-		if gitSt.MergesSkipped {
-			what += " (not what merge commits added: that needs git 2.36 or newer)"
-		}
 		if o.staged {
 			what = fmt.Sprintf("%d staged added lines", gitSt.AddedLines)
 		}
+		if gitSt.Binaries > 0 {
+			what += fmt.Sprintf(" (%d binary files skipped)", gitSt.Binaries)
+		}
+		partial = gitSt.Hidden
 	case o.stdin:
 		what = fmt.Sprintf("%d bytes of stdin", st.Bytes)
 	case o.image != "":

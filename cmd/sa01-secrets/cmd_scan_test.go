@@ -428,3 +428,35 @@ func TestScanTextOutputEscapes(t *testing.T) {
 		t.Fatalf("git: exit %d, output %q", code, out)
 	}
 }
+
+// TestScanStagedRunsNothing: the pre-commit hook's scan obeyed the
+// repository: core.fsmonitor=./evil.sh ran, and `*.env -diff` in
+// .gitattributes made it report 0 findings, exit 0, for a staged file with
+// two secrets. It runs nothing and finds both.
+func TestScanStagedRunsNothing(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	e := scanEnv{"HOME": t.TempDir()}
+	dir := t.TempDir()
+	ran := filepath.Join(t.TempDir(), "ran")
+	evil := filepath.Join(dir, "evil.sh")
+	os.WriteFile(evil, []byte("#!/bin/sh\necho ran >> '"+ran+"'\n"), 0o755)
+	cmd := exec.Command("sh", "-c", `git init -q -b main . && printf '*.env -diff\n' > .gitattributes && git add .gitattributes evil.sh &&
+		git -c user.name=A -c user.email=a@x commit -qm init && git config core.fsmonitor ./evil.sh &&
+		printf 'DB_PASSWORD=%s\nAPI_TOKEN=%s\n' "$P1" "$P2" > prod.env && git add prod.env`)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "P1="+testValue("s1"), "P2="+testValue("s2"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git: %v %s", err, b)
+	}
+	os.Remove(ran) // git add ran it
+	t.Chdir(dir)
+	code, out, errs := e.run(t, "", "scan", "--staged")
+	if code != ExitCheckFailed || strings.Count(out, "prod.env:") != 2 {
+		t.Errorf("exit %d, output %q, %s", code, out, errs)
+	}
+	if b, err := os.ReadFile(ran); err == nil {
+		t.Errorf("core.fsmonitor ran: %s", b)
+	}
+}

@@ -19,6 +19,9 @@ type Unit struct {
 	// Lines, when set, gives the origin of each line of Data instead of
 	// Path and FirstLine (git history, image metadata).
 	Lines []LineInfo
+	// Commit, when set, is the commit of every line (a blob of git's
+	// history read whole).
+	Commit *Commit
 	// Code marks source code, where an unquoted value is an expression and
 	// never a literal secret.
 	Code bool
@@ -298,7 +301,7 @@ func (l *locator) at(off int) (path string, line, col int, c *Commit) {
 		li := l.u.Lines[l.line]
 		return li.Path, li.Line, col, li.Commit
 	}
-	return l.u.Path, l.u.FirstLine + l.line, col, nil
+	return l.u.Path, l.u.FirstLine + l.line, col, l.u.Commit
 }
 
 func lineBounds(b []byte, off int) (int, int) {

@@ -380,13 +380,9 @@ func TestGitHistory(t *testing.T) {
 		byPath[f.Path] = append(byPath[f.Path], f)
 	}
 	merge := strings.TrimSpace(string(mergeHash))
-	if st.MergesSkipped {
-		t.Logf("git older than 2.36: merges not scanned")
-	} else {
-		for _, p := range []string{"a.txt", "d.txt"} {
-			if !slices.ContainsFunc(byPath[p], func(f Finding) bool { return f.Commit == merge }) {
-				t.Errorf("%s: findings %+v, want one in the merge commit %s", p, byPath[p], merge)
-			}
+	for _, p := range []string{"a.txt", "d.txt"} {
+		if !slices.ContainsFunc(byPath[p], func(f Finding) bool { return f.Commit == merge }) {
+			t.Errorf("%s: findings %+v, want one in the merge commit %s", p, byPath[p], merge)
 		}
 	}
 	if len(byPath["c.txt"]) != 1 {
@@ -422,39 +418,4 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("known value survived masking: %q", out)
 		}
 	})
-}
-
-// TestGitHistoryOldGit: a git without --remerge-diff (older than 2.36) still
-// gives the history, without merges, and the stats say so.
-func TestGitHistoryOldGit(t *testing.T) {
-	real, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("no git")
-	}
-	dir := t.TempDir()
-	bin := t.TempDir()
-	wrapper := "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = --diff-merges=remerge ]; then\n" +
-		"    echo 'fatal: unknown value for --diff-merges: remerge' >&2; exit 128\n  fi\ndone\nexec " + real + " \"$@\"\n"
-	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(wrapper), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	git := func(args ...string) {
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Ann", "-c", "user.email=ann@example.com"}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	git("init", "-q", "-b", "main")
-	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("api_key: "+rnd(alnumSet, 32, 605)+"\n"), 0o600)
-	git("add", ".")
-	git("commit", "-qm", "first")
-	var got []Finding
-	var st GitStats
-	_, err = New(nil).Run(context.Background(), 2, func(send func(Unit) bool) error {
-		return GitHistory(context.Background(), dir, false, &st, send)
-	}, nil, func(f Finding) error { got = append(got, f); return nil })
-	if err != nil || len(got) != 1 || !st.MergesSkipped || st.Commits != 1 {
-		t.Fatalf("old git: %v, %d findings, %+v", err, len(got), st)
-	}
 }
