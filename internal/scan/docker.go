@@ -50,21 +50,41 @@ type imageConfig struct {
 	} `json:"history"`
 }
 
+// maxEntries bounds the entries of the archive itself (not of its layers).
+const maxEntries = 1 << 16
+
 // DockerImage sends the contents of a `docker save` archive: the image
 // config's Env, Cmd, Entrypoint, Labels and build history (where build
 // arguments appear), and every text file of every layer (gzip-compressed
 // or not). Layer files are named ARCHIVE!LAYER/path.
+//
+// Every config and layer manifest.json names is read, through links inside
+// the archive (docker save links a layer that two images share); one that
+// is absent, that leads out of the archive or to something other than a
+// file, or that cannot be read is recorded in st.Errors: the scan is then
+// partial, never clean.
 func DockerImage(file string, st *ImageStats, send func(Unit) bool) error {
-	mf, err := readManifest(file)
+	mf, entries, err := readIndex(file)
 	if err != nil {
 		return err
 	}
-	configs := map[string]bool{}
-	layers := map[string]bool{}
+	base := path.Base(file)
+	configs := map[string]string{} // entry to read: the name manifest.json gives it
+	layers := map[string]string{}
+	want := func(set map[string]string, kind, name string) {
+		target, err := resolveEntry(entries, name)
+		if err != nil {
+			st.Errors = append(st.Errors, fmt.Sprintf("%s: %s %s named in manifest.json: %v", base, kind, name, err))
+			return
+		}
+		if _, ok := set[target]; !ok {
+			set[target] = name
+		}
+	}
 	for _, m := range mf {
-		configs[path.Clean(m.Config)] = true
+		want(configs, "config", m.Config)
 		for _, l := range m.Layers {
-			layers[path.Clean(l)] = true
+			want(layers, "layer", l)
 		}
 	}
 	f, err := os.Open(file)
@@ -74,7 +94,7 @@ func DockerImage(file string, st *ImageStats, send func(Unit) bool) error {
 	defer f.Close()
 	budget := &budget{bytes: maxImageBytes, files: maxImageFiles}
 	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
-	base := path.Base(file)
+	seen := map[string]bool{}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -83,10 +103,13 @@ func DockerImage(file string, st *ImageStats, send func(Unit) bool) error {
 		if err != nil {
 			return fmt.Errorf("scan: %s: not a docker save archive: %w", file, err)
 		}
-		name := path.Clean(h.Name)
-		switch {
-		case configs[name]:
-			b, err := ReadAllBounded(tr, maxConfig, "image config "+name)
+		name := entryName(h.Name)
+		if !isRegular(h.Typeflag) {
+			continue
+		}
+		if listed, ok := configs[name]; ok {
+			seen[name] = true
+			b, err := ReadAllBounded(tr, maxConfig, "image config "+listed)
 			if err != nil {
 				st.Errors = append(st.Errors, err.Error())
 				continue
@@ -99,9 +122,11 @@ func DockerImage(file string, st *ImageStats, send func(Unit) bool) error {
 			if !send(u) {
 				return errStopped
 			}
-		case layers[name]:
+		}
+		if listed, ok := layers[name]; ok {
+			seen[name] = true
 			st.Layers++
-			id := layerID(name)
+			id := layerID(path.Clean(listed))
 			if err := scanLayer(tr, base+"!"+id, budget, st, send); err != nil {
 				if errors.Is(err, errStopped) {
 					return err
@@ -113,40 +138,103 @@ func DockerImage(file string, st *ImageStats, send func(Unit) bool) error {
 			}
 		}
 	}
-	if st.Layers == 0 && len(layers) > 0 {
-		st.Errors = append(st.Errors, base+": no layer found in the archive")
+	var missing []string
+	for _, set := range []map[string]string{configs, layers} {
+		for target, listed := range set {
+			if !seen[target] {
+				missing = append(missing, fmt.Sprintf("%s: %s, named in manifest.json, is not in the archive", base, listed))
+			}
+		}
 	}
+	sort.Strings(missing)
+	st.Errors = append(st.Errors, missing...)
 	return nil
 }
 
-func readManifest(file string) ([]imageManifest, error) {
+// tarEntry is what the index keeps of the entries of one name.
+type tarEntry struct {
+	regular bool   // one of them is a regular file
+	typ     byte   // else the type of the last one
+	link    string // and where it links to
+}
+
+func entryName(n string) string { return strings.TrimPrefix(path.Clean("/"+n), "/") }
+
+func isRegular(t byte) bool { return t == tar.TypeReg || t == 0 } // 0: the old TypeRegA
+
+// readIndex reads manifest.json and the name and type of every entry.
+func readIndex(file string) ([]imageManifest, map[string]tarEntry, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("scan: %s: %w", file, errors.Unwrap(err))
+		return nil, nil, fmt.Errorf("scan: %s: %w", file, errors.Unwrap(err))
 	}
 	defer f.Close()
-	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
+	tr := tar.NewReader(f) // a file: tar seeks over the contents
+	entries := map[string]tarEntry{}
+	var mf []imageManifest
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("scan: %s: no manifest.json: not a docker save archive", file)
+			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("scan: %s: not a docker save archive: %w", file, err)
+			return nil, nil, fmt.Errorf("scan: %s: not a docker save archive: %w", file, err)
 		}
-		if path.Clean(h.Name) != "manifest.json" {
+		name := entryName(h.Name)
+		e := entries[name]
+		if isRegular(h.Typeflag) {
+			e.regular = true
+		} else {
+			e.typ, e.link = h.Typeflag, h.Linkname
+		}
+		entries[name] = e
+		if len(entries) > maxEntries {
+			return nil, nil, fmt.Errorf("scan: %s: more than %d entries: not a docker save archive", file, maxEntries)
+		}
+		if name != "manifest.json" || !isRegular(h.Typeflag) {
 			continue
 		}
 		b, err := ReadAllBounded(tr, maxManifest, "manifest.json")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		var m []imageManifest
-		if err := json.Unmarshal(b, &m); err != nil || len(m) == 0 {
-			return nil, fmt.Errorf("scan: %s: manifest.json is not a docker save manifest", file)
+		if err := json.Unmarshal(b, &mf); err != nil || len(mf) == 0 {
+			return nil, nil, fmt.Errorf("scan: %s: manifest.json is not a docker save manifest", file)
 		}
-		return m, nil
 	}
+	if mf == nil {
+		return nil, nil, fmt.Errorf("scan: %s: no manifest.json: not a docker save archive", file)
+	}
+	return mf, entries, nil
+}
+
+// resolveEntry follows name through the archive's symbolic and hard links
+// to a regular file, whose name it returns.
+func resolveEntry(entries map[string]tarEntry, name string) (string, error) {
+	name = entryName(name)
+	for range 16 {
+		e, ok := entries[name]
+		switch {
+		case !ok:
+			return "", errors.New("not in the archive")
+		case e.regular:
+			return name, nil
+		case e.typ == tar.TypeSymlink:
+			if path.IsAbs(e.link) {
+				return "", errors.New("a symbolic link out of the archive")
+			}
+			next := path.Join(path.Dir(name), e.link)
+			if next == ".." || strings.HasPrefix(next, "../") {
+				return "", errors.New("a symbolic link out of the archive")
+			}
+			name = next
+		case e.typ == tar.TypeLink:
+			name = entryName(e.link)
+		default:
+			return "", fmt.Errorf("not a file (tar type %q)", e.typ)
+		}
+	}
+	return "", errors.New("a chain of more than 16 links")
 }
 
 func layerID(name string) string {

@@ -31,15 +31,29 @@ type WalkOptions struct {
 }
 
 // Walk sends the text files under each path (files are sent as they are)
-// as units. It skips .git directories, symbolic links, binary files (a NUL
-// byte in the first 8000 bytes) and, unless IncludeIgnored, what the
-// .gitignore files under each root (and the root's .git/info/exclude)
-// exclude. Unreadable paths are recorded in the stats, not fatal.
+// as units. A path that is a symbolic link is followed, as find -H and git
+// follow the paths they are given; below it, symbolic links are skipped
+// (they may lead out of the tree, or round it), as are .git directories,
+// binary files (a NUL byte in the first 8000 bytes) and, unless
+// IncludeIgnored, what the .gitignore files under each root (and the root's
+// .git/info/exclude) exclude. Unreadable paths are recorded in the stats,
+// not fatal, and make the scan partial.
 func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) error {
 	for _, root := range paths {
 		info, err := os.Lstat(root)
 		if err != nil {
 			return fmt.Errorf("scan: %s: %w", root, errors.Unwrap(err))
+		}
+		walkRoot := root
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if info, err = os.Stat(root); err != nil {
+				return fmt.Errorf("scan: %s: %w", root, errors.Unwrap(err))
+			}
+			if info.IsDir() {
+				// A trailing separator makes WalkDir resolve the link
+				// and walk what it points to, under the name given.
+				walkRoot = filepath.Clean(root) + string(filepath.Separator)
+			}
 		}
 		if !info.IsDir() {
 			var c fileCounts
@@ -56,7 +70,7 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 		if !opt.IncludeIgnored {
 			ign.load(root, "", filepath.Join(root, ".git", "info", "exclude"))
 		}
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				st.Errors = append(st.Errors, p)
 				if d != nil && d.IsDir() {
@@ -64,7 +78,7 @@ func Walk(paths []string, opt WalkOptions, st *WalkStats, send func(Unit) bool) 
 				}
 				return nil
 			}
-			rel, _ := filepath.Rel(root, p)
+			rel, _ := filepath.Rel(walkRoot, p)
 			rel = filepath.ToSlash(rel)
 			if d.IsDir() {
 				if d.Name() == ".git" {
@@ -117,7 +131,9 @@ type fileCounts struct {
 }
 
 // readFile sends the text file p as units named name: whole when small,
-// in chunks otherwise. A binary file is counted and skipped.
+// in chunks otherwise. A binary file is counted and skipped; a file that
+// cannot be opened or read to its end is recorded in st.errors (what was
+// read of it is scanned).
 func readFile(p, name string, chunkSize int, st *fileCounts, send func(Unit) bool) error {
 	f, err := os.Open(p)
 	if err != nil {
@@ -126,7 +142,11 @@ func readFile(p, name string, chunkSize int, st *fileCounts, send func(Unit) boo
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, binarySniff)
-	head, _ := br.Peek(binarySniff)
+	head, err := br.Peek(binarySniff)
+	if err != nil && !errors.Is(err, io.EOF) {
+		st.errors = append(st.errors, p) // a directory, an I/O error
+		return nil
+	}
 	if bytes.IndexByte(head, 0) >= 0 {
 		st.binaries++
 		return nil
@@ -136,16 +156,27 @@ func readFile(p, name string, chunkSize int, st *fileCounts, send func(Unit) boo
 	if fi, err := f.Stat(); err == nil && fi.Size() < int64(ChunkSize) && chunkSize == 0 {
 		// Small files, most of a source tree, go whole in one unit.
 		data := make([]byte, 0, fi.Size()+1)
+		var rerr error
 		for {
 			n, err := br.Read(data[len(data):cap(data)])
 			data = data[:len(data)+n]
-			if err != nil || len(data) == cap(data) {
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					rerr = err
+				}
+				break
+			}
+			if len(data) == cap(data) {
 				break
 			}
 		}
-		if len(data) == cap(data) { // grew since Stat
-			rest, _ := io.ReadAll(br)
+		if rerr == nil && len(data) == cap(data) { // grew since Stat
+			rest, err := io.ReadAll(br)
 			data = append(data, rest...)
+			rerr = err
+		}
+		if rerr != nil {
+			st.errors = append(st.errors, p)
 		}
 		if !send(Unit{Path: name, Data: data, FirstLine: 1, Code: code}) {
 			return errStopped
