@@ -248,12 +248,24 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		}
 	}
 
-	var all, reported []scan.Finding
+	var all []scan.Finding
 	suppressed, found := 0, 0
 	out := bufio.NewWriterSize(g.stdout, 64<<10)
 	var explain func(scan.Explained)
 	if o.explain {
 		explain = func(e scan.Explained) { scan.WriteExplained(g.stderr, e) }
+	}
+	// Findings are written as they come, in every format: memory does not
+	// grow with them.
+	write := func(f scan.Finding) error { return scan.WriteText(out, f) }
+	closeOut := func() error { return nil }
+	switch o.format {
+	case "json":
+		w := scan.NewJSONWriter(out)
+		write, closeOut = w.Write, w.Close
+	case "sarif":
+		w := scan.NewSARIFWriter(out, s, version())
+		write, closeOut = w.Write, w.Close
 	}
 	st, err := s.Run(ctx, o.workers, produce, explain, func(f scan.Finding) error {
 		if o.writeBaseline != "" {
@@ -264,27 +276,17 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 			return nil
 		}
 		found++
-		if o.format == "text" {
-			return scan.WriteText(out, f) // streamed: memory does not grow with findings
-		}
-		reported = append(reported, f)
-		return nil
+		return write(f)
 	})
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		out.Flush()
 		if errors.Is(err, scan.ErrNotRepository) {
 			return withCode(ExitUsage, err, "--git needs a repository; scan a directory with 'sa01-secrets scan DIR'")
 		}
 		return withCode(ExitError, err, "")
-	}
-	switch o.format {
-	case "json":
-		err = scan.WriteJSON(out, reported)
-	case "sarif":
-		err = scan.WriteSARIF(out, s, version(), reported)
-	}
-	if err != nil {
-		return err
 	}
 	if err := out.Flush(); err != nil {
 		return err

@@ -9,13 +9,17 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 )
@@ -458,5 +462,67 @@ func TestScanStagedRunsNothing(t *testing.T) {
 	}
 	if b, err := os.ReadFile(ran); err == nil {
 		t.Errorf("core.fsmonitor ran: %s", b)
+	}
+}
+
+// gatedReader gives data, then waits for gate (or a timeout, recorded)
+// before it ends.
+type gatedReader struct {
+	data     []byte
+	gate     <-chan struct{}
+	timedOut bool
+}
+
+func (r *gatedReader) Read(p []byte) (int, error) {
+	if len(r.data) > 0 {
+		n := copy(p, r.data)
+		r.data = r.data[n:]
+		return n, nil
+	}
+	select {
+	case <-r.gate:
+	case <-time.After(20 * time.Second):
+		r.timedOut = true
+	}
+	return 0, io.EOF
+}
+
+// signalWriter closes first at its first write.
+type signalWriter struct {
+	bytes.Buffer
+	first chan struct{}
+	once  sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.first) })
+	return w.Buffer.Write(p)
+}
+
+// TestScanStreamsEveryFormat: JSON and SARIF findings are written as they
+// are found, as text ones are, so memory does not grow with them (2M
+// findings on stdin took 3.1 GB as JSON): stdin does not end until the
+// first findings are out.
+func TestScanStreamsEveryFormat(t *testing.T) {
+	var lines strings.Builder
+	for i := 0; lines.Len() < 5<<18; i++ { // more than one 1 MiB unit
+		fmt.Fprintf(&lines, "api_key = \"%s\"\n", strings.Repeat(testValue(fmt.Sprint(i))[4:], 2))
+	}
+	for _, format := range []string{"text", "json", "sarif"} {
+		t.Run(format, func(t *testing.T) {
+			out := &signalWriter{first: make(chan struct{})}
+			in := &gatedReader{data: []byte(lines.String()), gate: out.first}
+			var errb bytes.Buffer
+			code := run(context.Background(), []string{"scan", "--stdin", "--format", format}, in, out, &errb, func(string) string { return "" })
+			if in.timedOut {
+				t.Fatalf("no finding was written before the input ended")
+			}
+			if code != ExitCheckFailed {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			if format != "text" && !json.Valid(out.Bytes()) {
+				t.Fatalf("not JSON: %.200s", out.String())
+			}
+		})
 	}
 }

@@ -99,19 +99,74 @@ type job struct {
 	unit Unit
 }
 
+// result is what a worker found in one unit of a job: a job is a unit, or
+// a file read by the worker and scanned in several units (last marks the
+// job's final result, which carries the file counts).
 type result struct {
 	seq      int
 	findings []Finding
 	explains []Explained
 	bytes    int
 	counts   fileCounts
+	last     bool
+}
+
+// maxAhead bounds the findings and explanations a worker holds for a file
+// that is not next in line: past it the worker waits for the file's turn
+// before it scans more of it. The file next in line streams its findings
+// to the sink as each unit is scanned, so memory does not grow with the
+// findings of a file, whatever their number.
+const maxAhead = 4096
+
+// aheadHook, when set (by tests only), is called when a worker stops to
+// wait for its job's turn, with the findings it holds.
+var aheadHook func(seq, held int)
+
+// turns tells workers which job is next in line.
+type turns struct {
+	mu    sync.Mutex
+	head  int
+	moved chan struct{}
+}
+
+func (t *turns) isHead(seq int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.head >= seq
+}
+
+// wait returns when seq is next in line (true) or ctx ends (false).
+func (t *turns) wait(ctx context.Context, seq int) bool {
+	for {
+		t.mu.Lock()
+		head, moved := t.head, t.moved
+		t.mu.Unlock()
+		if head >= seq {
+			return true
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (t *turns) advance(head int) {
+	t.mu.Lock()
+	t.head = head
+	close(t.moved)
+	t.moved = make(chan struct{})
+	t.mu.Unlock()
 }
 
 // Run scans the units that produce sends, on workers goroutines (0: one
 // per CPU), and passes findings to sink in input order. send returns false
 // when the run is over (the context ended or the sink failed); produce
 // should then return. Memory is bounded: at most a few units per worker are
-// in flight.
+// in flight, findings reach the sink as their unit is scanned (a file's
+// findings are not gathered first), and a file scanned ahead of its turn
+// holds at most maxAhead findings.
 func (s *Scanner) Run(ctx context.Context, workers int, produce func(send func(Unit) bool) error, explain func(Explained), sink func(Finding) error) (Stats, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -121,6 +176,7 @@ func (s *Scanner) Run(ctx context.Context, workers int, produce func(send func(U
 	jobs := make(chan job, workers)
 	results := make(chan result, workers)
 	sem := make(chan struct{}, 2*workers+2)
+	t := &turns{moved: make(chan struct{})}
 	var prodErr error
 	go func() {
 		defer close(jobs)
@@ -145,60 +201,102 @@ func (s *Scanner) Run(ctx context.Context, workers int, produce func(send func(U
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				r := result{seq: j.seq, bytes: len(j.unit.Data)}
-				if j.unit.load != nil {
-					r.counts = j.unit.load(func(u Unit) bool {
-						f, e := s.scanUnit(u, explain != nil)
-						r.findings = append(r.findings, f...)
-						r.explains = append(r.explains, e...)
-						r.bytes += len(u.Data)
-						return ctx.Err() == nil
-					})
-				} else {
-					r.findings, r.explains = s.scanUnit(j.unit, explain != nil)
-				}
+			send := func(r result) bool {
 				select {
 				case results <- r:
+					return true
 				case <-ctx.Done():
+					return false
 				}
+			}
+			for j := range jobs {
+				if j.unit.load == nil {
+					f, e := s.scanUnit(j.unit, explain != nil)
+					send(result{seq: j.seq, findings: f, explains: e, bytes: len(j.unit.Data), last: true})
+					continue
+				}
+				held := 0
+				counts := j.unit.load(func(u Unit) bool {
+					f, e := s.scanUnit(u, explain != nil)
+					if !send(result{seq: j.seq, findings: f, explains: e, bytes: len(u.Data)}) {
+						return false
+					}
+					if !t.isHead(j.seq) {
+						if held += len(f) + len(e); held > maxAhead {
+							if aheadHook != nil {
+								aheadHook(j.seq, held)
+							}
+							if !t.wait(ctx, j.seq) {
+								return false
+							}
+						}
+					}
+					return ctx.Err() == nil
+				})
+				send(result{seq: j.seq, counts: counts, last: true})
 			}
 		}()
 	}
 	go func() { wg.Wait(); close(results) }()
 	var st Stats
 	var sinkErr error
-	pending := map[int]result{}
+	deliver := func(r *result) {
+		st.Bytes += int64(r.bytes)
+		if r.last {
+			st.Units++
+			st.Files += r.counts.files
+			st.Binaries += r.counts.binaries
+			st.Unreadable = append(st.Unreadable, r.counts.errors...)
+		}
+		if sinkErr != nil {
+			return
+		}
+		for _, e := range r.explains {
+			explain(e)
+		}
+		for _, f := range r.findings {
+			if err := sink(f); err != nil {
+				sinkErr = err
+				cancel()
+				return
+			}
+		}
+	}
+	pending := map[int]*result{} // results of jobs not yet next in line, merged per job
 	next := 0
 	for r := range results {
-		pending[r.seq] = r
+		if r.seq != next {
+			p := pending[r.seq]
+			if p == nil {
+				pending[r.seq] = &r
+				continue
+			}
+			p.findings = append(p.findings, r.findings...)
+			p.explains = append(p.explains, r.explains...)
+			p.bytes += r.bytes
+			if r.last {
+				p.last, p.counts = true, r.counts
+			}
+			continue
+		}
+		deliver(&r)
+		if !r.last {
+			continue
+		}
 		for {
+			next++
+			<-sem
 			p, ok := pending[next]
 			if !ok {
 				break
 			}
 			delete(pending, next)
-			next++
-			<-sem
-			st.Units++
-			st.Bytes += int64(p.bytes)
-			st.Files += p.counts.files
-			st.Binaries += p.counts.binaries
-			st.Unreadable = append(st.Unreadable, p.counts.errors...)
-			if sinkErr != nil {
-				continue
-			}
-			for _, e := range p.explains {
-				explain(e)
-			}
-			for _, f := range p.findings {
-				if err := sink(f); err != nil {
-					sinkErr = err
-					cancel()
-					break
-				}
+			deliver(p)
+			if !p.last {
+				break
 			}
 		}
+		t.advance(next)
 	}
 	if sinkErr != nil {
 		return st, sinkErr

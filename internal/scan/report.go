@@ -100,15 +100,69 @@ func needsEscape(s string, name bool) bool {
 	return false
 }
 
-// WriteJSON writes the findings as a JSON array.
-func WriteJSON(w io.Writer, fs []Finding) error {
-	if fs == nil {
-		fs = []Finding{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(fs)
+// jsonArray writes the elements of a JSON array as they come: open before
+// the first, sep between two, end after the last (empty when there was
+// none), each element marshalled with prefix and indent (compact when
+// indent is ""). The first error sticks.
+type jsonArray struct {
+	w                     io.Writer
+	open, sep, end, empty string
+	prefix, indent        string
+	n                     int
+	err                   error
 }
+
+func (a *jsonArray) add(v any) error {
+	if a.err != nil {
+		return a.err
+	}
+	var b []byte
+	if a.indent == "" {
+		b, a.err = json.Marshal(v)
+	} else {
+		b, a.err = json.MarshalIndent(v, a.prefix, a.indent)
+	}
+	if a.err != nil {
+		return a.err
+	}
+	s := a.sep
+	if a.n == 0 {
+		s = a.open
+	}
+	a.n++
+	if _, a.err = io.WriteString(a.w, s); a.err == nil {
+		_, a.err = a.w.Write(b)
+	}
+	return a.err
+}
+
+func (a *jsonArray) close() error {
+	if a.err != nil {
+		return a.err
+	}
+	s := a.end
+	if a.n == 0 {
+		s = a.empty
+	}
+	_, a.err = io.WriteString(a.w, s)
+	return a.err
+}
+
+// JSONWriter writes findings as a JSON array, each as it comes: memory does
+// not grow with the findings.
+type JSONWriter struct{ a jsonArray }
+
+// NewJSONWriter returns a writer of a JSON array of findings to w; Close
+// ends the array.
+func NewJSONWriter(w io.Writer) *JSONWriter {
+	return &JSONWriter{jsonArray{w: w, open: "[\n  ", sep: ",\n  ", end: "\n]\n", empty: "[]\n", prefix: "  ", indent: "  "}}
+}
+
+// Write adds f to the array.
+func (j *JSONWriter) Write(f Finding) error { return j.a.add(f) }
+
+// Close ends the array ("[]" when nothing was written).
+func (j *JSONWriter) Close() error { return j.a.close() }
 
 // SARIF 2.1.0, the subset GitHub code scanning reads.
 type sarifLog struct {
@@ -149,7 +203,7 @@ type sarifResult struct {
 	Level               string            `json:"level"`
 	Message             sarifMessage      `json:"message"`
 	Locations           []sarifLocation   `json:"locations"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	PartialFingerprints map[string]string `json:"partialFingerprints,omitempty"`
 	Properties          map[string]string `json:"properties,omitempty"`
 }
 
@@ -173,47 +227,68 @@ type sarifRegion struct {
 	Snippet     sarifMessage `json:"snippet"`
 }
 
-// WriteSARIF writes the findings as a SARIF 2.1.0 log, with every rule of s
-// in the driver and the fingerprint as a partial fingerprint.
-func WriteSARIF(w io.Writer, s *Scanner, version string, fs []Finding) error {
+// SARIFWriter writes a SARIF 2.1.0 log with every rule of a scanner in the
+// driver, and the findings as results, each as it comes: memory does not
+// grow with the findings. A finding's fingerprint is its partial
+// fingerprint "sa01SecretHash/v1".
+type SARIFWriter struct {
+	index map[string]int
+	a     jsonArray
+}
+
+// NewSARIFWriter returns a writer of a SARIF log for the findings of s, as
+// the tool version; Close ends the log.
+func NewSARIFWriter(w io.Writer, s *Scanner, version string) *SARIFWriter {
 	var rules []sarifRule
 	index := map[string]int{}
 	for _, r := range s.Rules() {
 		index[r[0]] = len(rules)
 		rules = append(rules, sarifRule{ID: r[0], Name: ruleName(r[0]), ShortDescription: sarifMessage{Text: r[1]}})
 	}
-	results := []sarifResult{}
-	for _, f := range fs {
-		msg := f.Description
-		if f.SecretName != "" {
-			msg = fmt.Sprintf("managed secret %s (version %d) found, %s", f.SecretName, f.SecretVersion, f.Form)
-		}
-		res := sarifResult{
-			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: "error",
-			Message: sarifMessage{Text: msg},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
-				Region:           sarifRegion{StartLine: max(1, f.Line), StartColumn: max(1, f.Column), EndColumn: max(f.Column+1, f.EndColumn), Snippet: sarifMessage{Text: f.Excerpt}},
-			}}},
-			PartialFingerprints: map[string]string{"sa01SecretHash/v1": f.Fingerprint},
-		}
-		if f.Commit != "" {
-			res.Properties = map[string]string{"commit": f.Commit, "author": f.Author, "date": f.Date}
-		}
-		results = append(results, res)
-	}
 	log := sarifLog{
 		Version: "2.1.0",
 		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
 		Runs: []sarifRun{{
 			Tool:    sarifTool{Driver: sarifDriver{Name: "sa01-secrets", Version: version, InformationURI: "https://github.com/somaagent01/sa01-secrets", Rules: rules}},
-			Results: results,
+			Results: []sarifResult{},
 		}},
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(log)
+	// The log with no result, cut where the results go.
+	b, _ := json.MarshalIndent(log, "", "  ") // plain structs: cannot fail
+	doc := string(b)
+	const marker = `"results": []`
+	i := strings.Index(doc, marker)
+	ind := doc[strings.LastIndexByte(doc[:i], '\n')+1 : i]
+	head, tail := doc[:i]+`"results": [`, "]"+doc[i+len(marker):]+"\n"
+	return &SARIFWriter{index: index, a: jsonArray{w: w, open: head + "\n" + ind + "  ", sep: ",\n" + ind + "  ",
+		end: "\n" + ind + tail, empty: head + tail, prefix: ind + "  ", indent: "  "}}
 }
+
+// Write adds f as a result.
+func (x *SARIFWriter) Write(f Finding) error {
+	msg := f.Description
+	if f.SecretName != "" {
+		msg = fmt.Sprintf("managed secret %s (version %d) found, %s", f.SecretName, f.SecretVersion, f.Form)
+	}
+	res := sarifResult{
+		RuleID: f.Rule, RuleIndex: x.index[f.Rule], Level: "error",
+		Message: sarifMessage{Text: msg},
+		Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
+			ArtifactLocation: sarifArtifact{URI: sarifURI(f.Path)},
+			Region:           sarifRegion{StartLine: max(1, f.Line), StartColumn: max(1, f.Column), EndColumn: max(f.Column+1, f.EndColumn), Snippet: sarifMessage{Text: f.Excerpt}},
+		}}},
+	}
+	if f.Fingerprint != "" {
+		res.PartialFingerprints = map[string]string{"sa01SecretHash/v1": f.Fingerprint}
+	}
+	if f.Commit != "" {
+		res.Properties = map[string]string{"commit": f.Commit, "author": f.Author, "date": f.Date}
+	}
+	return x.a.add(res)
+}
+
+// Close ends the log.
+func (x *SARIFWriter) Close() error { return x.a.close() }
 
 // ruleName turns an ID such as aws-access-key-id into AwsAccessKeyId.
 func ruleName(id string) string {

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,4 +81,54 @@ func FuzzPrintable(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJSONAndSARIFWriters: findings written one by one make the documents
+// that were built whole before; SARIF carries the fingerprint.
+func TestJSONAndSARIFWriters(t *testing.T) {
+	fs := []Finding{{Path: "a.py", Line: 1, Column: 2, EndColumn: 9, Rule: "generic-assignment", Excerpt: "x=****", Fingerprint: strings.Repeat("ab", 16)},
+		{Path: "b.env", Line: 3, Column: 4, EndColumn: 5, Rule: RuleKnown, SecretName: "db", SecretVersion: 2, Form: "hex", Commit: "c", Author: "A", Date: "D"}}
+	for n := range 3 {
+		var b bytes.Buffer
+		w := NewJSONWriter(&b)
+		for _, f := range fs[:n] {
+			if err := w.Write(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+		want, _ := json.MarshalIndent(append([]Finding{}, fs[:n]...), "", "  ")
+		if b.String() != string(want)+"\n" {
+			t.Errorf("%d findings: %q, want %q", n, b.String(), want)
+		}
+
+		b.Reset()
+		x := NewSARIFWriter(&b, New(nil), "v1")
+		for _, f := range fs[:n] {
+			x.Write(f)
+		}
+		x.Close()
+		var log struct {
+			Runs []struct {
+				Tool struct {
+					Driver struct{ Rules []json.RawMessage }
+				}
+				Results []struct {
+					RuleID              string
+					PartialFingerprints map[string]string
+				}
+			}
+		}
+		if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+			t.Fatalf("%d findings: not JSON: %v\n%s", n, err, b.String())
+		}
+		if len(log.Runs) != 1 || len(log.Runs[0].Results) != n || len(log.Runs[0].Tool.Driver.Rules) < 20 {
+			t.Fatalf("%d findings: %s", n, b.String())
+		}
+		for i, r := range log.Runs[0].Results {
+			if r.RuleID != fs[i].Rule || r.PartialFingerprints["sa01SecretHash/v1"] != fs[i].Fingerprint {
+				t.Errorf("result %d: %+v", i, r)
+			}
+		}
+	}
 }
