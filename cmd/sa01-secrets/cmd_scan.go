@@ -157,7 +157,9 @@ no program they name and shows every line.
 
 Findings never show a secret: the excerpt masks it as ****. A line with the
 comment sa01-secrets:allow is silenced; --baseline ignores accepted findings,
-recorded with --write-baseline by a hash of the secret, rule and path.
+recorded with --write-baseline by a keyed hash of the secret, rule and path:
+baselines need SA01_SECRETS_SCAN_KEY (or _FILE), a key of 32 bytes or more
+kept apart from them (sa01-secrets generate key makes one).
 
 Exit codes: 0 clean, 1 findings, 8 when the scan failed or was partial (some
 input unreadable, or nothing scanned).`,
@@ -210,18 +212,28 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	if len(args) == 0 && inputs == 0 {
 		args = []string{"."}
 	}
+	fk, err := scanFingerprintKey(g)
+	if err != nil {
+		return err
+	}
 	var baseline *scan.Baseline
 	if o.baseline != "" {
-		b, err := scan.ReadBaseline(o.baseline)
-		if err != nil {
-			return withCode(ExitUsage, err, "write one with --write-baseline FILE")
+		if baseline, err = scan.ReadBaseline(o.baseline, fk); err != nil {
+			return baselineError(err, "write one with --write-baseline FILE")
 		}
-		baseline = b
+	}
+	var newBaseline *scan.BaselineWriter
+	if o.writeBaseline != "" {
+		if newBaseline, err = scan.CreateBaseline(o.writeBaseline, fk); err != nil {
+			return baselineError(err, "")
+		}
+		defer newBaseline.Abort()
 	}
 	s, err := newKnownScanner(ctx, g, !o.noKnown)
 	if err != nil {
 		return err
 	}
+	s = s.WithFingerprintKey(fk)
 
 	var (
 		walkSt  scan.WalkStats
@@ -248,7 +260,6 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		}
 	}
 
-	var all []scan.Finding
 	suppressed, found := 0, 0
 	out := bufio.NewWriterSize(g.stdout, 64<<10)
 	var explain func(scan.Explained)
@@ -268,8 +279,10 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		write, closeOut = w.Write, w.Close
 	}
 	st, err := s.Run(ctx, o.workers, produce, explain, func(f scan.Finding) error {
-		if o.writeBaseline != "" {
-			all = append(all, f)
+		if newBaseline != nil {
+			if err := newBaseline.Add(f); err != nil {
+				return err
+			}
 		}
 		if baseline.Has(f) {
 			suppressed++
@@ -291,11 +304,11 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	if err := out.Flush(); err != nil {
 		return err
 	}
-	if o.writeBaseline != "" {
-		if err := scan.WriteBaseline(o.writeBaseline, all); err != nil {
+	if newBaseline != nil {
+		if err := newBaseline.Commit(); err != nil {
 			return withCode(ExitError, err, "")
 		}
-		fmt.Fprintf(g.stderr, "sa01-secrets: wrote %d findings to the baseline %s\n", len(all), scan.PrintableName(o.writeBaseline))
+		fmt.Fprintf(g.stderr, "sa01-secrets: wrote %d findings to the baseline %s\n", newBaseline.Count(), scan.PrintableName(o.writeBaseline))
 	}
 
 	// What was scanned, and whether it was all of it.
@@ -348,6 +361,26 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		return checkFailed{}
 	}
 	return nil
+}
+
+// scanFingerprintKey is the key of the scanner's fingerprints
+// (SA01_SECRETS_SCAN_KEY), or nil when it is not set.
+func scanFingerprintKey(g *globals) (*scan.FingerprintKey, error) {
+	cfg, err := g.config()
+	if err != nil || cfg.ScanKey.IsZero() {
+		return nil, err
+	}
+	return scan.NewFingerprintKey([]byte(cfg.ScanKey.Reveal()))
+}
+
+// baselineError is a baseline that cannot be read or written, with its
+// hint.
+func baselineError(err error, hint string) error {
+	var be *scan.BaselineError
+	if errors.As(err, &be) {
+		return withCode(ExitUsage, err, be.Hint)
+	}
+	return withCode(ExitError, err, hint)
 }
 
 func first(s []string, n int) []string {

@@ -185,8 +185,11 @@ func TestScanExitCodes(t *testing.T) {
 	}
 }
 
+// testScanKey is a fingerprint key for the scanner (SA01_SECRETS_SCAN_KEY).
+func testScanKey(tag string) string { return "scan-key-" + tag + "-" + strings.Repeat("0123456789", 3) }
+
 func TestScanBaseline(t *testing.T) {
-	e := scanEnv{"HOME": t.TempDir()}
+	e := scanEnv{"HOME": t.TempDir(), "SA01_SECRETS_SCAN_KEY": testScanKey("a")}
 	pw := testValue("bl")
 	dir := writeFiles(t, map[string]string{"cfg.yaml": "db:\n  password: " + pw + "\n"})
 	bl := filepath.Join(t.TempDir(), "baseline.json")
@@ -210,10 +213,60 @@ func TestScanBaseline(t *testing.T) {
 	if code, _, _ := e.run(t, "", "scan", "--baseline", bl, dir); code != ExitCheckFailed {
 		t.Fatalf("new secret with baseline: exit %d", code)
 	}
+	// Without the key, or with another, the baseline is refused and says
+	// how to make one; so is a version 1 baseline, whose unkeyed hashes
+	// let a reader test guesses of the secrets.
+	v1 := filepath.Join(t.TempDir(), "v1.json")
+	os.WriteFile(v1, []byte(`{"version": 1, "findings": []}`), 0o600)
+	for _, tc := range []struct {
+		env        scanEnv
+		file, want string
+	}{
+		{scanEnv{"HOME": e["HOME"]}, bl, "SA01_SECRETS_SCAN_KEY is not set"},
+		{scanEnv{"HOME": e["HOME"], "SA01_SECRETS_SCAN_KEY": testScanKey("b")}, bl, "written with scan key"},
+		{e, v1, "a version 1 baseline"},
+	} {
+		code, _, errs := tc.env.run(t, "", "scan", "--baseline", tc.file, dir)
+		if code != ExitUsage || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "hint: ") || !strings.Contains(errs, "--write-baseline") {
+			t.Errorf("exit %d, %s; want %d and %q with a hint", code, errs, ExitUsage, tc.want)
+		}
+	}
+	if code, _, errs := (scanEnv{"HOME": e["HOME"]}).run(t, "", "scan", "--write-baseline", bl, dir); code != ExitUsage || !strings.Contains(errs, "SA01_SECRETS_SCAN_KEY") {
+		t.Errorf("write without a key: exit %d, %s", code, errs)
+	}
+	// A baseline written inside the scanned tree is not scanned while it
+	// is being written.
+	inside := writeFiles(t, map[string]string{"cfg.yaml": "db:\n  password: " + pw + "\n"})
+	if code, _, errs := e.run(t, "", "scan", "--write-baseline", filepath.Join(inside, ".sa01-baseline.json"), inside); code != ExitCheckFailed || !strings.Contains(errs, "1 findings in 1 files") {
+		t.Errorf("baseline inside the tree: exit %d, %s", code, errs)
+	}
+}
+
+// TestScanWriteBaselineRefusesALink: a checked-out .sa01-baseline.json that
+// links to .git/hooks/pre-commit made --write-baseline replace the hook
+// with JSON whose "path" held $(touch ...) from a crafted file name, and the
+// next commit ran it. The link is refused, the hook is unchanged, and
+// nothing is scanned.
+func TestScanWriteBaselineRefusesALink(t *testing.T) {
+	e := scanEnv{"HOME": t.TempDir(), "SA01_SECRETS_SCAN_KEY": testScanKey("a")}
+	dir := t.TempDir()
+	hooks := filepath.Join(dir, ".git", "hooks")
+	os.MkdirAll(hooks, 0o755)
+	hook := "#!/bin/sh\nexit 0\n"
+	os.WriteFile(filepath.Join(hooks, "pre-commit"), []byte(hook), 0o755)
+	os.Symlink(filepath.Join(".git", "hooks", "pre-commit"), filepath.Join(dir, ".sa01-baseline.json"))
+	os.WriteFile(filepath.Join(dir, "x$(touch PWNED).env"), []byte("DB_PASSWORD="+testValue("link")+"\n"), 0o600)
+	code, out, errs := e.run(t, "", "scan", "--write-baseline", filepath.Join(dir, ".sa01-baseline.json"), dir)
+	if code == ExitOK || code == ExitCheckFailed || !strings.Contains(errs, "symbolic link") || out != "" {
+		t.Errorf("exit %d, stdout %q, stderr %s", code, out, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(hooks, "pre-commit")); string(b) != hook {
+		t.Fatalf("the hook was replaced:\n%s", b)
+	}
 }
 
 func TestScanSARIF(t *testing.T) {
-	e := scanEnv{"HOME": t.TempDir()}
+	e := scanEnv{"HOME": t.TempDir(), "SA01_SECRETS_SCAN_KEY": testScanKey("a")}
 	dir := writeFiles(t, map[string]string{"src/app.py": "token = \"" + testValue("sf") + "\"\n", "x.env": "SA01_AUTH_INTERNAL_TOKEN=" + testValue("env") + "\n"})
 	code, out, errs := e.run(t, "", "scan", "--format", "sarif", dir)
 	if code != ExitCheckFailed {
@@ -268,7 +321,7 @@ func TestScanSARIF(t *testing.T) {
 		t.Fatalf("%d results", len(run.Results))
 	}
 	for _, r := range run.Results {
-		if run.Tool.Driver.Rules[r.RuleIndex].ID != r.RuleID || r.Level != "error" || r.Message.Text == "" || len(r.Locations) != 1 || r.PartialFingerprints["sa01SecretHash/v1"] == "" {
+		if run.Tool.Driver.Rules[r.RuleIndex].ID != r.RuleID || r.Level != "error" || r.Message.Text == "" || len(r.Locations) != 1 || len(r.PartialFingerprints["sa01SecretHash/v2"]) != 32 {
 			t.Errorf("bad result %+v", r)
 		}
 		loc := r.Locations[0].PhysicalLocation
@@ -406,65 +459,6 @@ func TestScanOnlyBinariesIsNotClean(t *testing.T) {
 	}
 }
 
-// TestScanTextOutputEscapes: a file name with a newline and escape
-// sequences, and a git author that erases the line above, cannot fake or
-// hide finding lines on a terminal: the text output holds no control
-// character but newlines, one per line written.
-func TestScanTextOutputEscapes(t *testing.T) {
-	e := scanEnv{"HOME": t.TempDir()}
-	name := "a\x1b[2K\rfake.txt:1:1: ok\nb.env"
-	dir := writeFiles(t, map[string]string{name: "DB_PASSWORD=" + testValue("esc") + "\n"})
-	code, out, _ := e.run(t, "", "scan", dir)
-	if code != ExitCheckFailed || strings.Count(out, "\n") != 1 || strings.ContainsAny(out, "\x1b\r") {
-		t.Fatalf("exit %d, output %q", code, out)
-	}
-	if _, err := exec.LookPath("git"); err != nil {
-		return
-	}
-	cmd := exec.Command("sh", "-c", `git init -q -b main . && git add -A && git -c user.name="$(printf 'Mallory \033[2K\r\033[1A')" -c user.email=m@x commit -qm x`)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git: %v %s", err, b)
-	}
-	code, out, _ = e.run(t, "", "scan", "--git", dir)
-	if code != ExitCheckFailed || strings.Count(out, "\n") != 2 || strings.ContainsAny(out, "\x1b\r") || !strings.Contains(out, `by "Mallory \x1b[2K\r\x1b[1A <m@x>"`) {
-		t.Fatalf("git: exit %d, output %q", code, out)
-	}
-}
-
-// TestScanStagedRunsNothing: the pre-commit hook's scan obeyed the
-// repository: core.fsmonitor=./evil.sh ran, and `*.env -diff` in
-// .gitattributes made it report 0 findings, exit 0, for a staged file with
-// two secrets. It runs nothing and finds both.
-func TestScanStagedRunsNothing(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
-	e := scanEnv{"HOME": t.TempDir()}
-	dir := t.TempDir()
-	ran := filepath.Join(t.TempDir(), "ran")
-	evil := filepath.Join(dir, "evil.sh")
-	os.WriteFile(evil, []byte("#!/bin/sh\necho ran >> '"+ran+"'\n"), 0o755)
-	cmd := exec.Command("sh", "-c", `git init -q -b main . && printf '*.env -diff\n' > .gitattributes && git add .gitattributes evil.sh &&
-		git -c user.name=A -c user.email=a@x commit -qm init && git config core.fsmonitor ./evil.sh &&
-		printf 'DB_PASSWORD=%s\nAPI_TOKEN=%s\n' "$P1" "$P2" > prod.env && git add prod.env`)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "P1="+testValue("s1"), "P2="+testValue("s2"))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git: %v %s", err, b)
-	}
-	os.Remove(ran) // git add ran it
-	t.Chdir(dir)
-	code, out, errs := e.run(t, "", "scan", "--staged")
-	if code != ExitCheckFailed || strings.Count(out, "prod.env:") != 2 {
-		t.Errorf("exit %d, output %q, %s", code, out, errs)
-	}
-	if b, err := os.ReadFile(ran); err == nil {
-		t.Errorf("core.fsmonitor ran: %s", b)
-	}
-}
-
 // gatedReader gives data, then waits for gate (or a timeout, recorded)
 // before it ends.
 type gatedReader struct {
@@ -524,5 +518,64 @@ func TestScanStreamsEveryFormat(t *testing.T) {
 				t.Fatalf("not JSON: %.200s", out.String())
 			}
 		})
+	}
+}
+
+// TestScanTextOutputEscapes: a file name with a newline and escape
+// sequences, and a git author that erases the line above, cannot fake or
+// hide finding lines on a terminal: the text output holds no control
+// character but newlines, one per line written.
+func TestScanTextOutputEscapes(t *testing.T) {
+	e := scanEnv{"HOME": t.TempDir()}
+	name := "a\x1b[2K\rfake.txt:1:1: ok\nb.env"
+	dir := writeFiles(t, map[string]string{name: "DB_PASSWORD=" + testValue("esc") + "\n"})
+	code, out, _ := e.run(t, "", "scan", dir)
+	if code != ExitCheckFailed || strings.Count(out, "\n") != 1 || strings.ContainsAny(out, "\x1b\r") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		return
+	}
+	cmd := exec.Command("sh", "-c", `git init -q -b main . && git add -A && git -c user.name="$(printf 'Mallory \033[2K\r\033[1A')" -c user.email=m@x commit -qm x`)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git: %v %s", err, b)
+	}
+	code, out, _ = e.run(t, "", "scan", "--git", dir)
+	if code != ExitCheckFailed || strings.Count(out, "\n") != 2 || strings.ContainsAny(out, "\x1b\r") || !strings.Contains(out, `by "Mallory \x1b[2K\r\x1b[1A <m@x>"`) {
+		t.Fatalf("git: exit %d, output %q", code, out)
+	}
+}
+
+// TestScanStagedRunsNothing: the pre-commit hook's scan obeyed the
+// repository: core.fsmonitor=./evil.sh ran, and `*.env -diff` in
+// .gitattributes made it report 0 findings, exit 0, for a staged file with
+// two secrets. It runs nothing and finds both.
+func TestScanStagedRunsNothing(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	e := scanEnv{"HOME": t.TempDir()}
+	dir := t.TempDir()
+	ran := filepath.Join(t.TempDir(), "ran")
+	evil := filepath.Join(dir, "evil.sh")
+	os.WriteFile(evil, []byte("#!/bin/sh\necho ran >> '"+ran+"'\n"), 0o755)
+	cmd := exec.Command("sh", "-c", `git init -q -b main . && printf '*.env -diff\n' > .gitattributes && git add .gitattributes evil.sh &&
+		git -c user.name=A -c user.email=a@x commit -qm init && git config core.fsmonitor ./evil.sh &&
+		printf 'DB_PASSWORD=%s\nAPI_TOKEN=%s\n' "$P1" "$P2" > prod.env && git add prod.env`)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "P1="+testValue("s1"), "P2="+testValue("s2"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git: %v %s", err, b)
+	}
+	os.Remove(ran) // git add ran it
+	t.Chdir(dir)
+	code, out, errs := e.run(t, "", "scan", "--staged")
+	if code != ExitCheckFailed || strings.Count(out, "prod.env:") != 2 {
+		t.Errorf("exit %d, output %q, %s", code, out, errs)
+	}
+	if b, err := os.ReadFile(ran); err == nil {
+		t.Errorf("core.fsmonitor ran: %s", b)
 	}
 }

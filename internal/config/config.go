@@ -30,12 +30,17 @@ const (
 	EnvAuditFile          = "SA01_AUDIT_FILE"                  // JSON-lines audit file, or "-" for stdout
 	EnvPolicyFile         = "SA01_POLICY_FILE"                 // YAML least-privilege policy
 	EnvSecretsAddr        = "SA01_SECRETS_ADDR"                // server URL; unset: the CLI works on the local store
+	EnvScanKey            = "SA01_SECRETS_SCAN_KEY"            // secret: keys the scanner's fingerprints (baselines, JSON, SARIF)
 	EnvListen             = "SA01_LISTEN"                      // serve's listen address, default 127.0.0.1:8200
 	EnvTokenTTL           = "SA01_AUTH_TOKEN_TTL"              // service token TTL, default 1h
 	EnvTokenMaxTTL        = "SA01_AUTH_TOKEN_MAX_TTL"          // service token max TTL, default 24h
 	EnvLogLevel           = "SA01_LOG_LEVEL"                   // debug, info (default), warn, error
 	EnvLogFormat          = "SA01_LOG_FORMAT"                  // text (default) or json
 )
+
+// MinScanKey is the shortest SA01_SECRETS_SCAN_KEY accepted, in bytes
+// (scan.MinFingerprintKey).
+const MinScanKey = 32
 
 // Defaults.
 const (
@@ -53,6 +58,7 @@ type Config struct {
 	AuthRequired    bool
 	DBDSN           sensitive.String // empty: the embedded default store
 	RedisURL        sensitive.String
+	ScanKey         sensitive.String // empty: findings carry no fingerprint, baselines are refused
 	KafkaBootstrap  []string
 	AuditKafkaTopic string
 	AuditFile       string
@@ -107,6 +113,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.InternalToken = sensitive.New(strings.TrimSpace(secret(EnvInternalToken)))
 	c.DBDSN = sensitive.New(strings.TrimSpace(secret(EnvDBDSN)))
 	c.RedisURL = sensitive.New(strings.TrimSpace(secret(EnvRedisURL)))
+	c.ScanKey = sensitive.New(strings.TrimSpace(secret(EnvScanKey)))
+	if n := len(c.ScanKey.Reveal()); n > 0 && n < MinScanKey {
+		errs = append(errs, &Error{EnvScanKey, fmt.Sprintf("shorter than %d bytes; make one with: sa01-secrets generate key", MinScanKey)})
+	}
 
 	if v := strings.TrimSpace(getenv(EnvAuthRequired)); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -287,6 +297,7 @@ func (c *Config) Describe() []Setting {
 	add(EnvAuditFile, orUnset(c.AuditFile))
 	add(EnvPolicyFile, orUnset(c.PolicyFile))
 	add(EnvSecretsAddr, orUnset(MaskDSN(c.SecretsAddr)))
+	add(EnvScanKey, setOrUnset(!c.ScanKey.IsZero()))
 	add(EnvListen, c.Listen)
 	add(EnvTokenTTL, c.TokenTTL.String())
 	add(EnvTokenMaxTTL, c.TokenMaxTTL.String())

@@ -202,6 +202,7 @@ func TestOtherBadValues(t *testing.T) {
 	}{
 		{map[string]string{EnvAuthRequired: "nope"}, EnvAuthRequired, "want true or false", false},
 		{map[string]string{EnvSecretsAddr: "secrets.internal:8200"}, EnvSecretsAddr, "http://", false},
+		{map[string]string{EnvScanKey: "too-short-a-scan-key"}, EnvScanKey, "shorter than 32 bytes", false},
 		{map[string]string{EnvTokenTTL: "soon"}, EnvTokenTTL, "positive duration", false},
 		{map[string]string{EnvTokenMaxTTL: "-1h"}, EnvTokenMaxTTL, "positive duration", false},
 		{map[string]string{EnvTokenTTL: "48h"}, EnvTokenTTL, "longer than " + EnvTokenMaxTTL, false},
@@ -226,6 +227,7 @@ func TestDescribe(t *testing.T) {
 		EnvDBDSN:              "postgresql://user:hunter2@host:5432/db",
 		EnvRedisURL:           "redis://:redispass@host:6379/0",
 		EnvSecretsAddr:        "https://admin:addrpass@secrets:8200",
+		EnvScanKey:            "scan-key-0123456789abcdef0123456789abcdef",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +245,7 @@ func TestDescribe(t *testing.T) {
 		EnvDBDSN:              "postgresql://user:****@host:5432/db",
 		EnvRedisURL:           "redis://:****@host:6379/0",
 		EnvSecretsAddr:        "https://admin:****@secrets:8200",
+		EnvScanKey:            "(set)",
 		EnvAuthRequired:       "true",
 		EnvListen:             DefaultListen,
 	}
@@ -251,13 +254,13 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	for _, secret := range []string{k1.Encode(), k2.Encode(), "launcher-secret-token", "hunter2", "redispass", "addrpass"} {
+	for _, secret := range []string{k1.Encode(), k2.Encode(), "launcher-secret-token", "hunter2", "redispass", "addrpass", "scan-key-0123456789abcdef"} {
 		if strings.Contains(all.String(), secret) {
 			t.Fatalf("Describe reveals a secret:\n%s", all.String())
 		}
 	}
 	for _, name := range []string{EnvFernetKey, EnvFernetPreviousKeys, EnvInternalToken, EnvAuthRequired, EnvDBDSN, EnvRedisURL,
-		EnvKafkaBootstrap, EnvAuditKafkaTopic, EnvAuditFile, EnvPolicyFile, EnvSecretsAddr, EnvListen, EnvTokenTTL,
+		EnvKafkaBootstrap, EnvAuditKafkaTopic, EnvAuditFile, EnvPolicyFile, EnvSecretsAddr, EnvScanKey, EnvListen, EnvTokenTTL,
 		EnvTokenMaxTTL, EnvLogLevel, EnvLogFormat} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("Describe omits %s", name)

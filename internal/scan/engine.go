@@ -14,6 +14,7 @@ type Scanner struct {
 	dfa     *keywordDFA
 	kwRules [][]int
 	known   *KnownSet
+	fp      *FingerprintKey // nil: findings carry no fingerprint
 }
 
 // New returns a scanner with the default rules and the known values in k

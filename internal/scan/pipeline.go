@@ -3,8 +3,6 @@ package scan
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"runtime"
 	"sync"
 )
@@ -44,8 +42,9 @@ type Commit struct {
 }
 
 // Finding is a reported secret. It never holds the secret: Excerpt is the
-// line with every secret on it replaced by "****", and Fingerprint is a
-// hash of the rule, the path and the secret.
+// line with every secret on it replaced by "****", and Fingerprint, set
+// only when the scanner has a [FingerprintKey], is a keyed hash of the
+// rule, the path and the secret.
 type Finding struct {
 	Path          string `json:"path"`
 	Line          int    `json:"line"`
@@ -60,7 +59,7 @@ type Finding struct {
 	Commit        string `json:"commit,omitempty"`
 	Author        string `json:"author,omitempty"`
 	Date          string `json:"date,omitempty"`
-	Fingerprint   string `json:"fingerprint"`
+	Fingerprint   string `json:"fingerprint,omitempty"`
 }
 
 // Explained is a dropped candidate with its location, for --explain.
@@ -80,18 +79,6 @@ type Stats struct {
 	Files      int
 	Binaries   int
 	Unreadable []string
-}
-
-// Fingerprint identifies a finding across edits: it hashes the rule, the
-// path and the secret, not the line.
-func Fingerprint(rule, path string, secret []byte) string {
-	h := sha256.New()
-	h.Write([]byte(rule))
-	h.Write([]byte{0})
-	h.Write([]byte(path))
-	h.Write([]byte{0})
-	h.Write(secret)
-	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 type job struct {
@@ -341,7 +328,7 @@ func (s *Scanner) scanUnit(u Unit, explain bool) ([]Finding, []Explained) {
 			Path: path, Line: line, Column: col, EndColumn: col + min(m.End, le) - m.Start,
 			Rule: m.Rule, Description: m.Description, SecretName: m.Name, SecretVersion: m.Version, Form: m.Form,
 			Excerpt:     excerpt(u.Data, ls, le, ms, i),
-			Fingerprint: Fingerprint(m.Rule, path, u.Data[m.Start:m.End]),
+			Fingerprint: s.fp.fingerprint(m.Rule, path, u.Data[m.Start:m.End]),
 		}
 		if commit != nil {
 			f.Commit, f.Author, f.Date = commit.Hash, commit.Author, commit.Date

@@ -1,16 +1,19 @@
 package scan
 
 import (
+	"bufio"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
 
 // WriteText writes one finding per line: path:line:column: rule, the secret's
@@ -229,8 +232,8 @@ type sarifRegion struct {
 
 // SARIFWriter writes a SARIF 2.1.0 log with every rule of a scanner in the
 // driver, and the findings as results, each as it comes: memory does not
-// grow with the findings. A finding's fingerprint is its partial
-// fingerprint "sa01SecretHash/v1".
+// grow with the findings. A finding's fingerprint, when it has one, is its
+// partial fingerprint "sa01SecretHash/v2".
 type SARIFWriter struct {
 	index map[string]int
 	a     jsonArray
@@ -279,7 +282,7 @@ func (x *SARIFWriter) Write(f Finding) error {
 		}}},
 	}
 	if f.Fingerprint != "" {
-		res.PartialFingerprints = map[string]string{"sa01SecretHash/v1": f.Fingerprint}
+		res.PartialFingerprints = map[string]string{"sa01SecretHash/v2": f.Fingerprint}
 	}
 	if f.Commit != "" {
 		res.Properties = map[string]string{"commit": f.Commit, "author": f.Author, "date": f.Date}
@@ -304,12 +307,19 @@ func sarifURI(p string) string {
 	return strings.TrimPrefix(p, "./")
 }
 
-// Baseline is a set of accepted findings, keyed by fingerprint (a hash of
-// the rule, the path and the secret, so it survives edits above the line).
+// BaselineVersion is the version of the baseline files written: version 2
+// holds fingerprints keyed by a [FingerprintKey] and that key's ID.
+// Version 1 files held unkeyed hashes of the secrets and are refused.
+const BaselineVersion = 2
+
+// maxBaseline bounds the baseline file read.
+const maxBaseline = 256 << 20
+
+// Baseline is a set of accepted findings, keyed by fingerprint (a keyed
+// hash of the rule, the path and the secret, so it survives edits above the
+// line).
 type Baseline struct {
-	Version  int             `json:"version"`
-	Findings []BaselineEntry `json:"findings"`
-	set      map[string]bool
+	set map[[16]byte]struct{}
 }
 
 // BaselineEntry is one accepted finding; Rule, Path and Line are there for
@@ -321,65 +331,214 @@ type BaselineEntry struct {
 	Line        int    `json:"line"`
 }
 
-// ReadBaseline reads a baseline file.
-func ReadBaseline(file string) (*Baseline, error) {
-	b, err := ReadAllBoundedFile(file, 64<<20)
-	if err != nil {
-		return nil, err
-	}
-	var bl Baseline
-	if err := json.Unmarshal(b, &bl); err != nil || bl.Version != 1 {
-		return nil, fmt.Errorf("scan: baseline %s: not a version 1 baseline file", file)
-	}
-	bl.set = map[string]bool{}
-	for _, e := range bl.Findings {
-		bl.set[e.Fingerprint] = true
-	}
-	return &bl, nil
+// BaselineError says why a baseline file cannot be used, and how to make
+// one that can.
+type BaselineError struct {
+	File   string
+	Reason string
+	Hint   string
 }
 
-// Has reports whether f is accepted.
-func (b *Baseline) Has(f Finding) bool { return b != nil && b.set[f.Fingerprint] }
+func (e *BaselineError) Error() string { return "scan: baseline " + e.File + ": " + e.Reason }
 
-// WriteBaseline writes the findings as a baseline file, mode 0600.
-func WriteBaseline(file string, fs []Finding) error {
-	bl := Baseline{Version: 1, Findings: []BaselineEntry{}}
-	seen := map[string]bool{}
-	for _, f := range fs {
-		if seen[f.Fingerprint] {
-			continue
-		}
-		seen[f.Fingerprint] = true
-		bl.Findings = append(bl.Findings, BaselineEntry{Fingerprint: f.Fingerprint, Rule: f.Rule, Path: f.Path, Line: f.Line})
+// ReadBaseline reads a baseline file written with the fingerprint key k.
+// It refuses a file written with another key, a version 1 file (its
+// unkeyed hashes let a reader test guesses of the secrets), and any
+// baseline when k is nil; each error is a *[BaselineError] with a hint.
+func ReadBaseline(file string, k *FingerprintKey) (*Baseline, error) {
+	regen := "write a new one with SA01_SECRETS_SCAN_KEY set: sa01-secrets scan --write-baseline " + file + " [PATH]"
+	if k == nil {
+		return nil, &BaselineError{file, "baselines need a fingerprint key, and SA01_SECRETS_SCAN_KEY is not set",
+			"set SA01_SECRETS_SCAN_KEY (or _FILE) to the key the baseline was written with; to start one: " + regen}
 	}
-	sort.Slice(bl.Findings, func(i, j int) bool {
-		a, b := bl.Findings[i], bl.Findings[j]
-		if a.Path != b.Path {
-			return a.Path < b.Path
-		}
-		return a.Line < b.Line
-	})
-	data, err := json.MarshalIndent(bl, "", "  ")
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("scan: baseline %s: %w", file, errors.Unwrap(err))
-	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// ReadAllBoundedFile reads a file of at most limit bytes.
-func ReadAllBoundedFile(file string, limit int64) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("scan: %s: %w", file, errors.Unwrap(err))
+		return nil, fmt.Errorf("scan: baseline %s: %w", file, errors.Unwrap(err))
 	}
 	defer f.Close()
-	return ReadAllBounded(f, limit, file)
+	bad := &BaselineError{file, "not a baseline file", regen}
+	dec := json.NewDecoder(&limitReader{r: f, n: maxBaseline, limit: maxBaseline, what: "baseline " + file})
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, bad
+	}
+	version, keyID := 0, ""
+	bl := &Baseline{set: map[[16]byte]struct{}{}}
+	for dec.More() && version != 1 {
+		tok, err := dec.Token()
+		if err == nil {
+			switch tok {
+			case "version":
+				err = dec.Decode(&version)
+			case "key_id":
+				err = dec.Decode(&keyID)
+			case "findings":
+				err = readBaselineEntries(dec, bl)
+			default:
+				var skip json.RawMessage
+				err = dec.Decode(&skip)
+			}
+		}
+		if le := (*limitError)(nil); errors.As(err, &le) {
+			return nil, le
+		}
+		if err != nil {
+			return nil, bad
+		}
+	}
+	switch {
+	case version == 1:
+		return nil, &BaselineError{file, "a version 1 baseline: its fingerprints are unkeyed hashes from which a reader can confirm a guessed secret",
+			"delete it, replace any secret it accepts that a guess could find (the file stays in your history), then " + regen}
+	case version != BaselineVersion:
+		return nil, bad
+	case keyID != k.ID():
+		return nil, &BaselineError{file, fmt.Sprintf("written with scan key %s, but SA01_SECRETS_SCAN_KEY is scan key %s", Printable(keyID), k.ID()),
+			"set SA01_SECRETS_SCAN_KEY to the key the baseline was written with, or " + regen}
+	}
+	return bl, nil
+}
+
+func readBaselineEntries(dec *json.Decoder, bl *Baseline) error {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return errors.New("findings: not an array")
+	}
+	for dec.More() {
+		var e BaselineEntry
+		if err := dec.Decode(&e); err != nil {
+			return err
+		}
+		var fp [16]byte
+		if n, err := hex.Decode(fp[:], []byte(e.Fingerprint)); err != nil || n != len(fp) || len(e.Fingerprint) != 2*len(fp) {
+			return errors.New("findings: a fingerprint is not 32 hex digits")
+		}
+		bl.set[fp] = struct{}{}
+	}
+	_, err := dec.Token()
+	return err
+}
+
+// Len is the number of distinct fingerprints accepted.
+func (b *Baseline) Len() int { return len(b.set) }
+
+// Has reports whether f is accepted.
+func (b *Baseline) Has(f Finding) bool {
+	if b == nil || len(f.Fingerprint) != 32 {
+		return false
+	}
+	var fp [16]byte
+	if _, err := hex.Decode(fp[:], []byte(f.Fingerprint)); err != nil {
+		return false
+	}
+	_, ok := b.set[fp]
+	return ok
+}
+
+// BaselineWriter writes a baseline file: every finding added, in the order
+// added. Entries go to an unlinked temporary file outside the scanned tree
+// (so a scan never reads the baseline it is writing, and memory does not
+// grow with the findings); Commit writes the file with [safefile]: never
+// through a symbolic link, never half written.
+type BaselineWriter struct {
+	file string
+	tmp  *os.File
+	w    *bufio.Writer
+	a    jsonArray
+	done bool
+}
+
+// CreateBaseline starts a baseline file for the findings of a scanner keyed
+// by k. It fails at once, before anything is scanned, when k is nil or
+// file cannot be written (a symbolic link among them).
+func CreateBaseline(file string, k *FingerprintKey) (*BaselineWriter, error) {
+	if k == nil {
+		return nil, &BaselineError{file, "baselines need a fingerprint key, and SA01_SECRETS_SCAN_KEY is not set",
+			"generate one (sa01-secrets generate key), keep it as a secret (in the store, in CI's secrets), never beside the baseline, and set SA01_SECRETS_SCAN_KEY_FILE to a file holding it"}
+	}
+	probe, err := safefile.Create(file, safefile.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("scan: baseline: %w", err)
+	}
+	probe.Abort()
+	tmp, err := os.CreateTemp("", "sa01-baseline-*")
+	if err != nil {
+		return nil, fmt.Errorf("scan: baseline: %w", err)
+	}
+	os.Remove(tmp.Name()) // unlinked: gone with the process, whatever happens
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	b := &BaselineWriter{file: file, tmp: tmp, w: w, a: jsonArray{w: w, open: "\n    ", sep: ",\n    ", end: "\n  ]\n}\n", empty: "]\n}\n"}}
+	_, b.a.err = fmt.Fprintf(w, "{\n  \"version\": %d,\n  \"key_id\": %q,\n  \"findings\": [", BaselineVersion, k.ID())
+	return b, b.a.err
+}
+
+// Add records f as accepted.
+func (b *BaselineWriter) Add(f Finding) error {
+	return b.a.add(BaselineEntry{Fingerprint: f.Fingerprint, Rule: f.Rule, Path: f.Path, Line: f.Line})
+}
+
+// Count is the number of findings added.
+func (b *BaselineWriter) Count() int { return b.a.n }
+
+// Commit ends the file and writes it in place.
+func (b *BaselineWriter) Commit() error {
+	defer b.Abort()
+	err := b.a.close()
+	if err == nil {
+		err = b.w.Flush()
+	}
+	if err == nil {
+		_, err = b.tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return fmt.Errorf("scan: baseline %s: %w", b.file, err)
+	}
+	f, err := safefile.Create(b.file, safefile.Options{})
+	if err != nil {
+		return fmt.Errorf("scan: baseline: %w", err)
+	}
+	defer f.Abort()
+	if _, err := io.Copy(f, b.tmp); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+// Abort drops what was written; the target is unchanged. It is a no-op
+// after Commit.
+func (b *BaselineWriter) Abort() {
+	if !b.done {
+		b.done = true
+		b.tmp.Close()
+	}
+}
+
+// limitReader reads at most n bytes of r; more is a *limitError.
+type limitReader struct {
+	r        io.Reader
+	n, limit int64
+	what     string
+}
+
+type limitError struct {
+	what  string
+	limit int64
+}
+
+func (e *limitError) Error() string {
+	return fmt.Sprintf("scan: %s is larger than %d bytes", e.what, e.limit)
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			return 0, &limitError{l.what, l.limit}
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
