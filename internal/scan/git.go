@@ -60,10 +60,11 @@ var gitConfig = []string{
 	"core.sshCommand=/dev/null", // a partial clone's lazy fetch: no transport runs
 	"core.gitProxy=/dev/null",   // (GIT_ALLOW_PROTOCOL forbids every transport)
 	"core.askPass=/dev/null",
-	"credential.helper=",            // an empty value empties the helper list
-	"protocol.allow=never",          // belt and braces with GIT_ALLOW_PROTOCOL
-	"core.attributesFile=/dev/null", // no attributes file outside the repository
-	"diff.orderFile=/dev/null",      // with -O/dev/null: no file read for ordering
+	"advice.graftFileDeprecated=false", // GIT_GRAFT_FILE=/dev/null is read, quietly
+	"credential.helper=",               // an empty value empties the helper list
+	"protocol.allow=never",             // belt and braces with GIT_ALLOW_PROTOCOL
+	"core.attributesFile=/dev/null",    // no attributes file outside the repository
+	"diff.orderFile=/dev/null",         // with -O/dev/null: no file read for ordering
 	// Settings that would hide or change content.
 	"core.bigFileThreshold=1g",  // blobs above it count as binary (--text too)
 	"core.commitGraph=false",    // a commit-graph file could misstate parents
@@ -110,7 +111,7 @@ var gitEnvSet = []string{
 	"GIT_ATTR_NOSYSTEM=1",         // no system attributes
 	"GIT_GRAFT_FILE=/dev/null",    // no grafts (info/grafts rewrites parents)
 	"GIT_NO_REPLACE_OBJECTS=1",
-	"GIT_NO_LAZY_FETCH=1",          // a partial clone does not fetch (git 2.45 and newer)...
+	"GIT_NO_LAZY_FETCH=1",          // a partial clone does not fetch (where git knows it)...
 	"GIT_ALLOW_PROTOCOL=sa01-none", // ...nor connects anywhere (every git)
 	"GIT_TERMINAL_PROMPT=0",
 	"GIT_OPTIONAL_LOCKS=0", // never write the index

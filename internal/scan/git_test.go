@@ -197,6 +197,35 @@ func TestGitRunsNothingTheRepositoryNames(t *testing.T) {
 	}
 }
 
+// TestGitFetchesNothing: in a partial clone, blobs the history needs are
+// missing, and git fetched them from the remote the repository names,
+// through the transport it names: an ext:: remote ran a program of the
+// repository's. The scan now fetches nothing, runs nothing, and fails
+// (exit 8) instead of passing without those blobs.
+func TestGitFetchesNothing(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	t.Parallel()
+	src := newGitRepo(t)
+	src.git("config", "uploadpack.allowFilter", "true")
+	src.git("config", "uploadpack.allowAnySHA1InWant", "true")
+	src.commit("leak", map[string]string{"a.txt": "password=Zq8!" + rnd(alnumSet, 12, 730) + "\n"})
+	src.commit("clean", map[string]string{"a.txt": "clean\n"})
+	clone := &gitRepo{t, filepath.Join(t.TempDir(), "clone")}
+	(&gitRepo{t, t.TempDir()}).git("clone", "-q", "--filter=blob:none", "--no-checkout", "file://"+src.dir, clone.dir)
+	transport, ran := canary(t, t.TempDir(), "transport")
+	clone.git("config", "remote.origin.url", "ext::"+transport)
+	clone.git("config", "protocol.ext.allow", "always")
+	_, _, err := scanGit(t, clone.dir, false)
+	if err == nil {
+		t.Error("the scan passed without the blobs it could not read")
+	}
+	if b, err := os.ReadFile(ran); err == nil {
+		t.Errorf("the repository's transport ran: %s", b)
+	}
+}
+
 // TestGitShowsWhatTheRepositoryHides: each setting or file of a scanned
 // repository that made git leave content out of what the scanner read (so
 // that `scan --git` or `--staged` reported clean) hides nothing: the
