@@ -37,20 +37,6 @@ func auditCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{a, incidentCommand(g)}
 }
 
-// auditStore opens the store and returns it as an audit store.
-func openAuditStore(ctx context.Context, g *globals) (store.Store, store.Audit, error) {
-	st, err := openStore(ctx, g)
-	if err != nil {
-		return nil, nil, err
-	}
-	as, ok := st.(store.Audit)
-	if !ok {
-		st.Close()
-		return nil, nil, withCode(ExitUnavailable, errors.New("this store keeps no audit trail"), "")
-	}
-	return st, as, nil
-}
-
 // parseTimeFlag parses --since/--until.
 func parseTimeFlag(flag, v string, now time.Time) (time.Time, error) {
 	if v == "" {
@@ -190,12 +176,12 @@ field names of docs/audit.md; csv prints the same fields with a header.`,
 			if q.Until, err = parseTimeFlag("until", until, now); err != nil {
 				return err
 			}
-			st, as, err := openAuditStore(cmd.Context(), g)
+			st, err := openStore(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			es, err := as.QueryAudit(cmd.Context(), q)
+			es, err := st.QueryAudit(cmd.Context(), q)
 			if err != nil {
 				return err
 			}
@@ -236,14 +222,14 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 				return usageError("", "-n: want 0 or more")
 			}
 			ctx := cmd.Context()
-			st, as, err := openAuditStore(ctx, g)
+			st, err := openStore(ctx, g)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			var es []audit.Entry
 			if n > 0 {
-				if es, err = as.QueryAudit(ctx, audit.Query{Limit: n, Newest: true}); err != nil {
+				if es, err = st.QueryAudit(ctx, audit.Query{Limit: n, Newest: true}); err != nil {
 					return err
 				}
 			}
@@ -253,7 +239,7 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 			if !follow {
 				return nil
 			}
-			head, err := as.AuditHead(ctx)
+			head, err := st.AuditHead(ctx)
 			if err != nil {
 				return err
 			}
@@ -266,7 +252,7 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 					return nil
 				case <-t.C:
 				}
-				es, err := as.AuditAfter(ctx, last, 1000)
+				es, err := st.AuditAfter(ctx, last, 1000)
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil
@@ -343,13 +329,13 @@ lines. It exits 0 when the chain is intact and 1 when it is not.`,
 					return err
 				}
 				ctx := cmd.Context()
-				st, as, err := openAuditStore(ctx, g)
+				st, err := openStore(ctx, g)
 				if err != nil {
 					return err
 				}
 				defer st.Close()
 				source = "store"
-				if res, err = verifyStore(ctx, as, audit.MACKeys(cfg.Keys)); err != nil {
+				if res, err = verifyStore(ctx, st, audit.MACKeys(cfg.Keys)); err != nil {
 					return err
 				}
 			}

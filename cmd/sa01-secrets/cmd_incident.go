@@ -47,8 +47,6 @@ secret within 1 hour, access logs audited within 4 hours, the report within
 type incidentEnv struct {
 	ctx  context.Context // carries the local operator as caller
 	st   store.Store
-	as   store.Audit
-	is   store.Incidents
 	svc  *secrets.Service
 	rec  audit.Recorder
 	now  func() time.Time
@@ -61,21 +59,17 @@ func withIncidentEnv(cmd *cobra.Command, g *globals, fn func(e *incidentEnv) err
 		return err
 	}
 	ctx := cmd.Context()
-	st, as, err := openAuditStore(ctx, g)
+	st, err := openStore(ctx, g)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	is, ok := st.(store.Incidents)
-	if !ok {
-		return withCode(ExitUnavailable, errors.New("this store keeps no incidents"), "")
-	}
 	rec, err := openRecorder(ctx, g, st)
 	if err != nil {
 		return err
 	}
 	ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
-	e := &incidentEnv{ctx: ctx, st: st, as: as, is: is, rec: rec, now: time.Now, ring: cfg.Keys,
+	e := &incidentEnv{ctx: ctx, st: st, rec: rec, now: time.Now, ring: cfg.Keys,
 		svc: secrets.New(st, cfg.Keys, rec, time.Now)}
 	return fn(e)
 }
@@ -91,7 +85,7 @@ func (e *incidentEnv) record(action string, inc *incident.Incident, outcome, rea
 
 // getIncident reads one incident, with a clear not-found error.
 func (e *incidentEnv) getIncident(id string) (*incident.Incident, error) {
-	inc, err := e.is.Incident(e.ctx, id)
+	inc, err := e.st.Incident(e.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, withCode(ExitNotFound, fmt.Errorf("no incident %s", id), "list open incidents with 'sa01-secrets incident status'")
 	}
@@ -138,11 +132,7 @@ func generatable(class string) (sensitive.String, string) {
 // returns how many. It is the one place incident response touches tokens.
 // A running server forgets revoked tokens within its validation cache's TTL.
 func revokeServiceTokens(ctx context.Context, st store.Store, service string, at time.Time) (int, error) {
-	ts, ok := st.(store.Tokens)
-	if !ok {
-		return 0, errors.New("this store keeps no service tokens")
-	}
-	accs, err := ts.RevokeServiceTokens(ctx, service, at)
+	accs, err := st.RevokeServiceTokens(ctx, service, at)
 	return len(accs), err
 }
 
@@ -215,7 +205,7 @@ incident with the policy's deadlines and prints its ID.`,
 				var warnings []string
 
 				if revoke {
-					es, err := e.as.QueryAudit(e.ctx, audit.Query{Secret: name})
+					es, err := e.st.QueryAudit(e.ctx, audit.Query{Secret: name})
 					if err != nil {
 						return err
 					}
@@ -251,7 +241,7 @@ incident with the policy's deadlines and prints its ID.`,
 					inc.Log(now, "class %s cannot be generated: a new value is needed via put", sec.Class)
 				}
 
-				if err := e.is.CreateIncident(e.ctx, inc); err != nil {
+				if err := e.st.CreateIncident(e.ctx, inc); err != nil {
 					return err
 				}
 				out.Steps = inc.Steps
@@ -331,7 +321,7 @@ It exits 1 when a deadline was missed, 0 otherwise.`,
 					incs = []*incident.Incident{inc}
 				} else {
 					var err error
-					if incs, err = e.is.ListIncidents(e.ctx, all); err != nil {
+					if incs, err = e.st.ListIncidents(e.ctx, all); err != nil {
 						return err
 					}
 				}
@@ -344,7 +334,7 @@ It exits 1 when a deadline was missed, 0 otherwise.`,
 						return err
 					}
 					if changed {
-						if err := e.is.UpdateIncident(e.ctx, inc); err != nil {
+						if err := e.st.UpdateIncident(e.ctx, inc); err != nil {
 							return err
 						}
 					}
@@ -457,7 +447,7 @@ too once the new secret exists.`,
 				if _, err := e.refresh(inc); err != nil {
 					return err
 				}
-				es, err := e.as.QueryAudit(e.ctx, audit.Query{Secret: inc.Secret, Since: from})
+				es, err := e.st.QueryAudit(e.ctx, audit.Query{Secret: inc.Secret, Since: from})
 				if err != nil {
 					return err
 				}
@@ -470,7 +460,7 @@ too once the new secret exists.`,
 				inc.Log(at, "report produced: %d accesses since %s; %d service(s) still hold the old version",
 					len(rep.Accesses), from.UTC().Format(time.RFC3339), len(rep.StillHoldOld))
 				rep.Status = inc.Status(at)
-				if err := e.is.UpdateIncident(e.ctx, inc); err != nil {
+				if err := e.st.UpdateIncident(e.ctx, inc); err != nil {
 					return err
 				}
 				if err := e.record(actionIncidentReport, inc, audit.Success, ""); err != nil {
@@ -525,7 +515,7 @@ func newIncidentCloseCommand(g *globals) *cobra.Command {
 				if err := inc.Close(review, e.now()); err != nil {
 					return withCode(ExitConflict, fmt.Errorf("incident %s is already closed", inc.ID), "")
 				}
-				if err := e.is.UpdateIncident(e.ctx, inc); err != nil {
+				if err := e.st.UpdateIncident(e.ctx, inc); err != nil {
 					return err
 				}
 				if err := e.record(actionIncidentClose, inc, audit.Success, ""); err != nil {

@@ -85,7 +85,6 @@ func (f *rotationFlags) check() error {
 type rotationEnv struct {
 	ctx context.Context
 	st  store.Store
-	rs  rotate.Store
 	rec audit.Recorder
 }
 
@@ -95,22 +94,17 @@ func openRotation(cmd *cobra.Command, g *globals) (*rotationEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, ok := st.(rotate.Store)
-	if !ok {
-		st.Close()
-		return nil, errors.New("this store does not support key rotation")
-	}
 	rec, err := openRecorder(ctx, g, st)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
-	return &rotationEnv{ctx: ctx, st: st, rs: rs, rec: rec}, nil
+	return &rotationEnv{ctx: ctx, st: st, rec: rec}, nil
 }
 
 func (e *rotationEnv) rotator(g *globals, f *rotationFlags) *rotate.Rotator {
-	r := &rotate.Rotator{Store: e.rs, Bind: secrets.Bind, NewBinder: rotate.NewCachedBinder, Recorder: e.rec, BatchSize: f.batchSize, Wait: f.wait}
+	r := &rotate.Rotator{Store: e.st, Bind: secrets.Bind, NewBinder: rotate.NewCachedBinder, Recorder: e.rec, BatchSize: f.batchSize, Wait: f.wait}
 	if !f.quiet {
 		r.Progress = newProgress(g.stderr).update
 	}

@@ -224,10 +224,6 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		return err
 	}
 	defer st.Close()
-	tstore, ok := st.(store.Tokens)
-	if !ok {
-		return errors.New("the store driver keeps no tokens")
-	}
 	rec, err := openRecorder(ctx, g, st)
 	if err != nil {
 		return err
@@ -246,7 +242,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	case !svc.CacheReads():
 		readCache = "off (the store or the audit sinks cannot prove a cached read current)"
 	}
-	tokens := token.NewManager(tstore, token.Options{TTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL})
+	tokens := token.NewManager(st, token.Options{TTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL})
 	checks := map[string]func(context.Context) error{
 		"store": func(ctx context.Context) error {
 			_, err := st.Secret(ctx, "sa01-health-check")
@@ -256,9 +252,9 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 			return err
 		},
 	}
-	if as, ok := st.(store.Audit); ok && !o.noAudit {
+	if !o.noAudit {
 		checks["audit"] = func(ctx context.Context) error {
-			_, err := as.AuditHead(ctx)
+			_, err := st.AuditHead(ctx)
 			return err
 		}
 	}

@@ -93,7 +93,7 @@ func (m *Memory) SetAuditCursor(_ context.Context, name string, seq int64) error
 	return nil
 }
 
-// LockPublisher implements PublishLocker within the process.
+// LockPublisher implements Outbox within the process.
 func (m *Memory) LockPublisher(_ context.Context, name string) (func() error, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

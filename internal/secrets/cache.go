@@ -83,16 +83,14 @@ type CacheStats struct {
 }
 
 // CacheReads turns on the read cache for current versions (Get with
-// version 0) and reports whether it is on. It needs a store that keeps a
-// generation (store.Generations: both drivers do) and a
-// recorder that checks guarded events against it (audit.Guards: the
+// version 0) and reports whether it is on. It needs a recorder that checks
+// guarded events against the store's generation (audit.Guards: the
 // store's chain, first in its Tee). Call it before the service is in use.
 func (s *Service) CacheReads() bool {
-	gs, ok := s.st.(store.Generations)
-	if !ok || !audit.Guards(s.rec) || s.ring == nil {
+	if !audit.Guards(s.rec) || s.ring == nil {
 		return false
 	}
-	s.gens, s.cache = gs, &readCache{entries: map[string]cacheEntry{}}
+	s.cache = &readCache{entries: map[string]cacheEntry{}}
 	return true
 }
 
@@ -139,7 +137,7 @@ func (s *Service) getCached(ctx context.Context, name string) (val Value, ok boo
 // of the snapshot it was read in.
 func (s *Service) getCurrent(ctx context.Context, name string) (store.Secret, store.Version, uint64, error) {
 	s.cache.misses.Add(1)
-	sec, v, gen, err := s.gens.GetCurrent(ctx, name)
+	sec, v, gen, err := s.st.GetCurrent(ctx, name)
 	if err == nil && gen == 0 {
 		err = fmt.Errorf("secrets: the store returned no generation for %s", name)
 	}

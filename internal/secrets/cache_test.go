@@ -286,14 +286,7 @@ func TestReadCacheOff(t *testing.T) {
 			t.Errorf("%s: the cache turned on", name)
 		}
 	}
-	if secrets.New(noGenerations{db}, r, audit.NewBounded(audit.Tee{chain}, time.Second, nil), nil).CacheReads() {
-		t.Error("a store without a generation: the cache turned on")
-	}
 	if secrets.New(db, nil, audit.NewBounded(audit.Tee{chain}, time.Second, nil), nil).CacheReads() {
 		t.Error("no keys: the cache turned on")
 	}
 }
-
-// noGenerations hides the store's generation, as the PostgreSQL store has
-// none.
-type noGenerations struct{ store.Store }

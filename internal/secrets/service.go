@@ -46,8 +46,7 @@ type Service struct {
 
 	bindKeys sync.Map // *fernet.Key → [32]byte: its binding subkey, derived once
 
-	cache *readCache        // nil unless CacheReads turned it on
-	gens  store.Generations // s.st, when the cache is on
+	cache *readCache // nil unless CacheReads turned it on
 }
 
 // bindingKey returns k's binding subkey. Deriving it is an HMAC, as costly

@@ -9,11 +9,11 @@ import (
 
 // Audit keeps the audit chain: its events in seq order, its checkpoints,
 // and the cursors of the publishers that ship it elsewhere (the table is
-// their outbox). Both drivers implement it.
+// their outbox).
 type Audit interface {
 	audit.Appender // AppendAudit: one transaction under the chain's lock
-	audit.Outbox   // AuditAfter, AuditCursor, SetAuditCursor
-	audit.PublishLocker
+	audit.Guarding // Guards: true; AppendAudit reads the generation for a guarded event
+	audit.Outbox   // AuditAfter, AuditCursor, SetAuditCursor, LockPublisher
 
 	// QueryAudit returns the entries q selects, oldest first.
 	QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
@@ -26,7 +26,7 @@ type Audit interface {
 	AuditHead(ctx context.Context) (audit.Head, error)
 }
 
-// Incidents keeps incident records. Both drivers implement it.
+// Incidents keeps incident records.
 type Incidents interface {
 	// CreateIncident stores a new incident. ErrConflict if the ID exists.
 	CreateIncident(ctx context.Context, inc *incident.Incident) error

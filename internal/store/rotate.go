@@ -17,8 +17,8 @@ type TokenSwap struct {
 // ErrLocked: another process holds the store's rotation lock.
 var ErrLocked = errors.New("store: another rotation holds the rotation lock")
 
-// Rotation is what key rotation needs of a store beyond [Store]; both
-// drivers implement it (rotate.go in each).
+// Rotation is what key rotation needs of a store beyond its keys and
+// versions.
 type Rotation interface {
 	// VersionsNotUnder returns up to limit live (not destroyed) versions,
 	// tokens and bindings included, whose key ID is not keyID and whose row

@@ -125,15 +125,33 @@ type Secrets interface {
 	MarkCompromised(ctx context.Context, name string, version int, now time.Time) error
 }
 
-// Generations is implemented by stores that keep a generation counter: a
-// number that every change to a secret or a version moves, whoever makes
-// it (triggers move it, in both drivers). A store implementing it also
-// implements audit.Guarding: its audit appends read the generation inside
-// their transaction, so that a cached current version can be proven
-// current at the commit of the read's audit event (docs/server.md, "Read
-// path and its cache").
+// Generations reads the store's generation: a number that every change to
+// a secret or a version moves, whoever makes it (triggers move it). The
+// store's audit appends read it inside their transaction for a guarded
+// event ([Audit]), so that a cached current version can be proven current
+// at the commit of the read's audit event (docs/server.md, "Read path and
+// its cache").
 type Generations interface {
 	// GetCurrent is Get(name, 0), plus the generation of the snapshot the
 	// version was read in.
 	GetCurrent(ctx context.Context, name string) (Secret, Version, uint64, error)
+}
+
+// ApplyTo sets the fields of s that m sets.
+func (m Meta) ApplyTo(s *Secret) {
+	if m.Class != nil {
+		s.Class = *m.Class
+	}
+	if m.RotationPeriod != nil {
+		s.RotationPeriod = *m.RotationPeriod
+	}
+	if m.Description != nil {
+		s.Description = *m.Description
+	}
+	if m.Owner != nil {
+		s.Owner = *m.Owner
+	}
+	if m.EnvName != nil {
+		s.EnvName = *m.EnvName
+	}
 }

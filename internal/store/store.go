@@ -1,15 +1,17 @@
 // Package store defines how sa01-secrets keeps its data: the [Store]
-// interface, its record types and its sentinel errors. It holds no driver;
-// the drivers live in store/sqlite (the embedded default) and
-// store/postgres (several nodes on one database), and only cmd picks one.
+// interface, its record types and its sentinel errors. It holds no driver:
+// store/sqlstore holds the SQL of both, and store/sqlite (the embedded
+// default) and store/postgres (several nodes on one database) their
+// dialects, migrations and Open. Only cmd picks one.
 //
 // The store never sees a key or a plaintext value: a version holds a Fernet
 // token, the ID of the key that made it and a row binding (an HMAC that ties
 // the token to its secret name, version number and key ID). The secrets
 // package computes and checks those.
 //
-// Store is split into small interfaces ([Secrets], [Versions], [Keys]) so
-// that more can be added, each in its own file, without touching the others.
+// Store is written as small interfaces ([Secrets], [Versions], [Keys],
+// [Audit], ...), each in its own file, and every driver implements all of
+// them: a caller holding a Store needs no type assertion.
 package store
 
 import (
@@ -17,11 +19,16 @@ import (
 	"fmt"
 )
 
-// Store is everything the service needs from storage.
+// Store is everything sa01-secrets needs from storage.
 type Store interface {
 	Secrets
+	Generations
 	Versions
 	Keys
+	Rotation
+	Tokens
+	Audit
+	Incidents
 	Close() error
 }
 

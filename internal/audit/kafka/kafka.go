@@ -95,8 +95,8 @@ func (p *Publisher) StandingBy() bool { return p.standby.Load() }
 // Run ships entries until ctx ends. Errors (broker down, store down) are
 // logged and retried with backoff; Run returns only ctx's error.
 //
-// When the outbox is an audit.PublishLocker (every store is), only the
-// publisher holding the cursor's lock ships: the others (serve on the other
+// Only the publisher holding the cursor's lock (audit.Outbox's
+// LockPublisher) ships: the others (serve on the other
 // nodes, or "audit publish" beside a server) stand by, and one of them
 // takes over within Options.Standby once the holder stops.
 func (p *Publisher) Run(ctx context.Context) error {
@@ -122,16 +122,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 }
 
-// lock waits until this publisher holds its cursor's lock (at once when
-// the outbox keeps none), or ctx ends.
+// lock waits until this publisher holds its cursor's lock, or ctx ends.
 func (p *Publisher) lock(ctx context.Context) (func() error, error) {
-	l, ok := p.out.(audit.PublishLocker)
-	if !ok {
-		return func() error { return nil }, nil
-	}
 	told := false
 	for {
-		unlock, held, err := l.LockPublisher(ctx, CursorName(p.topic))
+		unlock, held, err := p.out.LockPublisher(ctx, CursorName(p.topic))
 		if err != nil {
 			return nil, fmt.Errorf("taking the publisher lock: %w", err)
 		}

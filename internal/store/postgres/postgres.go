@@ -1,48 +1,61 @@
 // Package postgres is the store for several nodes sharing one PostgreSQL
-// database (pgx/v5). Writes to one secret are serialised with row locks, so
-// concurrent writers on any node never lose an update; migrations run under
-// an advisory lock, so nodes starting together migrate once.
+// database (pgx/v5, through its database/sql driver). Its SQL is
+// store/sqlstore's; this package holds the PostgreSQL dialect, the
+// migrations, Open, the audit append, the bulk PutMany and the advisory
+// locks.
 //
-// Other files of this package add methods to [DB] for their own tables;
-// they use d.pool for queries and d.withTx for writes.
+// Writes to one secret are serialised with row locks (SELECT ... FOR
+// UPDATE), so concurrent writers on any node never lose an update; every
+// transaction that changes secrets or versions first moves the store
+// generation, so writers take its row lock before any other and cannot
+// deadlock (migration 00005). Migrations run under an advisory lock, so
+// nodes starting together migrate once.
 package postgres
 
 import (
 	"context"
-	"embed"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrationsFS embed.FS
-
-// Migrations returns the embedded migrations, one file per schema version.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationsFS, "migrations")
-	if err != nil {
-		panic(err) // embedded at build time: cannot happen
-	}
-	return sub
-}
 
 // DB is the PostgreSQL store.
 type DB struct {
+	*sqlstore.Store
 	pool *pgxpool.Pool
 }
 
 var _ store.Store = (*DB)(nil)
+
+// dialect is PostgreSQL's: timestamptz, row locks, the generation moved
+// first by every writer of secrets or versions, unnest for bulk writes.
+var dialect = sqlstore.Dialect{
+	Name:          "postgres",
+	Timestamps:    true,
+	ForUpdate:     " FOR UPDATE",
+	Collate:       ` COLLATE "C"`,
+	WritePrologue: `UPDATE store_generation SET n = n + 1 WHERE id = 1`,
+	// A batch lost to a server crash is only redone by the next run (the
+	// old key stays loaded until nothing uses it), and the synchronous
+	// commit of PromoteKey flushes every batch before it: no need to wait
+	// for the WAL flush of each batch.
+	SwapPrologue: `SET LOCAL synchronous_commit = off`,
+	Swap:         swapSQL,
+	Classify:     classify,
+}
 
 // ConnectTimeout bounds the first connection.
 const ConnectTimeout = 10 * time.Second
@@ -87,12 +100,21 @@ func openWith(ctx context.Context, cfg *pgxpool.Config, migrations fs.FS) (*DB, 
 		pool.Close()
 		return nil, fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
 	}
-	d := &DB{pool: pool}
-	if err := d.migrate(ctx, migrations); err != nil {
+	// database/sql takes a pool connection for each statement or
+	// transaction and gives it back after: pgx's statement cache stays
+	// with the connection.
+	db := stdlib.OpenDBFromPool(pool)
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	st, err := sqlstore.Open(ctx, dialect, goose.DialectPostgres, migrations, db, db, goose.WithSessionLocker(locker))
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return d, nil
+	return &DB{Store: st, pool: pool}, nil
 }
 
 // reason keeps the end of a connection error: what failed, without the
@@ -105,96 +127,28 @@ func reason(err error) string {
 	return msg
 }
 
-func (d *DB) migrate(ctx context.Context, migrations fs.FS) error {
-	sqlDB := stdlib.OpenDBFromPool(d.pool)
-	defer sqlDB.Close()
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
-	cur, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: reading the schema version: %w", err)
-	}
-	src := p.ListSources()
-	known := int64(0)
-	if len(src) > 0 {
-		known = src[len(src)-1].Version
-	}
-	if err := store.CheckSchema(cur, known); err != nil {
-		return err
-	}
-	if cur < known {
-		if _, err := p.Up(ctx); err != nil {
-			return fmt.Errorf("postgres: migrating: %w", err)
-		}
+// classify is the dialect's Classify.
+func classify(err error) error {
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &pe) && pe.Code == "23505": // unique_violation
+		return fmt.Errorf("%w: %s", store.ErrConflict, pe.Message)
+	case errors.As(err, &pe):
+		return nil
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), errors.Is(err, sql.ErrConnDone):
+		return fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
 	}
 	return nil
-}
-
-// SchemaVersion returns the highest migration applied to the database.
-func (d *DB) SchemaVersion(ctx context.Context) (int64, error) {
-	var v *int64
-	err := d.pool.QueryRow(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&v)
-	if v == nil {
-		return 0, err
-	}
-	return *v, err
 }
 
 // Pool returns the connection pool.
 func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 
-// Close closes the pool.
+// Close closes the store and its pool.
 func (d *DB) Close() error {
+	err := d.Store.Close()
 	d.pool.Close()
-	return nil
-}
-
-// writeTx is withTx for a transaction that changes secrets or versions:
-// its first statement moves the store generation, so that every such
-// transaction takes the generation's row lock before any lock on a secret
-// or a version row (migration 00005), and two of them cannot deadlock.
-func (d *DB) writeTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return d.withTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE store_generation SET n = n + 1 WHERE id = 1`); err != nil {
-			return fmt.Errorf("postgres: moving the store generation: %w", err)
-		}
-		return fn(tx)
-	})
-}
-
-// withTx runs fn in one transaction, committing if fn returns nil.
-func (d *DB) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := d.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(ctx)
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: committing: %w", err)
-	}
-	return nil
-}
-
-// nt is a nullable timestamp: nil for the zero time.
-func nt(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
-}
-
-func fromPtr(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
+	return err
 }

@@ -13,7 +13,10 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return pgtest.Open(t) })
+	storetest.Run(t, func(t *testing.T) func() (store.Store, error) {
+		cfg := pgtest.Config(t) // a new schema
+		return func() (store.Store, error) { return postgres.OpenConfig(context.Background(), cfg.Copy()) }
+	})
 }
 
 func TestUnreachable(t *testing.T) {

@@ -2,13 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
 )
 
 // putManyChunk bounds the rows one round of PutMany locks and writes.
@@ -16,12 +15,13 @@ const putManyChunk = 2000
 
 // PutMany implements store.Secrets: in one transaction, in rounds of
 // putManyChunk writes that each take a handful of round trips (lock the
-// existing secrets, create the missing ones, COPY the versions, update the
-// secrets), so large imports do not pay a round trip per row.
+// existing secrets, create the missing ones, insert the versions, update
+// the secrets, each from arrays), so large imports do not pay a round trip
+// per row.
 func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
-	return d.writeTx(ctx, func(tx pgx.Tx) error {
+	return d.WriteTx(ctx, func(tx *sql.Tx) error {
 		for lo := 0; lo < len(ws); lo += putManyChunk {
-			if err := putChunk(ctx, tx, ws[lo:min(lo+putManyChunk, len(ws))]); err != nil {
+			if err := d.putChunk(ctx, tx, ws[lo:min(lo+putManyChunk, len(ws))]); err != nil {
 				return err
 			}
 		}
@@ -29,23 +29,38 @@ func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
 	})
 }
 
-func lockSecrets(ctx context.Context, tx pgx.Tx, names []string, into map[string]*store.Secret) error {
-	rows, err := tx.Query(ctx, `SELECT `+secretCols+` FROM secrets s WHERE s.name = ANY($1) ORDER BY s.name FOR UPDATE`, names)
+func (d *DB) lockSecrets(ctx context.Context, tx *sql.Tx, names []string, into map[string]*store.Secret) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlstore.SecretColumns+` FROM secrets s WHERE s.name = ANY($1) ORDER BY s.name FOR UPDATE`, names)
 	if err != nil {
-		return fmt.Errorf("postgres: locking secrets: %w", err)
+		return d.Fail("locking secrets", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		s, err := scanSecret(rows)
+		s, err := sqlstore.ScanSecret(rows)
 		if err != nil {
-			return fmt.Errorf("postgres: locking secrets: %w", err)
+			return d.Fail("locking secrets", err)
 		}
 		into[s.Name] = &s
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return d.Fail("locking secrets", err)
+	}
+	return nil
 }
 
-func putChunk(ctx context.Context, tx pgx.Tx, ws []store.Write) error {
+// secretArrays are columns of secrets rows, for unnest.
+type secretArrays struct {
+	class, desc, owner, env []string
+	rot                     []int64
+	at                      []time.Time
+}
+
+func (a *secretArrays) add(s *store.Secret, at time.Time) {
+	a.class, a.desc, a.owner, a.env = append(a.class, s.Class), append(a.desc, s.Description), append(a.owner, s.Owner), append(a.env, s.EnvName)
+	a.rot, a.at = append(a.rot, int64(s.RotationPeriod/time.Second)), append(a.at, at)
+}
+
+func (d *DB) putChunk(ctx context.Context, tx *sql.Tx, ws []store.Write) error {
 	var names []string
 	first := map[string]store.Write{}
 	for _, w := range ws {
@@ -55,15 +70,12 @@ func putChunk(ctx context.Context, tx pgx.Tx, ws []store.Write) error {
 		}
 	}
 	m := make(map[string]*store.Secret, len(names))
-	if err := lockSecrets(ctx, tx, names, m); err != nil {
+	if err := d.lockSecrets(ctx, tx, names, m); err != nil {
 		return err
 	}
 	// Create the missing secrets, defaults plus the first write's metadata.
-	var (
-		cName, cClass, cDesc, cOwner, cEnv []string
-		cRot                               []int64
-		cAt                                []time.Time
-	)
+	var created []string
+	var c secretArrays
 	for _, n := range names {
 		if _, ok := m[n]; ok {
 			continue
@@ -73,23 +85,29 @@ func putChunk(ctx context.Context, tx pgx.Tx, ws []store.Write) error {
 			return fmt.Errorf("%w: %s does not exist, not at version %d", store.ErrConflict, n, *w.CAS)
 		}
 		s := store.Secret{Name: n, Class: store.ClassConfig}
-		applyMeta(&s, w.Meta)
-		cName, cClass, cDesc, cOwner, cEnv = append(cName, n), append(cClass, s.Class), append(cDesc, s.Description), append(cOwner, s.Owner), append(cEnv, s.EnvName)
-		cRot, cAt = append(cRot, int64(s.RotationPeriod/time.Second)), append(cAt, w.Now.UTC().Truncate(time.Microsecond))
+		w.Meta.ApplyTo(&s)
+		created = append(created, n)
+		c.add(&s, w.Now.UTC().Truncate(time.Microsecond))
 	}
-	if len(cName) > 0 {
-		_, err := tx.Exec(ctx, `INSERT INTO secrets (name, class, rotation_period, description, owner, env_name, created_at, updated_at, current_version)
+	if len(created) > 0 {
+		_, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, class, rotation_period, description, owner, env_name, created_at, updated_at, current_version)
 			SELECT n, c, r, d, o, e, t, t, 0 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) AS u(n, c, r, d, o, e, t)
-			ON CONFLICT (name) DO NOTHING`, cName, cClass, cRot, cDesc, cOwner, cEnv, cAt)
+			ON CONFLICT (name) DO NOTHING`, created, c.class, c.rot, c.desc, c.owner, c.env, c.at)
 		if err != nil {
-			return fmt.Errorf("postgres: creating secrets: %w", err)
+			return d.Fail("creating secrets", err)
 		}
 		// Lock what was created, here or by a concurrent writer.
-		if err := lockSecrets(ctx, tx, cName, m); err != nil {
+		if err := d.lockSecrets(ctx, tx, created, m); err != nil {
 			return err
 		}
 	}
-	var versions [][]any
+	var (
+		vSecret            []int64
+		vNum               []int32
+		vTok, vKey, vActor []string
+		vBind              [][]byte
+		vAt                []time.Time
+	)
 	touched := map[string]bool{}
 	for _, w := range ws {
 		s, ok := m[w.Name]
@@ -102,46 +120,41 @@ func putChunk(ctx context.Context, tx pgx.Tx, ws []store.Write) error {
 		case w.CAS != nil && *w.CAS != s.CurrentVersion:
 			return fmt.Errorf("%w: %s is at version %d, not %d", store.ErrConflict, w.Name, s.CurrentVersion, *w.CAS)
 		}
-		applyMeta(s, w.Meta)
+		w.Meta.ApplyTo(s)
 		next := s.CurrentVersion + 1
 		sealed, err := w.Seal(next)
 		if err != nil {
 			return err
 		}
 		now := w.Now.UTC().Truncate(time.Microsecond)
-		versions = append(versions, []any{s.ID, next, sealed.Token, sealed.KeyID, sealed.Binding, now, w.Actor})
+		vSecret, vNum, vAt = append(vSecret, s.ID), append(vNum, int32(next)), append(vAt, now)
+		vTok, vKey, vBind, vActor = append(vTok, sealed.Token), append(vKey, sealed.KeyID), append(vBind, sealed.Binding), append(vActor, w.Actor)
 		s.CurrentVersion, s.UpdatedAt = next, now
 		touched[w.Name] = true
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"versions"},
-		[]string{"secret_id", "version", "token", "key_id", "binding", "created_at", "actor"}, pgx.CopyFromRows(versions)); err != nil {
-		var perr interface{ SQLState() string }
-		if errors.As(err, &perr) && perr.SQLState() == "23505" {
-			return fmt.Errorf("%w: a version was written concurrently", store.ErrConflict)
-		}
-		return fmt.Errorf("postgres: adding versions: %w", err)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO versions (secret_id, version, token, key_id, binding, created_at, actor)
+		SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[], $7::text[])`,
+		vSecret, vNum, vTok, vKey, vBind, vAt, vActor); err != nil {
+		return d.Fail("adding versions", err) // a version written concurrently: ErrConflict
 	}
 	var (
-		uID                         []int64
-		uVer                        []int32
-		uClass, uDesc, uOwner, uEnv []string
-		uRot                        []int64
-		uAt                         []time.Time
+		uID  []int64
+		uVer []int32
+		u    secretArrays
 	)
 	for _, n := range names {
 		if !touched[n] {
 			continue
 		}
 		s := m[n]
-		uID, uVer, uAt = append(uID, s.ID), append(uVer, int32(s.CurrentVersion)), append(uAt, s.UpdatedAt)
-		uClass, uDesc, uOwner, uEnv = append(uClass, s.Class), append(uDesc, s.Description), append(uOwner, s.Owner), append(uEnv, s.EnvName)
-		uRot = append(uRot, int64(s.RotationPeriod/time.Second))
+		uID, uVer = append(uID, s.ID), append(uVer, int32(s.CurrentVersion))
+		u.add(s, s.UpdatedAt)
 	}
-	_, err := tx.Exec(ctx, `UPDATE secrets SET current_version = u.v, updated_at = u.t, class = u.c, rotation_period = u.r, description = u.d, owner = u.o, env_name = u.e
+	_, err := tx.ExecContext(ctx, `UPDATE secrets SET current_version = u.v, updated_at = u.t, class = u.c, rotation_period = u.r, description = u.d, owner = u.o, env_name = u.e
 		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[]) AS u(id, v, t, c, r, d, o, e)
-		WHERE secrets.id = u.id`, uID, uVer, uAt, uClass, uRot, uDesc, uOwner, uEnv)
+		WHERE secrets.id = u.id`, uID, uVer, u.at, u.class, u.rot, u.desc, u.owner, u.env)
 	if err != nil {
-		return fmt.Errorf("postgres: updating secrets: %w", err)
+		return d.Fail("updating secrets", err)
 	}
 	return nil
 }

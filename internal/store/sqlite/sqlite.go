@@ -1,19 +1,19 @@
 // Package sqlite is the embedded store: one SQLite file (modernc.org/sqlite,
-// pure Go) in WAL mode, created 0600 in a 0700 directory.
+// pure Go) in WAL mode, created 0600 in a 0700 directory. Its SQL is
+// store/sqlstore's; this package holds the SQLite dialect, the migrations,
+// Open, the audit append on prepared driver statements and the lock files.
 //
 // Writes go through one connection, so writers in a process queue in Go
 // rather than spin on SQLite's lock; writers in other processes wait up to
-// the busy timeout. Reads use a separate pool of read-only connections and
-// run while a write is in progress.
-//
-// Other files of this package add methods to [DB] for their own tables;
-// they use d.read for queries and d.withTx for writes.
+// the busy timeout. Every write transaction begins IMMEDIATE, taking the
+// database's write lock at once: rows need no locks of their own. Reads
+// use a separate pool of read-only connections and run while a write is in
+// progress.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,45 +22,47 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrationsFS embed.FS
-
-// Migrations returns the embedded migrations, one file per schema version.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationsFS, "migrations")
-	if err != nil {
-		panic(err) // embedded at build time: cannot happen
-	}
-	return sub
-}
 
 // BusyTimeout is how long a write waits for another process's write lock.
 const BusyTimeout = 10 * time.Second
 
 // DB is the SQLite store.
 type DB struct {
+	*sqlstore.Store
 	path  string
-	write *sql.DB // one connection: every write transaction
-	read  *sql.DB // read-only connections
-
-	getStmt        *sql.Stmt // Get, the hot path, prepared once per connection
-	getCurrentMu   sync.Mutex
-	getCurrentStmt *sql.Stmt  // GetCurrent, prepared at first use (a store opened by an older schema has no generation)
-	put            putStmts   // Put and PutMany, prepared on the write connection
-	audit          auditStmts // AppendAudit, prepared on the write connection
+	write *sql.DB    // one connection: every write transaction
+	audit auditStmts // AppendAudit, prepared on the write connection
 }
 
 var _ store.Store = (*DB)(nil)
+
+// dialect is SQLite's: times in Unix microseconds, the database locked by
+// BEGIN IMMEDIATE rather than rows, statements prepared once.
+func dialect(path string) sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Name:    "sqlite",
+		Prepare: true,
+		// Checkpoint the WAL every 64 MiB rather than every 4 MiB while
+		// re-encrypting: fewer, larger checkpoints and fewer fsyncs on
+		// the write connection, which is the serial stage of a
+		// re-encryption. The setting stays on the connection for the
+		// rest of the process.
+		SwapPrologue: `PRAGMA wal_autocheckpoint = 16384`,
+		Swap:         swapSQL,
+		SwapChunk:    swapChunk,
+		Classify:     func(err error) error { return classify(path, err) },
+	}
+}
 
 // Open opens (creating if needed) the store at path, an absolute file
 // name, and migrates it to the newest embedded schema. It refuses a store
@@ -80,6 +82,7 @@ func openWith(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	if err := prepareFile(path); err != nil {
 		return nil, err
 	}
+	d := dialect(path)
 	pragmas := url.Values{}
 	for _, p := range []string{
 		fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()),
@@ -101,15 +104,6 @@ func openWith(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	d := &DB{path: path, write: w}
-	if err := d.migrate(ctx, migrations); err != nil {
-		w.Close()
-		return nil, err
-	}
-	if err := d.preparePut(ctx); err != nil {
-		w.Close()
-		return nil, d.classify("preparing queries", err)
-	}
 	rq := url.Values{}
 	rq.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	rq.Add("_pragma", "query_only(1)")
@@ -123,12 +117,11 @@ func openWith(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	d.read = r
-	if d.getStmt, err = r.PrepareContext(ctx, getQuery); err != nil {
-		d.Close()
-		return nil, d.classify("preparing queries", err)
+	st, err := sqlstore.Open(ctx, d, goose.DialectSQLite3, migrations, r, w)
+	if err != nil {
+		return nil, err
 	}
-	return d, nil
+	return &DB{Store: st, path: path, write: w}, nil
 }
 
 // prepareFile creates the store's directory (0700) and file (0600) before
@@ -176,49 +169,24 @@ func notWritable(path string, err error) error {
 	return fmt.Errorf("%w: %s: %s", store.ErrNotWritable, path, reason)
 }
 
-// migrate applies pending migrations, after refusing a newer schema.
-func (d *DB) migrate(ctx context.Context, migrations fs.FS) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, d.write, migrations)
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
+// classify is the dialect's Classify for the store at path.
+func classify(path string, err error) error {
+	var se *sqlite.Error
+	code := 0
+	if errors.As(err, &se) {
+		code = se.Code()
 	}
-	cur, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return d.classify("reading the schema version", err)
-	}
-	src := p.ListSources()
-	known := int64(0)
-	if len(src) > 0 {
-		known = src[len(src)-1].Version
-	}
-	if err := store.CheckSchema(cur, known); err != nil {
-		return err
-	}
-	if cur < known {
-		if _, err := p.Up(ctx); err != nil {
-			return d.classify("migrating", err)
-		}
+	switch {
+	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	case code&0xff == sqlite3.SQLITE_BUSY:
+		return fmt.Errorf("%w: %s stayed locked by another process for %v", store.ErrUnavailable, path, BusyTimeout)
+	case code&0xff == sqlite3.SQLITE_READONLY, strings.Contains(err.Error(), "read-only"):
+		return fmt.Errorf("%w: %s", store.ErrNotWritable, path)
+	case code&0xff == sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("%s is not a SQLite database", path)
 	}
 	return nil
-}
-
-// SchemaVersion returns the highest migration applied to the store.
-func (d *DB) SchemaVersion(ctx context.Context) (int64, error) {
-	var v sql.NullInt64
-	err := d.read.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&v)
-	return v.Int64, err
-}
-
-// classify turns low-level failures into clear errors.
-func (d *DB) classify(what string, err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") || strings.Contains(msg, "SQLITE_READONLY") {
-		return fmt.Errorf("%w: %s: %s", store.ErrNotWritable, d.path, what)
-	}
-	if strings.Contains(msg, "not a database") || strings.Contains(msg, "SQLITE_NOTADB") {
-		return fmt.Errorf("sqlite: %s is not a SQLite database", d.path)
-	}
-	return fmt.Errorf("sqlite: %s: %w", what, err)
 }
 
 // Path returns the store's file name.
@@ -226,52 +194,6 @@ func (d *DB) Path() string { return d.path }
 
 // Close closes the store.
 func (d *DB) Close() error {
-	var errR error
-	for _, st := range []*sql.Stmt{d.getStmt, d.getCurrentStmtIfAny(), d.put.sel, d.put.insSecret, d.put.insVersion, d.put.update} {
-		if st != nil {
-			st.Close()
-		}
-	}
 	d.audit.close(d.write)
-	if d.read != nil {
-		errR = d.read.Close()
-	}
-	return errors.Join(errR, d.write.Close())
-}
-
-// withTx runs fn in one write transaction (BEGIN IMMEDIATE), committing if
-// fn returns nil.
-func (d *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := d.write.BeginTx(ctx, nil)
-	if err != nil {
-		return d.classify("beginning a write", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return d.classify("committing", err)
-	}
-	return nil
-}
-
-// Times are stored as Unix microseconds; NULL is the zero time.
-
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func nullMicros(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
-}
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-func fromNull(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return time.UnixMicro(v.Int64).UTC()
+	return d.Store.Close()
 }

@@ -14,16 +14,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/storetest"
 )
 
-func newStore(t *testing.T) store.Store {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "s", "secrets.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
-
 func TestFileModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
 	path := filepath.Join(dir, "secrets.db")
@@ -41,6 +31,13 @@ func TestFileModes(t *testing.T) {
 			t.Errorf("%s mode %o, want %o", p, fi.Mode().Perm(), want)
 		}
 	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) func() (store.Store, error) {
+		path := filepath.Join(t.TempDir(), "s", "secrets.db")
+		return func() (store.Store, error) { return Open(context.Background(), path) }
+	})
 }
 
 func TestTightensWideFile(t *testing.T) {

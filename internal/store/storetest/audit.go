@@ -13,27 +13,8 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// AuditStore is what the audit and incident suite needs of a driver.
-type AuditStore interface {
-	store.Audit
-	store.Incidents
-}
-
-// Opener opens a fresh, empty store for one test, and returns a function
-// that opens another handle on the same database (another node). Handles
-// are closed by the opener's cleanup. A driver's *DB serves as S for every
-// suite that takes one.
-type Opener[S any] func(t *testing.T) (S, func() S)
-
-// AuditOpener is an Opener as the audit suite uses it.
-type AuditOpener = Opener[AuditStore]
-
-// RunAudit runs the audit and incident suite against a driver.
-func RunAudit[S AuditStore](t *testing.T, openS Opener[S]) {
-	open := func(t *testing.T) (AuditStore, func() AuditStore) {
-		st, other := openS(t)
-		return st, func() AuditStore { return other() }
-	}
+// runAudit runs the audit and incident suite.
+func runAudit(t *testing.T, open opener) {
 	t.Run("AppendChainsAndVerifies", func(t *testing.T) { testAuditAppend(t, open) })
 	t.Run("ConcurrentNodesKeepOneChain", func(t *testing.T) { testAuditConcurrent(t, open) })
 	t.Run("Query", func(t *testing.T) { testAuditQuery(t, open) })
@@ -70,7 +51,7 @@ func appendN(t *testing.T, st audit.Appender, l *audit.Linker, from, n int) []au
 	return es
 }
 
-func verifyStore(t *testing.T, st AuditStore, keys []audit.MACKey) audit.Result {
+func verifyStore(t *testing.T, st store.Store, keys []audit.MACKey) audit.Result {
 	t.Helper()
 	ctx := context.Background()
 	cps, err := st.AuditCheckpoints(ctx)
@@ -90,7 +71,7 @@ func verifyStore(t *testing.T, st AuditStore, keys []audit.MACKey) audit.Result 
 	return v.Finish()
 }
 
-func testAuditAppend(t *testing.T, open AuditOpener) {
+func testAuditAppend(t *testing.T, open opener) {
 	st, _ := open(t)
 	ctx := context.Background()
 	if h, err := st.AuditHead(ctx); err != nil || h != audit.EmptyHead {
@@ -158,9 +139,9 @@ func testAuditAppend(t *testing.T, open AuditOpener) {
 	}
 }
 
-func testAuditConcurrent(t *testing.T, open AuditOpener) {
+func testAuditConcurrent(t *testing.T, open opener) {
 	st, another := open(t)
-	nodes := []AuditStore{st, another(), another()}
+	nodes := []store.Store{st, another(), another()}
 	l := &audit.Linker{}
 	const writers, each = 6, 20
 	var wg sync.WaitGroup
@@ -190,7 +171,7 @@ func testAuditConcurrent(t *testing.T, open AuditOpener) {
 	}
 }
 
-func testAuditQuery(t *testing.T, open AuditOpener) {
+func testAuditQuery(t *testing.T, open opener) {
 	st, _ := open(t)
 	ctx := context.Background()
 	all := appendN(t, st, &audit.Linker{}, 0, 60)
@@ -237,7 +218,7 @@ func testAuditQuery(t *testing.T, open AuditOpener) {
 	}
 }
 
-func testAuditCursor(t *testing.T, open AuditOpener) {
+func testAuditCursor(t *testing.T, open opener) {
 	st, _ := open(t)
 	ctx := context.Background()
 	if c, err := st.AuditCursor(ctx, "kafka:x"); err != nil || c != 0 {
@@ -258,11 +239,11 @@ func testAuditCursor(t *testing.T, open AuditOpener) {
 
 // testPublisherLock: one publisher per cursor across nodes, none across
 // cursors, and the lock passes on when released.
-func testPublisherLock(t *testing.T, open AuditOpener) {
+func testPublisherLock(t *testing.T, open opener) {
 	st, other := open(t)
 	node2 := other()
 	ctx := context.Background()
-	lock := func(l audit.PublishLocker, name string) (func() error, bool) {
+	lock := func(l audit.Outbox, name string) (func() error, bool) {
 		t.Helper()
 		unlock, ok, err := l.LockPublisher(ctx, name)
 		if err != nil {
@@ -297,7 +278,7 @@ func testPublisherLock(t *testing.T, open AuditOpener) {
 	}
 }
 
-func testIncidents(t *testing.T, open AuditOpener) {
+func testIncidents(t *testing.T, open opener) {
 	st, _ := open(t)
 	ctx := context.Background()
 	if _, err := st.Incident(ctx, "INC-none"); !errors.Is(err, store.ErrNotFound) {

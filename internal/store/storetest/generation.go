@@ -12,26 +12,10 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// GenerationStore is what the generation suite needs of a driver: the
-// secrets, the generation, and the audit chain that checks guards.
-type GenerationStore interface {
-	store.Store
-	store.Generations
-	store.Audit
-	audit.Guarding
-}
-
-// GenerationOpener is an Opener as the generation suite uses it.
-type GenerationOpener = Opener[GenerationStore]
-
-// RunGenerations checks the store generation that the server's read cache
+// runGenerations checks the store generation that the server's read cache
 // relies on: every change moves it, whichever node makes it; reads do not;
 // and a guarded audit event commits only while its generation holds.
-func RunGenerations[S GenerationStore](t *testing.T, openS Opener[S]) {
-	open := func(t *testing.T) (GenerationStore, func() GenerationStore) {
-		st, other := openS(t)
-		return st, func() GenerationStore { return other() }
-	}
+func runGenerations(t *testing.T, open opener) {
 	t.Run("MovesOnEveryChange", func(t *testing.T) { testGenerationMoves(t, open) })
 	t.Run("GuardedAppend", func(t *testing.T) { testGuardedAppend(t, open) })
 	t.Run("MixedWritersNoDeadlock", func(t *testing.T) { testMixedWriters(t, open) })
@@ -41,9 +25,9 @@ func RunGenerations[S GenerationStore](t *testing.T, openS Opener[S]) {
 // few secrets: each must succeed or fail only for its own reason (a
 // deletion, a destroyed version), never for a lock (a deadlock on
 // PostgreSQL, where writers also take the generation's row lock).
-func testMixedWriters(t *testing.T, open GenerationOpener) {
+func testMixedWriters(t *testing.T, open opener) {
 	st, other := open(t)
-	nodes := []GenerationStore{st, other()}
+	nodes := []store.Store{st, other()}
 	ctx := context.Background()
 	names := []string{"mix/a", "mix/b", "mix/c"}
 	for _, n := range names {
@@ -92,7 +76,7 @@ func sealed(tok string) func(int) (store.Sealed, error) {
 	return func(int) (store.Sealed, error) { return store.Sealed{Token: tok, KeyID: "k", Binding: []byte{1}}, nil }
 }
 
-func generation(t *testing.T, st GenerationStore) uint64 {
+func generation(t *testing.T, st store.Store) uint64 {
 	t.Helper()
 	_, _, gen, err := st.GetCurrent(context.Background(), "gen/stable")
 	if err != nil {
@@ -104,7 +88,7 @@ func generation(t *testing.T, st GenerationStore) uint64 {
 	return gen
 }
 
-func testGenerationMoves(t *testing.T, open GenerationOpener) {
+func testGenerationMoves(t *testing.T, open opener) {
 	st, other := open(t)
 	node2 := other()
 	ctx := context.Background()
@@ -139,19 +123,14 @@ func testGenerationMoves(t *testing.T, open GenerationOpener) {
 			}
 			return err
 		}},
-	}
-	if rs, ok := node2.(store.Rotation); ok {
-		changes = append(changes, struct {
-			name string
-			do   func() error
-		}{"swap tokens (re-encryption)", func() error {
+		{"swap tokens (re-encryption)", func() error {
 			_, v, err := node2.Get(ctx, "gen/b", 0)
 			if err != nil {
 				return err
 			}
-			_, err = rs.SwapTokens(ctx, []store.TokenSwap{{ID: v.ID, Old: v.Token, New: store.Sealed{Token: "b-1''", KeyID: "k3", Binding: []byte{3}}}})
+			_, err = node2.SwapTokens(ctx, []store.TokenSwap{{ID: v.ID, Old: v.Token, New: store.Sealed{Token: "b-1''", KeyID: "k3", Binding: []byte{3}}}})
 			return err
-		}})
+		}},
 	}
 	for _, c := range changes {
 		before := generation(t, st)
@@ -205,7 +184,7 @@ func linkPlain(head audit.Head, evs []audit.Event) ([]audit.Entry, []audit.Check
 // testGuardedAppend: a batch with guarded events commits those whose
 // generation is the store's and leaves out the others, whose callers get
 // audit.ErrStale; the chain stays whole.
-func testGuardedAppend(t *testing.T, open GenerationOpener) {
+func testGuardedAppend(t *testing.T, open opener) {
 	st, other := open(t)
 	node2 := other()
 	ctx := context.Background()

@@ -10,22 +10,11 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// RotatingStore is a store with the rotation methods.
-type RotatingStore interface {
-	store.Store
-	store.Rotation
-}
-
-// NewRotatingStore returns a new, empty store; the suite closes it. Called
-// twice in one test, it must return two handles on the same store (as two
-// processes would have): same the second time, new the first.
-type NewRotatingStore func(t *testing.T, same RotatingStore) RotatingStore
-
-// RunRotation runs the conformance tests of store.Rotation.
-func RunRotation(t *testing.T, newStore NewRotatingStore) {
+// runRotation runs the conformance tests of store.Rotation.
+func runRotation(t *testing.T, open opener) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, st RotatingStore, other func() RotatingStore)
+		fn   func(t *testing.T, st store.Store, other func() store.Store)
 	}{
 		{"VersionsNotUnder", testVersionsNotUnder},
 		{"SwapTokens", testSwapTokens},
@@ -35,13 +24,7 @@ func RunRotation(t *testing.T, newStore NewRotatingStore) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := newStore(t, nil)
-			t.Cleanup(func() { st.Close() })
-			other := func() RotatingStore {
-				o := newStore(t, st)
-				t.Cleanup(func() { o.Close() })
-				return o
-			}
+			st, other := open(t)
 			tc.fn(t, st, other)
 		})
 	}
@@ -59,7 +42,7 @@ func putUnder(t *testing.T, st store.Store, name, keyID string) store.Version {
 	return v
 }
 
-func testVersionsNotUnder(t *testing.T, st RotatingStore, _ func() RotatingStore) {
+func testVersionsNotUnder(t *testing.T, st store.Store, _ func() store.Store) {
 	ctx := context.Background()
 	var ids []int64
 	for i, k := range []string{"old", "new", "old", "older", "new", "old"} {
@@ -90,7 +73,7 @@ func testVersionsNotUnder(t *testing.T, st RotatingStore, _ func() RotatingStore
 	}
 }
 
-func testSwapTokens(t *testing.T, st RotatingStore, _ func() RotatingStore) {
+func testSwapTokens(t *testing.T, st store.Store, _ func() store.Store) {
 	ctx := context.Background()
 	a := putUnder(t, st, "s/a", "old")
 	b := putUnder(t, st, "s/b", "old")
@@ -130,7 +113,7 @@ func testSwapTokens(t *testing.T, st RotatingStore, _ func() RotatingStore) {
 }
 
 // Two handles swap the same rows at once: each row is applied exactly once.
-func testSwapTokensConcurrent(t *testing.T, st RotatingStore, other func() RotatingStore) {
+func testSwapTokensConcurrent(t *testing.T, st store.Store, other func() store.Store) {
 	ctx := context.Background()
 	var swaps []store.TokenSwap
 	for i := range 50 {
@@ -138,7 +121,7 @@ func testSwapTokensConcurrent(t *testing.T, st RotatingStore, other func() Rotat
 		v := putUnder(t, st, name, "old")
 		swaps = append(swaps, store.TokenSwap{ID: v.ID, Old: v.Token, New: store.Sealed{Token: v.Token + ":new", KeyID: "new", Binding: []byte("b")}})
 	}
-	handles := []RotatingStore{st, other()}
+	handles := []store.Store{st, other()}
 	results := make([][]bool, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
@@ -172,7 +155,7 @@ func testSwapTokensConcurrent(t *testing.T, st RotatingStore, other func() Rotat
 	}
 }
 
-func testPromoteKey(t *testing.T, st RotatingStore, _ func() RotatingStore) {
+func testPromoteKey(t *testing.T, st store.Store, _ func() store.Store) {
 	ctx := context.Background()
 	now := t0.Add(time.Hour)
 	until := now.Add(30 * 24 * time.Hour)
@@ -212,7 +195,7 @@ func testPromoteKey(t *testing.T, st RotatingStore, _ func() RotatingStore) {
 	}
 }
 
-func testLockRotation(t *testing.T, st RotatingStore, other func() RotatingStore) {
+func testLockRotation(t *testing.T, st store.Store, other func() store.Store) {
 	ctx := context.Background()
 	o := other()
 	unlock, err := st.LockRotation(ctx)

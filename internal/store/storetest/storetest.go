@@ -1,6 +1,5 @@
 // Package storetest is the conformance suite every store driver passes:
-// call Run from the driver's tests with a function that returns a new,
-// empty store.
+// call Run from the driver's tests with an [Opener].
 package storetest
 
 import (
@@ -15,11 +14,44 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// NewStore returns a new, empty store; the suite closes it.
-type NewStore func(t *testing.T) store.Store
+// Opener makes a fresh, empty database for one test and returns a function
+// that opens a handle on it. Each call opens another handle, as another
+// process or node would have; the suite closes them.
+type Opener func(t *testing.T) func() (store.Store, error)
 
-// Run runs the whole suite.
-func Run(t *testing.T, newStore NewStore) {
+// opener opens a fresh store for one test, and returns a function that
+// opens another handle on it.
+type opener func(t *testing.T) (store.Store, func() store.Store)
+
+// Run runs the whole suite: secrets and versions, keys, the audit chain
+// and incidents, the generation, rotation and tokens.
+func Run(t *testing.T, o Opener) {
+	open := func(t *testing.T) (store.Store, func() store.Store) {
+		openDB := o(t)
+		another := func() store.Store {
+			t.Helper()
+			st, err := openDB()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+		return another(), another
+	}
+	runSecrets(t, open)
+	t.Run("Audit", func(t *testing.T) { runAudit(t, open) })
+	t.Run("Generation", func(t *testing.T) { runGenerations(t, open) })
+	t.Run("Rotation", func(t *testing.T) { runRotation(t, open) })
+	t.Run("Tokens", func(t *testing.T) {
+		RunTokens(t, func(t *testing.T) store.Tokens {
+			st, _ := open(t)
+			return st
+		})
+	})
+}
+
+func runSecrets(t *testing.T, open opener) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, st store.Store)
@@ -44,8 +76,7 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := newStore(t)
-			t.Cleanup(func() { st.Close() })
+			st, _ := open(t)
 			tc.fn(t, st)
 		})
 	}

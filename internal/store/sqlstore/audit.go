@@ -1,0 +1,225 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+)
+
+// AuditColumns are the columns of audit_events, in the order of AuditRow.
+var AuditColumns = []string{"seq", "prev", "hash", "time_ns", "service", "actor", "action", "secret", "version",
+	"outcome", "reason", "request_id", "source", "detail"}
+
+var auditColumns = strings.Join(AuditColumns, ", ")
+
+// AuditRow is the values of e's columns, in the order of AuditColumns.
+func AuditRow(e audit.Entry) [14]any {
+	return [...]any{e.Seq, e.Prev, e.Hash, e.Time.UnixNano(), e.Service, e.Actor, e.Action, e.Secret,
+		int64(e.Version), e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail}
+}
+
+// Statements of an audit append.
+const (
+	AuditHeadQuery   = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+	GenerationQuery  = `SELECT n FROM store_generation WHERE id = 1`
+	CheckpointInsert = `INSERT INTO audit_checkpoints (seq, hash, time_ns, key_id, mac) VALUES ($1, $2, $3, $4, $5)`
+)
+
+// CheckpointRow is the values of CheckpointInsert for cp.
+func CheckpointRow(cp audit.Checkpoint) [5]any {
+	return [...]any{cp.Seq, cp.Hash, cp.Time.UnixNano(), cp.KeyID, cp.MAC}
+}
+
+// ChainTx is the transaction of one audit append, as a driver runs it. It
+// holds the chain's lock (serialising appends across every process using
+// the store) from before Head until it commits.
+type ChainTx interface {
+	// Head reads the chain's head: audit.EmptyHead when it is empty.
+	Head(ctx context.Context) (audit.Head, error)
+	// Generation reads the store's generation.
+	Generation(ctx context.Context) (uint64, error)
+	// Insert stores the entries, in order.
+	Insert(ctx context.Context, es []audit.Entry) error
+	// Checkpoint stores one checkpoint.
+	Checkpoint(ctx context.Context, cp audit.Checkpoint) error
+}
+
+// AppendChain is the body of AppendAudit, within a transaction that holds
+// the chain's lock: it reads the head (and the store's generation when a
+// guarded event is in the batch, so that the guard is checked against the
+// generation at the commit of its event), links the batch, and stores its
+// entries and checkpoints.
+func AppendChain(ctx context.Context, tx ChainTx, evs []audit.Event, link audit.LinkFunc) ([]audit.Entry, error) {
+	head, err := tx.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range evs {
+		if ev.Guard != 0 {
+			// Under the chain's lock, in the transaction that commits
+			// the event: a read guarded by it is current at this commit.
+			if head.Generation, err = tx.Generation(ctx); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	es, cps, err := link(head, evs)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Insert(ctx, es); err != nil {
+		return nil, err
+	}
+	for _, cp := range cps {
+		if err := tx.Checkpoint(ctx, cp); err != nil {
+			return nil, err
+		}
+	}
+	return es, nil
+}
+
+// AuditHead implements store.Audit.
+func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
+	var h audit.Head
+	err := s.read.QueryRowContext(ctx, AuditHeadQuery).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.EmptyHead, nil
+	}
+	if err != nil {
+		return audit.Head{}, s.Fail("reading audit head", err)
+	}
+	return h, nil
+}
+
+func (s *Store) entries(ctx context.Context, q string, args ...any) ([]audit.Entry, error) {
+	var out []audit.Entry
+	err := s.collect(ctx, "reading audit events", func(r Scanner) error {
+		var e audit.Entry
+		var ns int64
+		err := r.Scan(&e.Seq, &e.Prev, &e.Hash, &ns, &e.Service, &e.Actor, &e.Action, &e.Secret,
+			&e.Version, &e.Outcome, &e.Reason, &e.RequestID, &e.Source, &e.Detail)
+		e.Time = time.Unix(0, ns).UTC()
+		out = append(out, e)
+		return err
+	}, q, args...)
+	return out, err
+}
+
+// QueryAudit implements store.Audit.
+func (s *Store) QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Secret != "" {
+		add("secret = $%d", q.Secret)
+	}
+	if q.Service != "" {
+		add("service = $%d", q.Service)
+	}
+	if q.Action != "" {
+		add("action = $%d", q.Action)
+	}
+	if !q.Since.IsZero() {
+		add("time_ns >= $%d", q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		add("time_ns < $%d", q.Until.UnixNano())
+	}
+	if q.Failed {
+		add("outcome = $%d", audit.Failure)
+	}
+	if q.AfterSeq > 0 {
+		add("seq > $%d", q.AfterSeq)
+	}
+	stmt := `SELECT ` + auditColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		stmt += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	if q.Newest {
+		stmt += ` ORDER BY seq DESC`
+	} else {
+		stmt += ` ORDER BY seq`
+	}
+	if q.Limit > 0 {
+		stmt += fmt.Sprintf(` LIMIT %d`, q.Limit)
+	}
+	es, err := s.entries(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	if q.Newest {
+		for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
+			es[i], es[j] = es[j], es[i]
+		}
+	}
+	return es, nil
+}
+
+// AuditAfter implements audit.Outbox.
+func (s *Store) AuditAfter(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return s.entries(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+}
+
+// WalkAudit implements store.Audit.
+func (s *Store) WalkAudit(ctx context.Context, batch int, fn func([]audit.Entry) error) error {
+	var after int64
+	for {
+		es, err := s.AuditAfter(ctx, after, batch)
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		if err := fn(es); err != nil {
+			return err
+		}
+		after = es[len(es)-1].Seq
+	}
+}
+
+// AuditCheckpoints implements store.Audit.
+func (s *Store) AuditCheckpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	var out []audit.Checkpoint
+	err := s.collect(ctx, "reading audit checkpoints", func(r Scanner) error {
+		var cp audit.Checkpoint
+		var ns int64
+		err := r.Scan(&cp.Seq, &cp.Hash, &ns, &cp.KeyID, &cp.MAC)
+		cp.Time = time.Unix(0, ns).UTC()
+		out = append(out, cp)
+		return err
+	}, `SELECT seq, hash, time_ns, key_id, mac FROM audit_checkpoints ORDER BY id`)
+	return out, err
+}
+
+// AuditCursor implements audit.Outbox.
+func (s *Store) AuditCursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, `SELECT seq FROM audit_cursors WHERE name = $1`, name).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.Fail("reading audit cursor", err)
+	}
+	return seq, nil
+}
+
+// SetAuditCursor implements audit.Outbox.
+func (s *Store) SetAuditCursor(ctx context.Context, name string, seq int64) error {
+	_, err := s.changed(ctx, "moving audit cursor", `INSERT INTO audit_cursors (name, seq) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq)
+	return err
+}
