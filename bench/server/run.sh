@@ -19,6 +19,11 @@
 # BENCH_AUDIT_FILE=1 adds the SA01_AUDIT_FILE sink, which fsyncs each batch
 # (a cached read then waits for the chain's commit, then the file's).
 #
+# COMPARE=REV also builds the binary of commit REV and measures it in the
+# same run, alternating with the working tree's binary mode by mode, on the
+# same store; the table then has a row per binary and the ratios new/REV.
+# MODES=on,nocache,off picks the ways of serving (default all three).
+#
 # It takes /tmp/sa01-bench.lock so that no two benchmarks overlap, builds
 # the binary and the load generator (bench/server/main.go), and prints a
 # Markdown table and the ratios. Results are also appended to
@@ -50,6 +55,15 @@ trap cleanup EXIT
 go build -o "$work/sa01-secrets" ./cmd/sa01-secrets
 go build -o "$work/loadgen" ./bench/server
 bin="$work/sa01-secrets"
+bins=("new=$bin")
+if [[ -n ${COMPARE:-} ]]; then
+	base_rev=$(git rev-parse --short "$COMPARE")
+	mkdir "$work/base-src"
+	git archive "$base_rev" | tar -x -C "$work/base-src"
+	(cd "$work/base-src" && go build -o "$work/sa01-secrets-base" ./cmd/sa01-secrets)
+	bins=("$base_rev=$work/sa01-secrets-base" "new=$bin")
+fi
+MODES=${MODES:-on,nocache,off}
 
 export SA01_CRYPTO_FERNET_KEY="$("$bin" generate key)"
 export SA01_AUTH_INTERNAL_TOKEN="$("$bin" generate token)"
@@ -71,7 +85,7 @@ head -c 48 /dev/urandom | base64 -w0 | "$bin" put bench/api_key >/dev/null
 for i in $(seq 1 50); do head -c 32 /dev/urandom | base64 -w0 | "$bin" put "other/s$i" >/dev/null; done
 
 start_server() {
-	"$bin" serve --listen "127.0.0.1:$PORT" "$@" >"$work/serve.out" 2>>"$work/serve.log" &
+	"$serve_bin" serve --listen "127.0.0.1:$PORT" "$@" >"$work/serve.out" 2>>"$work/serve.log" &
 	server_pid=$!
 	for _ in $(seq 1 100); do
 		curl -sf "$addr/v1/sys/health" >/dev/null 2>&1 && return 0
@@ -84,8 +98,9 @@ stop_server() {
 }
 
 results="$work/results.jsonl"
-measure() { # label, extra serve flags...
-	local label=$1; shift
+measure() { # binary label, mode label, extra serve flags...
+	local who=$1 label=$2; shift 2
+	[[ ${#bins[@]} -gt 1 ]] && label="$who: $label"
 	start_server "$@"
 	local tok
 	tok=$(SA01_SECRETS_ADDR="$addr" "$bin" login --service bench)
@@ -96,12 +111,20 @@ measure() { # label, extra serve flags...
 	stop_server
 }
 
-# audit on and off alternate, REPEAT times each, so that load from other
-# processes on the machine falls on both alike; the table shows the median.
+# audit on and off (and the binaries) alternate, REPEAT times each, so that
+# load from other processes on the machine falls on all alike; the table
+# shows the median.
 for _ in $(seq 1 "$REPEAT"); do
-	measure "audit on"
-	measure "on, no cache" --no-read-cache
-	measure "audit off" --benchmark-without-audit
+	for mode in ${MODES//,/ }; do
+		for b in "${bins[@]}"; do
+			serve_bin=${b#*=}
+			case $mode in
+			on) measure "${b%%=*}" "audit on" ;;
+			nocache) measure "${b%%=*}" "on, no cache" --no-read-cache ;;
+			off) measure "${b%%=*}" "audit off" --benchmark-without-audit ;;
+			esac
+		done
+	done
 done
 audit_lines=$( [[ -f $SA01_AUDIT_FILE ]] && wc -l <"$SA01_AUDIT_FILE" || echo 0)
 
@@ -144,10 +167,21 @@ for r in rows:
     print(f"| {r['label']} | {r['clients']} | {r['reads_per_sec']:,.0f} | {r['spread']} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | {r['p99_ms']:.3f} | {r['max_ms']:.2f} |")
 by = {(r['label'], r['clients']): r for r in rows}
 print()
-for c in (1, 16):
-    on, nc, off = by[("audit on", c)], by[("on, no cache", c)], by[("audit off", c)]
-    print(f"{c} client(s): cost of audit (on, no cache / off) = {nc['reads_per_sec']/off['reads_per_sec']:.2f}x throughput, p99 {nc['p99_ms']:.3f} vs {off['p99_ms']:.3f} ms; "
-          f"read cache (on / on, no cache) = {on['reads_per_sec']/nc['reads_per_sec']:.2f}x")
-t16 = by[("audit on", 16)]['reads_per_sec']; p99 = by[("audit on", 1)]['p99_ms']
-print(f"targets (audit on): >=10000 reads/s at 16 clients: {t16:,.0f} {'MET' if t16>=10000 else 'MISSED'}; p99 <=3 ms at 1 client: {p99:.3f} ms {'MET' if p99<=3 else 'MISSED'}")
+compared = any(": " in r['label'] for r in rows)
+if compared:
+    for (label, c), r in sorted(by.items()):
+        if label.startswith("new: "):
+            mode = label[5:]
+            base = next((b for (l, cc), b in by.items() if cc == c and l.endswith(": " + mode) and not l.startswith("new: ")), None)
+            if base:
+                print(f"{mode}, {c} client(s): new / base = {r['reads_per_sec']/base['reads_per_sec']:.2f}x throughput; p50 {r['p50_ms']:.3f} vs {base['p50_ms']:.3f} ms; p99 {r['p99_ms']:.3f} vs {base['p99_ms']:.3f} ms")
+prefix = "new: " if compared else ""
+if all((prefix + m, c) in by for m in ("audit on", "on, no cache", "audit off") for c in (1, 16)):
+    for c in (1, 16):
+        on, nc, off = by[(prefix + "audit on", c)], by[(prefix + "on, no cache", c)], by[(prefix + "audit off", c)]
+        print(f"{c} client(s): cost of audit (on, no cache / off) = {nc['reads_per_sec']/off['reads_per_sec']:.2f}x throughput, p99 {nc['p99_ms']:.3f} vs {off['p99_ms']:.3f} ms; "
+              f"read cache (on / on, no cache) = {on['reads_per_sec']/nc['reads_per_sec']:.2f}x")
+if (prefix + "audit on", 16) in by and (prefix + "audit on", 1) in by:
+    t16 = by[(prefix + "audit on", 16)]['reads_per_sec']; p99 = by[(prefix + "audit on", 1)]['p99_ms']
+    print(f"targets (audit on): >=10000 reads/s at 16 clients: {t16:,.0f} {'MET' if t16>=10000 else 'MISSED'}; p99 <=3 ms at 1 client: {p99:.3f} ms {'MET' if p99<=3 else 'MISSED'}")
 PY
