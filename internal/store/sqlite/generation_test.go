@@ -9,6 +9,29 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
+// openStore opens the store at path, closed when the test ends.
+func openStore(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// openRaw opens the file at path with the driver alone, as a program that
+// knows nothing of sa01-secrets would; query is the DSN's parameters.
+func openRaw(t *testing.T, path, query string) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path+"?"+query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
 // rawGeneration reads the generation through a connection of its own, as
 // another program would.
 func rawGeneration(t *testing.T, raw *sql.DB) uint64 {
@@ -26,16 +49,8 @@ func rawGeneration(t *testing.T, raw *sql.DB) uint64 {
 func TestGenerationMovesOnRawSQL(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "secrets.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	db := openStore(t, path)
+	raw := openRaw(t, path, "_pragma=busy_timeout(5000)")
 	for _, name := range []string{"a", "b"} {
 		if _, _, err := db.Put(ctx, store.Write{Name: name, Now: storeNow, Seal: func(int) (store.Sealed, error) {
 			return store.Sealed{Token: name, KeyID: "k", Binding: []byte{1}}, nil

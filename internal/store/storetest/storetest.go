@@ -57,6 +57,7 @@ func runSecrets(t *testing.T, open opener) {
 		fn   func(t *testing.T, st store.Store)
 	}{
 		{"PutGet", testPutGet},
+		{"PutReturnsWhatIsStored", testPutReturnsWhatIsStored},
 		{"Meta", testMeta},
 		{"NotFound", testNotFound},
 		{"CAS", testCAS},
@@ -138,6 +139,29 @@ func testPutGet(t *testing.T, st store.Store) {
 	hist, err := st.History(ctx, "a/b")
 	if err != nil || len(hist) != 2 || hist[0].Version != 1 || hist[1].Version != 2 || hist[0].Token != "" {
 		t.Errorf("History = %+v, %v", hist, err)
+	}
+}
+
+// testPutReturnsWhatIsStored: the secret and version Put returns are what
+// a later read returns, times included, even when the write's time has
+// more precision than the store keeps (microseconds). SQLite's Put once
+// returned the nanoseconds it was given and stored microseconds.
+func testPutReturnsWhatIsStored(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	now := t0.Add(789 * time.Nanosecond)
+	for _, name := range []string{"p/new", "p/new"} { // a new secret, then a new version
+		s, v, err := st.Put(ctx, store.Write{Name: name, Actor: "alice", Now: now, Seal: seal(name, "x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, gv, err := st.Get(ctx, name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.CreatedAt.Equal(gv.CreatedAt) || !s.UpdatedAt.Equal(gs.UpdatedAt) || !s.CreatedAt.Equal(gs.CreatedAt) {
+			t.Errorf("Put returned created %v, updated %v (secret created %v); Get returns %v, %v (%v)",
+				v.CreatedAt, s.UpdatedAt, s.CreatedAt, gv.CreatedAt, gs.UpdatedAt, gs.CreatedAt)
+		}
 	}
 }
 
