@@ -33,7 +33,7 @@ func (s *Store) Put(ctx context.Context, w store.Write) (store.Secret, store.Ver
 	var v store.Version
 	err := s.WriteTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		sec, v, err = s.put(ctx, tx, w)
+		sec, v, err = s.putIn(ctx, tx).put(ctx, w)
 		return err
 	})
 	return sec, v, err
@@ -43,8 +43,9 @@ func (s *Store) Put(ctx context.Context, w store.Write) (store.Secret, store.Ver
 // after the other.
 func (s *Store) PutMany(ctx context.Context, ws []store.Write) error {
 	return s.WriteTx(ctx, func(tx *sql.Tx) error {
+		p := s.putIn(ctx, tx)
 		for _, w := range ws {
-			if _, _, err := s.put(ctx, tx, w); err != nil {
+			if _, _, err := p.put(ctx, w); err != nil {
 				return err
 			}
 		}
@@ -61,16 +62,49 @@ const (
 		description = $5, owner = $6, env_name = $7 WHERE id = $8`
 )
 
-func (s *Store) putSelect() string {
-	return `SELECT ` + SecretColumns + ` FROM secrets s WHERE s.name = $1` + s.d.ForUpdate
+// putTx is the statements of puts in one transaction: the prepared ones
+// bound to it, or their text.
+type putTx struct {
+	*Store
+	tx                           *sql.Tx
+	sel, create, version, update *sql.Stmt
 }
 
-func (s *Store) put(ctx context.Context, tx *sql.Tx, w store.Write) (store.Secret, store.Version, error) {
+func (s *Store) putIn(ctx context.Context, tx *sql.Tx) *putTx {
+	p := &putTx{Store: s, tx: tx}
+	if s.d.Prepare {
+		p.sel, p.create, p.version, p.update = tx.StmtContext(ctx, s.putSelect), tx.StmtContext(ctx, s.putCreate),
+			tx.StmtContext(ctx, s.putVersion), tx.StmtContext(ctx, s.putUpdate)
+	}
+	return p
+}
+
+// row runs q, or st when it is prepared.
+func (p *putTx) row(ctx context.Context, st *sql.Stmt, q string, args ...any) *sql.Row {
+	if st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.tx.QueryRowContext(ctx, q, args...)
+}
+
+// exec runs q, or st when it is prepared.
+func (p *putTx) exec(ctx context.Context, st *sql.Stmt, q string, args ...any) error {
+	var err error
+	if st != nil {
+		_, err = st.ExecContext(ctx, args...)
+	} else {
+		_, err = p.tx.ExecContext(ctx, q, args...)
+	}
+	return err
+}
+
+func (p *putTx) put(ctx context.Context, w store.Write) (store.Secret, store.Version, error) {
+	s := p.Store
 	now := w.Now.UTC().Truncate(time.Microsecond)
 	var sec store.Secret
 	var err error
 	for attempt := 0; ; attempt++ {
-		sec, err = ScanSecret(s.row(ctx, tx, s.putSelect(), w.Name))
+		sec, err = ScanSecret(p.row(ctx, p.sel, s.putSelectQ, w.Name))
 		if !errors.Is(err, sql.ErrNoRows) || attempt > 0 {
 			break
 		}
@@ -79,7 +113,7 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, w store.Write) (store.Secre
 		}
 		sec = store.Secret{Name: w.Name, Class: store.ClassConfig, CreatedAt: now, UpdatedAt: now}
 		w.Meta.ApplyTo(&sec)
-		err = s.row(ctx, tx, putCreate, sec.Name, sec.Class, int64(sec.RotationPeriod/time.Second), sec.Description,
+		err = p.row(ctx, p.create, putCreate, sec.Name, sec.Class, int64(sec.RotationPeriod/time.Second), sec.Description,
 			sec.Owner, sec.EnvName, s.Time(now)).Scan(&sec.ID)
 		if !errors.Is(err, sql.ErrNoRows) {
 			break // created, or failed
@@ -101,10 +135,10 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, w store.Write) (store.Secre
 		return sec, store.Version{}, err
 	}
 	var vid int64
-	if err := s.row(ctx, tx, putVersion, sec.ID, next, sealed.Token, sealed.KeyID, sealed.Binding, s.Time(now), w.Actor).Scan(&vid); err != nil {
+	if err := p.row(ctx, p.version, putVersion, sec.ID, next, sealed.Token, sealed.KeyID, sealed.Binding, s.Time(now), w.Actor).Scan(&vid); err != nil {
 		return sec, store.Version{}, s.Fail("adding a version to "+w.Name, err)
 	}
-	if _, err := s.exec(ctx, tx, putUpdate, next, s.Time(now), sec.Class, int64(sec.RotationPeriod/time.Second),
+	if err := p.exec(ctx, p.update, putUpdate, next, s.Time(now), sec.Class, int64(sec.RotationPeriod/time.Second),
 		sec.Description, sec.Owner, sec.EnvName, sec.ID); err != nil {
 		return sec, store.Version{}, s.Fail("updating "+w.Name, err)
 	}
@@ -115,7 +149,7 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, w store.Write) (store.Secre
 
 // Secret implements store.Secrets.
 func (s *Store) Secret(ctx context.Context, name string) (store.Secret, error) {
-	sec, err := ScanSecret(s.row(ctx, nil, `SELECT `+SecretColumns+` FROM secrets s WHERE s.name = $1`, name))
+	sec, err := ScanSecret(s.read.QueryRowContext(ctx, `SELECT `+SecretColumns+` FROM secrets s WHERE s.name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return sec, fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
 	}
@@ -140,16 +174,16 @@ const getCurrentQuery = `SELECT ` + SecretColumns + `, ` + versionColumns + `,
 
 // Get implements store.Secrets.
 func (s *Store) Get(ctx context.Context, name string, version int) (store.Secret, store.Version, error) {
-	sec, v, _, err := s.get(s.row(ctx, nil, getQuery, version, name), name, version, false)
+	sec, v, _, err := s.scanGet(s.row(ctx, &s.get, version, name), name, version, false)
 	return sec, v, err
 }
 
 // GetCurrent implements store.Generations.
 func (s *Store) GetCurrent(ctx context.Context, name string) (store.Secret, store.Version, uint64, error) {
-	return s.get(s.row(ctx, nil, getCurrentQuery, name), name, 0, true)
+	return s.scanGet(s.row(ctx, &s.getCurrent, name), name, 0, true)
 }
 
-func (s *Store) get(row Scanner, name string, version int, withGen bool) (store.Secret, store.Version, uint64, error) {
+func (s *Store) scanGet(row Scanner, name string, version int, withGen bool) (store.Secret, store.Version, uint64, error) {
 	var v store.Version
 	var vid, vnum sql.NullInt64
 	var token, keyID, actor sql.NullString

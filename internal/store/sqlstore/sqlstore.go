@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -84,47 +85,82 @@ type Store struct {
 	d           Dialect
 	read, write *sql.DB
 
-	prepMu   sync.Mutex // held while preparing
-	prepared sync.Map   // stmtKey → *sql.Stmt: with Dialect.Prepare, the statements prepared so far
-}
-
-type stmtKey struct {
-	write bool
-	query string
+	// The hot statements: the read path, and the statements of a put.
+	get, getCurrent                             readStmt
+	putSelectQ                                  string    // the put's SELECT of the secret's row, locking it where rows are locked
+	putSelect, putCreate, putVersion, putUpdate *sql.Stmt // on the write pool; nil unless Dialect.Prepare
 }
 
 // New returns the store over read and write, which must hold a schema
 // migrated by the driver. Close closes both.
 func New(ctx context.Context, d Dialect, read, write *sql.DB) (*Store, error) {
-	s := &Store{d: d, read: read, write: write}
+	s := &Store{d: d, read: read, write: write,
+		get: readStmt{q: getQuery}, getCurrent: readStmt{q: getCurrentQuery},
+		putSelectQ: `SELECT ` + SecretColumns + ` FROM secrets s WHERE s.name = $1` + d.ForUpdate}
 	if d.Prepare {
 		// The statements of a put, prepared now: within a transaction
 		// the write pool may have no connection to prepare on (SQLite's
 		// has one, and the transaction holds it).
-		for _, q := range []string{s.putSelect(), putCreate, putVersion, putUpdate} {
-			st, err := write.PrepareContext(ctx, q)
+		for _, p := range []struct {
+			dst **sql.Stmt
+			q   string
+		}{{&s.putSelect, s.putSelectQ}, {&s.putCreate, putCreate}, {&s.putVersion, putVersion}, {&s.putUpdate, putUpdate}} {
+			st, err := write.PrepareContext(ctx, p.q)
 			if err != nil {
+				s.closeStmts()
 				return nil, s.Fail("preparing queries", err)
 			}
-			s.prepared.Store(stmtKey{true, q}, st)
+			*p.dst = st
 		}
 	}
 	return s, nil
 }
 
+// readStmt is a statement of the read path: with Dialect.Prepare,
+// prepared on the read pool at its first use (a store opened with older
+// migrations may lack a table it reads).
+type readStmt struct {
+	q  string
+	mu sync.Mutex
+	st atomic.Pointer[sql.Stmt]
+}
+
+// row runs r's one-row query on the read pool.
+func (s *Store) row(ctx context.Context, r *readStmt, args ...any) Scanner {
+	if !s.d.Prepare {
+		return s.read.QueryRowContext(ctx, r.q, args...)
+	}
+	st := r.st.Load()
+	if st == nil {
+		r.mu.Lock()
+		if st = r.st.Load(); st == nil {
+			var err error
+			if st, err = s.read.PrepareContext(ctx, r.q); err != nil {
+				r.mu.Unlock()
+				return errRow{s.Fail("preparing a query", err)}
+			}
+			r.st.Store(st)
+		}
+		r.mu.Unlock()
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // Close closes the prepared statements and both pools.
 func (s *Store) Close() error {
-	s.prepMu.Lock()
-	s.prepared.Range(func(k, st any) bool {
-		st.(*sql.Stmt).Close()
-		s.prepared.Delete(k)
-		return true
-	})
-	s.prepMu.Unlock()
+	s.closeStmts()
 	if s.read == s.write {
 		return s.write.Close()
 	}
 	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+func (s *Store) closeStmts() {
+	for _, st := range []*sql.Stmt{s.get.st.Load(), s.getCurrent.st.Load(), s.putSelect, s.putCreate, s.putVersion, s.putUpdate} {
+		if st != nil {
+			st.Close()
+		}
+	}
 }
 
 // Guards implements audit.Guarding: AppendChain reads the store's
@@ -245,60 +281,6 @@ type Scanner interface{ Scan(dest ...any) error }
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
-
-// stmt returns q prepared on the read pool (at its first use), or on the
-// write pool (by New); nil when the dialect does not prepare, or for a
-// write statement New did not prepare.
-func (s *Store) stmt(ctx context.Context, write bool, q string) (*sql.Stmt, error) {
-	if !s.d.Prepare {
-		return nil, nil
-	}
-	k := stmtKey{write, q}
-	if st, ok := s.prepared.Load(k); ok || write {
-		st, _ := st.(*sql.Stmt)
-		return st, nil
-	}
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	if st, ok := s.prepared.Load(k); ok {
-		return st.(*sql.Stmt), nil
-	}
-	st, err := s.read.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, s.Fail("preparing a query", err)
-	}
-	s.prepared.Store(k, st)
-	return st, nil
-}
-
-// row runs the one-row query q on the read pool, or in tx when it is not
-// nil, prepared once where the dialect prepares.
-func (s *Store) row(ctx context.Context, tx *sql.Tx, q string, args ...any) Scanner {
-	st, err := s.stmt(ctx, tx != nil, q)
-	switch {
-	case err != nil:
-		return errRow{err}
-	case st != nil && tx != nil:
-		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-	case st != nil:
-		return st.QueryRowContext(ctx, args...)
-	case tx != nil:
-		return tx.QueryRowContext(ctx, q, args...)
-	}
-	return s.read.QueryRowContext(ctx, q, args...)
-}
-
-// exec runs q in tx, prepared once where the dialect prepares.
-func (s *Store) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, true, q)
-	switch {
-	case err != nil:
-		return nil, err
-	case st != nil:
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, q, args...)
-}
 
 // collect runs q on the read pool and calls scan at each row.
 func (s *Store) collect(ctx context.Context, what string, scan func(Scanner) error, q string, args ...any) error {
