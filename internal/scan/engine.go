@@ -281,15 +281,54 @@ func findFernet(b []byte, emit func(int, int), drop func(int, int, string)) {
 			continue
 		}
 		ctx := b[max(0, s-24):s]
-		for _, w := range []string{"sha", "h1:", "digest", "hash", "integrity", "checksum", "etag"} {
+		for _, w := range []string{"sha", "h1:", "digest", "hash", "integrity", "checksum", "etag", "nonce", "salt", "md5", "sum"} {
 			if indexFold(ctx, w) >= 0 {
 				drop(s, p+1, "a base64 digest ("+w+"), not a key")
 				ok = false
 				break
 			}
 		}
+		// A versioned hash: go.sum's h1:, h2:, r1: ...
+		if ok && s >= 3 && b[s-1] == ':' && '0' <= b[s-2] && b[s-2] <= '9' && 'a' <= b[s-3] && b[s-3] <= 'z' && (s == 3 || !isAlnum(b[s-4])) {
+			drop(s, p+1, "a versioned hash ("+string(b[s-3:s])+"), not a key")
+			ok = false
+		}
+		// The last line of a base64 block (a PEM certificate's body): the
+		// line before it is as long as such lines are and base64 too.
+		if ok && (s == 0 || b[s-1] == '\n') && (p+1 == len(b) || b[p+1] == '\n' || b[p+1] == '\r') && s > 0 && base64Line(b[:s-1]) {
+			drop(s, p+1, "the end of a base64 block (a PEM body), not a key")
+			ok = false
+		}
+		// A field of a password hash: pbkdf2_sha256$600000$salt$<hash>,
+		// SCRAM-SHA-256$4096:<salt>$<stored key>:<server key>.
+		if ok && s > 0 && (b[s-1] == '$' || b[s-1] == ':') {
+			ls := max(0, s-160)
+			if nl := bytes.LastIndexByte(b[ls:s], '\n'); nl >= 0 {
+				ls += nl + 1
+			}
+			if b[s-1] == '$' || indexFold(b[ls:s], "scram-sha") >= 0 {
+				drop(s, p+1, "a field of a password hash, not a key")
+				ok = false
+			}
+		}
 		if ok {
 			emit(s, p+1)
 		}
 	}
+}
+
+// base64Line reports whether the last line of b is a line of a base64
+// block: 60 to 76 characters of standard base64.
+func base64Line(b []byte) bool {
+	ls := bytes.LastIndexByte(b, '\n') + 1
+	line := bytes.TrimRight(b[ls:], "\r")
+	if len(line) < 60 || len(line) > 76 {
+		return false
+	}
+	for _, c := range line {
+		if !(isAlnum(c) || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
 }

@@ -3,10 +3,20 @@ package scan
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 )
+
+// The generic assignment rule weighs two kinds of evidence: what the name
+// says (a password, a secret or token, a bare "key", or metadata such as
+// key_id, credential_scope, page_token) and what the value looks like
+// (random, password-like, or one of the shapes identifiers take: a:b:c
+// keys, paths and scopes, dates, versions, UUIDs, digests, URLs without
+// credentials, enum words, hashes of passwords). A strong name lets a
+// short or plain value through; a weak name needs a value that looks
+// generated. Every candidate dropped says why (--explain).
 
 // entropy is the Shannon entropy of b in bits per byte.
 func entropy(b []byte) float64 {
@@ -33,13 +43,23 @@ func entropy(b []byte) float64 {
 // (=, :=, :, =>; not the comparison ==) and spaces, then the value: quoted (", ', `, or a
 // JSON-escaped \") up to its closing quote, or bare up to a delimiter.
 func assignedValue(b []byte, i int, nameQuoted bool) (vs, ve int, quoted bool, ok bool) {
-	vs, ve, quoted, _, ok = assignment(b, i, nameQuoted)
-	return
+	a, ok := assignment(b, i, nameQuoted, 0)
+	return a.vs, a.ve, a.quoted, ok
 }
 
-// assignment is assignedValue that also reports whether the operator was a
-// bare colon (YAML, JSON, headers, and prose such as "secret: see below").
-func assignment(b []byte, i int, nameQuoted bool) (vs, ve int, quoted, colon bool, ok bool) {
+// parsedValue is an assignment's value and how it was written.
+type parsedValue struct {
+	vs, ve int
+	quoted bool
+	colon  bool // the operator was a bare colon (YAML, JSON, headers, prose)
+	scheme bool // an HTTP auth scheme (Bearer, Basic, Token) came first
+}
+
+// assignment parses an assignment from b[i] on (see assignedValue). sep is
+// the byte that separated the name from what came before it ('?' or '&'
+// in a query string, ';' in a connection string, 0 otherwise): a bare
+// value then ends at the same separator, and only then.
+func assignment(b []byte, i int, nameQuoted bool, sep byte) (a parsedValue, ok bool) {
 	n := len(b)
 	if nameQuoted && i < n && (b[i] == '"' || b[i] == '\'') {
 		i++
@@ -63,16 +83,21 @@ func assignment(b []byte, i int, nameQuoted bool) (vs, ve int, quoted, colon boo
 		}
 	case b[i] == ':':
 		i++
-		colon = true
+		a.colon = true
 		if i < n && b[i] == '=' {
 			i++
-			colon = false
+			a.colon = false
 		}
 	default:
 		return
 	}
 	for i < n && (b[i] == ' ' || b[i] == '\t') {
 		i++
+	}
+	// Authorization: Bearer xyz / Basic xyz / token xyz.
+	if j := authScheme(b[i:]); j > 0 {
+		i += j
+		a.scheme = true
 	}
 	if i >= n {
 		return
@@ -85,14 +110,19 @@ func assignment(b []byte, i int, nameQuoted bool) (vs, ve int, quoted, colon boo
 		q = b[i : i+2]
 	}
 	if q != nil {
-		vs = i + len(q)
-		lim := min(n, vs+512)
-		for j := vs; j < lim; j++ {
+		a.vs = i + len(q)
+		if j := authScheme(b[a.vs:]); j > 0 {
+			a.vs += j
+			a.scheme = true
+		}
+		lim := min(n, a.vs+512)
+		for j := a.vs; j < lim; j++ {
 			if b[j] == '\n' {
 				return
 			}
 			if bytes.HasPrefix(b[j:], q) {
-				return vs, j, true, colon, true
+				a.ve, a.quoted = j, true
+				return a, true
 			}
 			if len(q) == 1 && b[j] == '\\' {
 				j++
@@ -100,36 +130,63 @@ func assignment(b []byte, i int, nameQuoted bool) (vs, ve int, quoted, colon boo
 		}
 		return
 	}
-	vs = i
+	a.vs = i
 	j := i
-	lim := min(n, vs+512)
-	for j < lim && !bareEnd(b[j]) {
+	lim := min(n, a.vs+512)
+	for j < lim && !bareEnd(b[j], sep) {
 		j++
 	}
-	if j == lim && lim < n && !bareEnd(b[j]) {
+	if j == lim && lim < n && !bareEnd(b[j], sep) {
 		return // too long to be a value
 	}
 	// Trailing separators and unbalanced closing brackets end a bare value
-	// in code and structured text: f(password=x), {key: v}, a=b;c=d.
-	for j > vs {
+	// in code and structured text: f(password=x), {key: v}, a=b;c=d,
+	// "password=x." at the end of a sentence.
+	for j > a.vs {
 		c := b[j-1]
-		if c == ',' || c == ';' || c == '.' {
+		if (c == ',' || c == ';' || c == '.' || c == ':') && (j == n || isSpace(b[j]) || c == ',' || c == ';') {
 			j--
 			continue
 		}
-		if open := opening(c); open != 0 && bytes.Count(b[vs:j], []byte{open}) < bytes.Count(b[vs:j], []byte{c}) {
+		if open := opening(c); open != 0 && bytes.Count(b[a.vs:j], []byte{open}) < bytes.Count(b[a.vs:j], []byte{c}) {
 			j--
 			continue
 		}
 		break
 	}
-	return vs, j, false, colon, j > vs
+	a.ve = j
+	return a, j > a.vs
 }
 
-func bareEnd(c byte) bool {
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// authScheme returns the length of "Bearer ", "Basic " or "Token " (any
+// case) at the start of b, or 0.
+func authScheme(b []byte) int {
+	for _, s := range []string{"bearer", "basic", "token"} {
+		if len(b) > len(s)+1 && indexFold(b[:len(s)], s) == 0 && b[len(s)] == ' ' {
+			j := len(s)
+			for j < len(b) && b[j] == ' ' {
+				j++
+			}
+			return j
+		}
+	}
+	return 0
+}
+
+// bareEnd ends a bare value. '&' and ';' end it only where they also
+// separated it from what came before (a query string, a connection
+// string): in an env dump or logfmt they belong to the value
+// (SMTP_PASSWORD=baN3SH*rNr&1w).
+func bareEnd(c, sep byte) bool {
 	switch c {
-	case ' ', '\t', '\n', '\r', '&', ';', '"', '\'', '`', '<', '>', '|', '\\':
+	case ' ', '\t', '\n', '\r', '"', '\'', '`', '<', '>', '|', '\\':
 		return true
+	case '&':
+		return sep == '&' || sep == '?'
+	case ';':
+		return sep == ';'
 	}
 	return false
 }
@@ -139,6 +196,7 @@ var stopWords = []string{
 	"****", "xxxx", "redacted", "changeme", "change_me", "change-me", "example", "placeholder", "dummy",
 	"your_", "your-", "yourpass", "<", "${", "$(", "{{", "%(", "process.env", "os.environ",
 	"getenv", "env(", "secretkeyref", "notasecret", "not_a_secret", "fake", "sample", "insert", "replace",
+	"[masked]", "[filtered]", "[hidden]", "sensitive data", "(hidden)", "(sensitive)",
 }
 
 // placeholder returns why v is a placeholder rather than a secret, or "".
@@ -152,11 +210,17 @@ func placeholder(v []byte, quoted bool) string {
 			return "placeholder or example (" + w + ")"
 		}
 	}
-	if v[0] == '$' || v[0] == '%' {
+	if v[0] == '$' && len(v) > 1 && (isAlnum(v[1]) || v[1] == '_' || v[1] == '{') && !bytes.ContainsAny(v[1:], "$!@#%^&*") {
 		return "variable reference"
 	}
-	if formatVerb(v) {
+	if v[0] == '%' && v[len(v)-1] == '%' && len(v) > 2 && isSnakeIdentifier(v[1:len(v)-1]) {
+		return "variable reference"
+	}
+	if formatString(v) {
 		return "a format string"
+	}
+	if (v[0] == '[' && v[len(v)-1] == ']' || v[0] == '(' && v[len(v)-1] == ')') && !bytes.ContainsAny(v[1:len(v)-1], "[]()") {
+		return "a bracketed marker, not a value"
 	}
 	switch lv {
 	case "password", "secret", "token", "null", "none", "nil", "undefined", "true", "false", "required", "optional", "string":
@@ -223,17 +287,23 @@ func charClasses(v []byte) int {
 	return l + u + d + o
 }
 
-type nameStrength int
+// nameClass is what a name says about its value.
+type nameClass int
 
 const (
-	nameNone   nameStrength = iota
-	nameWeak                // "key", "auth": often not a credential
-	nameStrong              // password, secret, token, api key, private key, ...
+	nameNone     nameClass = iota
+	nameWeak               // "key", "auth": often not a credential
+	nameToken              // ..._token: often a credential, sometimes a handle
+	nameSecret             // secret, api key, private key, credential, authorization, ...
+	namePassword           // password, passwd, pwd, pass, passphrase
 )
 
-// classifyName tells whether an identifier names a secret. It mirrors
-// redact.SensitiveKey, with a split between strong and weak names.
-func classifyName(name []byte) (nameStrength, string) {
+// nameStrong is the class the SA01_* and other unambiguous names get.
+const nameStrong = nameSecret
+
+// classifyName tells what an identifier says about its value, and when it
+// says it is not a secret, why.
+func classifyName(name []byte) (nameClass, string) {
 	words := redact.SplitWords(string(name))
 	if len(words) == 0 {
 		return nameNone, "no name"
@@ -242,33 +312,47 @@ func classifyName(name []byte) (nameStrength, string) {
 	if len(words) > 1 && metaWords[last] {
 		return nameNone, "names metadata about a secret (" + last + ")"
 	}
-	best := nameNone
-	for i, w := range words {
+	// The last word that names a secret is the head of the name and
+	// decides (secret_cache_key is a cache key; sa01_auth_internal_token
+	// is a token); the word before it may qualify it.
+	for i := len(words) - 1; i >= 0; i-- {
+		w := words[i]
+		var c nameClass
 		switch {
 		case strings.Contains(w, "password") || strings.Contains(w, "passwd") || w == "pwd" || w == "pass" ||
-			strings.Contains(w, "passphrase") || strings.Contains(w, "secret") || strings.Contains(w, "credential") ||
-			w == "creds" || w == "apikey" || strings.HasSuffix(w, "token") || w == "privatekey" || w == "accesskey" ||
-			w == "authorization" || w == "bearer":
-			best = nameStrong
+			strings.Contains(w, "passphrase") || w == "passcode":
+			c = namePassword
+		case strings.Contains(w, "secret") || strings.Contains(w, "credential") || w == "creds" || w == "apikey" ||
+			w == "privatekey" || w == "accesskey" || w == "authorization" || w == "bearer" || w == "authtoken":
+			c = nameSecret
+		case strings.HasSuffix(w, "token"):
+			if i > 0 && lookupTokenQualifiers[words[i-1]] {
+				return nameNone, "a " + words[i-1] + " token: a handle, not a credential"
+			}
+			c = nameToken
 		case w == "key" || w == "keys" || w == "auth":
 			if i > 0 && lookupQualifiers[words[i-1]] {
 				return nameNone, "a lookup key (" + words[i-1] + "_" + w + "), not a credential"
 			}
+			c = nameWeak
 			if i > 0 && strongKeyQualifiers[words[i-1]] {
-				best = nameStrong
-			} else if best < nameWeak {
-				best = nameWeak
+				c = nameSecret
 			}
 		}
+		if c != nameNone {
+			return c, ""
+		}
 	}
-	if best == nameNone {
-		return nameNone, "not a secret name"
-	}
-	return best, ""
+	return nameNone, "not a secret name"
 }
 
 var strongKeyQualifiers = set("api", "private", "access", "secret", "signing", "encryption", "master", "client",
-	"fernet", "app", "service", "account", "auth", "license", "session", "hmac", "crypto", "aes", "jwt", "webhook")
+	"fernet", "app", "service", "account", "auth", "license", "session", "hmac", "crypto", "aes", "jwt", "webhook",
+	"storage", "subscription", "admin", "deploy", "root",
+	// A provider's key is a credential: OPENAI_KEY, AZURE_OPENAI_KEY, STRIPE_KEY.
+	"openai", "anthropic", "azure", "google", "gemini", "groq", "mistral", "cohere", "together", "xai", "deepseek",
+	"openrouter", "stripe", "github", "gitlab", "slack", "aws", "gcp", "hf", "huggingface", "sendgrid", "twilio",
+	"datadog", "sentry", "mailgun", "resend", "pinecone", "replicate", "perplexity")
 
 var metaWords = set("id", "ids", "name", "names", "type", "types", "kind", "count", "len", "length", "size", "ttl",
 	"expiry", "expires", "expiration", "at", "version", "versions", "ver", "alg", "algorithm", "path", "file",
@@ -277,17 +361,35 @@ var metaWords = set("id", "ids", "name", "names", "type", "types", "kind", "coun
 	"schema", "tokens", "url", "uri", "endpoint", "method", "mode", "scheme", "strength", "created",
 	"updated", "rotated", "prefix", "format", "exists", "valid", "error", "err", "ok", "hash", "hashed", "digest",
 	"sha", "sha256", "checksum", "bucket", "dir", "file", "filename", "template", "manager", "store", "service",
-	"location", "index", "count", "number", "num", "min", "max", "timeout", "interval", "header", "headers",
-	"class", "cls", "fn", "func", "callback", "handler", "obj", "object", "struct", "field", "param", "arg",
-	"attr", "prop", "option", "opts", "config", "cfg", "def", "spec", "list", "map", "len", "bytes", "bits",
-	"pattern", "regex", "re", "regexp", "mask", "masked", "redacted", "length", "store", "vault", "cache",
-	"col", "cols", "column", "columns", "sql", "stmt", "table")
+	"location", "index", "number", "num", "min", "max", "timeout", "interval", "header", "headers",
+	"class", "cls", "fn", "func", "callback", "handler", "obj", "object", "struct", "param", "arg",
+	"attr", "prop", "option", "opts", "config", "cfg", "def", "spec", "list", "map", "bytes", "bits",
+	"pattern", "regex", "re", "regexp", "mask", "masked", "redacted", "vault", "cache",
+	"col", "cols", "column", "columns", "sql", "stmt", "table",
+	"scope", "scopes", "region", "date", "user", "username", "login", "email", "host", "hostname", "port",
+	"issuer", "audience", "realm", "owner", "domain", "arn", "suffix", "sock", "socket", "process", "dataset",
+	"last4", "first4", "preview", "present", "set", "reset", "changed", "expired", "policy", "rules", "min", "stdin",
+	"algorithm", "mechanism", "protocol", "cookie", "query", "lookup", "fetch", "request", "response", "name",
+	"location", "store", "keystore", "truststore", "provider", "exchange", "endpoint", "server", "encoding",
+	"length", "entropy", "grant", "flow", "hasher", "hashers", "fallbacks",
+	// Type names in code and stack traces: InvalidKeyException, KeySpec.
+	"exception", "spec", "factory", "builder", "generator", "parser", "resolver", "filter", "loader", "reader",
+	"writer", "impl", "interface", "test", "tests", "mock", "stub", "util", "utils", "helper", "helpers", "error", "errors",
+	"hdr", "oid", "attribute", "annotation", "widget", "input", "label", "placeholder", "form", "button", "prompt", "dialog")
 
 var lookupQualifiers = set("idempotency", "cache", "partition", "sort", "primary", "foreign", "public", "pub",
 	"object", "routing", "dedup", "dedupe", "lookup", "map", "row", "shard", "hash", "index", "cursor", "group",
 	"message", "msg", "s3", "bucket", "redis", "kafka", "event", "request", "trace", "span", "unique", "natural",
 	"composite", "sharding", "file", "config", "setting", "settings", "translation", "i18n", "hot", "short",
-	"storage", "upload", "blob", "query", "sig", "ssh", "host", "gpg", "pgp", "dict", "json", "yaml", "env", "sa01")
+	"storage", "upload", "blob", "query", "sig", "ssh", "host", "gpg", "pgp", "dict", "json", "yaml", "env", "sa01",
+	"limiter", "build", "sign", "signed", "verify", "verifying", "jwks", "dedupe", "content", "etag", "sorting",
+	"compound", "search", "registry", "publishable", "keyboard", "press", "pressed", "hotkey", "foreign", "api_public")
+
+// lookupTokenQualifiers make a "token" a handle: pagination and
+// continuation tokens, idempotency and request tokens.
+var lookupTokenQualifiers = set("page", "next", "prev", "previous", "continuation", "pagination", "cursor", "sync",
+	"resume", "idempotency", "request", "correlation", "trace", "cancellation", "cancel", "marker", "start",
+	"change", "delta", "watermark", "etag", "count", "max", "min")
 
 func set(ws ...string) map[string]bool {
 	m := make(map[string]bool, len(ws))
@@ -329,6 +431,11 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 			}
 		}
 	}
+	// An escape sequence written out (\r\nAuthorization: in a Python
+	// bytes repr) is not part of the name.
+	if ns > 0 && b[ns-1] == '\\' && ns < ks && (b[ns] == 'n' || b[ns] == 'r' || b[ns] == 't') {
+		ns++
+	}
 	name := b[ns:ne]
 	if i := bytes.LastIndexByte(name, '.'); i >= 0 {
 		name = name[i+1:] // config.password -> password
@@ -336,44 +443,51 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 	// The name decides first: most names that end in a keyword in logs
 	// (max_tokens, idempotency_key) are not secrets, and their values need
 	// parsing only to say where the dropped candidate was.
-	strength, why := names.classify(name)
-	if strength == nameNone && !explain {
+	class, why := names.classify(name)
+	if class == nameNone && !explain {
 		return
 	}
 	quoted := ns > 0 && (b[ns-1] == '"' || b[ns-1] == '\'')
-	vs, ve, vquoted, colon, ok := assignment(b, ne, quoted)
-	if !ok {
+	var sep byte
+	if ns > 0 {
+		sep = b[ns-1]
+	}
+	if quoted && ne+1 < len(b) && b[ne] == '=' && b[ne+1] == b[ns-1] {
+		// "PWD="+dir: the string holding the name ends at the operator;
+		// what follows is an expression.
+		drop(ne, ne+1, "the value is an expression joined to a string")
 		return
+	}
+	a, ok := assignment(b, ne, quoted, sep)
+	if !ok {
+		// - name: DB_PASSWORD / value: "..." on the next line.
+		if class == nameNone {
+			return
+		}
+		vs, ve, q, ok := yamlEnvValue(b, ns, ne)
+		if !ok {
+			return
+		}
+		a = parsedValue{vs: vs, ve: ve, quoted: q}
 	}
 	if string(name) == "PASS" || string(name) == "FAIL" {
 		return // test output: --- PASS: TestX
 	}
-	if strength == nameNone {
-		drop(vs, ve, why)
+	if class == nameNone {
+		drop(a.vs, a.ve, why)
 		return
 	}
+	vs, ve := a.vs, a.ve
 	v := b[vs:ve]
-	// Authorization: Bearer xyz / Basic xyz.
-	for _, p := range []string{"Bearer ", "bearer ", "Basic ", "basic ", "Token ", "token "} {
-		if bytes.HasPrefix(v, []byte(p)) {
-			vs += len(p)
-			v = b[vs:ve]
-			break
-		}
-	}
-	if r := genericReject(name, v, vquoted, strength); r != "" {
+	if r := judgeValue(name, v, a.quoted, class); r != "" {
 		drop(vs, ve, r)
 		return
 	}
-	if r := proseReject(b, v, ve, vquoted, colon); r != "" {
-		drop(vs, ve, r)
-		return
-	}
-	if !vquoted && code {
+	if !a.quoted && code {
 		drop(vs, ve, "an unquoted value in source code: an expression, not a literal")
 		return
 	}
-	if !vquoted && codeAssignment(b, ne, vs) {
+	if !a.quoted && codeAssignment(b, ne, vs) {
 		drop(vs, ve, "an unquoted expression in code (a literal would be quoted)")
 		return
 	}
@@ -382,54 +496,523 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 
 var genericKeywords = []string{"pass", "pwd", "secret", "token", "key", "auth", "credential", "cred"}
 
-// genericReject says why value v assigned to name is not a secret, or "".
-func genericReject(name, v []byte, quoted bool, strength nameStrength) string {
-	if len(v) < MinKnownLength {
-		return "shorter than 8 bytes"
+// genericReject is judgeValue for callers with a strength only.
+func genericReject(name, v []byte, quoted bool, class nameClass) string {
+	return judgeValue(name, v, quoted, class)
+}
+
+// judgeValue says why value v, assigned to name of the given class, is
+// not a secret, or "" when it is one.
+func judgeValue(name, v []byte, quoted bool, class nameClass) string {
+	minLen := MinKnownLength
+	if class == namePassword && charClasses(v) >= 3 {
+		minLen = 6
+	}
+	if len(v) < minLen {
+		return "shorter than " + strconv.Itoa(minLen) + " bytes"
 	}
 	if r := placeholder(v, quoted); r != "" {
 		return r
 	}
-	if bytes.Equal(bytes.ToLower(v), bytes.ToLower(name)) {
+	if bytes.EqualFold(v, name) {
 		return "value repeats the name"
 	}
-	if isSnakeIdentifier(v) {
-		return "an identifier or variable name"
-	}
-	if isUUID(v) {
-		return "a UUID"
+	if h := passwordHash(v); h != "" {
+		return "a password hash (" + h + "), not the password"
 	}
 	if bytes.HasPrefix(v, []byte("gAAAAA")) && len(v) >= 100 {
 		return "a Fernet token (ciphertext), not a key"
 	}
-	if allHex(v) && strength == nameWeak {
-		return "hex digest or identifier under a weak name"
-	}
-	if (len(v) == 40 || len(v) == 64 || len(v) == 128) && allHex(v) && !quoted {
-		return "a SHA digest"
+	if k := shapeOf(v); k != "" {
+		switch {
+		case k == shapeHex && class >= nameToken:
+			// Many API keys and tokens are hex (secrets.token_hex); under
+			// a weak name, hex is a digest or an id.
+		case k == shapeUUID && class >= nameToken:
+			// A UUID can be a token (secrets.token_urlsafe is not the only
+			// way people make them); under a weak name it is an id.
+		case class == namePassword && passwordShapeOK[k]:
+			// Passwords take any shape but these.
+		default:
+			return k
+		}
 	}
 	if !quoted {
 		if isCallOrIndex(v) {
 			return "an expression"
 		}
-		if charClasses(v) < 2 {
-			return "bare value with one character class"
-		}
 		if looksLikeIdentifierPath(v) {
 			return "an identifier"
 		}
-	} else if bytes.ContainsAny(v, " \t") && strength == nameWeak {
+	}
+	if bytes.Count(v, []byte(`\u`))*6 >= len(v) {
+		return "escaped characters, not a secret"
+	}
+	if (isCamelIdentifier(v) || isSnakeIdentifier(v)) && namesSecret(v) {
+		return "an identifier that names a secret (challengePassword, api_key_field)"
+	}
+	if class == namePassword {
+		if isSnakeIdentifier(v) && bytes.Count(v, []byte("_"))+bytes.Count(v, []byte("-")) < 2 && !hasDigit(v) {
+			return "an identifier or variable name"
+		}
+		if bytes.ContainsAny(v, " \t") && prose(v) {
+			return "text, not a password"
+		}
+		if distinct(v) < 4 {
+			return "too few distinct characters"
+		}
+		return ""
+	}
+	// Secrets, tokens and keys are generated: they look random.
+	if isSnakeIdentifier(v) {
+		return "an identifier or variable name"
+	}
+	if isCamelIdentifier(v) {
+		return "an identifier (camelCase words)"
+	}
+	if segs, seps := segments(v); len(segs) == 2 && seps['-']+seps['_']+seps['.'] == 1 && isWord(segs[0]) && isWord(segs[1]) && len(segs[0]) >= 3 && len(segs[1]) >= 3 {
+		return "an identifier (two words: Proxy-Authorization)"
+	}
+	if bytes.ContainsAny(v, " \t") {
 		return "text, not a key"
 	}
-	min := 3.0
-	if strength == nameWeak {
-		min = 3.5
+	if allHex(v) && class == nameWeak {
+		return "hex digest or identifier under a weak name"
 	}
-	if e := entropy(v); e < min {
-		return "low entropy"
+	if isWord(v) {
+		return "a word, not a credential"
+	}
+	if class == nameWeak {
+		if len(v) < 16 {
+			return "too short for a key under a weak name"
+		}
+		if charClasses(v) < 2 || entropy(v) < 3.5 {
+			return "not random enough for a key under a weak name"
+		}
+		return ""
+	}
+	if len(v) >= 16 {
+		if entropy(v) < 3.0 {
+			return "low entropy"
+		}
+	} else if charClasses(v) < 2 || (!hasDigit(v) && charClasses(v) < 3) || distinct(v) < len(v)/2 {
+		return "a short plain value"
 	}
 	return ""
 }
+
+// passwordShapeOK lists the value shapes a password may have.
+var passwordShapeOK = map[string]bool{shapeStructured: true, shapeColonID: true}
+
+// Value shapes that identifiers take, as judgeValue names them.
+const (
+	shapeUUID       = "a UUID"
+	shapeDigest     = "a digest (sha256:..., sha1=...)"
+	shapeHex        = "a hex digest or id"
+	shapeNumber     = "a number (an id, a count or a timestamp)"
+	shapeDate       = "a date or time"
+	shapeVersion    = "a version"
+	shapeURL        = "a URL without credentials"
+	shapeEmail      = "an email address"
+	shapeAddress    = "an IP address or host:port"
+	shapePath       = "a path or resource name (a/b/c)"
+	shapeColonID    = "a structured identifier (a:b:c)"
+	shapeStructured = "a structured identifier (words, numbers and digests)"
+)
+
+// shapeOf returns the identifier shape v has, or "". A URL-encoded value
+// (20250312%2Feu-west-1%2Fs3%2Faws4_request) is judged decoded.
+func shapeOf(v []byte) string {
+	if bytes.IndexByte(v, '%') >= 0 {
+		if d := percentDecode(v); d != nil {
+			v = d
+		}
+	}
+	switch {
+	case isUUID(v):
+		return shapeUUID
+	case isDigest(v):
+		return shapeDigest
+	case isHexDigest(v):
+		return shapeHex
+	case isNumber(v):
+		return shapeNumber
+	case isDate(v):
+		return shapeDate
+	case isVersion(v):
+		return shapeVersion
+	case bytes.Contains(v, []byte("://")):
+		return shapeURL // a URL with a password is the dsn-password rule's
+	case isEmail(v):
+		return shapeEmail
+	case isAddress(v):
+		return shapeAddress
+	}
+	segs, seps := segments(v)
+	if seps['/'] >= 1 && (v[0] == '/' || v[0] == '~' || v[0] == '.' || seps['/'] >= 2) && len(segs) >= 2 && allWordlike(segs, 1) && mostlyWordlike(segs) {
+		return shapePath
+	}
+	if seps[':'] >= 1 && (seps[':'] >= 2 || isLowerWord(segs[0])) && allWordlike(segs, 0) && wordlike(segs[0]) {
+		return shapeColonID
+	}
+	if len(segs) >= 3 && allWordlike(segs, 0) {
+		return shapeStructured
+	}
+	return ""
+}
+
+// percentDecode decodes %XX escapes, or returns nil when v has a '%' that
+// does not start one.
+func percentDecode(v []byte) []byte {
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			out = append(out, v[i])
+			continue
+		}
+		if i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2]) {
+			return nil
+		}
+		out = append(out, unhex(v[i+1])<<4|unhex(v[i+2]))
+		i += 2
+	}
+	return out
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// segments splits v at the separators identifiers use, counting each.
+func segments(v []byte) (segs [][]byte, seps [256]int) {
+	start := 0
+	for i, c := range v {
+		switch c {
+		case '-', '_', '.', ':', '/', '|', '@', '+', ',', '=':
+			seps[c]++
+			if i > start {
+				segs = append(segs, v[start:i])
+			}
+			start = i + 1
+		}
+	}
+	if start < len(v) {
+		segs = append(segs, v[start:])
+	}
+	return segs, seps
+}
+
+// allWordlike reports whether every segment is word-like, allowing up to
+// random of them not to be.
+func allWordlike(segs [][]byte, random int) bool {
+	if len(segs) == 0 {
+		return false
+	}
+	for _, s := range segs {
+		if !wordlike(s) {
+			random--
+			if random < 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// mostlyWordlike is true when word-like segments hold most of the bytes:
+// a path may hold one generated segment (a key id, an object name), but a
+// base64 secret that happens to contain a '/' is one long random run.
+func mostlyWordlike(segs [][]byte) bool {
+	w, all := 0, 0
+	for _, s := range segs {
+		all += len(s)
+		if wordlike(s) {
+			w += len(s)
+		}
+	}
+	return w*5 >= all*3
+}
+
+// wordlike is true for segments identifiers are made of: words (lower,
+// Capitalized or upper case, with a few trailing digits: ubuntu24, x64,
+// aws4), numbers, hex strings and dates; not for the mixed-case runs of
+// generated secrets.
+func wordlike(s []byte) bool {
+	if len(s) == 0 {
+		return true
+	}
+	if isNumber(s) || (len(s) >= 4 && allHex(s) && (isLowerHex(s) || isUpperHex(s))) {
+		return true
+	}
+	i := 0
+	if 'A' <= s[0] && s[0] <= 'Z' {
+		i = 1
+		upper := true
+		for j := 1; j < len(s) && isLetter(s[j]); j++ {
+			if 'a' <= s[j] && s[j] <= 'z' {
+				upper = false
+			}
+		}
+		for i < len(s) && isLetter(s[i]) && (upper == ('A' <= s[i] && s[i] <= 'Z')) {
+			i++
+		}
+	} else {
+		for i < len(s) && 'a' <= s[i] && s[i] <= 'z' {
+			i++
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	digits := 0
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+		digits++
+	}
+	return i == len(s) && digits <= 4
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func isLowerHex(s []byte) bool {
+	for _, c := range s {
+		if 'A' <= c && c <= 'F' {
+			return false
+		}
+	}
+	return true
+}
+
+func isUpperHex(s []byte) bool {
+	for _, c := range s {
+		if 'a' <= c && c <= 'f' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerWord(s []byte) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isWord is true for a single word of letters in one case or
+// Capitalized, without digits: an enum value (oauth, bearer, none).
+func isWord(v []byte) bool {
+	return wordlike(v) && !hasDigit(v) && !isNumber(v)
+}
+
+func hasDigit(v []byte) bool {
+	for _, c := range v {
+		if '0' <= c && c <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+func distinct(v []byte) int {
+	var seen [256]bool
+	n := 0
+	for _, c := range v {
+		if !seen[c] {
+			seen[c] = true
+			n++
+		}
+	}
+	return n
+}
+
+func isNumber(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	for _, c := range v {
+		if !('0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isDigest is a hex digest of a common length, or one written with its
+// algorithm (sha256:..., sha1=..., md5-..., \x... bytea).
+func isDigest(v []byte) bool {
+	lv := bytes.ToLower(v)
+	for _, p := range []string{"sha256:", "sha1:", "sha512:", "sha384:", "md5:", "sha256=", "sha1=", "sha256-", "sha512-", "sha384-", "\\x"} {
+		if bytes.HasPrefix(lv, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isHexDigest is hex of a digest's length: a SHA-1, SHA-2 or SHA-3 digest,
+// or a key or token of the same length.
+func isHexDigest(v []byte) bool {
+	switch len(v) {
+	case 40, 56, 64, 96, 128:
+		return allHex(v) && (isLowerHex(v) || isUpperHex(v))
+	}
+	return false
+}
+
+// isDate is true for dates and times as logs write them: 2025-03-12,
+// 20250312, 20250312T101010Z, RFC 3339.
+func isDate(v []byte) bool {
+	if len(v) < 8 || !('1' <= v[0] && v[0] <= '2') {
+		return false
+	}
+	digits, other := 0, 0
+	for _, c := range v {
+		switch {
+		case '0' <= c && c <= '9':
+			digits++
+		case c == '-' || c == ':' || c == 'T' || c == 'Z' || c == '.' || c == '+' || c == '/' || c == ' ':
+			other++
+		default:
+			return false
+		}
+	}
+	return digits >= 8 && (bytes.HasPrefix(v[4:], []byte("-")) || bytes.HasPrefix(v[4:], []byte("/")) || digits == 8 || v[8] == 'T')
+}
+
+// isVersion is v1.2.3, 1.2.3-rc.1, 2023-06-01-preview and the like.
+func isVersion(v []byte) bool {
+	s := v
+	if len(s) > 0 && (s[0] == 'v' || s[0] == 'V') {
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return false
+	}
+	dots := 0
+	i := 0
+	for i < len(s) && ('0' <= s[i] && s[i] <= '9' || s[i] == '.') {
+		if s[i] == '.' {
+			dots++
+		}
+		i++
+	}
+	if dots < 2 || i == 0 || !('0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	if i == len(s) {
+		return true
+	}
+	if s[i] != '-' && s[i] != '+' {
+		return false
+	}
+	for _, c := range s[i+1:] {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isEmail(v []byte) bool {
+	at := bytes.IndexByte(v, '@')
+	if at <= 0 || bytes.Count(v, []byte("@")) != 1 {
+		return false
+	}
+	dom := v[at+1:]
+	if bytes.IndexByte(dom, '.') <= 0 {
+		return false
+	}
+	for _, c := range dom {
+		if !(isAlnum(c) || c == '.' || c == '-') {
+			return false
+		}
+	}
+	for _, c := range v[:at] {
+		if !(isAlnum(c) || c == '.' || c == '-' || c == '_' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+// isAddress is an IPv4 address, optionally with a port, or host:port.
+func isAddress(v []byte) bool {
+	host, port := v, []byte(nil)
+	if i := bytes.LastIndexByte(v, ':'); i > 0 {
+		host, port = v[:i], v[i+1:]
+		if !isNumber(port) || len(port) > 5 {
+			return false
+		}
+	}
+	dots := 0
+	for _, c := range host {
+		if c == '.' {
+			dots++
+		} else if !('0' <= c && c <= '9') {
+			if port == nil {
+				return false
+			}
+			// host:port with a host name.
+			for _, c := range host {
+				if !(isAlnum(c) || c == '.' || c == '-') {
+					return false
+				}
+			}
+			return bytes.IndexByte(host, '.') > 0 || isLowerWord(host)
+		}
+	}
+	return dots == 3
+}
+
+// passwordHash names the password-hash format v is written in, or "".
+func passwordHash(v []byte) string {
+	lv := bytes.ToLower(v)
+	for _, p := range [][2]string{{"$2a$", "bcrypt"}, {"$2b$", "bcrypt"}, {"$2y$", "bcrypt"}, {"$argon2", "argon2"},
+		{"pbkdf2_", "pbkdf2"}, {"pbkdf2:", "pbkdf2"}, {"scram-sha-", "SCRAM verifier"}, {"$6$", "sha-crypt"}, {"$5$", "sha-crypt"},
+		{"$1$", "md5-crypt"}, {"{ssha}", "SSHA"}, {"{bcrypt}", "bcrypt"}, {"sha256$", "Django sha256"}, {"$scrypt$", "scrypt"}} {
+		if bytes.HasPrefix(lv, []byte(p[0])) {
+			return p[1]
+		}
+	}
+	if len(v) == 35 && bytes.HasPrefix(v, []byte("md5")) && allHex(v[3:]) {
+		return "PostgreSQL md5"
+	}
+	return ""
+}
+
+// prose is true for text: several words, some of them the function words
+// of a sentence.
+func prose(v []byte) bool {
+	if bytes.ContainsAny(v, `"`) || bytes.Contains(v, []byte(`\n`)) || len(v) > 1 && 'A' <= v[0] && v[0] <= 'Z' && 'a' <= v[1] && v[1] <= 'z' {
+		return true // a sentence, or text with quotes or escapes in it
+	}
+	words := bytes.Fields(bytes.ToLower(v))
+	if len(words) < 3 {
+		return false
+	}
+	n := 0
+	for _, w := range words {
+		if proseWords[string(bytes.Trim(w, ".,;:!?()"))] {
+			n++
+		}
+	}
+	return n >= 2 || len(words) >= 6
+}
+
+var proseWords = set("the", "a", "an", "is", "are", "be", "to", "of", "in", "for", "at", "least", "must", "and", "or",
+	"not", "your", "with", "this", "that", "it", "on", "see", "use", "should", "will", "can", "from", "has", "have")
 
 // looksLikeIdentifierPath is true for a.b.c, self.token, req.Header and the
 // like: letters, digits and underscores joined by dots.
@@ -437,12 +1020,17 @@ func looksLikeIdentifierPath(v []byte) bool {
 	if bytes.IndexByte(v, '.') < 0 {
 		return false
 	}
-	for _, c := range v {
-		if !(isAlnum(c) || c == '_' || c == '.') {
+	for _, part := range bytes.Split(v, []byte(".")) {
+		if len(part) == 0 || !(isLetter(part[0]) || part[0] == '_') {
 			return false
 		}
+		for _, c := range part {
+			if !(isAlnum(c) || c == '_') {
+				return false
+			}
+		}
 	}
-	return !('0' <= v[0] && v[0] <= '9')
+	return true
 }
 
 // indexFold is bytes.Index ignoring ASCII case; sub must be lowercase.
@@ -461,26 +1049,6 @@ func indexFold(s []byte, sub string) int {
 		}
 	}
 	return -1
-}
-
-// proseReject drops "secret: see below" and the like: a bare value after
-// a colon must mix letters and digits, like a credential, not a word.
-func proseReject(b, v []byte, ve int, quoted, colon bool) string {
-	if quoted || !colon {
-		return ""
-	}
-	letters, digits := false, false
-	for _, c := range v {
-		if '0' <= c && c <= '9' {
-			digits = true
-		} else if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
-			letters = true
-		}
-	}
-	if !letters || !digits {
-		return "a word after a colon, not a credential"
-	}
-	return ""
 }
 
 // isSnakeIdentifier is true for OPENAI_API_KEY, access_token_value,
@@ -510,6 +1078,48 @@ func isSnakeIdentifier(v []byte) bool {
 	return !(upper && lower) && !(lower && digit)
 }
 
+// isCamelIdentifier is true for EncapsulationKeySize768, getAccessToken
+// and the like: letters in camelCase humps of at least three letters (with
+// trailing digits). Generated mixed-case secrets split into short humps.
+func isCamelIdentifier(v []byte) bool {
+	v = bytes.TrimLeft(v, "_")
+	for _, c := range v {
+		if !isAlnum(c) {
+			return false
+		}
+	}
+	words := redact.SplitWords(string(v))
+	if len(words) < 2 {
+		return false
+	}
+	for _, w := range words {
+		if w == "apikey" {
+			continue
+		}
+		n := 0
+		for n < len(w) && 'a' <= w[n] && w[n] <= 'z' {
+			n++
+		}
+		if n < 3 || !isNumber([]byte(w[n:])) && n != len(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// namesSecret is true when an identifier's words include one that names
+// a secret: such a value is a field or variable name, not a secret.
+func namesSecret(v []byte) bool {
+	for _, w := range redact.SplitWords(string(v)) {
+		for _, kw := range genericKeywords {
+			if strings.Contains(w, kw) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // isCallOrIndex is true for f(x), obj.get(k), m[k] and the like: an
 // identifier path followed by ( or [, ending with ) or ].
 func isCallOrIndex(v []byte) bool {
@@ -535,22 +1145,22 @@ func opening(c byte) byte {
 
 // nameCache memoises classifyName within one buffer, where the same field
 // names repeat on every line.
-type nameCache map[string]nameClass
+type nameCache map[string]nameVerdict
 
-type nameClass struct {
-	strength nameStrength
-	why      string
+type nameVerdict struct {
+	class nameClass
+	why   string
 }
 
-func (c nameCache) classify(name []byte) (nameStrength, string) {
+func (c nameCache) classify(name []byte) (nameClass, string) {
 	if v, ok := c[string(name)]; ok {
-		return v.strength, v.why
+		return v.class, v.why
 	}
-	st, why := classifyName(name)
+	cl, why := classifyName(name)
 	if len(c) < 4096 {
-		c[string(name)] = nameClass{st, why}
+		c[string(name)] = nameVerdict{cl, why}
 	}
-	return st, why
+	return cl, why
 }
 
 // assignmentFollows is a cheap test that, after a keyword ending at ke, an
@@ -610,13 +1220,29 @@ func codeAssignment(b []byte, ne, vs int) bool {
 	return i < len(v) && (v[i] == '(' || v[i] == '[' || v[i] == '{')
 }
 
-// formatVerb reports whether v holds a printf verb such as %s or %v (not
-// followed by a letter or digit, so the password "x%VSb6" is not one).
-func formatVerb(v []byte) bool {
-	for i := 0; i+1 < len(v); i++ {
-		if v[i] == '%' && bytes.IndexByte([]byte("sdvqx"), v[i+1]) >= 0 && (i+2 == len(v) || !isAlnum(v[i+2])) {
-			return true
+// formatString reports whether v is a printf-style template: it holds a
+// verb such as %s or %v (not followed by a letter or digit), and what is
+// left without the verbs is not itself random (so "%i@8wJwmN7YEG", a
+// password that starts like a verb, is not a template).
+func formatString(v []byte) bool {
+	verb := false
+	var rest []byte
+	for i := 0; i < len(v); i++ {
+		if v[i] == '%' && i+1 < len(v) && bytes.IndexByte([]byte("sdvqxi"), v[i+1]) >= 0 && (i+2 == len(v) || !isAlnum(v[i+2])) {
+			verb = true
+			i++
+			continue
+		}
+		rest = append(rest, v[i])
+	}
+	if !verb {
+		return false
+	}
+	segs, _ := segments(rest)
+	for _, s := range segs {
+		if len(s) >= 6 && !wordlike(s) {
+			return false
 		}
 	}
-	return false
+	return true
 }

@@ -58,6 +58,12 @@ func isAlnum(c byte) bool {
 // then at least min and at most max bytes for which ok holds; the token
 // must not be preceded by a token character. The secret is the whole token.
 func prefixToken(prefix string, ok func(byte) bool, min, max int) func(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
+	return prefixTokenTail(prefix, ok, min, max, nil)
+}
+
+// prefixTokenTail is prefixToken whose token may continue with what tail
+// accepts after the run (tail returns the new end).
+func prefixTokenTail(prefix string, ok func(byte) bool, min, max int, tail func(b []byte, end int) int) func(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
 	return func(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
 		start := ke - len(prefix)
 		if start < 0 || string(b[start:ke]) != prefix {
@@ -81,6 +87,9 @@ func prefixToken(prefix string, ok func(byte) bool, min, max int) func(b []byte,
 			drop(start, end, "longer than this token format")
 			return
 		}
+		if tail != nil {
+			end = tail(b, end)
+		}
 		emit(start, end)
 	}
 }
@@ -91,6 +100,7 @@ func upperOr27(c byte) bool   { return 'A' <= c && c <= 'Z' || '2' <= c && c <= 
 func slackChar(c byte) bool   { return isAlnum(c) || c == '-' }
 func ghPatChar(c byte) bool   { return isAlnum(c) || c == '_' }
 func lettersOnly(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+func lowerHex(c byte) bool    { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
 
 // entropyCheck drops low-entropy tokens, such as sk-xxxxxxxxxxxxxxxx.
 func entropyCheck(min float64) func(secret, b []byte, start int) string {
@@ -107,9 +117,15 @@ func entropyCheck(min float64) func(secret, b []byte, start int) string {
 func DefaultRules() []*Rule {
 	rules := []*Rule{
 		{
-			ID: "sa01-service-token", Description: "sa01-secrets service token",
+			ID: "sa01-service-token", Description: "sa01-secrets service token (sa01s_)",
 			Keywords: []string{"sa01s_"},
-			match:    prefixToken("sa01s_", tokenChar, 20, 200),
+			match:    matchSA01Token("sa01s_"),
+			check:    entropyCheck(3.0),
+		},
+		{
+			ID: "sa01-credential", Description: "sa01-secrets identity credential (sa01c_)",
+			Keywords: []string{"sa01c_"},
+			match:    matchSA01Token("sa01c_"),
 			check:    entropyCheck(3.0),
 		},
 		{
@@ -121,6 +137,17 @@ func DefaultRules() []*Rule {
 			ID: "anthropic-api-key", Description: "Anthropic API key",
 			Keywords: []string{"sk-ant-"},
 			re:       regexp.MustCompile(`\bsk-ant-(?:api|admin|oat)\d\d-[A-Za-z0-9_-]{80,120}`),
+		},
+		{
+			ID: "openrouter-api-key", Description: "OpenRouter API key",
+			Keywords: []string{"sk-or-v1-"},
+			match:    prefixToken("sk-or-v1-", lowerHex, 64, 64),
+		},
+		{
+			ID: "deepseek-api-key", Description: "DeepSeek API key (sk- and 32 hex characters)",
+			Keywords: []string{"sk-"},
+			match:    matchDeepSeek,
+			check:    entropyCheck(3.0),
 		},
 		{
 			ID: "openai-api-key", Description: "OpenAI (or compatible) API key",
@@ -143,6 +170,17 @@ func DefaultRules() []*Rule {
 			Keywords: []string{"hf_"},
 			match:    prefixToken("hf_", lettersOnly, 34, 34),
 			check:    entropyCheck(3.5),
+		},
+		{
+			ID: "together-api-key", Description: "Together AI API key",
+			Keywords: []string{"tgp_v1_"},
+			match:    prefixToken("tgp_v1_", tokenChar, 43, 43),
+			check:    entropyCheck(3.5),
+		},
+		{
+			ID: "azure-openai-api-key", Description: "Azure OpenAI / AI services key (84 characters, or 32 hex characters assigned to an Azure name)",
+			Keywords: []string{"jqqj99", "azure_openai", "azure-openai", "azureopenai", "ocp-apim-subscription-key", "azure_ai_", "azure_cognitive"},
+			match:    matchAzureAIKey,
 		},
 		{
 			ID: "xai-api-key", Description: "xAI API key",
@@ -187,6 +225,9 @@ func DefaultRules() []*Rule {
 			check: func(secret, b []byte, start int) string {
 				if bytes.HasSuffix(secret, []byte("EXAMPLE")) {
 					return "AWS documentation example"
+				}
+				if entropy(secret[4:]) < 2.5 {
+					return "low entropy (a placeholder such as AKIAXXXXXXXXXXXXXXXX)"
 				}
 				return ""
 			},
@@ -237,11 +278,9 @@ func DefaultRules() []*Rule {
 		},
 		{
 			ID: "gitlab-token", Description: "GitLab token",
-			Keywords: []string{"glpat-", "gldt-", "glrt-", "glptt-", "glsoat-"},
-			match: func(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
-				prefixToken(string(b[ks:ke]), tokenChar, 20, 64)(b, ks, ke, emit, drop)
-			},
-			check: entropyCheck(3.0),
+			Keywords: []string{"glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "glcbt-", "glft-", "gloas-"},
+			match:    matchGitLab,
+			check:    entropyCheck(3.0),
 		},
 		{
 			ID: "slack-token", Description: "Slack token",
@@ -258,7 +297,7 @@ func DefaultRules() []*Rule {
 		},
 		{
 			ID: "stripe-key", Description: "Stripe secret or restricted key",
-			Keywords: []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"},
+			Keywords: []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"},
 			match: func(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
 				prefixToken(string(b[ks:ke]), alnum, 24, 247)(b, ks, ke, emit, drop)
 			},
@@ -266,7 +305,7 @@ func DefaultRules() []*Rule {
 		},
 		{
 			ID: "private-key", Description: "PEM private key",
-			Keywords: []string{"private key-----"},
+			Keywords: []string{"private key-----", "private key block-----"},
 			match:    matchPEM,
 		},
 		{
@@ -278,6 +317,26 @@ func DefaultRules() []*Rule {
 			ID: "dsn-password", Description: "connection string (DSN/URL) with a password",
 			Keywords: []string{"://"},
 			match:    matchDSN,
+		},
+		{
+			ID: "sql-password", Description: "password in a SQL statement (CREATE/ALTER ROLE ... PASSWORD '...', IDENTIFIED BY '...')",
+			Keywords: []string{"password '", "password e'", "identified by '"},
+			match:    matchSQLPassword,
+		},
+		{
+			ID: "redis-password", Description: "Redis password (AUTH, requirepass, masterauth, redis-cli -a)",
+			Keywords: []string{`"auth" "`, "requirepass", "masterauth", "redis-cli"},
+			match:    matchRedisPassword,
+		},
+		{
+			ID: "cli-password", Description: "password on a command line (--password VALUE, docker login -p VALUE)",
+			Keywords: []string{"--password", "--passwd", "docker login", "podman login", "registry login"},
+			match:    matchCLIPassword,
+		},
+		{
+			ID: "sql-parameter", Description: "secret bound to a SQL parameter whose column names one (PostgreSQL log)",
+			Keywords: []string{"parameters: $"},
+			match:    matchSQLParameters,
 		},
 		{
 			ID: RuleGeneric, Description: "secret assigned a literal value (password, secret, token, key, ...)",
@@ -415,11 +474,16 @@ func matchJWT(b []byte, ks, ke int, emit func(int, int), drop func(int, int, str
 		return
 	}
 	i++
+	sig := i
 	for i < len(b) && isTokenChar(b[i]) {
 		i++
 	}
 	end := i
 	countWork(end - start)
+	if end-sig < 16 {
+		drop(start, end, "no signature (an unsigned JWT carries no secret)")
+		return
+	}
 	hdr, err := base64.RawURLEncoding.DecodeString(string(bytes.TrimRight(b[start:hdrEnd], "=")))
 	var h map[string]any
 	if err != nil || json.Unmarshal(hdr, &h) != nil {

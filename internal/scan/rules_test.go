@@ -3,6 +3,7 @@ package scan
 import (
 	"encoding/base64"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,17 @@ func rnd(set string, n int, seed uint64) string {
 		b[i] = set[r.IntN(len(set))]
 	}
 	return string(b)
+}
+
+// token32 is 32 pseudo-random bytes in unpadded URL-safe base64: the body
+// of an sa01s_ or sa01c_ token.
+func token32(seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, 11))
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(r.Uint32())
+	}
+	return base64.RawURLEncoding.EncodeToString(k)
 }
 
 func fernetKey(seed uint64) string {
@@ -53,7 +65,7 @@ func ruleCases() []ruleCase {
 	pemBody := rnd(alnumSet+"+/", 64, 6) + "\n" + rnd(alnumSet+"+/", 64, 7)
 	pem := "-----BEGIN RSA PRIVATE KEY-----\n" + pemBody + "\n-----END RSA PRIVATE KEY-----"
 	pw := "Xq7!" + rnd(alnumSet, 10, 8)
-	return []ruleCase{
+	cases := []ruleCase{
 		// Platform.
 		{"fernet key alone", "SA01_CRYPTO_FERNET_KEY is " + fk + " now", RuleFernet, fk},
 		{"fernet key in env", "SA01_CRYPTO_FERNET_KEY=" + fk, "sa01-env-assignment", fk},
@@ -65,8 +77,13 @@ func ruleCases() []ruleCase {
 		{"sa01 name constant", `EnvFernetKey = "SA01_CRYPTO_FERNET_KEY" // secret`, "", ""},
 		{"sa01 getenv", `key := os.Getenv("SA01_CRYPTO_FERNET_KEY")`, "", ""},
 		{"sa01 non-secret var", "SA01_AUTH_REQUIRED=true", "", ""},
-		{"sa01 service token", "Authorization: Bearer sa01s_" + rnd(b64url, 43, 11), "sa01-service-token", ""},
+		{"sa01 service token", "Authorization: Bearer sa01s_" + token32(11), "sa01-service-token", ""},
 		{"sa01 token prefix only", "tokens look like sa01s_<random>", "", ""},
+		{"sa01 token wrong length", "sa01s_" + token32(12)[:40], "", ""},
+		{"sa01 token not 32 bytes", "sa01s_" + token32(13)[:42] + "B", "", ""},
+		{"sa01 identity credential", "SA01_SECRETS_CREDENTIAL=sa01c_" + token32(14), "sa01-credential", "sa01c_" + token32(14)},
+		{"sa01 credential in a log", `auth="Bearer sa01c_` + token32(15) + `" renew_in=50m`, "sa01-credential", "sa01c_" + token32(15)},
+		{"sa01 credential prefix in prose", "identity credentials start with sa01c_ and 43 characters", "", ""},
 		{"postgres dsn", "SA01_DB_DSN=postgresql://app:" + pw + "@db:5432/app", "dsn-password", pw},
 		{"redis dsn", "redis_url=redis://:" + pw + "@cache:6379/0", "dsn-password", pw},
 		{"dsn punctuation", `dsn="mysql://root:p@ss;w0rd!x@10.0.0.1:3306/app"`, "dsn-password", "p@ss;w0rd!x"},
@@ -125,7 +142,9 @@ func ruleCases() []ruleCase {
 		{"key uuid", "key=3f2c1a9e-8b7d-4c6e-9f01-2a3b4c5d6e7f", "", ""},
 		{"cache key sha", "cache_key=" + rnd(hexSet, 64, 43), "", ""},
 		{"key sha", "key=" + rnd(hexSet, 40, 44), "", ""},
-		{"token sha bare", "token=" + rnd(hexSet, 64, 45), "", ""},
+		{"token hex bare", "token=" + rnd(hexSet, 64, 45), RuleGeneric, ""},
+		{"token hash", "token_hash=" + rnd(hexSet, 64, 45), "", ""},
+		{"key hex 64", "key=" + rnd(hexSet, 64, 46), "", ""},
 		{"trace id", "trace_id=" + rnd(hexSet, 32, 46) + " span_id=" + rnd(hexSet, 16, 47), "", ""},
 		{"key id", "key_id=k-" + rnd(alnumSet, 12, 48), "", ""},
 		{"secret name", "secret_name=openai-api-key-prod", "", ""},
@@ -147,6 +166,69 @@ func ruleCases() []ruleCase {
 		{"go map key", "key := strings.ToLower(k)", "", ""},
 		{"weak key sentence", `key: "the primary signing"`, "", ""},
 		{"allow marker", `password = "` + pw + `" // sa01-secrets:allow`, "", ""},
+	}
+	return append(cases, providerCases()...)
+}
+
+// providerCases cover the providers SomaAgent01 calls and runs on, and the
+// context rules, each with a true and a false example.
+func providerCases() []ruleCase {
+	pw := "Xq7!" + rnd(alnumSet, 10, 8)
+	openRouter := "sk-or-v1-" + rnd(hexSet, 64, 60)
+	deepseek := "sk-" + rnd(hexSet, 32, 61)
+	together := "tgp_v1_" + token32(62)
+	azure84 := rnd(alnumSet, 52, 63) + "JQQJ99BFAC" + rnd(alnumSet, 5, 64) + "XJ3w3AAAAACOG" + rnd(alnumSet, 4, 65)
+	azureHex := rnd(hexSet, 32, 66)
+	svcacct := "sk-svcacct-" + rnd(b64url, 74, 67) + "T3BlbkFJ" + rnd(b64url, 74, 68)
+	admin := "sk-ant-admin01-" + rnd(b64url, 93, 69) + "AA"
+	glRoutable := "glpat-" + rnd(b64url, 30, 70) + ".01" + rnd(lowerAlnum, 7, 71)
+	whsec := "whsec_" + rnd(alnumSet, 32, 72)
+	basic := base64.StdEncoding.EncodeToString([]byte("deploy:" + pw))
+	return []ruleCase{
+		{"openrouter key", "OPENROUTER_API_KEY=" + openRouter, "openrouter-api-key", openRouter},
+		{"openrouter prefix in docs", "OpenRouter keys start with sk-or-v1- and 64 hex characters", "", ""},
+		{"deepseek key", `Authorization: Bearer ` + deepseek, "deepseek-api-key", deepseek},
+		{"deepseek-shaped hex inside a word", "task-" + rnd(hexSet, 32, 74), "", ""},
+		{"openai service account key", "OPENAI_API_KEY=" + svcacct, "openai-api-key", svcacct},
+		{"openai key prefix in a log", `"key_prefix":"sk-proj-ab12"`, "", ""},
+		{"anthropic admin key", "x-api-key: " + admin, "anthropic-api-key", admin},
+		{"together key", `client = Together(api_key="` + together + `")`, "together-api-key", together},
+		{"together key too short", "tgp_v1_" + rnd(b64url, 20, 75), "", ""},
+		{"together legacy hex, named", "TOGETHER_API_KEY=" + rnd(hexSet, 64, 76), RuleGeneric, ""},
+		{"azure openai 84-character key", `AzureOpenAI(api_key="` + azure84 + `")`, "azure-openai-api-key", azure84},
+		{"azure openai hex key, named", "AZURE_OPENAI_KEY=" + azureHex, "azure-openai-api-key", azureHex},
+		{"azure openai hex in an api-key header", `\r\napi-key: ` + azureHex + `\r\n`, RuleGeneric, azureHex},
+		{"azure deployment name", "AZURE_OPENAI_DEPLOYMENT=gpt-4o-prod", "", ""},
+		{"gitlab routable token", "private-token: " + glRoutable, "gitlab-token", glRoutable},
+		{"gitlab placeholder", "glpat-XXXXXXXXXXXXXXXXXXXX", "", ""},
+		{"stripe webhook secret", "STRIPE_WEBHOOK_SECRET=" + whsec, "stripe-key", whsec},
+		{"stripe publishable key", `"publishable_key":"pk_live_` + rnd(alnumSet, 99, 77) + `"`, "", ""},
+		{"jwt without signature", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)) + ".", "", ""},
+		{"aws key id placeholder", "key_id = 'AKIAXXXXXXXXXXXXXXXX'", "", ""},
+		{"pgp private key", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n" + rnd(alnumSet+"+/", 64, 78) + "\n" + rnd(alnumSet+"+/", 64, 79) + "\n-----END PGP PRIVATE KEY BLOCK-----", "private-key", ""},
+		{"basic auth header", "> Authorization: Basic " + basic, RuleGeneric, basic},
+		{"bearer in a JSON header", `{"Authorization":"Bearer ` + rnd(alnumSet, 40, 80) + `"}`, RuleGeneric, rnd(alnumSet, 40, 80)},
+		{"bearer masked", "authorization: Bearer ****", "", ""},
+		// Context rules.
+		{"sql alter role", "LOG:  statement: ALTER ROLE billing WITH PASSWORD '" + pw + "'", "sql-password", pw},
+		{"sql create user", "CREATE USER app LOGIN PASSWORD '" + pw + "';", "sql-password", pw},
+		{"mysql identified by", "CREATE USER 'app'@'%' IDENTIFIED BY '" + pw + "';", "sql-password", pw},
+		{"sql password verifier", "ALTER ROLE app WITH PASSWORD 'SCRAM-SHA-256$4096:" + rnd(b64url, 24, 81) + "'", "", ""},
+		{"sql password in prose", "enter the password 'shown on screen' to continue", "", ""},
+		{"redis monitor auth", `1741773605.530617 [3 10.5.90.27:36094] "AUTH" "` + pw + `"`, "redis-password", pw},
+		{"redis monitor auth with user", `1741773605.530617 [0 10.0.0.5:51234] "AUTH" "default" "` + pw + `"`, "redis-password", pw},
+		{"redis requirepass", "requirepass " + pw, "redis-password", pw},
+		{"redis config set requirepass", `"CONFIG" "SET" "requirepass" "` + pw + `"`, "redis-password", pw},
+		{"redis-cli -a", "redis-cli -h cache -a '" + pw + "' ping", "redis-password", pw},
+		{"redis auth failure", "AUTH failed: WRONGPASS invalid username-password pair or user is disabled.", "", ""},
+		{"docker login -p", "+ docker login -u deploy -p '" + pw + "' registry.acme.internal", "cli-password", pw},
+		{"--password flag", "mysqldump --user root --password " + pw + " app", "cli-password", pw},
+		{"--password-stdin", "echo $TOKEN | docker login -u ci --password-stdin ghcr.io", "", ""},
+		{"sql parameters", "LOG:  execute <unnamed>: INSERT INTO integrations (tenant_id, provider, api_key) VALUES ($1, $2, $3)\nDETAIL:  parameters: $1 = '42', $2 = 'stripe', $3 = '" + rnd(b64url, 40, 82) + "'", "sql-parameter", rnd(b64url, 40, 82)},
+		{"sql parameters, no secret column", "LOG:  execute <unnamed>: SELECT id FROM api_keys WHERE key_hash = $1\nDETAIL:  parameters: $1 = '\\x" + rnd(hexSet, 64, 83) + "'", "", ""},
+		{"k8s env value on the next line", "    - name: DB_PASSWORD\n      value: \"" + pw + "\"", RuleGeneric, pw},
+		{"k8s env from a secret", "    - name: DB_PASSWORD\n      valueFrom:\n        secretKeyRef:\n          name: db", "", ""},
+		{"compose env object", `{"name": "API_TOKEN", "value": "` + rnd(b64url, 40, 84) + `"}`, RuleGeneric, ""},
 	}
 }
 
@@ -273,6 +355,47 @@ func TestKeywordDFABlocks(t *testing.T) {
 					t.Fatalf("size %d shift %d: hit %d differs", size, shift, i/2)
 				}
 			}
+		}
+	}
+}
+
+// TestPlantedLogFindings reproduces what a log the rules were not tuned on
+// showed: two false positives (a cache key, an AWS credential scope) and
+// two misses (a short password with shell metacharacters in an env dump,
+// a libpq keyword DSN whose password starts like a format verb), which
+// mask also let through. Each dropped candidate says why.
+func TestPlantedLogFindings(t *testing.T) {
+	t.Parallel()
+	s := New(nil)
+	m := NewMasker(s)
+	for _, tc := range []struct {
+		line, secret, why string
+	}{
+		{line: `time=2025-03-12T10:00:00.239Z level=DEBUG msg="cache lookup" key=user:78366:profile hit=true`, why: "a structured identifier (a:b:c)"},
+		{line: `level=debug msg="signing request" credential_scope=20250312/eu-west-1/s3/aws4_request`, why: "names metadata about a secret (scope)"},
+		{line: `SMTP_PASSWORD=baN3SH*rNr&1w`, secret: `baN3SH*rNr&1w`},
+		{line: `level=error msg="db connect failed" dsn="host=db.internal user=billing password=%i@8wJwmN7YEG dbname=billing sslmode=require"`, secret: `%i@8wJwmN7YEG`},
+	} {
+		var drops []string
+		ms := s.Find([]byte(tc.line), func(d Drop) { drops = append(drops, d.Reason) })
+		masked := m.MaskString(tc.line)
+		if tc.secret == "" {
+			if len(ms) != 0 {
+				t.Errorf("%s: found %s", tc.line, tc.line[ms[0].Start:ms[0].End])
+			}
+			if !slices.Contains(drops, tc.why) {
+				t.Errorf("%s: --explain says %q, want %q", tc.line, drops, tc.why)
+			}
+			if masked != tc.line {
+				t.Errorf("mask changed a line without a secret: %q", masked)
+			}
+			continue
+		}
+		if len(ms) != 1 || tc.line[ms[0].Start:ms[0].End] != tc.secret {
+			t.Errorf("%s: matches %+v, want the whole of %q (dropped: %q)", tc.line, ms, tc.secret, drops)
+		}
+		if strings.Contains(masked, tc.secret) || masked == tc.line {
+			t.Errorf("mask let the secret through: %q", masked)
 		}
 	}
 }
