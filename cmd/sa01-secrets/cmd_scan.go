@@ -401,9 +401,11 @@ base64, base64url, URL-encoded, hex and JSON-escaped forms) and everything the
 scanner's rules detect (API keys, tokens, DSN passwords, password=...).
 
 It works line by line in constant memory, on unbounded streams, and flushes
-each line as soon as it is complete. Values shorter than 8 bytes are not
-masked; mask warns once per such secret, by name. A line carrying
-sa01-secrets:allow is masked all the same.`,
+each line as soon as it is complete; a value that spans lines (a PEM key) is
+held back until its last line and masked line by line. Values shorter than 8
+bytes are not masked; mask warns once per such secret, by name. A line
+carrying sa01-secrets:allow is masked all the same. On SIGINT or SIGTERM it
+masks and writes what it holds, an incomplete last line included, and exits.`,
 		Example: `  ./gateway 2>&1 | sa01-secrets mask
   docker logs -f gateway 2>&1 | sa01-secrets mask > gateway.log`,
 		Args: cobra.NoArgs,
@@ -412,7 +414,7 @@ sa01-secrets:allow is masked all the same.`,
 			if err != nil {
 				return err
 			}
-			if err := scan.NewMasker(s).Stream(g.stdin, g.stdout); err != nil {
+			if err := scan.NewMasker(s).StreamContext(cmd.Context(), g.stdin, g.stdout); err != nil {
 				return withCode(ExitError, fmt.Errorf("mask: %w", err), "")
 			}
 			return nil

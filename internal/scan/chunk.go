@@ -30,6 +30,7 @@ func chunks(r io.Reader, path string, size int, code bool, send func(Unit) bool)
 		size = 2 * maxCarry
 	}
 	buf := make([]byte, 0, size)
+	var lead []byte
 	line, col := 1, 0
 	eof := false
 	for {
@@ -50,14 +51,30 @@ func chunks(r io.Reader, path string, size int, code bool, send func(Unit) bool)
 		if !eof {
 			if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
 				cut = i + 1
+				// A PEM key cut in two would be missed by both units:
+				// cut before its BEGIN line instead.
+				if h := pemOpenAt(buf, 0, cut); h > 0 {
+					cut = h
+				}
 			} else {
 				cut = cutInLine(buf)
 			}
 		}
-		data := make([]byte, cut)
-		copy(data, buf[:cut])
-		if !send(Unit{Path: path, Data: data, FirstLine: line, ColOffset: col, Code: code}) {
+		data := make([]byte, len(lead)+cut)
+		copy(data, lead)
+		copy(data[len(lead):], buf[:cut])
+		if !send(Unit{Path: path, Data: data, Lead: len(lead), FirstLine: line, ColOffset: col, Code: code}) {
 			return errStopped
+		}
+		data = data[len(lead):]
+		// The next unit's lead: the last lines of this one.
+		lead = lead[:0]
+		if data[len(data)-1] == '\n' {
+			ls := max(0, len(data)-unitLead)
+			if nl := bytes.IndexByte(data[ls:], '\n'); nl >= 0 && ls > 0 {
+				ls += nl + 1
+			}
+			lead = append(lead, data[ls:]...)
 		}
 		nl := bytes.Count(data, []byte{'\n'})
 		line += nl
@@ -72,6 +89,10 @@ func chunks(r io.Reader, path string, size int, code bool, send func(Unit) bool)
 }
 
 var errStopped = errors.New("scan: stopped")
+
+// unitLead is how much of the end of a unit the next one carries as its
+// lead (see [Unit]).
+const unitLead = 8 << 10
 
 // cutInLine picks where to cut a long line: after the last delimiter in
 // its final maxCarry bytes, or at the end when there is none.

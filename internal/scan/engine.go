@@ -88,13 +88,15 @@ const (
 // rule beats a later one. Lines that carry [AllowMarker] report nothing.
 // When explain is not nil it receives every candidate that was dropped.
 func (s *Scanner) Find(b []byte, explain func(Drop)) []Match {
-	return s.find(b, false, true, explain)
+	return s.find(b, false, true, false, explain)
 }
 
 // find is Find; code marks source code (see [Unit]); allow says whether
 // [AllowMarker] silences its line (the masker ignores it: a line of a log
-// must not be able to let a secret through by carrying the marker).
-func (s *Scanner) find(b []byte, code, allow bool, explain func(Drop)) []Match {
+// must not be able to let a secret through by carrying the marker). With
+// union, overlapping candidates are merged instead of one winning: what
+// the masker hides is every byte any candidate covers.
+func (s *Scanner) find(b []byte, code, allow, union bool, explain func(Drop)) []Match {
 	var cands []Match
 	s.known.find(b, func(m knownMatch) {
 		cands = append(cands, Match{Rule: RuleKnown, Description: "managed secret " + m.form.name + " (" + m.form.form + ")",
@@ -199,6 +201,18 @@ func (s *Scanner) find(b []byte, code, allow bool, explain func(Drop)) []Match {
 			}
 			kept = append(kept, c)
 		}
+	}
+	if union {
+		sort.Slice(kept, func(i, j int) bool { return kept[i].Start < kept[j].Start })
+		out := kept[:0]
+		for _, c := range kept {
+			if n := len(out); n > 0 && c.Start <= out[n-1].End {
+				out[n-1].End = max(out[n-1].End, c.End)
+				continue
+			}
+			out = append(out, c)
+		}
+		return out
 	}
 	// Overlaps: sweep by position; of two overlapping candidates the one
 	// with the better priority (then the longer) stays.

@@ -58,6 +58,18 @@ type KnownSet struct {
 	stride  int
 	maxLen  int
 	skipped []string
+	// partial indexes the proper prefixes of multi-line forms that end
+	// with a newline, by their last four bytes (shorter ones by themselves),
+	// so that a stream cut after a line can tell whether that line may
+	// begin a multi-line value (see openPrefix).
+	partial map[string][]int32 // indexes into parts
+	parts   []partialRef
+}
+
+// partialRef is a proper prefix of a multi-line form: form id, length n.
+type partialRef struct {
+	id int32
+	n  int32
 }
 
 // anchorRef says form id holds the 8 bytes a at offset k (id < 0: an
@@ -86,6 +98,18 @@ func NewKnownSet(values []KnownValue) *KnownSet {
 			}
 			seen[key] = true
 			k.forms = append(k.forms, knownForm{value: f.value, name: v.Name, version: v.Version, form: f.form})
+		}
+	}
+	for id, f := range k.forms {
+		for i, c := range f.value[:len(f.value)-1] {
+			if c == '\n' {
+				if k.partial == nil {
+					k.partial = map[string][]int32{}
+				}
+				key := string(f.value[max(0, i+1-4) : i+1])
+				k.partial[key] = append(k.partial[key], int32(len(k.parts)))
+				k.parts = append(k.parts, partialRef{id: int32(id), n: int32(i + 1)})
+			}
 		}
 	}
 	for n := range skipped {
@@ -157,6 +181,30 @@ func (k *KnownSet) MaxLen() int {
 		return 0
 	}
 	return k.maxLen
+}
+
+// openPrefix returns the start of the longest suffix of b[from:cut] (cut
+// just after a newline) that is a proper prefix of a multi-line form, or
+// cut when there is none: what a stream must hold back until the next
+// lines tell whether the value is there.
+func (k *KnownSet) openPrefix(b []byte, from, cut int) int {
+	if k == nil || len(k.partial) == 0 {
+		return cut
+	}
+	hold := cut
+	for n := 1; n <= 4 && n <= cut-from; n++ {
+		for _, pi := range k.partial[string(b[cut-n:cut])] {
+			p := k.parts[pi]
+			l := int(p.n)
+			if (l >= 4) != (n == 4) || l > cut-from {
+				continue
+			}
+			if bytes.Equal(b[cut-l:cut], k.forms[p.id].value[:l]) {
+				hold = min(hold, cut-l)
+			}
+		}
+	}
+	return hold
 }
 
 type knownMatch struct {

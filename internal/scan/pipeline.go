@@ -10,8 +10,14 @@ import (
 // Unit is one piece of input: whole lines of one file or stream, or added
 // lines from git with their origin.
 type Unit struct {
-	Path      string
-	Data      []byte
+	Path string
+	Data []byte
+	// Lead is how many bytes at the start of Data come before the unit:
+	// the end of the previous unit of a stream, there for the rules that
+	// read the line before a value (a YAML env entry's name, a statement
+	// a log's parameters belong to), not scanned for findings. FirstLine
+	// and ColOffset count from Data[Lead:].
+	Lead      int
 	FirstLine int // line number of Data's first line, from 1
 	ColOffset int // bytes of the first line that came before Data (a cut inside a huge line)
 	// Lines, when set, gives the origin of each line of Data instead of
@@ -199,13 +205,13 @@ func (s *Scanner) Run(ctx context.Context, workers int, produce func(send func(U
 			for j := range jobs {
 				if j.unit.load == nil {
 					f, e := s.scanUnit(j.unit, explain != nil)
-					send(result{seq: j.seq, findings: f, explains: e, bytes: len(j.unit.Data), last: true})
+					send(result{seq: j.seq, findings: f, explains: e, bytes: len(j.unit.Data) - j.unit.Lead, last: true})
 					continue
 				}
 				held := 0
 				counts := j.unit.load(func(u Unit) bool {
 					f, e := s.scanUnit(u, explain != nil)
-					if !send(result{seq: j.seq, findings: f, explains: e, bytes: len(u.Data)}) {
+					if !send(result{seq: j.seq, findings: f, explains: e, bytes: len(u.Data) - u.Lead}) {
 						return false
 					}
 					if !t.isHead(j.seq) {
@@ -306,7 +312,22 @@ func (s *Scanner) scanUnit(u Unit, explain bool) ([]Finding, []Explained) {
 	if explain {
 		cb = func(d Drop) { drops = append(drops, d) }
 	}
-	ms := s.find(u.Data, u.Code, true, cb)
+	ms := s.find(u.Data, u.Code, true, false, cb)
+	if u.Lead > 0 {
+		// What starts in the lead is the previous unit's.
+		i := 0
+		for i < len(ms) && ms[i].Start < u.Lead {
+			i++
+		}
+		ms = ms[i:]
+		kept := drops[:0]
+		for _, d := range drops {
+			if d.Start >= u.Lead {
+				kept = append(kept, d)
+			}
+		}
+		drops = kept
+	}
 	if len(ms) == 0 && len(drops) == 0 {
 		return nil, nil
 	}
@@ -362,11 +383,11 @@ type locator struct {
 	lineStart int
 }
 
-func newLocator(u Unit) *locator { return &locator{u: u} }
+func newLocator(u Unit) *locator { return &locator{u: u, pos: u.Lead, lineStart: u.Lead} }
 
 func (l *locator) at(off int) (path string, line, col int, c *Commit) {
 	if off < l.pos {
-		l.pos, l.line, l.lineStart = 0, 0, 0
+		l.pos, l.line, l.lineStart = l.u.Lead, 0, l.u.Lead
 	}
 	for {
 		i := bytes.IndexByte(l.u.Data[l.pos:off], '\n')

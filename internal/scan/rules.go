@@ -410,9 +410,17 @@ func matchOpenAI(b []byte, ks, ke int, emit func(int, int), drop func(int, int, 
 	emit(start, end)
 }
 
+// pemReach bounds a PEM block: its body ends within this many bytes of
+// the BEGIN line (an RSA 8192-bit key is about 6.5 KiB).
+const pemReach = 16 << 10
+
 // matchPEM finds -----BEGIN ... PRIVATE KEY----- with key material; the
-// secret is the block up to its END line (or the base64 that follows when
-// the END line is beyond the input).
+// secret is the block up to its END line. Without an END line the block
+// ends with the last line of its body: the body is base64 (and, before
+// the first base64, the headers of an encrypted key), in lines separated
+// by newlines or by \n written out (a key inside a JSON string); the
+// first line that is neither ends it, so a block cut short never swallows
+// the lines after it.
 func matchPEM(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string)) {
 	// BEGIN is at most 40 bytes before the keyword, on its line.
 	from := max(0, ks-40)
@@ -423,32 +431,81 @@ func matchPEM(b []byte, ks, ke int, emit func(int, int), drop func(int, int, str
 		return
 	}
 	begin += from
-	limit := min(len(b), ke+16<<10)
-	rest := b[ke:limit]
-	// The block ends at the END line, or at the next marker of any kind (a
-	// body holds none), or at the limit: each hit looks only as far as the
-	// next one, so a run of BEGIN lines costs its length.
-	end := ke
-	if e := bytes.Index(rest, []byte("-----")); e < 0 {
-		end = limit
-	} else if end = ke + e; bytes.HasPrefix(b[end:], []byte("-----END")) {
-		if f := bytes.Index(b[end+8:max(end+8, limit)], []byte("-----")); f >= 0 {
-			end = end + 8 + f + 5
-		}
-	}
+	end, material, _ := pemBodyState(b, ke)
 	countWork(end - ke)
-	// Count base64 material between the markers.
-	material := 0
-	for _, c := range b[ke:end] {
-		if isAlnum(c) || c == '+' || c == '/' {
-			material++
-		}
-	}
 	if material < 64 {
 		drop(begin, end, "no key material after the BEGIN line")
 		return
 	}
 	emit(begin, end)
+}
+
+// How a PEM body walk ended.
+const (
+	pemClosed  = iota // at an END line, or another marker
+	pemEnded          // at a line that is not body
+	pemOpen           // at the end of the input, every line so far body
+	pemTooLong        // at pemReach
+)
+
+// pemBodyState walks a PEM body from b[i] (just after the BEGIN line's
+// keyword) and returns where the block ends, how many base64 characters
+// it holds, and how the walk ended.
+func pemBodyState(b []byte, i int) (end, material, state int) {
+	limit := min(len(b), i+pemReach)
+	// end and material count whole body lines only: a line that turns out
+	// not to be body (prose, a log line) is not part of the block.
+	lineEnd, lineMaterial, header := i, 0, false
+	end = i
+	for j := i; j < limit; j++ {
+		c := b[j]
+		switch {
+		case c == '-' && bytes.HasPrefix(b[j:], []byte("-----")):
+			if bytes.HasPrefix(b[j:], []byte("-----END")) {
+				if f := bytes.Index(b[j+8:min(len(b), j+8+80)], []byte("-----")); f >= 0 {
+					return j + 8 + f + 5, material + lineMaterial, pemClosed
+				}
+			}
+			if lineMaterial > 0 {
+				end, material = lineEnd, material+lineMaterial
+			}
+			return end, material, pemClosed
+		case isAlnum(c) || c == '+' || c == '/' || c == '=':
+			if !header {
+				lineMaterial++
+			}
+			lineEnd = j + 1
+		case c == '\n' || c == '\\' && j+1 < len(b) && (b[j+1] == 'n' || b[j+1] == 'r'):
+			if c == '\\' {
+				j++
+			}
+			end, material = lineEnd, material+lineMaterial
+			lineMaterial, header = 0, false
+		case c == ' ' || c == '\t' || c == '\r':
+			if lineMaterial > 0 {
+				// Only trailing space may follow material on a body line.
+				k := j
+				for k < limit && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r') {
+					k++
+				}
+				if k < limit && b[k] != '\n' && b[k] != '\\' && b[k] != '-' {
+					return end, material, pemEnded
+				}
+				j = k - 1
+			}
+		case (c == ':' || c == ',' || c == '-' || c == '.' || c == '(' || c == ')') && material == 0 && (header || lineMaterial > 0):
+			header, lineMaterial = true, 0 // Proc-Type: 4,ENCRYPTED / DEK-Info: ... / Version: GnuPG
+		default:
+			return end, material, pemEnded // not body: the block ended with the line before
+		}
+	}
+	if limit < len(b) {
+		return end, material, pemTooLong
+	}
+	if lineMaterial > 0 {
+		end, material = lineEnd, material+lineMaterial
+	}
+	return end, material, pemOpen
 }
 
 // matchJWT finds eyJ<header>.eyJ<claims>.<signature> whose header decodes

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMaskExitsOnSignal: mask on a quiet pipe, sent SIGTERM or SIGINT,
+// writes what it holds (masked, an incomplete last line included) and
+// exits, instead of waiting for the end of its input.
+func TestMaskExitsOnSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sa01-secrets")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pw := testValue("mask-signal")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := exec.Command(bin, "mask", "--no-known")
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir)
+		pr, pwr, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdin = pr
+		var out lockedBuffer
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pr.Close()
+		pwr.WriteString("first password=" + pw + "\nsecond, no newline yet token=" + pw)
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.String(), "first") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Signal(sig)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("%v: mask exited with %v", sig, err)
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("%v: mask did not exit while its input stayed open", sig)
+		}
+		pwr.Close()
+		if got, want := out.String(), "first password=****\nsecond, no newline yet token=****"; got != want {
+			t.Errorf("%v: output %q, want %q", sig, got, want)
+		}
+	}
+}
