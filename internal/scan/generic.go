@@ -204,9 +204,13 @@ func placeholder(v []byte, quoted bool) string {
 	if len(v) == 0 {
 		return "empty value"
 	}
-	lv := strings.ToLower(string(v))
+	var lb [512]byte
+	lv := lb[:0]
+	for _, c := range v[:min(len(v), len(lb))] {
+		lv = append(lv, lowerByte(c))
+	}
 	for _, w := range stopWords {
-		if strings.Contains(lv, w) {
+		if bytes.Contains(lv, []byte(w)) {
 			return "placeholder or example (" + w + ")"
 		}
 	}
@@ -222,7 +226,7 @@ func placeholder(v []byte, quoted bool) string {
 	if (v[0] == '[' && v[len(v)-1] == ']' || v[0] == '(' && v[len(v)-1] == ')') && !bytes.ContainsAny(v[1:len(v)-1], "[]()") {
 		return "a bracketed marker, not a value"
 	}
-	switch lv {
+	switch string(lv) {
 	case "password", "secret", "token", "null", "none", "nil", "undefined", "true", "false", "required", "optional", "string":
 		return "placeholder word"
 	}
@@ -570,7 +574,9 @@ func judgeValue(name, v []byte, quoted bool, class nameClass) string {
 	if isCamelIdentifier(v) {
 		return "an identifier (camelCase words)"
 	}
-	if segs, seps := segments(v); len(segs) == 2 && seps['-']+seps['_']+seps['.'] == 1 && isWord(segs[0]) && isWord(segs[1]) && len(segs[0]) >= 3 && len(segs[1]) >= 3 {
+	var sl segList
+	sl.split(v)
+	if segs, seps := sl.segs(), &sl.seps; len(segs) == 2 && seps['-']+seps['_']+seps['.'] == 1 && isWord(segs[0]) && isWord(segs[1]) && len(segs[0]) >= 3 && len(segs[1]) >= 3 {
 		return "an identifier (two words: Proxy-Authorization)"
 	}
 	if bytes.ContainsAny(v, " \t") {
@@ -648,7 +654,9 @@ func shapeOf(v []byte) string {
 	case isAddress(v):
 		return shapeAddress
 	}
-	segs, seps := segments(v)
+	var sl segList
+	sl.split(v)
+	segs, seps := sl.segs(), &sl.seps
 	if seps['/'] >= 1 && (v[0] == '/' || v[0] == '~' || v[0] == '.' || seps['/'] >= 2) && len(segs) >= 2 && allWordlike(segs, 1) && mostlyWordlike(segs) {
 		return shapePath
 	}
@@ -689,23 +697,48 @@ func unhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// segments splits v at the separators identifiers use, counting each.
-func segments(v []byte) (segs [][]byte, seps [256]int) {
+// segList is v cut at the separators identifiers use, with a count of
+// each separator; it holds up to 48 segments (more: overflow).
+type segList struct {
+	buf      [48][]byte
+	n        int
+	overflow bool
+	seps     [256]uint16
+}
+
+func (l *segList) segs() [][]byte { return l.buf[:l.n] }
+
+// split cuts v at the separators identifiers use, counting each.
+func (l *segList) split(v []byte) {
+	l.n, l.overflow = 0, false
+	clear(l.seps[:])
 	start := 0
+	add := func(s []byte) {
+		if l.n == len(l.buf) {
+			l.overflow = true
+			return
+		}
+		l.buf[l.n] = s
+		l.n++
+	}
 	for i, c := range v {
 		switch c {
 		case '-', '_', '.', ':', '/', '|', '@', '+', ',', '=':
-			seps[c]++
+			l.seps[c]++
 			if i > start {
-				segs = append(segs, v[start:i])
+				add(v[start:i])
 			}
 			start = i + 1
 		}
 	}
 	if start < len(v) {
-		segs = append(segs, v[start:])
+		add(v[start:])
 	}
-	return segs, seps
+	if l.overflow {
+		// Too many pieces to be an identifier: one random segment stands
+		// for all of them.
+		l.buf[0], l.n = v, 1
+	}
 }
 
 // allWordlike reports whether every segment is word-like, allowing up to
@@ -852,9 +885,8 @@ func isNumber(v []byte) bool {
 // isDigest is a hex digest of a common length, or one written with its
 // algorithm (sha256:..., sha1=..., md5-..., \x... bytea).
 func isDigest(v []byte) bool {
-	lv := bytes.ToLower(v)
 	for _, p := range []string{"sha256:", "sha1:", "sha512:", "sha384:", "md5:", "sha256=", "sha1=", "sha256-", "sha512-", "sha384-", "\\x"} {
-		if bytes.HasPrefix(lv, []byte(p)) {
+		if len(v) > len(p) && indexFold(v[:len(p)], p) == 0 {
 			return true
 		}
 	}
@@ -978,11 +1010,10 @@ func isAddress(v []byte) bool {
 
 // passwordHash names the password-hash format v is written in, or "".
 func passwordHash(v []byte) string {
-	lv := bytes.ToLower(v)
 	for _, p := range [][2]string{{"$2a$", "bcrypt"}, {"$2b$", "bcrypt"}, {"$2y$", "bcrypt"}, {"$argon2", "argon2"},
 		{"pbkdf2_", "pbkdf2"}, {"pbkdf2:", "pbkdf2"}, {"scram-sha-", "SCRAM verifier"}, {"$6$", "sha-crypt"}, {"$5$", "sha-crypt"},
 		{"$1$", "md5-crypt"}, {"{ssha}", "SSHA"}, {"{bcrypt}", "bcrypt"}, {"sha256$", "Django sha256"}, {"$scrypt$", "scrypt"}} {
-		if bytes.HasPrefix(lv, []byte(p[0])) {
+		if len(v) > len(p[0]) && indexFold(v[:len(p[0])], p[0]) == 0 {
 			return p[1]
 		}
 	}
@@ -1083,28 +1114,51 @@ func isSnakeIdentifier(v []byte) bool {
 // trailing digits). Generated mixed-case secrets split into short humps.
 func isCamelIdentifier(v []byte) bool {
 	v = bytes.TrimLeft(v, "_")
-	for _, c := range v {
-		if !isAlnum(c) {
-			return false
-		}
-	}
-	words := redact.SplitWords(string(v))
-	if len(words) < 2 {
+	if len(v) == 0 || !isLetter(v[0]) {
 		return false
 	}
-	for _, w := range words {
-		if w == "apikey" {
+	humps := 0
+	for i := 0; i < len(v); {
+		// A hump: an upper-case run (an acronym, whose last capital starts
+		// the next hump when a lower-case letter follows) or one capital,
+		// then lower-case letters, then digits.
+		j := i
+		for j < len(v) && 'A' <= v[j] && v[j] <= 'Z' {
+			j++
+		}
+		if j-i > 1 && j < len(v) && 'a' <= v[j] && v[j] <= 'z' {
+			j-- // DBPassword: DB, Password
+		}
+		if j == i {
+			j = i + 1
+		} else if j-i > 1 {
+			// An acronym hump: letters only.
+			humps++
+			if j-i < 3 {
+				return false
+			}
+			i = j
 			continue
 		}
-		n := 0
-		for n < len(w) && 'a' <= w[n] && w[n] <= 'z' {
-			n++
+		for j < len(v) && 'a' <= v[j] && v[j] <= 'z' {
+			j++
 		}
-		if n < 3 || !isNumber([]byte(w[n:])) && n != len(w) {
+		if j-i < 3 {
 			return false
 		}
+		for j < len(v) && '0' <= v[j] && v[j] <= '9' {
+			j++
+		}
+		if j < len(v) && !isLetter(v[j]) {
+			return false
+		}
+		if j < len(v) && 'a' <= v[j] && v[j] <= 'z' {
+			return false // letters after digits: abc1d
+		}
+		humps++
+		i = j
 	}
-	return true
+	return humps >= 2
 }
 
 // namesSecret is true when an identifier's words include one that names
@@ -1225,6 +1279,9 @@ func codeAssignment(b []byte, ne, vs int) bool {
 // left without the verbs is not itself random (so "%i@8wJwmN7YEG", a
 // password that starts like a verb, is not a template).
 func formatString(v []byte) bool {
+	if bytes.IndexByte(v, '%') < 0 {
+		return false
+	}
 	verb := false
 	var rest []byte
 	for i := 0; i < len(v); i++ {
@@ -1238,7 +1295,9 @@ func formatString(v []byte) bool {
 	if !verb {
 		return false
 	}
-	segs, _ := segments(rest)
+	var sl segList
+	sl.split(rest)
+	segs := sl.segs()
 	for _, s := range segs {
 		if len(s) >= 6 && !wordlike(s) {
 			return false
