@@ -295,3 +295,35 @@ func TestMaskLinePreserving(t *testing.T) {
 		t.Fatalf("escaped key: %q", got)
 	}
 }
+
+// FuzzMaskStream: on any input, however it is cut into reads and however
+// many workers mask it, the stream writes what masking the whole does, and
+// never a known value.
+func FuzzMaskStream(f *testing.F) {
+	f.Add([]byte("a password=Zq8!abcdefgh12\n"+pemKey(1, 3)+"\nb\n"), uint64(1))
+	f.Add([]byte("    - name: DB_PASSWORD\n      value: \"Zq8!abcdefgh12\"\nx\n"), uint64(2))
+	f.Add([]byte("line-one-0123456789\nline-two-0123456789\n"), uint64(3))
+	f.Add([]byte("LOG:  execute <unnamed>: INSERT INTO t (a, api_key) VALUES ($1, $2)\nDETAIL:  parameters: $1 = '1', $2 = 'Zq8!abcdefgh12xy'\n"), uint64(4))
+	s := New(NewKnownSet([]KnownValue{{Name: "k", Version: 1, Value: []byte("known-value-1")}, {Name: "m", Version: 1, Value: []byte("line-one-0123456789\nline-two-0123456789")}}))
+	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
+		whole := NewMasker(s).MaskString(string(b))
+		r := rand.New(rand.NewPCG(seed, 1))
+		var pieces [][]byte
+		for rest := b; len(rest) > 0; {
+			n := min(len(rest), 1+r.IntN(64))
+			pieces = append(pieces, rest[:n])
+			rest = rest[n:]
+		}
+		var out bytes.Buffer
+		m := &Masker{s: s, workers: 1 + int(seed%3)}
+		if err := m.Stream(&chunkReader{pieces: pieces}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != whole {
+			t.Fatalf("stream %q, whole %q", out.String(), whole)
+		}
+		if strings.Contains(whole, "known-value-1") && !strings.Contains(strings.ReplaceAll(string(b), "known-value-1", ""), "known-value-1") {
+			t.Fatalf("known value survived: %q", whole)
+		}
+	})
+}

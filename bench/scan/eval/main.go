@@ -1,58 +1,70 @@
-// Command eval compares a scanner's JSON report with the generator's truth
-// file: recall per kind of planted secret, and false positives (findings on
-// lines where nothing was planted). It reads sa01-secrets' JSON format
-// (-format sa01) or gitleaks' (-format gitleaks).
+// Command eval scores a scanner's JSON report against the truth file
+// bench/scan/gen wrote: precision and recall per shape and per kind, and
+// false positives per 10 MB, with internal/scan/corpus's Evaluate. It reads
+// sa01-secrets' JSON (-format sa01) or gitleaks' (-format gitleaks); for
+// a mixed log, -runs maps lines to shapes. With -masked it checks a
+// masked copy of the input instead: how many planted secrets are left.
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/somaagent01/sa01-secrets/internal/scan/corpus"
 )
 
-type planted struct {
-	Line   int    `json:"line"`
-	Kind   string `json:"kind"`
-	Secret string `json:"secret"`
-}
-
 type finding struct {
+	// sa01-secrets
+	Path      string `json:"path"`
 	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	EndColumn int    `json:"end_column"`
 	Rule      string `json:"rule"`
-	StartLine int    `json:"StartLine"`
-	RuleID    string `json:"RuleID"`
+	// gitleaks
+	File        string
+	StartLine   int
+	EndLine     int
+	StartColumn int
+	EndColumnGL int `json:"EndColumn"`
+	RuleID      string
 }
 
 func main() {
-	truthFile := flag.String("truth", "truth.jsonl", "truth file")
+	truthFile := flag.String("truth", "", "truth file (gen)")
 	report := flag.String("report", "", "JSON report")
 	format := flag.String("format", "sa01", "sa01 or gitleaks")
+	runsFile := flag.String("runs", "", "runs file of a mixed log (gen -mixed)")
 	name := flag.String("name", "", "name of the tool, for the output")
-	fpOut := flag.Int("show-fp", 0, "print this many false positives (line and rule)")
-	masked := flag.String("masked", "", "instead of a report, check that this masked log holds no planted secret")
+	bytes := flag.Float64("bytes", 0, "bytes scanned, for false positives per 10 MB")
+	masked := flag.String("masked", "", "check this masked copy of a mixed log instead of a report")
+	examples := flag.Int("examples", 0, "print this many false positives and misses")
 	flag.Parse()
+	planted := readTruth(*truthFile)
 	if *masked != "" {
-		checkMasked(*truthFile, *masked, *name)
+		checkMasked(planted, *masked, *name)
 		return
 	}
-
-	tf, err := os.ReadFile(*truthFile)
-	if err != nil {
-		log.Fatal(err)
+	var runs []corpus.Run
+	if *runsFile != "" {
+		runs = readRuns(*runsFile)
 	}
-	truth := map[int]string{}
-	perKind := map[string]int{}
-	for _, l := range strings.Split(strings.TrimSpace(string(tf)), "\n") {
-		var p planted
-		if err := json.Unmarshal([]byte(l), &p); err != nil {
-			log.Fatal(err)
+	shapeOf := func(path string, line int) string {
+		if runs == nil {
+			b := filepath.Base(path)
+			return strings.TrimSuffix(b, filepath.Ext(b))
 		}
-		truth[p.Line] = p.Kind
-		perKind[p.Kind]++
+		i := sort.Search(len(runs), func(i int) bool { return runs[i].To >= line })
+		if i < len(runs) && runs[i].From <= line {
+			return runs[i].Shape
+		}
+		return "?"
 	}
 	rb, err := os.ReadFile(*report)
 	if err != nil {
@@ -64,83 +76,108 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	found := map[int]bool{}
-	fp := 0
-	fpRules := map[string]int{}
-	shown := 0
+	var found []corpus.Finding
 	for _, f := range fs {
-		line, rule := f.Line, f.Rule
 		if *format == "gitleaks" {
-			line, rule = f.StartLine, f.RuleID
-		}
-		if _, ok := truth[line]; ok {
-			found[line] = true
+			// gitleaks' StartColumn is one past the first byte's 1-based
+			// column; EndColumn is just past the last byte.
+			found = append(found, corpus.Finding{Shape: shapeOf(f.File, f.StartLine), Line: f.StartLine, EndLine: f.EndLine,
+				Col: max(1, f.StartColumn-1), EndCol: f.EndColumnGL, Rule: f.RuleID})
 			continue
 		}
-		fp++
-		fpRules[rule]++
-		if shown < *fpOut {
-			fmt.Fprintf(os.Stderr, "fp: line %d rule %s\n", line, rule)
-			shown++
+		found = append(found, corpus.Finding{Shape: shapeOf(f.Path, f.Line), Line: f.Line, Col: f.Column, EndCol: f.EndColumn, Rule: f.Rule})
+	}
+	sc := corpus.Evaluate(planted, found)
+	sc.Table(os.Stdout, *name, *bytes/1e6)
+	if *examples > 0 {
+		n := 0
+		for _, c := range sc.ByShape {
+			for _, f := range c.FalseExamples {
+				if n < *examples {
+					fmt.Fprintf(os.Stderr, "false: %s line %d col %d rule %s\n", f.Shape, f.Line, f.Col, f.Rule)
+					n++
+				}
+			}
+		}
+		n = 0
+		for _, c := range sc.ByKind {
+			for _, p := range c.MissedExamples {
+				if n < *examples {
+					fmt.Fprintf(os.Stderr, "missed: %s %s line %d\n", p.Shape, p.Kind, p.Line)
+					n++
+				}
+			}
 		}
 	}
-	hit := map[string]int{}
-	for line, kind := range truth {
-		if found[line] {
-			hit[kind]++
-		}
-	}
-	var kinds []string
-	for k := range perKind {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	total, totalHit := 0, 0
-	ruleTotal, ruleHit := 0, 0
-	var parts []string
-	for _, k := range kinds {
-		total += perKind[k]
-		totalHit += hit[k]
-		if !strings.HasPrefix(k, "known-") {
-			ruleTotal += perKind[k]
-			ruleHit += hit[k]
-		}
-		parts = append(parts, fmt.Sprintf("%s %d/%d", k, hit[k], perKind[k]))
-	}
-	var fpParts []string
-	for r, n := range fpRules {
-		fpParts = append(fpParts, fmt.Sprintf("%s:%d", r, n))
-	}
-	sort.Strings(fpParts)
-	fmt.Printf("%s: recall (rule kinds) %d/%d = %.1f%%; recall (all, incl. known values) %d/%d = %.1f%%; false positives %d [%s]\n",
-		*name, ruleHit, ruleTotal, 100*float64(ruleHit)/float64(ruleTotal), totalHit, total, 100*float64(totalHit)/float64(total), fp, strings.Join(fpParts, " "))
-	fmt.Printf("%s: per kind: %s\n", *name, strings.Join(parts, ", "))
 }
 
-// checkMasked counts the planted secrets still present on their line of the
-// masked log.
-func checkMasked(truthFile, masked, name string) {
-	tf, err := os.ReadFile(truthFile)
+func readTruth(name string) []corpus.Planted {
+	f, err := os.Open(name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	mb, err := os.ReadFile(masked)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lines := strings.Split(string(mb), "\n")
-	leaks := map[string]int{}
-	total, left := 0, 0
-	for _, l := range strings.Split(strings.TrimSpace(string(tf)), "\n") {
-		var p planted
-		if err := json.Unmarshal([]byte(l), &p); err != nil {
+	defer f.Close()
+	var out []corpus.Planted
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var p corpus.Planted
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
 			log.Fatal(err)
 		}
-		total++
-		if p.Line-1 < len(lines) && strings.Contains(lines[p.Line-1], p.Secret) {
-			left++
-			leaks[p.Kind]++
+		out = append(out, p)
+	}
+	if err := sc.Err(); err != nil {
+		log.Fatal(err)
+	}
+	return out
+}
+
+func readRuns(name string) []corpus.Run {
+	f, err := os.Open(name)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	var out []corpus.Run
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r corpus.Run
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			log.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// checkMasked counts the planted secrets of a mixed log still present on
+// their line of the masked copy (masking keeps the line count).
+func checkMasked(planted []corpus.Planted, masked, name string) {
+	f, err := os.Open(masked)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	byLine := map[int][]corpus.Planted{}
+	for _, p := range planted {
+		byLine[p.Line] = append(byLine[p.Line], p)
+	}
+	left := map[string]int{}
+	total, leaked := len(planted), 0
+	r := bufio.NewReaderSize(f, 1<<20)
+	for line := 1; ; line++ {
+		l, err := r.ReadString('\n')
+		for _, p := range byLine[line] {
+			first := strings.SplitN(p.Secret, "\n", 2)[0]
+			if strings.Contains(l, first) {
+				leaked++
+				left[p.Kind]++
+			}
+		}
+		if err != nil {
+			break
 		}
 	}
-	fmt.Printf("%s: masked %d/%d planted secrets (%.1f%%); left in clear: %v\n", name, total-left, total, 100*float64(total-left)/float64(total), leaks)
+	fmt.Printf("%s: masked %d/%d planted secrets (%.2f%%); left in clear: %v\n", name, total-leaked, total, 100*float64(total-leaked)/float64(total), left)
 }

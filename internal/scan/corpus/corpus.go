@@ -18,9 +18,12 @@ package corpus
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"sort"
 )
 
@@ -60,6 +63,11 @@ type Options struct {
 	// 40). Every kind a shape knows is planted in turn, so that each kind
 	// gets its share.
 	SecretEvery int
+	// Known values (managed secrets) that WriteMixed plants in encoded
+	// forms, in about one record of KnownEvery; kinds known-raw,
+	// known-base64, known-base64url, known-url and known-hex.
+	Known      []string
+	KnownEvery int
 }
 
 // Shape is one kind of text.
@@ -138,7 +146,22 @@ func WriteMixed(w io.Writer, o Options, plant func(Planted), run func(Run)) erro
 	for i, s := range logs {
 		orders[i] = g.kindOrder(s)
 	}
+	known := &Shape{Name: "known", Ext: ".log", kinds: []string{"known-raw", "known-base64", "known-base64url", "known-url", "known-hex"},
+		noise:  func(*gen, *rec) {},
+		secret: func(g *gen, r *rec, kind string) { g.knownRecord(r, kind, o.Known) }}
+	korder := g.kindOrder(known)
 	for g.written < o.Size {
+		if len(o.Known) > 0 && o.KnownEvery > 0 && g.r.IntN(o.KnownEvery) == 0 {
+			from := g.line + 1
+			saved := g.every
+			g.every = 1
+			g.record(known, &korder)
+			g.every = saved
+			if run != nil {
+				run(Run{Shape: known.Name, From: from, To: g.line})
+			}
+			continue
+		}
 		i := g.r.IntN(len(logs))
 		from := g.line + 1
 		for n := 1 + g.r.IntN(40); n > 0 && g.written < o.Size; n-- {
@@ -149,6 +172,38 @@ func WriteMixed(w io.Writer, o Options, plant func(Planted), run func(Run)) erro
 		}
 	}
 	return g.flush()
+}
+
+// knownRecord writes a line carrying one of the known values, in the
+// encoding kind names, as a proxy forwarding an upstream credential does.
+func (g *gen) knownRecord(r *rec, kind string, known []string) {
+	v := known[g.r.IntN(len(known))]
+	var enc string
+	switch kind {
+	case "known-raw":
+		enc = v
+	case "known-base64":
+		enc = base64.StdEncoding.EncodeToString([]byte(v))
+	case "known-base64url":
+		enc = base64.RawURLEncoding.EncodeToString([]byte(v))
+	case "known-url":
+		enc = url.QueryEscape(v)
+	default:
+		enc = hex.EncodeToString([]byte(v))
+	}
+	r.f("%s DEBUG proxy request_id=%s forwarded header x-upstream-%s: ", g.rfc3339ms(), g.requestID(), g.pick("credential", "auth", "sig"))
+	r.secret(kind, enc)
+}
+
+// KnownValues returns n values for Options.Known: managed secrets as the
+// platform stores them (API keys, passwords, tokens), from the seed.
+func KnownValues(seed uint64, n int) []string {
+	g := &gen{r: rand.New(rand.NewPCG(seed, hashName("known")))}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = g.rs(b64urlSet, 24+g.r.IntN(40))
+	}
+	return out
 }
 
 func hashName(s string) uint64 {
