@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,18 +15,12 @@ import (
 // TestPutPromptsOnATerminal runs put under script(1), which gives it a
 // terminal: put prompts on it, does not echo the value, and stores it.
 func TestPutPromptsOnATerminal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	scriptPath, err := exec.LookPath("script")
 	if err != nil {
 		t.Skip("script(1) is not installed")
 	}
+	bin := builtBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "sa01-secrets")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	env := append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME=", "SA01_DB_DSN=", "SA01_CRYPTO_FERNET_KEY="+fernet.GenerateKey().Encode())
 	cmd := exec.Command(scriptPath, "-qec", bin+" put pty/x", "/dev/null")
 	cmd.Env = env

@@ -136,12 +136,14 @@ func quotedAt(b []byte, i int, q byte, doubled bool) (vs, ve int, ok bool) {
 	return 0, 0, false
 }
 
-// judgeContextValue checks a value a context names as a password.
-func judgeContextValue(v []byte) string {
-	if h := passwordHash(v); h != "" {
-		return "a password hash (" + h + "), not the password"
+// reportPassword emits b[vs:ve], a value its context names as a
+// password, or drops it saying why it is not one.
+func reportPassword(b []byte, vs, ve int, emit func(int, int), drop func(int, int, string)) {
+	if r := judgeValue(nil, b[vs:ve], true, namePassword); r != "" {
+		drop(vs, ve, r)
+		return
 	}
-	return judgeValue(nil, v, true, namePassword)
+	emit(vs, ve)
 }
 
 // matchSQLPassword finds the password of CREATE/ALTER ROLE/USER ...
@@ -169,11 +171,7 @@ func matchSQLPassword(b []byte, ks, ke int, emit func(int, int), drop func(int, 
 	if !ok {
 		return
 	}
-	if r := judgeContextValue(b[vs:ve]); r != "" {
-		drop(vs, ve, r)
-		return
-	}
-	emit(vs, ve)
+	reportPassword(b, vs, ve, emit, drop)
 }
 
 // matchRedisPassword finds Redis passwords: MONITOR's "AUTH" "pw" and
@@ -188,13 +186,7 @@ func matchRedisPassword(b []byte, ks, ke int, emit func(int, int), drop func(int
 		le = min(le, ke+600)
 	}
 	line := b[:le]
-	report := func(vs, ve int) {
-		if r := judgeContextValue(b[vs:ve]); r != "" {
-			drop(vs, ve, r)
-			return
-		}
-		emit(vs, ve)
-	}
+	report := func(vs, ve int) { reportPassword(b, vs, ve, emit, drop) }
 	switch kw {
 	case `"auth" "`:
 		// MONITOR output: the arguments are quoted; the last one is the
@@ -295,11 +287,7 @@ func matchCLIPassword(b []byte, ks, ke int, emit func(int, int), drop func(int, 
 	if ve <= vs {
 		return
 	}
-	if r := judgeContextValue(b[vs:ve]); r != "" {
-		drop(vs, ve, r)
-		return
-	}
-	emit(vs, ve)
+	reportPassword(b, vs, ve, emit, drop)
 }
 
 // matchSQLParameters finds secrets bound to statement parameters, as

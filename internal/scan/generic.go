@@ -780,7 +780,7 @@ func wordlike(s []byte) bool {
 	if len(s) == 0 {
 		return true
 	}
-	if isNumber(s) || (len(s) >= 4 && allHex(s) && (isLowerHex(s) || isUpperHex(s))) {
+	if isNumber(s) || (len(s) >= 4 && allHex(s) && oneHexCase(s)) {
 		return true
 	}
 	i := 0
@@ -813,22 +813,15 @@ func wordlike(s []byte) bool {
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
-func isLowerHex(s []byte) bool {
+// oneHexCase is true when s's hex letters are all lower case or all
+// upper case, as digests are written (random base64 mixes them).
+func oneHexCase(s []byte) bool {
+	lower, upper := false, false
 	for _, c := range s {
-		if 'A' <= c && c <= 'F' {
-			return false
-		}
+		lower = lower || 'a' <= c && c <= 'f'
+		upper = upper || 'A' <= c && c <= 'F'
 	}
-	return true
-}
-
-func isUpperHex(s []byte) bool {
-	for _, c := range s {
-		if 'a' <= c && c <= 'f' {
-			return false
-		}
-	}
-	return true
+	return !(lower && upper)
 }
 
 func isLowerWord(s []byte) bool {
@@ -898,7 +891,7 @@ func isDigest(v []byte) bool {
 func isHexDigest(v []byte) bool {
 	switch len(v) {
 	case 40, 56, 64, 96, 128:
-		return allHex(v) && (isLowerHex(v) || isUpperHex(v))
+		return allHex(v) && oneHexCase(v)
 	}
 	return false
 }

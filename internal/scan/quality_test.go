@@ -80,17 +80,31 @@ func TestQualityOnCorpus(t *testing.T) {
 	if testing.Verbose() || os.Getenv("SA01_QUALITY_TABLE") != "" {
 		t.Log("\n" + tbl.String())
 	}
+	line := func(shape string, n int) string {
+		l := bytes.Split(q.text[shape], []byte("\n"))[n-1]
+		return string(l[:min(len(l), 300)])
+	}
+	missed := func(ps []corpus.Planted) (out []string) {
+		for _, p := range first(ps, 3) {
+			out = append(out, p.Kind+": "+line(p.Shape, p.Line))
+		}
+		return out
+	}
 	for shape, c := range sc.ByShape {
 		if c.Recall() < floorRecallShape {
-			t.Errorf("shape %s: recall %.4f (%d/%d) below %.2f; missed e.g. %+v", shape, c.Recall(), c.Found, c.Planted, floorRecallShape, first(c.MissedExamples, 3))
+			t.Errorf("shape %s: recall %.4f (%d/%d) below %.2f; missed e.g. %q", shape, c.Recall(), c.Found, c.Planted, floorRecallShape, missed(c.MissedExamples))
 		}
 		if c.Precision() < floorPrecisionShape {
-			t.Errorf("shape %s: precision %.4f (%d false of %d) below %.2f; e.g. %+v", shape, c.Precision(), c.False(), c.Findings, floorPrecisionShape, first(c.FalseExamples, 3))
+			var fps []string
+			for _, f := range first(c.FalseExamples, 3) {
+				fps = append(fps, f.Rule+": "+line(f.Shape, f.Line))
+			}
+			t.Errorf("shape %s: precision %.4f (%d false of %d) below %.2f; e.g. %q", shape, c.Precision(), c.False(), c.Findings, floorPrecisionShape, fps)
 		}
 	}
 	for kind, c := range sc.ByKind {
 		if c.Recall() < floorRecallKind {
-			t.Errorf("kind %s: recall %.4f (%d/%d) below %.2f; missed e.g. %+v", kind, c.Recall(), c.Found, c.Planted, floorRecallKind, first(c.MissedExamples, 3))
+			t.Errorf("kind %s: recall %.4f (%d/%d) below %.2f; missed e.g. %q", kind, c.Recall(), c.Found, c.Planted, floorRecallKind, missed(c.MissedExamples))
 		}
 	}
 	if sc.All.Recall() < floorRecallAll {

@@ -27,25 +27,21 @@ func rnd(set string, n int, seed uint64) string {
 	return string(b)
 }
 
-// token32 is 32 pseudo-random bytes in unpadded URL-safe base64: the body
-// of an sa01s_ or sa01c_ token.
-func token32(seed uint64) string {
-	r := rand.New(rand.NewPCG(seed, 11))
+// bytes32 is 32 deterministic pseudo-random bytes.
+func bytes32(seed, stream uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, stream))
 	k := make([]byte, 32)
 	for i := range k {
 		k[i] = byte(r.Uint32())
 	}
-	return base64.RawURLEncoding.EncodeToString(k)
+	return k
 }
 
-func fernetKey(seed uint64) string {
-	r := rand.New(rand.NewPCG(seed, 9))
-	k := make([]byte, 32)
-	for i := range k {
-		k[i] = byte(r.Uint32())
-	}
-	return base64.URLEncoding.EncodeToString(k)
-}
+// token32 is the body of an sa01s_ or sa01c_ token: 32 bytes in unpadded
+// URL-safe base64.
+func token32(seed uint64) string { return base64.RawURLEncoding.EncodeToString(bytes32(seed, 11)) }
+
+func fernetKey(seed uint64) string { return base64.URLEncoding.EncodeToString(bytes32(seed, 9)) }
 
 type ruleCase struct {
 	name   string

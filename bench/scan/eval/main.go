@@ -46,14 +46,14 @@ func main() {
 	masked := flag.String("masked", "", "check this masked copy of a mixed log instead of a report")
 	examples := flag.Int("examples", 0, "print this many false positives and misses")
 	flag.Parse()
-	planted := readTruth(*truthFile)
+	planted := readJSONL[corpus.Planted](*truthFile)
 	if *masked != "" {
 		checkMasked(planted, *masked, *name)
 		return
 	}
 	var runs []corpus.Run
 	if *runsFile != "" {
-		runs = readRuns(*runsFile)
+		runs = readJSONL[corpus.Run](*runsFile)
 	}
 	shapeOf := func(path string, line int) string {
 		if runs == nil {
@@ -111,42 +111,25 @@ func main() {
 	}
 }
 
-func readTruth(name string) []corpus.Planted {
+// readJSONL reads a file of one JSON value per line.
+func readJSONL[T any](name string) []T {
 	f, err := os.Open(name)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer f.Close()
-	var out []corpus.Planted
+	var out []T
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
-		var p corpus.Planted
-		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 			log.Fatal(err)
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
 		log.Fatal(err)
-	}
-	return out
-}
-
-func readRuns(name string) []corpus.Run {
-	f, err := os.Open(name)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	var out []corpus.Run
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r corpus.Run
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			log.Fatal(err)
-		}
-		out = append(out, r)
 	}
 	return out
 }

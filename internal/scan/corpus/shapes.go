@@ -143,8 +143,7 @@ func (g *gen) secretValue(kind string) string {
 // Kubernetes manifest would hold it (sep is "=" or ": ").
 func (g *gen) envPair(r *rec, kind, sep, quote string) {
 	put := func(name, v string) {
-		r.s(name + sep + quote)
-		r.secret(kind, v)
+		r.sf(kind, name+sep+quote+"%S", v)
 		r.s(quote)
 	}
 	if l := llmFor(kind); l != nil {
@@ -170,8 +169,7 @@ func (g *gen) envPair(r *rec, kind, sep, quote string) {
 		u, pw := g.dsn(kind)
 		name := map[string]string{KPostgresURL: g.pick("SA01_DB_DSN", "DATABASE_URL"), KRedisURL: g.pick("SA01_REDIS_URL", "REDIS_URL", "CELERY_RESULT_BACKEND"), KAMQPURL: g.pick("AMQP_URL", "CELERY_BROKER_URL", "RABBITMQ_URL")}[kind]
 		i := strings.Index(u, pw)
-		r.s(name + sep + quote + u[:i])
-		r.secret(kind, pw)
+		r.sf(kind, name+sep+quote+u[:i]+"%S", pw)
 		r.s(u[i+len(pw):] + quote)
 	case KKafkaSASL:
 		put(g.pick("KAFKA_SASL_PASSWORD", "KAFKA_SASL_PLAIN_PASSWORD", "SASL_PASSWORD"), g.password())
@@ -363,9 +361,7 @@ func shapeLogfmt() *Shape {
 				case 1:
 					r.s(strings.ToLower(l.env) + "=")
 				default:
-					r.s(`headers="` + l.header)
-					r.secret(kind, l.key(g))
-					r.s(`"`)
+					r.sf(kind, `headers="`+l.header+"%S"+`"`, l.key(g))
 					return
 				}
 				r.secret(kind, l.key(g))
@@ -382,8 +378,7 @@ func shapeLogfmt() *Shape {
 				head(g, r, "ERROR", "connect failed")
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s("url=" + u[:i])
-				r.secret(kind, pw)
+				r.sf(kind, "url="+u[:i]+"%S", pw)
 				r.f(`%s err="dial tcp: i/o timeout" attempt=%d`, u[i+len(pw):], 1+g.r.IntN(5))
 			case KLibpqDSN:
 				head(g, r, "ERROR", "db connect failed")
@@ -392,34 +387,23 @@ func shapeLogfmt() *Shape {
 				r.f(` dbname=%s sslmode=require" err="FATAL: password authentication failed"`, g.user())
 			case KSA01Token, KSA01Cred:
 				head(g, r, "DEBUG", "secrets client")
-				r.s(`addr=http://127.0.0.1:8200 auth="Bearer `)
-				r.secret(kind, g.secretValue(kind))
-				r.s(`" renew_in=50m`)
+				r.sf(kind, `addr=http://127.0.0.1:8200 auth="Bearer `+"%S"+`" renew_in=50m`, g.secretValue(kind))
 			case KFernet:
 				head(g, r, "WARN", "key material")
-				r.s("loaded key ")
-				r.secret(kind, g.fernetKey())
-				r.s(" for ring primary=true")
+				r.sf(kind, "loaded key %S for ring primary=true", g.fernetKey())
 			case KJWT:
 				head(g, r, "DEBUG", "auth")
-				r.s(`authorization="Bearer `)
-				r.secret(kind, g.jwt())
-				r.s(`" sub=svc-42`)
+				r.sf(kind, `authorization="Bearer `+"%S"+`" sub=svc-42`, g.jwt())
 			case KGitHub, KStripe, KGeneric:
 				head(g, r, "DEBUG", "webhook config")
 				name := map[string]string{KGitHub: "github_token", KStripe: "stripe_key", KGeneric: g.pick("client_secret", "webhook_secret", "signing_secret", "api_token")}[kind]
-				r.s(name + "=")
-				r.secret(kind, g.secretValue(kind))
+				r.sf(kind, name+"=%S", g.secretValue(kind))
 			case KAWSKeyID:
 				head(g, r, "DEBUG", "aws credentials")
-				r.s("access_key_id=")
-				r.secret(kind, g.awsKeyID())
-				r.s(" region=eu-west-1 source=env")
+				r.sf(kind, "access_key_id=%S region=eu-west-1 source=env", g.awsKeyID())
 			case KAWSSecret:
 				head(g, r, "DEBUG", "aws credentials")
-				r.s("aws_secret_access_key=")
-				r.secret(kind, g.awsSecret())
-				r.s(" region=eu-west-1")
+				r.sf(kind, "aws_secret_access_key=%S region=eu-west-1", g.awsSecret())
 			}
 		},
 	}
@@ -492,26 +476,18 @@ func shapeJSON() *Shape {
 			switch kind {
 			case KGCP:
 				head(g, r, "error", "vertex credentials rejected")
-				r.s(`"credentials":{"type":"service_account","project_id":"acme-prod","private_key_id":"`)
-				r.secret(kind, g.gcpKeyID())
-				r.s(`","private_key":"`)
+				r.sf(kind, `"credentials":{"type":"service_account","project_id":"acme-prod","private_key_id":"`+"%S"+`","private_key":"`, g.gcpKeyID())
 				r.secret(KPrivateKey, g.pem(`\n`)+`\n`)
 				r.f(`","client_email":"gateway@acme-prod.iam.gserviceaccount.com","client_id":"%s"}}`, g.rs(digitSet, 21))
 			case KPrivateKey:
 				head(g, r, "error", "cannot parse tls key")
-				r.s(`"key_file":"/etc/tls/tls.key","contents":"`)
-				r.secret(kind, g.pem(`\n`))
-				r.s(`"}`)
+				r.sf(kind, `"key_file":"/etc/tls/tls.key","contents":"`+"%S"+`"}`, g.pem(`\n`))
 			case KJWT:
 				head(g, r, "debug", "token verified")
-				r.s(`"id_token":"`)
-				r.secret(kind, g.jwt())
-				r.s(`","aud":"gateway"}`)
+				r.sf(kind, `"id_token":"`+"%S"+`","aud":"gateway"}`, g.jwt())
 			case KGeneric:
 				head(g, r, "debug", "oauth exchange")
-				r.s(`"client_id":"gw-prod","client_secret":"`)
-				r.secret(kind, g.genericSecret())
-				r.s(`"}`)
+				r.sf(kind, `"client_id":"gw-prod","client_secret":"`+"%S"+`"}`, g.genericSecret())
 			case KPassword:
 				head(g, r, "warn", "signup")
 				r.f(`"form":{"email":"user%d@example.com","password":"`, g.r.IntN(1e5))
@@ -527,9 +503,7 @@ func shapeJSON() *Shape {
 				head(g, r, "error", "pool init failed")
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s(`"database_url":"` + u[:i])
-				r.secret(kind, pw)
-				r.s(u[i+len(pw):] + `"}`)
+				r.sf(kind, `"database_url":"`+u[:i]+"%S"+u[i+len(pw):]+`"}`, pw)
 			case KKafkaSASL:
 				head(g, r, "info", "kafka config")
 				r.f(`"bootstrap.servers":"kafka-0.kafka:9093","security.protocol":"SASL_SSL","sasl.mechanism":"SCRAM-SHA-512","sasl.username":"%s","sasl.password":"`, g.user())
@@ -584,26 +558,20 @@ func shapeNginx() *Shape {
 			r.f(`%s - - [%s] "GET `, g.publicIP(), g.clf())
 			switch kind {
 			case KGoogleAI:
-				r.s("/v1beta/models/gemini-2.0-flash:generateContent?key=")
-				r.secret(kind, g.googleKey())
+				r.sf(kind, "/v1beta/models/gemini-2.0-flash:generateContent?key=%S", g.googleKey())
 			case KJWT:
-				r.s("/ws/stream?access_token=")
-				r.secret(kind, g.jwt())
+				r.sf(kind, "/ws/stream?access_token=%S", g.jwt())
 			case KGeneric:
-				r.s("/api/export?format=csv&api_key=")
-				r.secret(kind, g.genericSecret())
+				r.sf(kind, "/api/export?format=csv&api_key=%S", g.genericSecret())
 			case KGitHub:
-				r.s("/repos/acme/gateway/tarball?access_token=")
-				r.secret(kind, g.githubToken())
+				r.sf(kind, "/repos/acme/gateway/tarball?access_token=%S", g.githubToken())
 			case KSA01Token:
-				r.s("/v1/secrets/llm/openai_api_key?token=")
-				r.secret(kind, g.sa01Token())
+				r.sf(kind, "/v1/secrets/llm/openai_api_key?token=%S", g.sa01Token())
 			case KPassword:
 				r.f("/login?user=%s&password=", g.user())
 				r.secret(kind, g.urlPassword())
 			case KSlackHook:
-				r.s("/proxy?target=")
-				r.secret(kind, g.slackWebhook())
+				r.sf(kind, "/proxy?target=%S", g.slackWebhook())
 			}
 			tail(g, r)
 		},
@@ -707,37 +675,25 @@ func shapePython() *Shape {
 			r.f("  File \"/app/gateway/%s.py\", line %d, in %s\n", g.pick("db", "llm", "storage", "events"), 10+g.r.IntN(300), g.pick("connect", "call", "upload", "publish"))
 			switch kind {
 			case KLibpqDSN:
-				r.s("    conn = psycopg.connect(dsn)\n    dsn = 'host=" + g.host("db") + " user=" + g.user() + " password=")
-				r.secret(kind, g.libpqPassword())
-				r.s(" dbname=app'\n")
+				r.sf(kind, "    conn = psycopg.connect(dsn)\n    dsn = 'host="+g.host("db")+" user="+g.user()+" password=%S dbname=app'\n", g.libpqPassword())
 				r.s("psycopg.OperationalError: connection timeout expired\n")
 			case KPostgresURL, KRedisURL, KAMQPURL:
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s("    engine = create_engine(url)\n    url = '" + u[:i])
-				r.secret(kind, pw)
-				r.s(u[i+len(pw):] + "'\n")
+				r.sf(kind, "    engine = create_engine(url)\n    url = '"+u[:i]+"%S"+u[i+len(pw):]+"'\n", pw)
 				r.s("sqlalchemy.exc.OperationalError: (psycopg.OperationalError) connection refused\n")
 			case KOpenAI, KAnthropic, KHuggingFace:
-				r.s("    client = Client(api_key=api_key)\n    api_key = '")
-				r.secret(kind, g.secretValue(kind))
-				r.s("'\n    model = '" + g.model() + "'\n")
+				r.sf(kind, "    client = Client(api_key=api_key)\n    api_key = '%S'\n    model = '"+g.model()+"'\n", g.secretValue(kind))
 				r.s("httpx.ConnectError: [Errno 111] Connection refused\n")
 			case KPassword:
-				r.s("    smtp.login(user, password)\n    user = 'alerts@acme.io'\n    password = '")
-				r.secret(kind, strings.ReplaceAll(g.password(), "'", ""))
-				r.s("'\n")
+				r.sf(kind, "    smtp.login(user, password)\n    user = 'alerts@acme.io'\n    password = '%S'\n", strings.ReplaceAll(g.password(), "'", ""))
 				r.s("smtplib.SMTPAuthenticationError: (535, b'5.7.8 Username and Password not accepted.')\n")
 			case KAWSSecret:
 				r.f("    s3 = boto3.client('s3', aws_access_key_id=key_id, aws_secret_access_key=secret)\n    key_id = '%s'\n", "AKIA"+strings.Repeat("X", 16))
-				r.s("    aws_secret_access_key = '")
-				r.secret(kind, g.awsSecret())
-				r.s("'\n")
+				r.sf(kind, "    aws_secret_access_key = '%S'\n", g.awsSecret())
 				r.s("botocore.exceptions.ClientError: An error occurred (SignatureDoesNotMatch) when calling the PutObject operation\n")
 			case KKafkaSASL:
-				r.s("    producer = KafkaProducer(bootstrap_servers=servers, security_protocol='SASL_SSL', sasl_mechanism='PLAIN', sasl_plain_username='gateway', sasl_plain_password='")
-				r.secret(kind, strings.ReplaceAll(g.password(), "'", ""))
-				r.s("')\n")
+				r.sf(kind, "    producer = KafkaProducer(bootstrap_servers=servers, security_protocol='SASL_SSL', sasl_mechanism='PLAIN', sasl_plain_username='gateway', sasl_plain_password='%S')\n", strings.ReplaceAll(g.password(), "'", ""))
 				r.s("kafka.errors.NoBrokersAvailable: NoBrokersAvailable\n")
 			}
 		},
@@ -798,9 +754,7 @@ func shapeJava() *Shape {
 				frames(g, r)
 			case KPassword:
 				head(g, r, "INFO", "o.s.b.c.config.ConfigDataEnvironment", "Property source loaded")
-				r.s("spring.datasource.password=")
-				r.secret(kind, g.password())
-				r.s("\n")
+				r.sf(kind, "spring.datasource.password=%S\n", g.password())
 			case KKafkaSASL:
 				head(g, r, "INFO", "o.a.k.clients.producer.ProducerConfig", "ProducerConfig values:")
 				r.f("\tsasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=\"%s\" password=\"", g.user())
@@ -810,15 +764,11 @@ func shapeJava() *Shape {
 				head(g, r, "ERROR", "o.s.a.r.l.SimpleMessageListenerContainer", "Failed to check/redeclare auto-delete queue(s).")
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s("org.springframework.amqp.AmqpConnectException: java.net.ConnectException: Connection refused: " + u[:i])
-				r.secret(kind, pw)
-				r.s(u[i+len(pw):] + "\n")
+				r.sf(kind, "org.springframework.amqp.AmqpConnectException: java.net.ConnectException: Connection refused: "+u[:i]+"%S"+u[i+len(pw):]+"\n", pw)
 				frames(g, r)
 			case KAWSKeyID:
 				head(g, r, "DEBUG", "s.a.a.auth.credentials.AwsCredentialsProviderChain", "Loading credentials from StaticCredentialsProvider")
-				r.s("AwsBasicCredentials(accessKeyId=")
-				r.secret(kind, g.awsKeyID())
-				r.s(", secretAccessKey=*** Sensitive Data Redacted ***)\n")
+				r.sf(kind, "AwsBasicCredentials(accessKeyId=%S, secretAccessKey=*** Sensitive Data Redacted ***)\n", g.awsKeyID())
 			case KAWSSecret:
 				head(g, r, "DEBUG", "c.a.g.storage.S3Config", "static credentials")
 				r.f("aws.accessKeyId=AKIA%s aws.secretAccessKey=", strings.Repeat("X", 16))
@@ -831,9 +781,7 @@ func shapeJava() *Shape {
 				frames(g, r)
 			case KGeneric:
 				head(g, r, "DEBUG", "o.s.s.oauth2.client.registration", "registration acme")
-				r.s("client-id=gw-prod client-secret=")
-				r.secret(kind, g.genericSecret())
-				r.s(" authorization-grant-type=client_credentials\n")
+				r.sf(kind, "client-id=gw-prod client-secret=%S authorization-grant-type=client_credentials\n", g.genericSecret())
 			}
 		},
 	}
@@ -875,25 +823,15 @@ func shapeGo() *Shape {
 			case KPostgresURL, KRedisURL:
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s("panic: connect " + u[:i])
-				r.secret(kind, pw)
-				r.s(u[i+len(pw):] + ": dial tcp: lookup " + g.host("db") + ": no such host\n")
+				r.sf(kind, "panic: connect "+u[:i]+"%S"+u[i+len(pw):]+": dial tcp: lookup "+g.host("db")+": no such host\n", pw)
 			case KOpenAI, KXAI, KDeepSeek:
-				r.s(`panic: llm: provider rejected key "`)
-				r.secret(kind, g.secretValue(kind))
-				r.s("\": 401 Unauthorized\n")
+				r.sf(kind, `panic: llm: provider rejected key "`+"%S\": 401 Unauthorized\n", g.secretValue(kind))
 			case KSA01Token, KSA01Cred:
-				r.s("panic: renew: POST http://127.0.0.1:8200/v1/auth/renew: token ")
-				r.secret(kind, g.secretValue(kind))
-				r.s(" expired\n")
+				r.sf(kind, "panic: renew: POST http://127.0.0.1:8200/v1/auth/renew: token %S expired\n", g.secretValue(kind))
 			case KFernet:
-				r.s("panic: fernet: cannot use key ")
-				r.secret(kind, g.fernetKey())
-				r.s(": not the primary\n")
+				r.sf(kind, "panic: fernet: cannot use key %S: not the primary\n", g.fernetKey())
 			case KGitHub, KGitLab:
-				r.s("panic: git clone https://oauth2:")
-				r.secret(kind, g.secretValue(kind))
-				r.s("@" + g.pick("github.com", "gitlab.com") + "/acme/models.git: exit status 128\n")
+				r.sf(kind, "panic: git clone https://oauth2:%S@"+g.pick("github.com", "gitlab.com")+"/acme/models.git: exit status 128\n", g.secretValue(kind))
 			}
 			stack(g, r)
 		},
@@ -935,15 +873,12 @@ func shapeK8s() *Shape {
 				r.s("apiVersion: v1\nkind: Secret\nmetadata:\n  name: deploy-key\nstringData:\n  id_ed25519: |\n")
 				pem := g.pem("\n")
 				lines := strings.Split(pem, "\n")
-				r.s("    ")
-				r.secret(kind, strings.Join(lines, "\n    "))
-				r.s("\ntype: Opaque")
+				r.sf(kind, "    %S\ntype: Opaque", strings.Join(lines, "\n    "))
 			case KPostgresURL:
 				r.s("    Environment:\n      SA01_DB_DSN:       ")
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s(u[:i])
-				r.secret(kind, pw)
+				r.sf(kind, u[:i]+"%S", pw)
 				r.s(u[i+len(pw):] + "\n      SA01_AUTH_REQUIRED:  true")
 			default:
 				r.s("    env:\n    - name: ")
@@ -951,8 +886,7 @@ func shapeK8s() *Shape {
 				g.envPair(&tmp, kind, "=", "")
 				p := tmp.planted[0]
 				name := string(tmp.b[:p.off-1])
-				r.s(name + "\n      value: \"")
-				r.secret(kind, string(tmp.b[p.off:p.end]))
+				r.sf(kind, name+"\n      value: \"%S", string(tmp.b[p.off:p.end]))
 				r.s("\"\n    - name: LOG_LEVEL\n      value: info")
 			}
 		},
@@ -1024,9 +958,7 @@ func shapePostgres() *Shape {
 			case KPostgresURL:
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s("statement: CREATE SUBSCRIPTION sub_billing CONNECTION '" + u[:i])
-				r.secret(kind, pw)
-				r.s(u[i+len(pw):] + "' PUBLICATION pub_billing")
+				r.sf(kind, "statement: CREATE SUBSCRIPTION sub_billing CONNECTION '"+u[:i]+"%S"+u[i+len(pw):]+"' PUBLICATION pub_billing", pw)
 			case KStripe, KGeneric:
 				r.f("execute <unnamed>: INSERT INTO integrations (tenant_id, provider, secret) VALUES ($1, $2, $3)\n")
 				head(g, r, "DETAIL")
@@ -1096,8 +1028,7 @@ func shapeRedis() *Shape {
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
 				r.f("1:S %s * Connecting to MASTER via sentinel url ", g.redisTime())
-				r.s(u[:i])
-				r.secret(kind, pw)
+				r.sf(kind, u[:i]+"%S", pw)
 				r.s(u[i+len(pw):])
 			case KOpenAI, KSA01Token:
 				mon(g, r)
@@ -1240,25 +1171,16 @@ func shapeHTTP() *Shape {
 				r.secret(kind, g.jwt())
 				r.s("\n>\n< HTTP/1.1 200 OK\n<")
 			case KGitHub:
-				r.s("> GET /repos/acme/gateway HTTP/2\n> Host: api.github.com\n> authorization: token ")
-				r.secret(kind, g.githubToken())
-				r.s("\n> accept: application/vnd.github+json\n>\n< HTTP/2 200\n< x-github-request-id: " + strings.ToUpper(g.hex(8)) + ":" + strings.ToUpper(g.hex(6)) + "\n<")
+				r.sf(kind, "> GET /repos/acme/gateway HTTP/2\n> Host: api.github.com\n> authorization: token %S\n> accept: application/vnd.github+json\n>\n< HTTP/2 200\n< x-github-request-id: "+strings.ToUpper(g.hex(8))+":"+strings.ToUpper(g.hex(6))+"\n<", g.githubToken())
 			case KGitLab:
-				r.s("> GET /api/v4/projects HTTP/2\n> Host: gitlab.com\n> private-token: ")
-				r.secret(kind, g.gitlabToken())
-				r.s("\n>\n< HTTP/2 200\n<")
+				r.sf(kind, "> GET /api/v4/projects HTTP/2\n> Host: gitlab.com\n> private-token: %S\n>\n< HTTP/2 200\n<", g.gitlabToken())
 			case KSlack:
-				r.s("> POST /api/chat.postMessage HTTP/2\n> Host: slack.com\n> authorization: Bearer ")
-				r.secret(kind, g.slackToken())
-				r.s("\n>\n< HTTP/2 200\n<")
+				r.sf(kind, "> POST /api/chat.postMessage HTTP/2\n> Host: slack.com\n> authorization: Bearer %S\n>\n< HTTP/2 200\n<", g.slackToken())
 			case KStripe:
-				r.s("> POST /v1/payment_intents HTTP/2\n> Host: api.stripe.com\n> authorization: Bearer ")
-				r.secret(kind, g.stripeKey())
+				r.sf(kind, "> POST /v1/payment_intents HTTP/2\n> Host: api.stripe.com\n> authorization: Bearer %S", g.stripeKey())
 				r.f("\n> idempotency-key: %s\n> stripe-version: 2024-06-20\n>\n< HTTP/2 200\n< request-id: req_%s\n<", g.uuid(), g.rs(alnumSet, 14))
 			case KSA01Token:
-				r.s("> GET /v1/secrets/llm/openai_api_key HTTP/1.1\n> Host: 127.0.0.1:8200\n> Authorization: Bearer ")
-				r.secret(kind, g.sa01Token())
-				r.s("\n>\n< HTTP/1.1 200 OK\n< Cache-Control: no-store\n<")
+				r.sf(kind, "> GET /v1/secrets/llm/openai_api_key HTTP/1.1\n> Host: 127.0.0.1:8200\n> Authorization: Bearer %S\n>\n< HTTP/1.1 200 OK\n< Cache-Control: no-store\n<", g.sa01Token())
 			}
 		},
 	}
@@ -1318,41 +1240,29 @@ func shapeCI() *Shape {
 			ts(g, r)
 			switch kind {
 			case KGitHub:
-				r.s("+ git clone https://x-access-token:")
-				r.secret(kind, g.githubToken())
-				r.s("@github.com/acme/models.git")
+				r.sf(kind, "+ git clone https://x-access-token:%S@github.com/acme/models.git", g.githubToken())
 			case KGitLab:
-				r.s("$ git remote set-url origin https://oauth2:")
-				r.secret(kind, g.gitlabToken())
-				r.s("@gitlab.com/acme/gateway.git")
+				r.sf(kind, "$ git remote set-url origin https://oauth2:%S@gitlab.com/acme/gateway.git", g.gitlabToken())
 			case KSlackHook:
-				r.s("+ curl -X POST -H 'Content-type: application/json' --data '{\"text\":\"deploy done\"}' ")
-				r.secret(kind, g.slackWebhook())
+				r.sf(kind, "+ curl -X POST -H 'Content-type: application/json' --data '{\"text\":\"deploy done\"}' %S", g.slackWebhook())
 			case KAWSKeyID:
-				r.s("+ aws configure set aws_access_key_id ")
-				r.secret(kind, g.awsKeyID())
+				r.sf(kind, "+ aws configure set aws_access_key_id %S", g.awsKeyID())
 			case KAWSSecret:
-				r.s("+ export AWS_SECRET_ACCESS_KEY=")
-				r.secret(kind, g.awsSecret())
+				r.sf(kind, "+ export AWS_SECRET_ACCESS_KEY=%S", g.awsSecret())
 			case KPassword:
 				pw := strings.NewReplacer(" ", "", "'", "").Replace(g.password())
-				r.s("+ docker login -u deploy -p '")
-				r.secret(kind, pw)
-				r.s("' registry.acme.internal")
+				r.sf(kind, "+ docker login -u deploy -p '%S' registry.acme.internal", pw)
 			case KGeneric:
-				r.s("+ echo //registry.npmjs.org/:_authToken=")
-				r.secret(kind, "npm_"+g.rs(alnumSet, 36))
+				r.sf(kind, "+ echo //registry.npmjs.org/:_authToken=%S", "npm_"+g.rs(alnumSet, 36))
 			case KPrivateKey:
 				r.s("+ echo '")
 				pem := g.pem("\n")
 				r.secret(kind, pem)
 				r.s("' > ~/.ssh/id_deploy")
 			case KHuggingFace:
-				r.s("+ huggingface-cli login --token ")
-				r.secret(kind, g.hfToken())
+				r.sf(kind, "+ huggingface-cli login --token %S", g.hfToken())
 			case KJWT:
-				r.s("Requesting OIDC token: ACTIONS_ID_TOKEN=")
-				r.secret(kind, g.jwt())
+				r.sf(kind, "Requesting OIDC token: ACTIONS_ID_TOKEN=%S", g.jwt())
 			}
 		},
 	}
@@ -1397,43 +1307,27 @@ func shapeSource() *Shape {
 		secret: func(g *gen, r *rec, kind string) {
 			switch kind {
 			case KOpenAI, KAnthropic, KGoogleAI:
-				r.s(map[string]string{KOpenAI: "client = OpenAI(api_key=\"", KAnthropic: "client = anthropic.Anthropic(api_key=\"", KGoogleAI: "genai.configure(api_key=\""}[kind])
-				r.secret(kind, g.secretValue(kind))
+				r.sf(kind, map[string]string{KOpenAI: "client = OpenAI(api_key=\"", KAnthropic: "client = anthropic.Anthropic(api_key=\"", KGoogleAI: "genai.configure(api_key=\""}[kind]+"%S", g.secretValue(kind))
 				r.s("\")")
 			case KPassword:
-				r.s("EMAIL_HOST_PASSWORD = \"")
-				r.secret(kind, strings.NewReplacer(`"`, "", `\`, "").Replace(g.password()))
-				r.s("\"")
+				r.sf(kind, "EMAIL_HOST_PASSWORD = \"%S\"", strings.NewReplacer(`"`, "", `\`, "").Replace(g.password()))
 			case KGeneric:
-				r.s(g.pick("SECRET_KEY", "WEBHOOK_SECRET", "JWT_SIGNING_SECRET") + " = \"")
-				r.secret(kind, g.genericSecret())
+				r.sf(kind, g.pick("SECRET_KEY", "WEBHOOK_SECRET", "JWT_SIGNING_SECRET")+" = \"%S", g.genericSecret())
 				r.s("\"")
 			case KPostgresURL:
 				u, pw := g.dsn(kind)
 				i := strings.Index(u, pw)
-				r.s("SQLALCHEMY_DATABASE_URI = \"" + u[:i])
-				r.secret(kind, pw)
-				r.s(u[i+len(pw):] + "\"")
+				r.sf(kind, "SQLALCHEMY_DATABASE_URI = \""+u[:i]+"%S"+u[i+len(pw):]+"\"", pw)
 			case KAWSSecret:
-				r.s("s3 = boto3.client(\"s3\", aws_secret_access_key=\"")
-				r.secret(kind, g.awsSecret())
-				r.s("\")")
+				r.sf(kind, "s3 = boto3.client(\"s3\", aws_secret_access_key=\"%S\")", g.awsSecret())
 			case KStripe:
-				r.s("stripe.api_key = \"")
-				r.secret(kind, g.stripeKey())
-				r.s("\"")
+				r.sf(kind, "stripe.api_key = \"%S\"", g.stripeKey())
 			case KFernet:
-				r.s("FERNET = Fernet(b\"")
-				r.secret(kind, g.fernetKey())
-				r.s("\")")
+				r.sf(kind, "FERNET = Fernet(b\"%S\")", g.fernetKey())
 			case KPrivateKey:
-				r.s("DEPLOY_KEY = \"\"\"")
-				r.secret(kind, g.pem("\n"))
-				r.s("\n\"\"\"")
+				r.sf(kind, "DEPLOY_KEY = \"\"\"%S\n\"\"\"", g.pem("\n"))
 			case KSlackHook:
-				r.s("SLACK_WEBHOOK = \"")
-				r.secret(kind, g.slackWebhook())
-				r.s("\"")
+				r.sf(kind, "SLACK_WEBHOOK = \"%S\"", g.slackWebhook())
 			}
 		},
 	}
