@@ -75,9 +75,7 @@ run() { # name input bytes command...
 	/usr/bin/time -v -o "time.$name" "$@" > "out.$name" 2> "err.$name" || true
 	row "$name" "$input" "$bytes" "$load"
 }
-gitleaks() { # build input report
-	"$1/gitleaks" dir "$2" --no-banner --redact --exit-code 0 --report-format json --report-path "$3"
-}
+GLFLAGS=(--no-banner --redact --exit-code 0 --report-format json)
 
 echo "| run | input | wall s | MB/s (wall) | CPU s (user+sys) | MB per CPU-s | peak RSS MB | load before |" >> "$RESULTS"
 echo "|---|---|---|---|---|---|---|---|" >> "$RESULTS"
@@ -96,10 +94,10 @@ run "sa01-mask-log-$HOLD-known" "log-$HOLD" "${BYTES[log-$HOLD]}" sh -c "${KNOWN
 if [ "$GITLEAKS" = 1 ]; then
 	for gl in gl-go gl-re2; do
 		for seed in $TUNE $HOLD; do
-			run "gitleaks-${gl#gl-}-corpus-$seed" "corpus-$seed" "${BYTES[corpus-$seed]}" gitleaks "$gl" "corpus-$seed" "report.$gl.corpus-$seed.json"
+			run "gitleaks-${gl#gl-}-corpus-$seed" "corpus-$seed" "${BYTES[corpus-$seed]}" "$gl/gitleaks" dir "corpus-$seed" "${GLFLAGS[@]}" --report-path "report.$gl.corpus-$seed.json"
 		done
-		run "gitleaks-${gl#gl-}-log-$HOLD" "log-$HOLD" "${BYTES[log-$HOLD]}" gitleaks "$gl" "log-$HOLD/log.log" "report.$gl.log-$HOLD.json"
-		run "gitleaks-${gl#gl-}-src" "$SRC" "$SRC_BYTES" gitleaks "$gl" "$SRC" "report.$gl.src.json"
+		run "gitleaks-${gl#gl-}-log-$HOLD" "log-$HOLD" "${BYTES[log-$HOLD]}" "$gl/gitleaks" dir "log-$HOLD/log.log" "${GLFLAGS[@]}" --report-path "report.$gl.log-$HOLD.json"
+		run "gitleaks-${gl#gl-}-src" "$SRC" "$SRC_BYTES" "$gl/gitleaks" dir "$SRC" "${GLFLAGS[@]}" --report-path "report.$gl.src.json"
 	done
 fi
 
