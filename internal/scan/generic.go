@@ -163,6 +163,9 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // authScheme returns the length of "Bearer ", "Basic " or "Token " (any
 // case) at the start of b, or 0.
 func authScheme(b []byte) int {
+	if len(b) == 0 || (lowerByte(b[0]) != 'b' && lowerByte(b[0]) != 't') {
+		return 0
+	}
 	for _, s := range []string{"bearer", "basic", "token"} {
 		if len(b) > len(s)+1 && indexFold(b[:len(s)], s) == 0 && b[len(s)] == ' ' {
 			j := len(s)
@@ -199,20 +202,22 @@ var stopWords = []string{
 	"[masked]", "[filtered]", "[hidden]", "sensitive data", "(hidden)", "(sensitive)",
 }
 
+// stopDFA finds the stop words in one pass, ignoring case.
+var stopDFA = newKeywordDFA(stopWords)
+
 // placeholder returns why v is a placeholder rather than a secret, or "".
 func placeholder(v []byte, quoted bool) string {
 	if len(v) == 0 {
 		return "empty value"
 	}
-	var lb [512]byte
-	lv := lb[:0]
-	for _, c := range v[:min(len(v), len(lb))] {
-		lv = append(lv, lowerByte(c))
-	}
-	for _, w := range stopWords {
-		if bytes.Contains(lv, []byte(w)) {
-			return "placeholder or example (" + w + ")"
+	stop := -1
+	stopDFA.walk(v, 0, func(_, kw int) {
+		if stop < 0 {
+			stop = kw
 		}
+	})
+	if stop >= 0 {
+		return "placeholder or example (" + stopWords[stop] + ")"
 	}
 	if v[0] == '$' && len(v) > 1 && (isAlnum(v[1]) || v[1] == '_' || v[1] == '{') && !bytes.ContainsAny(v[1:], "$!@#%^&*") {
 		return "variable reference"
@@ -225,6 +230,13 @@ func placeholder(v []byte, quoted bool) string {
 	}
 	if (v[0] == '[' && v[len(v)-1] == ']' || v[0] == '(' && v[len(v)-1] == ')') && !bytes.ContainsAny(v[1:len(v)-1], "[]()") {
 		return "a bracketed marker, not a value"
+	}
+	var lb [16]byte
+	lv := lb[:0]
+	if len(v) <= len(lb) {
+		for _, c := range v {
+			lv = append(lv, lowerByte(c))
+		}
 	}
 	switch string(lv) {
 	case "password", "secret", "token", "null", "none", "nil", "undefined", "true", "false", "required", "optional", "string":
@@ -878,6 +890,9 @@ func isNumber(v []byte) bool {
 // isDigest is a hex digest of a common length, or one written with its
 // algorithm (sha256:..., sha1=..., md5-..., \x... bytea).
 func isDigest(v []byte) bool {
+	if len(v) == 0 || (lowerByte(v[0]) != 's' && lowerByte(v[0]) != 'm' && v[0] != '\\') {
+		return false
+	}
 	for _, p := range []string{"sha256:", "sha1:", "sha512:", "sha384:", "md5:", "sha256=", "sha1=", "sha256-", "sha512-", "sha384-", "\\x"} {
 		if len(v) > len(p) && indexFold(v[:len(p)], p) == 0 {
 			return true
@@ -1003,6 +1018,9 @@ func isAddress(v []byte) bool {
 
 // passwordHash names the password-hash format v is written in, or "".
 func passwordHash(v []byte) string {
+	if len(v) == 0 || bytes.IndexByte([]byte("$psSPm{"), v[0]) < 0 {
+		return ""
+	}
 	for _, p := range [][2]string{{"$2a$", "bcrypt"}, {"$2b$", "bcrypt"}, {"$2y$", "bcrypt"}, {"$argon2", "argon2"},
 		{"pbkdf2_", "pbkdf2"}, {"pbkdf2:", "pbkdf2"}, {"scram-sha-", "SCRAM verifier"}, {"$6$", "sha-crypt"}, {"$5$", "sha-crypt"},
 		{"$1$", "md5-crypt"}, {"{ssha}", "SSHA"}, {"{bcrypt}", "bcrypt"}, {"sha256$", "Django sha256"}, {"$scrypt$", "scrypt"}} {
