@@ -55,8 +55,10 @@ func matchDeepSeek(b []byte, ks, ke int, emit func(int, int), drop func(int, int
 	emit(ks, end)
 }
 
-// azureNamed is a 32-hex Azure key assigned to a name that says so.
-var azureNamed = regexp.MustCompile(`(?i)^(?:[\w.-]{0,24})["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?([a-f0-9]{32})(?:[^A-Za-z0-9]|$)`)
+// azureNamed is a 32-hex Azure key assigned to a name that says so: after
+// "azure", an OpenAI, AI-services or Cognitive Services name; after
+// "ocp-apim-", the subscription key header.
+var azureNamed = regexp.MustCompile(`(?i)^(?:[_-]?(?:openai|ai|cognitive)[\w.-]{0,20}|subscription-key)["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?([a-f0-9]{32})(?:[^A-Za-z0-9]|$)`)
 
 // matchAzureAIKey finds the keys of Azure OpenAI and other Azure AI
 // services: the 84-character format (52 alphanumerics, "JQQJ99", and 26

@@ -179,7 +179,7 @@ func DefaultRules() []*Rule {
 		},
 		{
 			ID: "azure-openai-api-key", Description: "Azure OpenAI / AI services key (84 characters, or 32 hex characters assigned to an Azure name)",
-			Keywords: []string{"jqqj99", "azure_openai", "azure-openai", "azureopenai", "ocp-apim-subscription-key", "azure_ai_", "azure_cognitive"},
+			Keywords: []string{"jqqj99", "azure", "ocp-apim-"},
 			match:    matchAzureAIKey,
 		},
 		{
