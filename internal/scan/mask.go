@@ -437,8 +437,8 @@ type ctxChunk struct {
 
 func newCtxReader(ctx context.Context, r io.Reader) *ctxReader {
 	c := &ctxReader{ctx: ctx, chunks: make(chan ctxChunk), free: make(chan []byte, 2)}
-	c.free <- make([]byte, 256<<10)
-	c.free <- make([]byte, 256<<10)
+	c.free <- make([]byte, 1<<20)
+	c.free <- make([]byte, 1<<20)
 	go func() {
 		for {
 			var b []byte
