@@ -30,7 +30,7 @@ func main() {
 	size := flag.Int64("size", 8<<20, "bytes per shape (-dir) or in all (-mixed)")
 	every := flag.Int("secret-every", 0, "plant a secret in about one record of this many (0: the generator's default)")
 	known := flag.Int("known", 1000, "known values to write to known.env and plant in the mixed log")
-	knownEvery := flag.Int("known-every", 4000, "plant a known value in about one record of this many (mixed log)")
+	knownEvery := flag.Int("known-every", 150, "plant a known value in about one burst of records of this many (mixed log)")
 	flag.Parse()
 	if (*dir == "") == (*mixed == "") {
 		log.Fatal("give -dir or -mixed")

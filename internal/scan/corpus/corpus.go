@@ -64,7 +64,7 @@ type Options struct {
 	// gets its share.
 	SecretEvery int
 	// Known values (managed secrets) that WriteMixed plants in encoded
-	// forms, in about one record of KnownEvery; kinds known-raw,
+	// forms, in about one burst of records in KnownEvery; kinds known-raw,
 	// known-base64, known-base64url, known-url and known-hex.
 	Known      []string
 	KnownEvery int
