@@ -125,7 +125,9 @@ func (s *Scanner) find(b []byte, code, allow, union bool, explain func(Drop)) []
 	for i := range lastWindow {
 		lastWindow[i] = -1
 	}
-	names := nameCache{}
+	names := nameCaches.Get().(*nameCache)
+	names.lastEnd = -1
+	defer nameCaches.Put(names)
 	s.dfa.find(b, func(end, kw int) {
 		ks := end - len(s.dfa.keywords[kw])
 		for _, ri := range s.kwRules[kw] {
@@ -175,24 +177,17 @@ func (s *Scanner) find(b []byte, code, allow, union bool, explain func(Drop)) []
 		return nil
 	}
 	// Inline allow markers: drop candidates on a line that carries one.
+	// Only the lines that hold a candidate are looked at, each once.
 	kept := cands
-	if allow && bytes.Contains(b, []byte(AllowMarker)) {
-		var allowed [][2]int
-		for off := 0; ; {
-			i := bytes.Index(b[off:], []byte(AllowMarker))
-			if i < 0 {
-				break
-			}
-			ls, le := lineBounds(b, off+i)
-			allowed = append(allowed, [2]int{ls, le})
-			off = le
-		}
+	if allow {
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].Start < cands[j].Start })
 		kept = cands[:0]
+		ls, le, silenced := -1, -1, false
 		for _, c := range cands {
-			// allowed is in order and its lines do not overlap: the
-			// candidate's line is the last one starting at or before it.
-			i := sort.Search(len(allowed), func(i int) bool { return allowed[i][0] > c.Start }) - 1
-			silenced := i >= 0 && c.Start <= allowed[i][1]
+			if ls < 0 || c.Start > le {
+				ls, le = lineBounds(b, c.Start)
+				silenced = bytes.Contains(b[ls:le], []byte(AllowMarker))
+			}
 			if silenced {
 				if explain != nil {
 					dropped = append(dropped, Drop{Rule: c.Rule, Start: c.Start, End: c.End, Reason: "line carries " + AllowMarker})

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 )
@@ -205,6 +206,15 @@ var stopWords = []string{
 // stopDFA finds the stop words in one pass, ignoring case.
 var stopDFA = newKeywordDFA(stopWords)
 
+// stopReasons are the drop reasons for the stop words.
+var stopReasons = func() []string {
+	r := make([]string, len(stopWords))
+	for i, w := range stopWords {
+		r[i] = "placeholder or example (" + w + ")"
+	}
+	return r
+}()
+
 // placeholder returns why v is a placeholder rather than a secret, or "".
 func placeholder(v []byte, quoted bool) string {
 	if len(v) == 0 {
@@ -217,7 +227,7 @@ func placeholder(v []byte, quoted bool) string {
 		}
 	})
 	if stop >= 0 {
-		return "placeholder or example (" + stopWords[stop] + ")"
+		return stopReasons[stop]
 	}
 	if v[0] == '$' && len(v) > 1 && (isAlnum(v[1]) || v[1] == '_' || v[1] == '{') && !bytes.ContainsAny(v[1:], "$!@#%^&*") {
 		return "variable reference"
@@ -421,7 +431,7 @@ func isNameChar(c byte) bool { return isTokenChar(c) || c == '.' }
 // value is a literal that looks like one: the policy's
 // `(password|secret|key|token)\s*=\s*['"]` check, with the false positives
 // filtered out.
-func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string), names nameCache, code, explain bool) {
+func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int, string), names *nameCache, code, explain bool) {
 	// The keyword must end the name: "key" in "keyboard" or "monkey_patch"
 	// is not, and a name with two keywords (secret_key) is parsed once, at
 	// the keyword that ends it.
@@ -439,14 +449,12 @@ func matchGeneric(b []byte, ks, ke int, emit func(int, int), drop func(int, int,
 	if ne-ke > 24 || ne-ns > 64 || (ns > 0 && isNameChar(b[ns-1])) {
 		return
 	}
-	// Only the keyword hit closest to the end of the name parses it.
-	if ne > ke {
-		for _, kw := range genericKeywords {
-			if indexFold(b[ke:ne], kw) >= 0 {
-				return
-			}
-		}
+	// A name with several keywords (secret_key) is parsed once, at its
+	// first hit: the others find the same name.
+	if ne == names.lastEnd {
+		return
 	}
+	names.lastEnd = ne
 	// An escape sequence written out (\r\nAuthorization: in a Python
 	// bytes repr) is not part of the name.
 	if ns > 0 && b[ns-1] == '\\' && ns < ks && (b[ns] == 'n' || b[ns] == 'r' || b[ns] == 't') {
@@ -517,6 +525,8 @@ func genericReject(name, v []byte, quoted bool, class nameClass) string {
 	return judgeValue(name, v, quoted, class)
 }
 
+var shorterThanMin = "shorter than " + strconv.Itoa(MinKnownLength) + " bytes"
+
 // judgeValue says why value v, assigned to name of the given class, is
 // not a secret, or "" when it is one.
 func judgeValue(name, v []byte, quoted bool, class nameClass) string {
@@ -525,7 +535,10 @@ func judgeValue(name, v []byte, quoted bool, class nameClass) string {
 		minLen = 6
 	}
 	if len(v) < minLen {
-		return "shorter than " + strconv.Itoa(minLen) + " bytes"
+		if minLen != MinKnownLength {
+			return "shorter than 6 bytes"
+		}
+		return shorterThanMin
 	}
 	if r := placeholder(v, quoted); r != "" {
 		return r
@@ -534,7 +547,7 @@ func judgeValue(name, v []byte, quoted bool, class nameClass) string {
 		return "value repeats the name"
 	}
 	if h := passwordHash(v); h != "" {
-		return "a password hash (" + h + "), not the password"
+		return h
 	}
 	if bytes.HasPrefix(v, []byte("gAAAAA")) && len(v) >= 100 {
 		return "a Fernet token (ciphertext), not a key"
@@ -1016,7 +1029,8 @@ func isAddress(v []byte) bool {
 	return dots == 3
 }
 
-// passwordHash names the password-hash format v is written in, or "".
+// passwordHash says which password-hash format v is written in, as a
+// reason to drop it, or "".
 func passwordHash(v []byte) string {
 	if len(v) == 0 || bytes.IndexByte([]byte("$psSPm{"), v[0]) < 0 {
 		return ""
@@ -1025,11 +1039,11 @@ func passwordHash(v []byte) string {
 		{"pbkdf2_", "pbkdf2"}, {"pbkdf2:", "pbkdf2"}, {"scram-sha-", "SCRAM verifier"}, {"$6$", "sha-crypt"}, {"$5$", "sha-crypt"},
 		{"$1$", "md5-crypt"}, {"{ssha}", "SSHA"}, {"{bcrypt}", "bcrypt"}, {"sha256$", "Django sha256"}, {"$scrypt$", "scrypt"}} {
 		if len(v) > len(p[0]) && indexFold(v[:len(p[0])], p[0]) == 0 {
-			return p[1]
+			return "a password hash (" + p[1] + "), not the password"
 		}
 	}
 	if len(v) == 35 && bytes.HasPrefix(v, []byte("md5")) && allHex(v[3:]) {
-		return "PostgreSQL md5"
+		return "a password hash (PostgreSQL md5), not the password"
 	}
 	return ""
 }
@@ -1209,22 +1223,40 @@ func opening(c byte) byte {
 }
 
 // nameCache memoises classifyName within one buffer, where the same field
-// names repeat on every line.
-type nameCache map[string]nameVerdict
+// names repeat on every line: a direct-mapped table by a hash of the name
+// (a Go map costs more than classifying most names twice). It also holds
+// where the last name parsed ends, so that a name is parsed once.
+type nameCache struct {
+	slots   [1024]nameSlot
+	lastEnd int
+}
 
-type nameVerdict struct {
+// nameCaches keeps name caches between buffers: classifications do not
+// change, and a warm cache is most of the point.
+var nameCaches = sync.Pool{New: func() any { return new(nameCache) }}
+
+type nameSlot struct {
+	n     uint8 // length of name; 0: empty
+	name  [64]byte
 	class nameClass
 	why   string
 }
 
-func (c nameCache) classify(name []byte) (nameClass, string) {
-	if v, ok := c[string(name)]; ok {
-		return v.class, v.why
+func (c *nameCache) classify(name []byte) (nameClass, string) {
+	if len(name) == 0 || len(name) > 64 {
+		return classifyName(name)
+	}
+	h := uint32(2166136261)
+	for _, x := range name {
+		h = (h ^ uint32(x)) * 16777619
+	}
+	sl := &c.slots[(h^h>>16)&1023]
+	if int(sl.n) == len(name) && string(sl.name[:sl.n]) == string(name) {
+		return sl.class, sl.why
 	}
 	cl, why := classifyName(name)
-	if len(c) < 4096 {
-		c[string(name)] = nameVerdict{cl, why}
-	}
+	sl.n = uint8(copy(sl.name[:], name))
+	sl.class, sl.why = cl, why
 	return cl, why
 }
 
