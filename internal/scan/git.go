@@ -274,7 +274,7 @@ func scanBlobs(ctx context.Context, repo string, blobs []gitBlob, st *GitStats, 
 			} else {
 				err := chunks(body, b.path, 0, IsCodePath(b.path), func(u Unit) bool {
 					u.Commit = b.commit
-					st.AddedLines += bytes.Count(u.Data, []byte{'\n'})
+					st.AddedLines += bytes.Count(u.Data[u.Lead:], []byte{'\n'})
 					return send(u)
 				})
 				if err != nil {
