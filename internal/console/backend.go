@@ -319,6 +319,11 @@ type AuditQuery struct {
 type AuditPage struct {
 	Events []audit.Entry // newest first
 	Next   int64         // Before of the next (older) page; 0 when this is the last
+	// LookedTo, when not 0, says that the page examined the events down
+	// to this one only (filters no index serves are searched a bounded
+	// window at a time), and may hold fewer events than it could: Next
+	// goes on below.
+	LookedTo int64
 }
 
 // ChainState is the audit chain's state for the badge.

@@ -1030,3 +1030,47 @@ func TestIdentitiesUnavailable(t *testing.T) {
 		t.Errorf("identities back: %d", r.status)
 	}
 }
+
+// TestAuditRareFilterIsSearchedByWindows: a filter no index serves is
+// searched a bounded window of events per page, and the pages go on
+// until the oldest event.
+func TestAuditRareFilterIsSearchedByWindows(t *testing.T) {
+	h := newHarness(t)
+	h.b.SetAuditScanWindow(100)
+	ctx := audit.WithCaller(context.Background(), audit.Caller{Service: "gateway"})
+	h.b.Record(ctx, audit.Event{Action: "rare-action", Outcome: audit.Success, Detail: "the only one"})
+	for i := 0; i < 350; i++ {
+		h.b.Record(ctx, audit.Event{Action: "bulk", Outcome: audit.Success})
+	}
+	u := h.as(auditor)
+	next, pages := "/ui/audit?action=rare-action", 0
+	for {
+		pages++
+		r := u.get(next)
+		if strings.Contains(r.body, "the only one") {
+			break
+		}
+		if !strings.Contains(r.body, `id="looked-to"`) {
+			t.Fatalf("page %d neither holds the event nor says how far it looked:\n%s", pages, r.body)
+		}
+		m := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(r.body)
+		if m == nil || pages > 10 {
+			t.Fatalf("page %d: no way to older events", pages)
+		}
+		next = strings.ReplaceAll(m[1], "&amp;", "&")
+	}
+	if pages < 4 {
+		t.Errorf("found on page %d: the window did not bound the search", pages)
+	}
+	// Filters an index serves are not windowed.
+	if r := u.get("/ui/audit?identity=gateway&action=rare-action"); !strings.Contains(r.body, "the only one") {
+		t.Error("an indexed filter did not find the event on its first page")
+	}
+	// Since: no older page once the events below the window are older.
+	if r := u.get("/ui/audit?action=none-such&since=2026-11-02T09:01:00Z"); strings.Contains(r.body, `rel="next"`) {
+		t.Error("since: an older page of events all older than since")
+	}
+	if r := u.get("/ui/audit?action=none-such&since=2026-11-02T08:59:00Z"); !strings.Contains(r.body, `rel="next"`) {
+		t.Error("since: no older page where older events are within since")
+	}
+}

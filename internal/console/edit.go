@@ -35,23 +35,11 @@ func (c *Console) handleNewForm(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "edit", p)
 }
 
-// handleEditForm: GET /ui/edit/{name} is the form for a new version; it
-// carries the current version, which the write must still find (CAS).
-func (c *Console) handleEditForm(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
-	d, err := c.b.Secret(r.Context(), ss.who, name)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	p := c.newPage(r, "Edit "+name, "secrets")
-	p.Data = editData{Name: name, CAS: d.Row.Secret.CurrentVersion, Secret: d.Row.Secret, Classes: store.Classes}
-	c.render(w, r, http.StatusOK, "edit", p)
+// editFormData is the data of GET /ui/edit/{name}, the form for a new
+// version: it carries the current version, which the write must still
+// find (check-and-set).
+func editFormData(_ *http.Request, name string, d SecretDetail) (any, error) {
+	return editData{Name: name, CAS: d.Row.Secret.CurrentVersion, Secret: d.Row.Secret, Classes: store.Classes}, nil
 }
 
 // editForm reads the value and metadata of an edit form.
@@ -95,28 +83,18 @@ func (c *Console) handleNewPreview(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.preview(w, r, name)
+	c.preview(w, r, sessionFrom(r.Context()), name)
 }
 
-// handleEditPreview: POST /ui/edit/{name} shows the masked diff of the
-// submitted value against the current version, and holds the value in the
-// session until the operator saves it or leaves.
-func (c *Console) handleEditPreview(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	c.preview(w, r, name)
-}
-
-func (c *Console) preview(w http.ResponseWriter, r *http.Request, name string) {
+// preview serves POST /ui/edit/{name}: the masked diff of the submitted
+// value against the current version. The value waits in the session
+// until the operator saves it or leaves; the page never holds it.
+func (c *Console) preview(w http.ResponseWriter, r *http.Request, ss *session, name string) {
 	value, o, cas, err := editForm(r)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	ss := sessionFrom(r.Context())
 	d, err := c.b.Diff(r.Context(), ss.who, name, value)
 	if err != nil {
 		c.fail(w, r, err)
@@ -136,13 +114,7 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, name string) {
 
 // handleSave: POST /ui/save/{name} writes a held edit, with check-and-set
 // on the version the form was opened on.
-func (c *Console) handleSave(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
+func (c *Console) handleSave(w http.ResponseWriter, r *http.Request, ss *session, name string) {
 	pe := ss.take(r.PostFormValue("pending"), name, c.now())
 	if pe == nil {
 		c.renderError(w, r, http.StatusGone, "This change is no longer held (it was saved, or more than 10 minutes passed). Edit the secret again.")
@@ -163,7 +135,7 @@ func (c *Console) handleSave(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, Prefix+"secret/"+name+"?saved="+strconv.Itoa(v.Version), http.StatusSeeOther)
+	http.Redirect(w, r, savedAt(name, v.Version), http.StatusSeeOther)
 }
 
 // Operations behind a confirmation page.
@@ -181,85 +153,41 @@ type confirmData struct {
 	Detail SecretDetail
 }
 
-// handleConfirm: GET /ui/{rollback,delete,undelete}/{name} asks before
-// doing it.
-func (c *Console) handleConfirm(op string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, err := secretName(r)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		ss := sessionFrom(r.Context())
-		d, err := c.b.Secret(r.Context(), ss.who, name)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
+// confirmFormData is the data of GET /ui/{rollback,delete,undelete}/{name},
+// which asks before doing it.
+func confirmFormData(op string) func(r *http.Request, name string, d SecretDetail) (any, error) {
+	return func(r *http.Request, name string, d SecretDetail) (any, error) {
 		cd := confirmData{Op: op, Name: name, CAS: d.Row.Secret.CurrentVersion, Detail: d}
 		if op == opRollback {
 			to, err := strconv.Atoi(r.URL.Query().Get("to"))
 			if err != nil || to < 1 || to > d.Row.Secret.CurrentVersion {
-				c.fail(w, r, inputError("to: want a version of this secret"))
-				return
+				return nil, inputError("to: want a version of this secret")
 			}
 			cd.To = to
 		}
-		p := c.newPage(r, strings.ToUpper(op[:1])+op[1:]+" "+name, "secrets")
-		p.Data = cd
-		c.render(w, r, http.StatusOK, "confirm", p)
+		return cd, nil
 	}
 }
 
-// handleRollback: POST /ui/rollback/{name} with to and cas.
-func (c *Console) handleRollback(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+// rollback: POST /ui/rollback/{name} with to and cas.
+func (c *Console) rollback(r *http.Request, ss *session, name string) (string, error) {
 	to, err1 := strconv.Atoi(r.PostFormValue("to"))
 	cas, err2 := strconv.Atoi(r.PostFormValue("cas"))
 	if err1 != nil || err2 != nil || to < 1 || cas < 1 {
-		c.fail(w, r, inputError("to and cas: want version numbers"))
-		return
+		return "", inputError("to and cas: want version numbers")
 	}
-	ss := sessionFrom(r.Context())
 	v, err := c.b.Rollback(r.Context(), ss.who, name, to, cas)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, Prefix+"secret/"+name+"?saved="+strconv.Itoa(v.Version), http.StatusSeeOther)
+	return savedAt(name, v.Version), err
 }
 
-// handleDelete: POST /ui/delete/{name}.
-func (c *Console) handleDelete(w http.ResponseWriter, r *http.Request) {
-	c.deleteOrUndelete(w, r, true)
+// deleteSecret: POST /ui/delete/{name}.
+func (c *Console) deleteSecret(r *http.Request, ss *session, name string) (string, error) {
+	return Prefix + "secret/" + name, c.b.Delete(r.Context(), ss.who, name)
 }
 
-// handleUndelete: POST /ui/undelete/{name}.
-func (c *Console) handleUndelete(w http.ResponseWriter, r *http.Request) {
-	c.deleteOrUndelete(w, r, false)
-}
-
-func (c *Console) deleteOrUndelete(w http.ResponseWriter, r *http.Request, del bool) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
-	if del {
-		err = c.b.Delete(r.Context(), ss.who, name)
-	} else {
-		err = c.b.Undelete(r.Context(), ss.who, name)
-	}
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, Prefix+"secret/"+name, http.StatusSeeOther)
+// undeleteSecret: POST /ui/undelete/{name}.
+func (c *Console) undeleteSecret(r *http.Request, ss *session, name string) (string, error) {
+	return Prefix + "secret/" + name, c.b.Undelete(r.Context(), ss.who, name)
 }
 
 type rotateData struct {
@@ -267,48 +195,23 @@ type rotateData struct {
 	Generate bool // the class is one sa01-secrets generates
 }
 
-// handleRotateForm: GET /ui/rotate/{name} is the form to replace a secret
-// (a responder's way to replace a compromised one).
-func (c *Console) handleRotateForm(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
-	d, err := c.b.Secret(r.Context(), ss.who, name)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+// rotateFormData is the data of GET /ui/rotate/{name}, the form to
+// replace a secret (a responder's way to replace a compromised one).
+func rotateFormData(_ *http.Request, _ string, d SecretDetail) (any, error) {
 	cl := d.Row.Secret.Class
-	p := c.newPage(r, "Rotate "+name, "secrets")
-	p.Data = rotateData{Detail: d, Generate: cl == store.ClassEncryptionKey || cl == store.ClassInternalToken}
-	c.render(w, r, http.StatusOK, "rotate", p)
+	return rotateData{Detail: d, Generate: cl == store.ClassEncryptionKey || cl == store.ClassInternalToken}, nil
 }
 
-// handleRotate: POST /ui/rotate/{name} writes the replacement.
-func (c *Console) handleRotate(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+// rotate: POST /ui/rotate/{name} writes the replacement.
+func (c *Console) rotate(r *http.Request, ss *session, name string) (string, error) {
 	cas, err := strconv.Atoi(r.PostFormValue("cas"))
 	if err != nil || cas < 1 {
-		c.fail(w, r, inputError("cas: want the version the form was opened on"))
-		return
+		return "", inputError("cas: want the version the form was opened on")
 	}
 	v := strings.TrimRight(r.PostFormValue("value"), "\r\n")
 	if len(v) > secrets.MaxValueSize {
-		c.fail(w, r, inputError("value: at most 64 KiB"))
-		return
+		return "", inputError("value: at most 64 KiB")
 	}
-	ss := sessionFrom(r.Context())
 	nv, err := c.b.Rotate(r.Context(), ss.who, name, sensitive.New(v), cas)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, Prefix+"secret/"+name+"?saved="+strconv.Itoa(nv.Version), http.StatusSeeOther)
+	return savedAt(name, nv.Version), err
 }

@@ -330,13 +330,7 @@ func incidentID(r *http.Request) (string, error) {
 }
 
 // handleIncident: GET /ui/incident/{id}.
-func (c *Console) handleIncident(w http.ResponseWriter, r *http.Request) {
-	id, err := incidentID(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
+func (c *Console) handleIncident(w http.ResponseWriter, r *http.Request, ss *session, id, _ string) {
 	inc, err := c.b.Incident(r.Context(), ss.who, id)
 	if err != nil {
 		c.fail(w, r, err)
@@ -345,24 +339,6 @@ func (c *Console) handleIncident(w http.ResponseWriter, r *http.Request) {
 	p := c.newPage(r, "Incident "+inc.ID, "incidents")
 	p.Data = incidentData{Incident: inc}
 	c.render(w, r, http.StatusOK, "incident", p)
-}
-
-// handleOpenIncidentForm: GET /ui/incidents/open/{name}.
-func (c *Console) handleOpenIncidentForm(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
-	d, err := c.b.Secret(r.Context(), ss.who, name)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	p := c.newPage(r, "Open an incident on "+name, "incidents")
-	p.Data = secretData{Detail: d}
-	c.render(w, r, http.StatusOK, "incident-open", p)
 }
 
 // maxNoteLen bounds a reason, a report note or a review.
@@ -379,41 +355,39 @@ func noteField(r *http.Request, name string, required bool) (string, error) {
 	return s, nil
 }
 
-// handleOpenIncident: POST /ui/incidents/open/{name} with a reason.
-func (c *Console) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+// openIncident: POST /ui/incidents/open/{name} with a reason.
+func (c *Console) openIncident(r *http.Request, ss *session, name string) (string, error) {
 	reason, err := noteField(r, "reason", true)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return "", err
 	}
-	ss := sessionFrom(r.Context())
 	inc, err := c.b.OpenIncident(r.Context(), ss.who, name, reason)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return "", err
 	}
-	http.Redirect(w, r, Prefix+"incident/"+inc.ID, http.StatusSeeOther)
+	return Prefix + "incident/" + inc.ID, nil
+}
+
+// onIncident checks the incident ID of the path and the text field of the
+// form, and calls h with them.
+func (c *Console) onIncident(field string, required bool, h func(w http.ResponseWriter, r *http.Request, ss *session, id, text string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := incidentID(r)
+		text := ""
+		if err == nil && field != "" {
+			text, err = noteField(r, field, required)
+		}
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		h(w, r, sessionFrom(r.Context()), id, text)
+	}
 }
 
 // handleReportIncident: POST /ui/incident/{id}/report writes the report
 // and shows it.
-func (c *Console) handleReportIncident(w http.ResponseWriter, r *http.Request) {
-	id, err := incidentID(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	note, err := noteField(r, "note", false)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
+func (c *Console) handleReportIncident(w http.ResponseWriter, r *http.Request, ss *session, id, note string) {
 	rep, err := c.b.ReportIncident(r.Context(), ss.who, id, note)
 	if err != nil {
 		c.fail(w, r, err)
@@ -426,18 +400,7 @@ func (c *Console) handleReportIncident(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleCloseIncident: POST /ui/incident/{id}/close with the review.
-func (c *Console) handleCloseIncident(w http.ResponseWriter, r *http.Request) {
-	id, err := incidentID(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	review, err := noteField(r, "review", true)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
+func (c *Console) handleCloseIncident(w http.ResponseWriter, r *http.Request, ss *session, id, review string) {
 	if _, err := c.b.CloseIncident(r.Context(), ss.who, id, review); err != nil {
 		c.fail(w, r, err)
 		return

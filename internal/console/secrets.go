@@ -79,32 +79,66 @@ func secretName(r *http.Request) (string, error) {
 	return name, nil
 }
 
-// handleSecret: GET /ui/secret/{name} is a secret's page: metadata,
-// versions, last read and revealed, and what the operator may do. It
-// never holds the value.
-func (c *Console) handleSecret(w http.ResponseWriter, r *http.Request) {
-	p := c.newPage(r, "", "secrets")
-	if n, err := strconv.Atoi(r.URL.Query().Get("saved")); err == nil && n > 0 {
-		p.Flash = "Saved as version " + strconv.Itoa(n) + "."
+// secretHandler serves a route whose path names a secret.
+type secretHandler func(w http.ResponseWriter, r *http.Request, ss *session, name string)
+
+// onSecret checks the secret name of the path and calls h with it and the
+// request's session.
+func (c *Console) onSecret(h secretHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name, err := secretName(r)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		h(w, r, sessionFrom(r.Context()), name)
 	}
-	c.renderSecret(w, r, p, nil)
 }
 
-func (c *Console) renderSecret(w http.ResponseWriter, r *http.Request, p *page, rev *revealedData) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
-	d, err := c.b.Secret(r.Context(), ss.who, name)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	p.Title = name
-	p.Data = secretData{Detail: d, Revealed: rev}
-	c.render(w, r, http.StatusOK, "secret", p)
+// secretPage renders the template tmpl with the operator's view of the
+// secret of the path; data, when not nil, makes the template's data from
+// it (else secretData).
+func (c *Console) secretPage(tmpl, nav, title string, data func(r *http.Request, name string, d SecretDetail) (any, error)) http.HandlerFunc {
+	return c.onSecret(func(w http.ResponseWriter, r *http.Request, ss *session, name string) {
+		d, err := c.b.Secret(r.Context(), ss.who, name)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		var v any = secretData{Detail: d}
+		if data != nil {
+			if v, err = data(r, name, d); err != nil {
+				c.fail(w, r, err)
+				return
+			}
+		}
+		p := c.newPage(r, strings.TrimSpace(title+" "+name), nav)
+		if tmpl == "secret" {
+			if n, err := strconv.Atoi(r.URL.Query().Get("saved")); err == nil && n > 0 {
+				p.Flash = "Saved as version " + strconv.Itoa(n) + "."
+			}
+		}
+		p.Data = v
+		c.render(w, r, http.StatusOK, tmpl, p)
+	})
+}
+
+// secretAction runs do on the secret of the path and redirects to where
+// it says.
+func (c *Console) secretAction(do func(r *http.Request, ss *session, name string) (string, error)) http.HandlerFunc {
+	return c.onSecret(func(w http.ResponseWriter, r *http.Request, ss *session, name string) {
+		to, err := do(r, ss, name)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+	})
+}
+
+// savedAt is the secret's page saying which version was written.
+func savedAt(name string, version int) string {
+	return Prefix + "secret/" + name + "?saved=" + strconv.Itoa(version)
 }
 
 // formVersion reads an optional version field (0: the current one).
@@ -123,37 +157,31 @@ func formVersion(r *http.Request, field string) (int, error) {
 // handleReveal: POST /ui/reveal/{name} decrypts a version for the
 // operator, audited as a reveal, and shows the secret's page with it. It
 // is the one page that carries a value.
-func (c *Console) handleReveal(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+func (c *Console) handleReveal(w http.ResponseWriter, r *http.Request, ss *session, name string) {
 	version, err := formVersion(r, "version")
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	ss := sessionFrom(r.Context())
 	rv, err := c.b.Reveal(r.Context(), ss.who, name, version, RevealScreen)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	p := c.newPage(r, "", "secrets")
-	c.renderSecret(w, r, p, &revealedData{Version: rv.Version.Version, Value: showValue([]byte(rv.Value.Reveal()))})
+	d, err := c.b.Secret(r.Context(), ss.who, name)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p := c.newPage(r, name, "secrets")
+	p.Data = secretData{Detail: d, Revealed: &revealedData{Version: rv.Version.Version, Value: showValue([]byte(rv.Value.Reveal()))}}
+	c.render(w, r, http.StatusOK, "secret", p)
 }
 
 // handleCopy: POST /ui/copy/{name} returns the current value as plain
 // text for the console's script to put on the clipboard, without showing
 // it; audited as a reveal to the clipboard.
-func (c *Console) handleCopy(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		http.Error(w, "invalid secret name", http.StatusBadRequest)
-		return
-	}
-	ss := sessionFrom(r.Context())
+func (c *Console) handleCopy(w http.ResponseWriter, r *http.Request, ss *session, name string) {
 	rv, err := c.b.Reveal(r.Context(), ss.who, name, 0, RevealClipboard)
 	if err != nil {
 		status, msg := classify(err)
@@ -163,22 +191,4 @@ func (c *Console) handleCopy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Secret-Version", strconv.Itoa(rv.Version.Version))
 	_, _ = w.Write([]byte(rv.Value.Reveal()))
-}
-
-// handleHistory: GET /ui/history/{name} lists every version.
-func (c *Console) handleHistory(w http.ResponseWriter, r *http.Request) {
-	name, err := secretName(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	ss := sessionFrom(r.Context())
-	d, err := c.b.Secret(r.Context(), ss.who, name)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	p := c.newPage(r, "History of "+name, "secrets")
-	p.Data = secretData{Detail: d}
-	c.render(w, r, http.StatusOK, "history", p)
 }

@@ -110,6 +110,10 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 	return b, nil
 }
 
+// SetAuditScanWindow sets how many events one page of the audit trail
+// examines at most when no index serves its filters.
+func (b *Backend) SetAuditScanWindow(n int64) { b.pages.window = n }
+
 // Dir is the directory of the store.
 func (b *Backend) Dir() string { return b.dir }
 

@@ -70,6 +70,22 @@ func (b *Backend) recordIncident(ctx context.Context, action string, inc *incide
 	return b.Record(ctx, audit.Event{Action: action, Secret: inc.Secret, Version: inc.Version, Outcome: audit.Success, Detail: "incident " + inc.ID})
 }
 
+// incidentFor reads incident id for who to do a (a refusal audited as
+// auditAction on its secret), with its steps refreshed.
+func (b *Backend) incidentFor(ctx context.Context, who console.Identity, id string, a console.Action, auditAction string) (*incident.Incident, error) {
+	inc, err := b.DB.Incident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, who, a, auditAction, inc.Secret); err != nil {
+		return nil, err
+	}
+	if _, err := b.refresh(ctx, inc); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
 // Incidents implements console.Incidents.
 func (b *Backend) Incidents(ctx context.Context, who console.Identity, all bool) ([]*incident.Incident, error) {
 	if err := b.authorize(ctx, who, console.ActIncidentReport, "incident-status", ""); err != nil {
@@ -125,18 +141,12 @@ func (b *Backend) OpenIncident(ctx context.Context, who console.Identity, name, 
 
 // ReportIncident implements console.Incidents.
 func (b *Backend) ReportIncident(ctx context.Context, who console.Identity, id, note string) (*incident.Report, error) {
-	inc, err := b.DB.Incident(ctx, id)
+	inc, err := b.incidentFor(ctx, who, id, console.ActIncidentReport, actionIncidentReport)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.authorize(ctx, who, console.ActIncidentReport, actionIncidentReport, inc.Secret); err != nil {
 		return nil, err
 	}
 	if inc.Closed() {
 		return nil, incident.ErrClosed
-	}
-	if _, err := b.refresh(ctx, inc); err != nil {
-		return nil, err
 	}
 	since := time.Time{}
 	if vs, err := b.DB.History(ctx, inc.Secret); err == nil {
@@ -170,14 +180,8 @@ func (b *Backend) ReportIncident(ctx context.Context, who console.Identity, id, 
 
 // CloseIncident implements console.Incidents.
 func (b *Backend) CloseIncident(ctx context.Context, who console.Identity, id, review string) (*incident.Incident, error) {
-	inc, err := b.DB.Incident(ctx, id)
+	inc, err := b.incidentFor(ctx, who, id, console.ActIncidentRespond, actionIncidentClose)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.authorize(ctx, who, console.ActIncidentRespond, actionIncidentClose, inc.Secret); err != nil {
-		return nil, err
-	}
-	if _, err := b.refresh(ctx, inc); err != nil {
 		return nil, err
 	}
 	if err := inc.Close(review, b.now()); err != nil {
