@@ -1074,3 +1074,28 @@ func TestAuditRareFilterIsSearchedByWindows(t *testing.T) {
 		t.Error("since: no older page where older events are within since")
 	}
 }
+
+func TestChainBadgeShowsSinks(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	f, err := audit.OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h.b.File, h.b.KafkaTopic = f, "sa01.audit"
+	head, err := h.b.DB.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.b.DB.SetAuditCursor(ctx, "kafka:sa01.audit", head.Seq-3); err != nil {
+		t.Fatal(err)
+	}
+	u := h.as(auditor) // its sign-in and its first page add two events
+	badge := regexp.MustCompile(`(?s)<div class="badge.*?</div>`).FindString(u.get("/ui/audit").body)
+	for _, want := range []string{"file: in step", "kafka sa01.audit: 5 events behind", "(MAC verified)"} {
+		if !strings.Contains(badge, want) {
+			t.Errorf("badge lacks %q:\n%s", want, badge)
+		}
+	}
+}

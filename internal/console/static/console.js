@@ -57,6 +57,13 @@
     }, hideAfter);
   }
 
+  // A page left for another keeps no value: the back-forward cache would
+  // otherwise show it again.
+  window.addEventListener("pagehide", function () {
+    var pre = document.getElementById("secret-value");
+    if (pre) { pre.textContent = ""; }
+  });
+
   function init(root) {
     root.querySelectorAll("button[data-copy]").forEach(function (b) { b.hidden = false; });
     scheduleHide();
