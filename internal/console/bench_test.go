@@ -183,7 +183,8 @@ func BenchmarkAuditPage(b *testing.B) {
 		{"secret", "/ui/audit?secret=team4/key0123", "team4/key0123"},
 		{"identity", "/ui/audit?identity=worker-2&outcome=failure", "denied"},
 		{"since-1d", "/ui/audit?since=1d&action=read", "read"},
-		{"action-rare", "/ui/audit?action=reveal", "console: screen"},
+		{"action-rare", "/ui/audit?action=reveal", `id="looked-to"`},
+		{"action-rare-older", "/ui/audit?action=reveal&before=950000", "console: screen"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
