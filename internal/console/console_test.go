@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -81,51 +82,84 @@ func TestHeadersOnEveryAnswer(t *testing.T) {
 
 // TestCanaryEveryRoute walks every route as each role, and checks that no
 // answer but a reveal's carries a stored value, nor does any audit event
-// or log line.
+// or log line. It fails when a route of the console is left out.
 func TestCanaryEveryRoute(t *testing.T) {
 	h := newHarness(t)
 	ad := h.as(admin)
-	// An incident, a pending edit and a rollback page exist, so that every
-	// page has something to show.
+	// An incident exists, so that every page has something to show.
 	r := ad.post("/ui/incidents/open/db/gateway/password", url.Values{"reason": {"canary test"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("open incident: %d %s", r.status, r.body)
 	}
 	incID := strings.TrimPrefix(r.header.Get("Location"), "/ui/incident/")
 	values := h.allValues()
-	leaks := func(what string, body string) {
+	covered := map[string]bool{}
+	routes := http.NewServeMux()
+	for _, rt := range h.c.Routes() {
+		routes.HandleFunc(rt, func(http.ResponseWriter, *http.Request) {})
+	}
+	cover := func(method, path string) {
+		req := httptest.NewRequest(method, path, nil)
+		if _, pattern := routes.Handler(req); pattern != "" {
+			covered[pattern] = true
+		}
+	}
+	check := func(what string, r response) {
 		t.Helper()
 		for _, v := range values {
-			if strings.Contains(body, v) {
+			if strings.Contains(r.body, v) || strings.Contains(strings.Join(flatten(r.header), "\n"), v) {
 				t.Errorf("%s holds the stored value %q", what, v)
 			}
 		}
-	}
-	for _, name := range []string{admin, auditor, responder} {
-		u := h.as(name)
-		for _, p := range pagesOf(incID) {
-			r := u.get(p)
-			leaks(name+" GET "+p, r.body)
-			leaks(name+" GET "+p+" headers", strings.Join(flatten(r.header), "\n"))
+		if strings.Contains(r.body, "CANARY-new-unsaved-value") {
+			t.Errorf("%s holds the submitted value", what)
 		}
-		for _, f := range []struct {
+	}
+	posts := func(u *user) []struct {
+		path string
+		form url.Values
+	} {
+		// A held edit of this session, for the save.
+		pending := ""
+		if m := regexp.MustCompile(`name="pending" value="([^"]+)"`).FindStringSubmatch(
+			u.post("/ui/edit/llm/anthropic_api_key", url.Values{"cas": {"1"}, "value": {"CANARY-new-unsaved-value"}}).body); m != nil {
+			pending = m[1]
+		}
+		return []struct {
 			path string
 			form url.Values
 		}{
 			{"/ui/edit/llm/openai_api_key", url.Values{"cas": {"2"}, "value": {"CANARY-new-unsaved-value"}}},
 			{"/ui/new", url.Values{"cas": {"0"}, "name": {"llm/new_key"}, "value": {"CANARY-new-unsaved-value"}}},
+			{"/ui/save/llm/anthropic_api_key", url.Values{"pending": {pending}}},
 			{"/ui/incident/" + incID + "/report", url.Values{"note": {"a note"}}},
 			{"/ui/rollback/llm/openai_api_key", url.Values{"to": {"1"}, "cas": {"99"}}},
-			{"/ui/rotate/llm/anthropic_api_key", url.Values{"cas": {"99"}, "value": {"x"}}},
-		} {
-			r := u.post(f.path, f.form)
-			leaks(name+" POST "+f.path, r.body)
-			if strings.Contains(r.body, "CANARY-new-unsaved-value") {
-				t.Errorf("%s POST %s: the page holds the submitted value", name, f.path)
-			}
+			{"/ui/rotate/db/worker/password", url.Values{"cas": {"99"}, "value": {"x"}}},
+			{"/ui/delete/app/web/session_secret", nil},
+			{"/ui/undelete/app/web/session_secret", nil},
+			{"/ui/incidents/open/db/worker/password", url.Values{"reason": {"canary"}}},
+			{"/ui/incident/" + incID + "/close", url.Values{"review": {"canary"}}},
 		}
 	}
-	// The reveal's answer holds the value; it is the only one.
+	for _, name := range []string{auditor, responder, admin} {
+		u := h.as(name)
+		for _, p := range pagesOf(incID) {
+			check(name+" GET "+p, u.get(p))
+			cover("GET", p)
+		}
+		for _, f := range posts(u) {
+			check(name+" POST "+f.path, u.post(f.path, f.form))
+			cover("POST", f.path)
+		}
+		check(name+" POST /ui/signout", u.post("/ui/signout", nil))
+		cover("POST", "/ui/signout")
+	}
+	v := h.newUser()
+	tok := formCSRF.FindStringSubmatch(v.get("/ui/signin").body)[1]
+	check("POST /ui/signin", v.post("/ui/signin", url.Values{"csrf": {tok}, "credential": {"sa01c_wrong"}}))
+	cover("POST", "/ui/signin")
+	// The reveal's answers hold the value; they are the only ones.
+	ad = h.as(admin)
 	rv := ad.post("/ui/reveal/llm/openai_api_key", nil)
 	if !strings.Contains(rv.body, "sk-openai-CANARY-v2-77d0e1") {
 		t.Fatalf("the reveal does not show the value:\n%s", rv.body)
@@ -134,14 +168,18 @@ func TestCanaryEveryRoute(t *testing.T) {
 	if cp.body != "sk-openai-CANARY-v2-77d0e1" {
 		t.Fatalf("copy answered %d %q", cp.status, cp.body)
 	}
-	for _, e := range h.events() {
-		b, _ := json.Marshal(e)
-		leaks("audit event "+string(b), string(b))
-		if strings.Contains(string(b), "CANARY-new-unsaved-value") {
-			t.Errorf("audit event holds a submitted value: %s", b)
+	cover("POST", "/ui/reveal/llm/openai_api_key")
+	cover("POST", "/ui/copy/llm/openai_api_key")
+	for _, rt := range h.c.Routes() {
+		if !covered[rt] {
+			t.Errorf("the canary does not walk %s", rt)
 		}
 	}
-	leaks("the console's log", h.logs.String())
+	for _, e := range h.events() {
+		b, _ := json.Marshal(e)
+		check("audit event "+string(b), response{body: string(b)})
+	}
+	check("the console's log", response{body: h.logs.String()})
 }
 
 func flatten(h http.Header) []string {
