@@ -257,14 +257,3 @@ func (h *harness) lastEvent(action string) audit.Entry {
 	h.t.Fatalf("no %s event in the audit trail", action)
 	return audit.Entry{}
 }
-
-func TestSmoke(t *testing.T) {
-	h := newHarness(t)
-	u := h.as(admin)
-	for _, p := range []string{"/ui/secrets", "/ui/secret/llm/openai_api_key", "/ui/audit", "/ui/keys", "/ui/incidents", "/ui/access/llm/openai_api_key", "/ui/history/llm/openai_api_key", "/ui/edit/llm/openai_api_key", "/ui/new"} {
-		r := u.get(p)
-		if r.status != 200 {
-			t.Errorf("%s: %d\n%s", p, r.status, r.body)
-		}
-	}
-}
