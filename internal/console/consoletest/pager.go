@@ -19,8 +19,9 @@ import (
 // action (the audit index on secret and seq), and a page of audit events
 // before a sequence number (the primary key, or the secret or service
 // index). They read the store's own tables through a read-only handle. The
-// store should gain them as ListPage, Folders, LastAccess and a Before
-// cursor in audit.Query; until then they live here, for SQLite only.
+// store should gain them (in internal/store/sqlstore, for both drivers) as
+// a page of secrets, the folders, the last access and a Before cursor in
+// audit.Query; until then they live here, for SQLite only.
 type pager struct {
 	db     *sql.DB
 	window int64 // events a page examines when no index serves its filters
