@@ -11,7 +11,10 @@
 // [ErrInvalidToken]: a bad MAC, bad padding, an expired TTL and a wrong key
 // look the same to the caller.
 //
-// Keys are safe for concurrent use by many goroutines.
+// Keys are safe for concurrent use by many goroutines. The package is built
+// on the standard library's crypto/aes, crypto/cipher, crypto/sha256 (with
+// HMAC as crypto/hmac computes it), encoding/base64 and time; it has no
+// assembly and no build tags of its own.
 package fernet
 
 import (
@@ -26,7 +29,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"math/bits"
@@ -77,41 +79,39 @@ type keyState struct {
 	sign [16]byte
 	enc  [16]byte
 	blk  cipher.Block
-	rk   *roundKeys // for the AES-NI assembly; nil where it cannot run
-	hk   *hmacKeys  // for the SHA-NI assembly; nil where it cannot run
+	pads hmacPads // of sign
 	id   string
 	ops  sync.Pool // of *opState
 }
 
-// roundKeys are the expanded AES-128 keys of the encryption half.
-type roundKeys struct{ enc, dec [176]byte }
-
-// opState is the per-operation state of a key: an HMAC with its pads
-// absorbed once, CBC modes whose IV is set per token, and a buffer tokens
-// are decoded into. A key hands one to each concurrent operation through a
-// sync.Pool, so a key is safe for concurrent use and an operation allocates
-// nothing but its result.
+// opState is the per-operation state of a key: the two SHA-256 states of
+// an HMAC, CBC modes whose IV is set per token, and a buffer tokens are
+// assembled and decoded in. A key hands one to each concurrent operation
+// through a sync.Pool, so a key is safe for concurrent use and an operation
+// allocates nothing but its result.
 type opState struct {
-	mac  hash.Hash // crypto/hmac, where hk is nil
-	hk   *hmacKeys // the key's, when the SHA-NI assembly can run
-	hbuf [128]byte // scratch for hk.sum
-	enc  cipher.BlockMode
-	dec  cipher.BlockMode
-	sum  [hmacSize]byte
+	inner, outer stateHash // SHA-256, restored from the key's pads per MAC
+	enc          cipher.BlockMode
+	dec          cipher.BlockMode
+	sum          [hmacSize]byte
 	// last receives the last block of a plaintext while its padding is
 	// checked (in the opState: a local would escape to the heap through
 	// the cipher.Block interface).
 	last [aes.BlockSize]byte
-	// scratch receives decoded tokens of up to scratchSize bytes. It holds
-	// only the token (ciphertext and MAC), never plaintext, and stays warm
-	// in the cache, so decryption writes fresh memory only for its result.
+	// scratch holds raw tokens of up to scratchSize bytes: encryption
+	// assembles them there and encodes them into the result, decryption
+	// decodes them there. It holds only tokens (ciphertext and MAC), never
+	// plaintext once an operation returns, and stays warm in the cache, so
+	// an operation writes fresh memory only for its result. Larger tokens
+	// pass through it in pieces (see encodeThrough).
 	scratch [scratchSize]byte
 }
 
-// scratchSize bounds the decoded tokens an opState decodes into its own
-// buffer: 4 KiB holds every token of a plaintext up to about 4,000 bytes.
-// Larger tokens are decoded into memory that becomes the result.
-const scratchSize = 4096
+// scratchSize bounds the raw tokens an opState holds whole: 4 KiB holds
+// every token of a plaintext up to about 4,000 bytes. Larger tokens are
+// assembled and decoded in the memory of the result. It is a multiple of 3,
+// so that base64 encodes it in whole groups.
+const scratchSize = 4095
 
 type ivSetter interface{ SetIV([]byte) }
 
@@ -170,11 +170,7 @@ func newKey(raw []byte) *Key {
 		panic("fernet: " + err.Error()) // 16-byte key: cannot happen
 	}
 	s.blk = blk
-	if hasAESNI {
-		s.rk = new(roundKeys)
-		expandKey128(&s.enc, &s.rk.enc, &s.rk.dec)
-	}
-	s.hk = newHMACKeys(s.sign[:])
+	s.pads = newHMACPads(s.sign[:])
 	m := hmac.New(sha256.New, raw)
 	m.Write([]byte(keyIDLabel))
 	s.id = hex.EncodeToString(m.Sum(nil)[:6])
@@ -186,44 +182,30 @@ func (s *keyState) getOp() *opState {
 		return op
 	}
 	var zero [ivSize]byte
-	mac := hmac.New(sha256.New, s.sign[:])
-	mac.Reset() // absorbs the pads once; later Resets restore that state
 	return &opState{
-		mac: mac,
-		hk:  s.hk,
-		enc: cipher.NewCBCEncrypter(s.blk, zero[:]),
-		dec: cipher.NewCBCDecrypter(s.blk, zero[:]),
+		inner: newStateHash(),
+		outer: newStateHash(),
+		enc:   cipher.NewCBCEncrypter(s.blk, zero[:]),
+		dec:   cipher.NewCBCDecrypter(s.blk, zero[:]),
 	}
 }
 
 func (s *keyState) putOp(op *opState) { s.ops.Put(op) }
 
-// cbcEncrypt encrypts body in place with iv. On amd64 with AES-NI it runs
-// cbc_amd64.s, which keeps the round keys in registers; elsewhere the CBC
-// mode of crypto/cipher.
-func (op *opState) cbcEncrypt(s *keyState, iv, body []byte) {
-	if s.rk != nil && len(body) > 0 {
-		_ = body[len(body)/aes.BlockSize*aes.BlockSize-1] // the assembly checks no bounds
-		cbcEncrypt128(&s.rk.enc, (*[ivSize]byte)(iv), &body[0], &body[0], len(body)/aes.BlockSize)
-		return
-	}
+// cbcEncrypter returns the key's CBC encrypter, its IV set to iv: the
+// opState's, reset (the CBC modes of crypto/cipher have SetIV), or else a
+// new one. It carries the chain across calls of CryptBlocks.
+func (op *opState) cbcEncrypter(s *keyState, iv []byte) cipher.BlockMode {
 	if v, ok := op.enc.(ivSetter); ok {
 		v.SetIV(iv)
-		op.enc.CryptBlocks(body, body)
-		return
+		return op.enc
 	}
-	cipher.NewCBCEncrypter(s.blk, iv).CryptBlocks(body, body)
+	return cipher.NewCBCEncrypter(s.blk, iv)
 }
 
 // cbcDecrypt decrypts src into dst with iv; dst and src are the same
-// slice or do not overlap. On amd64 with AES-NI it runs cbc_amd64.s, which
-// decrypts eight blocks at once; elsewhere the CBC mode of crypto/cipher.
+// slice or do not overlap.
 func (op *opState) cbcDecrypt(s *keyState, iv, dst, src []byte) {
-	if s.rk != nil && len(src) > 0 {
-		_ = dst[len(src)/aes.BlockSize*aes.BlockSize-1] // the assembly checks no bounds
-		cbcDecrypt128(&s.rk.dec, (*[ivSize]byte)(iv), &dst[0], &src[0], len(src)/aes.BlockSize)
-		return
-	}
 	if v, ok := op.dec.(ivSetter); ok {
 		v.SetIV(iv)
 		op.dec.CryptBlocks(dst, src)
@@ -288,6 +270,9 @@ func (k *Key) Encrypt(msg []byte) []byte {
 	return k.seal(nil, msg, nil, unixNow())
 }
 
+// unixNow returns the wall clock in whole seconds.
+func unixNow() uint64 { return uint64(time.Now().Unix()) }
+
 // EncryptAt returns a new token for msg, stamped with now (whole seconds;
 // now must not be before 1970). The IV is random: unique for all time, for a
 // given key, with overwhelming probability.
@@ -312,9 +297,12 @@ func EncodedLen(n int) int { return b64.EncodedLen(rawLen(n)) }
 
 func rawLen(n int) int { return headerSize + (n/aes.BlockSize+1)*aes.BlockSize + hmacSize }
 
-// seal appends a token to dst in at most one allocation: the raw token is
-// assembled at the tail of the output and base64-encoded forwards into the
-// same bytes (see encodeTail). iv nil means a random IV.
+// seal appends a token to dst in at most one allocation, the result. A
+// token that fits an opState's scratch is assembled there and
+// base64-encoded into the result; a larger one is assembled at the tail of
+// the result and encoded forwards into the same bytes through the scratch
+// (see encodeThrough). The plaintext is encrypted straight from msg into
+// its place. iv nil means a random IV.
 func (k *Key) seal(dst, msg, iv []byte, ts uint64) []byte {
 	s := k.s
 	n := rawLen(len(msg))
@@ -326,12 +314,11 @@ func (k *Key) seal(dst, msg, iv []byte, ts uint64) []byte {
 		ret = slices.Grow(dst, e)[:len(dst)+e]
 	}
 	out := ret[len(ret)-e:]
+	op := s.getOp()
+	defer s.putOp(op)
 	raw := out[e-n:]
-	body := raw[headerSize : n-hmacSize]
-	copy(body, msg)
-	p := byte(len(body) - len(msg))
-	for i := len(msg); i < len(body); i++ {
-		body[i] = p
+	if n <= scratchSize {
+		raw = op.scratch[:n]
 	}
 	raw[0] = Version
 	binary.BigEndian.PutUint64(raw[1:9], ts)
@@ -340,12 +327,40 @@ func (k *Key) seal(dst, msg, iv []byte, ts uint64) []byte {
 	} else {
 		copy(raw[9:headerSize], iv)
 	}
-	op := s.getOp()
-	op.cbcEncrypt(s, raw[9:headerSize], body)
-	op.sign(raw[n-hmacSize:n], raw[:n-hmacSize])
-	s.putOp(op)
-	encodeTail(out, n)
+	body := raw[headerSize : n-hmacSize]
+	full := len(msg) &^ (aes.BlockSize - 1)
+	last := body[full:] // one block: the rest of msg, then its padding
+	copy(last, msg[full:])
+	p := byte(len(body) - len(msg))
+	for i := len(msg) - full; i < len(last); i++ {
+		last[i] = p
+	}
+	cbc := op.cbcEncrypter(s, raw[9:headerSize])
+	cbc.CryptBlocks(body[:full], msg[:full])
+	cbc.CryptBlocks(last, last)
+	op.sign(s, (*[hmacSize]byte)(raw[n-hmacSize:]), raw[:n-hmacSize])
+	if n <= scratchSize {
+		b64.Encode(out, raw)
+	} else {
+		encodeThrough(out, n, &op.scratch)
+	}
 	return ret
+}
+
+// encodeThrough base64-encodes the last n bytes of out into out itself,
+// from the start; len(out) is the encoded length of n. It copies the input
+// a piece at a time into scratch and encodes the piece from there. No piece
+// is overwritten before it is read: the encoding of everything up to the
+// end of a piece ends at 4/3 of its length, and so before the end of the
+// piece itself, n bytes from the end of out, because len(out) >= 4n/3.
+func encodeThrough(out []byte, n int, scratch *[scratchSize]byte) {
+	si, di := len(out)-n, 0
+	for si < len(out) {
+		c := copy(scratch[:], out[si:])
+		b64.Encode(out[di:], scratch[:c]) // whole groups but for the last piece
+		si += c
+		di += c / 3 * 4
+	}
 }
 
 // Decrypt returns the plaintext of tok, with no time checks.
@@ -396,7 +411,7 @@ func (s *keyState) decrypt(dst, tok []byte, ttl time.Duration, now time.Time) ([
 	size := len(t) / 4 * 3
 	if size <= scratchSize {
 		raw, ok := decodeTokenInto(op.scratch[:size], t)
-		if !ok || !op.verify(raw) || !timely(timestamp(raw), ttl, now) {
+		if !ok || !op.verify(s, raw) || !timely(timestamp(raw), ttl, now) {
 			return dst, ErrInvalidToken
 		}
 		out, ok := op.openTo(s, dst, raw)
@@ -413,7 +428,7 @@ func (s *keyState) decrypt(dst, tok []byte, ttl time.Duration, now time.Time) ([
 		buf = grown[len(dst) : len(dst)+size]
 	}
 	raw, ok := decodeTokenInto(buf, t)
-	if !ok || !op.verify(raw) || !timely(timestamp(raw), ttl, now) {
+	if !ok || !op.verify(s, raw) || !timely(timestamp(raw), ttl, now) {
 		return dst, ErrInvalidToken
 	}
 	msg, ok := op.openInPlace(s, raw)
@@ -443,7 +458,7 @@ func timestamp(raw []byte) uint64 { return binary.BigEndian.Uint64(raw[1:9]) }
 // verify checks the MAC of a decoded token in constant time.
 func (k *Key) verify(raw []byte) bool {
 	op := k.s.getOp()
-	ok := op.verify(raw)
+	ok := op.verify(k.s, raw)
 	k.s.putOp(op)
 	return ok
 }
@@ -576,113 +591,15 @@ func padLen(last *[aes.BlockSize]byte) (int, bool) {
 	return int(p), good == 1
 }
 
-// decodeTab maps each byte, for each position in a 4-character quantum, to
-// its 6 bits shifted into place among the quantum's 24; bytes outside the
-// URL-safe alphabet ('=' included) map to a value with bits above the 24.
-var decodeTab = func() (t [4][256]uint32) {
-	for i := range t {
-		for c := range t[i] {
-			t[i][c] = 0xFF000000
-		}
-		for v := range 64 {
-			t[i][encodeStd[v]] = uint32(v) << (18 - 6*i)
-		}
-	}
-	return t
-}()
-
 // decodeBase64 decodes canonical URL-safe base64 with padding into dst,
 // which must hold len(src)/4*3 bytes; len(src) is a positive multiple of 4.
-// It refuses any byte outside the alphabet (CR and LF too, which
-// encoding/base64 skips), padding anywhere but in the last two places, and
-// a last character whose unused low bits are not zero: it accepts what
-// base64.URLEncoding.Strict().Decode accepts from input without CR or LF,
-// with the same result. It is faster by looking up each character once, in
-// a table per position, and checking validity once per call.
+// It is the strict decoder of encoding/base64 (no stray padding, no
+// non-zero unused bits in the last character), which also refuses CR and
+// LF: encoding/base64 skips them, so their presence shows as a decoded
+// length that does not encode back to len(src).
 func decodeBase64(dst, src []byte) (int, bool) {
-	t0, t1, t2, t3 := &decodeTab[0], &decodeTab[1], &decodeTab[2], &decodeTab[3]
-	body := src[:len(src)-4]
-	var bad uint32
-	si, di := 0, 0
-	// 8 characters give 6 bytes, stored as 8 whose last 2 the next group
-	// overwrites; the loop runs while 8 bytes fit.
-	for ; len(body)-si >= 8 && len(dst)-di >= 8; si, di = si+8, di+6 {
-		x := binary.LittleEndian.Uint64(body[si : si+8 : si+8])
-		a := t0[byte(x)] | t1[byte(x>>8)] | t2[byte(x>>16)] | t3[byte(x>>24)]
-		b := t0[byte(x>>32)] | t1[byte(x>>40)] | t2[byte(x>>48)] | t3[byte(x>>56)]
-		bad |= a | b
-		binary.BigEndian.PutUint64(dst[di:di+8:di+8], uint64(a)<<40|uint64(b)<<16)
-	}
-	for ; len(body)-si >= 4; si, di = si+4, di+3 {
-		q := body[si : si+4 : si+4]
-		a := t0[q[0]] | t1[q[1]] | t2[q[2]] | t3[q[3]]
-		bad |= a
-		d := dst[di : di+3 : di+3]
-		d[0], d[1], d[2] = byte(a>>16), byte(a>>8), byte(a)
-	}
-	q := src[len(src)-4:]
-	d := dst[di : di+3 : di+3]
-	switch {
-	case q[3] != '=':
-		a := t0[q[0]] | t1[q[1]] | t2[q[2]] | t3[q[3]]
-		bad |= a
-		d[0], d[1], d[2] = byte(a>>16), byte(a>>8), byte(a)
-		di += 3
-	case q[2] != '=':
-		a := t0[q[0]] | t1[q[1]] | t2[q[2]]
-		bad |= a | a<<24 // the low 8 bits are unused and must be zero
-		d[0], d[1] = byte(a>>16), byte(a>>8)
-		di += 2
-	default:
-		a := t0[q[0]] | t1[q[1]]
-		bad |= a | a<<16 // the low 16 bits are unused and must be zero
-		d[0] = byte(a >> 16)
-		di++
-	}
-	return di, bad>>24 == 0
-}
-
-const encodeStd = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-// encodePairs maps 12 bits to their two base64 characters, little-endian,
-// so that a 3-byte group is encoded with two lookups and one 4-byte store.
-var encodePairs = func() (t [4096]uint16) {
-	for i := range t {
-		t[i] = uint16(encodeStd[i>>6]) | uint16(encodeStd[i&0x3F])<<8
-	}
-	return t
-}()
-
-// encodeTail base64-encodes (URL-safe, padded) the last n bytes of buf into
-// buf itself, from the start; len(buf) must be the encoded length of n.
-// It is safe because each 3-byte group is read before its 4 output bytes are
-// written, and the k-th output group ends at 4k+4 <= the start of the next
-// unread input group, (len(buf)-n) + 3k+3, as len(buf)-n >= ceil(n/3).
-func encodeTail(buf []byte, n int) {
-	si := len(buf) - n
-	di := 0
-	full := si + n/3*3
-	for si < full {
-		src := buf[si : si+3 : si+3]
-		val := uint32(src[0])<<16 | uint32(src[1])<<8 | uint32(src[2])
-		binary.LittleEndian.PutUint32(buf[di:di+4:di+4], uint32(encodePairs[val>>12])|uint32(encodePairs[val&0xFFF])<<16)
-		si += 3
-		di += 4
-	}
-	switch n % 3 {
-	case 1:
-		val := uint(buf[si]) << 16
-		buf[di] = encodeStd[val>>18&0x3F]
-		buf[di+1] = encodeStd[val>>12&0x3F]
-		buf[di+2] = '='
-		buf[di+3] = '='
-	case 2:
-		val := uint(buf[si])<<16 | uint(buf[si+1])<<8
-		buf[di] = encodeStd[val>>18&0x3F]
-		buf[di+1] = encodeStd[val>>12&0x3F]
-		buf[di+2] = encodeStd[val>>6&0x3F]
-		buf[di+3] = '='
-	}
+	n, err := strict.Decode(dst, src)
+	return n, err == nil && b64.EncodedLen(n) == len(src)
 }
 
 func trimSpace(b []byte) []byte {

@@ -173,7 +173,7 @@ const (
 )
 
 func (op *opState) attempt(s *keyState, raw []byte, inPlace bool, ts uint64, ttl time.Duration, now time.Time) ([]byte, attemptResult) {
-	if !op.verify(raw) {
+	if !op.verify(s, raw) {
 		return nil, wrongMAC
 	}
 	if !timely(ts, ttl, now) {
