@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"hash"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,7 +42,24 @@ var benchSizes = []struct {
 	n    int
 }{{"32B", 32}, {"1KiB", 1024}, {"64KiB", 64 << 10}}
 
+// warmUp runs once per process, before the first benchmark: it allocates
+// for a while, so that the heap has grown to its steady size and its pages
+// are mapped. Without it the first implementation measured in a process
+// (ours, encrypting 32 bytes) paid for growing the heap from nothing, the
+// page faults on fresh memory included: 1.6x its own time when measured
+// again in the same process.
+var warmUp = sync.OnceFunc(func() {
+	k := GenerateKey()
+	msg := make([]byte, 1024)
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
+		if _, err := k.Decrypt(k.Encrypt(msg)); err != nil {
+			panic(err)
+		}
+	}
+})
+
 func BenchmarkEncrypt(b *testing.B) {
+	warmUp()
 	for _, sz := range benchSizes {
 		msg := make([]byte, sz.n)
 		rand.Read(msg)
@@ -87,6 +105,7 @@ func BenchmarkEncrypt(b *testing.B) {
 }
 
 func BenchmarkDecrypt(b *testing.B) {
+	warmUp()
 	for _, sz := range benchSizes {
 		msg := make([]byte, sz.n)
 		rand.Read(msg)
