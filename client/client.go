@@ -22,6 +22,14 @@
 // so a hot path does not call the server on every use and a new version is
 // seen within the cache TTL.
 //
+// Every request carries a credential (the service token, or the internal
+// token at login), so the client never follows a redirect: a 3xx answer is
+// the error [ErrRedirect], naming where it pointed, and nothing is sent
+// there. This holds for an HTTP client given with [WithHTTPClient] too.
+//
+// A [Secret] prints, logs and marshals as [REDACTED] in place of its value;
+// a [Client] prints and logs as its server address, never its tokens.
+//
 // This package is the stable, public API of sa01-secrets; everything under
 // internal/ may change.
 package client
@@ -50,6 +58,9 @@ var (
 	ErrNotFound        = errors.New("sa01-secrets: not found")
 	ErrConflict        = errors.New("sa01-secrets: version conflict")
 	ErrUnavailable     = errors.New("sa01-secrets: server unavailable")
+	// ErrRedirect: the server answered with a redirect, which the client
+	// refused to follow (the error names the location).
+	ErrRedirect = errors.New("sa01-secrets: redirect refused: credentials are never sent to another location")
 )
 
 // APIError is an error answer of the server.
@@ -80,32 +91,47 @@ func (e *APIError) Unwrap() error {
 	return nil
 }
 
-// Secret is one version of a secret. It prints, logs and marshals without
+// Secret is one version of a secret. Under every fmt verb, in fmt.Errorf,
+// in log/slog's handlers and in encoding/json it shows [REDACTED] in place of
 // its value; [Secret.Value] is the one way to it.
 type Secret struct {
 	Name      string
 	Version   int
 	Env       string // the environment variable name for it
 	CreatedAt time.Time
-	value     string
+	// value is behind a pointer: where a printer cannot call the methods
+	// below (a Secret in an unexported field of a struct printed with %+v,
+	// as slog's text handler does), reflection shows an address.
+	value *string
 }
 
-// Value returns the secret value.
-func (s Secret) Value() string { return s.value }
+// Redacted is what a Secret shows in place of its value.
+const Redacted = "[REDACTED]"
 
-// Format prints the secret without its value.
+// Value returns the secret value.
+func (s Secret) Value() string {
+	if s.value == nil {
+		return ""
+	}
+	return *s.value
+}
+
+// Format prints the secret without its value, under every verb.
 func (s Secret) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "{%s v%d [REDACTED]}", s.Name, s.Version)
+	fmt.Fprintf(f, "{%s v%d %s}", s.Name, s.Version, Redacted)
 }
 
 // LogValue logs the secret without its value.
 func (s Secret) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("name", s.Name), slog.Int("version", s.Version))
+	return slog.GroupValue(slog.String("name", s.Name), slog.Int("version", s.Version), slog.String("value", Redacted))
 }
 
-// MarshalJSON marshals the secret without its value.
+// MarshalJSON marshals the secret with [REDACTED] as its value.
 func (s Secret) MarshalJSON() ([]byte, error) {
-	return json.Marshal(Meta{Name: s.Name, Version: s.Version, Env: s.Env, CreatedAt: s.CreatedAt})
+	return json.Marshal(struct {
+		Meta
+		Value string `json:"value"`
+	}{Meta{Name: s.Name, Version: s.Version, Env: s.Env, CreatedAt: s.CreatedAt}, Redacted})
 }
 
 // Meta describes a version without its value.
@@ -135,6 +161,8 @@ type TokenInfo struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (for TLS settings, proxies, tests).
+// The client uses a copy whose CheckRedirect refuses every redirect; h
+// itself is left as it was.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithToken sets a service token obtained elsewhere (SA01_SECRETS_TOKEN).
@@ -148,12 +176,15 @@ func WithCacheTTL(d time.Duration) Option { return func(c *Client) { c.cacheTTL 
 // WithLogger sets where background renewal reports failures.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
-// Client talks to one server. It is safe for concurrent use.
+// Client talks to one server. It is safe for concurrent use. It prints and
+// logs as its server address, never its tokens.
 type Client struct {
 	base     string
 	http     *http.Client
 	cacheTTL time.Duration
 	log      *slog.Logger
+	// retryMin and retryMax bound the wait between failed renewals.
+	retryMin, retryMax time.Duration
 
 	mu       sync.Mutex
 	token    string
@@ -185,12 +216,30 @@ func New(addr string, opts ...Option) (*Client, error) {
 		cacheTTL: 5 * time.Second,
 		log:      slog.New(slog.DiscardHandler),
 		cache:    map[string]cachedSecret{},
+		retryMin: time.Second,
+		retryMax: 30 * time.Second,
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	hc := http.Client{Timeout: 30 * time.Second}
+	if c.http != nil {
+		hc = *c.http
+	}
+	hc.CheckRedirect = refuseRedirect
+	c.http = &hc
 	return c, nil
 }
+
+// refuseRedirect makes http.Client return a redirect as it is, unfollowed:
+// call turns it into ErrRedirect.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Format prints the client as its server address.
+func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "client.Client(%s)", c.base) }
+
+// LogValue logs the client as its server address.
+func (c *Client) LogValue() slog.Value { return slog.StringValue("client.Client(" + c.base + ")") }
 
 // Close stops background renewal. It does not revoke the token; call
 // [Client.Revoke] for that.
@@ -276,7 +325,10 @@ func (c *Client) Revoke(ctx context.Context) error {
 
 // StartRenewal renews the token in the background, when a third of its TTL
 // is left; at its max TTL it logs in again if the client holds the
-// internal token (after Login), else it stops. Close stops it.
+// internal token (after Login), else it stops. When the server cannot be
+// reached (at start, or later) it retries with backoff: it renews while the
+// token lives, and once the token has expired it logs in again, with the
+// internal token. Close stops it.
 func (c *Client) StartRenewal() {
 	c.mu.Lock()
 	if c.stop != nil {
@@ -294,17 +346,14 @@ func (c *Client) renewLoop(stop, done chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { <-stop; cancel() }()
-	if _, err := c.Self(ctx); err != nil {
-		c.log.Warn("sa01-secrets client: cannot read the token's expiry", "error", err)
+	if _, err := c.Self(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("sa01-secrets client: cannot read the token's expiry; will retry", "error", err)
 	}
 	failures := 0
 	for {
-		c.mu.Lock()
-		info := c.info
-		c.mu.Unlock()
-		wait := renewWait(info, time.Now())
+		wait := renewWait(c.tokenInfo(), time.Now())
 		if failures > 0 {
-			wait = min(time.Duration(failures)*time.Second, 30*time.Second)
+			wait = c.retryWait(failures, c.tokenInfo(), time.Now())
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -318,10 +367,11 @@ func (c *Client) renewLoop(stop, done chan struct{}) {
 				return
 			}
 			failures++
-			c.log.Warn("sa01-secrets client: token renewal failed", "error", err, "failures", failures)
 			if errors.Is(err, ErrUnauthenticated) && c.internalToken() == "" {
-				return // nothing more can be done without the internal token
+				c.log.Error("sa01-secrets client: the token is no longer valid and there is no internal token to log in again; renewal stops", "error", err)
+				return
 			}
+			c.log.Warn("sa01-secrets client: token renewal failed; will retry", "error", err, "failures", failures)
 			continue
 		}
 		failures = 0
@@ -339,18 +389,49 @@ func renewWait(info TokenInfo, now time.Time) time.Duration {
 	return w
 }
 
+// retryWait is how long to wait after the n-th failure in a row: retryMin
+// doubled each time up to retryMax, but never past the token's expiry, when
+// it is known and still ahead, so that the login that follows it is not late.
+func (c *Client) retryWait(n int, info TokenInfo, now time.Time) time.Duration {
+	w := c.retryMax
+	if n < 32 {
+		w = min(c.retryMin<<(n-1), c.retryMax)
+	}
+	if left := info.ExpiresAt.Sub(now); left > 0 && left < w {
+		w = left
+	}
+	return w
+}
+
+func (c *Client) tokenInfo() TokenInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info
+}
+
 func (c *Client) internalToken() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.internal
 }
 
-// refresh renews, or logs in again when the token cannot be renewed.
+// refresh brings the token up to date. When its expiry is unknown (the
+// server could not be reached to read it) it reads it; a live, renewable
+// token is renewed; a token that has expired, cannot be renewed further or
+// was refused is replaced by logging in again, when the client holds the
+// internal token. An unreachable server is an error, to retry: before the
+// expiry the next try renews, after it the next try logs in.
 func (c *Client) refresh(ctx context.Context) error {
 	c.mu.Lock()
 	info, internal, service := c.info, c.internal, c.service
 	c.mu.Unlock()
-	if info.Renewable {
+	switch {
+	case info.ExpiresAt.IsZero():
+		_, err := c.Self(ctx)
+		if err == nil || !errors.Is(err, ErrUnauthenticated) {
+			return err
+		}
+	case info.Renewable && time.Now().Before(info.ExpiresAt):
 		got, err := c.Renew(ctx)
 		if err == nil && got.ExpiresAt.After(info.ExpiresAt) {
 			return nil
@@ -405,7 +486,7 @@ func (c *Client) GetVersion(ctx context.Context, name string, version int) (Secr
 	if err := c.authCall(ctx, "GET", path, nil, &out); err != nil {
 		return Secret{}, err
 	}
-	return Secret{Name: out.Name, Version: out.Version, Env: out.Env, CreatedAt: out.CreatedAt, value: out.Value}, nil
+	return Secret{Name: out.Name, Version: out.Version, Env: out.Env, CreatedAt: out.CreatedAt, value: &out.Value}, nil
 }
 
 // Put writes a new version. cas, when not nil, is the version the secret
@@ -552,6 +633,9 @@ func (c *Client) call(ctx context.Context, method, path, bearer string, in, out 
 		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, c.base, errors.Unwrap(err))
 	}
 	defer res.Body.Close()
+	if res.StatusCode >= 300 && res.StatusCode < 400 {
+		return fmt.Errorf("%w: %s %s answered %d, to %s", ErrRedirect, method, c.base+redactPath(path), res.StatusCode, location(res))
+	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("%w: reading the answer", ErrUnavailable)
@@ -573,4 +657,20 @@ func (c *Client) call(ctx context.Context, method, path, bearer string, in, out 
 		}
 	}
 	return nil
+}
+
+// location describes where a redirect points, resolved against the request:
+// scheme, host and path, without user information, query or fragment.
+func location(res *http.Response) string {
+	u, err := res.Location()
+	if err != nil {
+		return "(no valid Location)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// redactPath drops the query of a request path.
+func redactPath(path string) string {
+	p, _, _ := strings.Cut(path, "?")
+	return p
 }

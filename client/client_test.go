@@ -169,7 +169,8 @@ func TestRenewWait(t *testing.T) {
 
 func TestSecretNeverPrintsValue(t *testing.T) {
 	t.Parallel()
-	s := Secret{Name: "llm/k", Version: 2, value: "CANARY-VALUE"}
+	v := "CANARY-VALUE"
+	s := Secret{Name: "llm/k", Version: 2, value: &v}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("got", "secret", s)
 	j, _ := json.Marshal(s)

@@ -1,0 +1,294 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/server/servertest"
+	"github.com/somaagent01/sa01-secrets/internal/token"
+)
+
+// redirectPair starts a listener that records every request, and a server
+// on another port of the same host that redirects every request to it with
+// status code.
+func redirectPair(t *testing.T, code int) (front, other *httptest.Server, hits *atomic.Int32) {
+	t.Helper()
+	hits = new(atomic.Int32)
+	other = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		// What a thief would answer: a token the client should not take.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"token":"sa01s_STOLEN","service":"gateway","value":"thief-value","name":"llm/k","version":1}`))
+	}))
+	t.Cleanup(other.Close)
+	front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, code)
+	}))
+	t.Cleanup(front.Close)
+	return front, other, hits
+}
+
+// TestRedirectRefused: a server that redirects to another port gets no
+// credential sent there, at login or with a token, with the client's own
+// HTTP client or one given to it; the error names the location.
+func TestRedirectRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		front, other, hits := redirectPair(t, code)
+		given := &http.Client{Timeout: 5 * time.Second}
+		for _, opts := range [][]Option{nil, {WithHTTPClient(given)}} {
+			c, err := New(front.URL, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Login(ctx, "internal-CANARY-token", "gateway")
+			if !errors.Is(err, ErrRedirect) || !strings.Contains(err.Error(), other.URL+"/v1/auth/login") {
+				t.Fatalf("%d: Login through a redirect: %v", code, err)
+			}
+			if strings.Contains(err.Error(), "CANARY") || c.Token() != "" {
+				t.Fatalf("%d: token %q, error %v", code, c.Token(), err)
+			}
+			c.Close()
+
+			c, _ = New(front.URL, append(opts, WithToken("sa01s_CANARY"))...)
+			s, err := c.Get(ctx, "llm/k")
+			if !errors.Is(err, ErrRedirect) || !strings.Contains(err.Error(), other.URL+"/v1/secrets/llm/k") || s.Value() != "" {
+				t.Fatalf("%d: Get through a redirect: %q, %v", code, s.Value(), err)
+			}
+			if _, err := c.PutWith(ctx, "llm/k", "CANARY-value", PutOptions{}); !errors.Is(err, ErrRedirect) {
+				t.Fatalf("%d: Put through a redirect: %v", code, err)
+			}
+		}
+		if n := hits.Load(); n != 0 {
+			t.Fatalf("%d: the other port received %d requests", code, n)
+		}
+		if given.CheckRedirect != nil {
+			t.Fatal("the caller's http.Client was changed")
+		}
+	}
+	// A 3xx without a Location is refused too, not read as a success.
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusFound)
+		_, _ = w.Write([]byte(`{"token":"sa01s_STOLEN"}`))
+	}))
+	defer bare.Close()
+	c, _ := New(bare.URL)
+	if err := c.Login(ctx, "internal", "gateway"); !errors.Is(err, ErrRedirect) || c.Token() != "" {
+		t.Fatalf("3xx without a Location: %v, token %q", err, c.Token())
+	}
+}
+
+type holder struct {
+	Exported Secret
+	hidden   Secret
+	Ptr      *Secret
+	List     []Secret
+	hiddenP  *Secret
+}
+
+// TestSecretRedactedEverywhere: a Secret alone, in an exported or an
+// unexported field, behind a pointer or in a slice, shows [REDACTED] and
+// never its value under every fmt verb, fmt.Errorf, slog's text and JSON
+// handlers and encoding/json.
+func TestSecretRedactedEverywhere(t *testing.T) {
+	t.Parallel()
+	v := "CANARY-VALUE"
+	s := Secret{Name: "llm/k", Version: 2, value: &v}
+	h := holder{Exported: s, hidden: s, Ptr: &s, List: []Secret{s}, hiddenP: &s}
+	var outs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		outs = append(outs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, h), fmt.Sprintf(verb, &h), fmt.Sprintf(verb, []any{s}))
+	}
+	outs = append(outs, fmt.Errorf("reading: %v", h).Error(), fmt.Errorf("reading %+v: %w", h, errors.New("x")).Error())
+	for _, newHandler := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var buf bytes.Buffer
+		l := slog.New(newHandler(&buf))
+		l.Info("got", "secret", s, "holder", h, "ptr", &h)
+		l.Info("got", slog.Any("secret", s), slog.Group("g", "holder", h))
+		outs = append(outs, buf.String())
+	}
+	for _, x := range []any{s, &s, h, []Secret{s}, map[string]Secret{"k": s}} {
+		j, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, string(j))
+	}
+	for _, out := range outs {
+		if strings.Contains(out, "CANARY") || strings.Contains(strings.ToLower(out), "43414e415259") {
+			t.Errorf("value printed: %s", out)
+		}
+		if !strings.Contains(out, Redacted) && !strings.Contains(out, `[REDACTED]`) {
+			t.Errorf("no [REDACTED] in %s", out)
+		}
+	}
+	if s.Value() != v || (Secret{}).Value() != "" {
+		t.Fatal("Value does not give the value")
+	}
+}
+
+// TestClientNeverPrintsTokens: a Client prints and logs as its address.
+func TestClientNeverPrintsTokens(t *testing.T) {
+	t.Parallel()
+	c, _ := New("http://127.0.0.1:1", WithToken("sa01s_CANARY"))
+	c.internal = "internal-CANARY"
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("client", "c", c, "h", struct{ C *Client }{c})
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprintf("%+v", struct{ C *Client }{c}), buf.String()} {
+		if strings.Contains(out, "CANARY") || !strings.Contains(out, "client.Client(http://127.0.0.1:1)") {
+			t.Errorf("printed: %s", out)
+		}
+	}
+}
+
+// flakyProxy stands in front of a server: while down it drops every
+// connection, as a server that is not running would, and records what
+// was asked.
+type flakyProxy struct {
+	*httptest.Server
+	up   atomic.Bool
+	mu   sync.Mutex
+	down []string // "METHOD path" asked while down
+}
+
+func newFlakyProxy(t *testing.T, target string) *flakyProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flakyProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.up.Load() {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		p.mu.Lock()
+		p.down = append(p.down, r.Method+" "+r.URL.Path)
+		p.mu.Unlock()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *flakyProxy) asked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.down...)
+}
+
+// TestRenewalRetriesWhenDownAtStart: a client given a token starts renewal
+// while the server is down; it retries, and renews the token once the
+// server is back, before the token expires.
+func TestRenewalRetriesWhenDownAtStart(t *testing.T) {
+	t.Parallel()
+	srv, err := servertest.StartWith(testPolicy, "internal-tok", nil, token.Options{TTL: 6 * time.Second, MaxTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	direct, _ := New(srv.URL)
+	if err := direct.login(ctx, "internal-tok", "gateway"); err != nil {
+		t.Fatal(err)
+	}
+	tok := direct.Token()
+	first, err := direct.Self(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newFlakyProxy(t, srv.URL)
+	c, _ := New(p.URL, WithToken(tok))
+	c.retryMin, c.retryMax = 20*time.Millisecond, 100*time.Millisecond
+	c.StartRenewal()
+	defer c.Close()
+	for deadline := time.Now().Add(30 * time.Second); len(p.asked()) < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the client stopped trying while the server was down: %v", p.asked())
+		}
+	}
+	p.up.Store(true)
+	for deadline := first.ExpiresAt; ; time.Sleep(50 * time.Millisecond) {
+		info, err := direct.Self(ctx)
+		if err == nil && info.ExpiresAt.After(first.ExpiresAt) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the token was not renewed before it expired (asked while down: %v; now: %v, %v)", p.asked(), info, err)
+		}
+	}
+}
+
+// TestRenewalLogsInAfterExpiry: the server goes down after login; the
+// client retries renewal until the token's expiry, then tries to log in
+// (not to renew a dead token), and logs in again once the server is back.
+func TestRenewalLogsInAfterExpiry(t *testing.T) {
+	t.Parallel()
+	srv, err := servertest.StartWith(testPolicy, "internal-tok", nil, token.Options{TTL: 2 * time.Second, MaxTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.Seed(map[string]string{"llm/openai_api_key": "sk-1"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p := newFlakyProxy(t, srv.URL)
+	p.up.Store(true)
+	c, _ := New(p.URL, WithCacheTTL(0))
+	c.retryMin, c.retryMax = 20*time.Millisecond, 100*time.Millisecond
+	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	first, exp := c.Token(), c.tokenInfo().ExpiresAt
+	p.up.Store(false)
+	time.Sleep(time.Until(exp) + time.Second)
+	asked := p.asked()
+	p.up.Store(true)
+	var renews, logins int
+	for _, a := range asked {
+		switch a {
+		case "POST /v1/auth/renew":
+			renews++
+		case "POST /v1/auth/login":
+			logins++
+		}
+	}
+	if renews+logins < 3 || logins == 0 {
+		t.Fatalf("while down: %d renewals and %d logins tried (%v), want retries and a login after the expiry", renews, logins, asked)
+	}
+	if last := asked[len(asked)-1]; last != "POST /v1/auth/login" {
+		t.Fatalf("after the expiry the client tried %q, want a login", last)
+	}
+	for deadline := time.Now().Add(30 * time.Second); c.Token() == first; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no login once the server was back")
+		}
+	}
+	if s, err := c.Get(ctx, "llm/openai_api_key"); err != nil || s.Value() != "sk-1" {
+		t.Fatalf("read after the new login: %v", err)
+	}
+}
