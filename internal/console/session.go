@@ -13,6 +13,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
 // Session lifetimes (docs/console.md).
@@ -76,11 +77,7 @@ func newSessions(idle, maxAge time.Duration) *sessions {
 }
 
 // randomToken returns 32 random bytes as unpadded URL-safe base64.
-func randomToken() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func randomToken() string { return token.Random(32) }
 
 // create starts a session for who and returns its cookie value, or "" when
 // the process holds too many sessions.

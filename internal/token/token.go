@@ -26,7 +26,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -188,9 +187,7 @@ func (m *Manager) Issue(ctx context.Context, service string) (sensitive.String, 
 	if service == "" {
 		return sensitive.String{}, Record{}, ErrNoService
 	}
-	var raw [32]byte
-	_, _ = rand.Read(raw[:])
-	tok := Prefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	tok := Prefix + Random(32)
 	var acc [8]byte
 	_, _ = rand.Read(acc[:])
 	now := m.now().UTC()
