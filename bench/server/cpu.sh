@@ -34,7 +34,7 @@ trap cleanup EXIT
 
 go build -o "$work/loadgen" ./bench/server
 if [[ -z ${BINS:-} ]]; then
-	go build -o "$work/sa01-secrets" ./cmd/sa01-secrets
+	go build -tags sa01bench -o "$work/sa01-secrets" ./cmd/sa01-secrets
 	BINS="$work/sa01-secrets"
 fi
 

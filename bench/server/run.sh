@@ -11,8 +11,9 @@
 #                  group commit, and the read cache (a cached read is served
 #                  only if its audit commit proves it current);
 #   "on, no cache" the same with --no-read-cache: every read queries SQLite;
-#   "audit off"    the hidden flag --benchmark-without-audit, which exists
-#                  only to measure this; without audit events there is no
+#   "audit off"    --benchmark-without-audit, a flag only the sa01bench build
+#                  tag has (the production binary cannot turn audit off);
+#                  without audit events there is no
 #                  commit to prove a cached read, so it has no cache either.
 # The cost of audit is "on, no cache" against "audit off" (the same read
 # path); the cache's gain is "audit on" against "on, no cache".
@@ -52,7 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/sa01-secrets" ./cmd/sa01-secrets
+go build -tags sa01bench -o "$work/sa01-secrets" ./cmd/sa01-secrets
 go build -o "$work/loadgen" ./bench/server
 bin="$work/sa01-secrets"
 bins=("new=$bin")
@@ -60,7 +61,7 @@ if [[ -n ${COMPARE:-} ]]; then
 	base_rev=$(git rev-parse --short "$COMPARE")
 	mkdir "$work/base-src"
 	git archive "$base_rev" | tar -x -C "$work/base-src"
-	(cd "$work/base-src" && go build -o "$work/sa01-secrets-base" ./cmd/sa01-secrets)
+	(cd "$work/base-src" && go build -tags sa01bench -o "$work/sa01-secrets-base" ./cmd/sa01-secrets)
 	bins=("$base_rev=$work/sa01-secrets-base" "new=$bin")
 fi
 MODES=${MODES:-on,nocache,off}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -151,25 +152,42 @@ func TestDecryptPreviousKeys(t *testing.T) {
 	}
 }
 
+// TestDecryptTTL: within --ttl the plaintext comes out exactly; past it
+// (or beyond the 60 s clock skew) nothing comes out but the error.
 func TestDecryptTTL(t *testing.T) {
 	k := fernet.GenerateKey()
 	env := keyEnv(k)
-	fresh := string(k.Encrypt([]byte("fresh")))
-	old := string(k.EncryptAt([]byte("old"), time.Now().Add(-2*time.Hour)))
-	future := string(k.EncryptAt([]byte("future"), time.Now().Add(5*time.Minute)))
-
-	basicRun(t, env, fresh, "decrypt", "--ttl", "60").want(t, ExitOK)
-	basicRun(t, env, old, "decrypt", "--ttl", "3600").want(t, ExitInvalidToken)
-	basicRun(t, env, old, "decrypt", "--ttl", "10800").want(t, ExitOK)
-	basicRun(t, env, old, "decrypt").want(t, ExitOK) // no --ttl: no time checks
-	basicRun(t, env, future, "decrypt").want(t, ExitOK)
-	basicRun(t, env, future, "decrypt", "--ttl", "3600").want(t, ExitInvalidToken) // beyond the 60 s skew
+	at := func(msg string, d time.Duration) string { return string(k.EncryptAt([]byte(msg), time.Now().Add(d))) }
+	accept := func(tok, want string, args ...string) {
+		t.Helper()
+		if r := basicRun(t, env, tok, append([]string{"decrypt"}, args...)...).want(t, ExitOK); r.stdout != want {
+			t.Errorf("decrypt %v = %q, want %q", args, r.stdout, want)
+		}
+	}
+	refuse := func(tok, plain string, args ...string) {
+		t.Helper()
+		r := basicRun(t, env, tok, append([]string{"decrypt"}, args...)...).want(t, ExitInvalidToken)
+		if r.stdout != "" || !strings.Contains(r.stderr, "invalid token") || strings.Contains(r.stderr, plain) {
+			t.Errorf("decrypt %v refused: stdout %q, stderr %q", args, r.stdout, r.stderr)
+		}
+	}
+	old := at("old-plaintext", -2*time.Hour)
+	future := at("future-plaintext", 5*time.Minute)
+	accept(at("fresh-plaintext", 0), "fresh-plaintext", "--ttl", "60")
+	refuse(old, "old-plaintext", "--ttl", "3600")
+	accept(old, "old-plaintext", "--ttl", "10800")
+	accept(old, "old-plaintext") // no --ttl: no time checks
+	accept(future, "future-plaintext")
+	refuse(future, "future-plaintext", "--ttl", "3600") // beyond the 60 s skew
 	// --ttl 0 is a real limit: a token from two seconds ago is refused.
-	basicRun(t, env, string(k.EncryptAt([]byte("x"), time.Now().Add(-2*time.Second))), "decrypt", "--ttl", "0").want(t, ExitInvalidToken)
-	basicRun(t, env, string(k.EncryptAt([]byte("x"), time.Now().Add(30*time.Second))), "decrypt", "--ttl", "0").want(t, ExitOK)
-	basicRun(t, env, old, "decrypt", "--ttl", "9223372037").want(t, ExitOK) // beyond a Duration: no overflow
-	basicRun(t, env, fresh, "decrypt", "--ttl", "-1").want(t, ExitUsage)
-	basicRun(t, env, fresh, "decrypt", "--ttl", "soon").want(t, ExitUsage)
+	refuse(at("x-2s", -2*time.Second), "x-2s", "--ttl", "0")
+	accept(at("x+30s", 30*time.Second), "x+30s", "--ttl", "0")
+	accept(old, "old-plaintext", "--ttl", "9223372037") // beyond a Duration: no overflow
+	for _, bad := range []string{"-1", "soon"} {
+		if r := basicRun(t, env, old, "decrypt", "--ttl", bad).want(t, ExitUsage); r.stdout != "" {
+			t.Errorf("--ttl %s printed %q", bad, r.stdout)
+		}
+	}
 }
 
 func TestDecryptFailures(t *testing.T) {
@@ -240,10 +258,10 @@ func TestConfigVerb(t *testing.T) {
 	k1, k2 := fernet.GenerateKey(), fernet.GenerateKey()
 	env := keyEnv(k1, k2)
 	env[config.EnvDBDSN] = "postgresql://user:hunter2@host:5432/db"
-	env[config.EnvRedisURL] = "redis://:redispw@host:6379/0"
+	env[config.EnvSecretsToken] = "sa01s_tokenvalue"
 	env[config.EnvInternalToken] = "internal-token-value"
 	r := basicRun(t, env, "", "config").want(t, ExitOK)
-	for _, want := range []string{"key " + k1.ID(), "key " + k2.ID(), "postgresql://user:****@host:5432/db", "redis://:****@host:6379/0", "(set)"} {
+	for _, want := range []string{"key " + k1.ID(), "key " + k2.ID(), "postgresql://user:****@host:5432/db", "(set)"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("config output lacks %q:\n%s", want, r.stdout)
 		}
@@ -254,7 +272,7 @@ func TestConfigVerb(t *testing.T) {
 		t.Fatalf("config --format json: %v\n%s", err, j.stdout)
 	}
 	for _, out := range []string{r.stdout, j.stdout} {
-		for _, secret := range []string{k1.Encode(), k2.Encode(), "hunter2", "redispw", "internal-token-value"} {
+		for _, secret := range []string{k1.Encode(), k2.Encode(), "hunter2", "sa01s_tokenvalue", "internal-token-value"} {
 			if strings.Contains(out, secret) {
 				t.Fatalf("config prints a secret:\n%s", out)
 			}
@@ -266,8 +284,11 @@ func TestConfigVerb(t *testing.T) {
 
 func TestVersionAndUsage(t *testing.T) {
 	r := basicRun(t, nil, "", "version").want(t, ExitOK)
-	if !regexp.MustCompile(`^sa01-secrets \S+\n$`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`^sa01-secrets \S+ \(revision \S+, go\S+\)\n$`).MatchString(r.stdout) {
 		t.Fatalf("version = %q", r.stdout)
+	}
+	if f := basicRun(t, nil, "", "--version").want(t, ExitOK); f.stdout != r.stdout {
+		t.Fatalf("--version = %q, version = %q", f.stdout, r.stdout)
 	}
 	basicRun(t, nil, "", "version", "extra").want(t, ExitUsage)
 	basicRun(t, nil, "", "no-such-verb").want(t, ExitUsage)
@@ -278,5 +299,33 @@ func TestVersionAndUsage(t *testing.T) {
 		if !strings.Contains(h.stdout, "Examples:") {
 			t.Errorf("%v --help has no examples", verb)
 		}
+	}
+}
+
+func TestVersionString(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.25.0", Main: debug.Module{Path: "github.com/somaagent01/sa01-secrets", Version: "v0.4.0"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, c := range []struct {
+		ldflags string
+		bi      *debug.BuildInfo
+		want    string
+	}{
+		{"", bi, "v0.4.0 (revision 0123456789abcdef-dirty, 2026-12-01T10:00:00Z, go1.25.0)"},
+		{"v9", bi, "v9 (revision 0123456789abcdef-dirty, 2026-12-01T10:00:00Z, go1.25.0)"},
+		{"", &debug.BuildInfo{GoVersion: "go1.25.0", Main: debug.Module{Version: "(devel)"}}, "(devel) (revision unknown, go1.25.0)"},
+		{"", nil, "(devel)"},
+	} {
+		if got := versionString(c.ldflags, c.bi); got != c.want {
+			t.Errorf("versionString(%q) = %q, want %q", c.ldflags, got, c.want)
+		}
+	}
+}
+
+// The production binary has no way to turn audit off: the benchmarks'
+// flag exists only in a build with the sa01bench tag (serve_bench.go).
+func TestServeHasNoAuditOffFlag(t *testing.T) {
+	r := basicRun(t, nil, "", "serve", "--benchmark-without-audit").want(t, ExitUsage)
+	if !strings.Contains(r.stderr, "unknown flag") {
+		t.Fatalf("stderr %q", r.stderr)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
+	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
 	"github.com/somaagent01/sa01-secrets/internal/token"
@@ -257,6 +258,10 @@ func TestAuditFileSinkAndVerifyFile(t *testing.T) {
 // buffer is full: the file sink never answers, and a read is refused within
 // the bound with exit 7 instead of hanging.
 func TestAuditHangingSinkRefusesAccess(t *testing.T) {
+	// The production bound: this test is of the bound itself (not parallel:
+	// it changes what every CLI call in the process uses while it runs).
+	auditBound = audit.DefaultTimeout
+	defer func() { auditBound = testAuditBound }()
 	e := newAuditEnv(t)
 	e.must("v", "put", "app/a")
 	fifo := filepath.Join(e.dir, "audit.fifo")
@@ -355,7 +360,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		}
 	}()
 	out := e.must("", "incident", "open", "svc/token", "--reason", "pasted in chat", "--revoke-tokens", "--format", "json")
-	var opened openOutput
+	var opened respond.Opened
 	if err := json.Unmarshal([]byte(out), &opened); err != nil || !strings.HasPrefix(opened.ID, "INC-") {
 		t.Fatalf("open: %v\n%s", err, out)
 	}
@@ -392,7 +397,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	}
 
 	out = e.must("", "incident", "status", opened.ID, "--format", "json")
-	var st []statusOutput
+	var st []respond.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 {
 		t.Fatalf("status: %v\n%s", err, out)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,26 +14,57 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
 // Version is set with -ldflags "-X main.Version=..."; it falls back to the
 // module version recorded in the binary.
 var Version string
 
+// version is what `version` and `--version` print after the program's
+// name: the version, and the VCS revision the binary was built from (with
+// "-dirty" when the tree had changes) and its time, from the build info.
 func version() string {
-	if Version != "" {
-		return Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionString(Version, bi)
+}
+
+func versionString(v string, bi *debug.BuildInfo) string {
+	if v == "" && bi != nil {
+		v = bi.Main.Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if v == "" {
+		v = "(devel)"
 	}
-	return "(devel)"
+	if bi == nil {
+		return v
+	}
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return v + " (revision unknown, " + bi.GoVersion + ")"
+	}
+	if at != "" {
+		at = ", " + at
+	}
+	return v + " (revision " + rev + dirty + at + ", " + bi.GoVersion + ")"
 }
 
 func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and the VCS revision it was built from",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := fmt.Fprintf(g.stdout, "sa01-secrets %s\n", version())
@@ -48,9 +77,6 @@ func newGenerateCommand(g *globals) *cobra.Command {
 	gen := &cobra.Command{
 		Use:   "generate",
 		Short: "Generate a Fernet key or a random token",
-		Example: `  sa01-secrets generate key > fernet.key
-  sa01-secrets generate token
-  sa01-secrets generate token --bytes 48`,
 	}
 	gen.AddCommand(&cobra.Command{
 		Use:   "key",
@@ -67,28 +93,17 @@ func newGenerateCommand(g *globals) *cobra.Command {
 		Short: "Print a URL-safe random token (as Python's secrets.token_urlsafe)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := generateToken(n)
+			s, err := secrets.Generate(secrets.GenerateToken, n)
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(g.stdout, s)
+			_, err = fmt.Fprintln(g.stdout, s.Reveal())
 			return err
 		},
 	}
 	tok.Flags().IntVar(&n, "bytes", 32, "bytes of entropy (16 to 1024)")
 	gen.AddCommand(tok)
 	return gen
-}
-
-// generateToken returns n random bytes in unpadded URL-safe base64, as
-// Python's secrets.token_urlsafe(n).
-func generateToken(n int) (string, error) {
-	if n < 16 || n > 1024 {
-		return "", usageError("use --bytes between 16 and 1024", "--bytes: %d is out of range", n)
-	}
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // maxCryptInput bounds what encrypt and decrypt read from stdin.
@@ -109,10 +124,7 @@ func newEncryptCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "encrypt",
 		Short: "Encrypt stdin to a Fernet token on stdout with SA01_CRYPTO_FERNET_KEY",
-		Long: `encrypt reads the whole of stdin and writes one Fernet token and a newline.
-Python's Fernet(key).decrypt(token) returns exactly the input bytes.`,
-		Example: `  printf %s "$VALUE" | sa01-secrets encrypt > value.token`,
-		Args:    cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ring, err := requireKeys(g)
 			if err != nil {
@@ -133,14 +145,7 @@ func newDecryptCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "decrypt",
 		Short: "Decrypt a Fernet token on stdin with the primary or a previous key",
-		Long: `decrypt reads one token from stdin (surrounding whitespace is ignored) and
-writes the plaintext, exactly, to stdout. It tries SA01_CRYPTO_FERNET_KEY, then
-each of SA01_CRYPTO_FERNET_PREVIOUS_KEYS. With --ttl, tokens older than that many
-seconds (or more than 60 s in the future) are refused; --ttl 0 is a real limit.
-A token that no loaded key decrypts exits with code 3.`,
-		Example: `  sa01-secrets decrypt < value.token
-  sa01-secrets decrypt --ttl 3600 < session.token`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ring, err := requireKeys(g)
 			if err != nil {
@@ -204,11 +209,7 @@ func newConfigCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Show the configuration from SA01_* variables, with secrets masked",
-		Long: `config validates every SA01_* variable and prints them safely: keys by key
-ID, DSNs with the password as ****, tokens only as (set) or (unset).`,
-		Example: `  sa01-secrets config
-  sa01-secrets config --format json`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.config()
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -45,7 +46,7 @@ func newRotateFixture(t *testing.T) *rotateFixture {
 // from vars.
 func (e *rotateFixture) getenv(name string) string {
 	if name == config.EnvFernetKey || name == config.EnvFernetPreviousKeys {
-		ef, err := rotate.ReadEnvFile(e.env)
+		ef, err := dotenv.Read(e.env)
 		if err != nil {
 			return ""
 		}
@@ -111,11 +112,11 @@ func TestKeyRotateCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	ef, err := rotate.ReadEnvFile(e.env)
+	ef, err := dotenv.Read(e.env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, _ := ef.Ring()
+	ring, _ := rotate.EnvRing(ef)
 	ks := ring.Keys()
 	if len(ks) != 2 || ks[1].ID() != e.k1.ID() {
 		t.Fatalf("env ring after rotate: %d keys", len(ks))
@@ -164,8 +165,8 @@ func TestKeyRotateCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	ef, _ = rotate.ReadEnvFile(e.env)
-	ring, _ = ef.Ring()
+	ef, _ = dotenv.Read(e.env)
+	ring, _ = rotate.EnvRing(ef)
 	if !strings.Contains(out, ring.Primary().Encode()+"\n") {
 		t.Error("--print-key did not print the new key")
 	}
@@ -307,8 +308,8 @@ func TestStagedRotationCLI(t *testing.T) {
 		t.Fatalf("retire in retention: %d %s", code, errs)
 	}
 	e.mustRun("", "key", "retire", e.k1.ID(), "--env-file", e.env, "--force", "--reason", "test retirement")
-	ef, _ := rotate.ReadEnvFile(e.env)
-	if ring, _ := ef.Ring(); ring.Key(e.k1.ID()) != nil || len(ring.Keys()) != 1 {
+	ef, _ := dotenv.Read(e.env)
+	if ring, _ := rotate.EnvRing(ef); ring.Key(e.k1.ID()) != nil || len(ring.Keys()) != 1 {
 		t.Error("retired key still in the env file")
 	}
 	e.checkAll()
@@ -411,29 +412,6 @@ func TestRotateSecretCLI(t *testing.T) {
 	}
 	if code, _, errs := e.run("", "rotate", "llm/openai_api_key", "--generate", "nonsense"); code != ExitUsage {
 		t.Errorf("bad --generate: %d %s", code, errs)
-	}
-}
-
-func TestProgressOutput(t *testing.T) {
-	var tty bytes.Buffer
-	p := &progress{w: &tty, tty: true}
-	p.update("reencrypt", rotate.Progress{Total: 10, Done: 5})
-	p.update("reencrypt", rotate.Progress{Total: 10, Done: 10})
-	out := tty.String()
-	if !strings.HasPrefix(out, "\rreencrypt [###############...............] 5/10 versions  50%") || !strings.HasSuffix(out, "100%\n") {
-		t.Errorf("terminal progress: %q", out)
-	}
-	var plain bytes.Buffer
-	p = newProgress(&plain) // a buffer is not a terminal
-	if p.tty {
-		t.Fatal("a buffer taken for a terminal")
-	}
-	for i := int64(1); i <= 100; i++ {
-		p.update("reencrypt", rotate.Progress{Total: 100, Done: i})
-	}
-	lines := strings.Split(strings.TrimSpace(plain.String()), "\n")
-	if len(lines) > 3 || lines[len(lines)-1] != "reencrypt: 100/100 versions (100%), 0 skipped, 0 failed" || strings.Contains(plain.String(), "\r") {
-		t.Errorf("plain progress (at most one line a second, and the last): %q", plain.String())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/server/servertest"
 )
 
@@ -126,7 +127,7 @@ func TestRunChildEnvironment(t *testing.T) {
 		t.Error("inherited variable dropped")
 	}
 	for k := range env {
-		if withheld(k) {
+		if inject.Withheld(k) {
 			t.Errorf("child environment has %s", k)
 		}
 	}
@@ -228,23 +229,6 @@ func TestRunWatchRestarts(t *testing.T) {
 	}
 	if res.code != 143 {
 		t.Fatalf("code %d: %s", res.code, res.stderr)
-	}
-}
-
-func TestChildEnv(t *testing.T) {
-	t.Parallel()
-	parent := []string{"PATH=/bin", "HOME=/h", "A=1", "SA01_AUTH_INTERNAL_TOKEN=x", "SA01_CRYPTO_FERNET_KEY_FILE=/k", "OPENAI_API_KEY=old", "BAD"}
-	got := strings.Join(childEnv(parent, map[string]string{"OPENAI_API_KEY": "new", "B": "2"}, false), " ")
-	if got != "PATH=/bin HOME=/h A=1 OPENAI_API_KEY=new B=2" {
-		t.Fatalf("childEnv = %s", got)
-	}
-	got = strings.Join(childEnv(parent, map[string]string{"B": "2"}, true), " ")
-	if got != "PATH=/bin HOME=/h B=2" {
-		t.Fatalf("pristine = %s", got)
-	}
-	got = strings.Join(childEnv(nil, nil, true), " ")
-	if got != "PATH=/usr/local/bin:/usr/bin:/bin" {
-		t.Fatalf("pristine, empty parent = %s", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -327,6 +328,49 @@ func TestImportExportCLI(t *testing.T) {
 		t.Errorf("partial import: %s", l)
 	}
 	e.fails(t, ExitUsage, "", "export")
+}
+
+// TestExportDotenvRunsNothing: a value holding command substitutions and
+// variables, exported as dotenv and sourced by a shell, runs nothing and
+// arrives exactly.
+func TestExportDotenvRunsNothing(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	e := newCLIEnv(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	value := "`touch " + marker + "`$(touch " + marker + ")$HOME"
+	e.ok(t, value, "put", "app/token")
+	out := filepath.Join(dir, "app.env")
+	e.ok(t, "", "export", "--prefix", "app/", "--format", "dotenv", "--output", out)
+	got, err := exec.Command(sh, "-c", ". "+out+"; printf %s \"$TOKEN\"").Output()
+	if err != nil {
+		t.Fatalf("sourcing the export: %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("sourcing the exported file ran a command")
+	}
+	if string(got) != value {
+		t.Fatalf("sourced value %q, want %q", got, value)
+	}
+}
+
+// TestExportPrefixLeavesNoName: a prefix that is a secret's whole name
+// leaves it no variable name; export refuses rather than write "=value".
+func TestExportPrefixLeavesNoName(t *testing.T) {
+	e := newCLIEnv(t)
+	e.ok(t, "v", "put", "app/x")
+	for _, format := range []string{"dotenv", "env"} {
+		r := e.fails(t, ExitUsage, "", "export", "--prefix", "app/x", "--format", format)
+		if r.stdout != "" || !strings.Contains(r.stderr, "leaves no variable name") {
+			t.Errorf("%s: stdout %q, stderr %q", format, r.stdout, r.stderr)
+		}
+	}
+	if out := e.ok(t, "", "export", "--prefix", "app/", "--format", "dotenv"); out != "X=\"v\"\n" {
+		t.Errorf("export = %q", out)
+	}
 }
 
 func TestVerifyCLI(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -19,7 +20,7 @@ func extraExitCode(err error) int {
 		return ExitNotFound
 	case errors.Is(err, store.ErrConflict):
 		return ExitConflict
-	case errors.Is(err, store.ErrCompromised):
+	case errors.Is(err, store.ErrCompromised), errors.Is(err, policy.ErrDenied):
 		return ExitDenied
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrNotWritable), errors.Is(err, store.ErrSchemaTooNew):
 		return ExitUnavailable

@@ -3,8 +3,8 @@ package main
 import (
 	"io"
 	"log/slog"
-	"strings"
 
+	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/scan"
 )
@@ -14,11 +14,10 @@ import (
 // with secret names, DSN passwords and whatever the scanner's rules detect
 // are written as ****.
 func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.TrimSpace(getenv("SA01_LOG_LEVEL"))))
+	level, json := config.LogSettings(getenv)
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
-	if strings.EqualFold(strings.TrimSpace(getenv("SA01_LOG_FORMAT")), "json") {
+	if json {
 		h = slog.NewJSONHandler(w, opts)
 	} else {
 		h = slog.NewTextHandler(w, opts)

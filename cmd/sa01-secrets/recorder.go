@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -11,11 +10,15 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
+// auditBound is how long an access waits for its audit event to be
+// recorded before it is refused: audit.DefaultTimeout. The tests of this
+// package raise it, as -race on a loaded machine can take longer; nothing
+// else changes it.
+var auditBound = audit.DefaultTimeout
+
 // openRecorder returns the audit recorder for accesses through st: the
 // store's hash chain (always), plus the JSON-lines file SA01_AUDIT_FILE when
-// set, each behind group commit, all under audit.Bounded so that a sink
-// that fails or does not answer within audit.DefaultTimeout refuses the
-// access instead of hanging it. Kafka is not a sink here: the publisher
+// set, under the bound auditBound. Kafka is not a sink here: the publisher
 // (startAuditPublisher) ships the store's chain, so reads never wait on it.
 func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Recorder, error) {
 	cfg, err := g.config()
@@ -26,58 +29,16 @@ func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Record
 	if ks := audit.MACKeys(cfg.Keys); len(ks) > 0 {
 		key = &ks[0]
 	}
-	chain := audit.NewChain(st, key)
-	// The chain comes first: it alone can check a guarded event (the
-	// server's read cache), and the Tee gives one to the others only
-	// once the chain has recorded it.
-	sinks := audit.Tee{audit.NewBatcher(chain, audit.BatcherOptions{})}
-	var fileSink *audit.File
+	var file *audit.File
 	if cfg.AuditFile != "" {
-		if fileSink, err = openAuditFile(cfg.AuditFile, g); err != nil {
+		if file, err = openAuditFile(cfg.AuditFile, g); err != nil {
 			return nil, err
 		}
-		sinks = append(sinks, audit.NewBatcher(fileSink, audit.BatcherOptions{}))
 	}
 	log := g.log()
-	return &storeRecorder{
-		Bounded: audit.NewBounded(sinks, audit.DefaultTimeout, func(err error) {
-			log.Error("audit: recording failed; the access is refused", "err", err)
-		}),
-		chain: chain,
-		store: st,
-		file:  fileSink,
-	}, nil
-}
-
-// storeRecorder is the recorder openRecorder returns; the server adds its
-// Kafka publisher to the chain's notifications with notifyOnCommit.
-type storeRecorder struct {
-	*audit.Bounded
-	chain *audit.Chain
-	store store.Audit
-	file  *audit.File // nil without SA01_AUDIT_FILE
-}
-
-// Ping reports whether the sinks can take events: the store's chain can be
-// read and the file sink has not failed. The server's health check uses it.
-func (r *storeRecorder) Ping(ctx context.Context) error {
-	if _, err := r.store.AuditHead(ctx); err != nil {
-		return errors.New("audit: the store's chain cannot be read")
-	}
-	if r.file != nil {
-		if err := r.file.Err(); err != nil {
-			return errors.New("audit: the audit file sink has failed")
-		}
-	}
-	return nil
-}
-
-// notifyOnCommit tells n after every commit of rec's chain, when rec is
-// the recorder openRecorder made.
-func notifyOnCommit(rec audit.Recorder, n audit.Notifier) {
-	if r, ok := rec.(*storeRecorder); ok {
-		r.chain.AddNotifier(n)
-	}
+	return audit.NewStoreRecorder(st, key, file, auditBound, func(err error) {
+		log.Error("audit: recording failed; the access is refused", "err", err)
+	}), nil
 }
 
 // auditFiles shares one sink per path within a process, so two recorders
@@ -117,7 +78,9 @@ func startAuditPublisher(ctx context.Context, g *globals, st store.Store, rec au
 		return nil, func() {}, nil
 	}
 	p = kafka.New(st, cfg.KafkaBootstrap, cfg.AuditKafkaTopic, kafka.Options{Logger: g.log()})
-	notifyOnCommit(rec, p)
+	if r, ok := rec.(*audit.StoreRecorder); ok {
+		r.AddNotifier(p)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

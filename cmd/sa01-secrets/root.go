@@ -89,15 +89,13 @@ func isCobraUsage(err error) bool {
 
 func newRootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "sa01-secrets",
-		Short: "Secrets manager for the SomaAgent01 platform",
-		Long: `sa01-secrets stores the platform's secrets encrypted with Fernet under
-SA01_CRYPTO_FERNET_KEY, rotates keys, serves each service only the secrets it
-is granted, injects them as environment variables, audits every access, and
-keeps secrets out of logs and code.`,
+		Use:           "sa01-secrets",
+		Short:         "Secrets manager for the SomaAgent01 platform",
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("sa01-secrets {{.Version}}\n")
 	root.AddCommand(
 		newVersionCommand(g),
 		newGenerateCommand(g),
@@ -110,5 +108,6 @@ keeps secrets out of logs and code.`,
 	root.AddCommand(serverCommands(g)...)
 	root.AddCommand(auditCommands(g)...)
 	root.AddCommand(scanCommands(g)...)
+	addHelp(root)
 	return root
 }

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -218,4 +220,34 @@ func VerifyEntries(es []Entry, cps []Checkpoint, keys []MACKey) Result {
 		}
 	}
 	return v.Finish()
+}
+
+// ChainReader is the store's side of verification: the chain in seq order,
+// in batches, and its checkpoints.
+type ChainReader interface {
+	WalkAudit(ctx context.Context, batch int, fn func([]Entry) error) error
+	AuditCheckpoints(ctx context.Context) ([]Checkpoint, error)
+}
+
+// VerifyStore verifies the store's whole chain in bounded memory, reading
+// it in batches of 5,000, and stops at the first problem.
+func VerifyStore(ctx context.Context, r ChainReader, keys []MACKey) (Result, error) {
+	cps, err := r.AuditCheckpoints(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	v := NewVerifier(cps, keys)
+	stop := errors.New("stop")
+	err = r.WalkAudit(ctx, 5000, func(es []Entry) error {
+		for _, e := range es {
+			if !v.Add(e) {
+				return stop
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, stop) {
+		return Result{}, err
+	}
+	return v.Finish(), nil
 }

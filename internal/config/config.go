@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -24,7 +25,6 @@ const (
 	EnvInternalToken      = "SA01_AUTH_INTERNAL_TOKEN"         // secret: the launcher's credential for logging in services
 	EnvAuthRequired       = "SA01_AUTH_REQUIRED"               // true (default) or false
 	EnvDBDSN              = "SA01_DB_DSN"                      // secret: sqlite:///abs/path.db or postgres://...
-	EnvRedisURL           = "SA01_REDIS_URL"                   // secret: the platform's Redis URL (described, masked)
 	EnvKafkaBootstrap     = "SA01_KAFKA_BOOTSTRAP_SERVERS"     // host:port list for audit streaming
 	EnvAuditKafkaTopic    = "SA01_AUDIT_KAFKA_TOPIC"           // default sa01.audit
 	EnvAuditFile          = "SA01_AUDIT_FILE"                  // JSON-lines audit file, or "-" for stdout
@@ -36,7 +36,13 @@ const (
 	EnvTokenMaxTTL        = "SA01_AUTH_TOKEN_MAX_TTL"          // service token max TTL, default 24h
 	EnvLogLevel           = "SA01_LOG_LEVEL"                   // debug, info (default), warn, error
 	EnvLogFormat          = "SA01_LOG_FORMAT"                  // text (default) or json
+	EnvSecretsToken       = "SA01_SECRETS_TOKEN"               // a service token for the CLI verbs against a server
+	EnvSecretsService     = "SA01_SECRETS_SERVICE"             // the service the CLI logs in as with the internal token
 )
+
+// DefaultSecretsService is the service the CLI logs in as when neither
+// SA01_SECRETS_TOKEN nor SA01_SECRETS_SERVICE is set.
+const DefaultSecretsService = "admin"
 
 // MinScanKey is the shortest SA01_SECRETS_SCAN_KEY accepted, in bytes
 // (scan.MinFingerprintKey).
@@ -57,13 +63,14 @@ type Config struct {
 	InternalToken   sensitive.String
 	AuthRequired    bool
 	DBDSN           sensitive.String // empty: the embedded default store
-	RedisURL        sensitive.String
 	ScanKey         sensitive.String // empty: findings carry no fingerprint, baselines are refused
 	KafkaBootstrap  []string
 	AuditKafkaTopic string
 	AuditFile       string
 	PolicyFile      string
 	SecretsAddr     string
+	SecretsToken    sensitive.String // a service token for the CLI (from login); empty: log in with InternalToken
+	SecretsService  string           // the service the CLI logs in as; default admin
 	Listen          string
 	TokenTTL        time.Duration
 	TokenMaxTTL     time.Duration
@@ -105,14 +112,13 @@ func Load(getenv func(string) string) (*Config, error) {
 
 	primary := secret(EnvFernetKey)
 	previous := secret(EnvFernetPreviousKeys)
-	if ring, err := parseRing(primary, previous); err != nil {
+	if ring, err := ParseRing(primary, previous); err != nil {
 		errs = append(errs, err)
 	} else {
 		c.Keys = ring
 	}
 	c.InternalToken = sensitive.New(strings.TrimSpace(secret(EnvInternalToken)))
 	c.DBDSN = sensitive.New(strings.TrimSpace(secret(EnvDBDSN)))
-	c.RedisURL = sensitive.New(strings.TrimSpace(secret(EnvRedisURL)))
 	c.ScanKey = sensitive.New(strings.TrimSpace(secret(EnvScanKey)))
 	if n := len(c.ScanKey.Reveal()); n > 0 && n < MinScanKey {
 		errs = append(errs, &Error{EnvScanKey, fmt.Sprintf("shorter than %d bytes; make one with: sa01-secrets generate key", MinScanKey)})
@@ -140,6 +146,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.SecretsAddr = strings.TrimRight(strings.TrimSpace(getenv(EnvSecretsAddr)), "/")
 	if c.SecretsAddr != "" && !strings.HasPrefix(c.SecretsAddr, "http://") && !strings.HasPrefix(c.SecretsAddr, "https://") {
 		errs = append(errs, &Error{EnvSecretsAddr, "want an http:// or https:// URL"})
+	}
+	c.SecretsToken = sensitive.New(getenv(EnvSecretsToken))
+	c.SecretsService = getenv(EnvSecretsService)
+	if c.SecretsService == "" {
+		c.SecretsService = DefaultSecretsService
 	}
 	if v := strings.TrimSpace(getenv(EnvListen)); v != "" {
 		c.Listen = v
@@ -180,6 +191,15 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// LogSettings reads SA01_LOG_LEVEL and SA01_LOG_FORMAT leniently, for the
+// logger the process needs before (and whether or not) the rest of the
+// configuration loads: a value Load would refuse gives the default (info,
+// text) here.
+func LogSettings(getenv func(string) string) (level slog.Level, json bool) {
+	_ = level.UnmarshalText([]byte(strings.TrimSpace(getenv(EnvLogLevel))))
+	return level, strings.EqualFold(strings.TrimSpace(getenv(EnvLogFormat)), "json")
 }
 
 // RequireKeys returns the key ring, or ErrNoKey.
@@ -226,7 +246,13 @@ func ParseKeyVar(name, v string) (*fernet.Key, error) {
 	return k, nil
 }
 
-func parseRing(primary, previous string) (*fernet.Ring, error) {
+// ParseRing parses the key ring of SA01_CRYPTO_FERNET_KEY (primary) and
+// SA01_CRYPTO_FERNET_PREVIOUS_KEYS (previous, comma-separated, newest
+// first), wherever they come from: the environment (Load) or an env file
+// (key rotation). It is nil when neither is set. Errors are *Error naming
+// the variable and the entry, never a value: a malformed key, a key listed
+// twice, more than one primary, or previous keys without a primary.
+func ParseRing(primary, previous string) (*fernet.Ring, error) {
 	if strings.TrimSpace(primary) == "" {
 		if strings.TrimSpace(previous) != "" {
 			return nil, &Error{EnvFernetKey, "not set, but " + EnvFernetPreviousKeys + " is"}
@@ -291,12 +317,13 @@ func (c *Config) Describe() []Setting {
 	} else {
 		add(EnvDBDSN, MaskDSN(c.DBDSN.Reveal()))
 	}
-	add(EnvRedisURL, orUnset(MaskDSN(c.RedisURL.Reveal())))
 	add(EnvKafkaBootstrap, orUnset(strings.Join(c.KafkaBootstrap, ",")))
 	add(EnvAuditKafkaTopic, c.AuditKafkaTopic)
 	add(EnvAuditFile, orUnset(c.AuditFile))
 	add(EnvPolicyFile, orUnset(c.PolicyFile))
 	add(EnvSecretsAddr, orUnset(MaskDSN(c.SecretsAddr)))
+	add(EnvSecretsToken, setOrUnset(!c.SecretsToken.IsZero()))
+	add(EnvSecretsService, c.SecretsService)
 	add(EnvScanKey, setOrUnset(!c.ScanKey.IsZero()))
 	add(EnvListen, c.Listen)
 	add(EnvTokenTTL, c.TokenTTL.String())

@@ -23,7 +23,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Keys != nil || !c.AuthRequired || c.AuditKafkaTopic != "sa01.audit" || c.Listen != "127.0.0.1:8200" ||
 		c.TokenTTL != time.Hour || c.TokenMaxTTL != 24*time.Hour || c.LogLevel != "info" || c.LogFormat != "text" ||
-		!c.DBDSN.IsZero() || !c.RedisURL.IsZero() || !c.InternalToken.IsZero() || c.KafkaBootstrap != nil ||
+		!c.DBDSN.IsZero() || !c.InternalToken.IsZero() || c.KafkaBootstrap != nil ||
 		c.AuditFile != "" || c.PolicyFile != "" || c.SecretsAddr != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -40,7 +40,6 @@ func TestEveryVariable(t *testing.T) {
 		EnvInternalToken:      " launcher-token \n",
 		EnvAuthRequired:       "false",
 		EnvDBDSN:              "postgresql://user:pw@host:5432/db",
-		EnvRedisURL:           "redis://:pw@host:6379/0",
 		EnvKafkaBootstrap:     " k1:9092, ,k2:9092 ",
 		EnvAuditKafkaTopic:    "audit.topic",
 		EnvAuditFile:          "/var/log/audit.jsonl",
@@ -63,8 +62,7 @@ func TestEveryVariable(t *testing.T) {
 	if len(ks) != 3 || !ks[0].Equal(k1) || !ks[1].Equal(k2) || !ks[2].Equal(k3) {
 		t.Fatal("ring is not primary then previous keys in order")
 	}
-	if c.InternalToken.Reveal() != "launcher-token" || c.AuthRequired || c.DBDSN.Reveal() != "postgresql://user:pw@host:5432/db" ||
-		c.RedisURL.Reveal() != "redis://:pw@host:6379/0" || strings.Join(c.KafkaBootstrap, "|") != "k1:9092|k2:9092" ||
+	if c.InternalToken.Reveal() != "launcher-token" || c.AuthRequired || c.DBDSN.Reveal() != "postgresql://user:pw@host:5432/db" || strings.Join(c.KafkaBootstrap, "|") != "k1:9092|k2:9092" ||
 		c.AuditKafkaTopic != "audit.topic" || c.AuditFile != "/var/log/audit.jsonl" || c.PolicyFile != "/etc/sa01/policy.yaml" ||
 		c.SecretsAddr != "https://secrets.internal:8200" || c.Listen != "0.0.0.0:9000" || c.TokenTTL != 30*time.Minute ||
 		c.TokenMaxTTL != 2*time.Hour || c.LogLevel != "debug" || c.LogFormat != "json" {
@@ -88,14 +86,13 @@ func TestFileVariables(t *testing.T) {
 		EnvFernetPreviousKeys + "_FILE": writeFile(t, k2.Encode()+"\r\n"),
 		EnvInternalToken + "_FILE":      writeFile(t, "tok\n"),
 		EnvDBDSN + "_FILE":              writeFile(t, "sqlite:///var/lib/sa01.db\n"),
-		EnvRedisURL + "_FILE":           writeFile(t, "redis://:pw@h:6379/0"),
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ks := c.Keys.Keys()
 	if len(ks) != 2 || !ks[0].Equal(k1) || !ks[1].Equal(k2) || c.InternalToken.Reveal() != "tok" ||
-		c.DBDSN.Reveal() != "sqlite:///var/lib/sa01.db" || c.RedisURL.Reveal() != "redis://:pw@h:6379/0" {
+		c.DBDSN.Reveal() != "sqlite:///var/lib/sa01.db" {
 		t.Fatalf("from files: %+v", c)
 	}
 }
@@ -138,7 +135,7 @@ func keysOf(m map[string]string) []string {
 }
 
 func TestBothValueAndFile(t *testing.T) {
-	for _, name := range []string{EnvFernetKey, EnvFernetPreviousKeys, EnvInternalToken, EnvDBDSN, EnvRedisURL} {
+	for _, name := range []string{EnvFernetKey, EnvFernetPreviousKeys, EnvInternalToken, EnvDBDSN} {
 		t.Run(name, func(t *testing.T) {
 			m := map[string]string{name: "value-one-secret", name + "_FILE": writeFile(t, "value-two-secret")}
 			loadErr(t, m, name, "both "+name+" and "+name+"_FILE are set")
@@ -225,7 +222,6 @@ func TestDescribe(t *testing.T) {
 		EnvFernetPreviousKeys: k2.Encode(),
 		EnvInternalToken:      "launcher-secret-token",
 		EnvDBDSN:              "postgresql://user:hunter2@host:5432/db",
-		EnvRedisURL:           "redis://:redispass@host:6379/0",
 		EnvSecretsAddr:        "https://admin:addrpass@secrets:8200",
 		EnvScanKey:            "scan-key-0123456789abcdef0123456789abcdef",
 	}))
@@ -243,7 +239,6 @@ func TestDescribe(t *testing.T) {
 		EnvFernetPreviousKeys: "key " + k2.ID(),
 		EnvInternalToken:      "(set)",
 		EnvDBDSN:              "postgresql://user:****@host:5432/db",
-		EnvRedisURL:           "redis://:****@host:6379/0",
 		EnvSecretsAddr:        "https://admin:****@secrets:8200",
 		EnvScanKey:            "(set)",
 		EnvAuthRequired:       "true",
@@ -254,12 +249,12 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	for _, secret := range []string{k1.Encode(), k2.Encode(), "launcher-secret-token", "hunter2", "redispass", "addrpass", "scan-key-0123456789abcdef"} {
+	for _, secret := range []string{k1.Encode(), k2.Encode(), "launcher-secret-token", "hunter2", "addrpass", "scan-key-0123456789abcdef"} {
 		if strings.Contains(all.String(), secret) {
 			t.Fatalf("Describe reveals a secret:\n%s", all.String())
 		}
 	}
-	for _, name := range []string{EnvFernetKey, EnvFernetPreviousKeys, EnvInternalToken, EnvAuthRequired, EnvDBDSN, EnvRedisURL,
+	for _, name := range []string{EnvFernetKey, EnvFernetPreviousKeys, EnvInternalToken, EnvAuthRequired, EnvDBDSN, EnvSecretsToken, EnvSecretsService,
 		EnvKafkaBootstrap, EnvAuditKafkaTopic, EnvAuditFile, EnvPolicyFile, EnvSecretsAddr, EnvScanKey, EnvListen, EnvTokenTTL,
 		EnvTokenMaxTTL, EnvLogLevel, EnvLogFormat} {
 		if _, ok := got[name]; !ok {
@@ -307,5 +302,39 @@ func TestParseKeyVar(t *testing.T) {
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Var != "MY_KEY" || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("ParseKeyVar error: %v", err)
+	}
+}
+
+// SA01_REDIS_URL belongs to the platform: sa01-secrets does not read it, so
+// a value it could not parse, or a _FILE it cannot read, changes nothing.
+func TestRedisURLNotRead(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"SA01_REDIS_URL":      "redis://:pw@h:6379/0",
+		"SA01_REDIS_URL_FILE": filepath.Join(t.TempDir(), "missing"),
+	}))
+	if err != nil {
+		t.Fatalf("Load with SA01_REDIS_URL set: %v", err)
+	}
+	for _, s := range c.Describe() {
+		if strings.Contains(s.Var, "REDIS") {
+			t.Errorf("Describe lists %s", s.Var)
+		}
+	}
+}
+
+func TestSecretsClientVars(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.SecretsToken.IsZero() || c.SecretsService != DefaultSecretsService {
+		t.Fatalf("defaults: token set %v, service %q", !c.SecretsToken.IsZero(), c.SecretsService)
+	}
+	c, err = Load(env(map[string]string{EnvSecretsToken: "sa01s_x", EnvSecretsService: "gateway"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecretsToken.Reveal() != "sa01s_x" || c.SecretsService != "gateway" {
+		t.Fatalf("loaded: token %v, service %q", c.SecretsToken.IsZero(), c.SecretsService)
 	}
 }

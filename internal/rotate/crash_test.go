@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -52,7 +53,7 @@ func (c *crashCase) command(ctx context.Context) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.bin, c.args...)
 	cmd.Env = []string{"SA01_DB_DSN=" + c.d.dsn, "HOME=" + filepath.Dir(c.env), "PATH=" + os.Getenv("PATH")}
 	// reencrypt without --env-file reads the keys from the environment.
-	if ef, err := ReadEnvFile(c.env); err == nil {
+	if ef, err := dotenv.Read(c.env); err == nil {
 		for _, v := range []string{"SA01_CRYPTO_FERNET_KEY", "SA01_CRYPTO_FERNET_PREVIOUS_KEYS"} {
 			if val, ok := ef.Lookup(v); ok && !contains(c.args, "--env-file") {
 				cmd.Env = append(cmd.Env, v+"="+val)
@@ -91,11 +92,11 @@ func (c *crashCase) moved() int64 {
 // holding, under that ring. It returns the ring.
 func (c *crashCase) checkReadable(when string) *fernet.Ring {
 	c.t.Helper()
-	ef, err := ReadEnvFile(c.env)
+	ef, err := dotenv.Read(c.env)
 	if err != nil {
 		c.t.Fatalf("%s: env file: %v", when, err)
 	}
-	ring, err := ef.Ring()
+	ring, err := EnvRing(ef)
 	if err != nil {
 		c.t.Fatalf("%s: env file is not whole: %v", when, err)
 	}
@@ -280,8 +281,8 @@ func TestCrashKeyRotate(t *testing.T) {
 				t.Errorf("no kill landed in the middle of the re-encryption: %v", stats)
 			}
 			// Every value still reads back exactly.
-			ef, _ := ReadEnvFile(c.env)
-			ring, _ := ef.Ring()
+			ef, _ := dotenv.Read(c.env)
+			ring, _ := EnvRing(ef)
 			svc := secrets.New(st, ring, nil, nil)
 			for name, want := range c.vals {
 				v, err := svc.Get(context.Background(), name, 0)

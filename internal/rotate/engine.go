@@ -110,7 +110,7 @@ type Engine struct {
 	Ring   *fernet.Ring // primary: the target; the others decrypt
 	Bind   Binder       // secrets.Bind; nil: rows carry no binding
 	// NewBinder, if set, replaces Bind with one binder per worker (see
-	// NewCachedBinder).
+	// secrets.NewBinder).
 	NewBinder func() Binder
 	BatchSize int // default 1000
 	Workers   int // crypto goroutines; default GOMAXPROCS

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -88,7 +89,7 @@ func TestEngineMovesEverythingKeepingTimestamps(t *testing.T) {
 	ring := mustRing(t, k3, k1, k2)
 	ts := timestamps(t, src, n, ring)
 	var last Progress
-	e := &Engine{Source: src, Ring: ring, Bind: testBind, NewBinder: NewCachedBinder, BatchSize: 10, Workers: 3, Progress: func(p Progress) { last = p }}
+	e := &Engine{Source: src, Ring: ring, Bind: testBind, NewBinder: func() Binder { return secrets.NewBinder() }, BatchSize: 10, Workers: 3, Progress: func(p Progress) { last = p }}
 	res, err := e.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

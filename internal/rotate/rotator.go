@@ -9,6 +9,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -35,7 +36,7 @@ type Store interface {
 type Rotator struct {
 	Store     Store
 	Bind      Binder         // secrets.Bind
-	NewBinder func() Binder  // NewCachedBinder: per-worker, faster; nil: Bind
+	NewBinder func() Binder  // secrets.NewBinder: per-worker, faster; nil: Bind
 	Recorder  audit.Recorder // nil: audit.Discard
 	Now       func() time.Time
 	BatchSize int
@@ -92,7 +93,7 @@ func (r *Rotator) record(ctx context.Context, ev audit.Event, err error) error {
 func reasonOf(err error) string {
 	var le *LockedError
 	var mk *MissingKeysError
-	var ee *EnvFileError
+	var ee *dotenv.FileError
 	var ke *KeyStateError
 	switch {
 	case errors.As(err, &le), errors.Is(err, store.ErrLocked):
@@ -139,7 +140,7 @@ func (e *KeyMismatchError) Unwrap() error { return ErrUnknownKey }
 // session is one verb's hold on its locks and its view of the key table.
 type session struct {
 	r       *Rotator
-	env     *EnvFile // nil when the verb works without an env file
+	env     *dotenv.File // nil when the verb works without an env file
 	ring    *fernet.Ring
 	infos   map[string]store.KeyInfo
 	counts  map[string]int64
@@ -159,7 +160,7 @@ func (r *Rotator) lock(ctx context.Context, envPath string) (*session, error) {
 	if envPath != "" {
 		// The file must exist and be readable before a lock file is
 		// created beside it.
-		ef, err := ReadEnvFile(envPath)
+		ef, err := dotenv.Read(envPath)
 		if err != nil {
 			return nil, err
 		}
@@ -212,11 +213,11 @@ func (r *Rotator) lockEnv(ctx context.Context, envPath string) (*session, error)
 // that the keys match the data.
 func (s *session) load(ctx context.Context, envPath string, ring *fernet.Ring) error {
 	if envPath != "" {
-		ef, err := ReadEnvFile(envPath)
+		ef, err := dotenv.Read(envPath)
 		if err != nil {
 			return err
 		}
-		ring, err = ef.Ring()
+		ring, err = EnvRing(ef)
 		if err != nil {
 			return err
 		}
@@ -400,7 +401,7 @@ func (r *Rotator) Rotate(ctx context.Context, envPath string) (rep *RotateReport
 		if err := r.Store.PutKey(ctx, store.KeyInfo{ID: target.ID(), State: store.KeyPending, CreatedAt: now, Note: "key rotate"}); err != nil {
 			return rep, err
 		}
-		if err := s.env.SetRing(withSecond(target, s.ring)); err != nil {
+		if err := SetEnvRing(s.env, withSecond(target, s.ring)); err != nil {
 			return rep, err
 		}
 		if err := s.env.Write(); err != nil {
@@ -429,7 +430,7 @@ func (r *Rotator) Rotate(ctx context.Context, envPath string) (rep *RotateReport
 		r.step("reencrypted")
 		// The old primary goes to the front of the previous keys.
 		final = withPrimary(target, withPrimary(old, s.ring))
-		if err := s.env.SetRing(final); err != nil {
+		if err := SetEnvRing(s.env, final); err != nil {
 			return rep, err
 		}
 		if err := s.env.Write(); err != nil {
@@ -527,7 +528,7 @@ func (r *Rotator) Stage(ctx context.Context, envPath string, key *fernet.Key) (r
 	if _, err := r.Store.EnsureKey(ctx, store.KeyInfo{ID: key.ID(), State: store.KeyPending, CreatedAt: r.now(), Note: "key stage"}); err != nil {
 		return rep, err
 	}
-	if err := s.env.SetRing(withSecond(key, s.ring)); err != nil {
+	if err := SetEnvRing(s.env, withSecond(key, s.ring)); err != nil {
 		return rep, err
 	}
 	if err := s.env.Write(); err != nil {
@@ -588,7 +589,7 @@ func (r *Rotator) Promote(ctx context.Context, envPath string) (rep *PromoteRepo
 			return rep, &KeyStateError{KeyID: primary.ID(), Reason: "is the primary in " + rep.EnvFile + " and no staged key follows it; run 'key stage' first"}
 		}
 		rep.OldKey = primary.ID()
-		if err := s.env.SetRing(withPrimary(target, s.ring)); err != nil {
+		if err := SetEnvRing(s.env, withPrimary(target, s.ring)); err != nil {
 			return rep, err
 		}
 		if err := s.env.Write(); err != nil {
@@ -735,11 +736,11 @@ func (r *Rotator) Retire(ctx context.Context, id, envPath string, force bool, re
 	}
 	defer s.close()
 	if envPath != "" {
-		ef, err := ReadEnvFile(envPath)
+		ef, err := dotenv.Read(envPath)
 		if err != nil {
 			return rep, err
 		}
-		ring, err := ef.Ring()
+		ring, err := EnvRing(ef)
 		if err != nil {
 			return rep, err
 		}
@@ -790,7 +791,7 @@ func (r *Rotator) Retire(ctx context.Context, id, envPath string, force bool, re
 			}
 		}
 		ring, _ := fernet.NewRing(keep...)
-		if err := s.env.SetRing(ring); err != nil {
+		if err := SetEnvRing(s.env, ring); err != nil {
 			return rep, err
 		}
 		if err := s.env.Write(); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -70,11 +71,11 @@ func (f *fixture) rotator() *Rotator {
 
 func (f *fixture) ring() *fernet.Ring {
 	f.t.Helper()
-	ef, err := ReadEnvFile(f.env)
+	ef, err := dotenv.Read(f.env)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	r, err := ef.Ring()
+	r, err := EnvRing(ef)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -141,11 +142,11 @@ func TestRotateOneNode(t *testing.T) {
 	if !strings.HasPrefix(string(b), "# sa01\nSA01_DB_DSN=sqlite:///tmp/x.db\n") {
 		t.Errorf("env file lost its other lines: %q", b)
 	}
-	bak, err := ReadEnvFile(f.env + ".bak")
+	bak, err := dotenv.Read(f.env + ".bak")
 	if err != nil {
 		t.Fatal(err)
 	}
-	br, _ := bak.Ring()
+	br, _ := EnvRing(bak)
 	if br.Primary().ID() != f.k1.ID() || br.Key(rep.NewKey) == nil {
 		t.Errorf(".bak ring %s", keyIDsOf(br.Keys()))
 	}
@@ -239,7 +240,7 @@ func TestRotateBadInputChangesNothing(t *testing.T) {
 	t.Run("missing env file", func(t *testing.T) {
 		f := newFixture(t, 5)
 		_, err := f.rotator().Rotate(context.Background(), f.env+".missing")
-		var ee *EnvFileError
+		var ee *dotenv.FileError
 		if !errors.As(err, &ee) || !strings.Contains(err.Error(), "does not exist") {
 			t.Fatalf("got %v", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 )
@@ -26,19 +27,45 @@ func Bind(key *fernet.Key, name string, version int, keyID, token string) []byte
 // bindWith is Bind under the binding subkey sub of a key.
 func bindWith(sub [32]byte, name string, version int, keyID, token string) []byte {
 	m := hmac.New(sha256.New, sub[:])
-	var n [8]byte
-	field := func(b []byte) {
-		binary.BigEndian.PutUint32(n[:4], uint32(len(b)))
-		m.Write(n[:4])
-		m.Write(b)
-	}
-	field([]byte(name))
-	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], uint64(version))
-	field(v[:])
-	field([]byte(keyID))
-	field([]byte(token))
+	writeBinding(m, name, version, keyID, token)
 	return m.Sum(nil)
+}
+
+// writeBinding writes the fields of a row binding to m: the one encoding
+// of Bind and NewBinder.
+func writeBinding(m hash.Hash, name string, version int, keyID, token string) {
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint32(n[:4], uint32(len(s)))
+		m.Write(n[:4])
+		m.Write([]byte(s))
+	}
+	field(name)
+	binary.BigEndian.PutUint32(n[:4], 8)
+	m.Write(n[:4])
+	binary.BigEndian.PutUint64(n[:], uint64(version))
+	m.Write(n[:])
+	field(keyID)
+	field(token)
+}
+
+// NewBinder returns a function that computes exactly what Bind computes,
+// keeping each key's HMAC state so the subkey is derived once per key
+// rather than once per row (re-encryption binds every row it moves). It is
+// not safe for concurrent use: make one per goroutine.
+func NewBinder() func(key *fernet.Key, name string, version int, keyID, token string) []byte {
+	macs := map[string]hash.Hash{}
+	return func(key *fernet.Key, name string, version int, keyID, token string) []byte {
+		m, ok := macs[key.ID()]
+		if !ok {
+			sub := key.Subkey(BindingLabel)
+			m = hmac.New(sha256.New, sub[:])
+			macs[key.ID()] = m
+		}
+		m.Reset()
+		writeBinding(m, name, version, keyID, token)
+		return m.Sum(nil)
+	}
 }
 
 // CheckBinding reports, in constant time, whether binding is the row

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -59,19 +60,9 @@ func nameChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
 }
 
-// ValidEnvName reports whether s is a portable environment variable name.
-func ValidEnvName(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// ValidEnvName reports whether s is a portable environment variable name
+// (dotenv.ValidName: letters, digits and '_', not starting with a digit).
+func ValidEnvName(s string) bool { return dotenv.ValidName(s) }
 
 // ValidClass reports whether c is a known class.
 func ValidClass(c string) bool {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -32,6 +33,9 @@ const (
 	ActionRollback = "rollback"
 	ActionExport   = "export"
 	ActionVerify   = "verify"
+	// ActionRun is a command started with secrets injected (run without
+	// a server): one event per start, its reads audited apart.
+	ActionRun = "run"
 )
 
 // Service is the secret service. It is safe for concurrent use.
@@ -97,12 +101,8 @@ type Value struct {
 	Value   sensitive.String
 }
 
-// Entry is a name and a value, for import and export.
-type Entry struct {
-	Name  string
-	Value sensitive.String
-	Line  int // the line of a dotenv file it came from, or 0
-}
+// Entry is a name and a value, for import: a variable of a dotenv file.
+type Entry = dotenv.Entry
 
 func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	if ev.Time.IsZero() {

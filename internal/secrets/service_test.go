@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -472,7 +473,11 @@ func TestImportExport(t *testing.T) {
 		s := secrets.New(st, ring(t, fernet.GenerateKey()), nil, clock)
 		ctx := ctxAs("x")
 		src := "# comment\nexport OPENAI_API_KEY=sk-1 # trailing\nDB_DSN='postgres://u:p@h/db'\nPEM=\"-----BEGIN-----\nabc\n-----END-----\"\nlower_case=x\n"
-		entries, err := secrets.ParseDotenv(strings.NewReader(src))
+		f, err := dotenv.Parse([]byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := f.Entries()
 		if err != nil {
 			t.Fatal(err)
 		}

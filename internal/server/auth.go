@@ -18,7 +18,6 @@ const (
 	actionRenew  = "renew"
 	actionRevoke = "revoke"
 
-	reasonDenied         = "denied"
 	reasonNotFound       = "not found"
 	reasonExpired        = "expired token"
 	reasonRevoked        = "revoked token"

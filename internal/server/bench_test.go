@@ -4,12 +4,13 @@ import (
 	"context"
 	"net/http"
 
+	"net/http/httptest"
+	"testing"
+
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
-	"net/http/httptest"
-	"testing"
 )
 
 // BenchmarkGetSecretAudited is BenchmarkGetSecret with the audit trail as

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
@@ -72,7 +73,7 @@ func (m *metrics) observe(route string, status int, outcome string, d time.Durat
 
 var keyAgeDesc = prometheus.NewDesc("sa01_key_age_seconds", "Age of each loaded Fernet key, by key ID (a one-way ID, not the key).", []string{"key_id", "primary"}, nil)
 
-type keyAgeCollector struct{ ages func() []KeyAge }
+type keyAgeCollector struct{ ages func() []rotate.KeyAge }
 
 func (c *keyAgeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keyAgeDesc }
 

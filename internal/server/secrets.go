@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -19,11 +20,14 @@ import (
 // missing one the caller may not see are answered alike.
 func (s *Server) allowed(r *http.Request, a policy.Action, auditAction, name string) bool {
 	p := principalFrom(r.Context())
-	if p.anonymous || s.d.Policy.Current().Allowed(p.rec.Service, a, name) {
+	if p.anonymous {
 		return true
 	}
-	_ = s.record(r.Context(), audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: reasonDenied})
-	return false
+	err := secrets.Authorize(r.Context(), s.d.Audit, s.d.Policy.Current(), p.rec.Service, a, auditAction, name)
+	if errors.Is(err, audit.ErrNotRecorded) {
+		s.log.Error("audit record failed", "action", auditAction, "outcome", audit.Failure, "request_id", audit.CallerFrom(r.Context()).RequestID)
+	}
+	return err == nil
 }
 
 type secretView struct {
@@ -47,35 +51,12 @@ type metaView struct {
 }
 
 func secretMeta(s store.Secret) metaView {
-	return metaView{Name: s.Name, Version: s.CurrentVersion, Env: EnvName(s.Name, s.EnvName), CreatedAt: s.UpdatedAt.UTC(),
+	return metaView{Name: s.Name, Version: s.CurrentVersion, Env: secrets.EnvName(s.Name, s.EnvName, ""), CreatedAt: s.UpdatedAt.UTC(),
 		Class: s.Class, Rotation: int64(s.RotationPeriod / time.Second)}
 }
 
 func versionMeta(name, env string, v store.Version) metaView {
-	return metaView{Name: name, Version: v.Version, Env: EnvName(name, env), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor, KeyID: v.KeyID}
-}
-
-// EnvName is the environment variable run sets for a secret: its own env
-// name when it has one, else its last path segment upper-cased
-// (llm/openai_api_key → OPENAI_API_KEY), with every character outside
-// [A-Z0-9_] replaced by '_'.
-func EnvName(name, env string) string {
-	if env != "" {
-		return env
-	}
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	b := []byte(strings.ToUpper(name))
-	for i, c := range b {
-		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
-			b[i] = '_'
-		}
-	}
-	if len(b) > 0 && '0' <= b[0] && b[0] <= '9' {
-		return "_" + string(b)
-	}
-	return string(b)
+	return metaView{Name: name, Version: v.Version, Env: secrets.EnvName(name, env, ""), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor, KeyID: v.KeyID}
 }
 
 func secretName(r *http.Request) (string, error) {
@@ -120,7 +101,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		Name:      name,
 		Version:   sec.Version.Version,
 		Value:     sec.Value.Reveal(),
-		Env:       EnvName(name, sec.Secret.EnvName),
+		Env:       secrets.EnvName(name, sec.Secret.EnvName, ""),
 		CreatedAt: sec.Version.CreatedAt.UTC(),
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -36,13 +37,6 @@ type Secrets interface {
 
 var _ Secrets = (*secrets.Service)(nil)
 
-// KeyAge is the age of one loaded Fernet key, for the metrics.
-type KeyAge struct {
-	ID      string
-	Primary bool
-	Age     time.Duration
-}
-
 // Deps are the server's dependencies. Secrets, Tokens, Policy and Audit are
 // required.
 type Deps struct {
@@ -58,7 +52,7 @@ type Deps struct {
 	// /v1/sys/health.
 	Checks map[string]func(context.Context) error
 	// KeyAges reports the loaded keys' ages for /metrics; may be nil.
-	KeyAges func() []KeyAge
+	KeyAges func() []rotate.KeyAge
 	// Registry receives the server's metrics; nil makes a new one.
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.

@@ -19,6 +19,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
@@ -121,8 +122,10 @@ func newHarness(t testing.TB, authRequired bool) *harness {
 		AuthRequired:  authRequired,
 		InternalToken: sensitive.New(internalToken),
 		Checks:        map[string]func(context.Context) error{"store": func(context.Context) error { return nil }},
-		KeyAges:       func() []KeyAge { return []KeyAge{{ID: "0123456789ab", Primary: true, Age: 48 * time.Hour}} },
-		Now:           clk.now,
+		KeyAges: func() []rotate.KeyAge {
+			return []rotate.KeyAge{{ID: "0123456789ab", Primary: true, Age: 48 * time.Hour}}
+		},
+		Now: clk.now,
 	})
 	h.ts = httptest.NewServer(h.srv)
 	t.Cleanup(h.ts.Close)
@@ -694,23 +697,5 @@ func TestNoLeak(t *testing.T) {
 	}
 	if len(h.ev.all()) < 10 {
 		t.Fatal("too few events: the test did not exercise the paths")
-	}
-}
-
-func TestEnvName(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"llm/openai_api_key":   "OPENAI_API_KEY",
-		"db/gateway/pass-word": "PASS_WORD",
-		"token":                "TOKEN",
-		"a/9lives":             "_9LIVES",
-		"x/a.b":                "A_B",
-	} {
-		if got := EnvName(in, ""); got != want {
-			t.Errorf("EnvName(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if EnvName("llm/openai_api_key", "OPENAI_KEY") != "OPENAI_KEY" {
-		t.Error("explicit env name ignored")
 	}
 }

@@ -1,4 +1,19 @@
-package rotate
+// Package dotenv reads and edits .env files, the one implementation of
+// the format in sa01-secrets: import reads secrets from one (Entries),
+// export writes values it reads back exactly (Quote, QuoteShell), and key
+// rotation rewrites the keys in one keeping every other byte (Set, Write).
+//
+// The syntax is the common one of docker compose and python-dotenv:
+//
+//	# comment
+//	NAME=value            # inline comment after whitespace
+//	export NAME='single quoted, no escapes'
+//	NAME="double quoted, \" \\ \n \r \t \$ \' \` escapes, may span lines"
+//
+// An unquoted value ends at the first '#' that follows a blank, and its
+// surrounding blanks are trimmed. A line break inside quotes is "\n" in the
+// value whether the file ends its lines with \n or \r\n.
+package dotenv
 
 import (
 	"bytes"
@@ -9,13 +24,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
 
-// MaxEnvFileSize bounds the env files ReadEnvFile accepts.
-const MaxEnvFileSize = 4 << 20
+// MaxFileSize bounds the env files Read accepts.
+const MaxFileSize = 4 << 20
 
-// EnvFile is a parsed .env file that can be edited and written back with
+// File is a parsed .env file that can be edited and written back with
 // every line it does not touch kept byte for byte: comments, blank lines,
 // export prefixes, quoting, line endings, and lines it cannot parse.
 //
@@ -25,17 +41,19 @@ const MaxEnvFileSize = 4 << 20
 //	NAME=value            # inline comment after whitespace
 //	export NAME='single quoted, no escapes'
 //	NAME="double quoted, \" \\ \n escapes, may span lines"
-type EnvFile struct {
+type File struct {
 	path  string // absolute, symlinks resolved
 	raw   []byte // the bytes parsed, to detect a concurrent change
 	mode  fs.FileMode
-	lines []envLine
+	lines []line
 }
 
-// envLine is one logical line (a quoted value may span several physical
+// line is one logical line (a quoted value may span several physical
 // lines). text holds it with its line ending; name is "" for lines that
 // assign nothing.
-type envLine struct {
+type line struct {
+	no     int    // the number of its first physical line
+	bad    string // why it is neither blank, a comment nor an assignment ("" when it is one)
 	text   string
 	name   string
 	value  string
@@ -44,30 +62,33 @@ type envLine struct {
 	suffix string // what follows the value: inline comment and line ending
 }
 
-// EnvFileError reports a problem with an env file. It names the file and
+// FileError reports a problem with an env file. It names the file and
 // the line, never a value.
-type EnvFileError struct {
+type FileError struct {
 	Path   string
 	Line   int // 0 when not about one line
 	Reason string
 	Err    error
 }
 
-func (e *EnvFileError) Error() string {
+func (e *FileError) Error() string {
+	if e.Path == "" && e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("env file %s: line %d: %s", e.Path, e.Line, e.Reason)
 	}
 	return fmt.Sprintf("env file %s: %s", e.Path, e.Reason)
 }
 
-func (e *EnvFileError) Unwrap() error { return e.Err }
+func (e *FileError) Unwrap() error { return e.Err }
 
-// ReadEnvFile reads and parses path. A missing or unreadable file, one over
-// [MaxEnvFileSize], or one that is not text, is an *EnvFileError.
-func ReadEnvFile(path string) (*EnvFile, error) {
+// Read reads and parses path. A missing or unreadable file, one over
+// [MaxFileSize], or one that is not text, is an *FileError.
+func Read(path string) (*File, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, &EnvFileError{Path: path, Reason: "bad path", Err: err}
+		return nil, &FileError{Path: path, Reason: "bad path", Err: err}
 	}
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = r
@@ -76,33 +97,33 @@ func ReadEnvFile(path string) (*EnvFile, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, &EnvFileError{Path: path, Reason: "does not exist", Err: err}
+			return nil, &FileError{Path: path, Reason: "does not exist", Err: err}
 		case errors.Is(err, fs.ErrPermission):
-			return nil, &EnvFileError{Path: path, Reason: "cannot be read (permission denied)", Err: err}
+			return nil, &FileError{Path: path, Reason: "cannot be read (permission denied)", Err: err}
 		}
-		return nil, &EnvFileError{Path: path, Reason: "cannot be opened", Err: err}
+		return nil, &FileError{Path: path, Reason: "cannot be opened", Err: err}
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, &EnvFileError{Path: path, Reason: "cannot be read", Err: err}
+		return nil, &FileError{Path: path, Reason: "cannot be read", Err: err}
 	}
 	if !st.Mode().IsRegular() {
-		return nil, &EnvFileError{Path: path, Reason: "is not a regular file"}
+		return nil, &FileError{Path: path, Reason: "is not a regular file"}
 	}
-	if st.Size() > MaxEnvFileSize {
-		return nil, &EnvFileError{Path: path, Reason: fmt.Sprintf("larger than %d MiB", MaxEnvFileSize>>20)}
+	if st.Size() > MaxFileSize {
+		return nil, &FileError{Path: path, Reason: fmt.Sprintf("larger than %d MiB", MaxFileSize>>20)}
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxEnvFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, &EnvFileError{Path: path, Reason: "cannot be read", Err: err}
+		return nil, &FileError{Path: path, Reason: "cannot be read", Err: err}
 	}
-	if len(b) > MaxEnvFileSize {
-		return nil, &EnvFileError{Path: path, Reason: fmt.Sprintf("larger than %d MiB", MaxEnvFileSize>>20)}
+	if len(b) > MaxFileSize {
+		return nil, &FileError{Path: path, Reason: fmt.Sprintf("larger than %d MiB", MaxFileSize>>20)}
 	}
-	ef, err := ParseEnv(b)
+	ef, err := Parse(b)
 	if err != nil {
-		var pe *EnvFileError
+		var pe *FileError
 		if errors.As(err, &pe) {
 			pe.Path = path
 		}
@@ -116,11 +137,12 @@ func ReadEnvFile(path string) (*EnvFile, error) {
 // ParseEnv parses the contents of an env file. It fails only on input that
 // holds a NUL byte or has an unterminated quoted value; lines it does not understand are kept as they
 // are and assign nothing.
-func ParseEnv(b []byte) (*EnvFile, error) {
-	if bytes.IndexByte(b, 0) >= 0 {
-		return nil, &EnvFileError{Reason: "contains a NUL byte; not an env file"}
+func Parse(b []byte) (*File, error) {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		// no environment variable can hold one, and no text file does
+		return nil, &FileError{Line: 1 + bytes.Count(b[:i], []byte("\n")), Reason: "contains a NUL byte; not an env file"}
 	}
-	ef := &EnvFile{raw: append([]byte(nil), b...), mode: 0o600}
+	ef := &File{raw: append([]byte(nil), b...), mode: 0o600}
 	s := string(b)
 	lineNo := 1
 	// A byte order mark (editors on Windows write one) is not part of the
@@ -134,8 +156,9 @@ func ParseEnv(b []byte) (*EnvFile, error) {
 		l, rest, used, err := parseLine(s)
 		l.text, bom = bom+l.text, ""
 		if err != nil {
-			return nil, &EnvFileError{Line: lineNo, Reason: err.Error()}
+			return nil, &FileError{Line: lineNo, Reason: err.Error()}
 		}
+		l.no = lineNo
 		lineNo += used
 		ef.lines = append(ef.lines, l)
 		s = rest
@@ -156,7 +179,7 @@ func isNameByte(c byte) bool  { return isNameStart(c) || c >= '0' && c <= '9' ||
 
 // parseLine parses one logical line at the start of s. used counts the
 // physical lines consumed.
-func parseLine(s string) (l envLine, rest string, used int, err error) {
+func parseLine(s string) (l line, rest string, used int, err error) {
 	first, after := physLine(s)
 	l.text, rest, used = first, after, 1
 	p := strings.TrimLeft(first, " \t")
@@ -165,7 +188,11 @@ func parseLine(s string) (l envLine, rest string, used int, err error) {
 		p = strings.TrimLeft(p[len("export"):], " \t")
 	}
 	if p == "" || !isNameStart(p[0]) {
-		return envLine{text: first}, after, 1, nil // blank, comment or unknown: kept as is
+		l := line{text: first} // blank, comment or unknown: kept as is
+		if t := strings.TrimSpace(p); l.export || t != "" && t[0] != '#' {
+			l.bad = "want NAME=VALUE"
+		}
+		return l, after, 1, nil
 	}
 	i := 1
 	for i < len(p) && isNameByte(p[i]) {
@@ -174,7 +201,7 @@ func parseLine(s string) (l envLine, rest string, used int, err error) {
 	name := p[:i]
 	p = strings.TrimLeft(p[i:], " \t")
 	if !strings.HasPrefix(p, "=") {
-		return envLine{text: first}, after, 1, nil
+		return line{text: first, bad: "want NAME=VALUE (a name of letters, digits and '_')"}, after, 1, nil
 	}
 	p = strings.TrimLeft(p[1:], " \t")
 	l.name = name
@@ -186,13 +213,19 @@ func parseLine(s string) (l envLine, rest string, used int, err error) {
 		l.quote = q
 		// The value may run over several physical lines.
 		whole := s[prefixLen+1:]
-		val, n, ok := scanQuoted(whole, q)
+		val, n, ok, eol := scanQuoted(whole, q)
 		if !ok {
-			return envLine{}, "", 0, fmt.Errorf("%s: unterminated %c-quoted value", name, q)
+			return line{}, "", 0, fmt.Errorf("%s: unterminated %c-quoted value", name, q)
+		}
+		if eol {
+			l.bad = "backslash at the end of a line in a double-quoted value"
 		}
 		l.value = val
 		end := prefixLen + 1 + n // just after the closing quote
 		tail, rest2 := physLine(s[end:])
+		if t := strings.TrimLeft(tail, " \t\r\n"); t != "" && t[0] != '#' {
+			l.bad = "text after the closing quote"
+		}
 		l.suffix = tail
 		l.text = s[:end] + tail
 		rest = rest2
@@ -242,16 +275,21 @@ func crBeforeLF(s string) bool {
 // quotes is "\n" in the value, whether the file ends its lines with \n or
 // \r\n. The escapes of double quotes are those of secrets.ParseDotenv
 // (import): \n \r \t \" \\ \$ \' \`; any other backslash is kept.
-func scanQuoted(s string, q byte) (string, int, bool) {
+//
+// eol reports a backslash just before a line break in double quotes,
+// which loaders disagree on: it is kept in the value, and Entries refuses
+// the line.
+func scanQuoted(s string, q byte) (val string, n int, ok, eol bool) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == q:
-			return b.String(), i + 1, true
+			return b.String(), i + 1, true, eol
 		case c == '\r' && crBeforeLF(s[i:]):
 			// the \n is written when the loop reaches it
 		case q == '"' && c == '\\' && i+1 < len(s):
+			eol = eol || s[i+1] == '\n' || crBeforeLF(s[i+1:])
 			i++
 			switch s[i] {
 			case 'n':
@@ -270,16 +308,16 @@ func scanQuoted(s string, q byte) (string, int, bool) {
 			b.WriteByte(c)
 		}
 	}
-	return "", 0, false
+	return "", 0, false, eol
 }
 
 // Path returns the absolute path of the file (symlinks resolved), or "" for
-// an EnvFile from ParseEnv.
-func (e *EnvFile) Path() string { return e.path }
+// an File from ParseEnv.
+func (e *File) Path() string { return e.path }
 
 // Lookup returns the value of the last assignment to name, and whether
 // there is one.
-func (e *EnvFile) Lookup(name string) (string, bool) {
+func (e *File) Lookup(name string) (string, bool) {
 	for i := len(e.lines) - 1; i >= 0; i-- {
 		if e.lines[i].name == name {
 			return e.lines[i].value, true
@@ -289,7 +327,7 @@ func (e *EnvFile) Lookup(name string) (string, bool) {
 }
 
 // Count returns how many lines assign name.
-func (e *EnvFile) Count(name string) int {
+func (e *File) Count(name string) int {
 	n := 0
 	for _, l := range e.lines {
 		if l.name == name {
@@ -301,7 +339,7 @@ func (e *EnvFile) Count(name string) int {
 
 // Getenv returns a getenv function that answers from the file first, then
 // from fallback (which may be nil).
-func (e *EnvFile) Getenv(fallback func(string) string) func(string) string {
+func (e *File) Getenv(fallback func(string) string) func(string) string {
 	return func(name string) string {
 		if v, ok := e.Lookup(name); ok {
 			return v
@@ -318,7 +356,7 @@ func (e *EnvFile) Getenv(fallback func(string) string) func(string) string {
 // earlier assignments of name are left alone (the last one wins in every
 // loader). A name not in the file is appended. Set refuses a value that a
 // loader could not read back unchanged (a newline, or both quote kinds).
-func (e *EnvFile) Set(name, value string) error {
+func (e *File) Set(name, value string) error {
 	if name == "" || !isNameStart(name[0]) {
 		return fmt.Errorf("env file: bad variable name %q", name)
 	}
@@ -367,7 +405,7 @@ func (e *EnvFile) Set(name, value string) error {
 	if needsQuote(value) {
 		q = '"'
 	}
-	e.lines = append(e.lines, envLine{
+	e.lines = append(e.lines, line{
 		text: name + "=" + quoteValue(value, q) + ending, name: name, value: value, quote: q, suffix: ending,
 	})
 	return nil
@@ -375,7 +413,7 @@ func (e *EnvFile) Set(name, value string) error {
 
 // rawValuePart returns the bytes of l.text that hold the value, quotes
 // included: everything between "NAME=" (and spaces) and the suffix.
-func (l *envLine) rawValuePart() string {
+func (l *line) rawValuePart() string {
 	t := l.text[:len(l.text)-len(l.suffix)]
 	// The first '=' is the assignment's: names and "export" hold none.
 	j := strings.IndexByte(t, '=') + 1
@@ -400,14 +438,13 @@ func quoteValue(v string, q byte) string {
 	case '\'':
 		return "'" + v + "'"
 	case '"':
-		r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`")
-		return `"` + r.Replace(v) + `"`
+		return Quote(v)
 	}
 	return v
 }
 
 // Bytes returns the file's contents as they would be written.
-func (e *EnvFile) Bytes() []byte {
+func (e *File) Bytes() []byte {
 	var b bytes.Buffer
 	for _, l := range e.lines {
 		b.WriteString(l.text)
@@ -415,103 +452,40 @@ func (e *EnvFile) Bytes() []byte {
 	return b.Bytes()
 }
 
-// ErrEnvFileChanged is returned by Write when the file on disk is no longer
+// ErrChanged is returned by Write when the file on disk is no longer
 // the one that was read.
-var ErrEnvFileChanged = errors.New("env file changed on disk since it was read")
+var ErrChanged = errors.New("env file changed on disk since it was read")
 
-// Write replaces the file on disk with [EnvFile.Bytes], atomically: it
+// Write replaces the file on disk with [File.Bytes], atomically: it
 // writes a temporary file (mode 0600) in the same directory, syncs it,
 // keeps the current file as FILE.bak (mode 0600, written the same way),
 // renames the temporary file over FILE and syncs the directory. At every
 // instant FILE is either wholly the old contents or wholly the new. Write
-// fails with ErrEnvFileChanged, changing nothing, when the file on disk is
+// fails with ErrChanged, changing nothing, when the file on disk is
 // not the one that was read.
-func (e *EnvFile) Write() error {
+func (e *File) Write() error {
 	if e.path == "" {
-		return errors.New("env file: no path; read it with ReadEnvFile")
+		return errors.New("env file: no path; read it with Read")
 	}
 	cur, err := os.ReadFile(e.path)
 	if err != nil {
-		return &EnvFileError{Path: e.path, Reason: "cannot be read back before writing", Err: err}
+		return &FileError{Path: e.path, Reason: "cannot be read back before writing", Err: err}
 	}
 	if !bytes.Equal(cur, e.raw) {
-		return &EnvFileError{Path: e.path, Reason: "changed on disk while it was being edited; nothing written", Err: ErrEnvFileChanged}
+		return &FileError{Path: e.path, Reason: "changed on disk while it was being edited; nothing written", Err: ErrChanged}
 	}
 	next := e.Bytes()
 	removeStaleTemps(e.path)
-	owner := fileOwner(e.path)
-	if err := writeFileAtomic(e.path+".bak", cur, owner); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(e.path, next, owner); err != nil {
-		return err
+	for _, w := range []struct {
+		path string
+		data []byte
+	}{{e.path + ".bak", cur}, {e.path, next}} {
+		if err := safefile.WriteFile(w.path, w.data, safefile.Options{KeepOwner: true}); err != nil {
+			return &FileError{Path: e.path, Reason: "cannot be replaced", Err: err}
+		}
 	}
 	e.raw = next
 	e.mode = 0o600
-	return nil
-}
-
-// WriteFileAtomic writes data to path through a synced temporary file in
-// the same directory (mode 0600), renamed over path, then syncs the
-// directory: a crash leaves either the old file or the new one, whole.
-func WriteFileAtomic(path string, data []byte) error {
-	return writeFileAtomic(path, data, nil)
-}
-
-// owner is a file's user and group, kept across a rewrite when the process
-// may set them.
-type owner struct{ uid, gid int }
-
-func fileOwner(path string) *owner {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil
-	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		return &owner{int(sys.Uid), int(sys.Gid)}
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte, own *owner) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return &EnvFileError{Path: path, Reason: "cannot create a temporary file beside it", Err: err}
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return &EnvFileError{Path: path, Reason: "cannot set mode 0600 on the temporary file", Err: err}
-	}
-	if own != nil {
-		_ = tmp.Chown(own.uid, own.gid) // best effort: only root may give a file away
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return &EnvFileError{Path: path, Reason: "cannot write the temporary file", Err: err}
-	}
-	if err := tmp.Sync(); err != nil {
-		return &EnvFileError{Path: path, Reason: "cannot sync the temporary file", Err: err}
-	}
-	if err := tmp.Close(); err != nil {
-		return &EnvFileError{Path: path, Reason: "cannot close the temporary file", Err: err}
-	}
-	if err := os.Rename(name, path); err != nil {
-		return &EnvFileError{Path: path, Reason: "cannot rename the temporary file into place", Err: err}
-	}
-	ok = true
-	if err := syncDir(dir); err != nil {
-		return &EnvFileError{Path: path, Reason: "cannot sync its directory", Err: err}
-	}
 	return nil
 }
 
@@ -526,13 +500,4 @@ func removeStaleTemps(path string) {
 			_ = os.Remove(m)
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

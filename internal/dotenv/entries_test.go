@@ -1,11 +1,15 @@
-package secrets
+package dotenv
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestParseDotenv(t *testing.T) {
+func TestEntries(t *testing.T) {
 	tests := []struct {
 		name, in string
 		want     map[string]string
@@ -30,7 +34,7 @@ func TestParseDotenv(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			es, err := ParseDotenv(strings.NewReader(tc.in))
+			es, err := parseEntries((tc.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +59,7 @@ func TestParseDotenv(t *testing.T) {
 	}
 }
 
-func TestParseDotenvErrors(t *testing.T) {
+func TestEntriesErrors(t *testing.T) {
 	tests := map[string]struct{ in, line string }{
 		"no equals":       {"A=1\nSECRETVALUE\n", "line 2"},
 		"bad key":         {"1A=x\n", "line 1"},
@@ -68,7 +72,7 @@ func TestParseDotenvErrors(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseDotenv(strings.NewReader(tc.in))
+			_, err := parseEntries((tc.in))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -84,30 +88,30 @@ func TestParseDotenvErrors(t *testing.T) {
 	}
 }
 
-func TestQuoteDotenvRoundTrip(t *testing.T) {
+func TestQuoteRoundTrip(t *testing.T) {
 	for _, v := range []string{"plain", "with \"quotes\" and \\ and $HOME", "multi\nline\r\n\ttab", "'single'", " # not a comment"} {
-		es, err := ParseDotenv(strings.NewReader("K=" + QuoteDotenv(v) + "\n"))
+		es, err := parseEntries(("K=" + Quote(v) + "\n"))
 		if err != nil || len(es) != 1 || es[0].Value.Reveal() != v {
 			t.Errorf("round trip of %q: %v %v", v, es, err)
 		}
 	}
 }
 
-func FuzzParseDotenv(f *testing.F) {
+func FuzzEntries(f *testing.F) {
 	for _, s := range []string{"A=1\n", "export B='x'\n", "C=\"a\\nb\"\n", "# c\nD=1 # x\n", "E=\"multi\nline\"\n", "\ufeffF=1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		es, err := ParseDotenv(strings.NewReader(in))
+		es, err := parseEntries((in))
 		if err != nil {
 			return
 		}
 		for _, e := range es {
-			if !ValidEnvName(e.Name) {
+			if !ValidName(e.Name) {
 				t.Fatalf("invalid key %q accepted", e.Name)
 			}
 			// what we export, we read back exactly
-			back, err := ParseDotenv(strings.NewReader(e.Name + "=" + QuoteDotenv(e.Value.Reveal()) + "\n"))
+			back, err := parseEntries((e.Name + "=" + Quote(e.Value.Reveal()) + "\n"))
 			if err != nil || len(back) != 1 || back[0].Value.Reveal() != e.Value.Reveal() {
 				t.Fatalf("round trip of %q failed: %v", e.Value.Reveal(), err)
 			}
@@ -115,26 +119,57 @@ func FuzzParseDotenv(f *testing.F) {
 	})
 }
 
-func FuzzValidateName(f *testing.F) {
-	for _, s := range []string{"llm/openai_api_key", "a//b", "../x", "-x", "a/b.c-d_e"} {
-		f.Add(s)
+// parseEntries is what import does with a file's contents.
+func parseEntries(s string) ([]Entry, error) {
+	f, err := Parse([]byte(s))
+	if err != nil {
+		return nil, err
 	}
-	f.Fuzz(func(t *testing.T, name string) {
-		err := ValidateName(name)
-		// the messages are fixed text, numbers and quoted single bytes: a
-		// name with a character they never hold must not show up in them
-		if err != nil && len(name) >= 4 && strings.ContainsAny(name, "#!@$%&*+=?^~|") && strings.Contains(err.Error(), name) {
-			t.Fatalf("error repeats the name: %v", err)
+	return f.Entries()
+}
+
+// TestQuoteRunsNothingInAShell: a file of Quote'd values, sourced by sh,
+// expands no variable and runs no command, and sets each value exactly as
+// Parse reads it (for values without line breaks or tabs, which sh would
+// keep as \n and \t).
+func TestQuoteRunsNothingInAShell(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	values := []string{
+		"`touch " + marker + "`",
+		"$(touch " + marker + ")",
+		"${HOME}$HOME",
+		`a\"b"c` + "'d'",
+		"x`y$(z)",
+	}
+	var file strings.Builder
+	for i, v := range values {
+		fmt.Fprintf(&file, "V%d=%s\n", i, Quote(v))
+	}
+	envFile := filepath.Join(dir, "exported.env")
+	if err := os.WriteFile(envFile, []byte(file.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := ". " + envFile + "; printf '%s\\0' \"$V0\" \"$V1\" \"$V2\" \"$V3\" \"$V4\""
+	out, err := exec.Command(sh, "-c", script).Output()
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("sourcing the exported file ran a command")
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	es, err := parseEntries(file.String())
+	if err != nil || len(es) != len(values) || len(got) != len(values) {
+		t.Fatalf("parse: %v; sh gave %q", err, got)
+	}
+	for i, v := range values {
+		if got[i] != v || es[i].Value.Reveal() != v {
+			t.Errorf("value %d: sh %q, Parse %q, want %q", i, got[i], es[i].Value.Reveal(), v)
 		}
-		if err == nil {
-			if len(name) == 0 || len(name) > MaxNameLen || strings.Contains(name, "//") || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") {
-				t.Fatalf("accepted %q", name)
-			}
-			for _, seg := range strings.Split(name, "/") {
-				if seg == "." || seg == ".." {
-					t.Fatalf("accepted %q", name)
-				}
-			}
-		}
-	})
+	}
 }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+)
+
+// local is the local store with its audit recorder, for the verbs that
+// work without a server; ctx carries the local operator as caller.
+type local struct {
+	ctx context.Context
+	cfg *config.Config
+	st  store.Store
+	rec audit.Recorder
+}
+
+// openLocal opens the store of SA01_DB_DSN and its audit recorder.
+func openLocal(ctx context.Context, g *globals) (*local, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := openRecorder(ctx, g, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
+	return &local{ctx: ctx, cfg: cfg, st: st, rec: rec}, nil
+}
+
+// Close closes the store.
+func (l *local) Close() error { return l.st.Close() }
+
+// checkFormat refuses a --format outside want.
+func checkFormat(format string, want ...string) error {
+	for _, w := range want {
+		if format == w {
+			return nil
+		}
+	}
+	list := want[0]
+	for i, w := range want[1:] {
+		if i == len(want)-2 {
+			list += " or " + w
+		} else {
+			list += ", " + w
+		}
+	}
+	return usageError("", "--format: want %s", list)
+}
+
+// writeReport writes v as indented JSON in format json, else with text.
+func writeReport(g *globals, format string, v any, text func(io.Writer)) error {
+	if format == "json" {
+		return writeJSON(g.stdout, v)
+	}
+	text(g.stdout)
+	return nil
+}

@@ -1,0 +1,289 @@
+// Package inject runs a command with the secrets a service is granted in
+// its environment: it fetches them from a Source (the server, or the local
+// store under the local policy), builds the child's environment without
+// the launcher's own credentials, forwards signals, and with a watch
+// interval restarts the command when a secret it uses gets a new version.
+package inject
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+)
+
+// Source fetches what the policy grants one service.
+type Source interface {
+	// Granted lists the secrets the service may read, current versions.
+	Granted(ctx context.Context) ([]secrets.Grant, error)
+	// Value reads the current version of one of them.
+	Value(ctx context.Context, name string) (sensitive.String, int, error)
+	// Started records that the command is about to start with n secrets
+	// injected; an error means it must not start.
+	Started(ctx context.Context, command string, n int) error
+}
+
+// withheldVars are never passed to the command: the launcher's
+// credentials, the Fernet keys and the store DSN (and their _FILE forms).
+var withheldVars = []string{
+	config.EnvInternalToken,
+	config.EnvFernetKey,
+	config.EnvFernetPreviousKeys,
+	config.EnvDBDSN,
+	config.EnvSecretsToken,
+}
+
+// Withheld reports whether the variable name is kept from the command.
+func Withheld(name string) bool {
+	for _, w := range withheldVars {
+		if name == w || name == w+"_FILE" {
+			return true
+		}
+	}
+	return false
+}
+
+// EnvError is a set of grants that cannot be injected as it is: an env
+// name that is not allowed, or two secrets on one variable. Hint says what
+// to do.
+type EnvError struct {
+	Msg  string
+	Hint string
+}
+
+func (e *EnvError) Error() string { return e.Msg }
+
+// StartError is a command that could not be started.
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Options say how to run the command.
+type Options struct {
+	Only     []policy.Glob // inject only these secrets (none: all granted)
+	Pristine bool          // pass only the secrets and PATH/HOME
+	Watch    time.Duration // how often to check for new versions; 0: never
+	Environ  []string      // the parent environment (os.Environ())
+	Stdin    io.Reader
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Log      *slog.Logger
+	Service  string // for log lines
+}
+
+func (o *Options) wanted(name string) bool {
+	if len(o.Only) == 0 {
+		return true
+	}
+	for _, g := range o.Only {
+		if g.Match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Fetch returns the variables to inject and the versions used.
+func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[string]int, error) {
+	entries, err := src.Granted(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	vars := map[string]string{}
+	from := map[string]string{}
+	versions := map[string]int{}
+	for _, e := range entries {
+		if !o.wanted(e.Name) {
+			continue
+		}
+		env := e.Env
+		if env == "" || Withheld(env) {
+			return nil, nil, &EnvError{fmt.Sprintf("secret %s: env name %q is not allowed", e.Name, env), "set another env name for the secret"}
+		}
+		if prev, dup := from[env]; dup {
+			return nil, nil, &EnvError{fmt.Sprintf("secrets %s and %s both map to %s", prev, e.Name, env), "give one of them its own env name, or narrow with --only"}
+		}
+		v, ver, err := src.Value(ctx, e.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		vars[env] = v.Reveal()
+		from[env] = e.Name
+		versions[e.Name] = ver
+	}
+	return vars, versions, nil
+}
+
+// ChildEnv builds the command's environment from the parent's, without
+// the withheld variables, with the secrets on top.
+func ChildEnv(parent []string, secrets map[string]string, pristine bool) []string {
+	base := map[string]string{}
+	var order []string
+	for _, kv := range parent {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || Withheld(k) {
+			continue
+		}
+		if pristine && k != "PATH" && k != "HOME" {
+			continue
+		}
+		if _, seen := base[k]; !seen {
+			order = append(order, k)
+		}
+		base[k] = v
+	}
+	if pristine {
+		if _, ok := base["PATH"]; !ok {
+			base["PATH"], order = "/usr/local/bin:/usr/bin:/bin", append(order, "PATH")
+		}
+	}
+	names := make([]string, 0, len(secrets))
+	for k := range secrets {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if _, seen := base[k]; !seen {
+			order = append(order, k)
+		}
+		base[k] = secrets[k]
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+base[k])
+	}
+	return out
+}
+
+// Run fetches the secrets, records the start, and runs path with args
+// until it exits, forwarding signals; it returns the command's exit code
+// (128+N when signal N ended it). An error means the command did not run.
+func Run(ctx context.Context, src Source, path string, args []string, o Options) (int, error) {
+	vars, versions, err := Fetch(ctx, src, &o)
+	if err != nil {
+		return 0, err
+	}
+	if len(vars) == 0 {
+		o.Log.Warn("run: the policy grants the service no secret", "service", o.Service)
+	}
+	if err := src.Started(ctx, args[0], len(vars)); err != nil {
+		return 0, err
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+	var tick <-chan time.Time
+	if o.Watch > 0 {
+		t := time.NewTicker(o.Watch)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		child := exec.Command(path, args[1:]...)
+		child.Env = ChildEnv(o.Environ, vars, o.Pristine)
+		child.Stdin, child.Stdout, child.Stderr = o.Stdin, o.Stdout, o.Stderr
+		if err := child.Start(); err != nil {
+			return 0, &StartError{fmt.Errorf("%s: cannot start: %v", args[0], errors.Unwrap(err))}
+		}
+		done := make(chan error, 1)
+		go func() { done <- child.Wait() }()
+		var restart bool
+		for !restart {
+			select {
+			case err := <-done:
+				return exitStatus(child, err), nil
+			case s := <-sigs:
+				_ = child.Process.Signal(s)
+			case <-tick:
+				var nv map[string]string
+				var nver map[string]int
+				if nv, nver, restart = refetch(ctx, src, &o, versions); restart {
+					vars, versions = nv, nver
+					stop(child, done)
+				}
+			}
+		}
+	}
+}
+
+// refetch checks for new versions and, when there are, fetches them; it
+// reports whether the command is to restart with them. A check or fetch
+// that fails keeps the command running.
+func refetch(ctx context.Context, src Source, o *Options, used map[string]int) (map[string]string, map[string]int, bool) {
+	changed, err := versionsChanged(ctx, src, o, used)
+	if err != nil {
+		o.Log.Warn("run --watch: cannot check versions", "service", o.Service, "error", err)
+		return nil, nil, false
+	}
+	if !changed {
+		return nil, nil, false
+	}
+	nv, nver, err := Fetch(ctx, src, o)
+	if err != nil {
+		o.Log.Warn("run --watch: cannot fetch the new versions; keeping the command running", "error", err)
+		return nil, nil, false
+	}
+	o.Log.Info("run --watch: a secret has a new version; restarting the command", "service", o.Service)
+	return nv, nver, true
+}
+
+// stop ends the child: SIGTERM, then SIGKILL after 10 s.
+func stop(child *exec.Cmd, done <-chan error) {
+	_ = child.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = child.Process.Kill()
+		<-done
+	}
+}
+
+// versionsChanged reports whether the granted set or a version differs.
+func versionsChanged(ctx context.Context, src Source, o *Options, used map[string]int) (bool, error) {
+	entries, err := src.Granted(ctx)
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	for _, e := range entries {
+		if !o.wanted(e.Name) {
+			continue
+		}
+		n++
+		if v, ok := used[e.Name]; !ok || v != e.Version {
+			return true, nil
+		}
+	}
+	return n != len(used), nil
+}
+
+// exitStatus is the command's exit code, or 128+N when a signal N ended it.
+func exitStatus(c *exec.Cmd, err error) int {
+	if c.ProcessState == nil {
+		return 8
+	}
+	if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if code := c.ProcessState.ExitCode(); code >= 0 {
+		return code
+	}
+	if err != nil {
+		return 8
+	}
+	return 0
+}

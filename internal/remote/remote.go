@@ -1,0 +1,172 @@
+// Package remote serves the CLI's secret verbs and run from a server
+// (SA01_SECRETS_ADDR) through the public client, in the shapes the local
+// secrets.Service gives them, so the verbs do not care which they talk
+// to. The server applies the policy and audits every call.
+package remote
+
+import (
+	"context"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/client"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+)
+
+// UnsupportedError is a verb the server's API does not offer.
+type UnsupportedError struct{ Verb string }
+
+func (e *UnsupportedError) Error() string { return e.Verb + " is not available through the server" }
+
+func unsupported(verb string) error { return &UnsupportedError{Verb: verb} }
+
+// Backend is a logged-in client of the server.
+type Backend struct {
+	c      *client.Client
+	revoke bool
+}
+
+// New returns the backend over c; revoke says the token was made by this
+// process (a login), so Close revokes it.
+func New(c *client.Client, revoke bool) *Backend { return &Backend{c: c, revoke: revoke} }
+
+// Put writes a new version.
+func (b *Backend) Put(ctx context.Context, name string, value sensitive.String, o secrets.PutOptions) (store.Version, error) {
+	m, err := b.c.PutWith(ctx, name, value.Reveal(), client.PutOptions{
+		CAS: o.CAS, Env: o.Env, Class: o.Class, Description: o.Description, Owner: o.Owner, RotationPeriod: o.RotationPeriod,
+	})
+	if err != nil {
+		return store.Version{}, err
+	}
+	return store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy}, nil
+}
+
+// Get reads a version (0: the current one).
+func (b *Backend) Get(ctx context.Context, name string, version int) (secrets.Value, error) {
+	s, err := b.c.GetVersion(ctx, name, version)
+	if err != nil {
+		return secrets.Value{}, err
+	}
+	return secrets.Value{
+		Secret:  store.Secret{Name: s.Name, EnvName: s.Env, CurrentVersion: s.Version},
+		Version: store.Version{Secret: s.Name, Version: s.Version, CreatedAt: s.CreatedAt},
+		Value:   sensitive.New(s.Value()),
+	}, nil
+}
+
+// List lists the secrets the caller may list.
+func (b *Backend) List(ctx context.Context, prefix string, includeDeleted bool) ([]store.Secret, error) {
+	if includeDeleted {
+		return nil, unsupported("list --deleted")
+	}
+	ms, err := b.c.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Secret, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, store.Secret{Name: m.Name, EnvName: m.Env, CurrentVersion: m.Version, UpdatedAt: m.CreatedAt,
+			Class: m.Class, RotationPeriod: time.Duration(m.Rotation) * time.Second})
+	}
+	return out, nil
+}
+
+// History lists the versions of a secret.
+func (b *Backend) History(ctx context.Context, name string) (store.Secret, []store.Version, error) {
+	ms, err := b.c.History(ctx, name)
+	if err != nil {
+		return store.Secret{}, nil, err
+	}
+	sec := store.Secret{Name: name}
+	vs := make([]store.Version, 0, len(ms))
+	for _, m := range ms {
+		vs = append(vs, store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy, KeyID: m.KeyID})
+		sec.EnvName, sec.CurrentVersion = m.Env, max(sec.CurrentVersion, m.Version)
+	}
+	return sec, vs, nil
+}
+
+// Delete soft-deletes a secret.
+func (b *Backend) Delete(ctx context.Context, name string) error { return b.c.Delete(ctx, name) }
+
+// Export reads the current value of every secret under prefix the caller
+// may read.
+func (b *Backend) Export(ctx context.Context, prefix string) ([]secrets.Value, error) {
+	ms, err := b.c.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []secrets.Value
+	for _, m := range ms {
+		if !m.Readable {
+			continue
+		}
+		v, err := b.Get(ctx, m.Name, 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Rollback is not offered by the server.
+func (b *Backend) Rollback(context.Context, string, int, *int) (store.Version, error) {
+	return store.Version{}, unsupported("rollback")
+}
+
+// Undelete is not offered by the server.
+func (b *Backend) Undelete(context.Context, string) error { return unsupported("undelete") }
+
+// Destroy is not offered by the server.
+func (b *Backend) Destroy(context.Context, string, int) error { return unsupported("destroy") }
+
+// Import is not offered by the server.
+func (b *Backend) Import(context.Context, []secrets.Entry, secrets.ImportOptions) (int, error) {
+	return 0, unsupported("import")
+}
+
+// Verify is not offered by the server.
+func (b *Backend) Verify(context.Context) (*secrets.Report, error) { return nil, unsupported("verify") }
+
+// Granted lists the secrets the logged-in service may read (run).
+func (b *Backend) Granted(ctx context.Context) ([]secrets.Grant, error) {
+	list, err := b.c.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []secrets.Grant
+	for _, m := range list {
+		if m.Readable {
+			out = append(out, secrets.Grant{Name: m.Name, Env: secrets.EnvName(m.Name, m.Env, ""), Version: m.Version})
+		}
+	}
+	return out, nil
+}
+
+// Value reads the current version of one granted secret (run).
+func (b *Backend) Value(ctx context.Context, name string) (sensitive.String, int, error) {
+	s, err := b.c.GetVersion(ctx, name, 0)
+	if err != nil {
+		return sensitive.String{}, 0, err
+	}
+	return sensitive.New(s.Value()), s.Version, nil
+}
+
+// Started records nothing: the server audited the login and every read
+// under the service's token.
+func (b *Backend) Started(context.Context, string, int) error { return nil }
+
+// Close revokes the token this process made, so it dies with the command;
+// a token it was given is left for its owner.
+func (b *Backend) Close() error {
+	if !b.revoke {
+		b.c.Close()
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = b.c.Revoke(ctx) // best effort: the token expires anyway
+	return nil
+}

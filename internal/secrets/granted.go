@@ -1,0 +1,127 @@
+package secrets
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+)
+
+// ReasonDenied is the audit reason of an access the policy refused.
+const ReasonDenied = "denied"
+
+// Authorize checks that pol lets service do a on name. When it does not,
+// the denial is recorded with rec (auditAction, failure, ReasonDenied) and
+// the error is policy.ErrDenied, joined with audit.ErrNotRecorded when the
+// denial could not be recorded. The server checks every request with it,
+// and the CLI every read it makes for a service without a server, before
+// the store is touched: a denied name and a missing one look alike.
+func Authorize(ctx context.Context, rec audit.Recorder, pol *policy.Policy, service string, a policy.Action, auditAction, name string) error {
+	if pol.Allowed(service, a, name) {
+		return nil
+	}
+	ev := audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: ReasonDenied}
+	if err := rec.Record(ctx, audit.Stamp(ctx, ev)); err != nil {
+		return fmt.Errorf("%w (%w)", policy.ErrDenied, audit.ErrNotRecorded)
+	}
+	return policy.ErrDenied
+}
+
+// EnvName is the environment variable a secret is injected (run) and
+// exported (export) as, and that the server reports: its own env name when
+// it has one, else the last path segment of its name below prefix,
+// upper-cased, with every character outside [A-Z0-9_] replaced by '_' and
+// '_' put before a leading digit (llm/openai_api_key → OPENAI_API_KEY). A
+// name that prefix leaves empty has no variable: the result is "".
+func EnvName(name, env, prefix string) string {
+	if env != "" {
+		return env
+	}
+	name = strings.TrimPrefix(name, prefix)
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	b := []byte(strings.ToUpper(name))
+	for i, c := range b {
+		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 0 && '0' <= b[0] && b[0] <= '9' {
+		return "_" + string(b)
+	}
+	return string(b)
+}
+
+// Grant is a secret a service may read, without its value.
+type Grant struct {
+	Name    string
+	Env     string // the variable it is injected as (EnvName)
+	Version int    // the current version
+}
+
+// ServiceReader reads secrets on behalf of one service under a policy,
+// with no server in between: what run and export --service inject. Every
+// read is checked with Authorize and audited as the service's.
+type ServiceReader struct {
+	svc     *Service
+	pol     *policy.Policy
+	service string
+	actor   string
+}
+
+// As returns a reader for service under pol; actor names the operator who
+// runs it, for the audit trail.
+func (s *Service) As(pol *policy.Policy, service, actor string) *ServiceReader {
+	return &ServiceReader{svc: s, pol: pol, service: service, actor: actor}
+}
+
+func (r *ServiceReader) caller(ctx context.Context) context.Context {
+	return audit.WithCaller(ctx, audit.Caller{Service: r.service, Actor: r.actor, Source: "local"})
+}
+
+// Granted lists the secrets the service may read, at their current
+// versions.
+func (r *ServiceReader) Granted(ctx context.Context) ([]Grant, error) {
+	list, err := r.svc.List(r.caller(ctx), "", false)
+	if err != nil {
+		return nil, err
+	}
+	var out []Grant
+	for _, s := range list {
+		if r.pol.Allowed(r.service, policy.Read, s.Name) {
+			out = append(out, Grant{Name: s.Name, Env: EnvName(s.Name, s.EnvName, ""), Version: s.CurrentVersion})
+		}
+	}
+	return out, nil
+}
+
+// Value reads the current version of name, if the policy grants it.
+func (r *ServiceReader) Value(ctx context.Context, name string) (sensitive.String, int, error) {
+	ctx = r.caller(ctx)
+	if err := Authorize(ctx, r.svc.rec, r.pol, r.service, policy.Read, ActionRead, name); err != nil {
+		return sensitive.String{}, 0, fmt.Errorf("the policy does not let %s read %s: %w", r.service, name, err)
+	}
+	v, err := r.svc.Get(ctx, name, 0)
+	if err != nil {
+		return sensitive.String{}, 0, err
+	}
+	return v.Value, v.Version.Version, nil
+}
+
+// Started records that command is about to start with n secrets injected:
+// which service, how many secrets, which command (its base name only; its
+// arguments may hold anything). An error means it must not start.
+func (r *ServiceReader) Started(ctx context.Context, command string, n int) error {
+	ctx = r.caller(ctx)
+	ev := audit.Stamp(ctx, audit.Event{Action: ActionRun, Outcome: audit.Success,
+		Detail: fmt.Sprintf("%d secrets injected into %s", n, filepath.Base(command))})
+	if err := r.svc.rec.Record(ctx, ev); err != nil {
+		return fmt.Errorf("run: %w", audit.ErrNotRecorded)
+	}
+	return nil
+}
