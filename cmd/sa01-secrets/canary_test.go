@@ -25,53 +25,65 @@ func TestCanaryNeverReachesASink(t *testing.T) {
 	canaries := []string{"CANARY-VALUE-5b7f0a", "CANARY-FILE-VALUE-3e8d", "CANARY-DOTENV-VALUE-77aa", "CANARY-TOKEN-CLASS-1f2e",
 		e.vars["SA01_AUTH_INTERNAL_TOKEN"], e.vars["SA01_CRYPTO_FERNET_KEY"]}
 	var stderr strings.Builder
-	do := func(stdin string, args ...string) string {
-		_, out, errs := e.run(stdin, args...)
+	// do runs a verb that must exit with want: a verb that fails for
+	// another reason than the one meant would push nothing through.
+	do := func(want int, stdin string, args ...string) string {
+		t.Helper()
+		code, out, errs := e.run(stdin, args...)
 		stderr.WriteString(errs)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s", args, code, want, errs)
+		}
 		return out
 	}
+	write := func(path, data string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	valFile := filepath.Join(e.dir, "val.txt")
-	os.WriteFile(valFile, []byte(canaries[1]), 0o600)
+	write(valFile, canaries[1])
 	dotenv := filepath.Join(e.dir, "in.env")
-	os.WriteFile(dotenv, []byte("IMPORTED="+canaries[2]+"\n"), 0o600)
+	write(dotenv, "IMPORTED="+canaries[2]+"\n")
 
-	do(canaries[0], "put", "app/db_password", "--class", "db-credential")
-	do("", "put", "app/from_file", "--from-file", valFile)
-	do(canaries[0], "put", "app/db_password", "--cas", "7") // conflict
-	do("", "get", "app/db_password")
-	do("", "get", "app/db_password", "--format", "json")
-	do("", "get", "app/db_password", "--version", "9") // not found
-	do("", "import", "--from-dotenv", dotenv, "--prefix", "imp/")
-	do("", "export", "--format", "dotenv")
-	do("", "export", "--format", "json", "--output", filepath.Join(e.dir, "out.json"))
-	do("", "list")
-	do("", "history", "app/db_password")
-	do(canaries[0]+"2", "put", "app/db_password")
-	do("", "rollback", "app/db_password", "--to", "1")
-	do("", "delete", "app/from_file")
-	do("", "get", "app/from_file") // deleted
-	do("", "undelete", "app/from_file")
-	do("", "destroy", "app/from_file", "--version", "1")
-	do("", "verify")
-	do(canaries[3], "put", "svc/internal", "--class", "internal-token")
-	do("", "incident", "open", "svc/internal", "--reason", "canary test", "--revoke-tokens")
-	generated := strings.TrimSpace(do("", "get", "svc/internal"))
+	do(ExitOK, canaries[0], "put", "app/db_password", "--class", "db-credential")
+	do(ExitOK, "", "put", "app/from_file", "--from-file", valFile)
+	do(ExitConflict, canaries[0], "put", "app/db_password", "--cas", "7") // conflict
+	do(ExitOK, "", "get", "app/db_password")
+	do(ExitOK, "", "get", "app/db_password", "--format", "json")
+	do(ExitNotFound, "", "get", "app/db_password", "--version", "9") // not found
+	do(ExitOK, "", "import", "--from-dotenv", dotenv, "--prefix", "imp/")
+	do(ExitOK, "", "export", "--format", "dotenv")
+	do(ExitOK, "", "export", "--format", "json", "--output", filepath.Join(e.dir, "out.json"))
+	do(ExitOK, "", "list")
+	do(ExitOK, "", "history", "app/db_password")
+	do(ExitOK, canaries[0]+"2", "put", "app/db_password")
+	do(ExitOK, "", "rollback", "app/db_password", "--to", "1")
+	do(ExitOK, "", "delete", "app/from_file")
+	do(ExitNotFound, "", "get", "app/from_file") // deleted
+	do(ExitOK, "", "undelete", "app/from_file")
+	do(ExitOK, "", "destroy", "app/from_file", "--version", "1")
+	do(ExitOK, "", "verify")
+	do(ExitOK, canaries[3], "put", "svc/internal", "--class", "internal-token")
+	do(ExitOK, "", "incident", "open", "svc/internal", "--reason", "canary test", "--revoke-tokens")
+	generated := strings.TrimSpace(do(ExitOK, "", "get", "svc/internal"))
 	if generated == "" || generated == canaries[3] {
 		t.Fatalf("incident open generated no new value: %q", generated)
 	}
 	canaries = append(canaries, generated)
-	do("", "incident", "status", "--format", "json")
+	do(ExitOK, "", "incident", "status", "--format", "json")
 	for _, inc := range e.query("--action", "incident-open") {
 		d := inc["detail"].(string)
-		do("", "incident", "report", strings.TrimPrefix(d, "incident "))
-		do("", "incident", "close", strings.TrimPrefix(d, "incident "), "--review", "done")
+		do(ExitOK, "", "incident", "report", strings.TrimPrefix(d, "incident "))
+		do(ExitOK, "", "incident", "close", strings.TrimPrefix(d, "incident "), "--review", "done")
 	}
-	do("", "decrypt") // bad input
+	do(ExitUsage, "", "decrypt") // bad input
 
 	// Key rotation: the new key lands in the env file; it is a canary too.
 	envFile := filepath.Join(e.dir, "sa01.env")
-	os.WriteFile(envFile, []byte("SA01_CRYPTO_FERNET_KEY="+e.vars["SA01_CRYPTO_FERNET_KEY"]+"\n"), 0o600)
-	do("", "key", "rotate", "--env-file", envFile, "-q")
+	write(envFile, "SA01_CRYPTO_FERNET_KEY="+e.vars["SA01_CRYPTO_FERNET_KEY"]+"\n")
+	do(ExitOK, "", "key", "rotate", "--env-file", envFile, "-q")
 	envData, _ := os.ReadFile(envFile)
 	for _, line := range strings.Split(string(envData), "\n") {
 		if _, v, ok := strings.Cut(line, "="); ok {
@@ -88,9 +100,9 @@ func TestCanaryNeverReachesASink(t *testing.T) {
 	if got := e.query("--action", "key-rotate"); len(got) == 0 {
 		t.Fatal("key rotate recorded no event")
 	}
-	do("", "key", "status")
-	do("", "key", "list")
-	do("", "audit", "verify")
+	do(ExitOK, "", "key", "status", "--env-file", envFile) // the keys rotate wrote
+	do(ExitOK, "", "key", "list")
+	do(ExitOK, "", "audit", "verify")
 
 	// Kafka: ship the store's chain to an in-process cluster.
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "sa01.audit"))

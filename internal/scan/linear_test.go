@@ -84,14 +84,31 @@ func TestMaskIgnoresAllowMarker(t *testing.T) {
 	}
 }
 
-// TestPEMEndAtLimit: an END line that straddles the 16 KiB limit after
-// BEGIN is handled without reading past it.
+// TestPEMEndAtLimit: a PEM body is walked at most pemReach bytes past the
+// BEGIN line. An END line that starts within reach closes the block, which
+// is reported whole, up to the END line's last dash; one that starts at or
+// past the limit is not looked for, and the block (one body line without a
+// line ending, never whole) is dropped with nothing reported past the limit.
 func TestPEMEndAtLimit(t *testing.T) {
 	t.Parallel()
 	s := New(nil)
 	head := "-----BEGIN PRIVATE KEY-----"
 	for d := -10; d <= 2; d++ {
-		body := strings.Repeat("A", 16<<10+d)
-		s.Find([]byte(head+body+"-----END PRIVATE KEY-----\n"), nil)
+		body := strings.Repeat("A", pemReach+d)
+		in := head + body + "-----END PRIVATE KEY-----\n"
+		var drops []Drop
+		ms := s.Find([]byte(in), func(dr Drop) { drops = append(drops, dr) })
+		if d < 0 {
+			if len(ms) != 1 || ms[0].Rule != "private-key" || ms[0].Start != 0 || ms[0].End != len(in)-1 {
+				t.Errorf("END %d bytes before the limit: matches %+v, want the whole block [0, %d)", -d, ms, len(in)-1)
+			}
+			continue
+		}
+		if len(ms) != 0 {
+			t.Errorf("END %d bytes past the limit: matches %+v, want none", d, ms)
+		}
+		if len(drops) != 1 || drops[0].Rule != "private-key" || drops[0].End > len(head)+pemReach {
+			t.Errorf("END %d bytes past the limit: drops %+v, want one private-key drop within reach", d, drops)
+		}
 	}
 }
