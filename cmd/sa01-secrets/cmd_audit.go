@@ -14,12 +14,11 @@ import (
 
 // auditCommands returns the verbs of this group.
 func auditCommands(g *globals) []*cobra.Command {
-	a := &cobra.Command{
-		Use:   "audit",
-		Short: "Query, follow and verify the audit trail",
+	return []*cobra.Command{
+		group("audit", "Query, follow and verify the audit trail",
+			newAuditQueryCommand(g), newAuditTailCommand(g), newAuditVerifyCommand(g), newAuditPublishCommand(g)),
+		incidentCommand(g),
 	}
-	a.AddCommand(newAuditQueryCommand(g), newAuditTailCommand(g), newAuditVerifyCommand(g), newAuditPublishCommand(g))
-	return []*cobra.Command{a, incidentCommand(g)}
 }
 
 // parseTimeFlag parses --since/--until.
@@ -37,39 +36,34 @@ func parseTimeFlag(flag, v string, now time.Time) (time.Time, error) {
 func newAuditQueryCommand(g *globals) *cobra.Command {
 	var q audit.Query
 	var since, until, format string
-	cmd := &cobra.Command{
-		Use:   "query",
-		Short: "List audit events, oldest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch format {
-			case "table", "json", "csv":
-			default:
-				return usageError("", "--format: want table, json or csv")
-			}
-			if q.Limit < 0 {
-				return usageError("", "--limit: want 0 (no limit) or more")
-			}
-			now := time.Now()
-			var err error
-			if q.Since, err = parseTimeFlag("since", since, now); err != nil {
-				return err
-			}
-			if q.Until, err = parseTimeFlag("until", until, now); err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			es, err := st.QueryAudit(cmd.Context(), q)
-			if err != nil {
-				return err
-			}
-			return audit.WriteEntries(g.stdout, es, format, true)
-		},
-	}
+	cmd := verb("query", "List audit events, oldest first", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		switch format {
+		case "table", "json", "csv":
+		default:
+			return usageError("", "--format: want table, json or csv")
+		}
+		if q.Limit < 0 {
+			return usageError("", "--limit: want 0 (no limit) or more")
+		}
+		now := time.Now()
+		var err error
+		if q.Since, err = parseTimeFlag("since", since, now); err != nil {
+			return err
+		}
+		if q.Until, err = parseTimeFlag("until", until, now); err != nil {
+			return err
+		}
+		st, err := openStore(cmd.Context(), g)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		es, err := st.QueryAudit(cmd.Context(), q)
+		if err != nil {
+			return err
+		}
+		return audit.WriteEntries(g.stdout, es, format, true)
+	})
 	f := cmd.Flags()
 	f.StringVar(&q.Secret, "secret", "", "only events about this secret")
 	f.StringVar(&q.Service, "service", "", "only events by this service")
@@ -87,42 +81,37 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 	var follow bool
 	var format string
 	var every time.Duration
-	cmd := &cobra.Command{
-		Use:   "tail",
-		Short: "Print the last audit events, and with -f follow new ones",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch format {
-			case "table", "jsonl":
-			default:
-				return usageError("", "--format: want table or jsonl")
-			}
-			if n < 0 {
-				return usageError("", "-n: want 0 or more")
-			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, g)
-			if err != nil {
+	cmd := verb("tail", "Print the last audit events, and with -f follow new ones", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		switch format {
+		case "table", "jsonl":
+		default:
+			return usageError("", "--format: want table or jsonl")
+		}
+		if n < 0 {
+			return usageError("", "-n: want 0 or more")
+		}
+		ctx := cmd.Context()
+		st, err := openStore(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		var es []audit.Entry
+		if n > 0 {
+			if es, err = st.QueryAudit(ctx, audit.Query{Limit: n, Newest: true}); err != nil {
 				return err
 			}
-			defer st.Close()
-			var es []audit.Entry
-			if n > 0 {
-				if es, err = st.QueryAudit(ctx, audit.Query{Limit: n, Newest: true}); err != nil {
-					return err
-				}
-			}
-			if err := audit.WriteEntries(g.stdout, es, format, format == "table"); err != nil {
-				return err
-			}
-			if !follow {
-				return nil
-			}
-			return audit.Follow(ctx, st, every, func(es []audit.Entry) error {
-				return audit.WriteEntries(g.stdout, es, format, false)
-			})
-		},
-	}
+		}
+		if err := audit.WriteEntries(g.stdout, es, format, format == "table"); err != nil {
+			return err
+		}
+		if !follow {
+			return nil
+		}
+		return audit.Follow(ctx, st, every, func(es []audit.Entry) error {
+			return audit.WriteEntries(g.stdout, es, format, false)
+		})
+	})
 	cmd.Flags().IntVarP(&n, "lines", "n", 20, "how many of the last events to print")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
 	cmd.Flags().StringVar(&format, "format", "table", "table or jsonl")
@@ -141,85 +130,33 @@ type verifyOutput struct {
 
 func newAuditVerifyCommand(g *globals) *cobra.Command {
 	var file, format string
-	cmd := &cobra.Command{
-		Use:   "verify",
-		Short: "Check the audit chain and name the first tampered event",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError("", "--format: want text or json")
-			}
-			var res audit.Result
-			var source string
-			if file != "" {
-				source = file
-				var r io.Reader
-				if file == "-" {
-					r = g.stdin
-				} else {
-					f, err := os.Open(file)
-					if err != nil {
-						return withCode(ExitNotFound, fmt.Errorf("--file: %w", err), "")
-					}
-					defer f.Close()
-					r = f
-				}
-				var err error
-				if res, err = audit.VerifyFile(r); err != nil {
-					return fmt.Errorf("reading %s: %w", file, err)
-				}
+	cmd := verb("verify", "Check the audit chain and name the first tampered event", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if format != "text" && format != "json" {
+			return usageError("", "--format: want text or json")
+		}
+		var res audit.Result
+		var source string
+		if file != "" {
+			source = file
+			var r io.Reader
+			if file == "-" {
+				r = g.stdin
 			} else {
-				cfg, err := g.config()
+				f, err := os.Open(file)
 				if err != nil {
-					return err
+					return withCode(ExitNotFound, fmt.Errorf("--file: %w", err), "")
 				}
-				ctx := cmd.Context()
-				st, err := openStore(ctx, g)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				source = "store"
-				if res, err = audit.VerifyStore(ctx, st, audit.MACKeys(cfg.Keys)); err != nil {
-					return err
-				}
+				defer f.Close()
+				r = f
 			}
-			if format == "json" {
-				if err := writeJSON(g.stdout, verifyOutput{OK: res.OK(), Source: source, Result: res, HeadSeq: res.Head.Seq}); err != nil {
-					return err
-				}
-			} else if res.OK() {
-				fmt.Fprintf(g.stdout, "audit chain intact: %d events, head %s, %d checkpoints matched", res.Events, res.Head, res.Checkpoints)
-				if res.Unauthenticated > 0 {
-					fmt.Fprintf(g.stdout, " (%d not authenticated: no key loaded for them)", res.Unauthenticated)
-				}
-				fmt.Fprintln(g.stdout)
-			} else {
-				fmt.Fprintf(g.stdout, "audit chain BROKEN: %s\n%d events verified before it\n", res.Problem.Error(), res.Events)
+			var err error
+			if res, err = audit.VerifyFile(r); err != nil {
+				return fmt.Errorf("reading %s: %w", file, err)
 			}
-			if !res.OK() {
-				return checkFailed{}
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&file, "file", "", "verify this JSON-lines audit file (- for stdin) instead of the store")
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
-	return cmd
-}
-
-func newAuditPublishCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "publish",
-		Short: "Ship the audit trail to Kafka until interrupted",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		} else {
 			cfg, err := g.config()
 			if err != nil {
 				return err
-			}
-			if len(cfg.KafkaBootstrap) == 0 {
-				return usageError("set "+config.EnvKafkaBootstrap+"=host:9092", "%s is not set", config.EnvKafkaBootstrap)
 			}
 			ctx := cmd.Context()
 			st, err := openStore(ctx, g)
@@ -227,19 +164,61 @@ func newAuditPublishCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			p, stop, err := startAuditPublisher(ctx, g, st, nil)
-			if err != nil {
-				return withCode(ExitUnavailable, err, "")
+			source = "store"
+			if res, err = audit.VerifyStore(ctx, st, audit.MACKeys(cfg.Keys)); err != nil {
+				return err
 			}
-			<-ctx.Done()
-			standby := p.StandingBy()
-			stop()
-			if standby {
-				fmt.Fprintf(g.stderr, "sa01-secrets: another process ships the audit trail to %s; this one stood by\n", cfg.AuditKafkaTopic)
-				return nil
+		}
+		if format == "json" {
+			if err := writeJSON(g.stdout, verifyOutput{OK: res.OK(), Source: source, Result: res, HeadSeq: res.Head.Seq}); err != nil {
+				return err
 			}
-			fmt.Fprintf(g.stderr, "sa01-secrets: shipped up to seq %d to %s\n", p.Shipped(), cfg.AuditKafkaTopic)
+		} else if res.OK() {
+			fmt.Fprintf(g.stdout, "audit chain intact: %d events, head %s, %d checkpoints matched", res.Events, res.Head, res.Checkpoints)
+			if res.Unauthenticated > 0 {
+				fmt.Fprintf(g.stdout, " (%d not authenticated: no key loaded for them)", res.Unauthenticated)
+			}
+			fmt.Fprintln(g.stdout)
+		} else {
+			fmt.Fprintf(g.stdout, "audit chain BROKEN: %s\n%d events verified before it\n", res.Problem.Error(), res.Events)
+		}
+		if !res.OK() {
+			return checkFailed{}
+		}
+		return nil
+	})
+	cmd.Flags().StringVar(&file, "file", "", "verify this JSON-lines audit file (- for stdin) instead of the store")
+	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	return cmd
+}
+
+func newAuditPublishCommand(g *globals) *cobra.Command {
+	return verb("publish", "Ship the audit trail to Kafka until interrupted", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		cfg, err := g.config()
+		if err != nil {
+			return err
+		}
+		if len(cfg.KafkaBootstrap) == 0 {
+			return usageError("set "+config.EnvKafkaBootstrap+"=host:9092", "%s is not set", config.EnvKafkaBootstrap)
+		}
+		ctx := cmd.Context()
+		st, err := openStore(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		p, stop, err := startAuditPublisher(ctx, g, st, nil)
+		if err != nil {
+			return withCode(ExitUnavailable, err, "")
+		}
+		<-ctx.Done()
+		standby := p.StandingBy()
+		stop()
+		if standby {
+			fmt.Fprintf(g.stderr, "sa01-secrets: another process ships the audit trail to %s; this one stood by\n", cfg.AuditKafkaTopic)
 			return nil
-		},
-	}
+		}
+		fmt.Fprintf(g.stderr, "sa01-secrets: shipped up to seq %d to %s\n", p.Shipped(), cfg.AuditKafkaTopic)
+		return nil
+	})
 }

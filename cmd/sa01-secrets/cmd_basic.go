@@ -62,22 +62,14 @@ func versionString(v string, bi *debug.BuildInfo) string {
 }
 
 func newVersionCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version and the VCS revision it was built from",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintf(g.stdout, "sa01-secrets %s\n", version())
-			return err
-		},
-	}
+	return verb("version", "Print the version and the VCS revision it was built from", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		_, err := fmt.Fprintf(g.stdout, "sa01-secrets %s\n", version())
+		return err
+	})
 }
 
 func newGenerateCommand(g *globals) *cobra.Command {
-	gen := &cobra.Command{
-		Use:   "generate",
-		Short: "Generate a Fernet key or a random token",
-	}
+	gen := verb("generate", "Generate a Fernet key or a random token", nil, nil)
 	gen.AddCommand(&cobra.Command{
 		Use:   "key",
 		Short: "Print a new Fernet key (usable by Python's Fernet() as is)",
@@ -88,19 +80,14 @@ func newGenerateCommand(g *globals) *cobra.Command {
 		},
 	})
 	var n int
-	tok := &cobra.Command{
-		Use:   "token",
-		Short: "Print a URL-safe random token (as Python's secrets.token_urlsafe)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := secrets.Generate(secrets.GenerateToken, n)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintln(g.stdout, s.Reveal())
+	tok := verb("token", "Print a URL-safe random token (as Python's secrets.token_urlsafe)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		s, err := secrets.Generate(secrets.GenerateToken, n)
+		if err != nil {
 			return err
-		},
-	}
+		}
+		_, err = fmt.Fprintln(g.stdout, s.Reveal())
+		return err
+	})
 	tok.Flags().IntVar(&n, "bytes", 32, "bytes of entropy (16 to 1024)")
 	gen.AddCommand(tok)
 	return gen
@@ -121,60 +108,50 @@ func readAllLimited(r io.Reader, what string) ([]byte, error) {
 }
 
 func newEncryptCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "encrypt",
-		Short: "Encrypt stdin to a Fernet token on stdout with SA01_CRYPTO_FERNET_KEY",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ring, err := requireKeys(g)
-			if err != nil {
-				return err
-			}
-			msg, err := readAllLimited(g.stdin, "stdin")
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(g.stdout, "%s\n", ring.Encrypt(msg))
+	return verb("encrypt", "Encrypt stdin to a Fernet token on stdout with SA01_CRYPTO_FERNET_KEY", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		ring, err := requireKeys(g)
+		if err != nil {
 			return err
-		},
-	}
+		}
+		msg, err := readAllLimited(g.stdin, "stdin")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(g.stdout, "%s\n", ring.Encrypt(msg))
+		return err
+	})
 }
 
 func newDecryptCommand(g *globals) *cobra.Command {
 	var ttl int64
-	cmd := &cobra.Command{
-		Use:   "decrypt",
-		Short: "Decrypt a Fernet token on stdin with the primary or a previous key",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ring, err := requireKeys(g)
-			if err != nil {
-				return err
-			}
-			tok, err := readAllLimited(g.stdin, "stdin")
-			if err != nil {
-				return err
-			}
-			if len(bytes.TrimSpace(tok)) == 0 {
-				return usageError("pipe a Fernet token into stdin", "stdin: empty, want a Fernet token")
-			}
-			d := fernet.NoTTL
-			if cmd.Flags().Changed("ttl") {
-				if ttl < 0 {
-					return usageError("", "--ttl: want 0 or more seconds")
-				}
-				// Beyond what a Duration holds, the limit is as good as none.
-				d = time.Duration(min(ttl, math.MaxInt64/int64(time.Second))) * time.Second
-			}
-			msg, err := ring.DecryptAt(tok, d, time.Now())
-			if err != nil {
-				return withCode(ExitInvalidToken, errors.New("invalid token: no loaded key decrypts it, or it is corrupted or expired"),
-					"loaded keys: "+keyIDs(ring))
-			}
-			_, err = g.stdout.Write(msg)
+	cmd := verb("decrypt", "Decrypt a Fernet token on stdin with the primary or a previous key", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		ring, err := requireKeys(g)
+		if err != nil {
 			return err
-		},
-	}
+		}
+		tok, err := readAllLimited(g.stdin, "stdin")
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(tok)) == 0 {
+			return usageError("pipe a Fernet token into stdin", "stdin: empty, want a Fernet token")
+		}
+		d := fernet.NoTTL
+		if cmd.Flags().Changed("ttl") {
+			if ttl < 0 {
+				return usageError("", "--ttl: want 0 or more seconds")
+			}
+			// Beyond what a Duration holds, the limit is as good as none.
+			d = time.Duration(min(ttl, math.MaxInt64/int64(time.Second))) * time.Second
+		}
+		msg, err := ring.DecryptAt(tok, d, time.Now())
+		if err != nil {
+			return withCode(ExitInvalidToken, errors.New("invalid token: no loaded key decrypts it, or it is corrupted or expired"),
+				"loaded keys: "+keyIDs(ring))
+		}
+		_, err = g.stdout.Write(msg)
+		return err
+	})
 	cmd.Flags().Int64Var(&ttl, "ttl", 0, "refuse tokens older than this many seconds")
 	return cmd
 }
@@ -206,29 +183,24 @@ func keyIDs(r *fernet.Ring) string {
 
 func newConfigCommand(g *globals) *cobra.Command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Show the configuration from SA01_* variables, with secrets masked",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.config()
-			if err != nil {
-				return err
+	cmd := verb("config", "Show the configuration from SA01_* variables, with secrets masked", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		cfg, err := g.config()
+		if err != nil {
+			return err
+		}
+		switch format {
+		case "json":
+			enc := json.NewEncoder(g.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(cfg.Describe())
+		case "text", "":
+			for _, s := range cfg.Describe() {
+				fmt.Fprintf(g.stdout, "%-34s %s\n", s.Var, s.Value)
 			}
-			switch format {
-			case "json":
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(cfg.Describe())
-			case "text", "":
-				for _, s := range cfg.Describe() {
-					fmt.Fprintf(g.stdout, "%-34s %s\n", s.Var, s.Value)
-				}
-				return nil
-			}
-			return usageError("", "--format: want text or json")
-		},
-	}
+			return nil
+		}
+		return usageError("", "--format: want text or json")
+	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
 }

@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -17,35 +17,30 @@ import (
 
 func newImportCommand(g *globals) *cobra.Command {
 	var from, prefix, class string
-	cmd := &cobra.Command{
-		Use:   "import --from-dotenv FILE [--prefix P]",
-		Short: "Import every variable of a .env file as secrets, in one transaction",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if from == "" {
-				return usageError("sa01-secrets import --from-dotenv FILE", "--from-dotenv: required")
-			}
-			if err := secrets.ValidatePrefix(prefix); err != nil {
-				return err
-			}
-			f, err := dotenv.Read(from)
+	cmd := verb("import --from-dotenv FILE [--prefix P]", "Import every variable of a .env file as secrets, in one transaction", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if from == "" {
+			return usageError("sa01-secrets import --from-dotenv FILE", "--from-dotenv: required")
+		}
+		if err := secrets.ValidatePrefix(prefix); err != nil {
+			return err
+		}
+		f, err := dotenv.Read(from)
+		if err != nil {
+			return usageError("", "--from-dotenv: %v", err)
+		}
+		entries, err := f.Entries()
+		if err != nil {
+			return withCode(ExitUsage, err, "nothing was imported")
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			n, err := b.Import(ctx, entries, secrets.ImportOptions{Prefix: prefix, Class: class})
 			if err != nil {
-				return usageError("", "--from-dotenv: %v", err)
+				return fmt.Errorf("%s: %w", from, err)
 			}
-			entries, err := f.Entries()
-			if err != nil {
-				return withCode(ExitUsage, err, "nothing was imported")
-			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				n, err := b.Import(ctx, entries, secrets.ImportOptions{Prefix: prefix, Class: class})
-				if err != nil {
-					return fmt.Errorf("%s: %w", from, err)
-				}
-				fmt.Fprintf(g.stdout, "imported %d secrets\n", n)
-				return nil
-			})
-		},
-	}
+			fmt.Fprintf(g.stdout, "imported %d secrets\n", n)
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&from, "from-dotenv", "", "the .env file to read")
 	cmd.Flags().StringVar(&prefix, "prefix", "", "prepend P to every name")
 	cmd.Flags().StringVar(&class, "class", "", "class of the imported secrets")
@@ -54,30 +49,25 @@ func newImportCommand(g *globals) *cobra.Command {
 
 func newExportCommand(g *globals) *cobra.Command {
 	var prefix, format, output, service string
-	cmd := &cobra.Command{
-		Use:   "export [--prefix P | --service NAME] --format dotenv|json|env [--output FILE]",
-		Short: "Print the current values of secrets as dotenv, JSON or shell exports",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch format {
-			case "dotenv", "json", "env":
-			case "":
-				return usageError("sa01-secrets export --format dotenv|json|env", "--format: required")
-			default:
-				return usageError("", "--format: want dotenv, json or env")
+	cmd := verb("export [--prefix P | --service NAME] --format dotenv|json|env [--output FILE]", "Print the current values of secrets as dotenv, JSON or shell exports", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		switch format {
+		case "dotenv", "json", "env":
+		case "":
+			return usageError("sa01-secrets export --format dotenv|json|env", "--format: required")
+		default:
+			return usageError("", "--format: want dotenv, json or env")
+		}
+		if service != "" {
+			return exportService(cmd.Context(), g, service, format, output)
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			vals, err := b.Export(ctx, prefix)
+			if err != nil {
+				return err
 			}
-			if service != "" {
-				return exportService(cmd.Context(), g, service, format, output)
-			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				vals, err := b.Export(ctx, prefix)
-				if err != nil {
-					return err
-				}
-				return writeExport(g, vals, prefix, format, output)
-			})
-		},
-	}
+			return writeExport(g, vals, prefix, format, output)
+		})
+	})
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only names starting with P")
 	cmd.Flags().StringVar(&format, "format", "", "dotenv, json or env")
 	cmd.Flags().StringVar(&output, "output", "", "write to FILE (mode 0600) instead of stdout")
@@ -87,29 +77,24 @@ func newExportCommand(g *globals) *cobra.Command {
 
 func newVerifyCommand(g *globals) *cobra.Command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "verify [--format text|json]",
-		Short: "Check every stored version decrypts and is bound to its row (verify-encryption)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError("", "--format: want text or json")
+	cmd := verb("verify [--format text|json]", "Check every stored version decrypts and is bound to its row (verify-encryption)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if format != "text" && format != "json" {
+			return usageError("", "--format: want text or json")
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			rep, err := b.Verify(ctx)
+			if err != nil {
+				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				rep, err := b.Verify(ctx)
-				if err != nil {
-					return err
-				}
-				if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w) }); err != nil {
-					return err
-				}
-				if !rep.OK {
-					return checkFailed{}
-				}
-				return nil
-			})
-		},
-	}
+			if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w) }); err != nil {
+				return err
+			}
+			if !rep.OK {
+				return checkFailed{}
+			}
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
 }
@@ -145,7 +130,10 @@ func exportService(ctx context.Context, g *globals, service, format, output stri
 // (0600, replaced atomically).
 func writeExport(g *globals, vals []secrets.Value, prefix, format, output string) error {
 	var buf bytes.Buffer
-	if err := renderExport(&buf, vals, prefix, format); err != nil {
+	var ne *secrets.ExportNameError
+	if err := secrets.WriteExport(&buf, vals, prefix, format); errors.As(err, &ne) {
+		return withCode(ExitUsage, err, ne.Hint)
+	} else if err != nil {
 		return err
 	}
 	if output == "" {
@@ -154,39 +142,6 @@ func writeExport(g *globals, vals []secrets.Value, prefix, format, output string
 	}
 	if err := safefile.WriteFile(output, buf.Bytes(), safefile.Options{}); err != nil {
 		return fmt.Errorf("--output: %w", err)
-	}
-	return nil
-}
-
-func renderExport(w io.Writer, vals []secrets.Value, prefix, format string) error {
-	if format == "json" {
-		m := make(map[string]string, len(vals))
-		for _, v := range vals {
-			m[v.Secret.Name] = v.Value.Reveal()
-		}
-		return writeJSON(w, m)
-	}
-	seen := map[string]string{}
-	for _, v := range vals {
-		name := secrets.EnvName(v.Secret.Name, v.Secret.EnvName, prefix)
-		if name == "" {
-			return usageError("export with a shorter --prefix, or give the secret a variable name with 'put --env'",
-				"secret %s: --prefix %s leaves no variable name", v.Secret.Name, prefix)
-		}
-		if other, dup := seen[name]; dup {
-			return usageError("give one of them another variable name with 'put --env'",
-				"secrets %s and %s both export as %s", other, v.Secret.Name, name)
-		}
-		seen[name] = v.Secret.Name
-	}
-	sort.Slice(vals, func(i, j int) bool { return vals[i].Secret.Name < vals[j].Secret.Name })
-	for _, v := range vals {
-		name := secrets.EnvName(v.Secret.Name, v.Secret.EnvName, prefix)
-		if format == "env" {
-			fmt.Fprintf(w, "export %s=%s\n", name, dotenv.QuoteShell(v.Value.Reveal()))
-		} else {
-			fmt.Fprintf(w, "%s=%s\n", name, dotenv.Quote(v.Value.Reveal()))
-		}
 	}
 	return nil
 }

@@ -16,12 +16,8 @@ import (
 )
 
 func incidentCommand(g *globals) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "incident",
-		Short: "Respond to a compromised secret on the policy's clock",
-	}
-	c.AddCommand(newIncidentOpenCommand(g), newIncidentStatusCommand(g), newIncidentReportCommand(g), newIncidentCloseCommand(g))
-	return c
+	return group("incident", "Respond to a compromised secret on the policy's clock",
+		newIncidentOpenCommand(g), newIncidentStatusCommand(g), newIncidentReportCommand(g), newIncidentCloseCommand(g))
 }
 
 // withResponder runs fn with the incident responder over the local store.
@@ -50,39 +46,34 @@ func incidentError(err error) error {
 func newIncidentOpenCommand(g *globals) *cobra.Command {
 	var reason, format string
 	var revoke bool
-	cmd := &cobra.Command{
-		Use:   "open NAME --reason R",
-		Short: "Declare a secret compromised: stop serving it, replace it, start the clock",
-		Args:  oneName("incident open"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			if strings.TrimSpace(reason) == "" {
-				return usageError("say why, e.g. --reason \"leaked in a ticket\"", "--reason is required")
-			}
-			if err := checkFormat(format, "text", "json"); err != nil {
+	cmd := verb("open NAME --reason R", "Declare a secret compromised: stop serving it, replace it, start the clock", oneName("incident open"), func(cmd *cobra.Command, args []string) error {
+		name := args[0]
+		if strings.TrimSpace(reason) == "" {
+			return usageError("say why, e.g. --reason \"leaked in a ticket\"", "--reason is required")
+		}
+		if err := checkFormat(format, "text", "json"); err != nil {
+			return err
+		}
+		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
+			out, err := r.Open(l.ctx, name, reason, revoke)
+			if err != nil {
 				return err
 			}
-			return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-				out, err := r.Open(l.ctx, name, reason, revoke)
-				if err != nil {
-					return err
-				}
-				if err := writeReport(g, format, out, func(w io.Writer) { fmt.Fprintln(w, out.ID) }); err != nil {
-					return err
-				}
-				for _, w := range out.Warnings {
-					fmt.Fprintf(g.stderr, "sa01-secrets: warning: %s\n", w)
-				}
-				fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d is compromised and no longer served\n", name, out.CompromisedVersion)
-				if out.NeedsPut {
-					fmt.Fprintf(g.stderr, "hint: a new value is needed within 1 hour: sa01-secrets put %s < new-value\n", name)
-				} else {
-					fmt.Fprintf(g.stderr, "sa01-secrets: version %d holds a new random value; deploy it within 1 hour\n", out.NewVersion)
-				}
-				return nil
-			})
-		},
-	}
+			if err := writeReport(g, format, out, func(w io.Writer) { fmt.Fprintln(w, out.ID) }); err != nil {
+				return err
+			}
+			for _, w := range out.Warnings {
+				fmt.Fprintf(g.stderr, "sa01-secrets: warning: %s\n", w)
+			}
+			fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d is compromised and no longer served\n", name, out.CompromisedVersion)
+			if out.NeedsPut {
+				fmt.Fprintf(g.stderr, "hint: a new value is needed within 1 hour: sa01-secrets put %s < new-value\n", name)
+			} else {
+				fmt.Fprintf(g.stderr, "sa01-secrets: version %d holds a new random value; deploy it within 1 hour\n", out.NewVersion)
+			}
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&reason, "reason", "", "why the secret is compromised (required)")
 	cmd.Flags().BoolVar(&revoke, "revoke-tokens", false, "revoke the tokens of every service that read the secret")
 	cmd.Flags().StringVar(&format, "format", "text", "text (the ID) or json")
@@ -92,36 +83,31 @@ func newIncidentOpenCommand(g *globals) *cobra.Command {
 func newIncidentStatusCommand(g *globals) *cobra.Command {
 	var format string
 	var all bool
-	cmd := &cobra.Command{
-		Use:   "status [ID]",
-		Short: "Show each deadline of the procedure: met, due (time left) or missed",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
+	cmd := verb("status [ID]", "Show each deadline of the procedure: met, due (time left) or missed", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(format, "table", "json"); err != nil {
+			return err
+		}
+		id := ""
+		if len(args) == 1 {
+			id = args[0]
+		}
+		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
+			now := time.Now()
+			out, err := r.Status(l.ctx, id, all, now)
+			if err != nil {
 				return err
 			}
-			id := ""
-			if len(args) == 1 {
-				id = args[0]
+			if err := writeReport(g, format, out, func(w io.Writer) { respond.WriteTable(w, out, now) }); err != nil {
+				return err
 			}
-			return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-				now := time.Now()
-				out, err := r.Status(l.ctx, id, all, now)
-				if err != nil {
-					return err
+			for _, so := range out {
+				if so.Missed {
+					return checkFailed{"a deadline of the compromise procedure was missed"}
 				}
-				if err := writeReport(g, format, out, func(w io.Writer) { respond.WriteTable(w, out, now) }); err != nil {
-					return err
-				}
-				for _, so := range out {
-					if so.Missed {
-						return checkFailed{"a deadline of the compromise procedure was missed"}
-					}
-				}
-				return nil
-			})
-		},
-	}
+			}
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	cmd.Flags().BoolVar(&all, "all", false, "without ID: closed incidents too")
 	return cmd
@@ -129,30 +115,25 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 
 func newIncidentReportCommand(g *globals) *cobra.Command {
 	var format, since string
-	cmd := &cobra.Command{
-		Use:   "report ID",
-		Short: "Write the incident report; marks the access-log audit done",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, "md", "json"); err != nil {
-				return err
-			}
-			from, err := parseTimeFlag("since", since, time.Now())
+	cmd := verb("report ID", "Write the incident report; marks the access-log audit done", cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(format, "md", "json"); err != nil {
+			return err
+		}
+		from, err := parseTimeFlag("since", since, time.Now())
+		if err != nil {
+			return err
+		}
+		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
+			rep, err := r.Report(l.ctx, args[0], from)
 			if err != nil {
 				return err
 			}
-			return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-				rep, err := r.Report(l.ctx, args[0], from)
-				if err != nil {
-					return err
-				}
-				if format == "json" {
-					return writeJSON(g.stdout, rep)
-				}
-				return rep.WriteMarkdown(g.stdout)
-			})
-		},
-	}
+			if format == "json" {
+				return writeJSON(g.stdout, rep)
+			}
+			return rep.WriteMarkdown(g.stdout)
+		})
+	})
 	cmd.Flags().StringVar(&format, "format", "md", "md or json")
 	cmd.Flags().StringVar(&since, "since", "", "start of the access window (default: when the compromised version was written)")
 	return cmd
@@ -160,30 +141,25 @@ func newIncidentReportCommand(g *globals) *cobra.Command {
 
 func newIncidentCloseCommand(g *globals) *cobra.Command {
 	var review string
-	cmd := &cobra.Command{
-		Use:   "close ID --review NOTE",
-		Short: "Close an incident with the review of procedures",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(review) == "" {
-				return usageError("summarise the review, e.g. --review \"added a pre-commit scan\"", "--review is required")
+	cmd := verb("close ID --review NOTE", "Close an incident with the review of procedures", cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
+		if strings.TrimSpace(review) == "" {
+			return usageError("summarise the review, e.g. --review \"added a pre-commit scan\"", "--review is required")
+		}
+		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
+			inc, err := r.Close(l.ctx, args[0], review)
+			if errors.Is(err, incident.ErrClosed) {
+				return withCode(ExitConflict, fmt.Errorf("incident %s is already closed", args[0]), "")
 			}
-			return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-				inc, err := r.Close(l.ctx, args[0], review)
-				if errors.Is(err, incident.ErrClosed) {
-					return withCode(ExitConflict, fmt.Errorf("incident %s is already closed", args[0]), "")
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "closed %s\n", inc.ID)
-				if inc.AnyMissed(time.Now()) {
-					fmt.Fprintln(g.stderr, "sa01-secrets: warning: some deadlines of this incident were missed; see 'sa01-secrets incident status "+inc.ID+"'")
-				}
-				return nil
-			})
-		},
-	}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "closed %s\n", inc.ID)
+			if inc.AnyMissed(time.Now()) {
+				fmt.Fprintln(g.stderr, "sa01-secrets: warning: some deadlines of this incident were missed; see 'sa01-secrets incident status "+inc.ID+"'")
+			}
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&review, "review", "", "what the review of procedures concluded (required)")
 	return cmd
 }

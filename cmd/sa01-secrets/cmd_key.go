@@ -21,18 +21,9 @@ import (
 
 // keyCommands returns the verbs of this group.
 func keyCommands(g *globals) []*cobra.Command {
-	key := &cobra.Command{
-		Use:   "key",
-		Short: "Manage the Fernet keys: list, rotate, stage, promote, retire, status",
-	}
-	key.AddCommand(
-		newKeyListCommand(g),
-		newKeyRotateCommand(g),
-		newKeyStageCommand(g),
-		newKeyPromoteCommand(g),
-		newKeyRetireCommand(g),
-		newStatusCommand(g, "status"),
-	)
+	key := group("key", "Manage the Fernet keys: list, rotate, stage, promote, retire, status",
+		newKeyListCommand(g), newKeyRotateCommand(g), newKeyStageCommand(g), newKeyPromoteCommand(g), newKeyRetireCommand(g),
+		newStatusCommand(g, "status"))
 	return []*cobra.Command{key, newReencryptCommand(g), newStatusCommand(g, "status"), newRotateSecretCommand(g)}
 }
 
@@ -146,33 +137,28 @@ func rotationError(err error, envFile string) error {
 
 func newKeyListCommand(g *globals) *cobra.Command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the key table with the number of versions under each key",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError("", "--format: want text or json")
-			}
-			e, err := openLocal(cmd.Context(), g)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			var ring *fernet.Ring
-			if cfg, err := g.config(); err == nil {
-				ring = cfg.Keys
-			}
-			rep, err := rotate.Status(e.ctx, e.st, ring, time.Now())
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return writeJSON(g.stdout, rep.Keys)
-			}
-			return rep.WriteKeyTable(g.stdout, ring != nil)
-		},
-	}
+	cmd := verb("list", "List the key table with the number of versions under each key", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if format != "text" && format != "json" {
+			return usageError("", "--format: want text or json")
+		}
+		e, err := openLocal(cmd.Context(), g)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		var ring *fernet.Ring
+		if cfg, err := g.config(); err == nil {
+			ring = cfg.Keys
+		}
+		rep, err := rotate.Status(e.ctx, e.st, ring, time.Now())
+		if err != nil {
+			return err
+		}
+		if format == "json" {
+			return writeJSON(g.stdout, rep.Keys)
+		}
+		return rep.WriteKeyTable(g.stdout, ring != nil)
+	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
 }
@@ -180,34 +166,29 @@ func newKeyListCommand(g *globals) *cobra.Command {
 func newKeyRotateCommand(g *globals) *cobra.Command {
 	var f rotationFlags
 	var printKey bool
-	cmd := &cobra.Command{
-		Use:   "rotate [--env-file FILE]",
-		Short: "Rotate the Fernet key on one node: new key, re-encrypt everything, rewrite the env file",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.RotateReport, error) {
-				return r.Rotate(ctx, f.envFile)
-			}, func(rep *rotate.RotateReport) {
-				fmt.Fprintf(g.stdout, "new primary key:  %s\n", rep.NewKey)
-				if rep.OldKey != "" {
-					fmt.Fprintf(g.stdout, "old primary key:  %s (decrypt-only until %s)\n", rep.OldKey, rep.RetainUntil.Format(time.RFC3339))
-				}
-				if rep.Resumed {
-					fmt.Fprintln(g.stdout, "resumed an interrupted rotation")
-				}
-				for _, id := range rotate.SortedKeys(rep.Moved) {
-					fmt.Fprintf(g.stdout, "re-encrypted:     %d versions from key %s\n", rep.Moved[id], id)
-				}
-				fmt.Fprintf(g.stdout, "total:            %d versions re-encrypted, %d skipped, in %s\n", total(rep.Moved), rep.Skipped, rep.Elapsed.Round(time.Millisecond))
-				fmt.Fprintf(g.stdout, "env file:         %s (previous kept as %s.bak)\n", rep.EnvFile, rep.EnvFile)
-				fmt.Fprintln(g.stderr, "hint: restart the services that load this env file")
-			}, func(rep *rotate.RotateReport) {
-				if printKey {
-					fmt.Fprintln(g.stdout, rep.Key.Encode())
-				}
-			})
-		},
-	}
+	cmd := verb("rotate [--env-file FILE]", "Rotate the Fernet key on one node: new key, re-encrypt everything, rewrite the env file", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.RotateReport, error) {
+			return r.Rotate(ctx, f.envFile)
+		}, func(rep *rotate.RotateReport) {
+			fmt.Fprintf(g.stdout, "new primary key:  %s\n", rep.NewKey)
+			if rep.OldKey != "" {
+				fmt.Fprintf(g.stdout, "old primary key:  %s (decrypt-only until %s)\n", rep.OldKey, rep.RetainUntil.Format(time.RFC3339))
+			}
+			if rep.Resumed {
+				fmt.Fprintln(g.stdout, "resumed an interrupted rotation")
+			}
+			for _, id := range rotate.SortedKeys(rep.Moved) {
+				fmt.Fprintf(g.stdout, "re-encrypted:     %d versions from key %s\n", rep.Moved[id], id)
+			}
+			fmt.Fprintf(g.stdout, "total:            %d versions re-encrypted, %d skipped, in %s\n", total(rep.Moved), rep.Skipped, rep.Elapsed.Round(time.Millisecond))
+			fmt.Fprintf(g.stdout, "env file:         %s (previous kept as %s.bak)\n", rep.EnvFile, rep.EnvFile)
+			fmt.Fprintln(g.stderr, "hint: restart the services that load this env file")
+		}, func(rep *rotate.RotateReport) {
+			if printKey {
+				fmt.Fprintln(g.stdout, rep.Key.Encode())
+			}
+		})
+	})
 	f.add(cmd, ".env", true)
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "also print the new key on stdout (it is a secret)")
 	return cmd
@@ -230,35 +211,30 @@ func newKeyStageCommand(g *globals) *cobra.Command {
 	var f rotationFlags
 	var keyFile string
 	var printKey bool
-	cmd := &cobra.Command{
-		Use:   "stage [--env-file FILE] [--key-file K]",
-		Short: "Stage a new key: written into the env file as decrypt-only, recorded pending",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var key *fernet.Key
-			if keyFile != "" {
-				k, err := readKeyFile("--key-file", keyFile)
-				if err != nil {
-					return err
-				}
-				key = k
+	cmd := verb("stage [--env-file FILE] [--key-file K]", "Stage a new key: written into the env file as decrypt-only, recorded pending", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		var key *fernet.Key
+		if keyFile != "" {
+			k, err := readKeyFile("--key-file", keyFile)
+			if err != nil {
+				return err
 			}
-			return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.StageReport, error) {
-				rep, err := r.Stage(ctx, f.envFile, key)
-				if err == nil && printKey {
-					fmt.Fprintln(g.stdout, rep.New.Encode())
-				}
-				return rep, err
-			}, func(rep *rotate.StageReport) {
-				msg := "staged key %s in %s (pending)\n"
-				if rep.Already {
-					msg = "key %s is already staged in %s\n"
-				}
-				fmt.Fprintf(g.stderr, msg, rep.Key, rep.EnvFile)
-				fmt.Fprintln(g.stderr, "hint: stage the same key on every node (--key-file), restart each, then run 'sa01-secrets key promote' on each")
-			}, nil)
-		},
-	}
+			key = k
+		}
+		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.StageReport, error) {
+			rep, err := r.Stage(ctx, f.envFile, key)
+			if err == nil && printKey {
+				fmt.Fprintln(g.stdout, rep.New.Encode())
+			}
+			return rep, err
+		}, func(rep *rotate.StageReport) {
+			msg := "staged key %s in %s (pending)\n"
+			if rep.Already {
+				msg = "key %s is already staged in %s\n"
+			}
+			fmt.Fprintf(g.stderr, msg, rep.Key, rep.EnvFile)
+			fmt.Fprintln(g.stderr, "hint: stage the same key on every node (--key-file), restart each, then run 'sa01-secrets key promote' on each")
+		}, nil)
+	})
 	f.add(cmd, ".env", false)
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "stage the key in this file instead of a new one")
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "print the staged key on stdout, to stage it on other nodes (it is a secret)")
@@ -267,24 +243,19 @@ func newKeyStageCommand(g *globals) *cobra.Command {
 
 func newKeyPromoteCommand(g *globals) *cobra.Command {
 	var f rotationFlags
-	cmd := &cobra.Command{
-		Use:   "promote [--env-file FILE]",
-		Short: "Make the staged key the primary: in the env file, and in the store",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.PromoteReport, error) {
-				return r.Promote(ctx, f.envFile)
-			}, func(rep *rotate.PromoteReport) {
-				fmt.Fprintf(g.stdout, "primary key in %s: %s (was %s)\n", rep.EnvFile, rep.NewKey, rep.OldKey)
-				if rep.Already {
-					fmt.Fprintln(g.stdout, "the store already records it active")
-				} else if !rep.RetainUntil.IsZero() {
-					fmt.Fprintf(g.stdout, "key %s is decrypt-only until %s\n", rep.OldKey, rep.RetainUntil.Format(time.RFC3339))
-				}
-				fmt.Fprintln(g.stderr, "hint: restart this node's services; once every node is promoted, run 'sa01-secrets reencrypt'")
-			}, nil)
-		},
-	}
+	cmd := verb("promote [--env-file FILE]", "Make the staged key the primary: in the env file, and in the store", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.PromoteReport, error) {
+			return r.Promote(ctx, f.envFile)
+		}, func(rep *rotate.PromoteReport) {
+			fmt.Fprintf(g.stdout, "primary key in %s: %s (was %s)\n", rep.EnvFile, rep.NewKey, rep.OldKey)
+			if rep.Already {
+				fmt.Fprintln(g.stdout, "the store already records it active")
+			} else if !rep.RetainUntil.IsZero() {
+				fmt.Fprintf(g.stdout, "key %s is decrypt-only until %s\n", rep.OldKey, rep.RetainUntil.Format(time.RFC3339))
+			}
+			fmt.Fprintln(g.stderr, "hint: restart this node's services; once every node is promoted, run 'sa01-secrets reencrypt'")
+		}, nil)
+	})
 	f.add(cmd, ".env", false)
 	return cmd
 }

@@ -20,61 +20,56 @@ import (
 func newReencryptCommand(g *globals) *cobra.Command {
 	var f rotationFlags
 	var oldFile, newFile, oldEnv, newEnv string
-	cmd := &cobra.Command{
-		Use:   "reencrypt [--env-file FILE | --old-key-file F [--new-key-file F]]",
-		Short: "Re-encrypt every version under an older key to the primary key",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			if oldFile != "" && oldEnv != "" {
-				return usageError("", "--old-key-file and --old-key-env: give one")
-			}
-			if newFile != "" && newEnv != "" {
-				return usageError("", "--new-key-file and --new-key-env: give one")
-			}
-			explicit := oldFile != "" || oldEnv != ""
-			if !explicit && (newFile != "" || newEnv != "") {
-				return usageError("give the old key too: --old-key-file F or --old-key-env VAR", "--new-key-file/--new-key-env need --old-key-file or --old-key-env")
-			}
-			if explicit && f.envFile != "" {
-				return usageError("", "--env-file and --old-key-*: give one")
-			}
-			o := rotate.ReencryptOptions{EnvPath: f.envFile}
-			if explicit {
-				ring, err := explicitRing(g, oldFile, oldEnv, newFile, newEnv)
-				if err != nil {
-					return err
-				}
-				o.Ring, o.PromoteTarget = ring, true
-			} else if f.envFile == "" {
-				ring, err := requireKeys(g)
-				if err != nil {
-					return err
-				}
-				o.Ring = ring
-			}
-			e, err := openLocal(cmd.Context(), g)
+	cmd := verb("reencrypt [--env-file FILE | --old-key-file F [--new-key-file F]]", "Re-encrypt every version under an older key to the primary key", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if err := f.check(); err != nil {
+			return err
+		}
+		if oldFile != "" && oldEnv != "" {
+			return usageError("", "--old-key-file and --old-key-env: give one")
+		}
+		if newFile != "" && newEnv != "" {
+			return usageError("", "--new-key-file and --new-key-env: give one")
+		}
+		explicit := oldFile != "" || oldEnv != ""
+		if !explicit && (newFile != "" || newEnv != "") {
+			return usageError("give the old key too: --old-key-file F or --old-key-env VAR", "--new-key-file/--new-key-env need --old-key-file or --old-key-env")
+		}
+		if explicit && f.envFile != "" {
+			return usageError("", "--env-file and --old-key-*: give one")
+		}
+		o := rotate.ReencryptOptions{EnvPath: f.envFile}
+		if explicit {
+			ring, err := explicitRing(g, oldFile, oldEnv, newFile, newEnv)
 			if err != nil {
 				return err
 			}
-			defer e.Close()
-			res, err := rotator(g, e, &f).Reencrypt(e.ctx, o)
-			if res != nil && len(res.Failures) > 0 {
-				for _, fl := range res.Failures {
-					fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d (key %s): %s\n", fl.Name, fl.Version, fl.KeyID, fl.Reason)
-				}
+			o.Ring, o.PromoteTarget = ring, true
+		} else if f.envFile == "" {
+			ring, err := requireKeys(g)
+			if err != nil {
+				return err
 			}
-			if err != nil && !errors.Is(err, rotate.ErrFailures) {
-				return rotationError(err, f.envFile)
+			o.Ring = ring
+		}
+		e, err := openLocal(cmd.Context(), g)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		res, err := rotator(g, e, &f).Reencrypt(e.ctx, o)
+		if res != nil && len(res.Failures) > 0 {
+			for _, fl := range res.Failures {
+				fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d (key %s): %s\n", fl.Name, fl.Version, fl.KeyID, fl.Reason)
 			}
-			if werr := writeReport(g, f.format, res.JSON(), res.WriteText); werr != nil {
-				return werr
-			}
+		}
+		if err != nil && !errors.Is(err, rotate.ErrFailures) {
 			return rotationError(err, f.envFile)
-		},
-	}
+		}
+		if werr := writeReport(g, f.format, res.JSON(), res.WriteText); werr != nil {
+			return werr
+		}
+		return rotationError(err, f.envFile)
+	})
 	f.add(cmd, "", true)
 	cmd.Flags().StringVar(&oldFile, "old-key-file", "", "file holding the old key")
 	cmd.Flags().StringVar(&newFile, "new-key-file", "", "file holding the new key (default: "+config.EnvFernetKey+")")
@@ -120,46 +115,41 @@ func explicitRing(g *globals, oldFile, oldEnv, newFile, newEnv string) (*fernet.
 
 func newStatusCommand(g *globals, use string) *cobra.Command {
 	var format, envFile string
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: "Check the rotation schedule: key ages, retention deadlines, secrets due (exit 1 if overdue)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError("", "--format: want text or json")
-			}
-			var ring *fernet.Ring
-			if envFile != "" {
-				ef, err := dotenv.Read(envFile)
-				if err != nil {
-					return rotationError(err, envFile)
-				}
-				if ring, err = rotate.EnvRing(ef); err != nil {
-					return rotationError(err, envFile)
-				}
-			} else if cfg, err := g.config(); err == nil {
-				ring = cfg.Keys
-			} else {
-				return err
-			}
-			e, err := openLocal(cmd.Context(), g)
+	cmd := verb(use, "Check the rotation schedule: key ages, retention deadlines, secrets due (exit 1 if overdue)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if format != "text" && format != "json" {
+			return usageError("", "--format: want text or json")
+		}
+		var ring *fernet.Ring
+		if envFile != "" {
+			ef, err := dotenv.Read(envFile)
 			if err != nil {
-				return err
+				return rotationError(err, envFile)
 			}
-			defer e.Close()
-			rep, err := rotate.Status(e.ctx, e.st, ring, time.Now())
-			if err != nil {
-				return err
+			if ring, err = rotate.EnvRing(ef); err != nil {
+				return rotationError(err, envFile)
 			}
-			if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, ring != nil) }); err != nil {
-				return err
-			}
-			if !rep.Compliant {
-				return checkFailed{}
-			}
-			return nil
-		},
-	}
+		} else if cfg, err := g.config(); err == nil {
+			ring = cfg.Keys
+		} else {
+			return err
+		}
+		e, err := openLocal(cmd.Context(), g)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		rep, err := rotate.Status(e.ctx, e.st, ring, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, ring != nil) }); err != nil {
+			return err
+		}
+		if !rep.Compliant {
+			return checkFailed{}
+		}
+		return nil
+	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	cmd.Flags().StringVar(&envFile, "env-file", "", "judge the keys loaded from this env file instead of the environment")
 	return cmd
@@ -168,49 +158,44 @@ func newStatusCommand(g *globals, use string) *cobra.Command {
 func newRotateSecretCommand(g *globals) *cobra.Command {
 	var gen, fromFile string
 	var n int
-	cmd := &cobra.Command{
-		Use:   "rotate NAME [--generate key|token|password] [--from-file F]",
-		Short: "Write a new version of one secret: generated by class, or read from stdin",
-		Args:  oneName("rotate"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			switch gen {
-			case "", "key", "token", "password":
-			default:
-				return usageError("", "--generate: want key, token or password")
+	cmd := verb("rotate NAME [--generate key|token|password] [--from-file F]", "Write a new version of one secret: generated by class, or read from stdin", oneName("rotate"), func(cmd *cobra.Command, args []string) error {
+		name := args[0]
+		switch gen {
+		case "", "key", "token", "password":
+		default:
+			return usageError("", "--generate: want key, token or password")
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			sec, _, err := b.History(ctx, name)
+			if err != nil {
+				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				sec, _, err := b.History(ctx, name)
-				if err != nil {
-					return err
-				}
-				kind := gen
-				if kind == "" {
-					kind = secrets.GeneratedKind(sec.Class)
-				}
-				var val sensitive.String
-				if kind != "" {
-					val, err = secrets.Generate(kind, n)
-				} else {
-					val, err = readValue(g, name, fromFile)
-				}
-				if err != nil {
-					return err
-				}
-				cur := sec.CurrentVersion
-				v, err := b.Put(ctx, name, val, secrets.PutOptions{CAS: &cur})
-				if err != nil {
-					return err
-				}
-				how := "from stdin"
-				if kind != "" {
-					how = "generated (" + kind + ")"
-				}
-				fmt.Fprintf(g.stdout, "%s: version %d %s, replacing version %d\n", name, v.Version, how, cur)
-				return nil
-			})
-		},
-	}
+			kind := gen
+			if kind == "" {
+				kind = secrets.GeneratedKind(sec.Class)
+			}
+			var val sensitive.String
+			if kind != "" {
+				val, err = secrets.Generate(kind, n)
+			} else {
+				val, err = readValue(g, name, fromFile)
+			}
+			if err != nil {
+				return err
+			}
+			cur := sec.CurrentVersion
+			v, err := b.Put(ctx, name, val, secrets.PutOptions{CAS: &cur})
+			if err != nil {
+				return err
+			}
+			how := "from stdin"
+			if kind != "" {
+				how = "generated (" + kind + ")"
+			}
+			fmt.Fprintf(g.stdout, "%s: version %d %s, replacing version %d\n", name, v.Version, how, cur)
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&gen, "generate", "", "generate the value: key (Fernet), token, or password")
 	cmd.Flags().StringVar(&fromFile, "from-file", "", "read the new value from this file")
 	cmd.Flags().IntVar(&n, "bytes", 32, "bytes of entropy of a generated token or password")

@@ -24,20 +24,15 @@ type runOptions struct {
 
 func newRunCommand(g *globals) *cobra.Command {
 	var o runOptions
-	cmd := &cobra.Command{
-		Use:   "run --service NAME [--only GLOB] [--pristine] [--watch] -- CMD [ARGS...]",
-		Short: "Run a command with the secrets a service is granted as environment variables",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.service == "" {
-				return usageError("name the service whose grants to inject, as --service gateway", "--service is required")
-			}
-			if cmd.ArgsLenAtDash() != 0 {
-				return usageError("put the command after --, as: sa01-secrets run --service gateway -- ./app", "the command must follow --")
-			}
-			return runWithSecrets(cmd.Context(), g, o, args)
-		},
-	}
+	cmd := verb("run --service NAME [--only GLOB] [--pristine] [--watch] -- CMD [ARGS...]", "Run a command with the secrets a service is granted as environment variables", cobra.MinimumNArgs(1), func(cmd *cobra.Command, args []string) error {
+		if o.service == "" {
+			return usageError("name the service whose grants to inject, as --service gateway", "--service is required")
+		}
+		if cmd.ArgsLenAtDash() != 0 {
+			return usageError("put the command after --, as: sa01-secrets run --service gateway -- ./app", "the command must follow --")
+		}
+		return runWithSecrets(cmd.Context(), g, o, args)
+	})
 	cmd.Flags().StringVar(&o.service, "service", "", "the service whose grants to inject")
 	cmd.Flags().StringArrayVar(&o.only, "only", nil, "inject only secrets matching this glob (repeatable; '*' within a segment, '**' across)")
 	cmd.Flags().BoolVar(&o.pristine, "pristine", false, "pass only the secrets and PATH/HOME, nothing inherited")

@@ -89,13 +89,9 @@ type scanOptions struct {
 
 func newScanCommand(g *globals) *cobra.Command {
 	var o scanOptions
-	cmd := &cobra.Command{
-		Use:   "scan [PATH...]",
-		Short: "Find secrets in files, git history, logs or docker images",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runScan(cmd.Context(), g, o, args)
-		},
-	}
+	cmd := verb("scan [PATH...]", "Find secrets in files, git history, logs or docker images", nil, func(cmd *cobra.Command, args []string) error {
+		return runScan(cmd.Context(), g, o, args)
+	})
 	f := cmd.Flags()
 	f.StringVar(&o.git, "git", "", "scan the history of the git repository `REPO` (--git REPO or --git=REPO; default: the current directory)")
 	f.Lookup("git").NoOptDefVal = "."
@@ -250,21 +246,16 @@ func baselineError(err error, hint string) error {
 
 func newMaskCommand(g *globals) *cobra.Command {
 	var noKnown bool
-	cmd := &cobra.Command{
-		Use:   "mask",
-		Short: "Copy stdin to stdout with every secret replaced by ****",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := newKnownScanner(cmd.Context(), g, !noKnown)
-			if err != nil {
-				return err
-			}
-			if err := scan.NewMasker(s).StreamContext(cmd.Context(), g.stdin, g.stdout); err != nil {
-				return withCode(ExitError, fmt.Errorf("mask: %w", err), "")
-			}
-			return nil
-		},
-	}
+	cmd := verb("mask", "Copy stdin to stdout with every secret replaced by ****", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		s, err := newKnownScanner(cmd.Context(), g, !noKnown)
+		if err != nil {
+			return err
+		}
+		if err := scan.NewMasker(s).StreamContext(cmd.Context(), g.stdin, g.stdout); err != nil {
+			return withCode(ExitError, fmt.Errorf("mask: %w", err), "")
+		}
+		return nil
+	})
 	cmd.Flags().BoolVar(&noKnown, "no-known", false, "do not load managed secret values; rules only")
 	return cmd
 }

@@ -169,40 +169,35 @@ func newPutCommand(g *globals) *cobra.Command {
 	var o secrets.PutOptions
 	var cas int
 	var fromFile, period string
-	cmd := &cobra.Command{
-		Use:   "put NAME [--class C] [--description D] [--env NAME] [--cas N] [--from-file F]",
-		Short: "Store a new version of a secret (value from stdin, a file or a prompt)",
-		Args:  oneName("put"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := casFlag(cmd, cas)
+	cmd := verb("put NAME [--class C] [--description D] [--env NAME] [--cas N] [--from-file F]", "Store a new version of a secret (value from stdin, a file or a prompt)", oneName("put"), func(cmd *cobra.Command, args []string) error {
+		c, err := casFlag(cmd, cas)
+		if err != nil {
+			return err
+		}
+		o.CAS = c
+		if cmd.Flags().Changed("rotation-period") {
+			p, err := parsePeriod(period)
 			if err != nil {
 				return err
 			}
-			o.CAS = c
-			if cmd.Flags().Changed("rotation-period") {
-				p, err := parsePeriod(period)
-				if err != nil {
-					return err
-				}
-				o.RotationPeriod = &p
-			}
-			if err := secrets.ValidateName(args[0]); err != nil {
-				return err
-			}
-			val, err := readValue(g, args[0], fromFile)
+			o.RotationPeriod = &p
+		}
+		if err := secrets.ValidateName(args[0]); err != nil {
+			return err
+		}
+		val, err := readValue(g, args[0], fromFile)
+		if err != nil {
+			return err
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			v, err := b.Put(ctx, args[0], val, o)
 			if err != nil {
 				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				v, err := b.Put(ctx, args[0], val, o)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "%s: version %d\n", args[0], v.Version)
-				return nil
-			})
-		},
-	}
+			fmt.Fprintf(g.stdout, "%s: version %d\n", args[0], v.Version)
+			return nil
+		})
+	})
 	f := cmd.Flags()
 	f.StringVar(&o.Class, "class", "", "encryption-key, api-key, internal-token, db-credential or config (new secrets: config)")
 	f.StringVar(&o.Description, "description", "", "what the secret is for")
@@ -217,37 +212,32 @@ func newPutCommand(g *globals) *cobra.Command {
 func newGetCommand(g *globals) *cobra.Command {
 	var version int
 	var format string
-	cmd := &cobra.Command{
-		Use:   "get NAME [--version N] [--format raw|json]",
-		Short: "Print a secret's value",
-		Args:  oneName("get"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "raw" && format != "json" {
-				return usageError("", "--format: want raw or json")
+	cmd := verb("get NAME [--version N] [--format raw|json]", "Print a secret's value", oneName("get"), func(cmd *cobra.Command, args []string) error {
+		if format != "raw" && format != "json" {
+			return usageError("", "--format: want raw or json")
+		}
+		if version < 0 {
+			return usageError("", "--version: want 1 or more")
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			v, err := b.Get(ctx, args[0], version)
+			if err != nil {
+				return err
 			}
-			if version < 0 {
-				return usageError("", "--version: want 1 or more")
+			if format == "raw" {
+				_, err = io.WriteString(g.stdout, v.Value.Reveal())
+				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				v, err := b.Get(ctx, args[0], version)
-				if err != nil {
-					return err
-				}
-				if format == "raw" {
-					_, err = io.WriteString(g.stdout, v.Value.Reveal())
-					return err
-				}
-				return writeJSON(g.stdout, map[string]any{
-					"name":       v.Secret.Name,
-					"version":    v.Version.Version,
-					"value":      v.Value.Reveal(),
-					"class":      v.Secret.Class,
-					"key_id":     v.Version.KeyID,
-					"created_at": v.Version.CreatedAt,
-				})
+			return writeJSON(g.stdout, map[string]any{
+				"name":       v.Secret.Name,
+				"version":    v.Version.Version,
+				"value":      v.Value.Reveal(),
+				"class":      v.Secret.Class,
+				"key_id":     v.Version.KeyID,
+				"created_at": v.Version.CreatedAt,
 			})
-		},
-	}
+		})
+	})
 	cmd.Flags().IntVar(&version, "version", 0, "version to print (default: the current one)")
 	cmd.Flags().StringVar(&format, "format", "raw", "raw or json")
 	return cmd

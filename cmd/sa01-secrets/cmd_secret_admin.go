@@ -10,28 +10,23 @@ import (
 
 func newRollbackCommand(g *globals) *cobra.Command {
 	var to, cas int
-	cmd := &cobra.Command{
-		Use:   "rollback NAME --to N",
-		Short: "Write the value of version N again, as a new version",
-		Args:  oneName("rollback"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("to") {
-				return usageError("sa01-secrets rollback NAME --to N", "--to: required")
-			}
-			c, err := casFlag(cmd, cas)
+	cmd := verb("rollback NAME --to N", "Write the value of version N again, as a new version", oneName("rollback"), func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("to") {
+			return usageError("sa01-secrets rollback NAME --to N", "--to: required")
+		}
+		c, err := casFlag(cmd, cas)
+		if err != nil {
+			return err
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			v, err := b.Rollback(ctx, args[0], to, c)
 			if err != nil {
 				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				v, err := b.Rollback(ctx, args[0], to, c)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "%s: version %d (the value of version %d)\n", args[0], v.Version, to)
-				return nil
-			})
-		},
-	}
+			fmt.Fprintf(g.stdout, "%s: version %d (the value of version %d)\n", args[0], v.Version, to)
+			return nil
+		})
+	})
 	cmd.Flags().IntVar(&to, "to", 0, "the version whose value to restore")
 	cmd.Flags().IntVar(&cas, "cas", 0, "write only if the current version is N")
 	return cmd
@@ -55,42 +50,32 @@ var undeleteVerb = simpleVerb{
 }
 
 func newSimpleCommand(g *globals, v simpleVerb) *cobra.Command {
-	verb, _, _ := strings.Cut(v.use, " ")
-	return &cobra.Command{
-		Use:   v.use,
-		Short: v.short,
-		Args:  oneName(verb),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				if err := v.do(b, ctx, args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, v.done, args[0])
-				return nil
-			})
-		},
-	}
+	name, _, _ := strings.Cut(v.use, " ")
+	return verb(v.use, v.short, oneName(name), func(cmd *cobra.Command, args []string) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			if err := v.do(b, ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, v.done, args[0])
+			return nil
+		})
+	})
 }
 
 func newDestroyCommand(g *globals) *cobra.Command {
 	var version int
-	cmd := &cobra.Command{
-		Use:   "destroy NAME --version N",
-		Short: "Erase one version's encrypted value for good",
-		Args:  oneName("destroy"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("version") || version < 1 {
-				return usageError("sa01-secrets destroy NAME --version N", "--version: required, 1 or more")
+	cmd := verb("destroy NAME --version N", "Erase one version's encrypted value for good", oneName("destroy"), func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("version") || version < 1 {
+			return usageError("sa01-secrets destroy NAME --version N", "--version: required, 1 or more")
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			if err := b.Destroy(ctx, args[0], version); err != nil {
+				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				if err := b.Destroy(ctx, args[0], version); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "%s: version %d destroyed\n", args[0], version)
-				return nil
-			})
-		},
-	}
+			fmt.Fprintf(g.stdout, "%s: version %d destroyed\n", args[0], version)
+			return nil
+		})
+	})
 	cmd.Flags().IntVar(&version, "version", 0, "the version to destroy")
 	return cmd
 }

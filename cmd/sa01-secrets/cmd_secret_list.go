@@ -11,23 +11,18 @@ import (
 func newListCommand(g *globals) *cobra.Command {
 	var prefix, format string
 	var deleted bool
-	cmd := &cobra.Command{
-		Use:   "list [--prefix P] [--format table|json]",
-		Short: "List secrets: names, version, class, age, rotation due (never values)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
+	cmd := verb("list [--prefix P] [--format table|json]", "List secrets: names, version, class, age, rotation due (never values)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(format, "table", "json"); err != nil {
+			return err
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			list, err := b.List(ctx, prefix, deleted)
+			if err != nil {
 				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				list, err := b.List(ctx, prefix, deleted)
-				if err != nil {
-					return err
-				}
-				return secrets.WriteList(g.stdout, list, format, time.Now())
-			})
-		},
-	}
+			return secrets.WriteList(g.stdout, list, format, time.Now())
+		})
+	})
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only names starting with P")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	cmd.Flags().BoolVar(&deleted, "deleted", false, "include soft-deleted secrets")
@@ -36,23 +31,18 @@ func newListCommand(g *globals) *cobra.Command {
 
 func newHistoryCommand(g *globals) *cobra.Command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "history NAME [--format table|json]",
-		Short: "List the versions of a secret (never values)",
-		Args:  oneName("history"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
+	cmd := verb("history NAME [--format table|json]", "List the versions of a secret (never values)", oneName("history"), func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(format, "table", "json"); err != nil {
+			return err
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			sec, vs, err := b.History(ctx, args[0])
+			if err != nil {
 				return err
 			}
-			return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-				sec, vs, err := b.History(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				return secrets.WriteHistory(g.stdout, sec, vs, format)
-			})
-		},
-	}
+			return secrets.WriteHistory(g.stdout, sec, vs, format)
+		})
+	})
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	return cmd
 }

@@ -416,11 +416,3 @@ func TestVerifyCLI(t *testing.T) {
 		t.Errorf("verify without the key: exit %d\n%s", r.code, r.stdout)
 	}
 }
-
-func TestHelpHasExamples(t *testing.T) {
-	for _, c := range secretCommands(&globals{}) {
-		if c.Example == "" {
-			t.Errorf("%s has no example", c.Name())
-		}
-	}
-}

@@ -50,14 +50,9 @@ services:
 
 func newServeCommand(g *globals) *cobra.Command {
 	var o serveOptions
-	cmd := &cobra.Command{
-		Use:   "serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] | serve --dev",
-		Short: "Serve the HTTP API: service login, expiring tokens, least-privilege reads",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return serve(cmd.Context(), g, o)
-		},
-	}
+	cmd := verb("serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] | serve --dev", "Serve the HTTP API: service login, expiring tokens, least-privilege reads", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		return serve(cmd.Context(), g, o)
+	})
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "", "address to listen on (default: $SA01_LISTEN, else 127.0.0.1:8200)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
@@ -266,30 +261,25 @@ Stop with Ctrl-C.
 
 func newLoginCommand(g *globals) *cobra.Command {
 	var service string
-	cmd := &cobra.Command{
-		Use:   "login --service NAME",
-		Short: "Log in to the server as a service and print a service token",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if service == "" {
-				return usageError("sa01-secrets login --service gateway", "--service is required")
-			}
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			if cfg.SecretsAddr == "" {
-				return usageError("export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200", config.EnvSecretsAddr+" is not set")
-			}
-			c, err := remoteClient(cmd.Context(), cfg, service)
-			if err != nil {
-				return err
-			}
-			c.Close() // the caller renews; this process does not
-			_, err = fmt.Fprintln(g.stdout, c.Token())
+	cmd := verb("login --service NAME", "Log in to the server as a service and print a service token", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if service == "" {
+			return usageError("sa01-secrets login --service gateway", "--service is required")
+		}
+		cfg, err := g.config()
+		if err != nil {
 			return err
-		},
-	}
+		}
+		if cfg.SecretsAddr == "" {
+			return usageError("export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200", config.EnvSecretsAddr+" is not set")
+		}
+		c, err := remoteClient(cmd.Context(), cfg, service)
+		if err != nil {
+			return err
+		}
+		c.Close() // the caller renews; this process does not
+		_, err = fmt.Fprintln(g.stdout, c.Token())
+		return err
+	})
 	cmd.Flags().StringVar(&service, "service", "", "the service to log in as")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/spf13/cobra"
 )
 
 // local is the local store with its audit recorder, for the verbs that
@@ -65,4 +66,18 @@ func writeReport(g *globals, format string, v any, text func(io.Writer)) error {
 	}
 	text(g.stdout)
 	return nil
+}
+
+// verb returns a command: use, its one-line help, its positional
+// arguments (nil: any) and what it runs. The long help and the examples
+// come from help/ (addHelp).
+func verb(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: args, RunE: run}
+}
+
+// group returns a command that only holds others.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := verb(use, short, nil, nil)
+	c.AddCommand(subs...)
+	return c
 }

@@ -1,0 +1,60 @@
+package secrets
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
+)
+
+// ExportNameError is a set of values that cannot be exported as variables:
+// a secret the prefix leaves no name, or two secrets on one name.
+type ExportNameError struct {
+	Msg  string
+	Hint string
+}
+
+func (e *ExportNameError) Error() string { return e.Msg }
+
+// WriteExport writes vals in format: "json" ({"name": "value"} with full
+// names), "env" (export VAR='value', for a shell) or "dotenv" (VAR="value",
+// quoted so that a shell sourcing it runs nothing). Variables are named by
+// EnvName below prefix, in the order of the secrets' names; nothing is
+// written when two would share a name or one would have none.
+func WriteExport(w io.Writer, vals []Value, prefix, format string) error {
+	if format == "json" {
+		m := make(map[string]string, len(vals))
+		for _, v := range vals {
+			m[v.Secret.Name] = v.Value.Reveal()
+		}
+		return writeJSON(w, m)
+	}
+	seen := map[string]string{}
+	for _, v := range vals {
+		name := EnvName(v.Secret.Name, v.Secret.EnvName, prefix)
+		if name == "" {
+			return &ExportNameError{fmt.Sprintf("secret %s: --prefix %s leaves no variable name", v.Secret.Name, prefix),
+				"export with a shorter --prefix, or give the secret a variable name with 'put --env'"}
+		}
+		if other, dup := seen[name]; dup {
+			return &ExportNameError{fmt.Sprintf("secrets %s and %s both export as %s", other, v.Secret.Name, name),
+				"give one of them another variable name with 'put --env'"}
+		}
+		seen[name] = v.Secret.Name
+	}
+	sort.Slice(vals, func(i, j int) bool { return vals[i].Secret.Name < vals[j].Secret.Name })
+	for _, v := range vals {
+		name := EnvName(v.Secret.Name, v.Secret.EnvName, prefix)
+		var err error
+		if format == "env" {
+			_, err = fmt.Fprintf(w, "export %s=%s\n", name, dotenv.QuoteShell(v.Value.Reveal()))
+		} else {
+			_, err = fmt.Fprintf(w, "%s=%s\n", name, dotenv.Quote(v.Value.Reveal()))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
