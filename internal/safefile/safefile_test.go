@@ -121,3 +121,40 @@ func TestCreateRefusesDirectory(t *testing.T) {
 		t.Fatal("a directory was accepted as a target")
 	}
 }
+
+// TestReadPrivate: a secret's file that group or others may read or write
+// is refused, as ssh refuses such a private key; a 0600 or 0400 one reads.
+func TestReadPrivate(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "key")
+	if err := os.WriteFile(p, []byte("SECRET-CONTENT"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := ReadPrivate(p, 100); err != nil || string(b) != "SECRET-CONTENT" {
+			t.Fatalf("mode %04o: %q, %v", mode, b, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o660, 0o602, 0o620} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadPrivate(p, 100)
+		if !errors.Is(err, ErrTooOpen) || !strings.Contains(err.Error(), p) || strings.Contains(err.Error(), "SECRET") {
+			t.Fatalf("mode %04o: %v", mode, err)
+		}
+	}
+	_ = os.Chmod(p, 0o600)
+	if _, err := ReadPrivate(p, 5); err == nil || strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("too large: %v", err)
+	}
+	if _, err := ReadPrivate(dir, 5); err == nil {
+		t.Fatal("a directory was read")
+	}
+	if _, err := ReadPrivate(filepath.Join(dir, "missing"), 5); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing: %v", err)
+	}
+}

@@ -27,6 +27,7 @@ type Store interface {
 	Keys
 	Rotation
 	Tokens
+	Identities
 	Audit
 	Incidents
 	Close() error

@@ -13,8 +13,8 @@ const (
 
 // Random returns n bytes from crypto/rand as unpadded URL-safe base64, as
 // Python's secrets.token_urlsafe(n). It is the one generator of random
-// tokens: generated secrets, the dev server's internal token, console
-// sessions and the service tokens Issue makes.
+// tokens: generated secrets, identities' credentials, console sessions
+// and the service tokens Issue makes.
 func Random(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails since Go 1.24

@@ -163,14 +163,8 @@ func Hash(tok string) [32]byte { return sha256.Sum256([]byte(tok)) }
 // Parse checks the form of a token: the prefix and 43 characters of
 // URL-safe base64. It does not say whether the token is valid.
 func Parse(tok string) error {
-	if len(tok) != len(Prefix)+bodyLen || !strings.HasPrefix(tok, Prefix) {
+	if !ParseRandom(tok, Prefix) {
 		return ErrMalformed
-	}
-	for i := len(Prefix); i < len(tok); i++ {
-		c := tok[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return ErrMalformed
-		}
 	}
 	return nil
 }
@@ -179,6 +173,21 @@ func Parse(tok string) error {
 func Equal(a, b string) bool {
 	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// ParseRandom checks that s is prefix and 43 characters of URL-safe
+// base64, the form prefix + [Random](32) makes.
+func ParseRandom(s, prefix string) bool {
+	if len(s) != len(prefix)+bodyLen || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for i := len(prefix); i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Issue creates a token for service and returns it with its record. The
@@ -345,6 +354,13 @@ func (m *Manager) RevokeService(ctx context.Context, service string) (int, error
 	m.forgetAccessors(accs)
 	// also drop cached records of the service whose accessors the store did
 	// not return (already revoked elsewhere)
+	m.ForgetService(service)
+	return len(accs), err
+}
+
+// ForgetService drops every cached record of service, so that the next
+// use of its tokens reads the store (after the store revoked them).
+func (m *Manager) ForgetService(service string) {
 	m.mu.Lock()
 	for h, c := range m.cache {
 		if c.rec.Service == service {
@@ -352,7 +368,6 @@ func (m *Manager) RevokeService(ctx context.Context, service string) (int, error
 		}
 	}
 	m.mu.Unlock()
-	return len(accs), err
 }
 
 // Live counts live tokens.

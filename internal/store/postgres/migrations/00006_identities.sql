@@ -1,0 +1,25 @@
+-- +goose Up
+-- Identities (docs/identities.md): services and operators, and their
+-- credentials, of which only SHA-256 is kept beside a non-secret ID. Names
+-- are never reused: a revoked identity stays.
+CREATE TABLE identities (
+    name       TEXT        PRIMARY KEY,
+    kind       TEXT        NOT NULL CHECK (kind IN ('service', 'operator')),
+    role       TEXT        NOT NULL DEFAULT '' CHECK (role IN ('', 'admin', 'auditor', 'responder')),
+    created_at TIMESTAMPTZ NOT NULL,
+    revoked_at TIMESTAMPTZ
+);
+
+CREATE TABLE credentials (
+    id         TEXT        PRIMARY KEY,
+    identity   TEXT        NOT NULL REFERENCES identities (name),
+    hash       BYTEA       NOT NULL UNIQUE CHECK (octet_length(hash) = 32),
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    revoked_at TIMESTAMPTZ
+);
+CREATE INDEX credentials_identity ON credentials (identity, created_at);
+
+-- +goose Down
+DROP TABLE credentials;
+DROP TABLE identities;
