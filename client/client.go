@@ -1,15 +1,16 @@
 // Package client is the Go client of the sa01-secrets server, for services.
 //
-// A service gets a token in one of two ways: its launcher logs it in and
-// hands it the token (SA01_SECRETS_TOKEN), or it holds the internal token
-// and logs in itself with [Client.Login]. After Login the client renews the
-// token in the background before it expires and logs in again when the
-// token reaches its max TTL.
+// Every caller is an identity with its own credential ("sa01c_..."). A
+// service gets a token in one of two ways: its launcher logs in and hands
+// it the token (SA01_SECRETS_TOKEN), or it holds its own credential (in the
+// file SA01_SECRETS_CREDENTIAL_FILE names, mode 0600) and logs in itself
+// with [Client.Login]; [FromEnv] does either. After Login the client renews
+// the token in the background before it expires and logs in again with
+// the credential when the token reaches its max TTL.
 //
-//	c, err := client.New("https://secrets.internal:8200")
+//	c, err := client.FromEnv(ctx) // SA01_SECRETS_ADDR, then SA01_SECRETS_TOKEN or SA01_SECRETS_CREDENTIAL_FILE
 //	if err != nil { ... }
 //	defer c.Close()
-//	if err := c.Login(ctx, internalToken, "gateway"); err != nil { ... }
 //	s, err := c.Get(ctx, "llm/openai_api_key")
 //	switch {
 //	case errors.Is(err, client.ErrDenied): // the policy does not grant it, or it does not exist
@@ -44,11 +45,24 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
+
+// The environment variables [FromEnv] reads.
+const (
+	EnvAddr           = "SA01_SECRETS_ADDR"            // the server's URL
+	EnvToken          = "SA01_SECRETS_TOKEN"           // a token a launcher logged in for
+	EnvCredentialFile = "SA01_SECRETS_CREDENTIAL_FILE" // a file holding the identity's credential, mode 0600
+)
+
+// CredentialPrefix starts every credential.
+const CredentialPrefix = "sa01c_"
 
 // Errors. Every error the server returns wraps one of these (test with
 // errors.Is) inside an *APIError.
@@ -149,7 +163,10 @@ type Meta struct {
 
 // TokenInfo describes the client's token, never the token itself.
 type TokenInfo struct {
-	Service      string    `json:"service"`
+	Identity     string    `json:"identity"`          // the identity the token acts as
+	Kind         string    `json:"kind"`              // "service" or "operator"
+	Role         string    `json:"role,omitempty"`    // an operator's role
+	Service      string    `json:"service,omitempty"` // a service identity's name`
 	Accessor     string    `json:"accessor"`
 	IssuedAt     time.Time `json:"issued_at"`
 	ExpiresAt    time.Time `json:"expires_at"`
@@ -170,6 +187,76 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 // [Client.StartRenewal] is called.
 func WithToken(tok string) Option { return func(c *Client) { c.token = tok } }
 
+// WithCredential sets the identity's credential: [Client.Login] with an
+// empty credential uses it.
+func WithCredential(cred string) Option { return func(c *Client) { c.cred = cred } }
+
+// WithCredentialFile reads the identity's credential from path, which
+// must not be readable or writable by group or others (as ssh refuses a
+// private key that is); New fails otherwise.
+func WithCredentialFile(path string) Option {
+	return func(c *Client) {
+		cred, err := ReadCredentialFile(path)
+		c.cred, c.optErr = cred, err
+	}
+}
+
+// maxCredentialFile bounds a credential file.
+const maxCredentialFile = 4096
+
+// ReadCredentialFile reads a credential from path: one "sa01c_" credential,
+// surrounding whitespace ignored. A file readable or writable by group or
+// others is refused, as ssh refuses such a private key. Errors name the
+// file, never its contents.
+func ReadCredentialFile(path string) (string, error) {
+	b, err := safefile.ReadPrivate(path, maxCredentialFile)
+	if err != nil {
+		return "", fmt.Errorf("sa01-secrets: credential file %w", err)
+	}
+	cred := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(cred, CredentialPrefix) || strings.ContainsAny(cred, " \t\r\n") {
+		return "", fmt.Errorf("sa01-secrets: credential file %s: want one credential starting %s", path, CredentialPrefix)
+	}
+	return cred, nil
+}
+
+// FromEnv returns a logged-in client of the server SA01_SECRETS_ADDR
+// names: with the token in SA01_SECRETS_TOKEN when set (not renewed past
+// its max TTL), else logged in with the credential in the file
+// SA01_SECRETS_CREDENTIAL_FILE names, renewing and logging in again in the
+// background. opts come after those, and may replace them.
+func FromEnv(ctx context.Context, opts ...Option) (*Client, error) {
+	addr := os.Getenv(EnvAddr)
+	if addr == "" {
+		return nil, errors.New("sa01-secrets: " + EnvAddr + " is not set")
+	}
+	var base []Option
+	tok, file := os.Getenv(EnvToken), os.Getenv(EnvCredentialFile)
+	switch {
+	case tok != "":
+		base = append(base, WithToken(tok))
+	case file != "":
+		base = append(base, WithCredentialFile(file))
+	}
+	c, err := New(addr, append(base, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	hasToken, hasCred := c.token != "", c.cred != ""
+	c.mu.Unlock()
+	switch {
+	case hasToken:
+		return c, nil
+	case hasCred:
+		if err := c.Login(ctx, ""); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return nil, errors.New("sa01-secrets: set " + EnvToken + " or " + EnvCredentialFile)
+}
+
 // WithCacheTTL sets how long Get keeps a secret; 0 turns the cache off.
 func WithCacheTTL(d time.Duration) Option { return func(c *Client) { c.cacheTTL = d } }
 
@@ -186,14 +273,15 @@ type Client struct {
 	// retryMin and retryMax bound the wait between failed renewals.
 	retryMin, retryMax time.Duration
 
-	mu       sync.Mutex
-	token    string
-	info     TokenInfo
-	internal string // kept after Login to log in again at max TTL
-	service  string
-	cache    map[string]cachedSecret
-	stop     chan struct{}
-	done     chan struct{}
+	optErr error // of an option, returned by New
+
+	mu    sync.Mutex
+	token string
+	info  TokenInfo
+	cred  string // the identity's credential: Login, and again at max TTL
+	cache map[string]cachedSecret
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 type cachedSecret struct {
@@ -221,6 +309,9 @@ func New(addr string, opts ...Option) (*Client, error) {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.optErr != nil {
+		return nil, c.optErr
 	}
 	hc := http.Client{Timeout: 30 * time.Second}
 	if c.http != nil {
@@ -254,26 +345,51 @@ func (c *Client) Close() {
 	}
 }
 
-// Login logs in as service with the internal token and starts background
-// renewal. The client keeps the internal token to log in again when the
-// service token reaches its max TTL.
-func (c *Client) Login(ctx context.Context, internalToken, service string) error {
-	if err := c.login(ctx, internalToken, service); err != nil {
+// Login logs in with the identity's credential (empty: the one the
+// client was given with [WithCredential] or [WithCredentialFile]) and
+// starts background renewal. The token acts as that identity only. The
+// client keeps the credential to log in again when the token reaches its
+// max TTL.
+func (c *Client) Login(ctx context.Context, credential string) error {
+	return c.LoginAs(ctx, credential, "")
+}
+
+// LoginAs is Login that also names the identity the credential must
+// belong to: the server refuses (403, audited) a credential of another
+// identity. A launcher that means to run a given service uses it.
+func (c *Client) LoginAs(ctx context.Context, credential, identity string) error {
+	if credential == "" {
+		c.mu.Lock()
+		credential = c.cred
+		c.mu.Unlock()
+	}
+	if credential == "" {
+		return errors.New("sa01-secrets: no credential to log in with")
+	}
+	if err := c.loginAs(ctx, credential, identity); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.internal, c.service = internalToken, service
+	c.cred = credential
 	c.mu.Unlock()
 	c.StartRenewal()
 	return nil
 }
 
-func (c *Client) login(ctx context.Context, internalToken, service string) error {
+func (c *Client) login(ctx context.Context, credential string) error {
+	return c.loginAs(ctx, credential, "")
+}
+
+func (c *Client) loginAs(ctx context.Context, credential, identity string) error {
 	var out struct {
 		TokenInfo
 		Token string `json:"token"`
 	}
-	if err := c.call(ctx, "POST", "/v1/auth/login", internalToken, map[string]string{"service": service}, &out); err != nil {
+	var body any
+	if identity != "" {
+		body = map[string]string{"identity": identity}
+	}
+	if err := c.call(ctx, "POST", "/v1/auth/login", credential, body, &out); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -318,17 +434,17 @@ func (c *Client) Revoke(ctx context.Context) error {
 	c.Close()
 	err := c.call(ctx, "POST", "/v1/auth/revoke", c.Token(), nil, nil)
 	c.mu.Lock()
-	c.token, c.internal = "", ""
+	c.token = ""
 	c.mu.Unlock()
 	return err
 }
 
 // StartRenewal renews the token in the background, when a third of its TTL
-// is left; at its max TTL it logs in again if the client holds the
-// internal token (after Login), else it stops. When the server cannot be
-// reached (at start, or later) it retries with backoff: it renews while the
-// token lives, and once the token has expired it logs in again, with the
-// internal token. Close stops it.
+// is left; at its max TTL it logs in again if the client holds a
+// credential, else it stops. When the server cannot be reached (at start,
+// or later) it retries with backoff: it renews while the token lives, and
+// once the token has expired it logs in again with the credential. Close
+// stops it.
 func (c *Client) StartRenewal() {
 	c.mu.Lock()
 	if c.stop != nil {
@@ -367,8 +483,8 @@ func (c *Client) renewLoop(stop, done chan struct{}) {
 				return
 			}
 			failures++
-			if errors.Is(err, ErrUnauthenticated) && c.internalToken() == "" {
-				c.log.Error("sa01-secrets client: the token is no longer valid and there is no internal token to log in again; renewal stops", "error", err)
+			if errors.Is(err, ErrUnauthenticated) && c.credential() == "" {
+				c.log.Error("sa01-secrets client: the token is no longer valid and there is no credential to log in again; renewal stops", "error", err)
 				return
 			}
 			c.log.Warn("sa01-secrets client: token renewal failed; will retry", "error", err, "failures", failures)
@@ -409,21 +525,21 @@ func (c *Client) tokenInfo() TokenInfo {
 	return c.info
 }
 
-func (c *Client) internalToken() string {
+func (c *Client) credential() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.internal
+	return c.cred
 }
 
 // refresh brings the token up to date. When its expiry is unknown (the
 // server could not be reached to read it) it reads it; a live, renewable
 // token is renewed; a token that has expired, cannot be renewed further or
-// was refused is replaced by logging in again, when the client holds the
-// internal token. An unreachable server is an error, to retry: before the
+// was refused is replaced by logging in again, when the client holds a
+// credential. An unreachable server is an error, to retry: before the
 // expiry the next try renews, after it the next try logs in.
 func (c *Client) refresh(ctx context.Context) error {
 	c.mu.Lock()
-	info, internal, service := c.info, c.internal, c.service
+	info, cred := c.info, c.cred
 	c.mu.Unlock()
 	switch {
 	case info.ExpiresAt.IsZero():
@@ -440,10 +556,10 @@ func (c *Client) refresh(ctx context.Context) error {
 			return err
 		}
 	}
-	if internal == "" {
+	if cred == "" {
 		return ErrUnauthenticated
 	}
-	return c.login(ctx, internal, service)
+	return c.login(ctx, cred)
 }
 
 // Get returns the current version of a secret, from the cache when it was
@@ -587,16 +703,13 @@ func escapePath(name string) string {
 	return strings.Join(segs, "/")
 }
 
-// authCall calls with the service token; on a 401 it logs in again once
-// when the client holds the internal token.
+// authCall calls with the token; on a 401 it logs in again once when the
+// client holds a credential.
 func (c *Client) authCall(ctx context.Context, method, path string, in, out any) error {
 	err := c.call(ctx, method, path, c.Token(), in, out)
 	if errors.Is(err, ErrUnauthenticated) {
-		c.mu.Lock()
-		internal, service := c.internal, c.service
-		c.mu.Unlock()
-		if internal != "" {
-			if lerr := c.login(ctx, internal, service); lerr != nil {
+		if cred := c.credential(); cred != "" {
+			if lerr := c.login(ctx, cred); lerr != nil {
 				return err
 			}
 			return c.call(ctx, method, path, c.Token(), in, out)
@@ -673,4 +786,101 @@ func location(res *http.Response) string {
 func redactPath(path string) string {
 	p, _, _ := strings.Cut(path, "?")
 	return p
+}
+
+// Identity is an identity as the server lists it: never a credential.
+type Identity struct {
+	Name        string           `json:"name"`
+	Kind        string           `json:"kind"`           // "service" or "operator"
+	Role        string           `json:"role,omitempty"` // an operator's: admin, auditor or responder
+	CreatedAt   time.Time        `json:"created_at"`
+	RevokedAt   *time.Time       `json:"revoked_at,omitempty"`
+	Credentials []CredentialInfo `json:"credentials,omitempty"`
+}
+
+// CredentialInfo describes a credential by its non-secret ID.
+type CredentialInfo struct {
+	ID        string     `json:"id"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	State     string     `json:"state"` // live, due (expires within 14 days), expired, revoked
+}
+
+// IssuedCredential is a new credential, shown once. It prints, logs and
+// marshals without the credential; [IssuedCredential.Credential] is the one
+// way to it.
+type IssuedCredential struct {
+	Identity     Identity
+	CredentialID string
+	ExpiresAt    time.Time
+	credential   string
+}
+
+// Credential returns the credential (sa01c_...).
+func (i IssuedCredential) Credential() string { return i.credential }
+
+// Format prints the issue without the credential.
+func (i IssuedCredential) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{%s %s [REDACTED]}", i.Identity.Name, i.CredentialID)
+}
+
+// LogValue logs the issue without the credential.
+func (i IssuedCredential) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("identity", i.Identity.Name), slog.String("credential_id", i.CredentialID))
+}
+
+type issuedWire struct {
+	Identity     Identity  `json:"identity"`
+	Credential   string    `json:"credential"`
+	CredentialID string    `json:"credential_id"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+func (w issuedWire) issued() IssuedCredential {
+	return IssuedCredential{Identity: w.Identity, CredentialID: w.CredentialID, ExpiresAt: w.ExpiresAt, credential: w.Credential}
+}
+
+// Identities lists every identity and its credentials' IDs and states
+// (admin only).
+func (c *Client) Identities(ctx context.Context) ([]Identity, error) {
+	var out struct {
+		Identities []Identity `json:"identities"`
+	}
+	err := c.authCall(ctx, "GET", "/v1/identities", nil, &out)
+	return out.Identities, err
+}
+
+// AddIdentity creates an identity (kind "service", or "operator" with a
+// role) and returns its first credential (admin only). lifetime 0 is the
+// server's default (180 days).
+func (c *Client) AddIdentity(ctx context.Context, name, kind, role string, lifetime time.Duration) (IssuedCredential, error) {
+	in := map[string]any{"name": name, "kind": kind}
+	if role != "" {
+		in["role"] = role
+	}
+	if lifetime > 0 {
+		in["lifetime_seconds"] = int64(lifetime / time.Second)
+	}
+	var out issuedWire
+	err := c.authCall(ctx, "POST", "/v1/identities", in, &out)
+	return out.issued(), err
+}
+
+// RotateIdentity issues a new credential for name; the previous ones keep
+// working for grace (admin only).
+func (c *Client) RotateIdentity(ctx context.Context, name string, grace time.Duration) (IssuedCredential, error) {
+	var out issuedWire
+	err := c.authCall(ctx, "POST", "/v1/identities/"+url.PathEscape(name)+":rotate", map[string]int64{"grace_seconds": int64(grace / time.Second)}, &out)
+	return out.issued(), err
+}
+
+// RevokeIdentity revokes name, every credential and every token of it
+// (admin only), and returns how many tokens it revoked.
+func (c *Client) RevokeIdentity(ctx context.Context, name string) (int, error) {
+	var out struct {
+		Revoked int `json:"revoked_tokens"`
+	}
+	err := c.authCall(ctx, "POST", "/v1/identities/"+url.PathEscape(name)+":revoke", nil, &out)
+	return out.Revoked, err
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,7 @@ const testPolicy = `services:
 
 func start(t *testing.T) *servertest.Server {
 	t.Helper()
-	srv, err := servertest.Start(testPolicy, "internal-tok", nil)
+	srv, err := servertest.Start(testPolicy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func TestGetCacheAndPut(t *testing.T) {
 	ctx := context.Background()
 	c, _ := New(srv.URL, WithCacheTTL(time.Hour))
 	defer c.Close()
-	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		t.Fatal(err)
 	}
 	s, err := c.Get(ctx, "llm/openai_api_key")
@@ -88,7 +90,7 @@ func TestReloginAfterRevocation(t *testing.T) {
 	ctx := context.Background()
 	c, _ := New(srv.URL, WithCacheTTL(0))
 	defer c.Close()
-	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		t.Fatal(err)
 	}
 	first := c.Token()
@@ -117,7 +119,7 @@ func TestRenewAndRevoke(t *testing.T) {
 	ctx := context.Background()
 	c, _ := New(srv.URL)
 	defer c.Close()
-	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		t.Fatal(err)
 	}
 	info, err := c.Renew(ctx)
@@ -141,7 +143,7 @@ func TestRefreshLogsInAtMaxTTL(t *testing.T) {
 	ctx := context.Background()
 	c, _ := New(srv.URL)
 	defer c.Close()
-	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		t.Fatal(err)
 	}
 	first := c.Token()
@@ -208,7 +210,7 @@ func TestUnavailable(t *testing.T) {
 // working throughout without a 401 reaching the caller.
 func TestBackgroundRenewal(t *testing.T) {
 	t.Parallel()
-	srv, err := servertest.StartWith(testPolicy, "internal-tok", nil, token.Options{TTL: 2 * time.Second, MaxTTL: 4 * time.Second})
+	srv, err := servertest.StartWith(testPolicy, nil, token.Options{TTL: 2 * time.Second, MaxTTL: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +221,7 @@ func TestBackgroundRenewal(t *testing.T) {
 	ctx := context.Background()
 	c, _ := New(srv.URL, WithCacheTTL(0))
 	defer c.Close()
-	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		t.Fatal(err)
 	}
 	first := c.Token()
@@ -240,5 +242,55 @@ func TestBackgroundRenewal(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, "llm/openai_api_key"); err != nil {
 		t.Fatalf("read after re-login: %v", err)
+	}
+}
+
+// TestCredentialFile: the client reads its identity's credential from a
+// 0600 file, refuses a file others may read, and FromEnv logs in with it.
+func TestCredentialFile(t *testing.T) {
+	srv := start(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.cred")
+	if err := os.WriteFile(path, []byte(srv.Credentials["gateway"]+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(srv.URL, WithCredentialFile(path)); err == nil || !strings.Contains(err.Error(), "group or others") || strings.Contains(err.Error(), srv.Credentials["gateway"][6:]) {
+		t.Fatalf("a 0644 credential file: %v", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvAddr, srv.URL)
+	t.Setenv(EnvToken, "")
+	t.Setenv(EnvCredentialFile, path)
+	ctx := context.Background()
+	c, err := FromEnv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	info, err := c.Self(ctx)
+	if err != nil || info.Identity != "gateway" || info.Kind != "service" {
+		t.Fatalf("self: %+v, %v", info, err)
+	}
+	if s, err := c.Get(ctx, "llm/openai_api_key"); err != nil || s.Value() != "sk-1" {
+		t.Fatalf("get: %v", err)
+	}
+	// a launcher's token wins over the file
+	t.Setenv(EnvToken, c.Token())
+	t.Setenv(EnvCredentialFile, filepath.Join(dir, "missing"))
+	c2, err := FromEnv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Get(ctx, "llm/openai_api_key"); err != nil {
+		t.Fatalf("get with the token: %v", err)
+	}
+	if err := os.WriteFile(path, []byte("not a credential"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCredentialFile(path); err == nil || strings.Contains(err.Error(), "not a credential") {
+		t.Fatalf("garbage: %v", err)
 	}
 }

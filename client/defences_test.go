@@ -55,7 +55,7 @@ func TestRedirectRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = c.Login(ctx, "internal-CANARY-token", "gateway")
+			err = c.Login(ctx, "sa01c_CANARY-credential")
 			if !errors.Is(err, ErrRedirect) || !strings.Contains(err.Error(), other.URL+"/v1/auth/login") {
 				t.Fatalf("%d: Login through a redirect: %v", code, err)
 			}
@@ -87,7 +87,7 @@ func TestRedirectRefused(t *testing.T) {
 	}))
 	defer bare.Close()
 	c, _ := New(bare.URL)
-	if err := c.Login(ctx, "internal", "gateway"); !errors.Is(err, ErrRedirect) || c.Token() != "" {
+	if err := c.Login(ctx, "sa01c_credential"); !errors.Is(err, ErrRedirect) || c.Token() != "" {
 		t.Fatalf("3xx without a Location: %v, token %q", err, c.Token())
 	}
 }
@@ -148,7 +148,7 @@ func TestSecretRedactedEverywhere(t *testing.T) {
 func TestClientNeverPrintsTokens(t *testing.T) {
 	t.Parallel()
 	c, _ := New("http://127.0.0.1:1", WithToken("sa01s_CANARY"))
-	c.internal = "internal-CANARY"
+	c.cred = "sa01c_CANARY-credential"
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("client", "c", c, "h", struct{ C *Client }{c})
 	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprintf("%+v", struct{ C *Client }{c}), buf.String()} {
@@ -204,14 +204,14 @@ func (p *flakyProxy) asked() []string {
 // server is back, before the token expires.
 func TestRenewalRetriesWhenDownAtStart(t *testing.T) {
 	t.Parallel()
-	srv, err := servertest.StartWith(testPolicy, "internal-tok", nil, token.Options{TTL: 6 * time.Second, MaxTTL: time.Hour})
+	srv, err := servertest.StartWith(testPolicy, nil, token.Options{TTL: 6 * time.Second, MaxTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	ctx := context.Background()
 	direct, _ := New(srv.URL)
-	if err := direct.login(ctx, "internal-tok", "gateway"); err != nil {
+	if err := direct.login(ctx, srv.Credentials["gateway"]); err != nil {
 		t.Fatal(err)
 	}
 	tok := direct.Token()
@@ -246,7 +246,7 @@ func TestRenewalRetriesWhenDownAtStart(t *testing.T) {
 // (not to renew a dead token), and logs in again once the server is back.
 func TestRenewalLogsInAfterExpiry(t *testing.T) {
 	t.Parallel()
-	srv, err := servertest.StartWith(testPolicy, "internal-tok", nil, token.Options{TTL: 2 * time.Second, MaxTTL: time.Hour})
+	srv, err := servertest.StartWith(testPolicy, nil, token.Options{TTL: 2 * time.Second, MaxTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestRenewalLogsInAfterExpiry(t *testing.T) {
 	p.up.Store(true)
 	c, _ := New(p.URL, WithCacheTTL(0))
 	c.retryMin, c.retryMax = 20*time.Millisecond, 100*time.Millisecond
-	if err := c.Login(ctx, "internal-tok", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()

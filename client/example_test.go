@@ -16,7 +16,7 @@ const examplePolicy = `services:
 // startExampleServer runs a server with one secret; a real deployment runs
 // "sa01-secrets serve".
 func startExampleServer() *servertest.Server {
-	srv, err := servertest.Start(examplePolicy, "example-internal-token", nil)
+	srv, err := servertest.Start(examplePolicy, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -37,8 +37,9 @@ func Example() {
 	}
 	defer c.Close() // stops background renewal
 
-	// The launcher holds the internal token; the service logs in by name.
-	if err := c.Login(ctx, "example-internal-token", "gateway"); err != nil {
+	// The service logs in with its own credential (client.FromEnv reads it
+	// from the file SA01_SECRETS_CREDENTIAL_FILE names).
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		panic(err)
 	}
 	s, err := c.Get(ctx, "llm/openai_api_key")
@@ -58,7 +59,7 @@ func ExampleClient_Get_errors() {
 	ctx := context.Background()
 	c, _ := client.New(srv.URL)
 	defer c.Close()
-	if err := c.Login(ctx, "example-internal-token", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		panic(err)
 	}
 
@@ -85,7 +86,7 @@ func ExampleClient_List() {
 	ctx := context.Background()
 	c, _ := client.New(srv.URL)
 	defer c.Close()
-	if err := c.Login(ctx, "example-internal-token", "gateway"); err != nil {
+	if err := c.Login(ctx, srv.Credentials["gateway"]); err != nil {
 		panic(err)
 	}
 	secrets, err := c.List(ctx, "")

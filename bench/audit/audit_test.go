@@ -158,7 +158,7 @@ func cli(b *testing.B) string {
 
 func runCLI(b *testing.B, dbPath string, args ...string) []byte {
 	cmd := exec.Command(cli(b), args...)
-	cmd.Env = []string{"SA01_DB_DSN=sqlite://" + dbPath, "HOME=" + os.TempDir(), "PATH=" + os.Getenv("PATH")}
+	cmd.Env = []string{"SA01_SECRETS_DB_DSN=sqlite://" + dbPath, "HOME=" + os.TempDir(), "PATH=" + os.Getenv("PATH")}
 	out, err := cmd.Output()
 	if err != nil {
 		b.Fatalf("%v: %v", args, err)

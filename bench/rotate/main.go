@@ -41,7 +41,7 @@ type row struct {
 }
 
 func main() {
-	dsn := flag.String("dsn", "", "SA01_DB_DSN of the store to seed (sqlite:///abs/path or postgres://...)")
+	dsn := flag.String("dsn", "", "SA01_SECRETS_DB_DSN of the store to seed (sqlite:///abs/path or postgres://...)")
 	envPath := flag.String("env", "", "env file to write")
 	n := flag.Int("n", 1_000_000, "versions to write")
 	size := flag.Int("size", 100, "value size in bytes")

@@ -28,7 +28,7 @@ go build -o "$work/rotatebench" ./bench/rotate
 measure() { # name dsn
   local name=$1 dsn=$2
   "$work/rotatebench" -dsn "$dsn" -env "$work/$name.env" -n "$N"
-  SA01_DB_DSN="$dsn" /usr/bin/time -v -o "$work/$name.time" \
+  SA01_SECRETS_DB_DSN="$dsn" /usr/bin/time -v -o "$work/$name.time" \
     "$work/sa01-secrets" reencrypt --env-file "$work/$name.env" --quiet --batch-size "$BATCH" > "$work/$name.out"
   cat "$work/$name.out"
   local wall user sys rss

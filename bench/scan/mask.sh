@@ -22,7 +22,7 @@ echo "| run | wall s | MB/s (wall) | CPU s (user+sys) | MB per CPU-s | peak RSS 
 echo "|---|---|---|---|---|---|---|"
 for i in $(seq "$RUNS"); do
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	/usr/bin/time -v -o time.mask sh -c "env SA01_CRYPTO_FERNET_KEY_FILE=$W/fernet.key SA01_DB_DSN=sqlite://$W/known.db ./sa01-secrets mask < $LOG > masked.log"
+	/usr/bin/time -v -o time.mask sh -c "env SA01_CRYPTO_FERNET_KEY_FILE=$W/fernet.key SA01_SECRETS_DB_DSN=sqlite://$W/known.db ./sa01-secrets mask < $LOG > masked.log"
 	wall=$(grep 'Elapsed (wall clock)' time.mask | awk '{print $NF}')
 	secs=$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
 	cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' time.mask)

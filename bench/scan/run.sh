@@ -50,8 +50,9 @@ mkdir -p "$HOME"
 KEY_FILE="$W/fernet.key"
 [ -s "$KEY_FILE" ] || ./sa01-secrets generate key > "$KEY_FILE"
 chmod 600 "$KEY_FILE"
-KNOWN_ENV=(env SA01_CRYPTO_FERNET_KEY_FILE="$KEY_FILE" SA01_DB_DSN="sqlite://$W/known.db") # the key by file, never in argv
+KNOWN_ENV=(env SA01_CRYPTO_FERNET_KEY_FILE="$KEY_FILE" SA01_SECRETS_DB_DSN="sqlite://$W/known.db") # the key by file, never in argv
 if [ ! -s "$W/known.db" ]; then
+	"${KNOWN_ENV[@]}" ./sa01-secrets init --credential-file "$W/admin.credential" 2>/dev/null
 	"${KNOWN_ENV[@]}" ./sa01-secrets import --from-dotenv "log-$HOLD/known.env" --prefix bench/ >/dev/null
 fi
 

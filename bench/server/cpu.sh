@@ -45,16 +45,17 @@ for _ in $(seq 1 "$ROUNDS"); do
 	for bin in $BINS; do
 		d=$(mktemp -d "$work/run.XXXXXX")
 		export SA01_CRYPTO_FERNET_KEY="$("$bin" generate key)"
-		export SA01_AUTH_INTERNAL_TOKEN="$("$bin" generate token)"
-		export SA01_DB_DSN="sqlite://$d/secrets.db" SA01_POLICY_FILE="$d/policy.yaml" SA01_LOG_LEVEL=warn
-		unset SA01_SECRETS_ADDR SA01_SECRETS_TOKEN SA01_AUDIT_FILE
-		printf 'services:\n  bench: {read: ["bench/*"]}\n' >"$SA01_POLICY_FILE"
+		export SA01_SECRETS_DB_DSN="sqlite://$d/secrets.db" SA01_SECRETS_POLICY_FILE="$d/policy.yaml" SA01_SECRETS_LOG_LEVEL=warn
+		unset SA01_SECRETS_ADDR SA01_SECRETS_TOKEN SA01_SECRETS_AUDIT_FILE SA01_SECRETS_CREDENTIAL_FILE
+		printf 'services:\n  bench: {read: ["bench/*"]}\n' >"$SA01_SECRETS_POLICY_FILE"
+		"$bin" init --credential-file "$d/admin.credential" 2>/dev/null
+		"$bin" identity add bench --service --credential-file "$d/bench.credential" 2>/dev/null
 		head -c 48 /dev/urandom | base64 -w0 | "$bin" put bench/api_key >/dev/null
 		# shellcheck disable=SC2086 # SERVE_FLAGS is a list of flags
 		"$bin" serve --listen "127.0.0.1:$PORT" ${SERVE_FLAGS:-} >/dev/null 2>"$d/serve.log" &
 		server_pid=$!
 		for _ in $(seq 1 100); do curl -sf "$addr/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.1; done
-		tok=$(SA01_SECRETS_ADDR="$addr" "$bin" login --service bench)
+		tok=$(SA01_SECRETS_ADDR="$addr" SA01_SECRETS_CREDENTIAL_FILE="$d/bench.credential" "$bin" login)
 		# warm up, then measure
 		SA01_SECRETS_TOKEN="$tok" "$work/loadgen" -addr "$addr" -secret bench/api_key -c "$CLIENTS" -duration 2s -warmup 0s >/dev/null
 		s0=$(cpu_ticks "$server_pid")

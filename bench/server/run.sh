@@ -17,7 +17,7 @@
 #                  commit to prove a cached read, so it has no cache either.
 # The cost of audit is "on, no cache" against "audit off" (the same read
 # path); the cache's gain is "audit on" against "on, no cache".
-# BENCH_AUDIT_FILE=1 adds the SA01_AUDIT_FILE sink, which fsyncs each batch
+# BENCH_AUDIT_FILE=1 adds the SA01_SECRETS_AUDIT_FILE sink, which fsyncs each batch
 # (a cached read then waits for the chain's commit, then the file's).
 #
 # COMPARE=REV also builds the binary of commit REV and measures it in the
@@ -67,16 +67,17 @@ fi
 MODES=${MODES:-on,nocache,off}
 
 export SA01_CRYPTO_FERNET_KEY="$("$bin" generate key)"
-export SA01_AUTH_INTERNAL_TOKEN="$("$bin" generate token)"
 # BENCH_DB_DSN runs the store on PostgreSQL instead, e.g.
 # 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=bench'
 # (the schema must exist; the run adds versions and audit events to it).
-export SA01_DB_DSN="${BENCH_DB_DSN:-sqlite://$work/secrets.db}"
-export SA01_POLICY_FILE="$work/policy.yaml"
-export SA01_AUDIT_FILE="${BENCH_AUDIT_FILE:+$work/audit.jsonl}"
-export SA01_LOG_LEVEL=warn
-unset SA01_SECRETS_ADDR SA01_SECRETS_TOKEN
-cat > "$SA01_POLICY_FILE" <<'YAML'
+export SA01_SECRETS_DB_DSN="${BENCH_DB_DSN:-sqlite://$work/secrets.db}"
+export SA01_SECRETS_POLICY_FILE="$work/policy.yaml"
+export SA01_SECRETS_AUDIT_FILE="${BENCH_AUDIT_FILE:+$work/audit.jsonl}"
+export SA01_SECRETS_LOG_LEVEL=warn
+unset SA01_SECRETS_ADDR SA01_SECRETS_TOKEN SA01_SECRETS_CREDENTIAL_FILE
+"$bin" init --credential-file "$work/admin.credential" 2>/dev/null
+"$bin" identity add bench --service --credential-file "$work/bench.credential" 2>/dev/null
+cat > "$SA01_SECRETS_POLICY_FILE" <<'YAML'
 services:
   bench: {read: ["bench/*", "other/**"]}
   worker: {read: ["llm/openai_api_key"]}
@@ -104,7 +105,7 @@ measure() { # binary label, mode label, extra serve flags...
 	[[ ${#bins[@]} -gt 1 ]] && label="$who: $label"
 	start_server "$@"
 	local tok
-	tok=$(SA01_SECRETS_ADDR="$addr" "$bin" login --service bench)
+	tok=$(SA01_SECRETS_ADDR="$addr" SA01_SECRETS_CREDENTIAL_FILE="$work/bench.credential" "$bin" login)
 	for c in 1 16; do
 		SA01_SECRETS_TOKEN="$tok" "$work/loadgen" -addr "$addr" -secret bench/api_key -c "$c" \
 			-duration "$DURATION" -warmup "$WARMUP" -label "$label" | tee -a "$results" >&2
@@ -127,7 +128,7 @@ for _ in $(seq 1 "$REPEAT"); do
 		done
 	done
 done
-audit_lines=$( [[ -f $SA01_AUDIT_FILE ]] && wc -l <"$SA01_AUDIT_FILE" || echo 0)
+audit_lines=$( [[ -f $SA01_SECRETS_AUDIT_FILE ]] && wc -l <"$SA01_SECRETS_AUDIT_FILE" || echo 0)
 
 # the history keeps, with each row, the commit and the time it was measured
 rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo "-dirty")
@@ -160,7 +161,7 @@ cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.starts
 print(f"machine: {os.cpu_count()} cores, {cpu}; Go {subprocess.run(['go','env','GOVERSION'],capture_output=True,text=True).stdout.strip()}; {sys.argv[3]} per run; median of {rows[0]['runs']} runs per cell; load average at the end: {os.getloadavg()[0]:.1f}")
 print("store: " + ("PostgreSQL (BENCH_DB_DSN, on this machine)" if os.environ.get("BENCH_DB_DSN") else "SQLite"))
 if sys.argv[2] != "0":
-    print(f"audit events written with audit on: {sys.argv[2]} lines in SA01_AUDIT_FILE")
+    print(f"audit events written with audit on: {sys.argv[2]} lines in SA01_SECRETS_AUDIT_FILE")
 print()
 print("| serve | clients | reads/s (median) | reads/s (range) | p50 ms | p90 ms | p99 ms | max ms |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -31,9 +31,10 @@ lock() { "$@"; }
   # CLI import of a 100,000-line .env (one transaction)
   awk 'BEGIN { for (i = 0; i < 100000; i++) printf "VAR_%06d=value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i, i }' > "$work/big.env"
   key=$("$work/sa01-secrets" generate key)
-  SA01_CRYPTO_FERNET_KEY=$key SA01_DB_DSN="sqlite://$work/cli.db" lock /usr/bin/time -f "sqlite CLI import 100000 lines: wall %e s, max RSS %M KB" \
+  SA01_CRYPTO_FERNET_KEY=$key SA01_SECRETS_DB_DSN="sqlite://$work/cli.db" "$work/sa01-secrets" init --credential-file "$work/admin.credential" 2>/dev/null
+  SA01_CRYPTO_FERNET_KEY=$key SA01_SECRETS_DB_DSN="sqlite://$work/cli.db" lock /usr/bin/time -f "sqlite CLI import 100000 lines: wall %e s, max RSS %M KB" \
     "$work/sa01-secrets" import --from-dotenv "$work/big.env" --prefix app/
-  SA01_CRYPTO_FERNET_KEY=$key SA01_DB_DSN="sqlite://$work/cli.db" lock /usr/bin/time -f "sqlite CLI list 100000 secrets: wall %e s, max RSS %M KB" \
+  SA01_CRYPTO_FERNET_KEY=$key SA01_SECRETS_DB_DSN="sqlite://$work/cli.db" lock /usr/bin/time -f "sqlite CLI list 100000 secrets: wall %e s, max RSS %M KB" \
     "$work/sa01-secrets" list --format json > /dev/null
   if [ -n "${PG:-}" ]; then
     lock "$work/storebench" -dsn "$PG" -mode put -n 2000

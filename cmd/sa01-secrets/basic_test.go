@@ -258,8 +258,11 @@ func TestConfigVerb(t *testing.T) {
 	k1, k2 := fernet.GenerateKey(), fernet.GenerateKey()
 	env := keyEnv(k1, k2)
 	env[config.EnvDBDSN] = "postgresql://user:hunter2@host:5432/db"
-	env[config.EnvSecretsToken] = "sa01s_tokenvalue"
-	env[config.EnvInternalToken] = "internal-token-value"
+	env[config.EnvSecretsToken] = "sa01s-token-value"
+	// the platform's own variables are not ours: config neither reads nor lists them
+	env["SA01_REDIS_URL"] = "redis://:redispw@host:6379/0"
+	env["SA01_AUTH_INTERNAL_TOKEN"] = "internal-token-value"
+	env["SA01_DB_DSN"] = "postgresql://gateway:gatewaypw@db:5432/gateway"
 	r := basicRun(t, env, "", "config").want(t, ExitOK)
 	for _, want := range []string{"key " + k1.ID(), "key " + k2.ID(), "postgresql://user:****@host:5432/db", "(set)"} {
 		if !strings.Contains(r.stdout, want) {
@@ -272,9 +275,14 @@ func TestConfigVerb(t *testing.T) {
 		t.Fatalf("config --format json: %v\n%s", err, j.stdout)
 	}
 	for _, out := range []string{r.stdout, j.stdout} {
-		for _, secret := range []string{k1.Encode(), k2.Encode(), "hunter2", "sa01s_tokenvalue", "internal-token-value"} {
+		for _, secret := range []string{k1.Encode(), k2.Encode(), "hunter2", "redispw", "internal-token-value", "sa01s-token-value", "gatewaypw"} {
 			if strings.Contains(out, secret) {
 				t.Fatalf("config prints a secret:\n%s", out)
+			}
+		}
+		for _, platform := range config.PlatformVars {
+			if strings.Contains(out, platform+" ") || strings.Contains(out, `"`+platform+`"`) {
+				t.Fatalf("config lists the platform's %s:\n%s", platform, out)
 			}
 		}
 	}

@@ -20,7 +20,7 @@ import (
 func TestCanaryNeverReachesASink(t *testing.T) {
 	e := newAuditEnv(t)
 	file := filepath.Join(e.dir, "audit.jsonl")
-	e.vars["SA01_AUDIT_FILE"] = file
+	e.vars["SA01_SECRETS_AUDIT_FILE"] = file
 	e.vars["SA01_AUTH_INTERNAL_TOKEN"] = "CANARY-INTERNAL-TOKEN-9d1c5e"
 	canaries := []string{"CANARY-VALUE-5b7f0a", "CANARY-FILE-VALUE-3e8d", "CANARY-DOTENV-VALUE-77aa", "CANARY-TOKEN-CLASS-1f2e",
 		e.vars["SA01_AUTH_INTERNAL_TOKEN"], e.vars["SA01_CRYPTO_FERNET_KEY"]}
@@ -110,7 +110,7 @@ func TestCanaryNeverReachesASink(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	e.vars["SA01_KAFKA_BOOTSTRAP_SERVERS"] = strings.Join(c.ListenAddrs(), ",")
+	e.vars["SA01_SECRETS_AUDIT_KAFKA"] = strings.Join(c.ListenAddrs(), ",")
 	events := e.query()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -198,8 +198,8 @@ func newAuditPublishCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if len(cfg.KafkaBootstrap) == 0 {
-			return usageError("set "+config.EnvKafkaBootstrap+"=host:9092", "%s is not set", config.EnvKafkaBootstrap)
+		if len(cfg.AuditKafka) == 0 {
+			return usageError("set "+config.EnvAuditKafka+"=host:9092", "%s is not set", config.EnvAuditKafka)
 		}
 		ctx := cmd.Context()
 		st, err := openStore(ctx, g)

@@ -34,9 +34,10 @@ func newAuditEnv(t *testing.T) *auditEnv {
 	t.Helper()
 	dir := t.TempDir()
 	e := &auditEnv{t: t, dir: dir, db: filepath.Join(dir, "store", "secrets.db"), vars: map[string]string{}}
-	e.vars["SA01_DB_DSN"] = "sqlite://" + e.db
+	e.vars["SA01_SECRETS_DB_DSN"] = "sqlite://" + e.db
 	e.vars["SA01_CRYPTO_FERNET_KEY"] = fernet.GenerateKey().Encode()
 	e.vars["HOME"] = dir
+	initStore(t, e.getenv)
 	return e
 }
 
@@ -169,25 +170,25 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 		e.must("v", "put", "app/"+n)
 	}
 	out := e.must("", "audit", "verify")
-	if !strings.Contains(out, "intact: 4 events") {
+	if !strings.Contains(out, "intact: 5 events") { // init's, and four writes
 		t.Fatalf("verify: %s", out)
 	}
 
-	e.sqlExec(`UPDATE audit_events SET outcome = 'failure' WHERE seq = 2`)
+	e.sqlExec(`UPDATE audit_events SET outcome = 'failure' WHERE seq = 3`)
 	code, out, _ := e.run("", "audit", "verify")
-	if code != ExitCheckFailed || !strings.Contains(out, "edited at seq 2") {
+	if code != ExitCheckFailed || !strings.Contains(out, "edited at seq 3") {
 		t.Fatalf("edited: exit %d\n%s", code, out)
 	}
-	e.sqlExec(`UPDATE audit_events SET outcome = 'success' WHERE seq = 2`)
+	e.sqlExec(`UPDATE audit_events SET outcome = 'success' WHERE seq = 3`)
 	e.must("", "audit", "verify")
 
-	e.sqlExec(`DELETE FROM audit_events WHERE seq = 3`)
+	e.sqlExec(`DELETE FROM audit_events WHERE seq = 4`)
 	code, out, _ = e.run("", "audit", "verify", "--format", "json")
 	var res struct {
 		OK      bool
 		Problem audit.Problem
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != ExitCheckFailed || res.OK || res.Problem.Kind != audit.Deleted || res.Problem.Seq != 3 {
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != ExitCheckFailed || res.OK || res.Problem.Kind != audit.Deleted || res.Problem.Seq != 4 {
 		t.Fatalf("deleted: exit %d %+v %v\n%s", code, res, err, out)
 	}
 }
@@ -199,15 +200,15 @@ func TestAuditVerifyFindsTruncatedTail(t *testing.T) {
 	}
 	// Each process checkpoints its first batch: removing the last event
 	// leaves the chain shorter than its last checkpoint.
-	e.sqlExec(`DELETE FROM audit_events WHERE seq = 3`)
+	e.sqlExec(`DELETE FROM audit_events WHERE seq = 4`) // init's is seq 1
 	code, out, _ := e.run("", "audit", "verify")
-	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 3") {
+	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 4") {
 		t.Fatalf("truncated: exit %d\n%s", code, out)
 	}
 	// A forged checkpoint (the intruder lacks the Fernet key) is named.
 	e.sqlExec(`UPDATE audit_events SET seq = seq`)
 	e.sqlExec(`DELETE FROM audit_checkpoints`)
-	e.sqlExec(`INSERT INTO audit_checkpoints (seq, hash, time_ns, key_id, mac) SELECT seq, hash, 1, ?, ? FROM audit_events WHERE seq = 2`,
+	e.sqlExec(`INSERT INTO audit_checkpoints (seq, hash, time_ns, key_id, mac) SELECT seq, hash, 1, ?, ? FROM audit_events WHERE seq = 3`,
 		mustKeyID(t, e.vars["SA01_CRYPTO_FERNET_KEY"]), strings.Repeat("0", 64))
 	code, out, _ = e.run("", "audit", "verify")
 	if code != ExitCheckFailed || !strings.Contains(out, "forged") {
@@ -226,7 +227,7 @@ func mustKeyID(t *testing.T, s string) string {
 func TestAuditFileSinkAndVerifyFile(t *testing.T) {
 	e := newAuditEnv(t)
 	file := filepath.Join(e.dir, "audit.jsonl")
-	e.vars["SA01_AUDIT_FILE"] = file
+	e.vars["SA01_SECRETS_AUDIT_FILE"] = file
 	e.must("v", "put", "app/a")
 	e.must("", "get", "app/a")
 	e.must("", "get", "app/a")
@@ -279,7 +280,7 @@ func TestAuditHangingSinkRefusesAccess(t *testing.T) {
 			break // EAGAIN: the pipe is full
 		}
 	}
-	e.vars["SA01_AUDIT_FILE"] = fifo
+	e.vars["SA01_SECRETS_AUDIT_FILE"] = fifo
 	start := time.Now()
 	code, out, errs := e.run("", "get", "app/a")
 	took := time.Since(start)

@@ -183,7 +183,7 @@ func keyIDs(r *fernet.Ring) string {
 
 func newConfigCommand(g *globals) *cobra.Command {
 	var format string
-	cmd := verb("config", "Show the configuration from SA01_* variables, with secrets masked", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+	cmd := verb("config", "Show every variable sa01-secrets reads, with secrets masked", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		cfg, err := g.config()
 		if err != nil {
 			return err

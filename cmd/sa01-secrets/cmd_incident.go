@@ -36,7 +36,7 @@ func incidentError(err error) error {
 	var nf *respond.NotFoundError
 	switch {
 	case errors.Is(err, audit.ErrNotRecorded):
-		return withCode(ExitUnavailable, err, "check the store and SA01_AUDIT_FILE; the incident itself is saved")
+		return withCode(ExitUnavailable, err, "check the store and SA01_SECRETS_AUDIT_FILE; the incident itself is saved")
 	case errors.As(err, &nf) && strings.HasPrefix(nf.What, "no incident"):
 		return withCode(ExitNotFound, err, "list open incidents with 'sa01-secrets incident status'")
 	}

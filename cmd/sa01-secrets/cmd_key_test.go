@@ -39,6 +39,7 @@ func newRotateFixture(t *testing.T) *rotateFixture {
 	if err := os.WriteFile(e.env, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	initStore(t, e.getenv)
 	return e
 }
 

@@ -19,16 +19,25 @@ import (
 
 const runPolicy = `services:
   gateway: {read: ["llm/*", "db/gateway/*"], list: ["**"]}
-  admin: {read: ["**"], list: ["**"], write: ["**"]}
+  worker: {read: ["db/other/*"]}
 `
 
-const runInternal = "run-internal-token-0123456789abcdef"
+// credentialFile writes an identity's credential to a 0600 file.
+func credentialFile(t *testing.T, srv *servertest.Server, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name+".credential")
+	if err := os.WriteFile(p, []byte(srv.Credentials[name]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // runServer starts a server and points the process environment at it, as
-// the child's environment is the process's own.
+// the child's environment is the process's own: the launcher holds the
+// gateway's credential.
 func runServer(t *testing.T) *servertest.Server {
 	t.Helper()
-	srv, err := servertest.Start(runPolicy, runInternal, nil)
+	srv, err := servertest.Start(runPolicy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +50,9 @@ func runServer(t *testing.T) *servertest.Server {
 		t.Fatal(err)
 	}
 	t.Setenv("SA01_SECRETS_ADDR", srv.URL)
-	t.Setenv("SA01_AUTH_INTERNAL_TOKEN", runInternal)
+	t.Setenv("SA01_SECRETS_CREDENTIAL_FILE", credentialFile(t, srv, "gateway"))
 	t.Setenv("SA01_CRYPTO_FERNET_KEY", fernet.GenerateKey().Encode())
-	t.Setenv("SA01_DB_DSN", "postgres://u:dsnpassword@127.0.0.1/db")
+	t.Setenv("SA01_SECRETS_DB_DSN", "postgres://u:dsnpassword@127.0.0.1/db")
 	t.Setenv("OPENAI_API_KEY", "inherited-value")
 	t.Setenv("KEEP_ME", "kept")
 	return srv
@@ -131,12 +140,12 @@ func TestRunChildEnvironment(t *testing.T) {
 			t.Errorf("child environment has %s", k)
 		}
 	}
-	for _, never := range []string{runInternal, os.Getenv("SA01_CRYPTO_FERNET_KEY"), "dsnpassword", "pw-other-RUNCANARY", "sa01s_"} {
+	for _, never := range []string{os.Getenv("SA01_CRYPTO_FERNET_KEY"), "dsnpassword", "pw-other-RUNCANARY", "sa01s_", "sa01c_", os.Getenv("SA01_SECRETS_CREDENTIAL_FILE")} {
 		if strings.Contains(string(environ), never) {
 			t.Errorf("child environment holds %.10s...", never)
 		}
 	}
-	for _, never := range []string{"RUNCANARY", runInternal} {
+	for _, never := range []string{"RUNCANARY", "sa01c_"} {
 		if strings.Contains(string(cmdline), never) {
 			t.Errorf("child cmdline holds %s", never)
 		}
@@ -191,9 +200,11 @@ func TestRunExitCodeAndErrors(t *testing.T) {
 	if res := runCLI(t, "run", "--service", "gateway", "--", "no-such-command-sa01"); res.code != 127 {
 		t.Fatalf("missing command: code %d", res.code)
 	}
-	t.Setenv("SA01_AUTH_INTERNAL_TOKEN", "wrong")
-	if res := runCLI(t, "run", "--service", "gateway", "--", "true"); res.code != ExitDenied || strings.Contains(res.stderr, "wrong") {
-		t.Fatalf("wrong internal token: code %d, %s", res.code, res.stderr)
+	// the platform's internal token logs in as nobody: it is not ours
+	t.Setenv("SA01_AUTH_INTERNAL_TOKEN", "platform-internal-token")
+	t.Setenv("SA01_SECRETS_CREDENTIAL_FILE", "")
+	if res := runCLI(t, "run", "--service", "gateway", "--", "true"); res.code != ExitDenied || strings.Contains(res.stderr, "platform-internal-token") {
+		t.Fatalf("the platform's internal token: code %d, %s", res.code, res.stderr)
 	}
 }
 
@@ -267,9 +278,10 @@ func TestRunLocalStore(t *testing.T) {
 	}
 	env := map[string]string{
 		"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(),
-		"SA01_DB_DSN":            "sqlite://" + filepath.Join(dir, "s.db"),
+		"SA01_SECRETS_DB_DSN":    "sqlite://" + filepath.Join(dir, "s.db"),
 		"HOME":                   dir,
 	}
+	initStore(t, func(k string) string { return env[k] })
 	cli := func(stdin string, args ...string) runResult {
 		var o, e bytes.Buffer
 		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
@@ -280,10 +292,10 @@ func TestRunLocalStore(t *testing.T) {
 			t.Fatalf("put: %s", r.stderr)
 		}
 	}
-	if r := cli("", "run", "--service", "worker", "--", "true"); r.code != ExitUsage || !strings.Contains(r.stderr, "SA01_POLICY_FILE") {
+	if r := cli("", "run", "--service", "worker", "--", "true"); r.code != ExitUsage || !strings.Contains(r.stderr, "SA01_SECRETS_POLICY_FILE") {
 		t.Fatalf("no policy: %d %s", r.code, r.stderr)
 	}
-	env["SA01_POLICY_FILE"] = pol
+	env["SA01_SECRETS_POLICY_FILE"] = pol
 	r := cli("", "run", "--service", "worker", "--pristine", "--", "env")
 	if r.code != 0 || !strings.Contains(r.stdout, "OPENAI_API_KEY=sk-LOCALCANARY\n") || strings.Contains(r.stdout, "other-LOCALCANARY") {
 		t.Fatalf("local run: %d %q %s", r.code, r.stdout, r.stderr)
@@ -319,5 +331,48 @@ func TestRunLocalStore(t *testing.T) {
 	r = cli("", "export", "--service", "worker", "--format", "json")
 	if r.code != 0 || strings.TrimSpace(r.stdout) == "" || strings.Contains(r.stdout, "other-LOCALCANARY") || !strings.Contains(r.stdout, "sk-LOCALCANARY") {
 		t.Fatalf("export --service: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestRunClaimsOnlyItsOwnIdentity: a launcher holding one service's
+// credential cannot run another service: the server refuses the login
+// (403, audited), where the shared internal token of old logged in as
+// anyone, admin included.
+func TestRunClaimsOnlyItsOwnIdentity(t *testing.T) {
+	srv := runServer(t)
+	t.Setenv("SA01_SECRETS_CREDENTIAL_FILE", credentialFile(t, srv, "worker"))
+	res := runCLI(t, "run", "--service", "gateway", "--", "sh", "-c", "echo $OPENAI_API_KEY")
+	if res.code != ExitDenied || strings.Contains(res.stdout, "RUNCANARY") {
+		t.Fatalf("worker's credential ran gateway: code %d, %s %s", res.code, res.stdout, res.stderr)
+	}
+	for _, claim := range []string{"admin", "gateway"} {
+		if res := runCLI(t, "login", "--identity", claim); res.code != ExitDenied || strings.Contains(res.stdout, "sa01s_") {
+			t.Fatalf("worker logged in as %s: code %d, %s", claim, res.code, res.stdout)
+		}
+	}
+	res = runCLI(t, "login")
+	if res.code != 0 || !strings.HasPrefix(res.stdout, "sa01s_") {
+		t.Fatalf("login as itself: code %d, %s", res.code, res.stderr)
+	}
+}
+
+// TestRunInjectsThePlatformsVariables: the platform's own variable names
+// are the gateway's to receive. Before, sa01-secrets took SA01_DB_DSN and
+// SA01_AUTH_INTERNAL_TOKEN for its own settings and run refused to inject
+// them ("env name is not allowed").
+func TestRunInjectsThePlatformsVariables(t *testing.T) {
+	srv := runServer(t)
+	if err := srv.Seed(map[string]string{"db/gateway/dsn": "postgresql://gw:pw-DSN-RUNCANARY@db:5432/gw", "llm/internal_token": "itok-RUNCANARY"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetEnv("db/gateway/dsn", "SA01_DB_DSN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetEnv("llm/internal_token", "SA01_AUTH_INTERNAL_TOKEN"); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "run", "--service", "gateway", "--", "sh", "-c", `echo "$SA01_DB_DSN|$SA01_AUTH_INTERNAL_TOKEN"`)
+	if res.code != 0 || strings.TrimSpace(res.stdout) != "postgresql://gw:pw-DSN-RUNCANARY@db:5432/gw|itok-RUNCANARY" {
+		t.Fatalf("code %d: %q %s", res.code, res.stdout, res.stderr)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 )
 
@@ -29,11 +30,13 @@ type scanEnv map[string]string
 func newScanEnv(t *testing.T) scanEnv {
 	t.Helper()
 	dir := t.TempDir()
-	return scanEnv{
+	e := scanEnv{
 		"HOME":                   dir,
-		"SA01_DB_DSN":            "sqlite://" + filepath.Join(dir, "secrets.db"),
+		"SA01_SECRETS_DB_DSN":    "sqlite://" + filepath.Join(dir, "secrets.db"),
 		"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(),
 	}
+	initStore(t, func(k string) string { return e[k] })
+	return e
 }
 
 func (e scanEnv) run(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -384,7 +387,7 @@ func TestScanDockerImage(t *testing.T) {
 func TestLoggerMasks(t *testing.T) {
 	var buf bytes.Buffer
 	log := newLogger(&buf, func(k string) string {
-		if k == "SA01_LOG_FORMAT" {
+		if k == config.EnvLogFormat {
 			return "json"
 		}
 		return ""

@@ -20,9 +20,20 @@ import (
 // so the default store lives there.
 type cliEnv map[string]string
 
+// newCLIEnv is a fresh HOME with a key and the default store, made by
+// init.
 func newCLIEnv(t *testing.T) cliEnv {
 	home := t.TempDir()
-	return cliEnv{"HOME": home, "SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode()}
+	e := cliEnv{"HOME": home, "SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode()}
+	initStore(t, func(k string) string { return e[k] })
+	return e
+}
+
+// inited runs init on e's store and returns e.
+func (e cliEnv) inited(t *testing.T) cliEnv {
+	t.Helper()
+	initStore(t, func(k string) string { return e[k] })
+	return e
 }
 
 func (e cliEnv) with(kv ...string) cliEnv {
@@ -107,20 +118,20 @@ func TestPutGetCLI(t *testing.T) {
 func TestStoreLocation(t *testing.T) {
 	e := newCLIEnv(t)
 	xdg := t.TempDir()
-	e.with("XDG_DATA_HOME", xdg).ok(t, "v", "put", "a")
+	e.with("XDG_DATA_HOME", xdg).inited(t).ok(t, "v", "put", "a")
 	if _, err := os.Stat(filepath.Join(xdg, "sa01-secrets", "secrets.db")); err != nil {
 		t.Errorf("XDG_DATA_HOME store: %v", err)
 	}
 	p := filepath.Join(t.TempDir(), "deep", "s.db")
-	e.with("SA01_DB_DSN", "sqlite://"+p).ok(t, "v", "put", "a")
+	e.with("SA01_SECRETS_DB_DSN", "sqlite://"+p).inited(t).ok(t, "v", "put", "a")
 	if _, err := os.Stat(p); err != nil {
 		t.Errorf("sqlite:// store: %v", err)
 	}
-	r := e.with("SA01_DB_DSN", "sqlite://rel/s.db").fails(t, ExitUsage, "", "list")
+	r := e.with("SA01_SECRETS_DB_DSN", "sqlite://rel/s.db").fails(t, ExitUsage, "", "list")
 	if !strings.Contains(r.stderr, "absolute") {
 		t.Errorf("relative sqlite path: %s", r.stderr)
 	}
-	e.with("SA01_DB_DSN", "mysql://x").fails(t, ExitUsage, "", "list")
+	e.with("SA01_SECRETS_DB_DSN", "mysql://x").fails(t, ExitUsage, "", "list")
 }
 
 func TestValueAsArgumentRefused(t *testing.T) {
@@ -250,7 +261,7 @@ func TestWrongKeyCLI(t *testing.T) {
 }
 
 func TestUnreachableDatabase(t *testing.T) {
-	e := newCLIEnv(t).with("SA01_DB_DSN", "postgres://svc:hunter2@127.0.0.1:1/db?connect_timeout=2")
+	e := newCLIEnv(t).with("SA01_SECRETS_DB_DSN", "postgres://svc:hunter2@127.0.0.1:1/db?connect_timeout=2")
 	r := e.fails(t, ExitUnavailable, "", "list")
 	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "postgres://svc:****@127.0.0.1:1/db") {
 		t.Errorf("stderr %q", r.stderr)
@@ -261,7 +272,7 @@ func TestStoreNotWritable(t *testing.T) {
 	e := newCLIEnv(t)
 	file := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(file, nil, 0o600)
-	r := e.with("SA01_DB_DSN", "sqlite://"+file+"/secrets.db").fails(t, ExitUnavailable, "v", "put", "a")
+	r := e.with("SA01_SECRETS_DB_DSN", "sqlite://"+file+"/secrets.db").fails(t, ExitUnavailable, "v", "put", "a")
 	if !strings.Contains(r.stderr, "not writable") {
 		t.Errorf("stderr %q", r.stderr)
 	}
@@ -270,7 +281,7 @@ func TestStoreNotWritable(t *testing.T) {
 func TestNewerStoreRefused(t *testing.T) {
 	e := newCLIEnv(t)
 	p := filepath.Join(t.TempDir(), "s.db")
-	e = e.with("SA01_DB_DSN", "sqlite://"+p)
+	e = e.with("SA01_SECRETS_DB_DSN", "sqlite://"+p).inited(t)
 	e.ok(t, "v", "put", "a")
 	db, err := sqlite.Open(context.Background(), p)
 	if err != nil {
@@ -376,7 +387,7 @@ func TestExportPrefixLeavesNoName(t *testing.T) {
 func TestVerifyCLI(t *testing.T) {
 	e := newCLIEnv(t)
 	p := filepath.Join(t.TempDir(), "s.db")
-	e = e.with("SA01_DB_DSN", "sqlite://"+p)
+	e = e.with("SA01_SECRETS_DB_DSN", "sqlite://"+p).inited(t)
 	e.ok(t, "VALUE-1", "put", "a")
 	e.ok(t, "VALUE-2", "put", "b")
 	out := e.ok(t, "", "verify")

@@ -16,8 +16,10 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/server"
@@ -41,31 +43,31 @@ type serveOptions struct {
 	ready          func(addr string) // tests: called once listening
 }
 
-// devPolicy is the policy of serve --dev.
-const devPolicy = `# serve --dev: admin may do everything, demo may read demo/*.
+// devPolicy is the policy of serve --dev. The operator admin needs no
+// entry: its role lets it do everything.
+const devPolicy = `# serve --dev: the service demo may read demo/*.
 services:
-  admin: {read: ["**"], list: ["**"], write: ["**"]}
-  demo:  {read: ["demo/*"]}
+  demo: {read: ["demo/*"]}
 `
 
 func newServeCommand(g *globals) *cobra.Command {
 	var o serveOptions
-	cmd := verb("serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] | serve --dev", "Serve the HTTP API: service login, expiring tokens, least-privilege reads", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+	cmd := verb("serve [--listen ADDR] [--tls-cert FILE --tls-key FILE] | serve --dev", "Serve the HTTP API: each identity's login, expiring tokens, least-privilege reads", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		return serve(cmd.Context(), g, o)
 	})
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", "", "address to listen on (default: $SA01_LISTEN, else 127.0.0.1:8200)")
+	f.StringVar(&o.listen, "listen", "", "address to listen on (default: $SA01_SECRETS_LISTEN, else 127.0.0.1:8200)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&o.insecureListen, "insecure-listen", false, "allow plain HTTP on a non-loopback address (dangerous)")
-	f.BoolVar(&o.dev, "dev", false, "throwaway dev server: temporary store, fresh key and internal token, nothing kept")
+	f.BoolVar(&o.dev, "dev", false, "throwaway dev server: temporary store, fresh key, admin and demo credentials, nothing kept")
 	f.BoolVar(&o.noReadCache, "no-read-cache", false, "read every current version from the store (the cache serves only versions proven current when the read's audit event commits; see docs/server.md)")
 	benchmarkFlags(f, &o)
 	return cmd
 }
 
-// devSetup makes the temporary directory, key, token and policy of --dev
-// and points the configuration at them.
+// devSetup makes the temporary directory, key and policy of --dev and
+// points the configuration at them; serve makes the identities.
 func devSetup(g *globals) (dir string, err error) {
 	cfg, err := g.config()
 	if err != nil {
@@ -83,10 +85,8 @@ func devSetup(g *globals) (dir string, err error) {
 	ring, _ := fernet.NewRing(fernet.GenerateKey())
 	c := *cfg
 	c.Keys = ring
-	c.InternalToken = sensitive.New(token.Random(32))
 	c.DBDSN = sensitive.New("sqlite://" + filepath.Join(dir, "secrets.db"))
 	c.PolicyFile = pol
-	c.AuthRequired = true
 	c.AuditFile = ""
 	g.cfg = &c
 	return dir, nil
@@ -116,24 +116,20 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if !cfg.AuthRequired {
-		log.Warn("authentication is disabled (" + config.EnvAuthRequired + "=false): any caller can read and write every secret")
-	} else if cfg.InternalToken.IsZero() {
-		log.Warn(config.EnvInternalToken + " is not set: no service can log in")
-	}
 	holder, err := policy.NewHolder(cfg.PolicyFile)
 	if err != nil {
 		return withCode(ExitUsage, err, "fix the policy file named by "+config.EnvPolicyFile)
 	}
-	if cfg.PolicyFile == "" && cfg.AuthRequired {
+	if cfg.PolicyFile == "" {
 		log.Warn(config.EnvPolicyFile + " is not set: the policy is empty and every service is denied")
 	}
 
-	st, err := openStore(ctx, g)
+	st, err := openStoreFor(ctx, g, o.dev)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	ids := identity.NewManager(st, identity.Options{})
 	rec, err := openRecorder(ctx, g, st)
 	if err != nil {
 		return err
@@ -176,16 +172,23 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		}
 		defer stopPublisher()
 	}
+	var devCreds []devCredential
+	if o.dev {
+		if devCreds, err = devIdentities(ctx, ids, devDir); err != nil {
+			return err
+		}
+	} else if list, err := ids.List(ctx); err == nil && len(list) == 0 {
+		log.Warn("the store has no identity: nobody can log in; run sa01-secrets init")
+	}
 	srv := server.New(server.Deps{
-		Secrets:       svc,
-		Tokens:        tokens,
-		Policy:        holder,
-		Audit:         rec,
-		Logger:        log,
-		AuthRequired:  cfg.AuthRequired,
-		InternalToken: cfg.InternalToken,
-		Checks:        checks,
-		KeyAges:       rotate.KeyAges(st, ring),
+		Secrets:    svc,
+		Tokens:     tokens,
+		Identities: ids,
+		Policy:     holder,
+		Audit:      rec,
+		Logger:     log,
+		Checks:     checks,
+		KeyAges:    rotate.KeyAges(st, ring),
 	})
 
 	ln, addr, err := server.Listen(server.ListenOptions{Addr: listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey,
@@ -198,9 +201,9 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	case errors.As(err, &le):
 		return withCode(ExitUnavailable, err, "pick another --listen address")
 	}
-	log.Info("serving", "addr", addr, "auth_required", cfg.AuthRequired, "policy", orNone(cfg.PolicyFile), "store", storeDescription(cfg), "key_id", ring.Primary().ID(), "read_cache", readCache)
+	log.Info("serving", "addr", addr, "policy", orNone(cfg.PolicyFile), "store", storeDescription(cfg), "key_id", ring.Primary().ID(), "read_cache", readCache)
 	if o.dev {
-		printDevBanner(g.stdout, addr, cfg.InternalToken, devDir)
+		printDevBanner(g.stdout, addr, devCreds, devDir)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -234,37 +237,67 @@ func storeDescription(cfg *config.Config) string {
 	return config.MaskDSN(cfg.DBDSN.Reveal())
 }
 
-func printDevBanner(w io.Writer, addr string, internal sensitive.String, dir string) {
-	tok := internal.Reveal()
+// devCredential is an identity serve --dev made, and the file holding its
+// credential.
+type devCredential struct {
+	name, what, file string
+	cred             sensitive.String
+}
+
+// devIdentities creates the dev server's operator admin and service demo,
+// and writes their credentials to 0600 files in dir.
+func devIdentities(ctx context.Context, ids *identity.Manager, dir string) ([]devCredential, error) {
+	var out []devCredential
+	for _, d := range []struct {
+		name, what string
+		o          identity.AddOptions
+	}{
+		{"admin", "operator, role admin", identity.AddOptions{Kind: identity.Operator, Role: identity.Admin}},
+		{"demo", "service, may read demo/*", identity.AddOptions{Kind: identity.Service}},
+	} {
+		is, err := ids.Add(ctx, d.name, d.o)
+		if err != nil {
+			return nil, fmt.Errorf("--dev: creating identity %s: %w", d.name, err)
+		}
+		file := filepath.Join(dir, d.name+".credential")
+		if err := safefile.WriteFile(file, []byte(is.Credential.Reveal()+"\n"), safefile.Options{}); err != nil {
+			return nil, fmt.Errorf("--dev: writing the credential of %s: %w", d.name, err)
+		}
+		out = append(out, devCredential{name: d.name, what: d.what, file: file, cred: is.Credential})
+	}
+	return out, nil
+}
+
+func printDevBanner(w io.Writer, addr string, creds []devCredential, dir string) {
 	fmt.Fprintf(w, `sa01-secrets dev server: a throwaway store for trying things out.
-It keeps NOTHING: the store, the key and the token below vanish on exit.
+It keeps NOTHING: the store, the key and the credentials below vanish on exit.
 Never put a real secret in it.
 
-  Address:         %s
-  Internal token:  %s   (valid for this run only)
-  Store:           %s (removed on exit)
-  Policy:          admin may do everything; demo may read demo/*
-
+  Address:  %s
+  Store:    %s (removed on exit)
+`, addr, filepath.Join(dir, "secrets.db"))
+	for _, c := range creds {
+		fmt.Fprintf(w, "  %-8s  %s (%s)\n            in %s\n", c.name+":", c.cred.Reveal(), c.what, c.file)
+	}
+	admin, demo := creds[0].file, creds[1].file
+	fmt.Fprintf(w, `
 Try, in another shell (from a checkout without the binary installed, write
 "go run ./cmd/sa01-secrets" for "sa01-secrets", or "go install ./cmd/sa01-secrets" first):
 
   export SA01_SECRETS_ADDR=%s
-  export SA01_AUTH_INTERNAL_TOKEN=%s
+  export SA01_SECRETS_CREDENTIAL_FILE=%s
 
   printf %%s 'sk-demo-not-a-real-key' | sa01-secrets put demo/openai_api_key
   sa01-secrets get demo/openai_api_key
-  sa01-secrets run --service demo -- sh -c 'echo "OPENAI_API_KEY has ${#OPENAI_API_KEY} characters"'
+  SA01_SECRETS_CREDENTIAL_FILE=%s sa01-secrets run --service demo -- sh -c 'echo "OPENAI_API_KEY has ${#OPENAI_API_KEY} characters"'
 
 Stop with Ctrl-C.
-`, addr, tok, filepath.Join(dir, "secrets.db"), addr, tok)
+`, addr, admin, demo)
 }
 
 func newLoginCommand(g *globals) *cobra.Command {
-	var service string
-	cmd := verb("login --service NAME", "Log in to the server as a service and print a service token", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if service == "" {
-			return usageError("sa01-secrets login --service gateway", "--service is required")
-		}
+	var credFile, name string
+	cmd := verb("login [--credential-file FILE] [--identity NAME]", "Log in to the server with your credential and print a token", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		cfg, err := g.config()
 		if err != nil {
 			return err
@@ -272,7 +305,7 @@ func newLoginCommand(g *globals) *cobra.Command {
 		if cfg.SecretsAddr == "" {
 			return usageError("export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200", config.EnvSecretsAddr+" is not set")
 		}
-		c, err := remoteClient(cmd.Context(), cfg, service)
+		c, err := loginClient(cmd.Context(), cfg, credFile, name)
 		if err != nil {
 			return err
 		}
@@ -280,7 +313,10 @@ func newLoginCommand(g *globals) *cobra.Command {
 		_, err = fmt.Fprintln(g.stdout, c.Token())
 		return err
 	})
-	cmd.Flags().StringVar(&service, "service", "", "the service to log in as")
+	cmd.Flags().StringVar(&credFile, "credential-file", "", "file holding your credential (default: $"+config.EnvCredentialFile+")")
+	cmd.Flags().StringVar(&name, "identity", "", "the identity the credential must belong to")
+	cmd.Flags().StringVar(&name, "service", "", "the older name of --identity")
+	_ = cmd.Flags().MarkHidden("service")
 	return cmd
 }
 

@@ -99,12 +99,19 @@ func getJSON(t *testing.T, c *http.Client, method, url, bearer string, body stri
 func TestServeDev(t *testing.T) {
 	s := startServe(t, map[string]string{"HOME": t.TempDir()}, serveOptions{dev: true, listen: "127.0.0.1:0"})
 	out := s.stdout.String()
-	for _, want := range []string{"keeps NOTHING", "Address:         " + s.addr, "Internal token:", "export SA01_SECRETS_ADDR=" + s.addr, "sa01-secrets put demo/openai_api_key", "sa01-secrets get demo/openai_api_key", "sa01-secrets run --service demo"} {
+	for _, want := range []string{"keeps NOTHING", "Address:  " + s.addr, "admin:    sa01c_", "demo:     sa01c_", "export SA01_SECRETS_ADDR=" + s.addr,
+		"export SA01_SECRETS_CREDENTIAL_FILE=", "sa01-secrets put demo/openai_api_key", "sa01-secrets get demo/openai_api_key", "sa01-secrets run --service demo"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
 	}
-	tok := regexp.MustCompile(`Internal token:\s+(\S+)`).FindStringSubmatch(out)[1]
+	adminFile := regexp.MustCompile(`export SA01_SECRETS_CREDENTIAL_FILE=(\S+)`).FindStringSubmatch(out)[1]
+	demoFile := filepath.Join(filepath.Dir(adminFile), "demo.credential")
+	for _, f := range []string{adminFile, demoFile} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("credential file %s: %v", f, err)
+		}
+	}
 	dir := filepath.Dir(regexp.MustCompile(`Store:\s+(\S+)`).FindStringSubmatch(out)[1])
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
@@ -115,7 +122,7 @@ func TestServeDev(t *testing.T) {
 	}
 
 	// the CLI verbs against it, as the banner says
-	env := map[string]string{"SA01_SECRETS_ADDR": s.addr, "SA01_AUTH_INTERNAL_TOKEN": tok, "HOME": t.TempDir()}
+	env := map[string]string{"SA01_SECRETS_ADDR": s.addr, "SA01_SECRETS_CREDENTIAL_FILE": adminFile, "HOME": t.TempDir()}
 	cli := func(stdin string, args ...string) runResult {
 		var o, e bytes.Buffer
 		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
@@ -132,29 +139,34 @@ func TestServeDev(t *testing.T) {
 	if r := cli("", "list"); r.code != 0 || !regexp.MustCompile(`demo/openai_api_key\s+1\s+config\s`).MatchString(r.stdout) {
 		t.Fatalf("list: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r := cli("", "history", "demo/openai_api_key"); r.code != 0 || !strings.Contains(r.stdout, "acc_") || !regexp.MustCompile(`acc_\S+\s+[0-9a-f]{12}\s`).MatchString(r.stdout) {
+	if r := cli("", "history", "demo/openai_api_key"); r.code != 0 || !regexp.MustCompile(`operator:admin\s+[0-9a-f]{12}\s`).MatchString(r.stdout) {
 		t.Fatalf("history: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	if r := cli("", "get", "demo/nothing"); r.code != ExitNotFound || strings.Contains(r.stderr, "sa01-secrets: sa01-secrets:") {
 		t.Fatalf("get missing: %d %s", r.code, r.stderr)
 	}
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = demoFile // export --service demo logs in as demo
 	if r := cli("", "export", "--service", "demo", "--format", "dotenv"); r.code != 0 || r.stdout != "OPENAI_API_KEY=\"sk-demo-DEVCANARY\"\n" {
 		t.Fatalf("export --service: %d %q %s", r.code, r.stdout, r.stderr)
 	}
-	env["SA01_SECRETS_SERVICE"] = "demo"
 	if r := cli("x", "put", "demo/other"); r.code != ExitDenied {
 		t.Fatalf("demo may not write: %d %s", r.code, r.stderr)
+	}
+	if r := cli("", "identity", "list"); r.code != ExitDenied {
+		t.Fatalf("demo may not list identities: %d %s", r.code, r.stderr)
 	}
 	if r := cli("", "rollback", "demo/openai_api_key", "--to", "1"); r.code != ExitUsage || !strings.Contains(r.stderr, "not available through the server") {
 		t.Fatalf("rollback remote: %d %s", r.code, r.stderr)
 	}
-	delete(env, "SA01_SECRETS_SERVICE")
-	lt := cli("", "login", "--service", "demo")
+	if r := cli("", "login", "--identity", "admin"); r.code != ExitDenied || strings.Contains(r.stdout, "sa01s_") {
+		t.Fatalf("demo logged in as admin: %d %s", r.code, r.stdout)
+	}
+	lt := cli("", "login", "--credential-file", demoFile)
 	if lt.code != 0 || !strings.HasPrefix(lt.stdout, "sa01s_") {
 		t.Fatalf("login: %d %s", lt.code, lt.stderr)
 	}
 	env["SA01_SECRETS_TOKEN"] = strings.TrimSpace(lt.stdout)
-	delete(env, "SA01_AUTH_INTERNAL_TOKEN")
+	delete(env, "SA01_SECRETS_CREDENTIAL_FILE")
 	if r := cli("", "get", "demo/openai_api_key"); r.code != 0 {
 		t.Fatalf("get with SA01_SECRETS_TOKEN: %d %s", r.code, r.stderr)
 	}
@@ -187,7 +199,7 @@ func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
 }
 
 func TestServeInsecureListenWarns(t *testing.T) {
-	env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "SA01_DB_DSN": "sqlite://" + filepath.Join(t.TempDir(), "s.db")}
+	env, _ := serveEnv(t, t.TempDir())
 	s := startServe(t, env, serveOptions{listen: "0.0.0.0:0", insecureListen: true})
 	defer s.stop()
 	if !strings.Contains(s.stderr.String(), "WARNING: plain HTTP") {
@@ -195,34 +207,180 @@ func TestServeInsecureListenWarns(t *testing.T) {
 	}
 }
 
-func TestServeAuthDisabledWarns(t *testing.T) {
-	env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "SA01_DB_DSN": "sqlite://" + filepath.Join(t.TempDir(), "s.db"), "SA01_AUTH_REQUIRED": "false"}
+// TestServeIgnoresPlatformAuthVariables: the platform's
+// SA01_AUTH_REQUIRED=false and SA01_AUTH_INTERNAL_TOKEN change nothing:
+// authentication is on, and the platform's token logs in as nobody.
+func TestServeIgnoresPlatformAuthVariables(t *testing.T) {
+	env, _ := serveEnv(t, t.TempDir())
+	env["SA01_AUTH_REQUIRED"] = "false"
+	env["SA01_AUTH_INTERNAL_TOKEN"] = "platform-internal-token"
 	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
 	defer s.stop()
-	if !strings.Contains(s.stderr.String(), "authentication is disabled") {
-		t.Fatalf("no warning: %s", s.stderr)
+	if strings.Contains(s.stderr.String(), "authentication is disabled") {
+		t.Fatalf("auth off: %s", s.stderr)
 	}
-	_, m := getJSON(t, http.DefaultClient, "GET", s.addr+"/v1/sys/health", "", "")
-	if m["auth_required"] != false || m["warning"] == nil {
-		t.Fatalf("health: %v", m)
+	if code, _ := getJSON(t, http.DefaultClient, "GET", s.addr+"/v1/secrets", "", ""); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	for _, body := range []string{`{"service":"admin"}`, `{"service":"gateway"}`, ``} {
+		if code, m := getJSON(t, http.DefaultClient, "POST", s.addr+"/v1/auth/login", "platform-internal-token", body); code != 401 || m["token"] != nil {
+			t.Fatalf("login with the platform's token %s: %d %v", body, code, m)
+		}
 	}
 }
 
-// serveEnv is the environment of a serve over a SQLite store in dir, with
-// a fresh key, the internal token given, and a policy file (in the
-// environment as SA01_POLICY_FILE) that lets gateway read llm/*.
-func serveEnv(t *testing.T, dir, internalToken string) map[string]string {
+// TestNoVerbButInitCreatesAStore: on a missing store every verb says
+// init makes one, exits 7 and leaves no file; init makes it once.
+func TestNoVerbButInitCreatesAStore(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "SA01_SECRETS_DB_DSN": "sqlite://" + db, "HOME": dir}
+	cli := func(stdin string, args ...string) runResult {
+		var o, e bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
+		return runResult{code, o.String(), e.String()}
+	}
+	for _, args := range [][]string{{"list"}, {"get", "a"}, {"put", "a"}, {"audit", "query", "--since", "1h"}, {"status"}, {"key", "list"}, {"identity", "list"}, {"incident", "status"}} {
+		r := cli("v", args...)
+		if r.code != ExitUnavailable || !strings.Contains(r.stderr, "no store at "+db+" (sa01-secrets init creates one)") {
+			t.Errorf("%v on a missing store: %d %s", args, r.code, r.stderr)
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Fatalf("%v left a store behind", args)
+		}
+	}
+	cred := filepath.Join(dir, "admin.credential")
+	r := cli("", "init", "--credential-file", cred)
+	if r.code != 0 || r.stdout != "" || strings.Contains(r.stderr, "sa01c_") {
+		t.Fatalf("init: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if fi, err := os.Stat(cred); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credential file: %v", err)
+	}
+	if r := cli("", "init"); r.code != ExitConflict || !strings.Contains(r.stderr, "initialized") {
+		t.Fatalf("second init: %d %s", r.code, r.stderr)
+	}
+	if r := cli("v", "put", "a"); r.code != 0 {
+		t.Fatalf("put after init: %d %s", r.code, r.stderr)
+	}
+	// local use is audited as the operating-system user
+	r = cli("", "audit", "query", "--format", "json")
+	if r.code != 0 || strings.Count(r.stdout, `"actor": "local:`) != 2 {
+		t.Fatalf("audit: %d %s", r.code, r.stdout)
+	}
+}
+
+// TestIdentityVerbs: add, list, rotate with grace, revoke, locally and
+// through the server; the credential is shown once and never listed.
+func TestIdentityVerbs(t *testing.T) {
+	dir := t.TempDir()
+	env, admin := serveEnv(t, dir)
+	env["HOME"] = dir
+	cli := func(stdin string, args ...string) runResult {
+		var o, e bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
+		return runResult{code, o.String(), e.String()}
+	}
+	r := cli("", "identity", "add", "alice", "--operator", "--role", "auditor")
+	alice := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(alice, "sa01c_") || !strings.Contains(r.stderr, "shown once") {
+		t.Fatalf("add: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"identity", "add", "bob"}, {"identity", "add", "bob", "--service", "--operator"},
+		{"identity", "add", "bob", "--operator", "--role", "root"}, {"identity", "add", "Bob", "--service"},
+	} {
+		if r := cli("", args...); r.code != ExitUsage {
+			t.Errorf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	if r := cli("", "identity", "add", "alice", "--service"); r.code != ExitConflict {
+		t.Errorf("second alice: %d %s", r.code, r.stderr)
+	}
+	r = cli("", "identity", "list", "--format", "json")
+	var ids []map[string]any
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ids) != nil || len(ids) != 4 || strings.Contains(r.stdout, "sa01c_") {
+		t.Fatalf("list: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	defer s.stop()
+	env["SA01_SECRETS_ADDR"] = s.addr
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
+	if r := cli("", "identity", "list"); r.code != 0 || !regexp.MustCompile(`alice\s+operator\s+auditor\s+live`).MatchString(r.stdout) {
+		t.Fatalf("remote list: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	aliceFile := filepath.Join(dir, "alice.credential")
+	if err := os.WriteFile(aliceFile, []byte(alice), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = aliceFile
+	if r := cli("", "login"); r.code != ExitDenied || !strings.Contains(r.stderr, "group or others") {
+		t.Fatalf("a 0644 credential file: %d %s", r.code, r.stderr)
+	}
+	_ = os.Chmod(aliceFile, 0o600)
+	if r := cli("", "identity", "add", "evil", "--operator", "--role", "admin"); r.code != ExitDenied {
+		t.Fatalf("an auditor added an identity: %d %s", r.code, r.stderr)
+	}
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
+	r = cli("", "identity", "rotate", "alice", "--grace", "1h", "--credential-file", aliceFile+".new")
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("rotate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = aliceFile
+	if r := cli("", "login"); r.code != 0 {
+		t.Fatalf("old credential in grace: %d %s", r.code, r.stderr)
+	}
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
+	if r := cli("", "identity", "revoke", "alice"); r.code != 0 {
+		t.Fatalf("revoke: %d %s", r.code, r.stderr)
+	}
+	for _, f := range []string{aliceFile, aliceFile + ".new"} {
+		env["SA01_SECRETS_CREDENTIAL_FILE"] = f
+		if r := cli("", "login"); r.code != ExitDenied {
+			t.Fatalf("revoked credential %s: %d %s", f, r.code, r.stderr)
+		}
+	}
+}
+
+// serveEnv is the environment of a serve over a SQLite store in dir, made
+// by init, with a fresh key and a policy file (in the environment as
+// SA01_SECRETS_POLICY_FILE) that lets gateway read llm/*. The services
+// gateway and worker exist, their credentials in dir/NAME.credential; the
+// admin's credential file is returned.
+func serveEnv(t *testing.T, dir string) (map[string]string, string) {
 	t.Helper()
 	pol := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(pol, []byte("services:\n  gateway: {read: [\"llm/*\"]}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return map[string]string{
+	env := map[string]string{
 		"SA01_CRYPTO_FERNET_KEY":   fernet.GenerateKey().Encode(),
-		"SA01_DB_DSN":              "sqlite://" + filepath.Join(dir, "s.db"),
-		"SA01_POLICY_FILE":         pol,
-		"SA01_AUTH_INTERNAL_TOKEN": internalToken,
+		"SA01_SECRETS_DB_DSN":      "sqlite://" + filepath.Join(dir, "s.db"),
+		"SA01_SECRETS_POLICY_FILE": pol,
 	}
+	admin := filepath.Join(dir, "admin.credential")
+	for _, args := range [][]string{
+		{"init", "--credential-file", admin},
+		{"identity", "add", "gateway", "--service", "--credential-file", filepath.Join(dir, "gateway.credential")},
+		{"identity", "add", "worker", "--service", "--credential-file", filepath.Join(dir, "worker.credential")},
+	} {
+		var o, e bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(""), &o, &e, func(k string) string { return env[k] }); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, e.String())
+		}
+	}
+	return env, admin
+}
+
+// credOf reads the credential serveEnv wrote for name.
+func credOf(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name+".credential"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // TestServeTLSAndPolicyReload serves TLS with a fresh certificate and
@@ -230,16 +388,25 @@ func serveEnv(t *testing.T, dir, internalToken string) map[string]string {
 func TestServeTLSAndPolicyReload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	env := serveEnv(t, dir, "tls-internal-token")
-	pol := env["SA01_POLICY_FILE"]
+	env, _ := serveEnv(t, dir)
+	pol := env["SA01_SECRETS_POLICY_FILE"]
 	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", tlsCert: certFile, tlsKey: keyFile})
 	defer s.stop()
 	if !strings.HasPrefix(s.addr, "https://") {
 		t.Fatalf("addr %s", s.addr)
 	}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// login: 200 when the policy lets svc read llm/x (which does not
+	// exist: 404), else 403
 	login := func(svc string) int {
-		code, _ := getJSON(t, c, "POST", s.addr+"/v1/auth/login", "tls-internal-token", `{"service":"`+svc+`"}`)
+		code, m := getJSON(t, c, "POST", s.addr+"/v1/auth/login", credOf(t, dir, svc), "")
+		if code != 200 {
+			t.Fatalf("login %s: %d", svc, code)
+		}
+		code, _ = getJSON(t, c, "GET", s.addr+"/v1/secrets/llm/x", m["token"].(string), "")
+		if code == 404 {
+			return 200
+		}
 		return code
 	}
 	if login("gateway") != 200 || login("worker") != 403 {
@@ -321,8 +488,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 	dir := t.TempDir()
 	auditFile := filepath.Join(dir, "audit.jsonl")
-	env := serveEnv(t, dir, "cache-internal-token")
-	env["SA01_AUDIT_FILE"], env["HOME"] = auditFile, dir
+	env, _ := serveEnv(t, dir)
+	env["SA01_SECRETS_AUDIT_FILE"], env["HOME"] = auditFile, dir
 	cli := func(stdin string, args ...string) runResult {
 		var o, e bytes.Buffer
 		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
@@ -336,7 +503,7 @@ func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 	if !strings.Contains(s.stderr.String(), "read_cache=on") {
 		t.Fatalf("serve does not say its read cache is on: %s", s.stderr)
 	}
-	_, m := getJSON(t, http.DefaultClient, "POST", s.addr+"/v1/auth/login", "cache-internal-token", `{"service":"gateway"}`)
+	_, m := getJSON(t, http.DefaultClient, "POST", s.addr+"/v1/auth/login", credOf(t, dir, "gateway"), "")
 	tok, _ := m["token"].(string)
 	read := func() (int, any) {
 		code, m := getJSON(t, http.DefaultClient, "GET", s.addr+"/v1/secrets/llm/key", tok, "")

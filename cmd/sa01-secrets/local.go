@@ -19,7 +19,7 @@ type local struct {
 	rec audit.Recorder
 }
 
-// openLocal opens the store of SA01_DB_DSN and its audit recorder.
+// openLocal opens the store of SA01_SECRETS_DB_DSN and its audit recorder.
 func openLocal(ctx context.Context, g *globals) (*local, error) {
 	cfg, err := g.config()
 	if err != nil {

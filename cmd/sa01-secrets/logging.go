@@ -9,8 +9,8 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/scan"
 )
 
-// newLogger builds the one logger of the process, on w, at SA01_LOG_LEVEL,
-// in SA01_LOG_FORMAT. Its handler is wrapped in redact.Handler: attributes
+// newLogger builds the one logger of the process, on w, at
+// SA01_SECRETS_LOG_LEVEL, in SA01_SECRETS_LOG_FORMAT. Its handler is wrapped in redact.Handler: attributes
 // with secret names, DSN passwords and whatever the scanner's rules detect
 // are written as ****.
 func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {

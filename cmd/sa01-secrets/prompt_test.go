@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +22,12 @@ func TestPutPromptsOnATerminal(t *testing.T) {
 	}
 	bin := builtBinary(t)
 	dir := t.TempDir()
-	env := append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME=", "SA01_DB_DSN=", "SA01_CRYPTO_FERNET_KEY="+fernet.GenerateKey().Encode())
+	env := append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME=", "SA01_SECRETS_DB_DSN=", "SA01_CRYPTO_FERNET_KEY="+fernet.GenerateKey().Encode())
+	initCmd := exec.Command(bin, "init", "--credential-file", filepath.Join(dir, "admin.credential"))
+	initCmd.Env = env
+	if out, err := initCmd.CombinedOutput(); err != nil {
+		t.Fatalf("init: %v: %s", err, out)
+	}
 	cmd := exec.Command(scriptPath, "-qec", bin+" put pty/x", "/dev/null")
 	cmd.Env = env
 	pr, pw, _ := os.Pipe()

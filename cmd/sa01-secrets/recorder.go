@@ -7,6 +7,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
+	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -17,7 +18,7 @@ import (
 var auditBound = audit.DefaultTimeout
 
 // openRecorder returns the audit recorder for accesses through st: the
-// store's hash chain (always), plus the JSON-lines file SA01_AUDIT_FILE when
+// store's hash chain (always), plus the JSON-lines file SA01_SECRETS_AUDIT_FILE when
 // set, under the bound auditBound. Kafka is not a sink here: the publisher
 // (startAuditPublisher) ships the store's chain, so reads never wait on it.
 func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Recorder, error) {
@@ -59,14 +60,14 @@ func openAuditFile(path string, g *globals) (*audit.File, error) {
 	}
 	f, err := audit.OpenFile(path, nil)
 	if err != nil {
-		return nil, withCode(ExitUnavailable, fmt.Errorf("SA01_AUDIT_FILE: %w", err), "check the file's directory and permissions (the file must be 0600)")
+		return nil, withCode(ExitUnavailable, fmt.Errorf("%s: %w", config.EnvAuditFile, err), "check the file's directory and permissions (the file must be 0600)")
 	}
 	auditFiles[path] = f
 	return f, nil
 }
 
 // startAuditPublisher starts shipping the store's audit chain to Kafka when
-// SA01_KAFKA_BOOTSTRAP_SERVERS is set, and returns a function that stops
+// SA01_SECRETS_AUDIT_KAFKA is set, and returns a function that stops
 // it. rec, when it is openRecorder's, wakes the publisher after each commit.
 // The server calls it once at start; p is nil when Kafka is not configured.
 func startAuditPublisher(ctx context.Context, g *globals, st store.Store, rec audit.Recorder) (p *kafka.Publisher, stop func(), err error) {
@@ -74,10 +75,10 @@ func startAuditPublisher(ctx context.Context, g *globals, st store.Store, rec au
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(cfg.KafkaBootstrap) == 0 {
+	if len(cfg.AuditKafka) == 0 {
 		return nil, func() {}, nil
 	}
-	p = kafka.New(st, cfg.KafkaBootstrap, cfg.AuditKafkaTopic, kafka.Options{Logger: g.log()})
+	p = kafka.New(st, cfg.AuditKafka, cfg.AuditKafkaTopic, kafka.Options{Logger: g.log()})
 	if r, ok := rec.(*audit.StoreRecorder); ok {
 		r.AddNotifier(p)
 	}

@@ -11,44 +11,61 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 )
 
-// remoteClient returns a client of SA01_SECRETS_ADDR with a token: the
-// given service logged in with the internal token, or, when service is "",
-// SA01_SECRETS_TOKEN if set, else SA01_SECRETS_SERVICE (default admin).
-func remoteClient(ctx context.Context, cfg *config.Config, service string) (*client.Client, error) {
+// remoteClient returns a client of SA01_SECRETS_ADDR with a token:
+// SA01_SECRETS_TOKEN when set and identity is "", else a login with the
+// credential in the file SA01_SECRETS_CREDENTIAL_FILE names. A non-empty
+// identity is the one the credential must belong to (run --service): the
+// server refuses another's.
+func remoteClient(ctx context.Context, cfg *config.Config, identity string) (*client.Client, error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
-	if service == "" {
-		if !cfg.SecretsToken.IsZero() {
-			return client.New(cfg.SecretsAddr, client.WithHTTPClient(hc), client.WithToken(cfg.SecretsToken.Reveal()))
-		}
-		service = cfg.SecretsService
+	if identity == "" && !cfg.Token.IsZero() {
+		return client.New(cfg.SecretsAddr, client.WithHTTPClient(hc), client.WithToken(cfg.Token.Reveal()))
 	}
-	if cfg.InternalToken.IsZero() {
-		return nil, withCode(ExitDenied, errors.New(config.EnvInternalToken+" is not set: cannot log in to "+cfg.SecretsAddr),
-			"set "+config.EnvSecretsToken+" to a service token, or "+config.EnvInternalToken+" to log in")
+	return loginClient(ctx, cfg, "", identity)
+}
+
+// loginClient logs in to SA01_SECRETS_ADDR with the credential in file
+// (default: SA01_SECRETS_CREDENTIAL_FILE) as identity ("": the
+// credential's own).
+func loginClient(ctx context.Context, cfg *config.Config, file, identity string) (*client.Client, error) {
+	if file == "" {
+		file = cfg.CredentialFile
 	}
-	c, err := client.New(cfg.SecretsAddr, client.WithHTTPClient(hc), client.WithCacheTTL(0))
+	if file == "" {
+		return nil, withCode(ExitDenied, errors.New("no credential: cannot log in to "+config.MaskDSN(cfg.SecretsAddr)),
+			"set "+config.EnvCredentialFile+" to the file holding your credential, or "+config.EnvSecretsToken+" to a token")
+	}
+	cred, err := client.ReadCredentialFile(file)
+	if err != nil {
+		return nil, withCode(ExitDenied, err, "")
+	}
+	c, err := client.New(cfg.SecretsAddr, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}), client.WithCacheTTL(0))
 	if err != nil {
 		return nil, withCode(ExitUsage, err, "")
 	}
-	if err := c.Login(ctx, cfg.InternalToken.Reveal(), service); err != nil {
-		return nil, remoteErr(err, "log in as "+service)
+	if err := c.LoginAs(ctx, cred, identity); err != nil {
+		what := "log in"
+		if identity != "" {
+			what += " as " + identity
+		}
+		return nil, remoteErr(err, what)
 	}
 	return c, nil
 }
 
-// openRemote logs in (as service, or with SA01_SECRETS_TOKEN when service
-// is "") and returns the server's backend; a token made by logging in is
-// revoked at Close.
-func openRemote(ctx context.Context, g *globals, service string) (*remote.Backend, error) {
+// openRemote logs in (as identity, or with SA01_SECRETS_TOKEN when
+// identity is "") and returns the server's backend; a token made by
+// logging in is revoked at Close.
+func openRemote(ctx context.Context, g *globals, identity string) (*remote.Backend, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err
 	}
-	c, err := remoteClient(ctx, cfg, service)
+	c, err := remoteClient(ctx, cfg, identity)
 	if err != nil {
 		return nil, err
 	}
-	return remote.New(c, service != "" || cfg.SecretsToken.IsZero()), nil
+	return remote.New(c, identity != "" || cfg.Token.IsZero()), nil
 }
 
 // remoteErr maps client errors to CLI errors with exit codes and hints.
@@ -60,9 +77,9 @@ func remoteErr(err error, what string) error {
 	case errors.As(err, &ue):
 		return withCode(ExitUsage, err, "unset "+config.EnvSecretsAddr+" to run it on the local store")
 	case errors.Is(err, client.ErrUnauthenticated):
-		return withCode(ExitDenied, err, "cannot "+what+": check "+config.EnvSecretsToken+" or "+config.EnvInternalToken)
+		return withCode(ExitDenied, err, "cannot "+what+": check "+config.EnvSecretsToken+" or "+config.EnvCredentialFile)
 	case errors.Is(err, client.ErrDenied):
-		return withCode(ExitDenied, err, "the policy does not grant this (or the secret does not exist)")
+		return withCode(ExitDenied, err, "your identity's role or the policy does not grant this (or the secret does not exist)")
 	case errors.Is(err, client.ErrNotFound):
 		return withCode(ExitNotFound, err, "")
 	case errors.Is(err, client.ErrConflict):

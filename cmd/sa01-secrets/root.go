@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 )
 
 // globals is what every verb shares: the process's streams and environment,
@@ -46,12 +47,14 @@ func (g *globals) log() *slog.Logger {
 	return g.logger
 }
 
-// osUser names the local operator for audit events.
+// osUser names the local operator for audit events: "local:NAME", the
+// operating-system user of local use without a server.
 func osUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
 	}
-	return "unknown"
+	return identity.LocalActor(name)
 }
 
 // run is the whole program: tests call it directly. It returns the exit code.
@@ -106,6 +109,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.AddCommand(secretCommands(g)...)
 	root.AddCommand(keyCommands(g)...)
 	root.AddCommand(serverCommands(g)...)
+	root.AddCommand(identityCommands(g)...)
 	root.AddCommand(auditCommands(g)...)
 	root.AddCommand(scanCommands(g)...)
 	addHelp(root)

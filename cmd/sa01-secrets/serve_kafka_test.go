@@ -23,10 +23,10 @@ func TestServeShipsAuditToKafkaOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	env := map[string]string{"HOME": t.TempDir(), "SA01_KAFKA_BOOTSTRAP_SERVERS": strings.Join(c.ListenAddrs(), ",")}
+	env := map[string]string{"HOME": t.TempDir(), "SA01_SECRETS_AUDIT_KAFKA": strings.Join(c.ListenAddrs(), ",")}
 	s := startServe(t, env, serveOptions{dev: true, listen: "127.0.0.1:0"})
-	tok := regexp.MustCompile(`Internal token:\s+(\S+)`).FindStringSubmatch(s.stdout.String())[1]
-	cli := map[string]string{"SA01_SECRETS_ADDR": s.addr, "SA01_AUTH_INTERNAL_TOKEN": tok, "HOME": t.TempDir()}
+	admin := regexp.MustCompile(`export SA01_SECRETS_CREDENTIAL_FILE=(\S+)`).FindStringSubmatch(s.stdout.String())[1]
+	cli := map[string]string{"SA01_SECRETS_ADDR": s.addr, "SA01_SECRETS_CREDENTIAL_FILE": admin, "HOME": t.TempDir()}
 	for i, args := range [][]string{{"put", "demo/a"}, {"get", "demo/a"}, {"get", "demo/a"}, {"get", "demo/missing"}} {
 		var o, e bytes.Buffer
 		run(context.Background(), args, strings.NewReader("value-"+string(rune('0'+i))), &o, &e, func(k string) string { return cli[k] })

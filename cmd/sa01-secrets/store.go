@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -13,14 +15,14 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
 )
 
-// storeLocation says which store SA01_DB_DSN names: a SQLite file path, or
+// storeLocation says which store SA01_SECRETS_DB_DSN names: a SQLite file path, or
 // a PostgreSQL DSN.
 type storeLocation struct {
 	sqlitePath  string
 	postgresDSN string
 }
 
-// locateStore reads SA01_DB_DSN: unset, the SQLite file
+// locateStore reads SA01_SECRETS_DB_DSN: unset, the SQLite file
 // $XDG_DATA_HOME/sa01-secrets/secrets.db (default ~/.local/share/...);
 // sqlite:///abs/path.db, another SQLite file; postgres:// or
 // postgresql://, a PostgreSQL database.
@@ -56,13 +58,38 @@ func locateStore(g *globals) (storeLocation, error) {
 		"%s: unknown scheme; want sqlite://, postgres:// or postgresql://", config.EnvDBDSN)
 }
 
-// openStore opens the store SA01_DB_DSN names, migrating it if it is older
-// than this binary. Errors name the store (a DSN with its password masked)
-// and carry an exit code.
+// openStore opens the store SA01_SECRETS_DB_DSN names, migrating it if it
+// is older than this binary. It never creates one: a missing SQLite file is
+// an error that says init makes it. Errors name the store (a DSN with its
+// password masked) and carry an exit code.
 func openStore(ctx context.Context, g *globals) (store.Store, error) {
+	return openStoreFor(ctx, g, false)
+}
+
+// openStoreFor is openStore that creates a missing SQLite store when
+// create is set: init, and serve --dev.
+func openStoreFor(ctx context.Context, g *globals, create bool) (store.Store, error) {
 	loc, err := locateStore(g)
 	if err != nil {
 		return nil, err
+	}
+	if !create {
+		missing := false
+		where := loc.sqlitePath
+		if loc.postgresDSN != "" {
+			where = config.MaskDSN(loc.postgresDSN)
+			ok, err := postgres.Exists(ctx, loc.postgresDSN)
+			if err != nil {
+				return nil, storeOpenError(where, err)
+			}
+			missing = !ok
+		} else if _, err := os.Lstat(loc.sqlitePath); errors.Is(err, fs.ErrNotExist) {
+			missing = true
+		}
+		if missing {
+			return nil, withCode(ExitUnavailable, fmt.Errorf("no store at %s (sa01-secrets init creates one)", where),
+				"run sa01-secrets init, or point "+config.EnvDBDSN+" at the store")
+		}
 	}
 	var st store.Store
 	where := loc.sqlitePath

@@ -20,7 +20,7 @@ import (
 //
 // A file is created with mode 0600. Opening an existing file resumes its
 // chain from its last line. Several processes may append to one file (a
-// server and the CLI on the same host, with the same SA01_AUDIT_FILE): each
+// server and the CLI on the same host, with the same SA01_SECRETS_AUDIT_FILE): each
 // batch is written under an exclusive flock, after the chain's head is read
 // again from the file if another process appended since. After a failed
 // write the sink refuses every later event (the file's tail is then

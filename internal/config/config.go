@@ -1,48 +1,73 @@
-// Package config loads every SA01_* environment variable in one place,
+// Package config loads every variable sa01-secrets reads, in one place,
 // validates it at start, and describes itself without revealing a secret:
 // keys by key ID, DSNs with the password masked as "****".
+//
+// Its own settings are named SA01_SECRETS_*. The one name it shares with
+// the platform is the key, as the policy demands: SA01_CRYPTO_FERNET_KEY
+// and SA01_CRYPTO_FERNET_PREVIOUS_KEYS. The platform's other variables
+// (SA01_DB_DSN, SA01_REDIS_URL, SA01_KAFKA_BOOTSTRAP_SERVERS,
+// SA01_AUTH_INTERNAL_TOKEN, SA01_AUTH_REQUIRED: [PlatformVars]) belong to
+// its services: sa01-secrets never reads them, and their presence changes
+// nothing. [Vars] lists exactly what Load reads.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
 
 // The variables. Those marked secret also accept NAME_FILE, a path to a file
-// holding the value; setting both is an error.
+// holding the value (mode 0600 or narrower, as ssh wants of a private key);
+// setting both is an error.
 const (
 	EnvFernetKey          = "SA01_CRYPTO_FERNET_KEY"           // secret: the primary Fernet key
 	EnvFernetPreviousKeys = "SA01_CRYPTO_FERNET_PREVIOUS_KEYS" // secret: decrypt-only keys, comma-separated, newest first
-	EnvInternalToken      = "SA01_AUTH_INTERNAL_TOKEN"         // secret: the launcher's credential for logging in services
-	EnvAuthRequired       = "SA01_AUTH_REQUIRED"               // true (default) or false
-	EnvDBDSN              = "SA01_DB_DSN"                      // secret: sqlite:///abs/path.db or postgres://...
-	EnvKafkaBootstrap     = "SA01_KAFKA_BOOTSTRAP_SERVERS"     // host:port list for audit streaming
-	EnvAuditKafkaTopic    = "SA01_AUDIT_KAFKA_TOPIC"           // default sa01.audit
-	EnvAuditFile          = "SA01_AUDIT_FILE"                  // JSON-lines audit file, or "-" for stdout
-	EnvPolicyFile         = "SA01_POLICY_FILE"                 // YAML least-privilege policy
+	EnvDBDSN              = "SA01_SECRETS_DB_DSN"              // secret: the store, sqlite:///abs/path.db or postgres://...
+	EnvPolicyFile         = "SA01_SECRETS_POLICY_FILE"         // YAML least-privilege policy
+	EnvAuditFile          = "SA01_SECRETS_AUDIT_FILE"          // JSON-lines audit file, or "-" for stdout
+	EnvAuditKafka         = "SA01_SECRETS_AUDIT_KAFKA"         // host:port list: ship the audit chain to Kafka
+	EnvAuditKafkaTopic    = "SA01_SECRETS_AUDIT_KAFKA_TOPIC"   // default sa01.audit
+	EnvListen             = "SA01_SECRETS_LISTEN"              // serve's listen address, default 127.0.0.1:8200
+	EnvTokenTTL           = "SA01_SECRETS_TOKEN_TTL"           // token TTL, default 1h
+	EnvTokenMaxTTL        = "SA01_SECRETS_TOKEN_MAX_TTL"       // token max TTL, default 24h
+	EnvLogLevel           = "SA01_SECRETS_LOG_LEVEL"           // debug, info (default), warn, error
+	EnvLogFormat          = "SA01_SECRETS_LOG_FORMAT"          // text (default) or json
 	EnvSecretsAddr        = "SA01_SECRETS_ADDR"                // server URL; unset: the CLI works on the local store
+	EnvSecretsToken       = "SA01_SECRETS_TOKEN"               // secret: a token (sa01-secrets login makes one)
+	EnvCredentialFile     = "SA01_SECRETS_CREDENTIAL_FILE"     // a file (0600) holding the caller's credential
 	EnvScanKey            = "SA01_SECRETS_SCAN_KEY"            // secret: keys the scanner's fingerprints (baselines, JSON, SARIF)
-	EnvListen             = "SA01_LISTEN"                      // serve's listen address, default 127.0.0.1:8200
-	EnvTokenTTL           = "SA01_AUTH_TOKEN_TTL"              // service token TTL, default 1h
-	EnvTokenMaxTTL        = "SA01_AUTH_TOKEN_MAX_TTL"          // service token max TTL, default 24h
-	EnvLogLevel           = "SA01_LOG_LEVEL"                   // debug, info (default), warn, error
-	EnvLogFormat          = "SA01_LOG_FORMAT"                  // text (default) or json
-	EnvSecretsToken       = "SA01_SECRETS_TOKEN"               // a service token for the CLI verbs against a server
-	EnvSecretsService     = "SA01_SECRETS_SERVICE"             // the service the CLI logs in as with the internal token
 )
 
-// DefaultSecretsService is the service the CLI logs in as when neither
-// SA01_SECRETS_TOKEN nor SA01_SECRETS_SERVICE is set.
-const DefaultSecretsService = "admin"
+// PlatformVars are the platform's own variables. sa01-secrets never reads
+// them: they are what run injects into the services granted them.
+var PlatformVars = []string{"SA01_DB_DSN", "SA01_REDIS_URL", "SA01_KAFKA_BOOTSTRAP_SERVERS", "SA01_AUTH_INTERNAL_TOKEN", "SA01_AUTH_REQUIRED"}
+
+// secretVars accept NAME_FILE.
+var secretVars = []string{EnvFernetKey, EnvFernetPreviousKeys, EnvDBDSN, EnvSecretsToken, EnvScanKey}
+
+// plainVars are the others, in Describe's order after the keys.
+var plainVars = []string{EnvPolicyFile, EnvAuditFile, EnvAuditKafka, EnvAuditKafkaTopic, EnvListen, EnvTokenTTL, EnvTokenMaxTTL,
+	EnvLogLevel, EnvLogFormat, EnvSecretsAddr, EnvCredentialFile}
+
+// Vars returns every variable Load reads, the NAME_FILE forms included.
+func Vars() []string {
+	var out []string
+	for _, v := range secretVars {
+		out = append(out, v, v+"_FILE")
+	}
+	return append(out, plainVars...)
+}
+
+// maxSecretFile bounds a file named by a NAME_FILE variable.
+const maxSecretFile = 64 << 10
 
 // MinScanKey is the shortest SA01_SECRETS_SCAN_KEY accepted, in bytes
 // (scan.MinFingerprintKey).
@@ -59,18 +84,16 @@ const (
 // Config is the validated configuration. Secret fields are sensitive
 // strings; Keys is nil when no key is set.
 type Config struct {
-	Keys            *fernet.Ring // primary first, then the previous keys
-	InternalToken   sensitive.String
-	AuthRequired    bool
+	Keys            *fernet.Ring     // primary first, then the previous keys
 	DBDSN           sensitive.String // empty: the embedded default store
 	ScanKey         sensitive.String // empty: findings carry no fingerprint, baselines are refused
-	KafkaBootstrap  []string
+	Token           sensitive.String // SA01_SECRETS_TOKEN
+	CredentialFile  string           // SA01_SECRETS_CREDENTIAL_FILE
+	AuditKafka      []string         // brokers; empty: no shipping to Kafka
 	AuditKafkaTopic string
 	AuditFile       string
 	PolicyFile      string
 	SecretsAddr     string
-	SecretsToken    sensitive.String // a service token for the CLI (from login); empty: log in with InternalToken
-	SecretsService  string           // the service the CLI logs in as; default admin
 	Listen          string
 	TokenTTL        time.Duration
 	TokenMaxTTL     time.Duration
@@ -97,7 +120,6 @@ func Load(getenv func(string) string) (*Config, error) {
 		Listen:          DefaultListen,
 		TokenTTL:        DefaultTokenTTL,
 		TokenMaxTTL:     DefaultTokenMaxTTL,
-		AuthRequired:    true,
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -117,24 +139,18 @@ func Load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.Keys = ring
 	}
-	c.InternalToken = sensitive.New(strings.TrimSpace(secret(EnvInternalToken)))
 	c.DBDSN = sensitive.New(strings.TrimSpace(secret(EnvDBDSN)))
+	c.Token = sensitive.New(strings.TrimSpace(secret(EnvSecretsToken)))
+	c.CredentialFile = strings.TrimSpace(getenv(EnvCredentialFile))
 	c.ScanKey = sensitive.New(strings.TrimSpace(secret(EnvScanKey)))
 	if n := len(c.ScanKey.Reveal()); n > 0 && n < MinScanKey {
 		errs = append(errs, &Error{EnvScanKey, fmt.Sprintf("shorter than %d bytes; make one with: sa01-secrets generate key", MinScanKey)})
 	}
 
-	if v := strings.TrimSpace(getenv(EnvAuthRequired)); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, &Error{EnvAuthRequired, "want true or false"})
-		}
-		c.AuthRequired = err != nil || b // unparsable: stay safe
-	}
-	if v := strings.TrimSpace(getenv(EnvKafkaBootstrap)); v != "" {
+	if v := strings.TrimSpace(getenv(EnvAuditKafka)); v != "" {
 		for _, s := range strings.Split(v, ",") {
 			if s = strings.TrimSpace(s); s != "" {
-				c.KafkaBootstrap = append(c.KafkaBootstrap, s)
+				c.AuditKafka = append(c.AuditKafka, s)
 			}
 		}
 	}
@@ -146,11 +162,6 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.SecretsAddr = strings.TrimRight(strings.TrimSpace(getenv(EnvSecretsAddr)), "/")
 	if c.SecretsAddr != "" && !strings.HasPrefix(c.SecretsAddr, "http://") && !strings.HasPrefix(c.SecretsAddr, "https://") {
 		errs = append(errs, &Error{EnvSecretsAddr, "want an http:// or https:// URL"})
-	}
-	c.SecretsToken = sensitive.New(getenv(EnvSecretsToken))
-	c.SecretsService = getenv(EnvSecretsService)
-	if c.SecretsService == "" {
-		c.SecretsService = DefaultSecretsService
 	}
 	if v := strings.TrimSpace(getenv(EnvListen)); v != "" {
 		c.Listen = v
@@ -193,7 +204,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-// LogSettings reads SA01_LOG_LEVEL and SA01_LOG_FORMAT leniently, for the
+// LogSettings reads SA01_SECRETS_LOG_LEVEL and SA01_SECRETS_LOG_FORMAT leniently, for the
 // logger the process needs before (and whether or not) the rest of the
 // configuration loads: a value Load would refuse gives the default (info,
 // text) here.
@@ -210,9 +221,10 @@ func (c *Config) RequireKeys() (*fernet.Ring, error) {
 	return c.Keys, nil
 }
 
-// secretVar reads NAME or the file named by NAME_FILE. Trailing newlines of
-// the file are dropped; a file that holds nothing else is an error, since
-// naming a file says a value is meant to be there.
+// secretVar reads NAME or the file named by NAME_FILE. The file must be
+// private (safefile.ReadPrivate: no access for group or others). Trailing
+// newlines of the file are dropped; a file that holds nothing else is an
+// error, since naming a file says a value is meant to be there.
 func secretVar(getenv func(string) string, name string) (string, error) {
 	v, f := getenv(name), getenv(name+"_FILE")
 	if v != "" && f != "" {
@@ -221,7 +233,10 @@ func secretVar(getenv func(string) string, name string) (string, error) {
 	if f == "" {
 		return v, nil
 	}
-	b, err := os.ReadFile(f)
+	b, err := safefile.ReadPrivate(f, maxSecretFile)
+	if errors.Is(err, safefile.ErrTooOpen) {
+		return "", &Error{name + "_FILE", "the file it names is readable or writable by group or others; chmod 600 it"}
+	}
 	if err != nil {
 		return "", &Error{name + "_FILE", "cannot read the file it names"}
 	}
@@ -293,8 +308,9 @@ type Setting struct {
 	Value string `json:"value"`
 }
 
-// Describe lists every variable with a value safe to print: keys by key ID,
-// DSNs and URLs with passwords masked, tokens as set or unset.
+// Describe lists every variable Load reads (the NAME_FILE forms folded
+// into their NAME) with a value safe to print: keys by key ID, DSNs and
+// URLs with passwords masked, tokens as set or unset.
 func (c *Config) Describe() []Setting {
 	var s []Setting
 	add := func(k, v string) { s = append(s, Setting{k, v}) }
@@ -310,26 +326,24 @@ func (c *Config) Describe() []Setting {
 		add(EnvFernetKey, "(unset)")
 		add(EnvFernetPreviousKeys, "(unset)")
 	}
-	add(EnvInternalToken, setOrUnset(!c.InternalToken.IsZero()))
-	add(EnvAuthRequired, strconv.FormatBool(c.AuthRequired))
 	if c.DBDSN.IsZero() {
 		add(EnvDBDSN, "(unset: embedded SQLite store)")
 	} else {
 		add(EnvDBDSN, MaskDSN(c.DBDSN.Reveal()))
 	}
-	add(EnvKafkaBootstrap, orUnset(strings.Join(c.KafkaBootstrap, ",")))
-	add(EnvAuditKafkaTopic, c.AuditKafkaTopic)
-	add(EnvAuditFile, orUnset(c.AuditFile))
-	add(EnvPolicyFile, orUnset(c.PolicyFile))
-	add(EnvSecretsAddr, orUnset(MaskDSN(c.SecretsAddr)))
-	add(EnvSecretsToken, setOrUnset(!c.SecretsToken.IsZero()))
-	add(EnvSecretsService, c.SecretsService)
+	add(EnvSecretsToken, setOrUnset(!c.Token.IsZero()))
 	add(EnvScanKey, setOrUnset(!c.ScanKey.IsZero()))
+	add(EnvPolicyFile, orUnset(c.PolicyFile))
+	add(EnvAuditFile, orUnset(c.AuditFile))
+	add(EnvAuditKafka, orUnset(strings.Join(c.AuditKafka, ",")))
+	add(EnvAuditKafkaTopic, c.AuditKafkaTopic)
 	add(EnvListen, c.Listen)
 	add(EnvTokenTTL, c.TokenTTL.String())
 	add(EnvTokenMaxTTL, c.TokenMaxTTL.String())
 	add(EnvLogLevel, c.LogLevel)
 	add(EnvLogFormat, c.LogFormat)
+	add(EnvSecretsAddr, orUnset(MaskDSN(c.SecretsAddr)))
+	add(EnvCredentialFile, orUnset(c.CredentialFile))
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +22,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Keys != nil || !c.AuthRequired || c.AuditKafkaTopic != "sa01.audit" || c.Listen != "127.0.0.1:8200" ||
+	if c.Keys != nil || c.AuditKafkaTopic != "sa01.audit" || c.Listen != "127.0.0.1:8200" ||
 		c.TokenTTL != time.Hour || c.TokenMaxTTL != 24*time.Hour || c.LogLevel != "info" || c.LogFormat != "text" ||
-		!c.DBDSN.IsZero() || !c.InternalToken.IsZero() || c.KafkaBootstrap != nil ||
+		!c.DBDSN.IsZero() || !c.Token.IsZero() || c.CredentialFile != "" || c.AuditKafka != nil ||
 		c.AuditFile != "" || c.PolicyFile != "" || c.SecretsAddr != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -37,10 +38,10 @@ func TestEveryVariable(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		EnvFernetKey:          k1.Encode(),
 		EnvFernetPreviousKeys: k2.Encode() + ", " + k3.Encode() + "\n",
-		EnvInternalToken:      " launcher-token \n",
-		EnvAuthRequired:       "false",
+		EnvSecretsToken:       " sa01s-token \n",
+		EnvCredentialFile:     "/run/secrets/gateway.cred",
 		EnvDBDSN:              "postgresql://user:pw@host:5432/db",
-		EnvKafkaBootstrap:     " k1:9092, ,k2:9092 ",
+		EnvAuditKafka:         " k1:9092, ,k2:9092 ",
 		EnvAuditKafkaTopic:    "audit.topic",
 		EnvAuditFile:          "/var/log/audit.jsonl",
 		EnvPolicyFile:         "/etc/sa01/policy.yaml",
@@ -62,7 +63,8 @@ func TestEveryVariable(t *testing.T) {
 	if len(ks) != 3 || !ks[0].Equal(k1) || !ks[1].Equal(k2) || !ks[2].Equal(k3) {
 		t.Fatal("ring is not primary then previous keys in order")
 	}
-	if c.InternalToken.Reveal() != "launcher-token" || c.AuthRequired || c.DBDSN.Reveal() != "postgresql://user:pw@host:5432/db" || strings.Join(c.KafkaBootstrap, "|") != "k1:9092|k2:9092" ||
+	if c.Token.Reveal() != "sa01s-token" || c.CredentialFile != "/run/secrets/gateway.cred" || c.DBDSN.Reveal() != "postgresql://user:pw@host:5432/db" ||
+		strings.Join(c.AuditKafka, "|") != "k1:9092|k2:9092" ||
 		c.AuditKafkaTopic != "audit.topic" || c.AuditFile != "/var/log/audit.jsonl" || c.PolicyFile != "/etc/sa01/policy.yaml" ||
 		c.SecretsAddr != "https://secrets.internal:8200" || c.Listen != "0.0.0.0:9000" || c.TokenTTL != 30*time.Minute ||
 		c.TokenMaxTTL != 2*time.Hour || c.LogLevel != "debug" || c.LogFormat != "json" {
@@ -84,14 +86,14 @@ func TestFileVariables(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		EnvFernetKey + "_FILE":          writeFile(t, k1.Encode()+"\n"),
 		EnvFernetPreviousKeys + "_FILE": writeFile(t, k2.Encode()+"\r\n"),
-		EnvInternalToken + "_FILE":      writeFile(t, "tok\n"),
+		EnvSecretsToken + "_FILE":       writeFile(t, "tok\n"),
 		EnvDBDSN + "_FILE":              writeFile(t, "sqlite:///var/lib/sa01.db\n"),
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ks := c.Keys.Keys()
-	if len(ks) != 2 || !ks[0].Equal(k1) || !ks[1].Equal(k2) || c.InternalToken.Reveal() != "tok" ||
+	if len(ks) != 2 || !ks[0].Equal(k1) || !ks[1].Equal(k2) || c.Token.Reveal() != "tok" ||
 		c.DBDSN.Reveal() != "sqlite:///var/lib/sa01.db" {
 		t.Fatalf("from files: %+v", c)
 	}
@@ -135,7 +137,7 @@ func keysOf(m map[string]string) []string {
 }
 
 func TestBothValueAndFile(t *testing.T) {
-	for _, name := range []string{EnvFernetKey, EnvFernetPreviousKeys, EnvInternalToken, EnvDBDSN} {
+	for _, name := range secretVars {
 		t.Run(name, func(t *testing.T) {
 			m := map[string]string{name: "value-one-secret", name + "_FILE": writeFile(t, "value-two-secret")}
 			loadErr(t, m, name, "both "+name+" and "+name+"_FILE are set")
@@ -197,7 +199,6 @@ func TestOtherBadValues(t *testing.T) {
 		reason  string
 		authOff bool
 	}{
-		{map[string]string{EnvAuthRequired: "nope"}, EnvAuthRequired, "want true or false", false},
 		{map[string]string{EnvSecretsAddr: "secrets.internal:8200"}, EnvSecretsAddr, "http://", false},
 		{map[string]string{EnvScanKey: "too-short-a-scan-key"}, EnvScanKey, "shorter than 32 bytes", false},
 		{map[string]string{EnvTokenTTL: "soon"}, EnvTokenTTL, "positive duration", false},
@@ -220,7 +221,7 @@ func TestDescribe(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		EnvFernetKey:          k1.Encode(),
 		EnvFernetPreviousKeys: k2.Encode(),
-		EnvInternalToken:      "launcher-secret-token",
+		EnvSecretsToken:       "launcher-secret-token",
 		EnvDBDSN:              "postgresql://user:hunter2@host:5432/db",
 		EnvSecretsAddr:        "https://admin:addrpass@secrets:8200",
 		EnvScanKey:            "scan-key-0123456789abcdef0123456789abcdef",
@@ -237,11 +238,10 @@ func TestDescribe(t *testing.T) {
 	want := map[string]string{
 		EnvFernetKey:          "key " + k1.ID(),
 		EnvFernetPreviousKeys: "key " + k2.ID(),
-		EnvInternalToken:      "(set)",
+		EnvSecretsToken:       "(set)",
 		EnvDBDSN:              "postgresql://user:****@host:5432/db",
 		EnvSecretsAddr:        "https://admin:****@secrets:8200",
 		EnvScanKey:            "(set)",
-		EnvAuthRequired:       "true",
 		EnvListen:             DefaultListen,
 	}
 	for k, v := range want {
@@ -254,12 +254,21 @@ func TestDescribe(t *testing.T) {
 			t.Fatalf("Describe reveals a secret:\n%s", all.String())
 		}
 	}
-	for _, name := range []string{EnvFernetKey, EnvFernetPreviousKeys, EnvInternalToken, EnvAuthRequired, EnvDBDSN, EnvSecretsToken, EnvSecretsService,
-		EnvKafkaBootstrap, EnvAuditKafkaTopic, EnvAuditFile, EnvPolicyFile, EnvSecretsAddr, EnvScanKey, EnvListen, EnvTokenTTL,
-		EnvTokenMaxTTL, EnvLogLevel, EnvLogFormat} {
-		if _, ok := got[name]; !ok {
-			t.Errorf("Describe omits %s", name)
+	// Describe lists exactly what Load reads, the NAME_FILE forms folded in
+	var described []string
+	for _, s := range c.Describe() {
+		described = append(described, s.Var)
+	}
+	var read []string
+	for _, v := range Vars() {
+		if !slices.Contains(secretVars, strings.TrimSuffix(v, "_FILE")) || !strings.HasSuffix(v, "_FILE") {
+			read = append(read, v)
 		}
+	}
+	slices.Sort(described)
+	slices.Sort(read)
+	if !slices.Equal(described, read) {
+		t.Errorf("Describe lists %v; Load reads %v", described, read)
 	}
 
 	empty, _ := Load(env(nil))
@@ -305,36 +314,90 @@ func TestParseKeyVar(t *testing.T) {
 	}
 }
 
-// SA01_REDIS_URL belongs to the platform: sa01-secrets does not read it, so
-// a value it could not parse, or a _FILE it cannot read, changes nothing.
-func TestRedisURLNotRead(t *testing.T) {
-	c, err := Load(env(map[string]string{
-		"SA01_REDIS_URL":      "redis://:pw@h:6379/0",
-		"SA01_REDIS_URL_FILE": filepath.Join(t.TempDir(), "missing"),
-	}))
-	if err != nil {
-		t.Fatalf("Load with SA01_REDIS_URL set: %v", err)
+// TestReadsExactlyVars: Load asks getenv for the variables Vars lists and
+// no other, and every one of them is SA01_SECRETS_* but the key's two.
+func TestReadsExactlyVars(t *testing.T) {
+	seen := map[string]bool{}
+	if _, err := Load(func(k string) string { seen[k] = true; return "" }); err != nil {
+		t.Fatal(err)
 	}
-	for _, s := range c.Describe() {
-		if strings.Contains(s.Var, "REDIS") {
-			t.Errorf("Describe lists %s", s.Var)
+	var got []string
+	for k := range seen {
+		got = append(got, k)
+	}
+	want := Vars()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Load reads %v; Vars says %v", got, want)
+	}
+	for _, v := range want {
+		if !strings.HasPrefix(v, "SA01_SECRETS_") && !strings.HasPrefix(v, "SA01_CRYPTO_FERNET_") {
+			t.Errorf("%s is not one of our names", v)
 		}
 	}
 }
 
-func TestSecretsClientVars(t *testing.T) {
-	c, err := Load(env(nil))
+// TestPlatformVariablesChangeNothing: the platform's own variables (its
+// .env sets them) are never read: with every one of them set, to good or
+// bad values, the configuration is what it is without them. Before, the
+// platform's SA01_DB_DSN chose the store, SA01_KAFKA_BOOTSTRAP_SERVERS
+// turned on audit shipping to the platform's Kafka, SA01_AUTH_REQUIRED
+// could turn authentication off and SA01_AUTH_INTERNAL_TOKEN logged in as
+// any service.
+func TestPlatformVariablesChangeNothing(t *testing.T) {
+	base := map[string]string{EnvFernetKey: fernet.GenerateKey().Encode(), EnvPolicyFile: "/etc/sa01/policy.yaml"}
+	want, err := Load(env(base))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.SecretsToken.IsZero() || c.SecretsService != DefaultSecretsService {
-		t.Fatalf("defaults: token set %v, service %q", !c.SecretsToken.IsZero(), c.SecretsService)
+	for _, values := range []map[string]string{
+		{"SA01_DB_DSN": "postgresql://gateway:pw@db:5432/gateway", "SA01_REDIS_URL": "redis://:pw@redis:6379/0",
+			"SA01_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "SA01_AUTH_INTERNAL_TOKEN": "platform-internal-token",
+			"SA01_AUTH_REQUIRED": "false"},
+		{"SA01_DB_DSN": "not a dsn", "SA01_AUTH_REQUIRED": "maybe", "SA01_DB_DSN_FILE": "/nonexistent",
+			"SA01_AUTH_INTERNAL_TOKEN_FILE": "/nonexistent", "SA01_REDIS_URL_FILE": "/nonexistent"},
+	} {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range values {
+			m[k] = v
+		}
+		got, err := Load(env(m))
+		if err != nil {
+			t.Fatalf("with the platform's variables set: %v", err)
+		}
+		if fmtDescribe(got) != fmtDescribe(want) {
+			t.Fatalf("the platform's variables changed the configuration:\n%s\nwant\n%s", fmtDescribe(got), fmtDescribe(want))
+		}
+		if !got.DBDSN.IsZero() || got.AuditKafka != nil || !got.Token.IsZero() {
+			t.Fatalf("a platform variable was taken: %+v", got)
+		}
 	}
-	c, err = Load(env(map[string]string{EnvSecretsToken: "sa01s_x", EnvSecretsService: "gateway"}))
-	if err != nil {
+}
+
+func fmtDescribe(c *Config) string {
+	var b strings.Builder
+	for _, s := range c.Describe() {
+		b.WriteString(s.Var + "=" + s.Value + "\n")
+	}
+	return b.String()
+}
+
+// TestOpenSecretFileRefused: a key or token file that group or others may
+// read is refused, as ssh refuses such a private key.
+func TestOpenSecretFileRefused(t *testing.T) {
+	p := writeFile(t, fernet.GenerateKey().Encode())
+	if err := os.Chmod(p, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if c.SecretsToken.Reveal() != "sa01s_x" || c.SecretsService != "gateway" {
-		t.Fatalf("loaded: token %v, service %q", c.SecretsToken.IsZero(), c.SecretsService)
+	loadErr(t, map[string]string{EnvFernetKey + "_FILE": p}, EnvFernetKey+"_FILE", "group or others")
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(env(map[string]string{EnvFernetKey + "_FILE": p})); err != nil {
+		t.Fatal(err)
 	}
 }

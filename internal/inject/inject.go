@@ -37,9 +37,11 @@ type Source interface {
 }
 
 // withheldVars are never passed to the command: the launcher's
-// credentials, the Fernet keys and the store DSN (and their _FILE forms).
+// credential and token, the Fernet keys and the store DSN (and their _FILE
+// forms). The platform's own names (SA01_DB_DSN, ...) are not among them:
+// they are secrets like any other.
 var withheldVars = []string{
-	config.EnvInternalToken,
+	config.EnvCredentialFile,
 	config.EnvFernetKey,
 	config.EnvFernetPreviousKeys,
 	config.EnvDBDSN,

@@ -3,7 +3,7 @@
 //
 // # File format
 //
-// The policy is a YAML file (SA01_POLICY_FILE):
+// The policy is a YAML file (SA01_SECRETS_POLICY_FILE):
 //
 //	services:
 //	  gateway: {read: ["llm/*", "db/gateway/*"]}

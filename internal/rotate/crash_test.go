@@ -51,7 +51,7 @@ type crashCase struct {
 
 func (c *crashCase) command(ctx context.Context) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.bin, c.args...)
-	cmd.Env = []string{"SA01_DB_DSN=" + c.d.dsn, "HOME=" + filepath.Dir(c.env), "PATH=" + os.Getenv("PATH")}
+	cmd.Env = []string{"SA01_SECRETS_DB_DSN=" + c.d.dsn, "HOME=" + filepath.Dir(c.env), "PATH=" + os.Getenv("PATH")}
 	// reencrypt without --env-file reads the keys from the environment.
 	if ef, err := dotenv.Read(c.env); err == nil {
 		for _, v := range []string{"SA01_CRYPTO_FERNET_KEY", "SA01_CRYPTO_FERNET_PREVIOUS_KEYS"} {

@@ -129,6 +129,19 @@ func (rep *StatusReport) WriteText(w io.Writer, haveRing bool) {
 		}
 		tw.Flush()
 	}
+	if len(rep.Credentials) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "IDENTITY\tCREDENTIAL\tEXPIRES\tSTATUS")
+		for _, c := range rep.Credentials {
+			st := "due"
+			if c.Expired {
+				st = "EXPIRED"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Identity, c.Credential, day(c.ExpiresAt), st)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(w)
 	if rep.Compliant {
 		fmt.Fprintln(w, "compliant: every key and secret is within its rotation period")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -56,6 +57,17 @@ type StatusReport struct {
 	Keys      []KeyStatus    `json:"keys"`
 	Secrets   []SecretStatus `json:"secrets"`
 	Overdue   []string       `json:"overdue"` // one line per finding, names and key IDs only
+	// Credentials are identities' credentials that expire within 14 days
+	// (due) or have expired (overdue), when the store keeps identities.
+	Credentials []CredentialStatus `json:"credentials"`
+}
+
+// CredentialStatus is a credential due for rotation: never the credential.
+type CredentialStatus struct {
+	Identity   string    `json:"identity"`
+	Credential string    `json:"credential_id"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Expired    bool      `json:"expired"`
 }
 
 // Status checks the schedule: the primary key older than RotationPeriod, a
@@ -176,6 +188,21 @@ func Status(ctx context.Context, st StatusStore, ring *fernet.Ring, now time.Tim
 				s.Name, ss.PeriodDay, s.Name))
 		}
 		rep.Secrets = append(rep.Secrets, ss)
+	}
+	if ids, ok := st.(identity.Store); ok {
+		due, err := identity.NewManager(ids, identity.Options{Now: func() time.Time { return now }}).Due(ctx, identity.DueWindow)
+		if err != nil {
+			return nil, err
+		}
+		rep.Credentials = []CredentialStatus{}
+		for _, c := range due {
+			expired := !now.Before(c.ExpiresAt)
+			rep.Credentials = append(rep.Credentials, CredentialStatus{Identity: c.Identity, Credential: c.ID, ExpiresAt: c.ExpiresAt, Expired: expired})
+			if expired {
+				rep.Overdue = append(rep.Overdue, fmt.Sprintf("identity %s: credential %s expired on %s; run 'sa01-secrets identity rotate %s'",
+					c.Identity, c.ID, c.ExpiresAt.Format("2006-01-02"), c.Identity))
+			}
+		}
 	}
 	rep.Compliant = len(rep.Overdue) == 0
 	return rep, nil

@@ -1,14 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
@@ -18,12 +23,16 @@ const (
 	actionRenew  = "renew"
 	actionRevoke = "revoke"
 
-	reasonNotFound       = "not found"
-	reasonExpired        = "expired token"
-	reasonRevoked        = "revoked token"
-	reasonInvalid        = "invalid token"
-	reasonMissing        = "missing token"
-	reasonUnknownService = "unknown service"
+	reasonDenied          = secrets.ReasonDenied
+	reasonNotFound        = "not found"
+	reasonExpired         = "expired token"
+	reasonRevoked         = "revoked token"
+	reasonInvalid         = "invalid token"
+	reasonMissing         = "missing token"
+	reasonBadCredential   = "invalid credential"
+	reasonExpiredCred     = "expired credential"
+	reasonRevokedIdentity = "revoked identity"
+	reasonOtherIdentity   = "credential of another identity"
 )
 
 // bearer returns the credential of an "Authorization: Bearer X" header.
@@ -49,6 +58,19 @@ func tokenReason(err error) string {
 	return ""
 }
 
+// credentialReason names a credential failure for audit.
+func credentialReason(err error) string {
+	switch {
+	case errors.Is(err, identity.ErrExpired):
+		return reasonExpiredCred
+	case errors.Is(err, identity.ErrRevoked):
+		return reasonRevokedIdentity
+	case errors.Is(err, identity.ErrBadCredential):
+		return reasonBadCredential
+	}
+	return ""
+}
+
 // record writes an audit event stamped from ctx. A failure is logged; the
 // caller decides whether it refuses the access.
 func (s *Server) record(ctx context.Context, ev audit.Event) error {
@@ -68,26 +90,34 @@ func routeAction(r *http.Request) string {
 	case http.MethodDelete:
 		return "delete"
 	}
+	if strings.HasPrefix(r.URL.Path, "/v1/identities") {
+		return actionIdentityList
+	}
 	if r.PathValue("name") == "" {
 		return "list"
 	}
 	return "read"
 }
 
-// withCaller returns ctx with the caller's service and actor set.
-func withCaller(ctx context.Context, service, actor string) context.Context {
+// withIdentity returns ctx with the caller's identity set for audit: Actor
+// names the identity and its kind ("service:gateway", "operator:alice"),
+// Service is the service a service identity acts as ("" for operators).
+func withIdentity(ctx context.Context, id identity.Identity) context.Context {
 	c := audit.CallerFrom(ctx)
-	c.Service, c.Actor = service, actor
+	c.Actor, c.Service = id.Actor(), ""
+	if id.Kind == identity.Service {
+		c.Service = id.Name
+	}
 	return audit.WithCaller(ctx, c)
 }
 
 type principalKey struct{}
 
-// principal is who a request acts as. Anonymous only when auth is off and
-// no token came.
+// principal is who a request acts as: the identity and the token it
+// presented.
 type principal struct {
-	rec       token.Record
-	anonymous bool
+	id  identity.Identity
+	rec token.Record
 }
 
 func principalFrom(ctx context.Context) principal {
@@ -95,46 +125,46 @@ func principalFrom(ctx context.Context) principal {
 	return p
 }
 
-// requireService authenticates a service token. With auth off a request
-// with no token acts anonymously, unrestricted by the policy; a token, when
-// given, is still checked.
-func (s *Server) requireService(next http.HandlerFunc) http.HandlerFunc {
+// requireToken authenticates a token and the live identity it belongs to.
+func (s *Server) requireToken(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		tok, ok := bearer(r)
 		if !ok {
-			if !s.d.AuthRequired {
-				ctx = withCaller(ctx, "", "anonymous")
-				ctx = context.WithValue(ctx, principalKey{}, principal{anonymous: true})
-				next(w, r.WithContext(ctx))
-				return
-			}
 			_ = s.record(ctx, audit.Event{Action: routeAction(r), Secret: r.PathValue("name"), Outcome: audit.Failure, Reason: reasonMissing})
-			writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "missing token: send Authorization: Bearer <service token>"})
+			writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "missing token: send Authorization: Bearer <token> (sa01-secrets login makes one)"})
+			return
+		}
+		if strings.HasPrefix(tok, identity.CredentialPrefix) {
+			_ = s.record(ctx, audit.Event{Action: routeAction(r), Secret: r.PathValue("name"), Outcome: audit.Failure, Reason: reasonInvalid})
+			writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "invalid token: a credential logs in (POST /v1/auth/login); send the token it returns"})
 			return
 		}
 		rec, err := s.d.Tokens.Validate(ctx, tok)
+		var id identity.Identity
+		if err == nil {
+			id, err = s.d.Identities.Lookup(ctx, rec.Service)
+			switch {
+			case errors.Is(err, identity.ErrNotFound):
+				err = token.ErrInvalid
+			case err == nil && id.Revoked():
+				err = token.ErrRevoked
+			}
+		}
 		if err != nil {
 			if reason := tokenReason(err); reason != "" {
-				if rec.Accessor != "" {
-					ctx = withCaller(ctx, rec.Service, rec.Accessor)
+				if id.Name != "" {
+					ctx = withIdentity(ctx, id)
 				}
 				_ = s.record(ctx, audit.Event{Action: routeAction(r), Secret: r.PathValue("name"), Outcome: audit.Failure, Reason: reason})
 			}
 			writeError(w, r, err)
 			return
 		}
-		ctx = withCaller(ctx, rec.Service, rec.Accessor)
-		ctx = context.WithValue(ctx, principalKey{}, principal{rec: rec})
+		ctx = withIdentity(ctx, id)
+		ctx = context.WithValue(ctx, principalKey{}, principal{id: id, rec: rec})
 		next(w, r.WithContext(ctx))
 	}
-}
-
-// isInternal reports whether the request carries the internal token,
-// compared in constant time.
-func (s *Server) isInternal(r *http.Request) bool {
-	tok, ok := bearer(r)
-	return ok && !s.d.InternalToken.IsZero() && token.Equal(tok, s.d.InternalToken.Reveal())
 }
 
 // decodeJSON reads a small JSON body into v. Its errors never quote the
@@ -155,9 +185,28 @@ func decodeJSON(r *http.Request, v any, want string) error {
 	return nil
 }
 
+// decodeOptionalJSON is decodeJSON for a body that may be empty.
+func decodeOptionalJSON(r *http.Request, v any, want string) error {
+	if r.Body == nil {
+		return nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decodeJSON(r, v, want)
+}
+
 type tokenView struct {
 	Token        string    `json:"token,omitempty"`
-	Service      string    `json:"service"`
+	Identity     string    `json:"identity"`
+	Kind         string    `json:"kind,omitempty"`
+	Role         string    `json:"role,omitempty"`
+	Service      string    `json:"service,omitempty"` // a service identity's name, as before identities
 	Accessor     string    `json:"accessor"`
 	IssuedAt     time.Time `json:"issued_at"`
 	ExpiresAt    time.Time `json:"expires_at"`
@@ -166,14 +215,16 @@ type tokenView struct {
 	TTL          int64     `json:"ttl_seconds"`
 }
 
-func (s *Server) view(rec token.Record) tokenView {
+func (s *Server) view(id identity.Identity, rec token.Record) tokenView {
 	now := s.now()
 	ttl := int64(rec.ExpiresAt.Sub(now) / time.Second)
 	if ttl < 0 {
 		ttl = 0
 	}
-	return tokenView{
-		Service:      rec.Service,
+	v := tokenView{
+		Identity:     rec.Service,
+		Kind:         string(id.Kind),
+		Role:         string(id.Role),
 		Accessor:     rec.Accessor,
 		IssuedAt:     rec.IssuedAt.UTC(),
 		ExpiresAt:    rec.ExpiresAt.UTC(),
@@ -181,46 +232,92 @@ func (s *Server) view(rec token.Record) tokenView {
 		Renewable:    rec.Renewable(now),
 		TTL:          ttl,
 	}
+	if id.Kind == identity.Service {
+		v.Service = id.Name
+	}
+	return v
 }
 
-// handleLogin: POST /v1/auth/login with the internal token and
-// {"service": NAME} issues a service token.
+// auditName bounds a name taken from a request before it enters an audit
+// event: a well-formed identity name, or a placeholder.
+func auditName(name string) string {
+	if identity.CheckName(name) != nil {
+		return "(malformed name)"
+	}
+	return name
+}
+
+// handleLogin: POST /v1/auth/login with an identity's own credential as
+// the bearer issues a token for that identity, and for no other: a body
+// naming another identity ({"identity": X}, or {"service": X} as before
+// identities) is refused with 403 and audited.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var body struct {
-		Service string `json:"service"`
+		Identity string `json:"identity"`
+		Service  string `json:"service"`
 	}
-	if err := decodeJSON(r, &body, `{"service": NAME}`); err != nil {
+	if err := decodeOptionalJSON(r, &body, `{"identity": NAME} or nothing`); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	ctx = withCaller(ctx, body.Service, "internal-token")
-	if !s.isInternal(r) {
-		_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reasonInvalid})
-		writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "login needs Authorization: Bearer <SA01_AUTH_INTERNAL_TOKEN>"})
+	cred, ok := bearer(r)
+	if !ok {
+		_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reasonMissing})
+		writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "login needs Authorization: Bearer <credential> (sa01c_...)"})
 		return
 	}
-	if body.Service == "" {
-		writeError(w, r, errInvalid(`request body: "service" is required`))
+	id, _, err := s.d.Identities.Authenticate(ctx, sensitive.New(cred))
+	if err != nil {
+		reason := credentialReason(err)
+		if reason == "" {
+			writeError(w, r, err) // the store: 503 or 500
+			return
+		}
+		if id.Name != "" {
+			ctx = withIdentity(ctx, id)
+		}
+		_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reason})
+		msg := "invalid credential"
+		switch reason {
+		case reasonExpiredCred:
+			msg = "credential expired: ask an admin to rotate it (sa01-secrets identity rotate)"
+		case reasonRevokedIdentity:
+			msg = "credential revoked"
+		}
+		writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, msg})
 		return
 	}
-	if s.d.AuthRequired && !s.d.Policy.Current().HasService(body.Service) {
-		_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reasonUnknownService})
-		writeError(w, r, &apiError{http.StatusForbidden, CodeDenied, "the policy names no such service"})
-		return
+	ctx = withIdentity(ctx, id)
+	for _, claimed := range []string{body.Identity, body.Service} {
+		if claimed != "" && claimed != id.Name {
+			_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reasonOtherIdentity,
+				Detail: "asked for " + auditName(claimed)})
+			writeError(w, r, &apiError{http.StatusForbidden, CodeDenied, "a credential logs in only as its own identity"})
+			return
+		}
 	}
-	tok, rec, err := s.d.Tokens.Issue(ctx, body.Service)
+	tok, rec, err := s.d.Tokens.Issue(ctx, id.Name)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	ctx = withCaller(ctx, rec.Service, rec.Accessor)
-	if err := s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Success}); err != nil {
+	// A revocation that ran while the token was issued may have missed it:
+	// read the identity again, past any cache.
+	if cur, err := s.d.Identities.Current(ctx, id.Name); err != nil || cur.Revoked() {
+		_ = s.d.Tokens.RevokeAccessor(ctx, rec.Accessor)
+		if err == nil {
+			err = &apiError{http.StatusUnauthorized, CodeUnauthenticated, "credential revoked"}
+		}
+		writeError(w, r, err)
+		return
+	}
+	if err := s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Success, Detail: "token " + rec.Accessor}); err != nil {
 		_ = s.d.Tokens.RevokeAccessor(ctx, rec.Accessor) // an unaudited token must not live
 		writeError(w, r, err)
 		return
 	}
-	v := s.view(rec)
+	v := s.view(id, rec)
 	v.Token = tok.Reveal()
 	writeJSON(w, http.StatusOK, v)
 }
@@ -229,10 +326,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	if p.anonymous {
-		writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "renew needs a service token"})
-		return
-	}
 	tok, _ := bearer(r)
 	rec, err := s.d.Tokens.Renew(ctx, tok)
 	if err != nil {
@@ -242,82 +335,96 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.record(ctx, audit.Event{Action: actionRenew, Outcome: audit.Success}); err != nil {
+	if err := s.record(ctx, audit.Event{Action: actionRenew, Outcome: audit.Success, Detail: "token " + rec.Accessor}); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(rec))
+	writeJSON(w, http.StatusOK, s.view(p.id, rec))
 }
 
-// handleSelf: GET /v1/auth/self describes the caller's token.
+// handleSelf: GET /v1/auth/self describes the caller's token and identity.
 func (s *Server) handleSelf(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
-	if p.anonymous {
-		writeJSON(w, http.StatusOK, map[string]any{"service": "", "accessor": "anonymous", "auth_required": false})
-		return
-	}
-	writeJSON(w, http.StatusOK, s.view(p.rec))
+	writeJSON(w, http.StatusOK, s.view(p.id, p.rec))
 }
 
-// handleRevoke: POST /v1/auth/revoke. With a service token, revokes that
-// token. With the internal token and {"service": NAME}, revokes every token
-// of the service; with {"accessor": ID}, that one token.
+// handleRevoke: POST /v1/auth/revoke. With no body, revokes the caller's
+// token. An admin may name {"identity": NAME} (or {"service": NAME}) to
+// revoke every token of that identity, or {"accessor": ID} for one token;
+// anyone else naming either is refused.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if s.isInternal(r) {
-		var body struct {
-			Service  string `json:"service"`
-			Accessor string `json:"accessor"`
-		}
-		if err := decodeJSON(r, &body, `{"service": NAME} or {"accessor": ID}`); err != nil {
+	var body struct {
+		Identity string `json:"identity"`
+		Service  string `json:"service"`
+		Accessor string `json:"accessor"`
+	}
+	if err := decodeOptionalJSON(r, &body, `{"identity": NAME} or {"accessor": ID} or nothing`); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	name := body.Identity
+	if name == "" {
+		name = body.Service
+	}
+	if name == "" && body.Accessor == "" {
+		tok, _ := bearer(r)
+		rec, err := s.d.Tokens.Revoke(ctx, tok)
+		if err != nil {
+			if reason := tokenReason(err); reason != "" {
+				_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Failure, Reason: reason})
+			}
 			writeError(w, r, err)
 			return
 		}
-		ctx = withCaller(ctx, "", "internal-token")
-		switch {
-		case body.Service != "" && body.Accessor == "":
-			n, err := s.d.Tokens.RevokeService(ctx, body.Service)
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
-			_ = s.record(ctx, audit.Event{Action: actionRevoke, Service: body.Service, Outcome: audit.Success, Detail: "all tokens of the service"})
-			writeJSON(w, http.StatusOK, map[string]any{"service": body.Service, "revoked": n})
-		case body.Accessor != "" && body.Service == "":
-			err := s.d.Tokens.RevokeAccessor(ctx, body.Accessor)
-			if errors.Is(err, token.ErrNotFound) {
-				_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Failure, Reason: reasonNotFound, Detail: "accessor " + body.Accessor})
-				writeError(w, r, &apiError{http.StatusNotFound, CodeNotFound, "no token with that accessor"})
-				return
-			}
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
-			_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Success, Detail: "accessor " + body.Accessor})
-			writeJSON(w, http.StatusOK, map[string]any{"accessor": body.Accessor, "revoked": 1})
-		default:
-			writeError(w, r, errInvalid(`request body: want {"service": NAME} or {"accessor": ID}`))
+		_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Success, Detail: "token " + rec.Accessor})
+		writeJSON(w, http.StatusOK, map[string]any{"accessor": rec.Accessor, "revoked": 1})
+		return
+	}
+	if !s.permitted(r, identity.ManageIdentities, actionRevoke, "") {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	switch {
+	case name != "" && body.Accessor == "":
+		n, err := s.d.Tokens.RevokeService(ctx, name)
+		if err != nil {
+			writeError(w, r, err)
+			return
 		}
-		return
-	}
-	tok, ok := bearer(r)
-	if !ok {
-		_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Failure, Reason: reasonMissing})
-		writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "revoke needs a service token or the internal token"})
-		return
-	}
-	rec, err := s.d.Tokens.Revoke(ctx, tok)
-	if rec.Accessor != "" {
-		ctx = withCaller(ctx, rec.Service, rec.Accessor)
-	}
-	if err != nil {
-		if reason := tokenReason(err); reason != "" {
-			_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Failure, Reason: reason})
+		_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Success, Detail: "every token of " + auditName(name)})
+		writeJSON(w, http.StatusOK, map[string]any{"identity": name, "revoked": n})
+	case body.Accessor != "" && name == "":
+		acc := body.Accessor
+		if !validAccessor(acc) {
+			writeError(w, r, errInvalid("accessor: want acc_ and 16 hex digits"))
+			return
 		}
-		writeError(w, r, err)
-		return
+		err := s.d.Tokens.RevokeAccessor(ctx, acc)
+		if errors.Is(err, token.ErrNotFound) {
+			_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Failure, Reason: reasonNotFound, Detail: "token " + acc})
+			writeError(w, r, &apiError{http.StatusNotFound, CodeNotFound, "no token with that accessor"})
+			return
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Success, Detail: "token " + acc})
+		writeJSON(w, http.StatusOK, map[string]any{"accessor": acc, "revoked": 1})
+	default:
+		writeError(w, r, errInvalid(`request body: want {"identity": NAME} or {"accessor": ID}`))
 	}
-	_ = s.record(ctx, audit.Event{Action: actionRevoke, Outcome: audit.Success})
-	writeJSON(w, http.StatusOK, map[string]any{"accessor": rec.Accessor, "revoked": 1})
+}
+
+func validAccessor(a string) bool {
+	if len(a) != 20 || !strings.HasPrefix(a, "acc_") {
+		return false
+	}
+	for _, c := range a[4:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -24,7 +24,7 @@ func BenchmarkGetSecretAudited(b *testing.B) {
 			name = "cached"
 		}
 		b.Run(name, func(b *testing.B) {
-			h := newHarness(b, true)
+			h := newHarness(b)
 			ring, _ := fernet.NewRing(fernet.GenerateKey())
 			keys := audit.MACKeys(ring)
 			batcher := audit.NewBatcher(audit.NewChain(h.db, &keys[0]), audit.BatcherOptions{})
@@ -55,7 +55,7 @@ func BenchmarkGetSecretAudited(b *testing.B) {
 // audit recorder that keeps nothing; BenchmarkGetSecretAudited adds the
 // audit trail.
 func BenchmarkGetSecret(b *testing.B) {
-	h := newHarness(b, true)
+	h := newHarness(b)
 	// with an audit recorder that keeps nothing (the audit sink is
 	// measured by its own benchmarks), so without the read cache, which
 	// needs the audit chain

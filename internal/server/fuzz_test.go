@@ -11,13 +11,15 @@ import (
 // handler: it never panics, never answers 5xx, always answers JSON with a
 // code on errors, and never returns a value to a caller without a token.
 func FuzzRequest(f *testing.F) {
+	h := newHarness(f)
 	f.Add("GET", "/v1/secrets/llm/openai_api_key", "", "")
 	f.Add("PUT", "/v1/secrets/app/x", `{"value":"v","cas":0}`, "sa01s_"+strings.Repeat("A", 43))
-	f.Add("POST", "/v1/auth/login", `{"service":"gateway"}`, internalToken)
+	f.Add("POST", "/v1/auth/login", `{"service":"gateway"}`, h.creds["worker"])
+	f.Add("POST", "/v1/identities", `{"name":"x","kind":"operator","role":"admin"}`, h.creds["admin"])
+	f.Add("POST", "/v1/identities/gateway:revoke", `{"grace_seconds":-1}`, "sa01s_"+strings.Repeat("B", 43))
 	f.Add("GET", "/v1/secrets/a/history?version=2", "", "Bearer")
 	f.Add("DELETE", "/v1/secrets/%2e%2e/x", "{", "x")
-	f.Add("POST", "/v1/auth/revoke", `{"service":"gateway","accessor":"a"}`, internalToken)
-	h := newHarness(f, true)
+	f.Add("POST", "/v1/auth/revoke", `{"service":"gateway","accessor":"a"}`, h.creds["admin"])
 	f.Fuzz(func(t *testing.T, method, path, body, bearer string) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") || len(path) > 2048 {
 			return

@@ -49,13 +49,8 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sa01_auth_required",
-		Help: "1 when requests need a token, 0 when SA01_AUTH_REQUIRED=false.",
-	}, func() float64 {
-		if s.d.AuthRequired {
-			return 1
-		}
-		return 0
-	}))
+		Help: "Always 1: every request but health, metrics and the OpenAPI document needs a token.",
+	}, func() float64 { return 1 }))
 	if cs, ok := s.d.Secrets.(interface{ CacheStats() secrets.CacheStats }); ok {
 		reg.MustRegister(&readCacheCollector{stats: cs.CacheStats})
 	}

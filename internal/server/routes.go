@@ -9,10 +9,9 @@ import (
 type authKind int
 
 const (
-	authNone     authKind = iota // health, metrics, the OpenAPI document
-	authInternal                 // the internal token: login
-	authService                  // a service token (or none when auth is off)
-	authAny                      // revoke: a service token or the internal token
+	authNone       authKind = iota // health, metrics, the OpenAPI document
+	authCredential                 // an identity's credential: login
+	authToken                      // a token of a live identity
 )
 
 // route is one entry of the API. Name labels metrics; OpenAPI is the path
@@ -32,14 +31,17 @@ const historySuffix = "/history"
 
 func (s *Server) routeTable() []route {
 	return []route{
-		{"POST", "/v1/auth/login", "auth.login", authInternal, s.handleLogin},
-		{"POST", "/v1/auth/renew", "auth.renew", authService, s.handleRenew},
-		{"POST", "/v1/auth/revoke", "auth.revoke", authAny, s.handleRevoke},
-		{"GET", "/v1/auth/self", "auth.self", authService, s.handleSelf},
-		{"GET", "/v1/secrets", "secrets.list", authService, s.handleList},
-		{"GET", "/v1/secrets/{name...}", "secrets.get", authService, s.handleGet}, // and .../history
-		{"PUT", "/v1/secrets/{name...}", "secrets.put", authService, s.handlePut},
-		{"DELETE", "/v1/secrets/{name...}", "secrets.delete", authService, s.handleDelete},
+		{"POST", "/v1/auth/login", "auth.login", authCredential, s.handleLogin},
+		{"POST", "/v1/auth/renew", "auth.renew", authToken, s.handleRenew},
+		{"POST", "/v1/auth/revoke", "auth.revoke", authToken, s.handleRevoke},
+		{"GET", "/v1/auth/self", "auth.self", authToken, s.handleSelf},
+		{"GET", "/v1/identities", "identities.list", authToken, s.handleIdentities},
+		{"POST", "/v1/identities", "identities.add", authToken, s.handleAddIdentity},
+		{"POST", "/v1/identities/{op}", "identities.op", authToken, s.handleIdentityOp}, // NAME:rotate, NAME:revoke
+		{"GET", "/v1/secrets", "secrets.list", authToken, s.handleList},
+		{"GET", "/v1/secrets/{name...}", "secrets.get", authToken, s.handleGet}, // and .../history
+		{"PUT", "/v1/secrets/{name...}", "secrets.put", authToken, s.handlePut},
+		{"DELETE", "/v1/secrets/{name...}", "secrets.delete", authToken, s.handleDelete},
 		{"GET", "/v1/sys/health", "sys.health", authNone, s.handleHealth},
 		{"GET", "/metrics", "metrics", authNone, s.handleMetrics},
 		{"GET", "/v1/openapi.json", "openapi", authNone, s.handleOpenAPI},
@@ -50,16 +52,21 @@ func (s *Server) routes() {
 	for _, rt := range s.routeTable() {
 		name, h := rt.name, rt.handler
 		switch rt.auth {
-		case authService:
-			h = s.requireService(h)
-		case authInternal, authAny:
-			// these handlers read the credential themselves
+		case authToken:
+			h = s.requireToken(h)
+		case authCredential:
+			// login reads the credential itself
 		}
 		s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			if info := infoFrom(r.Context()); info != nil {
 				info.route = name
 				if name == "secrets.get" && strings.HasSuffix(r.PathValue("name"), historySuffix) {
 					info.route = "secrets.history"
+				}
+				if name == "identities.op" {
+					if _, op, _ := strings.Cut(r.PathValue("op"), ":"); op == "rotate" || op == "revoke" {
+						info.route = "identities." + op
+					}
 				}
 			}
 			h(w, r)

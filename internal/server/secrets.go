@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -9,25 +8,29 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
-	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// allowed checks the policy for the request's principal and audits a
-// denial. The check comes before any store access, so a denied name and a
-// missing one the caller may not see are answered alike.
-func (s *Server) allowed(r *http.Request, a policy.Action, auditAction, name string) bool {
-	p := principalFrom(r.Context())
-	if p.anonymous {
+// decide asks the permission table (identity.Decide) for the request's
+// identity.
+func (s *Server) decide(r *http.Request, a identity.Action, name string) identity.Decision {
+	return identity.Decide(principalFrom(r.Context()).id, a, name, s.d.Policy.Current())
+}
+
+// permitted checks the permission table for the request's identity and
+// audits a denial. The check comes before any store access, so a denied
+// name and a missing one the caller may not see are answered alike. A
+// decision that holds only for a secret under incident is not enough here:
+// the routes that allow it check the incident themselves.
+func (s *Server) permitted(r *http.Request, a identity.Action, auditAction, name string) bool {
+	if d := s.decide(r, a, name); d.Allowed && !d.UnderIncident {
 		return true
 	}
-	err := secrets.Authorize(r.Context(), s.d.Audit, s.d.Policy.Current(), p.rec.Service, a, auditAction, name)
-	if errors.Is(err, audit.ErrNotRecorded) {
-		s.log.Error("audit record failed", "action", auditAction, "outcome", audit.Failure, "request_id", audit.CallerFrom(r.Context()).RequestID)
-	}
-	return err == nil
+	_ = s.record(r.Context(), audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: reasonDenied})
+	return false
 }
 
 type secretView struct {
@@ -88,7 +91,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		}
 		version = n
 	}
-	if !s.allowed(r, policy.Read, "read", name) {
+	if !s.permitted(r, identity.Read, "read", name) {
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}
@@ -107,7 +110,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, name string) {
-	if !s.allowed(r, policy.Read, "list", name) { // as the service audits history
+	if !s.permitted(r, identity.History, "list", name) { // as the service audits history
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}
@@ -155,7 +158,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errInvalid(`cas: want 0 (must not exist) or the current version`))
 		return
 	}
-	if !s.allowed(r, policy.Write, "write", name) {
+	if !s.permitted(r, identity.Write, "write", name) {
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}
@@ -183,7 +186,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if !s.allowed(r, policy.Write, "delete", name) {
+	if !s.permitted(r, identity.Delete, "delete", name) {
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}
@@ -203,13 +206,13 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	p := principalFrom(r.Context())
+	id := principalFrom(r.Context()).id
 	pol := s.d.Policy.Current()
 	out := make([]metaView, 0, len(all))
 	for _, m := range all {
-		if p.anonymous || pol.Allowed(p.rec.Service, policy.List, m.Name) {
+		if identity.Decide(id, identity.List, m.Name, pol).Allowed {
 			v := secretMeta(m)
-			readable := p.anonymous || pol.Allowed(p.rec.Service, policy.Read, m.Name)
+			readable := identity.Decide(id, identity.Read, m.Name, pol).Allowed
 			v.Readable = &readable
 			out = append(out, v)
 		}

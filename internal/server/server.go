@@ -1,6 +1,7 @@
-// Package server is the HTTP API of sa01-secrets: service login with the
-// internal token, expiring service tokens, and secret reads and writes under
-// the least-privilege policy, every access audited.
+// Package server is the HTTP API of sa01-secrets: login of each identity
+// with its own credential, expiring tokens, identities, and secret reads
+// and writes under the role table and the least-privilege policy (package
+// identity), every access audited under the caller's identity.
 //
 // [New] returns the handler; routes live in routes.go, middleware is
 // composed in one place (middleware.go), and every error becomes a status
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -37,16 +39,17 @@ type Secrets interface {
 
 var _ Secrets = (*secrets.Service)(nil)
 
-// Deps are the server's dependencies. Secrets, Tokens, Policy and Audit are
-// required.
+// Deps are the server's dependencies. Secrets, Tokens, Identities, Policy
+// and Audit are required. Authentication is never off: every route but
+// health, metrics and the OpenAPI document takes a token, and a token is
+// had only by logging in with an identity's credential.
 type Deps struct {
-	Secrets       Secrets
-	Tokens        *token.Manager
-	Policy        *policy.Holder
-	Audit         audit.Recorder // events the server records itself: auth and denials
-	Logger        *slog.Logger
-	AuthRequired  bool
-	InternalToken sensitive.String // empty: login is refused
+	Secrets    Secrets
+	Tokens     *token.Manager
+	Identities *identity.Manager
+	Policy     *policy.Holder
+	Audit      audit.Recorder // events the server records itself: auth, identities and denials
+	Logger     *slog.Logger
 
 	// Checks are readiness checks by name ("store", "audit"), run by
 	// /v1/sys/health.

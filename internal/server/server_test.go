@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -65,21 +65,23 @@ const testPolicy = `services:
     write: ["app/**"]
 `
 
-const internalToken = "internal-0123456789abcdef0123456789abcdef"
-
 type harness struct {
-	t       testing.TB
-	srv     *Server
-	ts      *httptest.Server
-	sec     *secrets.Service
-	ev      *events
-	tokens  *token.Manager
-	logs    *bytes.Buffer
-	clock   *testClock
-	policy  *policy.Holder
-	authReq bool
-	db      *sqlite.DB
+	t      testing.TB
+	srv    *Server
+	ts     *httptest.Server
+	sec    *secrets.Service
+	ev     *events
+	tokens *token.Manager
+	logs   *bytes.Buffer
+	clock  *testClock
+	policy *policy.Holder
+	ids    *identity.Manager
+	creds  map[string]string // each identity's credential
+	db     *sqlite.DB
 }
+
+// The harness's operators, besides the policy's services.
+var harnessOperators = map[string]identity.Role{"admin": identity.Admin, "alice": identity.Auditor, "rita": identity.Responder}
 
 type testClock struct {
 	mu sync.Mutex
@@ -93,7 +95,7 @@ func (c *testClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newHarness(t testing.TB, authRequired bool) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	p, err := policy.Parse("test.yaml", []byte(testPolicy))
 	if err != nil {
@@ -101,7 +103,7 @@ func newHarness(t testing.TB, authRequired bool) *harness {
 	}
 	clk := &testClock{t: time.Now().UTC()}
 	ev := &events{}
-	h := &harness{t: t, ev: ev, clock: clk, logs: &bytes.Buffer{}, policy: policy.Static(p), authReq: authRequired}
+	h := &harness{t: t, ev: ev, clock: clk, logs: &bytes.Buffer{}, policy: policy.Static(p), creds: map[string]string{}}
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "secrets.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -110,18 +112,31 @@ func newHarness(t testing.TB, authRequired bool) *harness {
 	ring, _ := fernet.NewRing(fernet.GenerateKey())
 	h.sec = secrets.New(db, ring, ev, clk.now)
 	h.db = db
-	h.tokens = token.NewManager(token.NewMemStore(), token.Options{TTL: time.Hour, MaxTTL: 24 * time.Hour, CacheTTL: time.Minute, Now: clk.now})
+	h.tokens = token.NewManager(db, token.Options{TTL: time.Hour, MaxTTL: 24 * time.Hour, CacheTTL: time.Minute, Now: clk.now})
+	h.ids = identity.NewManager(db, identity.Options{Now: clk.now})
+	add := func(name string, o identity.AddOptions) {
+		is, err := h.ids.Add(context.Background(), name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.creds[name] = is.Credential.Reveal()
+	}
+	for _, s := range []string{"gateway", "worker", "deployer"} {
+		add(s, identity.AddOptions{Kind: identity.Service})
+	}
+	for n, r := range harnessOperators {
+		add(n, identity.AddOptions{Kind: identity.Operator, Role: r})
+	}
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.srv = New(Deps{
-		Secrets:       h.sec,
-		Tokens:        h.tokens,
-		Policy:        h.policy,
-		Audit:         ev,
-		Logger:        logger,
-		AuthRequired:  authRequired,
-		InternalToken: sensitive.New(internalToken),
-		Checks:        map[string]func(context.Context) error{"store": func(context.Context) error { return nil }},
+		Secrets:    h.sec,
+		Tokens:     h.tokens,
+		Policy:     h.policy,
+		Identities: h.ids,
+		Audit:      ev,
+		Logger:     logger,
+		Checks:     map[string]func(context.Context) error{"store": func(context.Context) error { return nil }},
 		KeyAges: func() []rotate.KeyAge {
 			return []rotate.KeyAge{{ID: "0123456789ab", Primary: true, Age: 48 * time.Hour}}
 		},
@@ -202,11 +217,12 @@ func (h *harness) do(method, path, bearer string, body any) resp {
 	return resp{res.StatusCode, res.Header, b}
 }
 
-func (h *harness) login(service string) string {
+// login logs an identity in with its own credential.
+func (h *harness) login(name string) string {
 	h.t.Helper()
-	r := h.do("POST", "/v1/auth/login", internalToken, map[string]string{"service": service})
+	r := h.do("POST", "/v1/auth/login", h.creds[name], nil)
 	if r.status != 200 {
-		h.t.Fatalf("login %s: %d %s", service, r.status, r.body)
+		h.t.Fatalf("login %s: %d %s", name, r.status, r.body)
 	}
 	tok, _ := r.json(h.t)["token"].(string)
 	return tok
@@ -214,14 +230,14 @@ func (h *harness) login(service string) string {
 
 func TestLogin(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
-	r := h.do("POST", "/v1/auth/login", internalToken, map[string]string{"service": "gateway"})
+	h := newHarness(t)
+	r := h.do("POST", "/v1/auth/login", h.creds["gateway"], nil)
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	m := r.json(t)
 	tok, _ := m["token"].(string)
-	if !strings.HasPrefix(tok, "sa01s_") || m["service"] != "gateway" || m["renewable"] != true {
+	if !strings.HasPrefix(tok, "sa01s_") || m["identity"] != "gateway" || m["kind"] != "service" || m["service"] != "gateway" || m["renewable"] != true {
 		t.Fatalf("login answer %v", m)
 	}
 	exp, err := time.Parse(time.RFC3339, m["expires_at"].(string))
@@ -232,8 +248,23 @@ func TestLogin(t *testing.T) {
 		t.Fatal("login answer cacheable")
 	}
 	ev := h.ev.last()
-	if ev.Action != "login" || ev.Outcome != audit.Success || ev.Service != "gateway" || !strings.HasPrefix(ev.Actor, "acc_") || ev.RequestID == "" || ev.Source == "" {
+	if ev.Action != "login" || ev.Outcome != audit.Success || ev.Service != "gateway" || ev.Actor != "service:gateway" ||
+		!strings.HasPrefix(ev.Detail, "token acc_") || ev.RequestID == "" || ev.Source == "" {
 		t.Fatalf("login event %+v", ev)
+	}
+	// naming itself is allowed, in either field
+	for _, body := range []map[string]string{{"identity": "gateway"}, {"service": "gateway"}} {
+		if r := h.do("POST", "/v1/auth/login", h.creds["gateway"], body); r.status != 200 {
+			t.Fatalf("login naming itself %v: %d %s", body, r.status, r.body)
+		}
+	}
+	// an operator logs in as itself, with its role
+	r = h.do("POST", "/v1/auth/login", h.creds["alice"], nil)
+	if m := r.json(t); r.status != 200 || m["identity"] != "alice" || m["kind"] != "operator" || m["role"] != "auditor" || m["service"] != nil {
+		t.Fatalf("operator login: %d %v", r.status, m)
+	}
+	if ev := h.ev.last(); ev.Actor != "operator:alice" || ev.Service != "" {
+		t.Fatalf("operator login event %+v", ev)
 	}
 
 	for _, c := range []struct {
@@ -242,18 +273,21 @@ func TestLogin(t *testing.T) {
 		status       int
 		code, reason string
 	}{
-		{"wrong internal token", "nope", map[string]string{"service": "gateway"}, 401, CodeUnauthenticated, "invalid token"},
-		{"no token", "", map[string]string{"service": "gateway"}, 401, CodeUnauthenticated, "invalid token"},
-		{"service token", tok, map[string]string{"service": "gateway"}, 401, CodeUnauthenticated, "invalid token"},
-		{"unknown service", internalToken, map[string]string{"service": "intruder"}, 403, CodeDenied, "unknown service"},
-		{"no service", internalToken, map[string]string{}, 400, CodeInvalid, ""},
-		{"bad json", internalToken, "{", 400, CodeInvalid, ""},
-		{"unknown field", internalToken, `{"service":"gateway","ttl":5}`, 400, CodeInvalid, ""},
+		// a service credential claiming another identity: the shared-token login of old
+		{"claims another service", h.creds["worker"], map[string]string{"service": "gateway"}, 403, CodeDenied, "credential of another identity"},
+		{"claims admin", h.creds["gateway"], map[string]string{"identity": "admin"}, 403, CodeDenied, "credential of another identity"},
+		{"operator claims a service", h.creds["alice"], map[string]string{"identity": "gateway"}, 403, CodeDenied, "credential of another identity"},
+		{"wrong credential", "sa01c_" + strings.Repeat("A", 43), map[string]string{"service": "gateway"}, 401, CodeUnauthenticated, "invalid credential"},
+		{"malformed credential", "nope", nil, 401, CodeUnauthenticated, "invalid credential"},
+		{"no credential", "", map[string]string{"service": "gateway"}, 401, CodeUnauthenticated, "missing token"},
+		{"a token is not a credential", tok, nil, 401, CodeUnauthenticated, "invalid credential"},
+		{"bad json", h.creds["gateway"], "{", 400, CodeInvalid, ""},
+		{"unknown field", h.creds["gateway"], `{"service":"gateway","ttl":5}`, 400, CodeInvalid, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n := len(h.ev.all())
 			r := h.do("POST", "/v1/auth/login", c.bearer, c.body)
-			if r.status != c.status || r.code(t) != c.code {
+			if r.status != c.status || r.code(t) != c.code || strings.Contains(string(r.body), "sa01s_") {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
 			if c.reason != "" {
@@ -264,12 +298,24 @@ func TestLogin(t *testing.T) {
 			}
 		})
 	}
+	if ev := h.ev.all(); true {
+		var claim audit.Event
+		for _, e := range ev {
+			if e.Reason == "credential of another identity" {
+				claim = e
+				break
+			}
+		}
+		if claim.Actor != "service:worker" || claim.Detail != "asked for gateway" {
+			t.Fatalf("the refused claim is audited as %+v; want the worker, asking for gateway", claim)
+		}
+	}
 }
 
 // TestAccessTable runs every service over every secret and action.
 func TestAccessTable(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	tokens := map[string]string{}
 	for _, s := range []string{"gateway", "worker", "deployer"} {
 		tokens[s] = h.login(s)
@@ -348,7 +394,7 @@ func TestAccessTable(t *testing.T) {
 // same whether it exists or not.
 func TestDeniedLooksLikeMissing(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	tok := h.login("worker")
 	a := h.do("GET", "/v1/secrets/db/gateway/password", tok, nil)
 	b := h.do("GET", "/v1/secrets/db/gateway/nothing-here", tok, nil)
@@ -359,7 +405,7 @@ func TestDeniedLooksLikeMissing(t *testing.T) {
 
 func TestReadWriteFlow(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	gw := h.login("gateway")
 	r := h.do("GET", "/v1/secrets/llm/openai_api_key", gw, nil)
 	m := r.json(t)
@@ -370,7 +416,7 @@ func TestReadWriteFlow(t *testing.T) {
 		t.Fatal("value cacheable")
 	}
 	ev := h.ev.last()
-	if ev.Action != "read" || ev.Secret != "llm/openai_api_key" || ev.Service != "gateway" || !strings.HasPrefix(ev.Actor, "acc_") || ev.RequestID != r.header.Get("X-Request-Id") {
+	if ev.Action != "read" || ev.Secret != "llm/openai_api_key" || ev.Service != "gateway" || ev.Actor != "service:gateway" || ev.RequestID != r.header.Get("X-Request-Id") {
 		t.Fatalf("read event %+v", ev)
 	}
 
@@ -451,7 +497,7 @@ func TestReadWriteFlow(t *testing.T) {
 
 func TestTokens401(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	tok := h.login("gateway")
 	revoked := h.login("gateway")
 	if r := h.do("POST", "/v1/auth/revoke", revoked, nil); r.status != 200 {
@@ -478,7 +524,7 @@ func TestTokens401(t *testing.T) {
 		{"missing", "", "", "missing token", "missing token"},
 		{"malformed", "sa01s_short", "", "invalid token", "invalid token"},
 		{"unknown", "sa01s_" + strings.Repeat("A", 43), "", "invalid token", "invalid token"},
-		{"internal token", internalToken, "", "invalid token", "invalid token"},
+		{"credential", h.creds["gateway"], "", "invalid token", "invalid token"},
 		{"revoked", revoked, "", "revoked token", "token revoked"},
 		{"expired", expiring, "", "expired token", "token expired"},
 		{"basic scheme", "", "Basic " + tok, "missing token", "missing token"},
@@ -523,7 +569,7 @@ func TestTokens401(t *testing.T) {
 
 func TestSelfAndRevokeService(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	a, b := h.login("gateway"), h.login("gateway")
 	w := h.login("worker")
 	r := h.do("GET", "/v1/auth/self", a, nil)
@@ -533,13 +579,18 @@ func TestSelfAndRevokeService(t *testing.T) {
 	}
 	acc := m["accessor"].(string)
 	// a service token cannot revoke a service
-	if r := h.do("POST", "/v1/auth/revoke", w, map[string]string{"service": "gateway"}); r.status != 200 {
-		t.Fatalf("self-revoke with a body: %d", r.status)
+	if r := h.do("POST", "/v1/auth/revoke", w, map[string]string{"service": "gateway"}); r.status != 403 {
+		t.Fatalf("service revoking another service: %d", r.status)
 	}
 	if r := h.do("GET", "/v1/auth/self", a, nil); r.status != 200 {
 		t.Fatal("a service token revoked another service")
 	}
-	r = h.do("POST", "/v1/auth/revoke", internalToken, map[string]string{"service": "gateway"})
+	// nor may an operator other than admin
+	if r := h.do("POST", "/v1/auth/revoke", h.login("alice"), map[string]string{"service": "gateway"}); r.status != 403 {
+		t.Fatalf("auditor revoking a service: %d", r.status)
+	}
+	admin := h.login("admin")
+	r = h.do("POST", "/v1/auth/revoke", admin, map[string]string{"service": "gateway"})
 	if r.status != 200 || r.json(t)["revoked"] != 2.0 {
 		t.Fatalf("revoke service: %d %s", r.status, r.body)
 	}
@@ -548,43 +599,22 @@ func TestSelfAndRevokeService(t *testing.T) {
 			t.Fatal("token of a revoked service still valid")
 		}
 	}
-	r = h.do("POST", "/v1/auth/revoke", internalToken, map[string]string{"accessor": acc})
+	r = h.do("POST", "/v1/auth/revoke", admin, map[string]string{"accessor": acc})
 	if r.status != 200 {
 		t.Fatalf("revoke accessor: %d %s", r.status, r.body)
 	}
-	r = h.do("POST", "/v1/auth/revoke", internalToken, map[string]string{"accessor": "acc_ffffffffffffffff"})
+	r = h.do("POST", "/v1/auth/revoke", admin, map[string]string{"accessor": "acc_ffffffffffffffff"})
 	if r.status != 404 {
 		t.Fatalf("revoke unknown accessor: %d %s", r.status, r.body)
 	}
-	if r := h.do("POST", "/v1/auth/revoke", internalToken, map[string]string{}); r.status != 400 {
-		t.Fatalf("revoke nothing: %d", r.status)
-	}
-}
-
-func TestAuthDisabled(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, false)
-	r := h.do("GET", "/v1/secrets/db/worker/password", "", nil)
-	if r.status != 200 || r.json(t)["value"] != "pw-worker-CANARY-4" {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
-	if ev := h.ev.last(); ev.Actor != "anonymous" {
-		t.Fatalf("event %+v", ev)
-	}
-	r = h.do("GET", "/v1/sys/health", "", nil)
-	m := r.json(t)
-	if r.status != 200 || m["auth_required"] != false || !strings.Contains(fmt.Sprint(m["warning"]), "authentication is disabled") {
-		t.Fatalf("health: %v", m)
-	}
-	// a bad token is still refused
-	if r := h.do("GET", "/v1/secrets/db/worker/password", "sa01s_bad", nil); r.status != 401 {
-		t.Fatalf("bad token with auth off: %d", r.status)
+	if r := h.do("POST", "/v1/auth/revoke", admin, map[string]string{"identity": "gateway", "accessor": acc}); r.status != 400 {
+		t.Fatalf("revoke both: %d", r.status)
 	}
 }
 
 func TestHealth(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	r := h.do("GET", "/v1/sys/health", "", nil)
 	m := r.json(t)
 	if r.status != 200 || m["status"] != "ok" || m["auth_required"] != true || m["warning"] != nil {
@@ -599,11 +629,11 @@ func TestHealth(t *testing.T) {
 
 func TestAuditDownRefusesLogin(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	h.ev.mu.Lock()
 	h.ev.fail = true
 	h.ev.mu.Unlock()
-	r := h.do("POST", "/v1/auth/login", internalToken, map[string]string{"service": "gateway"})
+	r := h.do("POST", "/v1/auth/login", h.creds["gateway"], nil)
 	if r.status != 503 || r.code(t) != CodeUnavailable || strings.Contains(string(r.body), "sa01s_") {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
@@ -614,7 +644,7 @@ func TestAuditDownRefusesLogin(t *testing.T) {
 
 func TestRoutingErrors(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	if r := h.do("GET", "/v1/nope", "", nil); r.status != 404 || r.code(t) != CodeNotFound {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
@@ -629,7 +659,7 @@ func TestRoutingErrors(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	tok := h.login("gateway")
 	h.do("GET", "/v1/secrets/llm/openai_api_key", tok, nil)
 	h.do("GET", "/v1/secrets/db/worker/password", tok, nil)
@@ -661,7 +691,7 @@ func TestMetrics(t *testing.T) {
 // log line, audit event, error body or metric.
 func TestNoLeak(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, true)
+	h := newHarness(t)
 	const canary = "CANARY-put-value-7f3a"
 	dep := h.login("deployer")
 	gw := h.login("gateway")
@@ -675,7 +705,9 @@ func TestNoLeak(t *testing.T) {
 	h.do("GET", "/v1/secrets/llm/openai_api_key", gw, nil)
 	h.do("GET", "/v1/secrets/db/worker/password", gw, nil)
 	h.do("POST", "/v1/auth/login", canary, map[string]string{"service": "gateway"})
-	h.do("POST", "/v1/auth/login", internalToken, `{"service": "`+canary+`"`)
+	h.do("POST", "/v1/auth/login", h.creds["gateway"], `{"service": "`+canary+`"`)
+	h.do("POST", "/v1/auth/login", h.creds["gateway"], `{"service": "`+canary+`"}`)
+	h.do("POST", "/v1/auth/login", "sa01c_"+canary, nil)
 	h.do("POST", "/v1/auth/revoke", "", nil)
 	metrics := h.do("GET", "/metrics", "", nil)
 	var errs bytes.Buffer
@@ -689,7 +721,7 @@ func TestNoLeak(t *testing.T) {
 		"errors":  errs.String(),
 		"metrics": string(metrics.body),
 	} {
-		for _, v := range []string{canary, "sk-openai-CANARY-1", "pw-worker-CANARY-4", internalToken, gw[6:], dep[6:]} {
+		for _, v := range []string{canary, "sk-openai-CANARY-1", "pw-worker-CANARY-4", h.creds["gateway"][6:], gw[6:], dep[6:]} {
 			if strings.Contains(text, v) {
 				t.Errorf("%s hold a value (%.12s...)", where, v)
 			}

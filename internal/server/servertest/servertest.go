@@ -11,6 +11,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -19,26 +20,29 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
-// Server is a running test server: the real secrets service over a SQLite
-// store in a temporary directory, tokens in memory.
+// Server is a running test server: the real secrets service, tokens and
+// identities over a SQLite store in a temporary directory.
 type Server struct {
 	*httptest.Server
-	Secrets *secrets.Service
-	Tokens  *token.Manager
-	Policy  *policy.Holder
-	dir     string
-	db      *sqlite.DB
+	Secrets    *secrets.Service
+	Tokens     *token.Manager
+	Identities *identity.Manager
+	Policy     *policy.Holder
+	// Credentials holds each identity's credential: a service identity
+	// for every service the policy names, and the operator "admin".
+	Credentials map[string]string
+	dir         string
+	db          *sqlite.DB
 }
 
-// Start runs the API with the given policy and internal token; auth is
-// required. rec receives every audit event (nil: none are kept). Close it
-// when done.
-func Start(policyYAML, internalToken string, rec audit.Recorder) (*Server, error) {
-	return StartWith(policyYAML, internalToken, rec, token.Options{})
+// Start runs the API with the given policy. rec receives every audit event
+// (nil: none are kept). Close it when done.
+func Start(policyYAML string, rec audit.Recorder) (*Server, error) {
+	return StartWith(policyYAML, rec, token.Options{})
 }
 
 // StartWith is Start with token options (TTL, max TTL).
-func StartWith(policyYAML, internalToken string, rec audit.Recorder, to token.Options) (*Server, error) {
+func StartWith(policyYAML string, rec audit.Recorder, to token.Options) (*Server, error) {
 	p, err := policy.Parse("policy.yaml", []byte(policyYAML))
 	if err != nil {
 		return nil, err
@@ -62,17 +66,36 @@ func StartWith(policyYAML, internalToken string, rec audit.Recorder, to token.Op
 		return nil, err
 	}
 	sec := secrets.New(db, ring, rec, time.Now)
-	tm := token.NewManager(token.NewMemStore(), to)
+	tm := token.NewManager(db, to)
+	ids := identity.NewManager(db, identity.Options{})
+	creds := map[string]string{}
+	add := func(name string, o identity.AddOptions) error {
+		is, err := ids.Add(context.Background(), name, o)
+		if err == nil {
+			creds[name] = is.Credential.Reveal()
+		}
+		return err
+	}
+	err = add("admin", identity.AddOptions{Kind: identity.Operator, Role: identity.Admin})
+	for _, svc := range p.Services() {
+		if err == nil && svc != "admin" {
+			err = add(svc, identity.AddOptions{Kind: identity.Service})
+		}
+	}
+	if err != nil {
+		db.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	h := policy.Static(p)
 	srv := server.New(server.Deps{
-		Secrets:       sec,
-		Tokens:        tm,
-		Policy:        h,
-		Audit:         rec,
-		AuthRequired:  true,
-		InternalToken: sensitive.New(internalToken),
+		Secrets:    sec,
+		Tokens:     tm,
+		Identities: ids,
+		Policy:     h,
+		Audit:      rec,
 	})
-	return &Server{Server: httptest.NewServer(srv), Secrets: sec, Tokens: tm, Policy: h, dir: dir, db: db}, nil
+	return &Server{Server: httptest.NewServer(srv), Secrets: sec, Tokens: tm, Identities: ids, Policy: h, Credentials: creds, dir: dir, db: db}, nil
 }
 
 // Close stops the server and removes its store.

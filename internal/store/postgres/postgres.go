@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -115,6 +116,33 @@ func openWith(ctx context.Context, cfg *pgxpool.Config, migrations fs.FS) (*DB, 
 		return nil, err
 	}
 	return &DB{Store: st, pool: pool}, nil
+}
+
+// Exists reports whether dsn's database (in its search_path) holds a store:
+// whether it was ever migrated. It creates nothing, so that only init makes
+// a store.
+func Exists(ctx context.Context, dsn string) (bool, error) {
+	cfg, err := ParseConfig(dsn)
+	if err != nil {
+		return false, err
+	}
+	return ExistsConfig(ctx, cfg)
+}
+
+// ExistsConfig is Exists with a parsed pool configuration.
+func ExistsConfig(ctx context.Context, cfg *pgxpool.Config) (bool, error) {
+	pctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(pctx, cfg.ConnConfig)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
+	}
+	defer conn.Close(context.Background())
+	var ok bool
+	if err := conn.QueryRow(pctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("%w: %s", store.ErrUnavailable, reason(err))
+	}
+	return ok, nil
 }
 
 // reason keeps the end of a connection error: what failed, without the

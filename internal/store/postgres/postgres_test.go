@@ -35,3 +35,26 @@ func TestMalformedDSN(t *testing.T) {
 		t.Fatalf("malformed DSN: %v", err)
 	}
 }
+
+// TestExists: a database never migrated holds no store, and Exists does
+// not make one; after Open it does.
+func TestExists(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Config(t)
+	for range 2 {
+		if ok, err := postgres.ExistsConfig(ctx, cfg.Copy()); err != nil || ok {
+			t.Fatalf("Exists on an empty schema = %v, %v", ok, err)
+		}
+	}
+	db, err := postgres.OpenConfig(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if ok, err := postgres.ExistsConfig(ctx, cfg.Copy()); err != nil || !ok {
+		t.Fatalf("Exists after Open = %v, %v", ok, err)
+	}
+	if _, err := postgres.Exists(ctx, "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"); !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Exists on a closed port: %v", err)
+	}
+}
