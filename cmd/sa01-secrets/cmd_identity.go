@@ -27,91 +27,59 @@ func identityCommands(g *globals) []*cobra.Command {
 
 func newInitCommand(g *globals) *cobra.Command {
 	var credFile string
-	cmd := &cobra.Command{
-		Use:   "init [--credential-file FILE]",
-		Short: "Create the store and its first operator, admin",
-		Long: `init creates the store SA01_SECRETS_DB_DSN names (or the default SQLite file),
-records the key SA01_CRYPTO_FERNET_KEY as its active key, and creates the
-first operator, admin (role admin). admin's credential is written to
---credential-file (created 0600), or printed once on stdout: keep it, it is
-not shown again. init refuses a store that has identities. No other verb
-creates a store.`,
-		Example: `  sa01-secrets init --credential-file ~/.config/sa01/admin.credential`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			if cfg.SecretsAddr != "" {
-				return usageError("run init beside the store, with "+config.EnvSecretsAddr+" unset", "init makes a store; it does not run through a server")
-			}
-			ring, err := requireKeys(g)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := openStoreFor(ctx, g, true)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			now := time.Now().UTC()
-			if _, err := st.EnsureKey(ctx, store.KeyInfo{ID: ring.Primary().ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now, Note: "init"}); err != nil {
-				return err
-			}
-			rec, err := openRecorder(ctx, g, st)
-			if err != nil {
-				return err
-			}
-			ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
-			is, err := identity.NewManager(st, identity.Options{}).Init(ctx)
-			if errors.Is(err, identity.ErrInitialized) {
-				return withCode(ExitConflict, errors.New("the store has identities already: it is initialized"),
-					"an admin adds identities with 'sa01-secrets identity add'")
-			}
-			if err != nil {
-				return err
-			}
-			if err := recordLocal(ctx, rec, identityEvent("identity-add", is)); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stderr, "sa01-secrets: store ready under key %s; operator %s created\n", ring.Primary().ID(), is.Identity.Name)
-			return showCredential(g, is.Identity.Name, is.Credential, is.Record.ExpiresAt, credFile)
-		},
-	}
+	cmd := verb("init [--credential-file FILE]", "Create the store and its first operator, admin", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		cfg, err := g.config()
+		if err != nil {
+			return err
+		}
+		if cfg.SecretsAddr != "" {
+			return usageError("run init beside the store, with "+config.EnvSecretsAddr+" unset", "init makes a store; it does not run through a server")
+		}
+		ring, err := requireKeys(g)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		st, err := openStoreFor(ctx, g, true)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		now := time.Now().UTC()
+		if _, err := st.EnsureKey(ctx, store.KeyInfo{ID: ring.Primary().ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now, Note: "init"}); err != nil {
+			return err
+		}
+		rec, err := openRecorder(ctx, g, st)
+		if err != nil {
+			return err
+		}
+		ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
+		is, err := identity.Audited{Manager: identity.NewManager(st, identity.Options{}), Rec: rec}.Init(ctx)
+		if errors.Is(err, identity.ErrInitialized) {
+			return withCode(ExitConflict, errors.New("the store has identities already: it is initialized"),
+				"an admin adds identities with 'sa01-secrets identity add'")
+		}
+		if err != nil {
+			return identityErr(err)
+		}
+		fmt.Fprintf(g.stderr, "sa01-secrets: store ready under key %s; operator %s created\n", ring.Primary().ID(), is.Identity.Name)
+		return showCredential(g, is.Identity.Name, is.Credential, is.Record.ExpiresAt, credFile)
+	})
 	cmd.Flags().StringVar(&credFile, "credential-file", "", "write admin's credential to this file (0600) instead of printing it")
 	return cmd
 }
 
 func newIdentityCommand(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "identity",
-		Short: "Add, list, rotate and revoke identities (services and operators)",
-		Long: `Every caller is an identity with its own credential (sa01c_...): a service,
-whose access the policy grants, or an operator with a role: admin
-(everything), auditor (audit and reports, never a value) or responder
-(incidents and the rotation of a compromised secret, never a value).
-Credentials expire after 180 days unless --lifetime says otherwise; 'status'
-and 'identity list' show those due. With SA01_SECRETS_ADDR set these verbs go
-through the server (admin only); otherwise they work on the local store,
-audited as local:USER. docs/identities.md has the details.`,
-	}
-	cmd.AddCommand(newIdentityAddCommand(g), newIdentityListCommand(g), newIdentityRotateCommand(g), newIdentityRevokeCommand(g))
-	return cmd
+	return group("identity", "Add, list, rotate and revoke identities (services and operators)",
+		newIdentityAddCommand(g), newIdentityListCommand(g), newIdentityRotateCommand(g), newIdentityRevokeCommand(g))
 }
 
 func newIdentityAddCommand(g *globals) *cobra.Command {
 	var svc, op bool
 	var role, credFile string
 	var lifetime time.Duration
-	cmd := &cobra.Command{
-		Use:   "add NAME --service | --operator --role ROLE [--credential-file FILE]",
-		Short: "Create an identity and print (or write) its credential, once",
-		Example: `  sa01-secrets identity add gateway --service --credential-file /etc/sa01/gateway.credential
-  sa01-secrets identity add alice --operator --role auditor`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := verb("add NAME --service | --operator --role ROLE [--credential-file FILE]", "Create an identity and print (or write) its credential, once",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
 			if svc == op {
 				return usageError("give --service, or --operator --role ROLE", "an identity is a service or an operator")
 			}
@@ -126,8 +94,7 @@ func newIdentityAddCommand(g *globals) *cobra.Command {
 				}
 				return showCredential(g, args[0], is.cred, is.expires, credFile)
 			})
-		},
-	}
+		})
 	f := cmd.Flags()
 	f.BoolVar(&svc, "service", false, "a service: the policy grants its access")
 	f.BoolVar(&op, "operator", false, "a person, with --role")
@@ -139,11 +106,8 @@ func newIdentityAddCommand(g *globals) *cobra.Command {
 
 func newIdentityListCommand(g *globals) *cobra.Command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "list [--format table|json]",
-		Short: "List identities and their credentials' expiry, never a credential",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := verb("list [--format table|json]", "List identities and their credentials' expiry, never a credential",
+		cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "json" {
 				return usageError("", "--format: want table or json")
 			}
@@ -154,8 +118,7 @@ func newIdentityListCommand(g *globals) *cobra.Command {
 				}
 				return printIdentities(g, ids, format)
 			})
-		},
-	}
+		})
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	return cmd
 }
@@ -163,15 +126,8 @@ func newIdentityListCommand(g *globals) *cobra.Command {
 func newIdentityRotateCommand(g *globals) *cobra.Command {
 	var grace time.Duration
 	var credFile string
-	cmd := &cobra.Command{
-		Use:   "rotate NAME [--grace 24h] [--credential-file FILE]",
-		Short: "Issue a new credential; the old one keeps working for --grace",
-		Long: `rotate issues a new credential for NAME and prints it once (or writes it to
---credential-file, 0600). The previous credentials keep working for --grace
-(default 24h, so that a rolling restart loses nothing), then expire;
---grace 0 ends them at once.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := verb("rotate NAME [--grace 24h] [--credential-file FILE]", "Issue a new credential; the old one keeps working for --grace",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
 			return withIdentities(cmd.Context(), g, func(b identityBackend) error {
 				is, err := b.rotate(args[0], grace)
 				if err != nil {
@@ -180,19 +136,15 @@ func newIdentityRotateCommand(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stderr, "sa01-secrets: the previous credentials of %s stop working at %s\n", args[0], time.Now().Add(grace).UTC().Format(time.RFC3339))
 				return showCredential(g, args[0], is.cred, is.expires, credFile)
 			})
-		},
-	}
+		})
 	cmd.Flags().DurationVar(&grace, "grace", identity.DefaultGrace, "how long the previous credentials keep working")
 	cmd.Flags().StringVar(&credFile, "credential-file", "", "write the new credential to this file (0600) instead of printing it")
 	return cmd
 }
 
 func newIdentityRevokeCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "revoke NAME",
-		Short: "Revoke an identity, every credential and every token of it, at once",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	return verb("revoke NAME", "Revoke an identity, every credential and every token of it, at once",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
 			return withIdentities(cmd.Context(), g, func(b identityBackend) error {
 				n, err := b.revoke(args[0])
 				if err != nil {
@@ -201,8 +153,7 @@ func newIdentityRevokeCommand(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "revoked %s: every credential, and %d live token(s)\n", args[0], n)
 				return nil
 			})
-		},
-	}
+		})
 }
 
 // issued is a new credential, for showCredential.
@@ -245,7 +196,7 @@ func withIdentities(ctx context.Context, g *globals, fn func(identityBackend) er
 		return err
 	}
 	ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
-	return fn(localIdentities{ctx, identity.NewManager(st, identity.Options{}), rec})
+	return fn(localIdentities{ctx, identity.Audited{Manager: identity.NewManager(st, identity.Options{}), Rec: rec}})
 }
 
 type remoteIdentities struct {
@@ -282,28 +233,20 @@ func identityRemoteErr(err error, what string) error {
 
 type localIdentities struct {
 	ctx context.Context
-	m   *identity.Manager
-	rec audit.Recorder
+	a   identity.Audited
 }
 
 func (l localIdentities) add(name string, kind identity.Kind, role identity.Role, lifetime time.Duration) (issued, error) {
-	is, err := l.m.Add(l.ctx, name, identity.AddOptions{Kind: kind, Role: role, Lifetime: lifetime})
-	if err != nil {
-		return issued{}, identityErr(err)
-	}
-	if err := recordLocal(l.ctx, l.rec, identityEvent("identity-add", is)); err != nil {
-		_, _ = l.m.Revoke(l.ctx, name) // an unaudited identity must not live
-		return issued{}, err
-	}
-	return issued{is.Credential, is.Record.ExpiresAt}, nil
+	is, err := l.a.Add(l.ctx, name, identity.AddOptions{Kind: kind, Role: role, Lifetime: lifetime})
+	return issued{is.Credential, is.Record.ExpiresAt}, identityErr(err)
 }
 
 func (l localIdentities) list() ([]client.Identity, error) {
-	ids, err := l.m.List(l.ctx)
+	ids, err := l.a.List(l.ctx)
 	if err != nil {
 		return nil, err
 	}
-	creds, err := l.m.Credentials(l.ctx, "")
+	creds, err := l.a.Credentials(l.ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -318,33 +261,23 @@ func (l localIdentities) list() ([]client.Identity, error) {
 		out = append(out, client.Identity{Name: id.Name, Kind: string(id.Kind), Role: string(id.Role), CreatedAt: id.CreatedAt,
 			RevokedAt: optTime(id.RevokedAt), Credentials: by[id.Name]})
 	}
-	return out, recordLocal(l.ctx, l.rec, audit.Event{Action: "identity-list", Outcome: audit.Success})
+	return out, identityErr(l.a.Listed(l.ctx))
 }
 
 func (l localIdentities) rotate(name string, grace time.Duration) (issued, error) {
-	is, err := l.m.Rotate(l.ctx, name, grace)
-	if err != nil {
-		return issued{}, identityErr(err)
-	}
-	ev := audit.Event{Action: "identity-rotate", Outcome: audit.Success,
-		Detail: "identity " + name + ", credential " + is.Record.ID + ", previous ones valid for " + grace.String()}
-	if err := recordLocal(l.ctx, l.rec, ev); err != nil {
-		return issued{}, err // the new credential is never shown: unusable
-	}
-	return issued{is.Credential, is.Record.ExpiresAt}, nil
+	is, err := l.a.Rotate(l.ctx, name, grace)
+	return issued{is.Credential, is.Record.ExpiresAt}, identityErr(err)
 }
 
 func (l localIdentities) revoke(name string) (int, error) {
-	n, err := l.m.Revoke(l.ctx, name)
-	if err != nil {
-		return 0, identityErr(err)
-	}
-	return n, recordLocal(l.ctx, l.rec, audit.Event{Action: "identity-revoke", Outcome: audit.Success,
-		Detail: "identity " + name + ", every credential and token"})
+	n, err := l.a.Revoke(l.ctx, name)
+	return n, identityErr(err)
 }
 
 func identityErr(err error) error {
 	switch {
+	case errors.Is(err, audit.ErrNotRecorded):
+		return withCode(ExitUnavailable, err, "check the store and "+config.EnvAuditFile)
 	case errors.Is(err, identity.ErrInvalid):
 		return withCode(ExitUsage, err, "")
 	case errors.Is(err, identity.ErrExists):
@@ -355,23 +288,6 @@ func identityErr(err error) error {
 		return withCode(ExitConflict, err, "a revoked identity stays revoked; add a new one")
 	}
 	return err
-}
-
-// identityEvent is the audit event of a new identity: never its credential.
-func identityEvent(action string, is identity.Issued) audit.Event {
-	d := "identity " + is.Identity.Name + " (" + string(is.Identity.Kind)
-	if is.Identity.Role != "" {
-		d += ", role " + string(is.Identity.Role)
-	}
-	return audit.Event{Action: action, Outcome: audit.Success, Detail: d + "), credential " + is.Record.ID}
-}
-
-// recordLocal records an event of a local verb; an error refuses the verb.
-func recordLocal(ctx context.Context, rec audit.Recorder, ev audit.Event) error {
-	if err := rec.Record(ctx, audit.Stamp(ctx, ev)); err != nil {
-		return withCode(ExitUnavailable, audit.ErrNotRecorded, "check the store and "+config.EnvAuditFile)
-	}
-	return nil
 }
 
 // showCredential writes a new credential to file (0600, atomically) or

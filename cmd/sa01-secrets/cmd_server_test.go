@@ -188,6 +188,7 @@ func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
 	t.Parallel()
 	var o, e bytes.Buffer
 	env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "HOME": t.TempDir()}
+	initStore(t, func(k string) string { return env[k] })
 	code := run(context.Background(), []string{"serve", "--listen", "0.0.0.0:0"}, nil, &o, &e, func(k string) string { return env[k] })
 	if code != ExitUsage || !strings.Contains(e.String(), "not a loopback address") || !strings.Contains(e.String(), "hint:") {
 		t.Fatalf("code %d: %s", code, e.String())

@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,8 +14,8 @@ import (
 
 // TestRemoteRefusesRedirect: with SA01_SECRETS_ADDR pointing at a server
 // that redirects to another port, the CLI sends no credential there (not
-// the internal token at login, not SA01_SECRETS_TOKEN), fails, and names
-// the location.
+// the credential at login, not SA01_SECRETS_TOKEN), fails, and names the
+// location.
 func TestRemoteRefusesRedirect(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
@@ -27,8 +29,12 @@ func TestRemoteRefusesRedirect(t *testing.T) {
 		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
 	defer front.Close()
+	credFile := filepath.Join(t.TempDir(), "cred")
+	if err := os.WriteFile(credFile, []byte("sa01c_CANARY"+strings.Repeat("x", 37)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, cred := range []map[string]string{
-		{"SA01_AUTH_INTERNAL_TOKEN": "internal-CANARY-0123456789abcdef"},
+		{"SA01_SECRETS_CREDENTIAL_FILE": credFile},
 		{"SA01_SECRETS_TOKEN": "sa01s_CANARY"},
 	} {
 		env := map[string]string{"SA01_SECRETS_ADDR": front.URL, "HOME": t.TempDir()}

@@ -12,10 +12,10 @@ import (
 
 // Audit actions of the identity routes.
 const (
-	actionIdentityList   = "identity-list"
-	actionIdentityAdd    = "identity-add"
-	actionIdentityRotate = "identity-rotate"
-	actionIdentityRevoke = "identity-revoke"
+	actionIdentityList   = identity.ActionList
+	actionIdentityAdd    = identity.ActionAdd
+	actionIdentityRotate = identity.ActionRotate
+	actionIdentityRevoke = identity.ActionRevoke
 )
 
 type credentialView struct {
@@ -153,12 +153,7 @@ func (s *Server) handleAddIdentity(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, identityError(err))
 		return
 	}
-	detail := "identity " + is.Identity.Name + " (" + string(is.Identity.Kind)
-	if is.Identity.Role != "" {
-		detail += ", role " + string(is.Identity.Role)
-	}
-	detail += "), credential " + is.Record.ID
-	if err := s.record(ctx, audit.Event{Action: actionIdentityAdd, Outcome: audit.Success, Detail: detail}); err != nil {
+	if err := s.record(ctx, identity.AddedEvent(is)); err != nil {
 		_, _ = s.d.Identities.Revoke(ctx, is.Identity.Name) // an unaudited identity must not live
 		writeError(w, r, err)
 		return
@@ -207,7 +202,7 @@ func (s *Server) handleIdentityOp(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, identityError(err))
 			return
 		}
-		_ = s.record(ctx, audit.Event{Action: action, Outcome: audit.Success, Detail: "identity " + name + ", every credential and token"})
+		_ = s.record(ctx, identity.RevokedEvent(name))
 		writeJSON(w, http.StatusOK, map[string]any{"identity": name, "revoked_tokens": n})
 		return
 	}
@@ -227,8 +222,7 @@ func (s *Server) handleIdentityOp(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, identityError(err))
 		return
 	}
-	if err := s.record(ctx, audit.Event{Action: action, Outcome: audit.Success,
-		Detail: "identity " + name + ", credential " + is.Record.ID + ", previous ones valid for " + grace.String()}); err != nil {
+	if err := s.record(ctx, identity.RotatedEvent(name, is, grace)); err != nil {
 		writeError(w, r, err) // the new credential is never shown: unusable
 		return
 	}
