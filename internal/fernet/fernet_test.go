@@ -678,3 +678,21 @@ func TestEncryptStampsNow(t *testing.T) {
 		t.Fatalf("Encrypt stamped %v (%v), want within [%d, %d]", ts, err, before, after)
 	}
 }
+
+func TestInspect(t *testing.T) {
+	k := GenerateKey()
+	at := time.Unix(1700000000, 0).UTC()
+	tok := k.EncryptAt([]byte("v"), at)
+	if ts, ok := Inspect(tok); !ok || !ts.Equal(at) {
+		t.Fatalf("Inspect(token) = %v, %v; want %v, true", ts, ok, at)
+	}
+	long := k.EncryptAt(make([]byte, 4000), at)
+	if ts, ok := Inspect(long); !ok || !ts.Equal(at) {
+		t.Fatalf("Inspect(long token) = %v, %v", ts, ok)
+	}
+	for _, s := range []string{"", "sk-plaintext-api-key", string(tok[:len(tok)-4]), "A" + string(tok[1:])} {
+		if _, ok := Inspect([]byte(s)); ok {
+			t.Errorf("Inspect(%.12q...) = ok; want not a token", s)
+		}
+	}
+}

@@ -191,3 +191,26 @@ func (op *opState) attempt(s *keyState, raw []byte, inPlace bool, ts uint64, ttl
 	}
 	return msg, opened
 }
+
+// Inspect reports whether tok has the structure of a Fernet token
+// (canonical URL-safe base64, the version byte, whole AES blocks and a MAC)
+// and returns the time written in it. Neither is authenticated: only a key
+// can say whether the token is genuine.
+func Inspect(tok []byte) (time.Time, bool) {
+	tok = trimSpace(tok)
+	if !plausible(tok) || len(tok) > 1<<20 {
+		return time.Time{}, false
+	}
+	var buf [512]byte
+	b := buf[:0]
+	if n := len(tok) / 4 * 3; n <= len(buf) {
+		b = buf[:n]
+	} else {
+		b = make([]byte, n)
+	}
+	raw, ok := decodeTokenInto(b, tok)
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(timestamp(raw)), 0).UTC(), true
+}
