@@ -101,8 +101,9 @@ FROM (SELECT to_regclass($1)::oid AS oid) r WHERE r.oid IS NOT NULL`,
 func (c *pgConn) Close() error { c.pool.Close(); return nil }
 
 func (c *pgConn) Scan(ctx context.Context, n int, fn func([]Item) error) error {
-	first := fmt.Sprintf(`SELECT %[1]s::text, %[2]s FROM %[3]s WHERE %[2]s IS NOT NULL ORDER BY %[1]s LIMIT $1`, c.key, c.col, c.table)
-	next := fmt.Sprintf(`SELECT %[1]s::text, %[2]s FROM %[3]s WHERE %[2]s IS NOT NULL AND %[1]s > ($2::text)::%[4]s ORDER BY %[1]s LIMIT $1`, c.key, c.col, c.table, c.keyType)
+	// ORDER BY t.key, not key: the output column named key is its text.
+	first := fmt.Sprintf(`SELECT t.%[1]s::text AS k, t.%[2]s AS v FROM %[3]s AS t WHERE t.%[2]s IS NOT NULL ORDER BY t.%[1]s LIMIT $1`, c.key, c.col, c.table)
+	next := fmt.Sprintf(`SELECT t.%[1]s::text AS k, t.%[2]s AS v FROM %[3]s AS t WHERE t.%[2]s IS NOT NULL AND t.%[1]s > ($2::text)::%[4]s ORDER BY t.%[1]s LIMIT $1`, c.key, c.col, c.table, c.keyType)
 	var last *string
 	for {
 		var rows pgx.Rows
@@ -175,4 +176,10 @@ RETURNING v.k`, c.table, c.col, c.key, c.keyType)
 		return nil, fmt.Errorf("compare-and-swap on %s: %s", c.t.Table, pgErr(err))
 	}
 	return out, nil
+}
+
+// set writes one value as the application would (tests).
+func (c *pgConn) set(key, v string) error {
+	_, err := c.pool.Exec(context.Background(), fmt.Sprintf(`UPDATE %s SET %s = $2 WHERE %s = ($1::text)::%s`, c.table, c.col, c.key, c.keyType), key, v)
+	return err
 }

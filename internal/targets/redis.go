@@ -54,6 +54,15 @@ end
 return out
 `)
 
+func init() {
+	// go-redis logs dial failures on its own; ours carry the target's name.
+	redis.SetLogger(quiet{})
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 type redisConn struct {
 	t  Target
 	rc *redis.Client
@@ -65,6 +74,7 @@ func openRedis(ctx context.Context, t Target, conn sensitive.String) (Conn, erro
 		return nil, fmt.Errorf("the secret %s does not hold a redis:// URL", t.Secret)
 	}
 	opt.DisableIdentity = true
+	opt.MaxRetries = 1
 	rc := redis.NewClient(opt)
 	if err := rc.Ping(ctx).Err(); err != nil {
 		rc.Close()
@@ -175,4 +185,12 @@ func (c *redisConn) Swap(ctx context.Context, swaps []Swap) ([]bool, error) {
 		out[i] = v == int64(1)
 	}
 	return out, nil
+}
+
+// set writes one value as the application would (tests).
+func (c *redisConn) set(key, v string) error {
+	if c.t.Kind == KindRedisHash {
+		return c.rc.HSet(context.Background(), c.t.Hash, key, v).Err()
+	}
+	return c.rc.Set(context.Background(), key, v, redis.KeepTTL).Err()
 }

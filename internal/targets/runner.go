@@ -298,6 +298,7 @@ func (r *Runner) reencrypt(ctx context.Context, t Target) (Result, error) {
 		return fail(err)
 	}
 	defer c.Close()
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -376,6 +377,9 @@ func (r *Runner) reencrypt(ctx context.Context, t Target) (Result, error) {
 	}
 	wg.Wait()
 	res.Seconds = time.Since(start).Seconds()
+	if err := parent.Err(); err != nil {
+		return fail(err)
+	}
 	// The first real cause: a swap or scan error cancels the others.
 	for _, e := range []error{swapErr, scanErr, cryptErr, ctx.Err()} {
 		if e != nil && !errors.Is(e, context.Canceled) {
