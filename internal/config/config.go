@@ -44,6 +44,7 @@ const (
 	EnvSecretsToken       = "SA01_SECRETS_TOKEN"               // secret: a token (sa01-secrets login makes one)
 	EnvCredentialFile     = "SA01_SECRETS_CREDENTIAL_FILE"     // a file (0600) holding the caller's credential
 	EnvScanKey            = "SA01_SECRETS_SCAN_KEY"            // secret: keys the scanner's fingerprints (baselines, JSON, SARIF)
+	EnvTargetsFile        = "SA01_SECRETS_TARGETS_FILE"        // YAML: where the platform keeps Fernet tokens of its own
 )
 
 // PlatformVars are the platform's own variables. sa01-secrets never reads
@@ -54,7 +55,7 @@ var PlatformVars = []string{"SA01_DB_DSN", "SA01_REDIS_URL", "SA01_KAFKA_BOOTSTR
 var secretVars = []string{EnvFernetKey, EnvFernetPreviousKeys, EnvDBDSN, EnvSecretsToken, EnvScanKey}
 
 // plainVars are the others, in Describe's order after the keys.
-var plainVars = []string{EnvPolicyFile, EnvAuditFile, EnvAuditKafka, EnvAuditKafkaTopic, EnvListen, EnvTokenTTL, EnvTokenMaxTTL,
+var plainVars = []string{EnvPolicyFile, EnvTargetsFile, EnvAuditFile, EnvAuditKafka, EnvAuditKafkaTopic, EnvListen, EnvTokenTTL, EnvTokenMaxTTL,
 	EnvLogLevel, EnvLogFormat, EnvSecretsAddr, EnvCredentialFile}
 
 // Vars returns every variable Load reads, the NAME_FILE forms included.
@@ -93,6 +94,7 @@ type Config struct {
 	AuditKafkaTopic string
 	AuditFile       string
 	PolicyFile      string
+	TargetsFile     string
 	SecretsAddr     string
 	Listen          string
 	TokenTTL        time.Duration
@@ -159,6 +161,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.AuditFile = strings.TrimSpace(getenv(EnvAuditFile))
 	c.PolicyFile = strings.TrimSpace(getenv(EnvPolicyFile))
+	c.TargetsFile = strings.TrimSpace(getenv(EnvTargetsFile))
 	c.SecretsAddr = strings.TrimRight(strings.TrimSpace(getenv(EnvSecretsAddr)), "/")
 	if c.SecretsAddr != "" && !strings.HasPrefix(c.SecretsAddr, "http://") && !strings.HasPrefix(c.SecretsAddr, "https://") {
 		errs = append(errs, &Error{EnvSecretsAddr, "want an http:// or https:// URL"})
@@ -334,6 +337,7 @@ func (c *Config) Describe() []Setting {
 	add(EnvSecretsToken, setOrUnset(!c.Token.IsZero()))
 	add(EnvScanKey, setOrUnset(!c.ScanKey.IsZero()))
 	add(EnvPolicyFile, orUnset(c.PolicyFile))
+	add(EnvTargetsFile, orUnset(c.TargetsFile))
 	add(EnvAuditFile, orUnset(c.AuditFile))
 	add(EnvAuditKafka, orUnset(strings.Join(c.AuditKafka, ",")))
 	add(EnvAuditKafkaTopic, c.AuditKafkaTopic)

@@ -45,6 +45,7 @@ func TestEveryVariable(t *testing.T) {
 		EnvAuditKafkaTopic:    "audit.topic",
 		EnvAuditFile:          "/var/log/audit.jsonl",
 		EnvPolicyFile:         "/etc/sa01/policy.yaml",
+		EnvTargetsFile:        " /etc/sa01/targets.yaml ",
 		EnvSecretsAddr:        "https://secrets.internal:8200/",
 		EnvListen:             "0.0.0.0:9000",
 		EnvTokenTTL:           "30m",
@@ -65,7 +66,7 @@ func TestEveryVariable(t *testing.T) {
 	}
 	if c.Token.Reveal() != "sa01s-token" || c.CredentialFile != "/run/secrets/gateway.cred" || c.DBDSN.Reveal() != "postgresql://user:pw@host:5432/db" ||
 		strings.Join(c.AuditKafka, "|") != "k1:9092|k2:9092" ||
-		c.AuditKafkaTopic != "audit.topic" || c.AuditFile != "/var/log/audit.jsonl" || c.PolicyFile != "/etc/sa01/policy.yaml" ||
+		c.AuditKafkaTopic != "audit.topic" || c.AuditFile != "/var/log/audit.jsonl" || c.PolicyFile != "/etc/sa01/policy.yaml" || c.TargetsFile != "/etc/sa01/targets.yaml" ||
 		c.SecretsAddr != "https://secrets.internal:8200" || c.Listen != "0.0.0.0:9000" || c.TokenTTL != 30*time.Minute ||
 		c.TokenMaxTTL != 2*time.Hour || c.LogLevel != "debug" || c.LogFormat != "json" {
 		t.Fatalf("loaded: %+v", c)
