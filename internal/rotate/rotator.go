@@ -12,6 +12,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
 
 // Audit actions of the rotation verbs.
@@ -51,6 +52,15 @@ type Rotator struct {
 	// Step, if set, is called as each durable step completes: "staged",
 	// "reencrypted", "promoted-env", "promoted-store".
 	Step func(step string)
+	// Targets, if set, is the platform's own data under the keys: Retire
+	// refuses while a target holds a token under the key.
+	Targets *Targets
+	// Keys is the environment's ring, which reads the targets when no env
+	// file is given.
+	Keys *fernet.Ring
+	// TargetProgress, if set, is called after every batch ReencryptTargets
+	// writes.
+	TargetProgress func(targets.Progress)
 }
 
 func (r *Rotator) now() time.Time {
@@ -712,6 +722,9 @@ type RetireReport struct {
 	Versions       int64  `json:"versions_still_under_key"`
 	RemovedFromEnv bool   `json:"removed_from_env_file"`
 	Already        bool   `json:"already_retired"`
+	// TargetTokens: tokens each target still holds under the key (or,
+	// the key not loaded, that no loaded key opens).
+	TargetTokens map[string]int64 `json:"target_tokens,omitempty"`
 }
 
 // Retire records key id retired and, with envPath, removes it from the env
@@ -770,6 +783,9 @@ func (r *Rotator) Retire(ctx context.Context, id, envPath string, force bool, re
 		if rep.Versions > 0 && !force {
 			return rep, &KeyStateError{KeyID: id, Forceable: true,
 				Reason: fmt.Sprintf("%d versions still use it; run 'reencrypt' first", rep.Versions)}
+		}
+		if err := r.checkTargets(ctx, s.ring, id, force, rep); err != nil {
+			return rep, err
 		}
 		if info.RetainUntil.After(now) && !force {
 			return rep, &KeyStateError{KeyID: id, Forceable: true,

@@ -9,6 +9,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
 
 // StatusStore is what Status reads.
@@ -60,6 +61,9 @@ type StatusReport struct {
 	// Credentials are identities' credentials that expire within 14 days
 	// (due) or have expired (overdue), when the store keeps identities.
 	Credentials []CredentialStatus `json:"credentials"`
+	// Targets: the platform's own data (AddTargets), when a targets file
+	// is set.
+	Targets []targets.Report `json:"targets,omitempty"`
 }
 
 // CredentialStatus is a credential due for rotation: never the credential.
