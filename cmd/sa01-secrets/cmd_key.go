@@ -59,6 +59,7 @@ func (f *rotationFlags) check() error {
 // rotator returns the rotation engine over the local store.
 func rotator(g *globals, l *local, f *rotationFlags) *rotate.Rotator {
 	r := &rotate.Rotator{Store: l.st, Bind: secrets.Bind, NewBinder: func() rotate.Binder { return secrets.NewBinder() }, Recorder: l.rec, BatchSize: f.batchSize, Wait: f.wait}
+	r.Targets, r.Keys = targetsFor(g, l)
 	if !f.quiet {
 		r.Progress = rotate.NewProgressBar(g.stderr).Update
 	}
@@ -152,6 +153,9 @@ func newKeyListCommand(g *globals) *cobra.Command {
 		}
 		rep, err := rotate.Status(e.ctx, e.st, ring, time.Now())
 		if err != nil {
+			return err
+		}
+		if err := addTargetStatus(g, e, rep, ring); err != nil {
 			return err
 		}
 		if format == "json" {

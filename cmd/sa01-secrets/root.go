@@ -112,6 +112,8 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.AddCommand(identityCommands(g)...)
 	root.AddCommand(auditCommands(g)...)
 	root.AddCommand(scanCommands(g)...)
+	root.AddCommand(targetCommands(g)...)
+	hookTargets(root, g)
 	addHelp(root)
 	return root
 }

@@ -19,6 +19,9 @@ import (
 type Targets struct {
 	List    []targets.Target
 	Resolve targets.Resolver
+	// Err, if set, says why the targets file could not be read: every
+	// use of the targets fails with it (a retire is refused).
+	Err error
 }
 
 func (ts *Targets) runner(ring *fernet.Ring, r *Rotator) *targets.Runner {
@@ -61,8 +64,14 @@ func (ts *Targets) keyUse(ctx context.Context, r *Rotator, ring *fernet.Ring, id
 // checkTargets is Retire's check of the targets: refused (forceable) while
 // one holds tokens under the key.
 func (r *Rotator) checkTargets(ctx context.Context, ring *fernet.Ring, id string, force bool, rep *RetireReport) error {
-	if r.Targets == nil || len(r.Targets.List) == 0 {
+	if r.Targets == nil || len(r.Targets.List) == 0 && r.Targets.Err == nil {
 		return nil
+	}
+	if err := r.Targets.Err; err != nil {
+		if force {
+			return nil
+		}
+		return &KeyStateError{KeyID: id, Forceable: true, Reason: "cannot check the targets: " + err.Error()}
 	}
 	if ring == nil {
 		ring = r.Keys
@@ -104,6 +113,9 @@ type TargetsResult struct {
 // error is ErrTargetFailures after every target has been done.
 func (r *Rotator) ReencryptTargets(ctx context.Context, o ReencryptOptions, names []string) (res *TargetsResult, err error) {
 	res = &TargetsResult{}
+	if r.Targets != nil && r.Targets.Err != nil {
+		return res, r.Targets.Err
+	}
 	if r.Targets == nil || len(r.Targets.List) == 0 {
 		return res, errors.New("no targets: set SA01_SECRETS_TARGETS_FILE to the targets file")
 	}
@@ -172,6 +184,9 @@ func movedDetail(m map[string]int64) string {
 
 // TargetsStatus reads every target under ring.
 func (ts *Targets) Status(ctx context.Context, ring *fernet.Ring) ([]targets.Report, error) {
+	if ts.Err != nil {
+		return nil, ts.Err
+	}
 	return ts.runner(ring, nil).Status(ctx, ts.List)
 }
 
