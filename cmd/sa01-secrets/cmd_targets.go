@@ -85,7 +85,9 @@ func targetsFor(g *globals, e *local) (*rotate.Targets, *fernet.Ring) {
 	if err != nil {
 		return &rotate.Targets{Err: err}, cfg.Keys
 	}
-	return &rotate.Targets{List: f.Targets, Resolve: storeResolver(g, e, cfg.Keys)}, cfg.Keys
+	return &rotate.Targets{List: f.Targets, ResolveWith: func(ring *fernet.Ring) targets.Resolver {
+		return storeResolver(g, e, ring)
+	}}, cfg.Keys
 }
 
 // targetsRing is the ring of --env-file, or the environment's.
@@ -134,8 +136,7 @@ unreadable tokens or cannot be read. It never prints a value.`,
 				return err
 			}
 			defer e.Close()
-			cfg, _ := g.config()
-			ts := &rotate.Targets{List: f.Targets, Resolve: storeResolver(g, e, cfg.Keys)}
+			ts := &rotate.Targets{List: f.Targets, Resolve: storeResolver(g, e, ring)}
 			reps, err := ts.Status(e.ctx, ring)
 			if err != nil {
 				return err

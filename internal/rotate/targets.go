@@ -19,6 +19,9 @@ import (
 type Targets struct {
 	List    []targets.Target
 	Resolve targets.Resolver
+	// ResolveWith, if set, is used instead of Resolve: it reads the
+	// connection strings with the ring the verb loaded (an env file's).
+	ResolveWith func(ring *fernet.Ring) targets.Resolver
 	// Err, if set, says why the targets file could not be read: every
 	// use of the targets fails with it (a retire is refused).
 	Err error
@@ -26,8 +29,11 @@ type Targets struct {
 
 func (ts *Targets) runner(ring *fernet.Ring, r *Rotator) *targets.Runner {
 	tr := &targets.Runner{Ring: ring, Resolve: ts.Resolve}
+	if ts.ResolveWith != nil {
+		tr.Resolve = ts.ResolveWith(ring)
+	}
 	if r != nil {
-		tr.Now, tr.BatchSize, tr.Workers = r.now, r.BatchSize, r.Workers
+		tr.Now, tr.BatchSize, tr.Workers, tr.Writers = r.now, r.BatchSize, r.Workers, r.Writers
 	}
 	return tr
 }

@@ -22,19 +22,30 @@ func Connect(ctx context.Context, t Target, conn sensitive.String) (Conn, error)
 	return nil, fmt.Errorf("unknown kind %q", t.Kind)
 }
 
-// hashSwap sets each field (ARGV[i]) to its new token (ARGV[i+2]) only if
-// it still holds the old one (ARGV[i+1]); it returns a 0/1 per field. A
-// script runs whole or not at all: a client killed meanwhile changes
-// nothing half-way.
+// hashSwap sets each field (ARGV[3i-2]) to its new token (ARGV[3i]) only
+// if it still holds the old one (ARGV[3i-1]); it returns a 0/1 per field.
+// It reads with HMGET and writes with HSET, a chunk of fields per call
+// (Lua's unpack is bounded). A script runs whole or not at all: a client
+// killed meanwhile changes nothing half-way.
 var hashSwap = redis.NewScript(`
 local out = {}
-for i = 1, #ARGV, 3 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i+1] then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+2])
-    out[#out+1] = 1
-  else
-    out[#out+1] = 0
+local n = #ARGV / 3
+for lo = 1, n, 1000 do
+  local hi = math.min(lo + 999, n)
+  local fields = {}
+  for i = lo, hi do fields[#fields+1] = ARGV[3*i-2] end
+  local cur = redis.call('HMGET', KEYS[1], unpack(fields))
+  local set = {}
+  for i = lo, hi do
+    if cur[i-lo+1] == ARGV[3*i-1] then
+      set[#set+1] = ARGV[3*i-2]
+      set[#set+1] = ARGV[3*i]
+      out[i] = 1
+    else
+      out[i] = 0
+    end
   end
+  if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
 end
 return out
 `)
@@ -43,12 +54,18 @@ return out
 // ARGV[2i-1], keeping its time to live.
 var keySwap = redis.NewScript(`
 local out = {}
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[2*i-1] then
-    redis.call('SET', KEYS[i], ARGV[2*i], 'KEEPTTL')
-    out[#out+1] = 1
-  else
-    out[#out+1] = 0
+for lo = 1, #KEYS, 1000 do
+  local hi = math.min(lo + 999, #KEYS)
+  local keys = {}
+  for i = lo, hi do keys[#keys+1] = KEYS[i] end
+  local cur = redis.call('MGET', unpack(keys))
+  for i = lo, hi do
+    if cur[i-lo+1] == ARGV[2*i-1] then
+      redis.call('SET', KEYS[i], ARGV[2*i], 'KEEPTTL')
+      out[i] = 1
+    else
+      out[i] = 0
+    end
   end
 end
 return out

@@ -51,6 +51,7 @@ type Runner struct {
 	Open      func(ctx context.Context, t Target, conn sensitive.String) (Conn, error)
 	BatchSize int // items per scan batch and per compare-and-swap (default 1000)
 	Workers   int // crypto workers (default GOMAXPROCS)
+	Writers   int // concurrent compare-and-swap batches (default 2)
 	// Progress, if set, is called after every batch a re-encryption writes.
 	Progress func(Progress)
 	Now      func() time.Time
@@ -127,6 +128,13 @@ func (r *Runner) workers() int {
 		return r.Workers
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+func (r *Runner) writers() int {
+	if r.Writers > 0 {
+		return r.Writers
+	}
+	return 2
 }
 
 func (r *Runner) now() time.Time {
@@ -347,34 +355,51 @@ func (r *Runner) reencrypt(ctx context.Context, t Target) (Result, error) {
 		}
 	}()
 
+	// Writers: batches hold disjoint keys, so two swaps at once never
+	// race each other; PostgreSQL uses a core per writer.
 	var swapErr error
-	for w := range toSwap {
-		if swapErr != nil {
-			continue // drain
-		}
-		var applied []bool
-		if len(w.swaps) > 0 {
-			applied, swapErr = c.Swap(ctx, w.swaps)
-			if swapErr != nil {
-				cancel()
-				continue
+	var sw sync.WaitGroup
+	for range r.writers() {
+		sw.Add(1)
+		go func() {
+			defer sw.Done()
+			for w := range toSwap {
+				mu.Lock()
+				failed := swapErr != nil
+				mu.Unlock()
+				if failed {
+					continue // drain
+				}
+				var applied []bool
+				if len(w.swaps) > 0 {
+					var err error
+					if applied, err = c.Swap(ctx, w.swaps); err != nil {
+						mu.Lock()
+						if swapErr == nil {
+							swapErr = err
+						}
+						mu.Unlock()
+						cancel()
+						continue
+					}
+				}
+				mu.Lock()
+				res.Scanned += int64(w.scanned)
+				for i, ok := range applied {
+					if ok {
+						res.Moved[w.swaps[i].From]++
+					} else {
+						res.Skipped++
+					}
+				}
+				if r.Progress != nil {
+					r.Progress(Progress{Target: t.Name, Scanned: res.Scanned, Moved: res.MovedTotal(), Skipped: res.Skipped})
+				}
+				mu.Unlock()
 			}
-		}
-		mu.Lock()
-		res.Scanned += int64(w.scanned)
-		for i, ok := range applied {
-			if ok {
-				res.Moved[w.swaps[i].From]++
-			} else {
-				res.Skipped++
-			}
-		}
-		p := Progress{Target: t.Name, Scanned: res.Scanned, Moved: res.MovedTotal(), Skipped: res.Skipped}
-		mu.Unlock()
-		if r.Progress != nil {
-			r.Progress(p)
-		}
+		}()
 	}
+	sw.Wait()
 	wg.Wait()
 	res.Seconds = time.Since(start).Seconds()
 	if err := parent.Err(); err != nil {

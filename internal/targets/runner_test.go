@@ -309,9 +309,11 @@ func TestReencryptResumes(t *testing.T) {
 				t.Fatalf("moved %d before the interruption", moved)
 			}
 			r.Progress = nil
+			// A batch whose write was under way when the run stopped may
+			// have committed unreported: the resume moves at most the rest.
 			res, err = r.Reencrypt(context.Background(), fx.targets[:1])
-			if err != nil || res[0].MovedTotal() != 1000-moved {
-				t.Fatalf("resume moved %d (%v); want %d", res[0].MovedTotal(), err, 1000-moved)
+			if err != nil || res[0].MovedTotal() > 1000-moved || res[0].MovedTotal() == 0 {
+				t.Fatalf("resume moved %d (%v); want at most %d", res[0].MovedTotal(), err, 1000-moved)
 			}
 			reps, _ := r.Status(context.Background(), fx.targets[:1])
 			if reps[0].Tokens[cur.ID()] != 1000 || reps[0].Tokens[old.ID()] != 0 {
