@@ -275,7 +275,7 @@ func TestTargetsVerbs(t *testing.T) {
 		t.Fatalf("status:\n%s", out)
 	}
 	e.mustRun("", "verify", "--targets")
-	code, out, errs = e.run("", "import", "--from-target", "nope", "--prefix", "llm/")
+	code, _, errs = e.run("", "import", "--from-target", "nope", "--prefix", "llm/")
 	if code != ExitNotFound || !strings.Contains(errs, `no target "nope" (targets: gw)`) {
 		t.Fatalf("import unknown: exit %d %s", code, errs)
 	}

@@ -202,7 +202,7 @@ func Inspect(tok []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	var buf [512]byte
-	b := buf[:0]
+	var b []byte
 	if n := len(tok) / 4 * 3; n <= len(buf) {
 		b = buf[:n]
 	} else {
