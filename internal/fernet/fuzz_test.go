@@ -88,6 +88,10 @@ func FuzzParseToken(f *testing.F) {
 	f.Add([]byte(" gAAAAA==\n"))
 	f.Add([]byte{0x80, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Inspect (the targets' plaintext check) agrees with decodeToken.
+		if ts, ok := Inspect(in); ok != (len(in) <= 1<<20 && func() bool { _, ok := decodeToken(in); return ok }()) {
+			t.Fatalf("Inspect = %v, %v; decodeToken disagrees", ts, ok)
+		}
 		if raw, ok := decodeToken(in); ok {
 			if got := base64.URLEncoding.EncodeToString(raw); got != string(trimSpace(in)) {
 				t.Fatalf("decoded %q, which encodes as %q", trimSpace(in), got)
