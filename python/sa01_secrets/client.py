@@ -114,14 +114,12 @@ class Client:
     credential_file: the identity's credential (default
     ``SA01_SECRETS_CREDENTIAL_FILE``); read at each login, so a rotated
     credential is picked up.
-    identity: the identity to log in as, for servers that need it named
-    (the credential alone names it on current servers).
     cache_ttl: seconds a value is served from the cache without asking.
     stale_ttl: seconds a cached value is still served while the server is
     unreachable.
     """
 
-    def __init__(self, addr=None, credential_file=None, identity=None, cache_ttl=30.0,
+    def __init__(self, addr=None, credential_file=None, cache_ttl=30.0,
                  stale_ttl=300.0, timeout=5.0, environ=None, renew=True):
         env = os.environ if environ is None else environ
         addr = addr or env.get(ENV_ADDR, "")
@@ -133,7 +131,6 @@ class Client:
         self.credential_file = credential_file or env.get(ENV_CREDENTIAL_FILE, "")
         if not self.credential_file:
             raise ValueError("%s is not set: the file holding this identity's credential" % ENV_CREDENTIAL_FILE)
-        self.identity = identity
         self.cache_ttl = cache_ttl
         self.stale_ttl = stale_ttl
         self.timeout = timeout
@@ -184,10 +181,10 @@ class Client:
     # -- session -----------------------------------------------------------
 
     def login(self):
-        """Logs in with the credential and keeps the session token."""
+        """Logs in with the credential (it names the identity) and keeps
+        the session token."""
         cred = _read_credential(self.credential_file)
-        body = {"service": self.identity} if self.identity else {}
-        doc = self._request("POST", "/v1/auth/login", cred, body)
+        doc = self._request("POST", "/v1/auth/login", cred, {})
         tok = doc.get("token", "")
         if not tok:
             raise Unauthenticated("POST /v1/auth/login: no token in the answer")

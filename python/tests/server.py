@@ -48,34 +48,20 @@ class Server:
         self.addr = "http://127.0.0.1:%d" % self.port
         self.credential_file = os.path.join(self.dir, "credential")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SA01_")}
-        # Both the current and the SA01_SECRETS_* names: a name the binary
-        # does not read changes nothing.
         env.update({
             "SA01_CRYPTO_FERNET_KEY": key,
-            "SA01_DB_DSN": db, "SA01_SECRETS_DB_DSN": db,
-            "SA01_POLICY_FILE": policy, "SA01_SECRETS_POLICY_FILE": policy,
-            "SA01_LISTEN": "127.0.0.1:%d" % self.port, "SA01_SECRETS_LISTEN": "127.0.0.1:%d" % self.port,
-            "SA01_AUTH_TOKEN_TTL": token_ttl, "SA01_SECRETS_TOKEN_TTL": token_ttl,
+            "SA01_SECRETS_DB_DSN": db,
+            "SA01_SECRETS_POLICY_FILE": policy,
+            "SA01_SECRETS_LISTEN": "127.0.0.1:%d" % self.port,
+            "SA01_SECRETS_TOKEN_TTL": token_ttl,
         })
         self.env = env
-        help_out = subprocess.run([self.bin, "--help"], capture_output=True, text=True, env=env).stdout
-        self.identities = "\n  identity " in help_out
-        if self.identities:
-            # Identity credentials: the store is made by init; the service's
-            # credential is written to a 0600 file.
-            subprocess.run([self.bin, "init", "--credential-file", os.path.join(self.dir, "admin")], env=env, check=True, capture_output=True)
-            subprocess.run([self.bin, "identity", "create", "gateway", "--kind", "service", "--credential-file", self.credential_file],
-                           env=env, check=True, capture_output=True)
-            self.identity = None
-        else:
-            # Before identity credentials: the internal token logs in as a
-            # service named in the body.
-            tok = subprocess.run([self.bin, "generate", "token"], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-            env["SA01_AUTH_INTERNAL_TOKEN"] = tok
-            with open(self.credential_file, "w") as fh:
-                fh.write(tok + "\n")
-            os.chmod(self.credential_file, 0o600)
-            self.identity = "gateway"
+        # init makes the store and its first operator; the service gets its
+        # own credential, written 0600, which is all the client logs in with.
+        subprocess.run([self.bin, "init", "--credential-file", os.path.join(self.dir, "admin.credential")],
+                       env=env, check=True, capture_output=True)
+        subprocess.run([self.bin, "identity", "add", "gateway", "--service", "--credential-file", self.credential_file],
+                       env=env, check=True, capture_output=True)
         for name, value in secrets.items():
             subprocess.run([self.bin, "put", name], input=value, text=True, env=env, check=True, capture_output=True)
         self.proc = None

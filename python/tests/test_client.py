@@ -30,7 +30,6 @@ class ClientTest(unittest.TestCase):
         cls.srv.close()
 
     def client(self, **kw):
-        kw.setdefault("identity", self.srv.identity)
         c = Client(addr=self.srv.addr, credential_file=self.srv.credential_file, **kw)
         self.addCleanup(c.close)
         return c
@@ -46,7 +45,7 @@ class ClientTest(unittest.TestCase):
 
     def test_environment(self):
         env = {"SA01_SECRETS_ADDR": self.srv.addr, "SA01_SECRETS_CREDENTIAL_FILE": self.srv.credential_file}
-        c = Client(environ=env, identity=self.srv.identity)
+        c = Client(environ=env)
         self.addCleanup(c.close)
         self.assertEqual(c.get("llm/openai_api_key"), "sk-openai-0123456789")
         with self.assertRaises(ValueError):
@@ -57,10 +56,10 @@ class ClientTest(unittest.TestCase):
         with open(bad, "w") as fh:
             fh.write("sa01c_" + "A" * 43)
         with self.assertRaises(Unauthenticated) as cm:
-            Client(addr=self.srv.addr, credential_file=bad, identity=self.srv.identity)
+            Client(addr=self.srv.addr, credential_file=bad)
         self.assertNotIn("A" * 43, str(cm.exception))
         with self.assertRaises(Unauthenticated):
-            Client(addr=self.srv.addr, credential_file=os.path.join(self.srv.dir, "none"), identity=self.srv.identity)
+            Client(addr=self.srv.addr, credential_file=os.path.join(self.srv.dir, "none"))
 
     def test_renews_in_the_background(self):
         # Session tokens live 3s: the renewing client keeps its token alive
@@ -107,7 +106,7 @@ class OutageTest(unittest.TestCase):
     def test_serves_the_last_value_while_the_server_is_briefly_down(self):
         s = srv.Server({"llm/k": "value-one-2345"})
         self.addCleanup(s.close)
-        c = Client(addr=s.addr, credential_file=s.credential_file, identity=s.identity, cache_ttl=0, stale_ttl=2)
+        c = Client(addr=s.addr, credential_file=s.credential_file, cache_ttl=0, stale_ttl=2)
         self.addCleanup(c.close)
         self.assertEqual(c.get("llm/k"), "value-one-2345")
         s.stop()
