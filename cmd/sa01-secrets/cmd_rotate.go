@@ -142,6 +142,9 @@ func newStatusCommand(g *globals, use string) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if err := addTargetStatus(g, e, rep, ring); err != nil {
+			return err
+		}
 		if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, ring != nil) }); err != nil {
 			return err
 		}

@@ -9,9 +9,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -146,7 +143,7 @@ unreadable tokens or cannot be read. It never prints a value.`,
 					return err
 				}
 			} else {
-				printTargets(g.stdout, reps, ring)
+				targets.WriteTable(g.stdout, reps, ring.Primary().ID())
 			}
 			for _, r := range reps {
 				if !r.OK() {
@@ -159,51 +156,6 @@ unreadable tokens or cannot be read. It never prints a value.`,
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	cmd.Flags().StringVar(&envFile, "env-file", "", "read the targets with the keys of this env file instead of the environment")
 	return cmd
-}
-
-// printTargets prints the targets' reports: counts and key IDs only.
-func printTargets(w io.Writer, reps []targets.Report, ring *fernet.Ring) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tLOCATION\tVALUES\tTOKENS BY KEY ID\tPLAINTEXT\tUNREADABLE\tOLDEST\tSTATUS")
-	for _, r := range reps {
-		ids := make([]string, 0, len(r.Tokens))
-		for id := range r.Tokens {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		var by []string
-		for _, id := range ids {
-			mark := ""
-			if ring != nil && ring.Primary().ID() == id {
-				mark = "*"
-			}
-			by = append(by, fmt.Sprintf("%s%s=%d", id, mark, r.Tokens[id]))
-		}
-		if len(by) == 0 {
-			by = []string{"-"}
-		}
-		oldest := "-"
-		if r.Oldest != nil {
-			oldest = fmt.Sprintf("%dd", r.OldestAgeSeconds/86400)
-		}
-		st := "ok"
-		switch {
-		case r.Error != "":
-			st = "UNREADABLE TARGET"
-		case !r.OK():
-			st = "FAIL"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\n", r.Target, r.Location, r.Total, strings.Join(by, " "), r.Plaintext, r.Unreadable, oldest, st)
-	}
-	tw.Flush()
-	for _, r := range reps {
-		if r.Error != "" {
-			fmt.Fprintf(w, "%s: %s\n", r.Target, r.Error)
-		}
-	}
-	if ring != nil {
-		fmt.Fprintf(w, "(* the primary key %s)\n", ring.Primary().ID())
-	}
 }
 
 // hookTargets adds the targets' flags and checks to verbs defined
@@ -348,7 +300,7 @@ func hookImport(cmd *cobra.Command, g *globals) {
 		if cmd.Flags().Changed("from-dotenv") {
 			return usageError("", "--from-dotenv and --from-target: give one")
 		}
-		if remoteConfigured(g) {
+		if g.getenv(config.EnvSecretsAddr) != "" {
 			return usageError("run it on the store's node without "+config.EnvSecretsAddr, "import --from-target decrypts the target with the keys, beside the store")
 		}
 		prefix, _ := cmd.Flags().GetString("prefix")
@@ -427,7 +379,7 @@ func hookVerify(cmd *cobra.Command, g *globals) {
 			out = g.stderr // stdout holds the store's JSON report
 		}
 		fmt.Fprintln(out)
-		printTargets(out, reps, ring)
+		targets.WriteTable(out, reps, ring.Primary().ID())
 		for _, r := range reps {
 			if !r.OK() {
 				return checkFailed{}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -137,8 +138,8 @@ func TestGatewayPlay(t *testing.T) {
 	e.mustRun("", "key", "stage", "--env-file", e.env)
 	e.mustRun("", "key", "promote", "--env-file", e.env)
 	e.mustRun("", "reencrypt", "--env-file", e.env) // the store's own versions
-	ef, _ := rotate.ReadEnvFile(e.env)
-	ring, _ := ef.Ring()
+	ef, _ := dotenv.Read(e.env)
+	ring, _ := rotate.EnvRing(ef)
 	newKey := ring.Primary()
 
 	// Before: refused, naming the target and the count. (The store's key

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/targets"
 	"golang.org/x/term"
 )
 
@@ -141,6 +142,10 @@ func (rep *StatusReport) WriteText(w io.Writer, haveRing bool) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Identity, c.Credential, day(c.ExpiresAt), st)
 		}
 		tw.Flush()
+	}
+	if len(rep.Targets) > 0 {
+		fmt.Fprintln(w)
+		targets.WriteTable(w, rep.Targets, "")
 	}
 	fmt.Fprintln(w)
 	if rep.Compliant {
