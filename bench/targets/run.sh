@@ -39,7 +39,7 @@ fi
 
 measure() { # target
   local name=$1
-  SA01_DB_DSN="sqlite://$work/secrets.db" SA01_SECRETS_DB_DSN="sqlite://$work/secrets.db" SA01_SECRETS_TARGETS_FILE="$work/targets.yaml" \
+  SA01_SECRETS_DB_DSN="sqlite://$work/secrets.db" SA01_SECRETS_TARGETS_FILE="$work/targets.yaml" \
     /usr/bin/time -v -o "$work/$name.time" \
     "$work/sa01-secrets" reencrypt --target "$name" --env-file "$work/.env" --quiet --batch-size "$BATCH" > "$work/$name.out"
   cat "$work/$name.out"

@@ -66,7 +66,7 @@ func TestCrashReencryptTargets(t *testing.T) {
 	}
 	command := func() *exec.Cmd {
 		cmd := exec.Command(bin, "reencrypt", "--targets", "--env-file", env, "--batch-size", "20", "--quiet")
-		cmd.Env = []string{"SA01_DB_DSN=sqlite://" + db, "SA01_SECRETS_DB_DSN=sqlite://" + db, "SA01_SECRETS_TARGETS_FILE=" + tf,
+		cmd.Env = []string{"SA01_SECRETS_DB_DSN=sqlite://" + db, "SA01_SECRETS_TARGETS_FILE=" + tf,
 			"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
 		return cmd
 	}
