@@ -16,7 +16,7 @@ import (
 func auditCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{
 		group("audit", "Query, follow and verify the audit trail",
-			newAuditQueryCommand(g), newAuditTailCommand(g), newAuditVerifyCommand(g), newAuditPublishCommand(g)),
+			newAuditQueryCommand(g), newAuditTailCommand(g), newAuditVerifyCommand(g), newAuditHeadCommand(g), newAuditPublishCommand(g)),
 		incidentCommand(g),
 	}
 }
@@ -129,13 +129,31 @@ type verifyOutput struct {
 }
 
 func newAuditVerifyCommand(g *globals) *cobra.Command {
-	var file, format string
+	var file, format, anchor string
 	cmd := verb("verify", "Check the audit chain and name the first tampered event", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		if format != "text" && format != "json" {
 			return usageError("", "--format: want text or json")
 		}
+		ctx := cmd.Context()
+		st, err := openStore(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		key, err := auditKey(ctx, g, st)
+		if err != nil {
+			return err
+		}
+		var head *audit.Head
+		if anchor != "" {
+			h, err := audit.ReadAnchor(anchor, key)
+			if err != nil {
+				return usageError("", "%v", err)
+			}
+			head = &h
+		}
 		var res audit.Result
-		var source string
+		source := "store"
 		if file != "" {
 			source = file
 			var r io.Reader
@@ -149,25 +167,11 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 				defer f.Close()
 				r = f
 			}
-			var err error
-			if res, err = audit.VerifyFile(r); err != nil {
+			if res, err = audit.VerifyFile(r, key); err != nil {
 				return fmt.Errorf("reading %s: %w", file, err)
 			}
-		} else {
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			source = "store"
-			if res, err = audit.VerifyStore(ctx, st, audit.MACKeys(cfg.Keys)); err != nil {
-				return err
-			}
+		} else if res, err = audit.VerifyStore(ctx, st, []audit.MACKey{*key}, head); err != nil {
+			return err
 		}
 		if format == "json" {
 			if err := writeJSON(g.stdout, verifyOutput{OK: res.OK(), Source: source, Result: res, HeadSeq: res.Head.Seq}); err != nil {
@@ -177,6 +181,11 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 			fmt.Fprintf(g.stdout, "audit chain intact: %d events, head %s, %d checkpoints matched", res.Events, res.Head, res.Checkpoints)
 			if res.Unauthenticated > 0 {
 				fmt.Fprintf(g.stdout, " (%d not authenticated: no key loaded for them)", res.Unauthenticated)
+			}
+			if res.Anchored {
+				fmt.Fprint(g.stdout, ", anchor reached")
+			} else if file == "" {
+				fmt.Fprint(g.stdout, "; no --anchor: a removed tail would not show")
 			}
 			fmt.Fprintln(g.stdout)
 		} else {
@@ -188,8 +197,30 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 		return nil
 	})
 	cmd.Flags().StringVar(&file, "file", "", "verify this JSON-lines audit file (- for stdin) instead of the store")
+	cmd.Flags().StringVar(&anchor, "anchor", "", "a head the chain must still reach: SEQ:HASH from audit head, or an audit file")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
+}
+
+func newAuditHeadCommand(g *globals) *cobra.Command {
+	return verb("head", "Print the head of the audit chain (SEQ:MAC) to keep as an anchor", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		st, err := openStore(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		key, err := auditKey(ctx, g, st)
+		if err != nil {
+			return err
+		}
+		h, err := audit.AuthenticHead(ctx, st, key)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.stdout, h.Anchor())
+		return nil
+	})
 }
 
 func newAuditPublishCommand(g *globals) *cobra.Command {

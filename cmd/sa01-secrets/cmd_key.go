@@ -73,7 +73,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 	if err := f.check(); err != nil {
 		return err
 	}
-	l, err := openLocal(cmd.Context(), g)
+	l, err := openLocalWith(cmd.Context(), g, f.envFile)
 	if err != nil {
 		return err
 	}

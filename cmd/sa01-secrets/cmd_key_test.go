@@ -199,7 +199,7 @@ func TestKeyRotateBadInputCLI(t *testing.T) {
 			p := filepath.Join(e.dir, "other.env")
 			os.WriteFile(p, []byte("SA01_CRYPTO_FERNET_KEY="+fernet.GenerateKey().Encode()+"\n"), 0o600)
 			return []string{"key", "rotate", "--env-file", p}
-		}, ExitInvalidToken, "versions use key " + "%K1%"},
+		}, ExitInvalidToken, "the audit key is wrapped under key " + "%K1%"}, // refused before any version is read: the store's audit key opens only under K1
 		{"retire the active key", func(e *rotateFixture) []string {
 			return []string{"key", "retire", e.k1.ID(), "--force", "--reason", "test"}
 		}, ExitUsage, "is the active key"},

@@ -51,7 +51,7 @@ func newReencryptCommand(g *globals) *cobra.Command {
 			}
 			o.Ring = ring
 		}
-		e, err := openLocal(cmd.Context(), g)
+		e, err := openLocalWith(cmd.Context(), g, f.envFile)
 		if err != nil {
 			return err
 		}

@@ -158,10 +158,9 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 			return err
 		},
 	}
-	if !o.noAudit {
-		checks["audit"] = func(ctx context.Context) error {
-			_, err := st.AuditHead(ctx)
-			return err
+	if r, ok := rec.(*audit.StoreRecorder); ok && !o.noAudit {
+		for name, check := range r.Checks() {
+			checks[name] = check
 		}
 	}
 	if !o.noAudit {
@@ -189,6 +188,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		Logger:     log,
 		Checks:     checks,
 		KeyAges:    rotate.KeyAges(st, ring),
+		CheckHost:  server.IsLoopback(listen),
 	})
 
 	ln, addr, err := server.Listen(server.ListenOptions{Addr: listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey,

@@ -82,6 +82,9 @@ func startServe(t *testing.T, env map[string]string, o serveOptions) *serving {
 func getJSON(t *testing.T, c *http.Client, method, url, bearer string, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
@@ -545,8 +548,8 @@ func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := audit.VerifyFile(bytes.NewReader(data)); err != nil || !r.OK() {
-		t.Fatalf("the audit file of serve and the CLI does not verify: %v %v", r.Problem, err)
+	if r := cli("", "audit", "verify", "--file", auditFile); r.code != 0 {
+		t.Fatalf("the audit file of serve and the CLI does not verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	var reads []string
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {

@@ -6,6 +6,9 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/spf13/cobra"
 )
@@ -21,6 +24,13 @@ type local struct {
 
 // openLocal opens the store of SA01_SECRETS_DB_DSN and its audit recorder.
 func openLocal(ctx context.Context, g *globals) (*local, error) {
+	return openLocalWith(ctx, g, "")
+}
+
+// openLocalWith is openLocal with the audit key opened by the keys of
+// envFile when it names a readable env file (the rotation verbs work from
+// it, and the environment may hold no key), else by the environment's.
+func openLocalWith(ctx context.Context, g *globals, envFile string) (*local, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err
@@ -29,7 +39,13 @@ func openLocal(ctx context.Context, g *globals) (*local, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := openRecorder(ctx, g, st)
+	var ring *fernet.Ring
+	if envFile != "" {
+		if ef, err := dotenv.Read(envFile); err == nil {
+			ring, _ = rotate.EnvRing(ef)
+		}
+	}
+	rec, err := openRecorderWith(ctx, g, st, ring)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -11,10 +11,16 @@ import (
 	"time"
 )
 
-// FormatVersion names the canonical form hashed into the chain. It is the
-// first bytes of every canonical form, so a future format can never collide
-// with this one.
+// FormatVersion names the canonical form of an unkeyed chain (hashed with
+// plain SHA-256). It is the first bytes of every canonical form, so a future
+// format can never collide with this one.
 const FormatVersion = "sa01-audit-v1"
+
+// KeyedFormat names the canonical form of a keyed chain: the same fields,
+// plus the anchor of a file line, MACed with HMAC-SHA256 under the chain
+// subkey of the audit key (MACKey.chainKey). Every chain sa01-secrets keeps
+// is keyed; unkeyed chains remain for tests and tools that hold no key.
+const KeyedFormat = "sa01-audit-v2"
 
 // ZeroHash is the prev of the first event of a chain: 64 hex zeros.
 const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -28,18 +34,24 @@ type Entry struct {
 	Prev string `json:"prev"`
 	Hash string `json:"hash"`
 	Event
+
+	// Anchor, in a line of the audit file, is the head of the store's
+	// chain as this process last committed it: a copy of the store's
+	// head where a database writer cannot reach, for verify --anchor. It
+	// is part of the keyed canonical form. Store entries have none.
+	Anchor *Head `json:"anchor,omitempty"`
 }
 
 // Head is the end of a chain: the last sequence number and its hash. The
 // head of an empty chain is {0, ZeroHash}.
 type Head struct {
-	Seq  int64
-	Hash string
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
 
 	// Generation is the store's generation counter (store.Generations),
 	// read in the same transaction as the head by stores that honour
 	// Event.Guard, when the batch holds a guarded event; else 0.
-	Generation uint64
+	Generation uint64 `json:"-"`
 }
 
 // EmptyHead is the head of a chain with no events.
@@ -55,6 +67,10 @@ func (e Entry) Head() Head { return Head{Seq: e.Seq, Hash: e.Hash} }
 // detail, each as a 4-byte big-endian length followed by its UTF-8 bytes.
 // Hash is not part of it. It fails only when prev is not 64 hex digits.
 func Canonical(seq int64, prev string, ev Event) ([]byte, error) {
+	return canonical(FormatVersion, seq, prev, ev)
+}
+
+func canonical(format string, seq int64, prev string, ev Event) ([]byte, error) {
 	var p [32]byte
 	if len(prev) != 64 {
 		return nil, errors.New("audit: prev hash: want 64 hex digits")
@@ -63,12 +79,12 @@ func Canonical(seq int64, prev string, ev Event) ([]byte, error) {
 		return nil, errors.New("audit: prev hash: want 64 hex digits")
 	}
 	strs := [...]string{ev.Service, ev.Actor, ev.Action, ev.Secret, ev.Outcome, ev.Reason, ev.RequestID, ev.Source, ev.Detail}
-	n := len(FormatVersion) + 8 + 32 + 8 + 8
+	n := len(format) + 8 + 32 + 8 + 8 + 8 + 4 + 64
 	for _, s := range strs {
 		n += 4 + len(s)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, FormatVersion...)
+	b = append(b, format...)
 	b = binary.BigEndian.AppendUint64(b, uint64(seq))
 	b = append(b, p[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(ev.Time.UnixNano()))
@@ -80,21 +96,78 @@ func Canonical(seq int64, prev string, ev Event) ([]byte, error) {
 	return b, nil
 }
 
-// HashOf returns the hash an entry must carry: the SHA-256 of its canonical
-// form, in hex. It ignores e.Hash.
-func HashOf(e Entry) (string, error) {
-	c, err := Canonical(e.Seq, e.Prev, e.Event)
+// HashOf returns the hash an entry of an unkeyed chain must carry: the
+// SHA-256 of its canonical form, in hex. It ignores e.Hash.
+func HashOf(e Entry) (string, error) { return (*MACKey)(nil).HashOf(e) }
+
+// HashOf returns the hash an entry must carry in the chain keyed with k:
+// HMAC-SHA256 under k's chain subkey of the keyed canonical form (the
+// canonical form with KeyedFormat, then the anchor's seq, 8 bytes
+// big-endian, and its hash as a 4-byte length and its bytes). With a nil k
+// it is the unkeyed SHA-256 of Canonical. It ignores e.Hash.
+func (k *MACKey) HashOf(e Entry) (string, error) {
+	if k == nil {
+		c, err := Canonical(e.Seq, e.Prev, e.Event)
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(c)
+		return hex.EncodeToString(sum[:]), nil
+	}
+	sub := k.chainKey()
+	return keyedHash(&sub, e)
+}
+
+// keyedHash is MACKey.HashOf under the chain subkey sub.
+func keyedHash(sub *[32]byte, e Entry) (string, error) {
+	c, err := canonical(KeyedFormat, e.Seq, e.Prev, e.Event)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(c)
-	return hex.EncodeToString(sum[:]), nil
+	var a Head
+	if e.Anchor != nil {
+		a = *e.Anchor
+	}
+	c = binary.BigEndian.AppendUint64(c, uint64(a.Seq))
+	c = binary.BigEndian.AppendUint32(c, uint32(len(a.Hash)))
+	c = append(c, a.Hash...)
+	m := hmac.New(sha256.New, sub[:])
+	m.Write(c)
+	return hex.EncodeToString(m.Sum(nil)), nil
 }
 
-// Normalize puts an event in the form the chain stores: time in UTC at
-// nanosecond precision (no monotonic reading), and stamped with the current
-// time when it has none.
+// Labels of the subkeys of an audit key.
+const (
+	chainLabel = "sa01-audit-chain/v2"
+	fileLabel  = "sa01-audit-file/v2"
+)
+
+func (k *MACKey) derive(label string) [32]byte {
+	m := hmac.New(sha256.New, k.Key[:])
+	m.Write([]byte(label))
+	var out [32]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+// chainKey is the subkey that MACs entries; checkpoints use k.Key itself.
+func (k *MACKey) chainKey() [32]byte { return k.derive(chainLabel) }
+
+// ForFile returns the key of the audit file's chain: a subkey of k under
+// its own label and ID, so that a file line and a store entry can never
+// stand for each other.
+func (k *MACKey) ForFile() *MACKey {
+	if k == nil {
+		return nil
+	}
+	return &MACKey{ID: k.ID + "/file", Key: k.derive(fileLabel)}
+}
+
+// Normalize puts an event in the form the chain stores: its fields bounded
+// (Bound), time in UTC at nanosecond precision (no monotonic reading), and
+// stamped with the current time when it has none.
 func Normalize(ev Event) Event {
+	ev = Bound(ev)
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
@@ -102,14 +175,30 @@ func Normalize(ev Event) Event {
 	return ev
 }
 
-// Link appends evs to the chain ending at head and returns the new entries,
-// in order. It is what a sink calls while it holds the chain's lock.
-func Link(head Head, evs []Event) ([]Entry, error) {
+// Link appends evs to the unkeyed chain ending at head and returns the new
+// entries, in order.
+func Link(head Head, evs []Event) ([]Entry, error) { return (*MACKey)(nil).Link(head, evs, nil) }
+
+// Link appends evs to the chain keyed with k (unkeyed when k is nil) ending
+// at head and returns the new entries, in order, each carrying anchor. It
+// is what a sink calls while it holds the chain's lock.
+func (k *MACKey) Link(head Head, evs []Event, anchor *Head) ([]Entry, error) {
 	out := make([]Entry, len(evs))
+	var sub *[32]byte
+	if k != nil {
+		s := k.chainKey() // once per batch
+		sub = &s
+	}
 	for i, ev := range evs {
-		e := Entry{Seq: head.Seq + 1, Prev: head.Hash, Event: Normalize(ev)}
+		e := Entry{Seq: head.Seq + 1, Prev: head.Hash, Event: Normalize(ev), Anchor: anchor}
 		e.Guard = 0
-		h, err := HashOf(e)
+		var h string
+		var err error
+		if sub != nil {
+			h, err = keyedHash(sub, e)
+		} else {
+			h, err = HashOf(e)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -136,10 +225,14 @@ type Checkpoint struct {
 // CheckpointLabel derives the checkpoint MAC key from a Fernet key.
 const CheckpointLabel = "sa01-audit-checkpoint"
 
-// MACKey is a key that authenticates checkpoints.
+// MACKey is the audit key: a chain keyed with it has every entry's hash
+// an HMAC under a subkey of it (HashOf), and its checkpoints MACed with it.
+// A database writer who does not hold it can neither rehash a chain it
+// edited nor forge a checkpoint. In a store it is LoadKey's, wrapped under
+// every active Fernet key.
 type MACKey struct {
-	ID  string   // the Fernet key ID it was derived from
-	Key [32]byte // the subkey
+	ID  string   // names the key in checkpoints; never secret
+	Key [32]byte // the key
 }
 
 func checkpointMAC(k [32]byte, seq int64, hash string, t time.Time) string {
@@ -206,8 +299,14 @@ type Linker struct {
 
 // Link chains evs after head and returns the entries and, when one is due,
 // a checkpoint of the new head.
+//
+// The entries are keyed with l.Key. A batch that crosses several multiples
+// of Every gets a checkpoint at each multiple it passes before its last
+// entry, so that every span [k·Every, (k+1)·Every) of a chain holds one:
+// the verifier, told Every, takes a span without one for a checkpoint
+// deleted.
 func (l *Linker) Link(head Head, evs []Event) ([]Entry, []Checkpoint, error) {
-	es, err := Link(head, evs)
+	es, err := l.Key.Link(head, evs, nil)
 	if err != nil || len(es) == 0 {
 		return es, nil, err
 	}
@@ -220,10 +319,16 @@ func (l *Linker) Link(head Head, evs []Event) ([]Entry, []Checkpoint, error) {
 		l.last = now
 	}
 	l.mu.Unlock()
-	if due {
-		return es, []Checkpoint{Sign(l.Key, last.Head(), now)}, nil
+	if !due {
+		return es, nil, nil
 	}
-	return es, nil, nil
+	var cps []Checkpoint
+	if l.Every > 0 {
+		for m := (head.Seq/l.Every + 1) * l.Every; m < last.Seq/l.Every*l.Every; m += l.Every {
+			cps = append(cps, Sign(l.Key, es[m-head.Seq-1].Head(), now))
+		}
+	}
+	return es, append(cps, Sign(l.Key, last.Head(), now)), nil
 }
 
 func (l *Linker) now() time.Time {

@@ -19,7 +19,7 @@ func testEvents(n int) []Event {
 
 func chain(t *testing.T, n int) []Entry {
 	t.Helper()
-	es, err := Link(EmptyHead, testEvents(n))
+	es, err := chainKey.Link(EmptyHead, testEvents(n), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +33,15 @@ func rehashFrom(es []Entry, i int) {
 		if i > 0 {
 			es[i].Prev = es[i-1].Hash
 		}
-		es[i].Hash, _ = HashOf(es[i])
+		es[i].Hash, _ = chainKey.HashOf(es[i])
 	}
 }
+
+// chainKey keys the chains of the tests. The tampering cases below rehash
+// with it, as an attacker holding the key could, to show what the
+// structure alone catches; TestKeyedChainCatchesARehash shows an attacker
+// without it.
+var chainKey = &MACKey{ID: "k1", Key: [32]byte{1}}
 
 func TestCanonicalIsStable(t *testing.T) {
 	ev := Event{Time: time.Unix(0, 1).UTC(), Action: "read", Outcome: Success}
@@ -75,15 +81,15 @@ func TestLinkChains(t *testing.T) {
 		}
 	}
 	// Linking in two batches gives the same chain as one.
-	a, _ := Link(EmptyHead, testEvents(5)[:2])
-	b, _ := Link(a[1].Head(), testEvents(5)[2:])
+	a, _ := chainKey.Link(EmptyHead, testEvents(5)[:2], nil)
+	b, _ := chainKey.Link(a[1].Head(), testEvents(5)[2:], nil)
 	if got := append(a, b...); got[4].Hash != es[4].Hash {
 		t.Fatal("linking in batches changed the chain")
 	}
 }
 
 func TestVerifyNamesTheFirstTamperedEvent(t *testing.T) {
-	key := &MACKey{ID: "k1", Key: [32]byte{1}}
+	key := chainKey
 	keys := []MACKey{*key}
 	full := chain(t, 20)
 	cpAt := func(es []Entry, i int) []Checkpoint {
@@ -102,13 +108,13 @@ func TestVerifyNamesTheFirstTamperedEvent(t *testing.T) {
 		}, Edited, 7},
 		{"edited and rehashed", func(es []Entry) ([]Entry, []Checkpoint) {
 			es[6].Service = "other"
-			es[6].Hash, _ = HashOf(es[6])
+			es[6].Hash, _ = chainKey.HashOf(es[6])
 			return es, nil
 		}, Edited, 7},
 		{"replaced with a self-consistent forgery", func(es []Entry) ([]Entry, []Checkpoint) {
 			es[6].Service = "other"
 			es[6].Prev = strings.Repeat("a", 64)
-			es[6].Hash, _ = HashOf(es[6])
+			es[6].Hash, _ = chainKey.HashOf(es[6])
 			return es, nil
 		}, Edited, 7},
 		{"whole tail rewritten, caught by checkpoint", func(es []Entry) ([]Entry, []Checkpoint) {
@@ -127,14 +133,14 @@ func TestVerifyNamesTheFirstTamperedEvent(t *testing.T) {
 		{"inserted duplicate seq", func(es []Entry) ([]Entry, []Checkpoint) {
 			x := es[3]
 			x.Service = "intruder"
-			x.Hash, _ = HashOf(x)
+			x.Hash, _ = chainKey.HashOf(x)
 			out := append([]Entry{}, es[:4]...)
 			out = append(out, x)
 			return append(out, es[4:]...), nil
 		}, Inserted, 4},
 		{"inserted with a fresh seq", func(es []Entry) ([]Entry, []Checkpoint) {
 			x := Entry{Seq: 4, Prev: strings.Repeat("b", 64), Event: Normalize(Event{Action: "read", Outcome: Success})}
-			x.Hash, _ = HashOf(x)
+			x.Hash, _ = chainKey.HashOf(x)
 			out := append([]Entry{}, es[:3]...)
 			out = append(out, x)
 			return append(out, es[3:]...), nil
@@ -225,5 +231,68 @@ func TestLinkerCheckpointsByAge(t *testing.T) {
 	// The first batch checkpoints (a new process), then only once a minute passed.
 	if len(got) != 2 || got[0] != 1 || got[1] != 3 {
 		t.Fatalf("checkpoints at %v, want [1 3]", got)
+	}
+}
+
+// TestKeyedChainCatchesARehash: an event deleted and the rest renumbered
+// and rehashed by someone without the key (plain SHA-256, or another key)
+// fails at the first rewritten event.
+func TestKeyedChainCatchesARehash(t *testing.T) {
+	full := chain(t, 20)
+	var evs []Event
+	for _, e := range append(full[:4:4], full[5:]...)[4:] {
+		evs = append(evs, e.Event)
+	}
+	for _, k := range []*MACKey{nil, {ID: "k1", Key: [32]byte{2}}} {
+		tail, _ := k.Link(full[3].Head(), evs, nil)
+		es := append(append([]Entry(nil), full[:4]...), tail...)
+		r := VerifyEntries(es, nil, []MACKey{*chainKey})
+		if r.OK() || r.Problem.Kind != Edited || r.Problem.Seq != 5 {
+			t.Fatalf("rehash under %v: %+v", k, r)
+		}
+	}
+}
+
+func TestVerifierAnchorAndDueCheckpoints(t *testing.T) {
+	l := &Linker{Key: chainKey, Every: 4}
+	var es []Entry
+	var cps []Checkpoint
+	head := EmptyHead
+	for _, n := range []int{3, 10, 1, 6} { // the batch of 10 crosses 4 and 8
+		b, c, err := l.Link(head, testEvents(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, cps, head = append(es, b...), append(cps, c...), b[len(b)-1].Head()
+	}
+	verify := func(es []Entry, cps []Checkpoint, anchor *Head) Result {
+		v := NewVerifier(cps, []MACKey{*chainKey})
+		v.Every = 4
+		if anchor != nil {
+			v.Anchor(*anchor)
+		}
+		for _, e := range es {
+			v.Add(e)
+		}
+		return v.Finish()
+	}
+	if r := verify(es, cps, &head); !r.OK() || !r.Anchored || r.Events != 20 {
+		t.Fatalf("intact: %+v %v", r, r.Problem)
+	}
+	for i, cp := range cps {
+		rest := append(append([]Checkpoint(nil), cps[:i]...), cps[i+1:]...)
+		if r := verify(es, rest, nil); cp.Seq < 16 && (r.OK() || r.Problem.Kind != Missing) {
+			t.Fatalf("checkpoint at %d deleted: %+v", cp.Seq, r)
+		}
+	}
+	if r := verify(es[:15], cps[:len(cps)-1], &head); r.OK() || r.Problem.Kind != Truncated || r.Problem.Seq != 16 {
+		t.Fatalf("cut tail against the anchor: %+v", r)
+	}
+	if r := verify(nil, nil, &head); r.OK() || r.Problem.Kind != Truncated || r.Problem.Seq != 1 {
+		t.Fatalf("emptied chain against the anchor: %+v", r)
+	}
+	other := Head{Seq: 20, Hash: strings.Repeat("a", 64)}
+	if r := verify(es, cps, &other); r.OK() || r.Problem.Kind != Edited || r.Problem.Seq != 20 {
+		t.Fatalf("another anchor: %+v", r)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -25,7 +26,16 @@ import (
 // again from the file if another process appended since. After a failed
 // write the sink refuses every later event (the file's tail is then
 // unknown) until it is reopened.
+//
+// The file's chain is keyed (MACKey.ForFile of the audit key), so a line
+// removed, edited or added by someone without the key breaks it for good;
+// and every line carries the store chain's head as this process last
+// committed it (Entry.Anchor, fed by Chain.OnCommit), so the file is also
+// an anchor for the store's chain (audit verify --anchor FILE).
 type File struct {
+	key    *MACKey
+	anchor atomic.Pointer[Head]
+
 	mu     sync.Mutex
 	w      io.Writer
 	f      *os.File  // the regular file to lock and sync, or nil
@@ -33,14 +43,16 @@ type File struct {
 	head   Head
 	end    int64 // a regular file's size after this sink's last write
 	broken error
+	failed atomic.Pointer[error] // broken, for Err without s.mu
 	buf    bytes.Buffer
 }
 
 // OpenFile opens (or creates) the JSON-lines audit file at path; "-" means
-// standard output, w, whose chain starts anew with each process.
-func OpenFile(path string, stdout io.Writer) (*File, error) {
+// standard output, w, whose chain starts anew with each process. Its chain
+// is keyed with key.ForFile() (unkeyed when key is nil).
+func OpenFile(path string, stdout io.Writer, key *MACKey) (*File, error) {
 	if path == "-" {
-		return &File{w: stdout, head: EmptyHead}, nil
+		return &File{key: key.ForFile(), w: stdout, head: EmptyHead}, nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -60,7 +72,7 @@ func OpenFile(path string, stdout io.Writer) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit file %s: %w", path, err)
 	}
-	s := &File{w: f, head: head, end: st.Size()}
+	s := &File{key: key.ForFile(), w: f, head: head, end: st.Size()}
 	if st.Mode().IsRegular() {
 		s.f = f // sync after each batch; pipes and devices cannot be synced
 	} else {
@@ -74,7 +86,7 @@ func lastHead(f *os.File, size int64) (Head, error) {
 	if size == 0 {
 		return EmptyHead, nil
 	}
-	const chunk = 64 << 10
+	const chunk = maxLine
 	off := max(size-chunk, 0)
 	b := make([]byte, size-off)
 	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
@@ -87,7 +99,7 @@ func lastHead(f *os.File, size int64) (Head, error) {
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		b = b[i+1:]
 	} else if off > 0 {
-		return Head{}, errors.New("the last line is longer than 64 KiB")
+		return Head{}, errors.New("the last line is longer than 1 MiB")
 	}
 	var e Entry
 	if err := json.Unmarshal(b, &e); err != nil || e.Seq <= 0 || len(e.Hash) != 64 {
@@ -111,7 +123,7 @@ func (s *File) WriteBatch(_ context.Context, evs []Event) error {
 		}
 		defer unlock()
 	}
-	es, err := Link(s.head, evs)
+	es, err := s.key.Link(s.head, evs, s.anchor.Load())
 	if err != nil {
 		return err
 	}
@@ -122,13 +134,11 @@ func (s *File) WriteBatch(_ context.Context, evs []Event) error {
 		}
 	}
 	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
-		s.broken = fmt.Errorf("audit file: write failed, refusing further events: %w", err)
-		return s.broken
+		return s.setBroken(fmt.Errorf("audit file: write failed, refusing further events: %w", err))
 	}
 	if s.f != nil {
 		if err := s.f.Sync(); err != nil {
-			s.broken = fmt.Errorf("audit file: sync failed, refusing further events: %w", err)
-			return s.broken
+			return s.setBroken(fmt.Errorf("audit file: sync failed, refusing further events: %w", err))
 		}
 	}
 	s.head = es[len(es)-1].Head()
@@ -160,19 +170,43 @@ func (s *File) lockAndResync() (unlock func(), err error) {
 		head, err := lastHead(s.f, st.Size())
 		if err != nil {
 			unlock()
-			s.broken = fmt.Errorf("audit file: another writer left it unreadable, refusing further events: %w", err)
-			return nil, s.broken
+			return nil, s.setBroken(fmt.Errorf("audit file: another writer left it unreadable, refusing further events: %w", err))
 		}
 		s.head, s.end = head, st.Size()
 	}
 	return unlock, nil
 }
 
-// Err returns the error that broke the sink, or nil while it works.
+// NotifyHead records h as the store chain's head, to be carried by the
+// next lines written (Entry.Anchor). Heads that go back are ignored. It
+// never blocks on a write.
+func (s *File) NotifyHead(h Head) {
+	h.Generation = 0
+	for {
+		cur := s.anchor.Load()
+		if cur != nil && cur.Seq >= h.Seq {
+			return
+		}
+		if s.anchor.CompareAndSwap(cur, &h) {
+			return
+		}
+	}
+}
+
+// Err returns the error that broke the sink, or nil while it works. It
+// never waits for a write in progress (which may be stuck on a pipe).
 func (s *File) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.broken
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// setBroken records the error that broke the sink (s.mu held).
+func (s *File) setBroken(err error) error {
+	s.broken = err
+	s.failed.Store(&err)
+	return err
 }
 
 // Head returns the head of the file's chain.
@@ -238,13 +272,30 @@ func ReadEntries(r io.Reader, fn func(line int64, e Entry) bool) error {
 	return nil
 }
 
-// VerifyFile verifies a JSON-lines audit stream. Positions in its problem
-// are line numbers.
-func VerifyFile(r io.Reader) (Result, error) {
-	v := NewVerifier(nil, nil)
+// VerifyFile verifies a JSON-lines audit stream written by a File under
+// key (key.ForFile() is applied here; nil: an unkeyed file). Positions in
+// its problem are line numbers. The result's Anchor is the highest store
+// head the verified lines carry, for checking the store's chain
+// (Verifier.Anchor).
+func VerifyFile(r io.Reader, key *MACKey) (Result, error) {
+	var keys []MACKey
+	if fk := key.ForFile(); fk != nil {
+		keys = []MACKey{*fk}
+	}
+	v := NewVerifier(nil, keys)
+	var anchor *Head
 	err := ReadEntries(r, func(line int64, e Entry) bool {
 		v.pos = line - 1
-		return v.Add(e)
+		n := v.events
+		ok := v.Add(e)
+		if v.events > n && e.Anchor != nil && (anchor == nil || e.Anchor.Seq > anchor.Seq) {
+			anchor = e.Anchor
+		}
+		return ok
 	})
-	return v.Finish(), err
+	res := v.Finish()
+	if res.OK() {
+		res.Anchor = anchor
+	}
+	return res, err
 }

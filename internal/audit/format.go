@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"io"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ func WriteEntries(w io.Writer, es []Entry, format string, header bool) error {
 			_ = cw.Write(eventCSVHeader)
 		}
 		for _, e := range es {
-			_ = cw.Write(csvSafe(toEventJSON(e).record()))
+			_ = cw.Write(csvSafe(printable(toEventJSON(e).record())))
 		}
 		cw.Flush()
 		return cw.Error()
@@ -87,7 +88,7 @@ func WriteEntries(w io.Writer, es []Entry, format string, header bool) error {
 				v = strconv.Itoa(e.Version)
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339Nano),
-				dash(e.Service), dash(e.Actor), e.Action, dash(e.Secret), v, e.Outcome, dash(e.Reason), dash(e.RequestID), dash(e.Source))
+				dash(e.Service), dash(e.Actor), dash(e.Action), dash(e.Secret), v, dash(e.Outcome), dash(e.Reason), dash(e.RequestID), dash(e.Source))
 		}
 		return tw.Flush()
 	}
@@ -104,9 +105,22 @@ func csvSafe(rec []string) []string {
 	return rec
 }
 
+// dash returns a table cell: "-" for an empty field, else the field with
+// every character a terminal would act on escaped, quoted when it needs
+// to be (a field may come from a request: an escape sequence or a newline
+// in it must not forge a line on the reader's terminal).
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return scan.PrintableName(s)
+}
+
+// printable escapes, in place, the characters a terminal would act on in
+// each field of a CSV record.
+func printable(rec []string) []string {
+	for i, s := range rec {
+		rec[i] = scan.Printable(s)
+	}
+	return rec
 }

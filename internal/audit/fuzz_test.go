@@ -23,7 +23,7 @@ func FuzzVerifyFile(f *testing.F) {
 	f.Add([]byte("{}\n"))
 	f.Add([]byte(`{"seq":1,"prev":"` + ZeroHash + `","hash":"x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, _ := VerifyFile(bytes.NewReader(data))
+		r, _ := VerifyFile(bytes.NewReader(data), nil)
 		if !r.OK() {
 			return
 		}

@@ -165,40 +165,68 @@ func (t Tee) boundedByContext() bool {
 // Guards implements Guarding: a Tee guards when its first sink does.
 func (t Tee) Guards() bool { return len(t) > 0 && Guards(t[0]) }
 
-// Record implements Recorder. An unguarded event goes to every sink at
-// once. A guarded one (Event.Guard) goes to the first sink, and to the
-// others, without its guard, only once the first has recorded it: they
-// cannot check the guard, and must not keep an event the first found
-// stale. Its latency is then the first sink's plus the slowest other's.
+// Record implements Recorder. The first sink (the store's chain) records
+// the event first, and the others (the audit file) only once it has: they
+// never keep an event the first refused or found stale (Event.Guard, which
+// only the first can check), and each copy carries the head the first
+// committed (File.NotifyHead). Its latency is the first sink's plus the
+// slowest other's.
+//
+// When another sink refuses an event the first has recorded, the access
+// is refused, and the first records the refusal too (FailedCopy): its
+// trail never says success for an access that was refused. A sink that
+// reports itself broken (Err) before the event is tried makes the first
+// record the refusal alone.
 func (t Tee) Record(ctx context.Context, ev Event) error {
-	if ev.Guard != 0 {
-		if !t.Guards() {
-			return errNoGuards
-		}
-		if err := t[0].Record(ctx, ev); err != nil || len(t) == 1 {
-			return err
-		}
-		ev.Guard = 0
-		return t[1:].Record(ctx, ev)
-	}
-	switch len(t) {
-	case 0:
+	if len(t) == 0 {
 		return errors.New("audit: no sink")
-	case 1:
-		return t[0].Record(ctx, ev)
 	}
-	errs := make([]error, len(t))
+	if ev.Guard != 0 && !t.Guards() {
+		return errNoGuards
+	}
+	for _, r := range t[1:] {
+		if b, ok := r.(interface{ Err() error }); ok {
+			if err := b.Err(); err != nil {
+				ev.Guard = 0
+				return errors.Join(err, t[0].Record(ctx, FailedCopy(ev)))
+			}
+		}
+	}
+	if err := t[0].Record(ctx, ev); err != nil || len(t) == 1 {
+		return err
+	}
+	ev.Guard = 0
+	rest := t[1:]
+	errs := make([]error, len(rest))
 	var wg sync.WaitGroup
-	for i, r := range t[1:] {
+	for i, r := range rest {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i+1] = r.Record(ctx, ev)
+			errs[i] = r.Record(ctx, ev)
 		}()
 	}
-	errs[0] = t[0].Record(ctx, ev)
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		// The first sink said success; say it was refused. A fresh
+		// context: the caller's may be the one that ran out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultTimeout)
+		defer cancel()
+		return errors.Join(err, t[0].Record(rctx, FailedCopy(ev)))
+	}
+	return nil
+}
+
+// ReasonCopyFailed is the reason of the event FailedCopy makes.
+const ReasonCopyFailed = "audit copy failed"
+
+// FailedCopy is the event that records ev as refused because a copy of
+// the audit trail (the file) could not take it: same action, subject and
+// caller, outcome failure.
+func FailedCopy(ev Event) Event {
+	ev.Outcome, ev.Reason, ev.Guard = Failure, ReasonCopyFailed, 0
+	ev.Time = time.Time{}
+	return ev
 }
 
 // BatchWriter appends a batch of events durably and in order, as one
@@ -299,6 +327,15 @@ func (b *Batcher) Record(ctx context.Context, ev Event) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Err reports the failure of the writer, when it reports one (File.Err):
+// a Tee then refuses an event at once, and records the refusal.
+func (b *Batcher) Err() error {
+	if e, ok := b.w.(interface{ Err() error }); ok {
+		return e.Err()
+	}
+	return nil
 }
 
 // Guards implements Guarding: a batcher honours guards when its writer does.

@@ -149,8 +149,40 @@ func TestTeeFailsIfAnySinkFails(t *testing.T) {
 	if err := (Tee{&m, Discard{}}).Record(context.Background(), okEvent); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(m.Entries()); n != 2 {
-		t.Fatalf("memory sink has %d events", n)
+	// The first sink holds the refused access twice (recorded, then
+	// refused because the copy failed) and the second access once.
+	es := m.Entries()
+	if len(es) != 3 || es[0].Outcome != Success || es[1].Outcome != Failure || es[1].Reason != ReasonCopyFailed ||
+		es[1].Action != okEvent.Action || es[2].Outcome != Success {
+		t.Fatalf("memory sink has %+v", es)
+	}
+}
+
+// brokenSink is a copy that reports itself broken, as File does after a
+// failed write.
+type brokenSink struct{ calls int }
+
+func (b *brokenSink) Record(context.Context, Event) error { b.calls++; return errors.New("down") }
+func (b *brokenSink) Err() error                          { return errors.New("broken") }
+
+// TestTeeRecordsTheRefusalOfABrokenCopy: while the file sink is broken,
+// every access is refused and the store's chain says so (it used to say
+// success for each one until restart).
+func TestTeeRecordsTheRefusalOfABrokenCopy(t *testing.T) {
+	var m Memory
+	b := &brokenSink{}
+	for range 3 {
+		if err := (Tee{&m, b}).Record(context.Background(), okEvent); err == nil {
+			t.Fatal("an access went through a broken copy")
+		}
+	}
+	for _, e := range m.Entries() {
+		if e.Outcome != Failure || e.Reason != ReasonCopyFailed {
+			t.Fatalf("the chain recorded %+v for a refused access", e)
+		}
+	}
+	if n := len(m.Entries()); n != 3 || b.calls != 0 {
+		t.Fatalf("%d events, broken sink called %d times", n, b.calls)
 	}
 }
 
@@ -257,7 +289,7 @@ func TestBatcherClosed(t *testing.T) {
 
 func TestFileSinkChainsAndResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	f, err := OpenFile(path, nil)
+	f, err := OpenFile(path, nil, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +301,7 @@ func TestFileSinkChainsAndResumes(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %o", st.Mode().Perm())
 	}
-	f, err = OpenFile(path, nil)
+	f, err = OpenFile(path, nil, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +313,7 @@ func TestFileSinkChainsAndResumes(t *testing.T) {
 	}
 	f.Close()
 	data, _ := os.ReadFile(path)
-	r, err := VerifyFile(bytes.NewReader(data))
+	r, err := VerifyFile(bytes.NewReader(data), testKey)
 	if err != nil || !r.OK() || r.Events != 5 {
 		t.Fatalf("verify: %+v %v %v", r, r.Problem, err)
 	}
@@ -295,18 +327,18 @@ func TestFileSinkChainsAndResumes(t *testing.T) {
 	// Swapping two lines is named.
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	lines[1], lines[2] = lines[2], lines[1]
-	r, _ = VerifyFile(strings.NewReader(strings.Join(lines, "\n")))
+	r, _ = VerifyFile(strings.NewReader(strings.Join(lines, "\n")), testKey)
 	if r.OK() || r.Problem.Kind != Reordered || r.Problem.Position != 2 {
 		t.Fatalf("swapped lines: %+v", r.Problem)
 	}
 	// Editing a value in place is named, by line.
 	edited := strings.Replace(string(data), `"secret":"db/pass-1"`, `"secret":"db/pass-2"`, 1)
-	r, _ = VerifyFile(strings.NewReader(edited))
+	r, _ = VerifyFile(strings.NewReader(edited), testKey)
 	if r.OK() || r.Problem.Kind != Edited || r.Problem.Seq != 2 || r.Problem.Position != 2 {
 		t.Fatalf("edited line: %+v", r.Problem)
 	}
 	// Garbage in a line is named.
-	r, _ = VerifyFile(strings.NewReader(lines[0] + "\nnot json\n"))
+	r, _ = VerifyFile(strings.NewReader(lines[0]+"\nnot json\n"), testKey)
 	if r.OK() || r.Problem.Kind != Edited || r.Problem.Position != 2 {
 		t.Fatalf("garbage line: %+v", r.Problem)
 	}
@@ -317,12 +349,12 @@ func TestFileSinkRefusesWideModeAndTornTail(t *testing.T) {
 	wide := filepath.Join(dir, "wide.jsonl")
 	os.WriteFile(wide, nil, 0o644)
 	os.Chmod(wide, 0o644)
-	if _, err := OpenFile(wide, nil); err == nil {
+	if _, err := OpenFile(wide, nil, testKey); err == nil {
 		t.Fatal("a world-readable audit file was accepted")
 	}
 	torn := filepath.Join(dir, "torn.jsonl")
 	os.WriteFile(torn, []byte(`{"seq":1,"prev":"`), 0o600)
-	if _, err := OpenFile(torn, nil); err == nil {
+	if _, err := OpenFile(torn, nil, testKey); err == nil {
 		t.Fatal("a torn last line was accepted")
 	}
 }
@@ -332,7 +364,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("EPIPE") }
 
 func TestFileSinkFailsClosedAfterWriteError(t *testing.T) {
-	f, _ := OpenFile("-", failWriter{})
+	f, _ := OpenFile("-", failWriter{}, testKey)
 	if err := f.WriteBatch(context.Background(), testEvents(1)); err == nil {
 		t.Fatal("write error ignored")
 	}
@@ -634,7 +666,7 @@ func TestFileSinkSeveralWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	var sinks [2]*File
 	for i := range sinks {
-		f, err := OpenFile(path, nil)
+		f, err := OpenFile(path, nil, testKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -667,7 +699,7 @@ func TestFileSinkSeveralWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := VerifyFile(bytes.NewReader(data))
+	r, err := VerifyFile(bytes.NewReader(data), testKey)
 	if err != nil || !r.OK() || r.Events != 12+200 {
 		t.Fatalf("verify: %d events, %v %v", r.Events, r.Problem, err)
 	}
@@ -684,3 +716,6 @@ func TestFileSinkSeveralWriters(t *testing.T) {
 		t.Fatalf("appended after a torn line: %v", err)
 	}
 }
+
+// testKey keys the chains of the tests.
+var testKey = &MACKey{ID: "ak-test", Key: [32]byte{9, 8, 7}}

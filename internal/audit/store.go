@@ -24,6 +24,7 @@ type Chain struct {
 	st     Appender
 	linker *Linker
 	notify []Notifier
+	onHead []func(Head)
 }
 
 // Checkpoint policy of the store's chain.
@@ -58,8 +59,14 @@ func (c *Chain) WriteBatch(ctx context.Context, evs []Event) error {
 			return c.linker.Link(head, kept)
 		}
 	}
-	if _, err := c.st.AppendAudit(ctx, evs, link); err != nil {
+	es, err := c.st.AppendAudit(ctx, evs, link)
+	if err != nil {
 		return err
+	}
+	if len(es) > 0 {
+		for _, fn := range c.onHead {
+			fn(es[len(es)-1].Head())
+		}
 	}
 	for _, n := range c.notify {
 		n.Notify()
@@ -96,6 +103,11 @@ func (e *StaleError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrStale) hold.
 func (e *StaleError) Unwrap() error { return ErrStale }
+
+// OnCommit adds a function told the chain's head after every commit (the
+// audit file's NotifyHead, which copies it where a database writer cannot
+// reach). It must not block. Call it before the chain is in use.
+func (c *Chain) OnCommit(fn func(Head)) { c.onHead = append(c.onHead, fn) }
 
 // AddNotifier adds a notifier told after every commit. Call it before the
 // chain is in use.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"sort"
@@ -15,6 +16,7 @@ const (
 	Reordered = "reordered" // events appear out of their sequence order
 	Truncated = "truncated" // the chain ends before its last checkpoint
 	Forged    = "forged"    // a checkpoint's MAC does not verify under its key
+	Missing   = "missing"   // a checkpoint that was due is not there
 )
 
 // Problem is the first sign of tampering a verification found.
@@ -34,10 +36,13 @@ func (p *Problem) Error() string {
 
 // Result is the outcome of a verification.
 type Result struct {
-	Events          int64    `json:"events"`          // entries that verified, in order
-	Head            Head     `json:"-"`               // the last entry that verified
-	Checkpoints     int      `json:"checkpoints"`     // checkpoints matched against the chain
-	Unauthenticated int      `json:"unauthenticated"` // checkpoints whose MAC could not be checked (unsigned, or key not loaded)
+	Events          int64    `json:"events"`           // entries that verified, in order
+	Head            Head     `json:"-"`                // the last entry that verified
+	Checkpoints     int      `json:"checkpoints"`      // checkpoints matched against the chain
+	Unauthenticated int      `json:"unauthenticated"`  // checkpoints whose MAC could not be checked (unsigned, or key not loaded)
+	Keyed           bool     `json:"keyed"`            // entries were checked as MACs under the audit key
+	Anchored        bool     `json:"anchored"`         // the chain was checked against an anchor (a head kept elsewhere)
+	Anchor          *Head    `json:"anchor,omitempty"` // of a verified audit file: the highest store head its lines carry
 	Problem         *Problem `json:"problem,omitempty"`
 }
 
@@ -51,6 +56,19 @@ const lookahead = 10000
 // Verifier checks a chain fed to it entry by entry, in storage order, in
 // constant memory. It stops at the first problem.
 type Verifier struct {
+	// Every, when not zero, is the checkpoint interval the chain was
+	// written with (CheckpointEvery): each span [k·Every, (k+1)·Every)
+	// that the chain has passed must hold an authenticated checkpoint, and
+	// a span without one is reported Missing (a checkpoint deleted to hide
+	// a rewrite). Only a keyed verification checks it.
+	Every int64
+
+	key     *MACKey
+	sub     [32]byte // key's chain subkey
+	anchor  *Head
+	anchorM bool
+	auth    []int64 // seqs of authenticated checkpoints, ascending
+
 	cps     []Checkpoint
 	forged  *Checkpoint
 	unauth  int
@@ -77,8 +95,16 @@ type pending struct {
 // key with a wrong MAC is reported as forged and otherwise ignored; one
 // under a key that is not loaded (or unsigned) still counts, as
 // unauthenticated.
+//
+// With keys, the chain is keyed with keys[0] (the audit key): every entry's
+// hash must be its MAC under it (MACKey.HashOf), so an entry edited and
+// rehashed by someone without the key is named.
 func NewVerifier(cps []Checkpoint, keys []MACKey) *Verifier {
 	v := &Verifier{head: EmptyHead}
+	if len(keys) > 0 {
+		v.key = &keys[0]
+		v.sub = v.key.chainKey()
+	}
 	for _, cp := range cps {
 		if cp.Seq <= 0 {
 			continue
@@ -86,6 +112,7 @@ func NewVerifier(cps []Checkpoint, keys []MACKey) *Verifier {
 		err := cp.authentic(keys)
 		switch err {
 		case nil:
+			v.auth = append(v.auth, cp.Seq)
 		case errBadMAC:
 			if v.forged == nil || cp.Seq < v.forged.Seq {
 				c := cp
@@ -98,8 +125,16 @@ func NewVerifier(cps []Checkpoint, keys []MACKey) *Verifier {
 		v.cps = append(v.cps, cp)
 	}
 	sort.SliceStable(v.cps, func(i, j int) bool { return v.cps[i].Seq < v.cps[j].Seq })
+	sort.Slice(v.auth, func(i, j int) bool { return v.auth[i] < v.auth[j] })
 	return v
 }
+
+// Anchor makes the verification check the chain against a head kept
+// where the chain's writer cannot reach (audit head, the anchor of the
+// audit file, the last Kafka record): the chain must hold an entry at
+// h.Seq whose hash is h.Hash. A chain cut before it is Truncated, one
+// rewritten at it Edited. Call it before Add.
+func (v *Verifier) Anchor(h Head) { v.anchor = &h }
 
 func (v *Verifier) fail(kind string, seq, pos int64, format string, a ...any) {
 	v.prob = &Problem{Kind: kind, Seq: seq, Position: pos, Detail: fmt.Sprintf(format, a...)}
@@ -117,8 +152,12 @@ func (v *Verifier) Add(e Entry) bool {
 		v.resolve(e)
 		return v.prob == nil
 	}
-	if h, err := HashOf(e); err != nil || h != e.Hash {
-		v.fail(Edited, e.Seq, v.pos, "its hash does not match its contents")
+	if h, err := v.hashOf(e); err != nil || !hmacEqual(h, e.Hash) {
+		if v.key != nil {
+			v.fail(Edited, e.Seq, v.pos, "its MAC does not verify under audit key %s: it was changed, or written without the key", v.key.ID)
+		} else {
+			v.fail(Edited, e.Seq, v.pos, "its hash does not match its contents")
+		}
 		return false
 	}
 	exp := v.head.Seq + 1
@@ -136,6 +175,13 @@ func (v *Verifier) Add(e Entry) bool {
 			}
 			v.matched++
 			v.cpi++
+		}
+		if v.anchor != nil && v.anchor.Seq == e.Seq {
+			if !hmacEqual(v.anchor.Hash, e.Hash) {
+				v.fail(Edited, e.Seq, v.pos, "it does not match the anchor (%s): the chain was rewritten at or before it", *v.anchor)
+				return false
+			}
+			v.anchorM = true
 		}
 		v.head = e.Head()
 		v.events++
@@ -204,12 +250,50 @@ func (v *Verifier) Finish() Result {
 				v.head.Seq, last.Time.Format("2006-01-02T15:04:05Z07:00"), last.Seq)
 		}
 	}
+	if v.prob == nil && v.anchor != nil && !v.anchorM {
+		if v.anchor.Seq > v.head.Seq {
+			v.fail(Truncated, v.head.Seq+1, 0, "the chain ends at event %d but the anchor records event %d (%s): its tail was removed",
+				v.head.Seq, v.anchor.Seq, *v.anchor)
+		} else if v.anchor.Seq > 0 {
+			v.fail(Edited, v.anchor.Seq, 0, "the anchor's event %d is not in the chain", v.anchor.Seq)
+		}
+	}
+	if v.prob == nil && v.key != nil && v.Every > 0 {
+		v.checkDue()
+	}
 	if v.prob == nil && v.forged != nil {
 		v.fail(Forged, v.forged.Seq, 0, "the checkpoint of %s for event %d has a MAC that does not verify under key %s",
 			v.forged.Time.Format("2006-01-02T15:04:05Z07:00"), v.forged.Seq, v.forged.KeyID)
 	}
-	return Result{Events: v.events, Head: v.head, Checkpoints: v.matched, Unauthenticated: v.unauth, Problem: v.prob}
+	return Result{Events: v.events, Head: v.head, Checkpoints: v.matched, Unauthenticated: v.unauth,
+		Keyed: v.key != nil, Anchored: v.anchor != nil, Problem: v.prob}
 }
+
+func (v *Verifier) hashOf(e Entry) (string, error) {
+	if v.key == nil {
+		return HashOf(e)
+	}
+	return keyedHash(&v.sub, e)
+}
+
+// checkDue fails the verification when a span [k·Every, (k+1)·Every) the
+// chain has passed holds no authenticated checkpoint.
+func (v *Verifier) checkDue() {
+	i := 0
+	for lo := v.Every; lo+v.Every-1 <= v.head.Seq; lo += v.Every {
+		for i < len(v.auth) && v.auth[i] < lo {
+			i++
+		}
+		if i == len(v.auth) || v.auth[i] >= lo+v.Every {
+			v.fail(Missing, lo, 0, "no authenticated checkpoint between events %d and %d, where one is written: it was deleted",
+				lo, lo+v.Every-1)
+			return
+		}
+	}
+}
+
+// hmacEqual compares two hex MACs in constant time.
+func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
 
 // VerifyEntries verifies a whole chain held in memory.
 func VerifyEntries(es []Entry, cps []Checkpoint, keys []MACKey) Result {
@@ -230,13 +314,19 @@ type ChainReader interface {
 }
 
 // VerifyStore verifies the store's whole chain in bounded memory, reading
-// it in batches of 5,000, and stops at the first problem.
-func VerifyStore(ctx context.Context, r ChainReader, keys []MACKey) (Result, error) {
+// it in batches of 5,000, and stops at the first problem. A checkpoint is
+// due in every CheckpointEvery events; anchor, when not nil, is a head the
+// chain must still reach (ReadAnchor).
+func VerifyStore(ctx context.Context, r ChainReader, keys []MACKey, anchor *Head) (Result, error) {
 	cps, err := r.AuditCheckpoints(ctx)
 	if err != nil {
 		return Result{}, err
 	}
 	v := NewVerifier(cps, keys)
+	v.Every = CheckpointEvery
+	if anchor != nil {
+		v.Anchor(*anchor)
+	}
 	stop := errors.New("stop")
 	err = r.WalkAudit(ctx, 5000, func(es []Entry) error {
 		for _, e := range es {

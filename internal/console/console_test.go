@@ -1116,7 +1116,7 @@ func TestAuditRareFilterIsSearchedByWindows(t *testing.T) {
 func TestChainBadgeShowsSinks(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	f, err := audit.OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"), nil)
+	f, err := audit.OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

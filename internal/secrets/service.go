@@ -154,6 +154,8 @@ func reasonOf(err error) string {
 		return "destroyed"
 	case errors.Is(err, store.ErrCompromised):
 		return "compromised"
+	case errors.Is(err, audit.ErrNotRecorded):
+		return "audit not recorded"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
 	}
@@ -254,9 +256,30 @@ func (s *Service) write(ctx context.Context, name string, value []byte, m store.
 }
 
 // Put stores value as a new version of name, creating the secret if needed.
+//
+// With a recorder whose first sink is the store's chain (audit.TxRecorder),
+// the write's event commits in the write's own transaction, and the audit
+// file holds it before that commit: a write whose event cannot be recorded
+// everywhere is not stored, and no version is ever stored without its
+// event, whatever crash comes. A write that fails is recorded after, as
+// any refused access.
 func (s *Service) Put(ctx context.Context, name string, value sensitive.String, o PutOptions) (store.Version, error) {
 	ev := audit.Event{Action: ActionWrite, Secret: name}
-	v, err := s.put(ctx, name, []byte(value.Reveal()), o)
+	var tx *audit.InTx
+	if tr, ok := s.rec.(audit.TxRecorder); ok {
+		tx = tr.InTx(ctx, func(version int) audit.Event {
+			e := ev
+			e.Version, e.Outcome, e.Time = version, audit.Success, s.now().UTC()
+			if k := s.ring; k != nil {
+				e.Detail = "key " + k.Primary().ID()
+			}
+			return e
+		})
+	}
+	v, err := s.put(ctx, name, []byte(value.Reveal()), o, tx)
+	if err == nil && tx != nil {
+		return v, nil // its event committed with it
+	}
 	ev.Version = v.Version
 	if err == nil {
 		ev.Detail = "key " + v.KeyID
@@ -272,7 +295,7 @@ func (s *Service) PutBytes(ctx context.Context, name string, value []byte, o Put
 	return s.Put(ctx, name, sensitive.FromBytes(value), o)
 }
 
-func (s *Service) put(ctx context.Context, name string, value []byte, o PutOptions) (store.Version, error) {
+func (s *Service) put(ctx context.Context, name string, value []byte, o PutOptions, tx *audit.InTx) (store.Version, error) {
 	if err := ValidateName(name); err != nil {
 		return store.Version{}, err
 	}
@@ -289,7 +312,9 @@ func (s *Service) put(ctx context.Context, name string, value []byte, o PutOptio
 	if err := s.ensureKey(ctx, s.ring.Primary()); err != nil {
 		return store.Version{}, err
 	}
-	_, v, err := s.st.Put(ctx, s.write(ctx, name, value, m, o.CAS))
+	w := s.write(ctx, name, value, m, o.CAS)
+	w.Audit = tx
+	_, v, err := s.st.Put(ctx, w)
 	v.Token, v.Binding = "", nil
 	return v, err
 }

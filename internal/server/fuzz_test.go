@@ -33,6 +33,7 @@ func FuzzRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
+		req.Header.Set("Content-Type", "application/json")
 		if bearer != "" && !strings.ContainsAny(bearer, "\r\n\x00") {
 			req.Header.Set("Authorization", "Bearer "+bearer)
 		}

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
@@ -68,6 +70,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
 		}
+		if err := s.checkRequest(r); err != nil {
+			info.code = err.code
+			writeError(sw, r, err)
+			s.metrics.observe(info.route, err.status, outcome(err.status, err.code), time.Since(start))
+			return
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -97,6 +105,40 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// checkRequest refuses, before any handler (and so before any audit
+// event), a request a browser page could have sent on its own: a body that
+// is not application/json (an HTML form posts application/x-www-form-
+// urlencoded, multipart/form-data or text/plain without a CORS preflight),
+// and, on a loopback listener (Deps.CheckHost), a Host header that does not
+// name a loopback host (DNS rebinding: evil.example resolving to 127.0.0.1).
+func (s *Server) checkRequest(r *http.Request) *apiError {
+	if s.d.CheckHost && !loopbackHost(r.Host) {
+		return &apiError{http.StatusMisdirectedRequest, CodeInvalid, "Host: this server answers only to localhost, 127.0.0.1 and [::1]"}
+	}
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			return &apiError{http.StatusUnsupportedMediaType, CodeInvalid, "Content-Type: request bodies must be application/json"}
+		}
+	}
+	return nil
+}
+
+// loopbackHost reports whether a Host header (host or host:port) names a
+// loopback host.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // safeErr returns an error's text for the log. The errors that reach here

@@ -50,6 +50,11 @@ type Deps struct {
 	Policy     *policy.Holder
 	Audit      audit.Recorder // events the server records itself: auth, identities and denials
 	Logger     *slog.Logger
+	// CheckHost refuses requests whose Host header does not name a
+	// loopback host; set it when the server listens on a loopback
+	// address, where a browser page on another origin could otherwise
+	// reach it through DNS rebinding.
+	CheckHost bool
 
 	// Checks are readiness checks by name ("store", "audit"), run by
 	// /v1/sys/health.

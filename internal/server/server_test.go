@@ -205,6 +205,9 @@ func (h *harness) do(method, path, bearer string, body any) resp {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}

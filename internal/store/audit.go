@@ -14,6 +14,7 @@ type Audit interface {
 	audit.Appender // AppendAudit: one transaction under the chain's lock
 	audit.Guarding // Guards: true; AppendAudit reads the generation for a guarded event
 	audit.Outbox   // AuditAfter, AuditCursor, SetAuditCursor, LockPublisher
+	audit.KeyStore // AuditKeys, AddAuditKey, DeleteAuditKey: the wrapped audit key
 
 	// QueryAudit returns the entries q selects, oldest first.
 	QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error)

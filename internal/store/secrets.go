@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 )
 
 // Secret classes.
@@ -86,6 +88,10 @@ type Write struct {
 	// known, and returns the token, key ID and row binding to store. An
 	// error aborts the write.
 	Seal func(version int) (Sealed, error)
+	// Audit, when set, makes the write's audit event part of its
+	// transaction (Put only): the write and its event commit together or
+	// not at all.
+	Audit *audit.InTx
 }
 
 // ListOptions selects secrets.

@@ -49,6 +49,7 @@ var dialect = sqlstore.Dialect{
 	ForUpdate:     " FOR UPDATE",
 	Collate:       ` COLLATE "C"`,
 	WritePrologue: `UPDATE store_generation SET n = n + 1 WHERE id = 1`,
+	ChainLock:     fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, auditLockKey),
 	// A batch lost to a server crash is only redone by the next run (the
 	// old key stays loaded until nothing uses it), and the synchronous
 	// commit of PromoteKey flushes every batch before it: no need to wait

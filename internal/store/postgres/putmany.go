@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +20,11 @@ const putManyChunk = 2000
 // the secrets, each from arrays), so large imports do not pay a round trip
 // per row.
 func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
+	for _, w := range ws {
+		if w.Audit != nil {
+			return errors.New("store: PutMany does not record audit events in its transaction; use Put")
+		}
+	}
 	return d.WriteTx(ctx, func(tx *sql.Tx) error {
 		for lo := 0; lo < len(ws); lo += putManyChunk {
 			if err := d.putChunk(ctx, tx, ws[lo:min(lo+putManyChunk, len(ws))]); err != nil {

@@ -223,3 +223,80 @@ func (s *Store) SetAuditCursor(ctx context.Context, name string, seq int64) erro
 		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq)
 	return err
 }
+
+// AuditKeys implements audit.KeyStore.
+func (s *Store) AuditKeys(ctx context.Context) ([]audit.WrappedKey, error) {
+	var out []audit.WrappedKey
+	err := s.collect(ctx, "reading audit keys", func(r Scanner) error {
+		var w audit.WrappedKey
+		err := r.Scan(&w.KeyID, &w.Wrapped)
+		out = append(out, w)
+		return err
+	}, `SELECT key_id, wrapped FROM audit_keys ORDER BY created_ns, key_id`)
+	return out, err
+}
+
+// AddAuditKey implements audit.KeyStore.
+func (s *Store) AddAuditKey(ctx context.Context, w audit.WrappedKey) (bool, error) {
+	n, err := s.changed(ctx, "recording the audit key", `INSERT INTO audit_keys (key_id, wrapped, created_ns) VALUES ($1, $2, $3)
+		ON CONFLICT (key_id) DO NOTHING`, w.KeyID, w.Wrapped, time.Now().UnixNano())
+	return n == 1, err
+}
+
+// DeleteAuditKey implements audit.KeyStore.
+func (s *Store) DeleteAuditKey(ctx context.Context, keyID string) error {
+	_, err := s.changed(ctx, "removing a wrapping of the audit key", `DELETE FROM audit_keys WHERE key_id = $1`, keyID)
+	return err
+}
+
+// TxChain is a ChainTx over a database/sql transaction of the store,
+// which the caller holds the chain's lock in: a write that records its own
+// event (store.Write.Audit). Writes are rare; it inserts row by row.
+type TxChain struct {
+	S  *Store
+	Tx *sql.Tx
+}
+
+// Head implements ChainTx.
+func (t TxChain) Head(ctx context.Context) (audit.Head, error) {
+	var h audit.Head
+	err := t.Tx.QueryRowContext(ctx, AuditHeadQuery).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.EmptyHead, nil
+	}
+	if err != nil {
+		return audit.Head{}, t.S.Fail("reading audit head", err)
+	}
+	return h, nil
+}
+
+// Generation implements ChainTx.
+func (t TxChain) Generation(ctx context.Context) (uint64, error) {
+	var n int64
+	if err := t.Tx.QueryRowContext(ctx, GenerationQuery).Scan(&n); err != nil {
+		return 0, t.S.Fail("reading the store generation", err)
+	}
+	return uint64(n), nil
+}
+
+var auditInsertOne = `INSERT INTO audit_events (` + auditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+// Insert implements ChainTx.
+func (t TxChain) Insert(ctx context.Context, es []audit.Entry) error {
+	for _, e := range es {
+		row := AuditRow(e)
+		if _, err := t.Tx.ExecContext(ctx, auditInsertOne, row[:]...); err != nil {
+			return t.S.Fail("appending audit events", err)
+		}
+	}
+	return nil
+}
+
+// Checkpoint implements ChainTx.
+func (t TxChain) Checkpoint(ctx context.Context, cp audit.Checkpoint) error {
+	row := CheckpointRow(cp)
+	if _, err := t.Tx.ExecContext(ctx, CheckpointInsert, row[:]...); err != nil {
+		return t.S.Fail("writing audit checkpoint", err)
+	}
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -31,17 +32,51 @@ func ScanSecret(r Scanner, extra ...any) (store.Secret, error) {
 func (s *Store) Put(ctx context.Context, w store.Write) (store.Secret, store.Version, error) {
 	var sec store.Secret
 	var v store.Version
+	var head audit.Head
 	err := s.WriteTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		sec, v, err = s.putIn(ctx, tx).put(ctx, w)
+		p := s.putIn(ctx, tx)
+		if sec, v, err = p.put(ctx, w); err != nil || w.Audit == nil {
+			return err
+		}
+		head, err = p.audit(ctx, w.Audit, v.Version)
 		return err
 	})
+	if err == nil && w.Audit != nil && w.Audit.Committed != nil {
+		w.Audit.Committed(head)
+	}
 	return sec, v, err
 }
 
+// audit appends a write's event in its transaction, under the chain's
+// lock, and gives it to the copies before the commit.
+func (p *putTx) audit(ctx context.Context, a *audit.InTx, version int) (audit.Head, error) {
+	if p.d.ChainLock != "" {
+		if _, err := p.tx.ExecContext(ctx, p.d.ChainLock); err != nil {
+			return audit.Head{}, p.Fail("locking the audit chain", err)
+		}
+	}
+	es, err := AppendChain(ctx, TxChain{p.Store, p.tx}, []audit.Event{a.Event(version)}, a.Link)
+	if err != nil {
+		return audit.Head{}, fmt.Errorf("%w: %w", audit.ErrNotRecorded, err)
+	}
+	if a.Copy != nil {
+		if err := a.Copy(ctx, es[0].Event); err != nil {
+			return audit.Head{}, err
+		}
+	}
+	return es[len(es)-1].Head(), nil
+}
+
 // PutMany implements store.Secrets: every write in one transaction, one
-// after the other.
+// after the other. Writes with an Audit are refused: their events are
+// recorded by Put alone.
 func (s *Store) PutMany(ctx context.Context, ws []store.Write) error {
+	for _, w := range ws {
+		if w.Audit != nil {
+			return errors.New("store: PutMany does not record audit events in its transaction; use Put")
+		}
+	}
 	return s.WriteTx(ctx, func(tx *sql.Tx) error {
 		p := s.putIn(ctx, tx)
 		for _, w := range ws {

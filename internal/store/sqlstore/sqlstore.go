@@ -57,6 +57,11 @@ type Dialect struct {
 	// generation there, so every such writer takes the generation's row
 	// lock before any other and no two deadlock (migration 00005).
 	WritePrologue string
+	// ChainLock, if set, takes the audit chain's lock inside a write
+	// transaction that appends its own audit event (store.Write.Audit):
+	// PostgreSQL's advisory lock. SQLite's write transaction already
+	// holds the whole database.
+	ChainLock string
 	// SwapPrologue, if set, starts each transaction of SwapTokens (a
 	// re-encryption batch), after WritePrologue.
 	SwapPrologue string

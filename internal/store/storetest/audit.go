@@ -19,6 +19,7 @@ func runAudit(t *testing.T, open opener) {
 	t.Run("ConcurrentNodesKeepOneChain", func(t *testing.T) { testAuditConcurrent(t, open) })
 	t.Run("Query", func(t *testing.T) { testAuditQuery(t, open) })
 	t.Run("Cursor", func(t *testing.T) { testAuditCursor(t, open) })
+	t.Run("PutCommitsItsEvent", func(t *testing.T) { testPutCommitsItsEvent(t, open) })
 	t.Run("PublisherLock", func(t *testing.T) { testPublisherLock(t, open) })
 	t.Run("Incidents", func(t *testing.T) { testIncidents(t, open) })
 }
@@ -320,5 +321,61 @@ func testIncidents(t *testing.T, open opener) {
 	ghost := incident.Open("INC-ghost", "x", 1, "r", "a", auditT0)
 	if err := st.UpdateIncident(ctx, ghost); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("updating an unknown incident: %v", err)
+	}
+}
+
+// testPutCommitsItsEvent: a write with an Audit commits its event in its
+// own transaction, and a copy that refuses it aborts the write.
+func testPutCommitsItsEvent(t *testing.T, open opener) {
+	st, _ := open(t)
+	ctx := context.Background()
+	key := &audit.MACKey{ID: "k1", Key: [32]byte{5}}
+	l := &audit.Linker{Key: key, Every: 8}
+	appendN(t, st, l, 0, 3)
+	var copied []audit.Event
+	var committed audit.Head
+	tx := func(fail bool) *audit.InTx {
+		return &audit.InTx{
+			Event: func(v int) audit.Event {
+				return audit.Event{Action: "write", Secret: "tx/a", Version: v, Outcome: audit.Success, Time: auditT0}
+			},
+			Link: l.Link,
+			Copy: func(_ context.Context, ev audit.Event) error {
+				if fail {
+					return errors.New("disk full")
+				}
+				copied = append(copied, ev)
+				return nil
+			},
+			Committed: func(h audit.Head) { committed = h },
+		}
+	}
+	w := store.Write{Name: "tx/a", Now: auditT0, Seal: sealed("v1"), Audit: tx(false)}
+	if _, v, err := st.Put(ctx, w); err != nil || v.Version != 1 {
+		t.Fatalf("put: %v %v", v, err)
+	}
+	h, _ := st.AuditHead(ctx)
+	if h.Seq != 4 || committed != h || len(copied) != 1 || copied[0].Version != 1 {
+		t.Fatalf("head %v, committed %v, copied %+v", h, committed, copied)
+	}
+	es, _ := st.AuditAfter(ctx, 3, 10)
+	if len(es) != 1 || es[0].Action != "write" || es[0].Secret != "tx/a" || es[0].Version != 1 {
+		t.Fatalf("the write's event: %+v", es)
+	}
+	w.Audit, w.Seal = tx(true), sealed("v2")
+	if _, _, err := st.Put(ctx, w); err == nil {
+		t.Fatal("a write whose copy failed was stored")
+	}
+	if sec, err := st.Secret(ctx, "tx/a"); err != nil || sec.CurrentVersion != 1 {
+		t.Fatalf("after a refused write: %+v %v", sec, err)
+	}
+	if h2, _ := st.AuditHead(ctx); h2 != h {
+		t.Fatalf("a refused write moved the chain: %v", h2)
+	}
+	if r := verifyStore(t, st, []audit.MACKey{*key}); !r.OK() || r.Events != 4 {
+		t.Fatalf("verify: %+v %v", r, r.Problem)
+	}
+	if err := st.PutMany(ctx, []store.Write{w}); err == nil {
+		t.Fatal("PutMany took a write with an Audit")
 	}
 }
