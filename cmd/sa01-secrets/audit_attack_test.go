@@ -91,14 +91,14 @@ func (e *auditEnv) rewriteChain(del int64) {
 	}
 }
 
-// TestAuditRewriteWithoutTheKeyIsCaught: one read deleted from a 3,004
-// event chain, the 1,504 after it renumbered and rehashed and the
+// TestAuditRewriteWithoutTheKeyIsCaught: one read deleted from a 3,005
+// event chain, the 1,505 after it renumbered and rehashed and the
 // checkpoint at 2048 deleted used to verify as intact.
 func TestAuditRewriteWithoutTheKeyIsCaught(t *testing.T) {
 	e := newAuditEnv(t)
 	e.must("v", "put", "llm/openai_api_key")
 	e.fillChain(3003)
-	if out := e.must("", "audit", "verify"); !strings.Contains(out, "intact: 3004 events") {
+	if out := e.must("", "audit", "verify"); !strings.Contains(out, "intact: 3005 events") {
 		t.Fatalf("verify: %s", out)
 	}
 	e.rewriteChain(1500)
@@ -131,17 +131,17 @@ func TestAuditAnchorCatchesACutTail(t *testing.T) {
 		e.must("v", "put", "app/"+n)
 	}
 	head := strings.TrimSpace(e.must("", "audit", "head"))
-	if h, err := audit.ParseAnchor(head); err != nil || h.Seq != 3 {
+	if h, err := audit.ParseAnchor(head); err != nil || h.Seq != 4 { // init's event is seq 1
 		t.Fatalf("audit head printed %q (%v)", head, err)
 	}
 	if out := e.must("", "audit", "verify", "--anchor", head); !strings.Contains(out, "anchor reached") {
 		t.Fatalf("verify --anchor: %s", out)
 	}
 
-	e.sqlExec(`DELETE FROM audit_events WHERE seq = 3`)
-	e.sqlExec(`DELETE FROM audit_checkpoints WHERE seq = 3`)
+	e.sqlExec(`DELETE FROM audit_events WHERE seq = 4`)
+	e.sqlExec(`DELETE FROM audit_checkpoints WHERE seq = 4`)
 	code, out, _ := e.run("", "audit", "verify", "--anchor", head)
-	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 3") {
+	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 4") {
 		t.Fatalf("a cut tail against the anchor: exit %d\n%s", code, out)
 	}
 
@@ -163,7 +163,7 @@ func TestAuditAnchorCatchesACutTail(t *testing.T) {
 func TestAuditFileIsKeyedAndAnchors(t *testing.T) {
 	e := newAuditEnv(t)
 	file := filepath.Join(e.dir, "audit.jsonl")
-	e.vars["SA01_AUDIT_FILE"] = file
+	e.vars["SA01_SECRETS_AUDIT_FILE"] = file
 	e.must("v", "put", "app/a")
 	for range 4 {
 		e.must("", "get", "app/a")
@@ -182,15 +182,16 @@ func TestAuditFileIsKeyedAndAnchors(t *testing.T) {
 	}); err != nil || len(es) != 5 {
 		t.Fatalf("%d lines, %v", len(es), err)
 	}
-	if es[4].Anchor == nil || es[4].Anchor.Seq != 5 {
-		t.Fatalf("the last line carries the store head %+v, want seq 5 (the head with its own event)", es[4].Anchor)
+	// The store's chain holds init's event (seq 1) before the file was set.
+	if es[4].Anchor == nil || es[4].Anchor.Seq != 6 {
+		t.Fatalf("the last line carries the store head %+v, want seq 6 (the head with its own event)", es[4].Anchor)
 	}
 
 	// The store's tail cut with its checkpoints: the file still holds
 	// the head.
 	e.sqlExec(`DELETE FROM audit_events WHERE seq >= 4`)
 	e.sqlExec(`DELETE FROM audit_checkpoints WHERE seq >= 4`)
-	delete(e.vars, "SA01_AUDIT_FILE")
+	delete(e.vars, "SA01_SECRETS_AUDIT_FILE")
 	code, out, _ := e.run("", "audit", "verify", "--anchor", file)
 	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 4") {
 		t.Fatalf("a cut store tail against the file: exit %d\n%s", code, out)

@@ -14,7 +14,7 @@ import (
 )
 
 // TestHostileLoginLeavesTheAuditFileUsable: an unauthenticated login with
-// a 70 KB service name, and a 1 MB body of 0xFF bytes, used to leave a
+// a 70 KB identity name, and a 1 MB body of 0xFF bytes, used to leave a
 // line in the audit file that no later command and no restart could read.
 func TestHostileLoginLeavesTheAuditFileUsable(t *testing.T) {
 	dir := t.TempDir()
@@ -29,8 +29,8 @@ func TestHostileLoginLeavesTheAuditFileUsable(t *testing.T) {
 	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
 	defer s.stop()
 	long := strings.Repeat("A", 70<<10)
-	if code, _ := getJSON(t, http.DefaultClient, "POST", s.addr+"/v1/auth/login", "wrong-token", `{"service":"`+long+`"}`); code != 401 {
-		t.Fatalf("login with a long name and a wrong token: %d", code)
+	if code, _ := getJSON(t, http.DefaultClient, "POST", s.addr+"/v1/auth/login", credOf(t, dir, "gateway"), `{"identity":"`+long+`"}`); code != 403 {
+		t.Fatalf("login naming a long identity: %d", code)
 	}
 	req, _ := http.NewRequest("POST", s.addr+"/v1/auth/login", bytes.NewReader(bytes.Repeat([]byte{0xff}, 1<<20-1)))
 	req.Header.Set("Content-Type", "application/json")
@@ -49,9 +49,6 @@ func TestHostileLoginLeavesTheAuditFileUsable(t *testing.T) {
 		if len(line) > 8<<10 {
 			t.Fatalf("line %d of the audit file is %d bytes", i+1, len(line))
 		}
-	}
-	if !strings.Contains(string(data), "bytes]") {
-		t.Fatalf("no field was cut with a marker:\n%.2000s", data)
 	}
 	if r := cli("v", "put", "app/after"); r.code != 0 {
 		t.Fatalf("a command after the hostile requests: %d %s", r.code, r.stderr)
@@ -123,7 +120,7 @@ func TestAuditQueryEscapesControlCharacters(t *testing.T) {
 	}
 	for _, format := range []string{"table", "csv"} {
 		out := e.must("", "audit", "query", "--format", format)
-		if strings.ContainsAny(out, "\x1b\x07") || strings.Count(out, "\n") != 3 {
+		if strings.ContainsAny(out, "\x1b\x07") || strings.Count(out, "\n") != 4 { // a header, init's event, the put, the forged one
 			t.Fatalf("--format %s printed control characters or extra lines:\n%q", format, out)
 		}
 	}

@@ -38,9 +38,20 @@ func TestKilledDuringWritesLeavesNoVersionWithoutItsEvent(t *testing.T) {
 		dir := t.TempDir()
 		key := fernet.GenerateKey().Encode()
 		db := filepath.Join(dir, "s.db")
+		vars := []string{"SA01_CRYPTO_FERNET_KEY=" + key, "SA01_SECRETS_DB_DSN=sqlite://" + db,
+			"SA01_SECRETS_AUDIT_FILE=" + filepath.Join(dir, "audit.jsonl"), "HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+		credFile := filepath.Join(dir, "admin.credential")
+		initCmd := exec.Command(bin, "init", "--credential-file", credFile)
+		initCmd.Env = vars
+		if out, err := initCmd.CombinedOutput(); err != nil {
+			t.Fatalf("init: %v\n%s", err, out)
+		}
+		cred, err := os.ReadFile(credFile)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
-		cmd.Env = []string{"SA01_CRYPTO_FERNET_KEY=" + key, "SA01_DB_DSN=sqlite://" + db, "SA01_AUTH_REQUIRED=false",
-			"SA01_AUDIT_FILE=" + filepath.Join(dir, "audit.jsonl"), "HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+		cmd.Env = vars
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -65,6 +76,12 @@ func TestKilledDuringWritesLeavesNoVersionWithoutItsEvent(t *testing.T) {
 			_ = cmd.Process.Kill()
 			t.Fatal("serve did not start")
 		}
+		code, m := getJSON(t, http.DefaultClient, "POST", base+"/v1/auth/login", strings.TrimSpace(string(cred)), "")
+		tok, _ := m["token"].(string)
+		if code != 200 || tok == "" {
+			_ = cmd.Process.Kill()
+			t.Fatalf("login: %d %v", code, m)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for w := range 6 {
@@ -75,6 +92,7 @@ func TestKilledDuringWritesLeavesNoVersionWithoutItsEvent(t *testing.T) {
 					body := fmt.Sprintf(`{"value":"v-%d-%d"}`, w, i)
 					req, _ := http.NewRequestWithContext(ctx, "PUT", fmt.Sprintf("%s/v1/secrets/crash/s%d", base, w%3), strings.NewReader(body))
 					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+tok)
 					if res, err := http.DefaultClient.Do(req); err == nil {
 						res.Body.Close()
 					} else {
@@ -121,7 +139,7 @@ func TestKilledDuringWritesLeavesNoVersionWithoutItsEvent(t *testing.T) {
 		if versions == 0 {
 			t.Logf("round %d: killed before any write", round)
 		}
-		env := map[string]string{"SA01_CRYPTO_FERNET_KEY": key, "SA01_DB_DSN": "sqlite://" + db, "HOME": dir}
+		env := map[string]string{"SA01_CRYPTO_FERNET_KEY": key, "SA01_SECRETS_DB_DSN": "sqlite://" + db, "HOME": dir}
 		var out, errb strings.Builder
 		if code := run(context.Background(), []string{"audit", "verify"}, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] }); code != 0 {
 			t.Errorf("round %d: audit verify after the kill: %d\n%s%s", round, code, out.String(), errb.String())
@@ -150,11 +168,11 @@ func TestRefusedWriteIsNotStored(t *testing.T) {
 			break // the pipe is full
 		}
 	}
-	e.vars["SA01_AUDIT_FILE"] = fifo
+	e.vars["SA01_SECRETS_AUDIT_FILE"] = fifo
 	if code, out, errs := e.run("v2", "put", "app/a"); code != ExitUnavailable {
 		t.Fatalf("put with a hanging audit file: exit %d\n%s%s", code, out, errs)
 	}
-	delete(e.vars, "SA01_AUDIT_FILE")
+	delete(e.vars, "SA01_SECRETS_AUDIT_FILE")
 	if out := e.must("", "get", "app/a"); out != "v1" {
 		t.Fatalf("after a refused put, get returned %q, want the value before it", out)
 	}

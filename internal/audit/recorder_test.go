@@ -660,7 +660,7 @@ func TestTeeGuardedGoesToTheOthersOnlyWhenRecorded(t *testing.T) {
 }
 
 // TestFileSinkSeveralWriters: two processes appending to one audit file (a
-// server and the CLI with the same SA01_AUDIT_FILE), here two sinks opened
+// server and the CLI with the same SA01_SECRETS_AUDIT_FILE), here two sinks opened
 // on it, keep one chain that verifies, whatever the interleaving.
 func TestFileSinkSeveralWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
