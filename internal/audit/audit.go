@@ -28,6 +28,10 @@ type Event struct {
 	RequestID string    `json:"request_id,omitempty"`
 	Source    string    `json:"source,omitempty"`
 	Detail    string    `json:"detail,omitempty"` // non-secret context: key IDs, counts
+	// DecisionID is the decision_id of the OPA decision that let the
+	// access through or refused it (docs/opa.md), so that OPA's decision
+	// log and the audit trail join; "" when OPA was not asked.
+	DecisionID string `json:"decision_id,omitempty"`
 
 	// Guard, when not zero, makes the event conditional on the store not
 	// having changed: the store's chain records it only if the store's
@@ -75,6 +79,9 @@ type Caller struct {
 	Actor     string // a token's accessor, or the local OS user; never a token
 	RequestID string
 	Source    string // remote address, or "local"
+	// DecisionID is OPA's decision_id for the access in progress, set by
+	// the server's access check; "" when OPA was not asked.
+	DecisionID string
 }
 
 type callerKey struct{}
@@ -107,6 +114,9 @@ func Stamp(ctx context.Context, ev Event) Event {
 	}
 	if ev.Source == "" {
 		ev.Source = c.Source
+	}
+	if ev.DecisionID == "" {
+		ev.DecisionID = c.DecisionID
 	}
 	return ev
 }

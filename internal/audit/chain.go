@@ -64,8 +64,10 @@ func (e Entry) Head() Head { return Head{Seq: e.Seq, Hash: e.Hash} }
 // (8 bytes big-endian), prev (32 raw bytes), time in Unix nanoseconds (8
 // bytes big-endian, two's complement), version (8 bytes big-endian), then
 // service, actor, action, secret, outcome, reason, request ID, source and
-// detail, each as a 4-byte big-endian length followed by its UTF-8 bytes.
-// Hash is not part of it. It fails only when prev is not 64 hex digits.
+// detail, each as a 4-byte big-endian length followed by its UTF-8 bytes,
+// and, only when it is not empty, the OPA decision ID in the same form (so
+// that the events of chains written before it hash as they did; the length
+// prefix of detail keeps the two forms apart). Hash is not part of it. It fails only when prev is not 64 hex digits.
 func Canonical(seq int64, prev string, ev Event) ([]byte, error) {
 	return canonical(FormatVersion, seq, prev, ev)
 }
@@ -83,6 +85,7 @@ func canonical(format string, seq int64, prev string, ev Event) ([]byte, error) 
 	for _, s := range strs {
 		n += 4 + len(s)
 	}
+	n += 4 + len(ev.DecisionID)
 	b := make([]byte, 0, n)
 	b = append(b, format...)
 	b = binary.BigEndian.AppendUint64(b, uint64(seq))
@@ -92,6 +95,10 @@ func canonical(format string, seq int64, prev string, ev Event) ([]byte, error) 
 	for _, s := range strs {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
+	}
+	if ev.DecisionID != "" {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(ev.DecisionID)))
+		b = append(b, ev.DecisionID...)
 	}
 	return b, nil
 }

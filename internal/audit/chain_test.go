@@ -66,6 +66,35 @@ func TestCanonicalIsStable(t *testing.T) {
 	}
 }
 
+// An OPA decision ID is hashed into the chain when set, and an event
+// without one hashes as in chains written before the field existed.
+func TestCanonicalDecisionID(t *testing.T) {
+	ev := Event{Time: time.Unix(0, 1).UTC(), Action: "read", Outcome: Success, Detail: "d"}
+	without, _ := Canonical(1, ZeroHash, ev)
+	if len(without) != len(FormatVersion)+8+32+8+8+9*4+len("read")+len(Success)+len("d") {
+		t.Fatalf("an event without a decision ID changed its canonical form: %d bytes", len(without))
+	}
+	a := Entry{Seq: 1, Prev: ZeroHash, Event: ev}
+	b := a
+	b.DecisionID = "4ca636c1"
+	c := a
+	c.Detail, c.DecisionID = "", "d"
+	ha, _ := HashOf(a)
+	hb, _ := HashOf(b)
+	hc, _ := HashOf(c)
+	if ha == hb || ha == hc || hb == hc {
+		t.Fatal("the decision ID is not hashed apart from the detail")
+	}
+	es, err := Link(EmptyHead, []Event{b.Event})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es[0].DecisionID = "forged"
+	if h, _ := HashOf(es[0]); h == es[0].Hash {
+		t.Fatal("rewriting the decision ID kept the hash")
+	}
+}
+
 func TestLinkChains(t *testing.T) {
 	es := chain(t, 5)
 	for i, e := range es {

@@ -80,9 +80,9 @@ func (t chainTx) Insert(ctx context.Context, es []audit.Entry) error {
 	for i := range cols {
 		args[i] = cols[i]
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_events (seq, prev, hash, time_ns, service, actor, action, secret, version, outcome, reason, request_id, source, detail)
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_events (seq, prev, hash, time_ns, service, actor, action, secret, version, outcome, reason, request_id, source, detail, decision_id)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])`, args...)
+			$9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])`, args...)
 	if err != nil {
 		return t.d.Fail("appending audit events", err)
 	}

@@ -13,14 +13,14 @@ import (
 
 // AuditColumns are the columns of audit_events, in the order of AuditRow.
 var AuditColumns = []string{"seq", "prev", "hash", "time_ns", "service", "actor", "action", "secret", "version",
-	"outcome", "reason", "request_id", "source", "detail"}
+	"outcome", "reason", "request_id", "source", "detail", "decision_id"}
 
 var auditColumns = strings.Join(AuditColumns, ", ")
 
 // AuditRow is the values of e's columns, in the order of AuditColumns.
-func AuditRow(e audit.Entry) [14]any {
+func AuditRow(e audit.Entry) [15]any {
 	return [...]any{e.Seq, e.Prev, e.Hash, e.Time.UnixNano(), e.Service, e.Actor, e.Action, e.Secret,
-		int64(e.Version), e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail}
+		int64(e.Version), e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail, e.DecisionID}
 }
 
 // Statements of an audit append.
@@ -103,7 +103,7 @@ func (s *Store) entries(ctx context.Context, q string, args ...any) ([]audit.Ent
 		var e audit.Entry
 		var ns int64
 		err := r.Scan(&e.Seq, &e.Prev, &e.Hash, &ns, &e.Service, &e.Actor, &e.Action, &e.Secret,
-			&e.Version, &e.Outcome, &e.Reason, &e.RequestID, &e.Source, &e.Detail)
+			&e.Version, &e.Outcome, &e.Reason, &e.RequestID, &e.Source, &e.Detail, &e.DecisionID)
 		e.Time = time.Unix(0, ns).UTC()
 		out = append(out, e)
 		return err

@@ -36,6 +36,9 @@ func auditEvent(i int) audit.Event {
 	if i%10 == 9 {
 		ev.Action = "write"
 	}
+	if i%3 == 1 {
+		ev.DecisionID = fmt.Sprintf("4ca636c1-55e4-417a-b1d8-%012d", i)
+	}
 	return ev
 }
 
