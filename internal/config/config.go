@@ -45,6 +45,14 @@ const (
 	EnvCredentialFile     = "SA01_SECRETS_CREDENTIAL_FILE"     // a file (0600) holding the caller's credential
 	EnvScanKey            = "SA01_SECRETS_SCAN_KEY"            // secret: keys the scanner's fingerprints (baselines, JSON, SARIF)
 	EnvTargetsFile        = "SA01_SECRETS_TARGETS_FILE"        // YAML: where the platform keeps Fernet tokens of its own
+
+	// The platform's OPA (docs/opa.md): unset, no OPA is asked.
+	EnvOPAURL          = "SA01_SECRETS_OPA_URL"           // secret: OPA's base URL, may hold user:pass (described masked)
+	EnvOPAURLSecret    = "SA01_SECRETS_OPA_URL_SECRET"    // or: the name of a secret in the store holding that URL
+	EnvOPADecisionPath = "SA01_SECRETS_OPA_DECISION_PATH" // default /v1/data/sa01/secrets/allow
+	EnvOPAToken        = "SA01_SECRETS_OPA_TOKEN"         // secret: bearer token for OPA's --authentication=token
+	EnvOPATimeout      = "SA01_SECRETS_OPA_TIMEOUT"       // per decision, default 100ms, at most 10s
+	EnvOPACacheTTL     = "SA01_SECRETS_OPA_CACHE_TTL"     // decision cache, default 1s; 0 turns it off
 )
 
 // PlatformVars are the platform's own variables. sa01-secrets never reads
@@ -52,11 +60,12 @@ const (
 var PlatformVars = []string{"SA01_DB_DSN", "SA01_REDIS_URL", "SA01_KAFKA_BOOTSTRAP_SERVERS", "SA01_AUTH_INTERNAL_TOKEN", "SA01_AUTH_REQUIRED"}
 
 // secretVars accept NAME_FILE.
-var secretVars = []string{EnvFernetKey, EnvFernetPreviousKeys, EnvDBDSN, EnvSecretsToken, EnvScanKey}
+var secretVars = []string{EnvFernetKey, EnvFernetPreviousKeys, EnvDBDSN, EnvSecretsToken, EnvScanKey, EnvOPAURL, EnvOPAToken}
 
 // plainVars are the others, in Describe's order after the keys.
 var plainVars = []string{EnvPolicyFile, EnvTargetsFile, EnvAuditFile, EnvAuditKafka, EnvAuditKafkaTopic, EnvListen, EnvTokenTTL, EnvTokenMaxTTL,
-	EnvLogLevel, EnvLogFormat, EnvSecretsAddr, EnvCredentialFile}
+	EnvLogLevel, EnvLogFormat, EnvSecretsAddr, EnvCredentialFile,
+	EnvOPAURLSecret, EnvOPADecisionPath, EnvOPATimeout, EnvOPACacheTTL}
 
 // Vars returns every variable Load reads, the NAME_FILE forms included.
 func Vars() []string {
@@ -80,6 +89,10 @@ const (
 	DefaultListen          = "127.0.0.1:8200"
 	DefaultTokenTTL        = time.Hour
 	DefaultTokenMaxTTL     = 24 * time.Hour
+	DefaultOPADecisionPath = "/v1/data/sa01/secrets/allow" // as opa.DefaultDecisionPath
+	DefaultOPATimeout      = 100 * time.Millisecond        // as opa.DefaultTimeout
+	DefaultOPACacheTTL     = time.Second                   // as opa.DefaultCacheTTL
+	MaxOPATimeout          = 10 * time.Second              // as opa.MaxTimeout
 )
 
 // Config is the validated configuration. Secret fields are sensitive
@@ -101,7 +114,23 @@ type Config struct {
 	TokenMaxTTL     time.Duration
 	LogLevel        string
 	LogFormat       string
+	OPA             OPA
 }
+
+// OPA is the platform's OPA, asked about every access after the YAML
+// policy (docs/opa.md). It is configured when URL or URLSecret is set (not
+// both). The decider itself (internal/opa) checks the URL and the path.
+type OPA struct {
+	URL          sensitive.String // may hold credentials
+	URLSecret    string           // a secret in the store whose value is the URL
+	DecisionPath string
+	Token        sensitive.String
+	Timeout      time.Duration
+	CacheTTL     time.Duration // 0: no cache
+}
+
+// Enabled reports whether an OPA is configured.
+func (o OPA) Enabled() bool { return !o.URL.IsZero() || o.URLSecret != "" }
 
 // Error is a configuration error. It names the variable, never its value.
 type Error struct {
@@ -124,6 +153,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		TokenMaxTTL:     DefaultTokenMaxTTL,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		OPA:             OPA{DecisionPath: DefaultOPADecisionPath, Timeout: DefaultOPATimeout, CacheTTL: DefaultOPACacheTTL},
 	}
 	var errs []error
 	secret := func(name string) string {
@@ -199,6 +229,34 @@ func Load(getenv func(string) string) (*Config, error) {
 			c.LogFormat = v
 		default:
 			errs = append(errs, &Error{EnvLogFormat, "want text or json"})
+		}
+	}
+	c.OPA.URL = sensitive.New(strings.TrimSpace(secret(EnvOPAURL)))
+	c.OPA.Token = sensitive.New(strings.TrimSpace(secret(EnvOPAToken)))
+	c.OPA.URLSecret = strings.TrimSpace(getenv(EnvOPAURLSecret))
+	if !c.OPA.URL.IsZero() && c.OPA.URLSecret != "" {
+		errs = append(errs, &Error{EnvOPAURLSecret, "both " + EnvOPAURL + " and " + EnvOPAURLSecret + " are set; set one"})
+	}
+	if v := strings.TrimSpace(getenv(EnvOPADecisionPath)); v != "" {
+		c.OPA.DecisionPath = v
+	}
+	if v := strings.TrimSpace(getenv(EnvOPATimeout)); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x <= 0 || x > MaxOPATimeout {
+			errs = append(errs, &Error{EnvOPATimeout, "want a duration above 0 and at most " + MaxOPATimeout.String() + ", such as 100ms"})
+		} else {
+			c.OPA.Timeout = x
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvOPACacheTTL)); v != "" {
+		x, err := time.ParseDuration(v)
+		if v == "0" {
+			x, err = 0, nil
+		}
+		if err != nil || x < 0 {
+			errs = append(errs, &Error{EnvOPACacheTTL, "want 0 (off) or a positive duration such as 1s"})
+		} else {
+			c.OPA.CacheTTL = x
 		}
 	}
 	if len(errs) > 0 {
@@ -348,6 +406,12 @@ func (c *Config) Describe() []Setting {
 	add(EnvLogFormat, c.LogFormat)
 	add(EnvSecretsAddr, orUnset(MaskDSN(c.SecretsAddr)))
 	add(EnvCredentialFile, orUnset(c.CredentialFile))
+	add(EnvOPAURL, orUnset(MaskDSN(c.OPA.URL.Reveal())))
+	add(EnvOPAURLSecret, orUnset(c.OPA.URLSecret))
+	add(EnvOPADecisionPath, c.OPA.DecisionPath)
+	add(EnvOPAToken, setOrUnset(!c.OPA.Token.IsZero()))
+	add(EnvOPATimeout, c.OPA.Timeout.String())
+	add(EnvOPACacheTTL, c.OPA.CacheTTL.String())
 	return s
 }
 

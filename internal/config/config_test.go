@@ -25,7 +25,8 @@ func TestDefaults(t *testing.T) {
 	if c.Keys != nil || c.AuditKafkaTopic != "sa01.audit" || c.Listen != "127.0.0.1:8200" ||
 		c.TokenTTL != time.Hour || c.TokenMaxTTL != 24*time.Hour || c.LogLevel != "info" || c.LogFormat != "text" ||
 		!c.DBDSN.IsZero() || !c.Token.IsZero() || c.CredentialFile != "" || c.AuditKafka != nil ||
-		c.AuditFile != "" || c.PolicyFile != "" || c.SecretsAddr != "" {
+		c.AuditFile != "" || c.PolicyFile != "" || c.SecretsAddr != "" || c.OPA.Enabled() ||
+		c.OPA.Timeout != 100*time.Millisecond || c.OPA.CacheTTL != time.Second || c.OPA.DecisionPath != "/v1/data/sa01/secrets/allow" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if _, err := c.RequireKeys(); !errors.Is(err, ErrNoKey) {
@@ -207,6 +208,11 @@ func TestOtherBadValues(t *testing.T) {
 		{map[string]string{EnvTokenTTL: "48h"}, EnvTokenTTL, "longer than " + EnvTokenMaxTTL, false},
 		{map[string]string{EnvLogLevel: "loud"}, EnvLogLevel, "want debug", false},
 		{map[string]string{EnvLogFormat: "xml"}, EnvLogFormat, "want text or json", false},
+		{map[string]string{EnvOPAURL: "http://127.0.0.1:8181", EnvOPAURLSecret: "platform/opa_url"}, EnvOPAURLSecret, "set one", false},
+		{map[string]string{EnvOPATimeout: "11s"}, EnvOPATimeout, "at most 10s", false},
+		{map[string]string{EnvOPATimeout: "0"}, EnvOPATimeout, "above 0", false},
+		{map[string]string{EnvOPACacheTTL: "-1s"}, EnvOPACacheTTL, "want 0 (off)", false},
+		{map[string]string{EnvOPACacheTTL: "soon"}, EnvOPACacheTTL, "want 0 (off)", false},
 	} {
 		loadErr(t, c.m, c.name, c.reason)
 	}
@@ -226,9 +232,15 @@ func TestDescribe(t *testing.T) {
 		EnvDBDSN:              "postgresql://user:hunter2@host:5432/db",
 		EnvSecretsAddr:        "https://admin:addrpass@secrets:8200",
 		EnvScanKey:            "scan-key-0123456789abcdef0123456789abcdef",
+		EnvOPAURL:             "https://opa:opapass@opa.internal:8181",
+		EnvOPAToken:           "opa-bearer-token",
+		EnvOPACacheTTL:        "0",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !c.OPA.Enabled() || c.OPA.CacheTTL != 0 || c.OPA.Timeout != DefaultOPATimeout || c.OPA.DecisionPath != DefaultOPADecisionPath {
+		t.Fatalf("OPA settings: %+v", c.OPA)
 	}
 	got := map[string]string{}
 	var all strings.Builder
@@ -244,13 +256,18 @@ func TestDescribe(t *testing.T) {
 		EnvSecretsAddr:        "https://admin:****@secrets:8200",
 		EnvScanKey:            "(set)",
 		EnvListen:             DefaultListen,
+		EnvOPAURL:             "https://opa:****@opa.internal:8181",
+		EnvOPAToken:           "(set)",
+		EnvOPACacheTTL:        "0s",
+		EnvOPATimeout:         "100ms",
+		EnvOPAURLSecret:       "(unset)",
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	for _, secret := range []string{k1.Encode(), k2.Encode(), "launcher-secret-token", "hunter2", "addrpass", "scan-key-0123456789abcdef"} {
+	for _, secret := range []string{k1.Encode(), k2.Encode(), "launcher-secret-token", "hunter2", "addrpass", "scan-key-0123456789abcdef", "opapass", "opa-bearer-token"} {
 		if strings.Contains(all.String(), secret) {
 			t.Fatalf("Describe reveals a secret:\n%s", all.String())
 		}
