@@ -884,3 +884,32 @@ func (c *Client) RevokeIdentity(ctx context.Context, name string) (int, error) {
 	err := c.authCall(ctx, "POST", "/v1/identities/"+url.PathEscape(name)+":revoke", nil, &out)
 	return out.Revoked, err
 }
+
+// ExplainQuery is one access to explain: who (a service, or an operator
+// with a role), which action (read, list or write) on which secret.
+type ExplainQuery struct {
+	Identity string `json:"identity"`
+	Kind     string `json:"kind,omitempty"` // service (default) or operator
+	Role     string `json:"role,omitempty"` // an operator's role
+	Action   string `json:"action"`
+	Secret   string `json:"secret"`
+}
+
+// Explanation is the server's decision on an access and what made it.
+type Explanation struct {
+	Allow      bool   `json:"allow"`
+	DecidedBy  string `json:"decided_by"`            // policy, opa or none
+	Rule       string `json:"rule,omitempty"`        // the YAML rule that granted it, as file:line: service action glob
+	OPA        string `json:"opa,omitempty"`         // OPA's reason, when OPA was asked
+	DecisionID string `json:"decision_id,omitempty"` // OPA's decision_id
+	Text       string `json:"explanation"`           // one line, as `sa01-secrets policy explain` prints it
+}
+
+// Explain asks the server how it would decide q (the YAML policy, then
+// OPA) and why, with the caller's token (admin or auditor). Nothing is read or written; the
+// question is audited.
+func (c *Client) Explain(ctx context.Context, q ExplainQuery) (Explanation, error) {
+	var out Explanation
+	err := c.authCall(ctx, "POST", "/v1/policy/explain", q, &out)
+	return out, err
+}

@@ -111,3 +111,10 @@ func Decide(id Identity, a Action, name string, p *policy.Policy) Decision {
 	}
 	return Decision{Rule: "unknown kind " + string(id.Kind)}
 }
+
+// ServiceAction maps a service's action to the YAML policy's, and reports
+// whether a service may do a at all (the rest are for operators).
+func ServiceAction(a Action) (policy.Action, bool) {
+	pa, ok := serviceActions[a]
+	return pa, ok
+}

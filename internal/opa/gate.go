@@ -46,6 +46,9 @@ type Verdict struct {
 	OPA *Decision
 	// Err is why Describe failed; the access is refused and OPA not asked.
 	Err error
+	// Rule, when set, is the rule other than a YAML grant that decided
+	// before OPA was asked (an operator's role), in one line.
+	Rule string
 }
 
 // Decide decides one access: in.Identity.Name is the YAML policy's service
@@ -99,11 +102,17 @@ func (v Verdict) Explain() string {
 	switch {
 	case v.DecidedBy == ByNone:
 		return s + "no YAML policy and no OPA are configured"
+	case v.DecidedBy == ByPolicy && v.Grant == nil && v.Rule != "":
+		return s + v.Rule
 	case v.DecidedBy == ByPolicy && v.Grant == nil:
 		return s + "no rule of the YAML policy grants it"
 	}
-	if v.Grant != nil {
-		s += v.Grant.String()
+	if v.Grant != nil || v.Rule != "" {
+		if v.Grant != nil {
+			s += v.Grant.String()
+		} else {
+			s += v.Rule
+		}
 		if v.OPA == nil && v.Err == nil {
 			return s
 		}

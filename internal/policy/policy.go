@@ -390,6 +390,7 @@ func yamlErrMsg(err error) string {
 // Holder holds the policy in force; it is safe for concurrent use.
 type Holder struct {
 	path string
+	none bool // no policy file: NewHolder("")
 	cur  atomic.Pointer[Policy]
 }
 
@@ -398,6 +399,7 @@ type Holder struct {
 func NewHolder(path string) (*Holder, error) {
 	h := &Holder{path: path}
 	if path == "" {
+		h.none = true
 		h.cur.Store(&Policy{})
 		return h, nil
 	}
@@ -415,6 +417,11 @@ func Static(p *Policy) *Holder {
 	h.cur.Store(p)
 	return h
 }
+
+// None reports whether no policy file is configured (NewHolder("")): the
+// empty policy is held, and the platform's OPA, when configured, decides
+// services' accesses alone.
+func (h *Holder) None() bool { return h.none }
 
 // Current returns the policy in force.
 func (h *Holder) Current() *Policy { return h.cur.Load() }

@@ -591,3 +591,21 @@ func (s *Service) Export(ctx context.Context, prefix string) ([]Value, error) {
 	}
 	return out, nil
 }
+
+// Describe returns the class and owner of name, for an access decision
+// (docs/opa.md), without auditing: it is part of the access it decides,
+// which is audited. A secret that does not exist (yet), is deleted or has
+// an invalid name has neither.
+func (s *Service) Describe(ctx context.Context, name string) (class, owner string, err error) {
+	if ValidateName(name) != nil {
+		return "", "", nil
+	}
+	sec, err := s.st.Secret(ctx, name)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDeleted) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return sec.Class, sec.Owner, nil
+}

@@ -20,6 +20,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add("GET", "/v1/secrets/a/history?version=2", "", "Bearer")
 	f.Add("DELETE", "/v1/secrets/%2e%2e/x", "{", "x")
 	f.Add("POST", "/v1/auth/revoke", `{"service":"gateway","accessor":"a"}`, h.creds["admin"])
+	f.Add("POST", "/v1/policy/explain", `{"identity":"gateway","kind":"operator","role":"admin","action":"read","secret":"llm/openai_api_key"}`, h.creds["admin"])
 	f.Fuzz(func(t *testing.T, method, path, body, bearer string) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") || len(path) > 2048 {
 			return

@@ -2,8 +2,9 @@ package server
 
 import (
 	"context"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -11,26 +12,31 @@ import (
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	checks := map[string]string{}
+	results := map[string]string{}
 	ready := true
-	names := make([]string, 0, len(s.d.Checks))
-	for n := range s.d.Checks {
-		names = append(names, n)
+	checks := map[string]func(context.Context) error{}
+	maps.Copy(checks, s.d.Checks)
+	if s.d.OPA != nil {
+		// an OPA that does not answer refuses every access: not ready
+		checks["opa"] = s.d.OPA.Health
 	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(checks))
 	for _, n := range names {
-		if err := s.d.Checks[n](ctx); err != nil {
-			checks[n] = "unavailable"
+		if err := checks[n](ctx); err != nil {
+			results[n] = "unavailable"
 			ready = false
 			s.log.Warn("health check failed", "check", n, "error", safeErr(err))
 		} else {
-			checks[n] = "ok"
+			results[n] = "ok"
 		}
 	}
 	body := map[string]any{
 		"status":        "ok",
 		"auth_required": true, // authentication is never off
-		"checks":        checks,
+		"checks":        results,
+	}
+	if s.d.OPA != nil {
+		body["opa"] = map[string]any{"endpoint": s.d.OPA.Endpoint(), "yaml_policy": !s.d.Policy.None(), "timeout_ms": s.d.OPA.Timeout().Milliseconds()}
 	}
 	status := http.StatusOK
 	if !ready {

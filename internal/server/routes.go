@@ -42,6 +42,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/secrets/{name...}", "secrets.get", authToken, s.handleGet}, // and .../history
 		{"PUT", "/v1/secrets/{name...}", "secrets.put", authToken, s.handlePut},
 		{"DELETE", "/v1/secrets/{name...}", "secrets.delete", authToken, s.handleDelete},
+		{"POST", "/v1/policy/explain", "policy.explain", authToken, s.handleExplain},
 		{"GET", "/v1/sys/health", "sys.health", authNone, s.handleHealth},
 		{"GET", "/metrics", "metrics", authNone, s.handleMetrics},
 		{"GET", "/v1/openapi.json", "openapi", authNone, s.handleOpenAPI},

@@ -7,31 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
-
-// decide asks the permission table (identity.Decide) for the request's
-// identity.
-func (s *Server) decide(r *http.Request, a identity.Action, name string) identity.Decision {
-	return identity.Decide(principalFrom(r.Context()).id, a, name, s.d.Policy.Current())
-}
-
-// permitted checks the permission table for the request's identity and
-// audits a denial. The check comes before any store access, so a denied
-// name and a missing one the caller may not see are answered alike. A
-// decision that holds only for a secret under incident is not enough here:
-// the routes that allow it check the incident themselves.
-func (s *Server) permitted(r *http.Request, a identity.Action, auditAction, name string) bool {
-	if d := s.decide(r, a, name); d.Allowed && !d.UnderIncident {
-		return true
-	}
-	_ = s.record(r.Context(), audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: reasonDenied})
-	return false
-}
 
 type secretView struct {
 	Name      string    `json:"name"`
@@ -91,11 +71,12 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		}
 		version = n
 	}
-	if !s.permitted(r, identity.Read, "read", name) {
-		writeError(w, r, errDeniedOrMissing)
+	ctx, err := s.authorize(r.Context(), identity.Read, "read", name)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
-	sec, err := s.d.Secrets.Get(r.Context(), name, version)
+	sec, err := s.d.Secrets.Get(ctx, name, version)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -110,11 +91,12 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, name string) {
-	if !s.permitted(r, identity.History, "list", name) { // as the service audits history
-		writeError(w, r, errDeniedOrMissing)
+	ctx, err := s.authorize(r.Context(), identity.History, "list", name) // as the service audits history
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
-	sec, versions, err := s.d.Secrets.History(r.Context(), name)
+	sec, versions, err := s.d.Secrets.History(ctx, name)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -158,8 +140,9 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errInvalid(`cas: want 0 (must not exist) or the current version`))
 		return
 	}
-	if !s.permitted(r, identity.Write, "write", name) {
-		writeError(w, r, errDeniedOrMissing)
+	ctx, err := s.authorize(r.Context(), identity.Write, "write", name)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	o := secrets.PutOptions{CAS: body.CAS, Env: body.Env, Class: body.Class, Description: body.Description, Owner: body.Owner}
@@ -171,7 +154,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		d := time.Duration(*body.RotationPeriod) * time.Second
 		o.RotationPeriod = &d
 	}
-	v, err := s.d.Secrets.Put(r.Context(), name, sensitive.New(*body.Value), o)
+	v, err := s.d.Secrets.Put(ctx, name, sensitive.New(*body.Value), o)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -186,11 +169,12 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if !s.permitted(r, identity.Delete, "delete", name) {
-		writeError(w, r, errDeniedOrMissing)
+	ctx, err := s.authorize(r.Context(), identity.Delete, "delete", name)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
-	if err := s.d.Secrets.Delete(r.Context(), name); err != nil {
+	if err := s.d.Secrets.Delete(ctx, name); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -198,7 +182,9 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleList: GET /v1/secrets?prefix=P lists, without values, the secrets
-// the caller may list (read implies list).
+// the caller may list (read implies list), each decided as an access
+// (identity.Decide, then OPA). If OPA gives no answer in time for one of them,
+// the whole list is refused as unavailable rather than shortened.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	prefix := r.URL.Query().Get("prefix")
 	all, err := s.d.Secrets.List(r.Context(), prefix, false)
@@ -207,15 +193,21 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := principalFrom(r.Context()).id
-	pol := s.d.Policy.Current()
 	out := make([]metaView, 0, len(all))
 	for _, m := range all {
-		if identity.Decide(id, identity.List, m.Name, pol).Allowed {
-			v := secretMeta(m)
-			readable := identity.Decide(id, identity.Read, m.Name, pol).Allowed
-			v.Readable = &readable
-			out = append(out, v)
+		lv := s.decide(r.Context(), id, identity.List, m.Name)
+		if lv.Unavailable() || lv.Err != nil {
+			writeError(w, r, s.refuse(r.Context(), lv, "list", m.Name))
+			return
 		}
+		if !lv.Allow {
+			continue
+		}
+		v := secretMeta(m)
+		rv := s.decide(r.Context(), id, identity.Read, m.Name)
+		readable := rv.Allow
+		v.Readable = &readable
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
 }

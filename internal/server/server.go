@@ -18,6 +18,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -48,8 +49,12 @@ type Deps struct {
 	Tokens     *token.Manager
 	Identities *identity.Manager
 	Policy     *policy.Holder
-	Audit      audit.Recorder // events the server records itself: auth, identities and denials
-	Logger     *slog.Logger
+	// OPA, when set, is asked about every access identity.Decide allows
+	// (docs/opa.md): it narrows, never widens. Its metrics belong on
+	// Registry.
+	OPA    *opa.Decider
+	Audit  audit.Recorder // events the server records itself: auth, identities and denials
+	Logger *slog.Logger
 	// CheckHost refuses requests whose Host header does not name a
 	// loopback host; set it when the server listens on a loopback
 	// address, where a browser page on another origin could otherwise

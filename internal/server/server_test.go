@@ -97,6 +97,13 @@ func (c *testClock) add(d time.Duration) {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with the server's dependencies changed by
+// deps before it starts.
+func newHarnessWith(t testing.TB, deps func(*Deps)) *harness {
+	t.Helper()
 	p, err := policy.Parse("test.yaml", []byte(testPolicy))
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +136,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv = New(Deps{
+	d := Deps{
 		Secrets:    h.sec,
 		Tokens:     h.tokens,
 		Policy:     h.policy,
@@ -141,7 +148,11 @@ func newHarness(t testing.TB) *harness {
 			return []rotate.KeyAge{{ID: "0123456789ab", Primary: true, Age: 48 * time.Hour}}
 		},
 		Now: clk.now,
-	})
+	}
+	if deps != nil {
+		deps(&d)
+	}
+	h.srv = New(d)
 	h.ts = httptest.NewServer(h.srv)
 	t.Cleanup(h.ts.Close)
 	for name, val := range map[string]string{

@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/opa"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+)
+
+// Audit actions and reasons of the access check.
+const (
+	actionExplain = "policy-explain"
+
+	reasonOPAUnavailable = "opa unavailable"
+	reasonNotDescribed   = "secret metadata unavailable"
+)
+
+// errOPAUnavailable answers an access OPA did not decide within its
+// timeout: refused, never allowed, and not a denial the caller should
+// take as final.
+var errOPAUnavailable = &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the access decision point (OPA) gave no answer in time; access refused"}
+
+// describer is what the server needs of the secrets service to complete
+// an OPA input: the secret's class and owner (*secrets.Service).
+type describer interface {
+	Describe(ctx context.Context, name string) (class, owner string, err error)
+}
+
+// opaAlone reports whether OPA decides a service's accesses alone: no
+// YAML policy file is configured and an OPA is.
+func (s *Server) opaAlone() bool { return s.d.OPA != nil && s.d.Policy.None() }
+
+// decide is the access decision on one access of id: identity.Decide
+// first (the role table; services by the YAML policy), deny wins; then,
+// when configured, the platform's OPA, which only narrows. With no YAML
+// policy file and an OPA, OPA decides a service's secret accesses alone
+// (operators are still decided by their role first). A decision that
+// holds only for a secret under incident is a denial here: the routes
+// that allow it check the incident themselves.
+func (s *Server) decide(ctx context.Context, id identity.Identity, a identity.Action, name string) opa.Verdict {
+	var grant *policy.Grant
+	var rule string // an operator's role rule
+	if id.Kind == identity.Service && s.opaAlone() {
+		if _, ok := identity.ServiceAction(a); !ok || id.Revoked() {
+			return opa.Verdict{DecidedBy: opa.ByPolicy}
+		}
+	} else {
+		d := identity.Decide(id, a, name, s.d.Policy.Current())
+		if id.Kind == identity.Operator {
+			rule = d.Rule
+		}
+		if !d.Allowed || d.UnderIncident {
+			return opa.Verdict{DecidedBy: opa.ByPolicy, Rule: rule}
+		}
+		if id.Kind == identity.Service {
+			if pa, ok := identity.ServiceAction(a); ok {
+				if g, ok := s.d.Policy.Current().Explain(id.Name, pa, name); ok {
+					grant = &g
+				}
+			}
+		}
+		if s.d.OPA == nil {
+			return opa.Verdict{Allow: true, DecidedBy: opa.ByPolicy, Grant: grant, Rule: rule}
+		}
+	}
+	c := audit.CallerFrom(ctx)
+	in := opa.Input{
+		Identity: opa.Identity{Name: id.Name, Kind: string(id.Kind), Role: string(id.Role)},
+		Action:   string(a),
+		Secret:   opa.Secret{Name: name},
+		Request:  opa.Request{ID: c.RequestID, Source: c.Source},
+	}
+	if ds, ok := s.d.Secrets.(describer); ok && name != "" {
+		var err error
+		if in.Secret.Class, in.Secret.Owner, err = ds.Describe(ctx, name); err != nil {
+			return opa.Verdict{DecidedBy: opa.ByOPA, Grant: grant, Err: err, Rule: rule}
+		}
+	}
+	dec := s.d.OPA.Decide(ctx, in)
+	return opa.Verdict{Allow: dec.Allow, DecidedBy: opa.ByOPA, Grant: grant, OPA: &dec, Rule: rule}
+}
+
+// authorize is the one access check of every route that touches a
+// secret: may the request's identity do a on the secret name? It applies
+// decide (identity.Decide, deny wins, then the platform's OPA; see
+// docs/opa.md). It runs before the secret is read or written, so a denied
+// name and a missing one are answered alike. auditAction is the action
+// the refusal is audited as ("read", "write", ...).
+//
+// Allowed, it returns ctx carrying OPA's decision_id, which the access's
+// audit event records: pass that ctx on to the store. Refused, it records
+// the refusal and returns the error to answer with: errDeniedOrMissing,
+// or a 503 when OPA gave no answer in time or the secret could not be
+// described.
+func (s *Server) authorize(ctx context.Context, a identity.Action, auditAction, name string) (context.Context, error) {
+	v := s.decide(ctx, principalFrom(ctx).id, a, name)
+	if !v.Allow {
+		return ctx, s.refuse(ctx, v, auditAction, name)
+	}
+	if id := v.DecisionID(); id != "" {
+		c := audit.CallerFrom(ctx)
+		c.DecisionID = id
+		ctx = audit.WithCaller(ctx, c)
+	}
+	return ctx, nil
+}
+
+// permitted checks the role table alone for an action on no secret
+// (identity management, audit, ...) and audits a denial. OPA decides
+// secret accesses only (authorize).
+func (s *Server) permitted(r *http.Request, a identity.Action, auditAction, name string) bool {
+	if d := identity.Decide(principalFrom(r.Context()).id, a, name, s.d.Policy.Current()); d.Allowed && !d.UnderIncident {
+		return true
+	}
+	_ = s.record(r.Context(), audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: reasonDenied})
+	return false
+}
+
+// refuse records a refused access and returns the error it is answered
+// with.
+func (s *Server) refuse(ctx context.Context, v opa.Verdict, auditAction, name string) error {
+	ev := audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: reasonDenied, DecisionID: v.DecisionID()}
+	err := error(errDeniedOrMissing)
+	switch {
+	case v.Err != nil:
+		ev.Reason, err = reasonNotDescribed, &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the store is unavailable; access refused"}
+		s.log.Warn("access refused: the secret's class and owner could not be read", "error", safeErr(v.Err))
+	case v.Unavailable():
+		ev.Reason, err = reasonOPAUnavailable, errOPAUnavailable
+		s.log.Warn("access refused: OPA gave no answer in time", "opa", s.d.OPA.Endpoint(), "error", safeErr(v.OPA.Err))
+	case v.DecidedBy == opa.ByOPA:
+		ev.Reason = "denied by opa: " + string(v.OPA.Reason)
+	}
+	if rerr := s.record(ctx, ev); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// explainView is the answer of POST /v1/policy/explain.
+type explainView struct {
+	Allow      bool   `json:"allow"`
+	DecidedBy  string `json:"decided_by"`
+	Rule       string `json:"rule,omitempty"`
+	OPA        string `json:"opa,omitempty"`
+	DecisionID string `json:"decision_id,omitempty"`
+	Text       string `json:"explanation"`
+}
+
+// explainOf renders a verdict as POST /v1/policy/explain answers it.
+func explainOf(v opa.Verdict) explainView {
+	e := explainView{Allow: v.Allow, DecidedBy: v.DecidedBy, DecisionID: v.DecisionID(), Text: v.Explain()}
+	if v.Grant != nil {
+		e.Rule = v.Grant.String()
+	} else {
+		e.Rule = v.Rule
+	}
+	if v.OPA != nil {
+		e.OPA = string(v.OPA.Reason)
+	}
+	return e
+}
+
+// handleExplain: POST /v1/policy/explain with {"identity", "kind", "role",
+// "action", "secret"} says how the server decides that access
+// (identity.Decide, then OPA) and what decided it. The caller needs the
+// explain right (admin or auditor): it tells who may read what. Nothing is
+// read or written; the question is audited, with OPA's decision_id.
+func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
+	if !s.permitted(r, identity.Explain, actionExplain, "") {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	ctx := r.Context()
+	var q struct {
+		Identity string `json:"identity"`
+		Kind     string `json:"kind"`
+		Role     string `json:"role"`
+		Action   string `json:"action"`
+		Secret   string `json:"secret"`
+	}
+	if err := decodeJSON(r, &q, `{"identity": NAME, "kind": "service"|"operator", "role": ROLE, "action": "read"|"list"|"write", "secret": NAME}`); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if q.Kind == "" {
+		q.Kind = opa.KindService
+	}
+	switch {
+	case q.Identity == "" || q.Secret == "":
+		writeError(w, r, errInvalid(`request body: "identity" and "secret" are required`))
+		return
+	case q.Action != string(identity.Read) && q.Action != string(identity.List) && q.Action != string(identity.Write):
+		writeError(w, r, errInvalid(`action: want read, list or write`))
+		return
+	case q.Kind != opa.KindService && q.Kind != opa.KindOperator:
+		writeError(w, r, errInvalid(`kind: want service or operator`))
+		return
+	case len(q.Identity) > opa.MaxFieldLen || len(q.Role) > opa.MaxFieldLen || len(q.Secret) > opa.MaxFieldLen:
+		writeError(w, r, errInvalid("identity, role and secret: at most 1024 bytes each"))
+		return
+	}
+	id := identity.Identity{Name: q.Identity, Kind: identity.Kind(q.Kind)}
+	if id.Kind == identity.Operator {
+		role, err := identity.ParseRole(q.Role)
+		if err != nil {
+			writeError(w, r, errInvalid("role: want admin, auditor or responder"))
+			return
+		}
+		id.Role = role
+	}
+	v := s.decide(ctx, id, identity.Action(q.Action), q.Secret)
+	e := explainOf(v)
+	ev := audit.Event{Action: actionExplain, Secret: q.Secret, Outcome: audit.Success, DecisionID: e.DecisionID,
+		Detail: q.Kind + " " + q.Identity + " " + q.Action + ": " + v.DecidedBy}
+	if err := s.record(ctx, ev); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
