@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
@@ -120,7 +121,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, err, "fix the policy file named by "+config.EnvPolicyFile)
 	}
-	if cfg.PolicyFile == "" {
+	if cfg.PolicyFile == "" && !cfg.OPA.Enabled() {
 		log.Warn(config.EnvPolicyFile + " is not set: the policy is empty and every service is denied")
 	}
 
@@ -147,6 +148,17 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		readCache = "off (no audit event to prove a cached read current)"
 	case !svc.CacheReads():
 		readCache = "off (the store or the audit sinks cannot prove a cached read current)"
+	}
+	reg := prometheus.NewRegistry()
+	dec, err := openOPA(audit.WithCaller(ctx, audit.Caller{Actor: "serve", Source: "local"}), cfg, svc, reg)
+	if err != nil {
+		return err
+	}
+	if dec != nil {
+		log.Info("OPA decides every access the role table allows", "opa", dec.Endpoint(), "yaml_policy", cfg.PolicyFile != "", "timeout", dec.Timeout())
+		if dec.Insecure() {
+			log.Warn("OPA is reached over plain HTTP on a non-loopback address: its decisions can be read and, with no YAML policy, forged", "opa", dec.Endpoint())
+		}
 	}
 	tokens := token.NewManager(st, token.Options{TTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL})
 	checks := map[string]func(context.Context) error{
@@ -184,6 +196,8 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		Tokens:     tokens,
 		Identities: ids,
 		Policy:     holder,
+		OPA:        dec,
+		Registry:   reg,
 		Audit:      rec,
 		Logger:     log,
 		Checks:     checks,

@@ -113,6 +113,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.AddCommand(auditCommands(g)...)
 	root.AddCommand(scanCommands(g)...)
 	root.AddCommand(targetCommands(g)...)
+	root.AddCommand(policyCommands(g)...)
 	hookTargets(root, g)
 	addHelp(root)
 	return root

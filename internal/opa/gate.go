@@ -3,6 +3,7 @@ package opa
 import (
 	"context"
 
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 )
 
@@ -75,6 +76,59 @@ func (g Gate) Decide(ctx context.Context, in Input) Verdict {
 	}
 	dec := g.OPA.Decide(ctx, in)
 	return Verdict{Allow: dec.Allow, DecidedBy: ByOPA, Grant: grant, OPA: &dec}
+}
+
+// Access decides one access of id: identity.Decide first (the role table;
+// a service by the YAML policy), deny wins; then, when configured, OPA,
+// which only narrows. With no YAML policy file (Policy nil) and an OPA,
+// OPA decides a service's accesses alone; an operator is still decided by
+// its role first. A decision that holds only for a secret under incident
+// is a denial here: the routes that allow it check the incident
+// themselves.
+//
+// OPA's input names the real identity (name, kind, role). Its action is
+// the YAML policy's (read, list, write) where the action maps to one, as
+// an exported Rego module expects; else the role table's.
+func (g Gate) Access(ctx context.Context, id identity.Identity, a identity.Action, name string, req Request) Verdict {
+	in := Input{
+		Identity: Identity{Name: id.Name, Kind: string(id.Kind), Role: string(id.Role)},
+		Action:   string(a),
+		Secret:   Secret{Name: name},
+		Request:  req,
+	}
+	pa, serviceAction := identity.ServiceAction(a)
+	if serviceAction {
+		in.Action = string(pa)
+	}
+	var rule string // an operator's role rule
+	if id.Kind == identity.Service && g.Policy == nil && g.OPA != nil {
+		if !serviceAction || id.Revoked() {
+			return Verdict{DecidedBy: ByPolicy}
+		}
+	} else {
+		var p *policy.Policy
+		if g.Policy != nil {
+			p = g.Policy.Current()
+		} else {
+			p = &policy.Policy{}
+		}
+		d := identity.Decide(id, a, name, p)
+		if id.Kind != identity.Service {
+			rule = d.Rule
+		}
+		if !d.Allowed || d.UnderIncident {
+			return Verdict{DecidedBy: ByPolicy, Rule: rule}
+		}
+		if id.Kind != identity.Service {
+			g.Policy = nil // decided by the role; OPA, when set, narrows
+			if g.OPA == nil {
+				return Verdict{Allow: true, DecidedBy: ByPolicy, Rule: rule}
+			}
+		}
+	}
+	v := g.Decide(ctx, in)
+	v.Rule = rule
+	return v
 }
 
 // Unavailable reports whether the access is refused because OPA gave no

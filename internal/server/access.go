@@ -7,7 +7,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/opa"
-	"github.com/somaagent01/sa01-secrets/internal/policy"
 )
 
 // Audit actions and reasons of the access check.
@@ -29,64 +28,34 @@ type describer interface {
 	Describe(ctx context.Context, name string) (class, owner string, err error)
 }
 
-// opaAlone reports whether OPA decides a service's accesses alone: no
-// YAML policy file is configured and an OPA is.
-func (s *Server) opaAlone() bool { return s.d.OPA != nil && s.d.Policy.None() }
+// gate is the server's access decision (opa.Gate.Access): identity.Decide
+// first, deny wins, then OPA. With no YAML policy file, OPA decides a
+// service's accesses alone.
+func (s *Server) gate() opa.Gate {
+	g := opa.Gate{Policy: s.d.Policy, OPA: s.d.OPA}
+	if s.d.Policy.None() && s.d.OPA != nil {
+		g.Policy = nil
+	}
+	if ds, ok := s.d.Secrets.(describer); ok && s.d.OPA != nil {
+		g.Describe = func(ctx context.Context, in *opa.Input) error {
+			var err error
+			in.Secret.Class, in.Secret.Owner, err = ds.Describe(ctx, in.Secret.Name)
+			return err
+		}
+	}
+	return g
+}
 
-// decide is the access decision on one access of id: identity.Decide
-// first (the role table; services by the YAML policy), deny wins; then,
-// when configured, the platform's OPA, which only narrows. With no YAML
-// policy file and an OPA, OPA decides a service's secret accesses alone
-// (operators are still decided by their role first). A decision that
-// holds only for a secret under incident is a denial here: the routes
-// that allow it check the incident themselves.
+// decide decides one access of id on the secret name (see opa.Gate.Access).
 func (s *Server) decide(ctx context.Context, id identity.Identity, a identity.Action, name string) opa.Verdict {
-	var grant *policy.Grant
-	var rule string // an operator's role rule
-	if id.Kind == identity.Service && s.opaAlone() {
-		if _, ok := identity.ServiceAction(a); !ok || id.Revoked() {
-			return opa.Verdict{DecidedBy: opa.ByPolicy}
-		}
-	} else {
-		d := identity.Decide(id, a, name, s.d.Policy.Current())
-		if id.Kind == identity.Operator {
-			rule = d.Rule
-		}
-		if !d.Allowed || d.UnderIncident {
-			return opa.Verdict{DecidedBy: opa.ByPolicy, Rule: rule}
-		}
-		if id.Kind == identity.Service {
-			if pa, ok := identity.ServiceAction(a); ok {
-				if g, ok := s.d.Policy.Current().Explain(id.Name, pa, name); ok {
-					grant = &g
-				}
-			}
-		}
-		if s.d.OPA == nil {
-			return opa.Verdict{Allow: true, DecidedBy: opa.ByPolicy, Grant: grant, Rule: rule}
-		}
-	}
 	c := audit.CallerFrom(ctx)
-	in := opa.Input{
-		Identity: opa.Identity{Name: id.Name, Kind: string(id.Kind), Role: string(id.Role)},
-		Action:   string(a),
-		Secret:   opa.Secret{Name: name},
-		Request:  opa.Request{ID: c.RequestID, Source: c.Source},
-	}
-	if ds, ok := s.d.Secrets.(describer); ok && name != "" {
-		var err error
-		if in.Secret.Class, in.Secret.Owner, err = ds.Describe(ctx, name); err != nil {
-			return opa.Verdict{DecidedBy: opa.ByOPA, Grant: grant, Err: err, Rule: rule}
-		}
-	}
-	dec := s.d.OPA.Decide(ctx, in)
-	return opa.Verdict{Allow: dec.Allow, DecidedBy: opa.ByOPA, Grant: grant, OPA: &dec, Rule: rule}
+	return s.gate().Access(ctx, id, a, name, opa.Request{ID: c.RequestID, Source: c.Source})
 }
 
 // authorize is the one access check of every route that touches a
 // secret: may the request's identity do a on the secret name? It applies
-// decide (identity.Decide, deny wins, then the platform's OPA; see
-// docs/opa.md). It runs before the secret is read or written, so a denied
+// opa.Gate.Access (identity.Decide, deny wins, then the platform's OPA;
+// see docs/opa.md). It runs before the secret is read or written, so a denied
 // name and a missing one are answered alike. auditAction is the action
 // the refusal is audited as ("read", "write", ...).
 //
