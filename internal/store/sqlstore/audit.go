@@ -279,7 +279,14 @@ func (t TxChain) Generation(ctx context.Context) (uint64, error) {
 	return uint64(n), nil
 }
 
-var auditInsertOne = `INSERT INTO audit_events (` + auditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+// auditInsertOne inserts one event: a placeholder per column of AuditColumns.
+var auditInsertOne = func() string {
+	ph := make([]string, len(AuditColumns))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return `INSERT INTO audit_events (` + auditColumns + `) VALUES (` + strings.Join(ph, ", ") + `)`
+}()
 
 // Insert implements ChainTx.
 func (t TxChain) Insert(ctx context.Context, es []audit.Entry) error {
