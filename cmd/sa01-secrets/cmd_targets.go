@@ -128,7 +128,7 @@ unreadable tokens or cannot be read. It never prints a value.`,
 			if err != nil {
 				return err
 			}
-			e, err := openLocal(cmd.Context(), g)
+			e, err := openLocalWith(cmd.Context(), g, envFile)
 			if err != nil {
 				return err
 			}
@@ -220,7 +220,7 @@ func reencryptTargets(cmd *cobra.Command, g *globals, names []string) error {
 		}
 		o.Ring = ring
 	}
-	e, err := openLocal(cmd.Context(), g)
+	e, err := openLocalWith(cmd.Context(), g, f.envFile)
 	if err != nil {
 		return err
 	}
