@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/somaagent01/sa01-secrets/internal/backup"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -11,7 +12,17 @@ import (
 
 // extraExitCode maps the sentinels of the domain packages to exit codes.
 func extraExitCode(err error) int {
+	var bf *backup.FormatError
+	var bv *backup.VersionError
 	switch {
+	case errors.As(err, &bf):
+		return ExitCheckFailed
+	case errors.As(err, &bv):
+		return ExitUnavailable
+	case errors.Is(err, store.ErrNotEmpty):
+		return ExitConflict
+	case errors.Is(err, backup.ErrNoKeys):
+		return ExitUsage
 	case errors.Is(err, fernet.ErrDuplicateKey):
 		return ExitUsage
 	case errors.Is(err, secrets.ErrInvalid), errors.Is(err, secrets.ErrNoKeys):
@@ -33,6 +44,8 @@ func extraHint(err error) string {
 	var kn *secrets.KeyNotLoadedError
 	var ie *secrets.IntegrityError
 	switch {
+	case errors.Is(err, store.ErrNotEmpty):
+		return "restore and migrate fill an empty store only: point SA01_SECRETS_DB_DSN (or the destination) at a new SQLite file or an empty database"
 	case errors.As(err, &kn):
 		return "add the key with ID " + kn.KeyID + " to SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
 	case errors.As(err, &ie):

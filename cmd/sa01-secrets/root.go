@@ -115,6 +115,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.AddCommand(targetCommands(g)...)
 	root.AddCommand(policyCommands(g)...)
 	hookTargets(root, g)
+	root.AddCommand(backupCommands(g)...)
 	addHelp(root)
 	return root
 }

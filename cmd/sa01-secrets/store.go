@@ -31,7 +31,11 @@ func locateStore(g *globals) (storeLocation, error) {
 	if err != nil {
 		return storeLocation{}, err
 	}
-	dsn := cfg.DBDSN.Reveal()
+	return locateDSN(g, cfg.DBDSN.Reveal())
+}
+
+// locateDSN is locateStore for a DSN given some other way (migrate --to).
+func locateDSN(g *globals, dsn string) (storeLocation, error) {
 	switch {
 	case dsn == "":
 		dir := g.getenv("XDG_DATA_HOME")
@@ -91,6 +95,29 @@ func openStoreFor(ctx context.Context, g *globals, create bool) (store.Store, er
 				"run sa01-secrets init, or point "+config.EnvDBDSN+" at the store")
 		}
 	}
+	return openStoreAt(ctx, loc)
+}
+
+// driver names the store's driver: sqlite or postgres.
+func (loc storeLocation) driver() string {
+	if loc.postgresDSN != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// String names the store without a password.
+func (loc storeLocation) String() string {
+	if loc.postgresDSN != "" {
+		return config.MaskDSN(loc.postgresDSN)
+	}
+	return loc.sqlitePath
+}
+
+// openStoreAt opens the store at loc, migrating it if it is older than
+// this binary.
+func openStoreAt(ctx context.Context, loc storeLocation) (store.Store, error) {
+	var err error
 	var st store.Store
 	where := loc.sqlitePath
 	if loc.postgresDSN != "" {

@@ -41,6 +41,7 @@ func (s Secret) Deleted() bool { return !s.DeletedAt.IsZero() }
 // version is destroyed.
 type Version struct {
 	ID            int64 // row ID: the order of WalkVersions
+	SecretID      int64 // the secret's row ID (set by Snapshot.Versions)
 	Secret        string
 	Version       int
 	Token         string // Fernet token; its plaintext is exactly the value

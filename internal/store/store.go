@@ -30,6 +30,7 @@ type Store interface {
 	Identities
 	Audit
 	Incidents
+	Dumps
 	Close() error
 }
 

@@ -56,7 +56,15 @@ var dialect = sqlstore.Dialect{
 	// for the WAL flush of each batch.
 	SwapPrologue: `SET LOCAL synchronous_commit = off`,
 	Swap:         swapSQL,
-	Classify:     classify,
+	SnapshotTx:   sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	// A load fills an empty store: no other node may write into it
+	// meanwhile (readers still read it, empty, until the commit).
+	LoadPrologue: `LOCK TABLE secrets, versions, keys, tokens, incidents, audit_events, audit_checkpoints, audit_cursors IN EXCLUSIVE MODE`,
+	LoadEpilogue: []string{
+		`SELECT setval(pg_get_serial_sequence('secrets', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM secrets), false)`,
+		`SELECT setval(pg_get_serial_sequence('versions', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM versions), false)`,
+	},
+	Classify: classify,
 }
 
 // ConnectTimeout bounds the first connection.

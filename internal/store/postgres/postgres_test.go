@@ -3,12 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/store/postgres"
 	"github.com/somaagent01/sa01-secrets/internal/store/postgres/pgtest"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
 	"github.com/somaagent01/sa01-secrets/internal/store/storetest"
 )
 
@@ -56,5 +58,32 @@ func TestExists(t *testing.T) {
 	}
 	if _, err := postgres.Exists(ctx, "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"); !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("Exists on a closed port: %v", err)
+	}
+}
+
+// TestBackupCoversEveryTable fails when the schema has a table that
+// backups (sqlstore.LoadTables) do not carry.
+func TestBackupCoversEveryTable(t *testing.T) {
+	db := pgtest.Open(t)
+	rows, err := db.Pool().Query(context.Background(),
+		`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if name == "goose_db_version" || name == "store_generation" || slices.Contains(sqlstore.LoadTables, name) {
+			continue
+		}
+		t.Errorf("table %s is not in sqlstore.LoadTables: backups would drop it", name)
+	}
+	if n < len(sqlstore.LoadTables) {
+		t.Fatalf("the schema has %d tables; LoadTables names %d", n, len(sqlstore.LoadTables))
 	}
 }

@@ -2,15 +2,18 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
 	"github.com/somaagent01/sa01-secrets/internal/store/storetest"
 )
 
@@ -219,5 +222,41 @@ func TestTwoHandles(t *testing.T) {
 	s, err := dbs[2].Secret(ctx, "shared")
 	if err != nil || s.CurrentVersion != 1+2*each {
 		t.Fatalf("after writes from two handles: version %d, %v; want %d", s.CurrentVersion, err, 1+2*each)
+	}
+}
+
+// TestBackupCoversEveryTable fails when the schema has a table that
+// backups (sqlstore.LoadTables) do not carry.
+func TestBackupCoversEveryTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.db")
+	st, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if name == "goose_db_version" || name == "store_generation" || slices.Contains(sqlstore.LoadTables, name) {
+			continue
+		}
+		t.Errorf("table %s is not in sqlstore.LoadTables: backups would drop it", name)
+	}
+	if n < len(sqlstore.LoadTables) {
+		t.Fatalf("the schema has %d tables; LoadTables names %d", n, len(sqlstore.LoadTables))
 	}
 }

@@ -100,11 +100,7 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 func (s *Store) entries(ctx context.Context, q string, args ...any) ([]audit.Entry, error) {
 	var out []audit.Entry
 	err := s.collect(ctx, "reading audit events", func(r Scanner) error {
-		var e audit.Entry
-		var ns int64
-		err := r.Scan(&e.Seq, &e.Prev, &e.Hash, &ns, &e.Service, &e.Actor, &e.Action, &e.Secret,
-			&e.Version, &e.Outcome, &e.Reason, &e.RequestID, &e.Source, &e.Detail, &e.DecisionID)
-		e.Time = time.Unix(0, ns).UTC()
+		e, err := scanEntry(r)
 		out = append(out, e)
 		return err
 	}, q, args...)

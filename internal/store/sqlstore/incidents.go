@@ -19,6 +19,12 @@ func closedNanos(inc *incident.Incident) any {
 	return inc.ClosedAt.UnixNano()
 }
 
+// incidentJSON is the data column of inc.
+func incidentJSON(inc *incident.Incident) (string, error) {
+	data, err := json.Marshal(inc)
+	return string(data), err
+}
+
 // CreateIncident implements store.Incidents.
 func (s *Store) CreateIncident(ctx context.Context, inc *incident.Incident) error {
 	data, err := json.Marshal(inc)

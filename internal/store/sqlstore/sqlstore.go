@@ -76,6 +76,20 @@ type Dialect struct {
 	// SwapChunk is how many swaps one Swap statement takes at most (0:
 	// all of them).
 	SwapChunk int
+	// Positional makes the many-row statements of a Load use ?
+	// placeholders: modernc.org/sqlite finds each $N by its name, a
+	// search that grows with the statement's parameters.
+	Positional bool
+	// SnapshotTx are the options of a Snapshot's read transaction:
+	// REPEATABLE READ on PostgreSQL; none on SQLite, whose read
+	// transaction sees one WAL snapshot from its first read.
+	SnapshotTx sql.TxOptions
+	// LoadPrologue, if set, follows WritePrologue in a Load: PostgreSQL
+	// locks the tables it fills, so no other node writes meanwhile.
+	LoadPrologue string
+	// LoadEpilogue runs before a Load commits: PostgreSQL moves its ID
+	// sequences past the IDs loaded.
+	LoadEpilogue []string
 	// Classify returns the error to report for a driver error that means
 	// more than its message: wrapping store.ErrConflict (a unique
 	// violation), store.ErrUnavailable (the database cannot be reached,

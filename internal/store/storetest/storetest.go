@@ -24,7 +24,8 @@ type Opener func(t *testing.T) func() (store.Store, error)
 type opener func(t *testing.T) (store.Store, func() store.Store)
 
 // Run runs the whole suite: secrets and versions, keys, the audit chain
-// and incidents, the generation, rotation, identities and tokens.
+// and incidents, the generation, rotation, identities, dumps and loads,
+// and tokens.
 func Run(t *testing.T, o Opener) {
 	open := func(t *testing.T) (store.Store, func() store.Store) {
 		openDB := o(t)
@@ -44,6 +45,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Generation", func(t *testing.T) { runGenerations(t, open) })
 	t.Run("Rotation", func(t *testing.T) { runRotation(t, open) })
 	t.Run("Identities", func(t *testing.T) { runIdentities(t, open) })
+	t.Run("Dumps", func(t *testing.T) { runDumps(t, open) })
 	t.Run("Tokens", func(t *testing.T) {
 		RunTokens(t, func(t *testing.T) store.Tokens {
 			st, _ := open(t)

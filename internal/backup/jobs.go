@@ -1,0 +1,249 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+)
+
+// Audit actions of the jobs.
+const (
+	ActionBackup  = "backup"
+	ActionRestore = "restore"
+	ActionMigrate = "migrate"
+)
+
+// Options are what every job needs.
+type Options struct {
+	// Ring holds the keys: the primary authenticates a backup; restore
+	// needs every key a live version was encrypted under.
+	Ring     *fernet.Ring
+	Software string // this binary's version, recorded in a backup
+	Source   string // the driver of the store read: sqlite, postgres
+	Progress func(Progress)
+	Now      func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o Options) primary() *fernet.Key {
+	if o.Ring == nil {
+		return nil
+	}
+	return o.Ring.Primary()
+}
+
+func (o Options) writeOptions() WriteOptions {
+	return WriteOptions{Key: o.primary(), Software: o.Software, Source: o.Source, Now: o.Now, Progress: o.Progress}
+}
+
+// ErrNoKeys: a job that needs the keys ran without them.
+var ErrNoKeys = errors.New("backup: no key loaded (set SA01_CRYPTO_FERNET_KEY, and SA01_CRYPTO_FERNET_PREVIOUS_KEYS for older keys)")
+
+// ToFile writes a backup of src to path: into a temporary file beside it
+// (mode 0600), renamed over path only once the backup is whole and rec has
+// recorded it. A backup the audit cannot record is not left behind.
+func ToFile(ctx context.Context, src store.Store, rec audit.Recorder, path string, o Options) (Summary, error) {
+	if o.Ring == nil {
+		return Summary{}, ErrNoKeys
+	}
+	f, err := safefile.Create(path, safefile.Options{})
+	if err != nil {
+		return Summary{}, err
+	}
+	sum, err := Write(ctx, src, f, o.writeOptions())
+	ev := audit.Event{Action: ActionBackup, Outcome: audit.Success}
+	if err != nil {
+		f.Abort()
+		ev.Outcome, ev.Reason = audit.Failure, "backup failed"
+		return sum, errors.Join(err, record(ctx, rec, ev))
+	}
+	ev.Detail = fmt.Sprintf("%d rows, %d bytes, sha256 %s, authenticated under key %s", sum.Rows, sum.Bytes, sum.SHA256, sum.KeyID)
+	if err := record(ctx, rec, ev); err != nil {
+		f.Abort()
+		return sum, err
+	}
+	if err := f.Commit(); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+func record(ctx context.Context, rec audit.Recorder, ev audit.Event) error {
+	if err := rec.Record(ctx, audit.Stamp(ctx, ev)); err != nil {
+		return fmt.Errorf("%w: %w", audit.ErrNotRecorded, err)
+	}
+	return nil
+}
+
+// Verify reads a whole backup and checks it without restoring: framing,
+// checksums, the trailer's SHA-256 and (when its key is loaded) MAC, the
+// section order and counts, the versions' row bindings under the loaded
+// keys, and the audit chain with its checkpoints.
+func Verify(ctx context.Context, r io.Reader, o Options) (Summary, error) {
+	return read(ctx, r, readOptions{ring: o.Ring, progress: o.Progress})
+}
+
+// Report is the outcome of a restore or a migrate.
+type Report struct {
+	Backup Summary         `json:"backup"`
+	Store  *secrets.Report `json:"verify"`       // `verify` on the restored store
+	Audit  audit.Result    `json:"audit_verify"` // `audit verify` on the restored store
+	Head   audit.Head      `json:"-"`
+}
+
+// OK reports whether the restored store verified.
+func (r Report) OK() bool { return r.Store != nil && r.Store.OK && r.Audit.OK() }
+
+// OpenRecorder opens the recorder of a store once it is loaded: the
+// store's keyed chain needs the audit key the backup brings, so it cannot
+// be opened on the empty store (which would make a new key).
+type OpenRecorder func(ctx context.Context) (audit.Recorder, error)
+
+// Restore loads the backup r into dst, which must be empty, in one
+// transaction: it refuses a backup it cannot authenticate, one holding a
+// live version under a key that is not loaded or whose binding does not
+// hold, a broken audit chain, and an unknown critical section. The restore
+// is recorded in the same transaction, as the next event of the restored
+// keyed chain (with a checkpoint), so the chain continues unbroken under
+// the audit key the backup holds. Then it runs `verify` (through the
+// recorder rec opens, which records it) and `audit verify` on dst.
+func Restore(ctx context.Context, r io.Reader, dst store.Store, rec OpenRecorder, o Options) (Report, error) {
+	return restore(ctx, r, dst, rec, o, ActionRestore, "")
+}
+
+func restore(ctx context.Context, r io.Reader, dst store.Store, openRec OpenRecorder, o Options, action, detail string) (Report, error) {
+	var rep Report
+	if o.Ring == nil {
+		return rep, ErrNoKeys
+	}
+	l, err := dst.Load(ctx)
+	if err != nil {
+		return rep, err
+	}
+	kc := &keyCapture{Loader: l}
+	rep.Backup, err = read(ctx, r, readOptions{ring: o.Ring, requireAuth: true, requireKeys: true, load: kc, progress: o.Progress})
+	var key *audit.MACKey
+	if err == nil {
+		key, err = recordIn(ctx, l, kc.keys, rep.Backup, o, action, detail)
+	}
+	if err == nil {
+		err = l.Commit(ctx)
+	}
+	if err != nil {
+		_ = l.Rollback()
+		return rep, err
+	}
+	rec, err := openRec(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("restored, but its audit recorder could not open: %w", err)
+	}
+	if rep.Store, err = secrets.New(dst, o.Ring, rec, o.Now).Verify(ctx); err != nil {
+		return rep, fmt.Errorf("restored, but verify could not run: %w", err)
+	}
+	if rep.Audit, err = audit.VerifyStore(ctx, dst, []audit.MACKey{*key}, nil); err != nil {
+		return rep, fmt.Errorf("restored, but audit verify could not run: %w", err)
+	}
+	rep.Head = rep.Audit.Head
+	return rep, nil
+}
+
+// keyCapture is a Loader that keeps the audit key's wrappings it loads.
+type keyCapture struct {
+	store.Loader
+	keys []audit.WrappedKey
+}
+
+func (k *keyCapture) AuditKeys(ctx context.Context, ks []store.AuditKey) error {
+	for _, x := range ks {
+		k.keys = append(k.keys, x.WrappedKey)
+	}
+	return k.Loader.AuditKeys(ctx, ks)
+}
+
+// recordIn opens the restored store's audit key from its wrappings ws
+// (audit.LoadKey: a wrapping under the primary is added when missing; a
+// backup from before the keyed chain gets a new key), and appends the
+// restore's event, linked after the backup's chain head under that key,
+// with a checkpoint of it, to the load. It returns the key.
+func recordIn(ctx context.Context, l store.Loader, ws []audit.WrappedKey, sum Summary, o Options, action, detail string) (*audit.MACKey, error) {
+	kb := &keyBuffer{ws: ws}
+	key, err := audit.LoadKey(ctx, kb, o.Ring, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(kb.added) > 0 {
+		var ks []store.AuditKey
+		for _, w := range kb.added {
+			ks = append(ks, store.AuditKey{WrappedKey: w, CreatedAt: o.now().UTC()})
+		}
+		if err := l.AuditKeys(ctx, ks); err != nil {
+			return nil, err
+		}
+	}
+	head := audit.EmptyHead
+	if sum.Audit != nil {
+		head = sum.Audit.Head
+	}
+	if detail == "" {
+		detail = fmt.Sprintf("from a backup of %s made %s", sum.Source, sum.CreatedAt.Format(time.RFC3339))
+	}
+	ev := audit.Stamp(ctx, audit.Event{Action: action, Outcome: audit.Success, Time: o.now().UTC(),
+		Detail: fmt.Sprintf("%s: %d rows, sha256 %s, chain continued after seq %d", detail, sum.Rows, sum.SHA256, head.Seq)})
+	lk := &audit.Linker{Key: key, Every: audit.CheckpointEvery, Now: o.now}
+	es, cps, err := lk.Link(head, []audit.Event{ev})
+	if err != nil {
+		return nil, err
+	}
+	if len(cps) == 0 {
+		cps = []audit.Checkpoint{lk.Checkpoint(es[len(es)-1].Head())}
+	}
+	if err := l.AuditEvents(ctx, es); err != nil {
+		return nil, err
+	}
+	return key, l.AuditCheckpoints(ctx, cps)
+}
+
+// Migrate moves the whole of src into dst, which must be empty: a backup
+// of src streamed straight into a restore on dst (no file), with every
+// check a restore makes. dst's chain continues src's: its events, then a
+// migrate event. src records the migration through srcRec.
+func Migrate(ctx context.Context, src store.Store, srcRec audit.Recorder, dst store.Store, dstRec OpenRecorder, to string, o Options) (Report, error) {
+	if o.Ring == nil {
+		return Report{}, ErrNoKeys
+	}
+	pr, pw := io.Pipe()
+	wrote := make(chan error, 1)
+	wo := o.writeOptions()
+	wo.Progress = nil // the restore side reports progress
+	go func() {
+		_, err := Write(ctx, src, pw, wo)
+		pw.CloseWithError(err)
+		wrote <- err
+	}()
+	rep, err := restore(ctx, pr, dst, dstRec, o, ActionMigrate, "from "+o.Source+" to "+to)
+	pr.CloseWithError(errors.New("backup: the restore side stopped"))
+	if werr := <-wrote; werr != nil && err == nil {
+		err = werr
+	}
+	ev := audit.Event{Action: ActionMigrate, Outcome: audit.Success, Detail: "to " + to}
+	if err != nil {
+		ev.Outcome, ev.Reason = audit.Failure, "migrate failed"
+	} else {
+		ev.Detail += fmt.Sprintf(": %d rows, chain head seq %d moved", rep.Backup.Rows, rep.Head.Seq)
+	}
+	return rep, errors.Join(err, record(ctx, srcRec, ev))
+}
