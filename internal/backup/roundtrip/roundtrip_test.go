@@ -7,10 +7,13 @@ package roundtrip_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -260,6 +263,16 @@ func TestRoundTrips(t *testing.T) {
 				values := fill(t, src)
 				who := addIdentities(t, src)
 				r := ring(t, k2, k1)
+				// An access OPA decided: its decision_id is in the chain.
+				if err := recorder(t, src, r).Record(ctx, audit.Event{Action: "read", Secret: "app/db", Outcome: audit.Success,
+					DecisionID: "decision-4711"}); err != nil {
+					t.Fatal(err)
+				}
+				srcKey, err := audit.LoadKey(ctx, src, r, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srcWraps, _ := src.AuditKeys(ctx)
 				var buf bytes.Buffer
 				sum, err := backup.Write(ctx, src, &buf, backup.WriteOptions{Key: k2, Software: "test", Source: from.name})
 				if err != nil {
@@ -272,6 +285,13 @@ func TestRoundTrips(t *testing.T) {
 					bytes.Contains(buf.Bytes(), []byte(k2.Encode())) {
 					t.Fatal("the backup holds a plaintext value or a key")
 				}
+				if s, ok := sum.Section(backup.SectionAuditKeys); !ok || s.Rows != int64(len(srcWraps)) || len(srcWraps) == 0 {
+					t.Fatalf("audit_keys section %+v (%v), want %d wrappings", s, ok, len(srcWraps))
+				}
+				if bytes.Contains(buf.Bytes(), srcKey.Key[:]) || bytes.Contains(buf.Bytes(), []byte(hex.EncodeToString(srcKey.Key[:]))) ||
+					bytes.Contains(buf.Bytes(), []byte(base64.StdEncoding.EncodeToString(srcKey.Key[:]))) {
+					t.Fatal("the backup holds the audit key in plaintext")
+				}
 				dst := to.open(t)
 				rep, err := backup.Restore(ctx, bytes.NewReader(buf.Bytes()), dst, opener(t, dst, r), backup.Options{Ring: r})
 				if err != nil {
@@ -282,6 +302,19 @@ func TestRoundTrips(t *testing.T) {
 				}
 				sameStore(t, src, dst, values, r)
 				loginsHold(t, dst, who)
+				// The same wrappings, so the chain verifies under the source's
+				// audit key, the restore's event included; decision_id kept.
+				dstWraps, _ := dst.AuditKeys(ctx)
+				if !reflect.DeepEqual(dstWraps, srcWraps) {
+					t.Fatalf("audit keys %+v, want %+v", dstWraps, srcWraps)
+				}
+				if res, err := audit.VerifyStore(ctx, dst, []audit.MACKey{*srcKey}, nil); err != nil || !res.OK() || res.Unauthenticated != 0 {
+					t.Fatalf("audit verify under the source's key: %+v, %v", res, err)
+				}
+				if es, err := dst.QueryAudit(ctx, audit.Query{Secret: "app/db", Action: "read"}); err != nil || len(es) == 0 ||
+					es[len(es)-1].DecisionID != "decision-4711" {
+					t.Fatalf("the OPA-decided read after restore: %+v, %v", es, err)
+				}
 				// The chain continued: the first event past the source's
 				// head is the restore, linked to it.
 				srcHead, _ := src.AuditHead(ctx)
