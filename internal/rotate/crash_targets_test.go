@@ -23,7 +23,8 @@ import (
 )
 
 // TestCrashReencryptTargets kills `reencrypt --targets` with SIGKILL at
-// random points over a Redis hash of 3000 fields: after every kill each
+// random points over a Redis hash of 6000 fields, one per batch so a run
+// lasts long enough on a quiet machine for kills to land inside it: after every kill each
 // field still opens under the env file's ring with its original value,
 // and a rerun finishes with every field under the new key.
 func TestCrashReencryptTargets(t *testing.T) {
@@ -53,7 +54,7 @@ func TestCrashReencryptTargets(t *testing.T) {
 	hash := prefix + "gateway:secrets"
 	tf := filepath.Join(dir, "targets.yaml")
 	os.WriteFile(tf, []byte(fmt.Sprintf("targets:\n  gw:\n    redis: {url_secret: platform/redis_url, hash: %q}\n", hash)), 0o600)
-	const n = 3000
+	const n = 6000
 	want := map[string]string{}
 	args := []any{}
 	for i := range n {
@@ -65,7 +66,7 @@ func TestCrashReencryptTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	command := func() *exec.Cmd {
-		cmd := exec.Command(bin, "reencrypt", "--targets", "--env-file", env, "--batch-size", "20", "--quiet")
+		cmd := exec.Command(bin, "reencrypt", "--targets", "--env-file", env, "--batch-size", "1", "--quiet")
 		cmd.Env = []string{"SA01_SECRETS_DB_DSN=sqlite://" + db, "SA01_SECRETS_TARGETS_FILE=" + tf,
 			"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
 		return cmd
