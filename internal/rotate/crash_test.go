@@ -160,8 +160,15 @@ func (c *crashCase) finish() string {
 // killPlan picks, at random, when to kill: after a random delay (early
 // steps: lock, check, stage), after a random number of versions moved
 // (mid re-encryption, batch by batch), or a random delay after the last
-// version moved (promotion in the env file and the store, sweep).
-func killPlan(rng *rand.Rand, c *crashCase, calib time.Duration) (string, func(time.Time) bool) {
+// version moved (promotion in the env file and the store, sweep). With
+// early set it always kills in the first quarter of the re-encryption: the
+// extra rounds a test adds when no random kill landed there (on a fast
+// machine the whole re-encryption can fit between two polls).
+func killPlan(rng *rand.Rand, c *crashCase, calib time.Duration, early bool) (string, func(time.Time) bool) {
+	if early {
+		target := 1 + rng.Int64N(int64(c.n/4))
+		return "early batches", func(time.Time) bool { return c.moved() >= target }
+	}
 	switch rng.IntN(4) {
 	case 0:
 		d := time.Duration(rng.Int64N(int64(calib)))
@@ -213,11 +220,14 @@ func TestCrashKeyRotate(t *testing.T) {
 			c.finish()
 			calib := time.Since(t0)
 			stats := map[string]int{}
-			for i := range iters {
+			// Past iters, rounds go on (at most 40 more) until a kill lands
+			// mid re-encryption.
+			i := 0
+			for ; i < iters || (i < iters+40 && stats["killed mid-reencrypt"] == 0); i++ {
 				ring := c.checkReadable("before iteration")
 				before, _ := os.ReadFile(c.env)
 				c.start = ring.Primary().ID()
-				plan, kill := killPlan(rng, c, calib)
+				plan, kill := killPlan(rng, c, calib, i >= iters)
 				killed := c.runKilled(kill)
 				moved := c.moved()
 				after := c.checkReadable(fmt.Sprintf("iteration %d (%s), after the kill", i, plan))
@@ -276,7 +286,7 @@ func TestCrashKeyRotate(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d kills on %s: %v", iters, d.name, stats)
+			t.Logf("%d kills on %s: %v", i, d.name, stats)
 			if stats["killed mid-reencrypt"] == 0 {
 				t.Errorf("no kill landed in the middle of the re-encryption: %v", stats)
 			}
@@ -314,7 +324,10 @@ func TestCrashReencrypt(t *testing.T) {
 			stats := map[string]int{}
 			prev := c.k1
 			var calib time.Duration
-			for i := range iters {
+			// Past iters, rounds go on (at most 40 more) until a kill lands
+			// mid re-encryption.
+			i := 0
+			for ; i < iters || (i < iters+40 && stats["killed mid-reencrypt"] == 0); i++ {
 				// A new key, promoted; the versions are all under prev.
 				k := fernet.GenerateKey()
 				if _, err := st.EnsureKey(ctx, store.KeyInfo{ID: k.ID(), State: store.KeyPending, CreatedAt: time.Now()}); err != nil {
@@ -338,7 +351,7 @@ func TestCrashReencrypt(t *testing.T) {
 					c.finish()
 					calib = time.Since(t0)
 				} else {
-					plan, kill := killPlan(rng, c, calib)
+					plan, kill := killPlan(rng, c, calib, i >= iters)
 					killed := c.runKilled(kill)
 					moved := c.moved()
 					c.checkReadable(fmt.Sprintf("iteration %d (%s), after the kill", i, plan))
@@ -354,7 +367,7 @@ func TestCrashReencrypt(t *testing.T) {
 				}
 				prev = k
 			}
-			t.Logf("%d kills on %s: %v", iters-1, d.name, stats)
+			t.Logf("%d kills on %s: %v", i-1, d.name, stats)
 			if stats["killed mid-reencrypt"] == 0 {
 				t.Errorf("no kill landed in the middle of the re-encryption: %v", stats)
 			}
