@@ -225,6 +225,9 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go server.Maintain(bg, hup, holder, tokens, rec, log)
+	// On PostgreSQL a revocation on any node reaches this one at once
+	// (LISTEN/NOTIFY); the token and identity caches' 2 s stay the fallback.
+	go func() { _ = srv.WatchRevocations(bg, st) }()
 	if o.ready != nil {
 		o.ready(addr)
 	}

@@ -14,8 +14,9 @@
 // and lets the previous ones live for a grace period, so that a rolling
 // restart loses nothing. Revocation marks the identity, every credential
 // and every service token of it revoked, in one store transaction: every
-// node validates tokens against the store, so every node refuses them
-// (within the token cache's few seconds, see package token).
+// node validates tokens against the store, so every node refuses them, at
+// once where the store announces revocations (PostgreSQL's NOTIFY, see
+// store.Revocations) and otherwise within the caches' two seconds.
 //
 // docs/identities.md describes the model and the role table.
 package identity
@@ -51,8 +52,10 @@ const (
 	DefaultGrace = 24 * time.Hour
 	// MaxLifetime bounds a credential's lifetime (and a rotation's grace).
 	MaxLifetime = 2 * 365 * 24 * time.Hour
-	// cacheTTL bounds how long Lookup trusts an identity it read.
-	cacheTTL = 2 * time.Second
+	// DefaultCacheTTL bounds how long Lookup trusts an identity it read,
+	// unless a revocation announced by the store (store.Revocations)
+	// drops it sooner.
+	DefaultCacheTTL = 2 * time.Second
 )
 
 // Kind is what an identity is.
@@ -207,6 +210,7 @@ func ParseCredential(cred string) error {
 // Options configure a Manager.
 type Options struct {
 	Lifetime time.Duration // of new credentials; 0: DefaultLifetime
+	CacheTTL time.Duration // of Lookup's cache; 0: DefaultCacheTTL
 	Now      func() time.Time
 }
 
@@ -214,6 +218,7 @@ type Options struct {
 type Manager struct {
 	st       Store
 	lifetime time.Duration
+	cttl     time.Duration
 	now      func() time.Time
 
 	mu    sync.Mutex
@@ -227,9 +232,12 @@ type cachedIdentity struct {
 
 // NewManager returns a Manager over st.
 func NewManager(st Store, o Options) *Manager {
-	m := &Manager{st: st, lifetime: o.Lifetime, now: o.Now, cache: map[string]cachedIdentity{}}
+	m := &Manager{st: st, lifetime: o.Lifetime, cttl: o.CacheTTL, now: o.Now, cache: map[string]cachedIdentity{}}
 	if m.lifetime <= 0 {
 		m.lifetime = DefaultLifetime
+	}
+	if m.cttl <= 0 {
+		m.cttl = DefaultCacheTTL
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -438,14 +446,15 @@ func (m *Manager) Authenticate(ctx context.Context, cred sensitive.String) (Iden
 }
 
 // Lookup returns the identity name as the store has it, trusting a record
-// read less than two seconds ago. Revocation is checked by the caller (a
+// read less than the cache's TTL ago (two seconds unless set) and not
+// dropped by Forget since. Revocation is checked by the caller (a
 // revoked identity's tokens are revoked with it).
 func (m *Manager) Lookup(ctx context.Context, name string) (Identity, error) {
 	now := m.now()
 	m.mu.Lock()
 	c, ok := m.cache[name]
 	m.mu.Unlock()
-	if ok && now.Sub(c.checked) >= 0 && now.Sub(c.checked) < cacheTTL {
+	if ok && now.Sub(c.checked) >= 0 && now.Sub(c.checked) < m.cttl {
 		return c.id, nil
 	}
 	id, err := m.st.IdentityByName(ctx, name)
@@ -463,6 +472,22 @@ func (m *Manager) Current(ctx context.Context, name string) (Identity, error) {
 		m.remember(id)
 	}
 	return id, err
+}
+
+// Forget drops the cached record of name: the next Lookup reads the
+// store. A node calls it when the store announces a revocation made
+// elsewhere (store.Revocations).
+func (m *Manager) Forget(name string) {
+	m.mu.Lock()
+	delete(m.cache, name)
+	m.mu.Unlock()
+}
+
+// ForgetAll drops every cached record.
+func (m *Manager) ForgetAll() {
+	m.mu.Lock()
+	clear(m.cache)
+	m.mu.Unlock()
 }
 
 func (m *Manager) remember(id Identity) {

@@ -80,6 +80,8 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	now     func() time.Time
+
+	revMetrics *revocationMetrics // registered by the first WatchRevocations
 }
 
 // MaxBodyBytes bounds every request body.

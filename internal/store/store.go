@@ -31,6 +31,7 @@ type Store interface {
 	Audit
 	Incidents
 	Dumps
+	Revocations
 	Close() error
 }
 

@@ -16,7 +16,9 @@
 // [Manager.Validate] caches validated token records in memory for CacheTTL
 // (default 2 s), keyed by hash. A revocation or renewal on this process takes
 // effect at once. A revocation on another process sharing the store takes
-// effect here within CacheTTL; expiry is checked on every call against the
+// effect here when that store announces it (PostgreSQL: NOTIFY, see
+// store.Revocations, and the server's WatchRevocations calls ForgetService),
+// and at the latest within CacheTTL, the fallback; expiry is checked on every call against the
 // cached record, and a cached record that looks expired is read again from
 // the store before the token is refused, so a renewal elsewhere is honoured.
 package token
@@ -367,6 +369,15 @@ func (m *Manager) ForgetService(service string) {
 			delete(m.cache, h)
 		}
 	}
+	m.mu.Unlock()
+}
+
+// ForgetAll drops every cached record: the next use of each token reads
+// the store. A node calls it when it may have missed a revocation made
+// elsewhere (store.Revocations).
+func (m *Manager) ForgetAll() {
+	m.mu.Lock()
+	clear(m.cache)
 	m.mu.Unlock()
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
@@ -103,3 +104,8 @@ func (s *Store) PurgeTokens(ctx context.Context, before time.Time) (int, error) 
 	n, err := s.changed(ctx, "purging tokens", `DELETE FROM tokens WHERE expires_at < $1 OR revoked_at < $1`, s.Time(before))
 	return int(n), err
 }
+
+// WatchRevocations implements store.Revocations for a store that serves
+// one node: its revocations invalidate its caches in process, so there is
+// nothing to watch. The PostgreSQL driver overrides it.
+func (s *Store) WatchRevocations(context.Context, store.RevocationHandler) error { return nil }
