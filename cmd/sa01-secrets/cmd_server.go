@@ -203,6 +203,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		Checks:     checks,
 		KeyAges:    rotate.KeyAges(st, ring),
 		CheckHost:  server.IsLoopback(listen),
+		LoginRate:  cfg.LoginRate,
 	})
 
 	ln, addr, err := server.Listen(server.ListenOptions{Addr: listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey,

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/ratelimit"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -45,6 +46,7 @@ const (
 	EnvCredentialFile     = "SA01_SECRETS_CREDENTIAL_FILE"     // a file (0600) holding the caller's credential
 	EnvScanKey            = "SA01_SECRETS_SCAN_KEY"            // secret: keys the scanner's fingerprints (baselines, JSON, SARIF)
 	EnvTargetsFile        = "SA01_SECRETS_TARGETS_FILE"        // YAML: where the platform keeps Fernet tokens of its own
+	EnvLoginRate          = "SA01_SECRETS_LOGIN_RATE"          // failed logins per source and per identity, N/DURATION (default 10/1m) or off
 
 	// The platform's OPA (docs/opa.md): unset, no OPA is asked.
 	EnvOPAURL          = "SA01_SECRETS_OPA_URL"           // secret: OPA's base URL, may hold user:pass (described masked)
@@ -64,7 +66,7 @@ var secretVars = []string{EnvFernetKey, EnvFernetPreviousKeys, EnvDBDSN, EnvSecr
 
 // plainVars are the others, in Describe's order after the keys.
 var plainVars = []string{EnvPolicyFile, EnvTargetsFile, EnvAuditFile, EnvAuditKafka, EnvAuditKafkaTopic, EnvListen, EnvTokenTTL, EnvTokenMaxTTL,
-	EnvLogLevel, EnvLogFormat, EnvSecretsAddr, EnvCredentialFile,
+	EnvLoginRate, EnvLogLevel, EnvLogFormat, EnvSecretsAddr, EnvCredentialFile,
 	EnvOPAURLSecret, EnvOPADecisionPath, EnvOPATimeout, EnvOPACacheTTL}
 
 // Vars returns every variable Load reads, the NAME_FILE forms included.
@@ -112,6 +114,7 @@ type Config struct {
 	Listen          string
 	TokenTTL        time.Duration
 	TokenMaxTTL     time.Duration
+	LoginRate       ratelimit.Limits // failed logins allowed per source and per identity, per node
 	LogLevel        string
 	LogFormat       string
 	OPA             OPA
@@ -151,6 +154,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Listen:          DefaultListen,
 		TokenTTL:        DefaultTokenTTL,
 		TokenMaxTTL:     DefaultTokenMaxTTL,
+		LoginRate:       ratelimit.Default,
 		LogLevel:        "info",
 		LogFormat:       "text",
 		OPA:             OPA{DecisionPath: DefaultOPADecisionPath, Timeout: DefaultOPATimeout, CacheTTL: DefaultOPACacheTTL},
@@ -214,6 +218,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.TokenTTL > c.TokenMaxTTL {
 		errs = append(errs, &Error{EnvTokenTTL, "longer than " + EnvTokenMaxTTL})
+	}
+	if v := strings.TrimSpace(getenv(EnvLoginRate)); v != "" {
+		l, err := ratelimit.Parse(v)
+		if err != nil {
+			errs = append(errs, &Error{EnvLoginRate, err.Error()})
+		} else {
+			c.LoginRate = l
+		}
 	}
 	if v := strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))); v != "" {
 		switch v {
@@ -402,6 +414,7 @@ func (c *Config) Describe() []Setting {
 	add(EnvListen, c.Listen)
 	add(EnvTokenTTL, c.TokenTTL.String())
 	add(EnvTokenMaxTTL, c.TokenMaxTTL.String())
+	add(EnvLoginRate, c.LoginRate.String())
 	add(EnvLogLevel, c.LogLevel)
 	add(EnvLogFormat, c.LogFormat)
 	add(EnvSecretsAddr, orUnset(MaskDSN(c.SecretsAddr)))

@@ -23,7 +23,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Keys != nil || c.AuditKafkaTopic != "sa01.audit" || c.Listen != "127.0.0.1:8200" ||
-		c.TokenTTL != time.Hour || c.TokenMaxTTL != 24*time.Hour || c.LogLevel != "info" || c.LogFormat != "text" ||
+		c.TokenTTL != time.Hour || c.TokenMaxTTL != 24*time.Hour || c.LogLevel != "info" || c.LogFormat != "text" || c.LoginRate.String() != "10/1m0s" ||
 		!c.DBDSN.IsZero() || !c.Token.IsZero() || c.CredentialFile != "" || c.AuditKafka != nil ||
 		c.AuditFile != "" || c.PolicyFile != "" || c.SecretsAddr != "" || c.OPA.Enabled() ||
 		c.OPA.Timeout != 100*time.Millisecond || c.OPA.CacheTTL != time.Second || c.OPA.DecisionPath != "/v1/data/sa01/secrets/allow" {
@@ -51,6 +51,7 @@ func TestEveryVariable(t *testing.T) {
 		EnvListen:             "0.0.0.0:9000",
 		EnvTokenTTL:           "30m",
 		EnvTokenMaxTTL:        "2h",
+		EnvLoginRate:          " 5/30s ",
 		EnvLogLevel:           "DEBUG",
 		EnvLogFormat:          "json",
 	}))
@@ -69,7 +70,7 @@ func TestEveryVariable(t *testing.T) {
 		strings.Join(c.AuditKafka, "|") != "k1:9092|k2:9092" ||
 		c.AuditKafkaTopic != "audit.topic" || c.AuditFile != "/var/log/audit.jsonl" || c.PolicyFile != "/etc/sa01/policy.yaml" || c.TargetsFile != "/etc/sa01/targets.yaml" ||
 		c.SecretsAddr != "https://secrets.internal:8200" || c.Listen != "0.0.0.0:9000" || c.TokenTTL != 30*time.Minute ||
-		c.TokenMaxTTL != 2*time.Hour || c.LogLevel != "debug" || c.LogFormat != "json" {
+		c.TokenMaxTTL != 2*time.Hour || c.LogLevel != "debug" || c.LogFormat != "json" || c.LoginRate.String() != "5/30s" {
 		t.Fatalf("loaded: %+v", c)
 	}
 }
@@ -207,6 +208,7 @@ func TestOtherBadValues(t *testing.T) {
 		{map[string]string{EnvTokenMaxTTL: "-1h"}, EnvTokenMaxTTL, "positive duration", false},
 		{map[string]string{EnvTokenTTL: "48h"}, EnvTokenTTL, "longer than " + EnvTokenMaxTTL, false},
 		{map[string]string{EnvLogLevel: "loud"}, EnvLogLevel, "want debug", false},
+		{map[string]string{EnvLoginRate: "10"}, EnvLoginRate, "want N/DURATION", false},
 		{map[string]string{EnvLogFormat: "xml"}, EnvLogFormat, "want text or json", false},
 		{map[string]string{EnvOPAURL: "http://127.0.0.1:8181", EnvOPAURLSecret: "platform/opa_url"}, EnvOPAURLSecret, "set one", false},
 		{map[string]string{EnvOPATimeout: "11s"}, EnvOPATimeout, "at most 10s", false},

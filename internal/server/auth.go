@@ -253,6 +253,12 @@ func auditName(name string) string {
 // identities) is refused with 403 and audited.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	s.recordLoginSummaries(ctx)
+	src := sourceKey(audit.CallerFrom(ctx).Source)
+	if wait, first := s.logins.Blocked(src, s.now()); wait > 0 {
+		s.refuseLogin(ctx, w, r, src, wait, first)
+		return
+	}
 	var body struct {
 		Identity string `json:"identity"`
 		Service  string `json:"service"`
@@ -261,8 +267,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	claimed := body.Identity
+	if claimed == "" {
+		claimed = body.Service
+	}
 	cred, ok := bearer(r)
 	if !ok {
+		if s.loginFailed(ctx, w, r, claimed) {
+			return
+		}
 		_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reasonMissing})
 		writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "login needs Authorization: Bearer <credential> (sa01c_...)"})
 		return
@@ -274,8 +287,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err) // the store: 503 or 500
 			return
 		}
+		name := claimed
 		if id.Name != "" {
 			ctx = withIdentity(ctx, id)
+			name = id.Name
+		}
+		if s.loginFailed(ctx, w, r, name) {
+			return
 		}
 		_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reason})
 		msg := "invalid credential"
@@ -291,6 +309,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx = withIdentity(ctx, id)
 	for _, claimed := range []string{body.Identity, body.Service} {
 		if claimed != "" && claimed != id.Name {
+			if s.loginFailed(ctx, w, r, id.Name) {
+				return
+			}
 			_ = s.record(ctx, audit.Event{Action: actionLogin, Outcome: audit.Failure, Reason: reasonOtherIdentity,
 				Detail: "asked for " + auditName(claimed)})
 			writeError(w, r, &apiError{http.StatusForbidden, CodeDenied, "a credential logs in only as its own identity"})

@@ -27,6 +27,7 @@ const (
 	CodeMethod          = "method_not_allowed"
 	CodeGone            = "gone"
 	CodeIntegrity       = "integrity"
+	CodeRateLimited     = "rate_limited"
 )
 
 // apiError is an error with its wire form decided.

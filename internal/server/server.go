@@ -12,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/ratelimit"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -68,6 +70,11 @@ type Deps struct {
 	KeyAges func() []rotate.KeyAge
 	// Registry receives the server's metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// LoginRate limits failed logins per source address and per identity
+	// (loginlimit.go); the zero value is ratelimit.Default (10 failures a
+	// minute, then blocks from 6 s doubling to 15 min), ratelimit.Disabled
+	// turns it off. The counts are this node's own.
+	LoginRate ratelimit.Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -82,6 +89,9 @@ type Server struct {
 	now     func() time.Time
 
 	revMetrics *revocationMetrics // registered by the first WatchRevocations
+
+	logins       *ratelimit.Limiter // failed logins, per source and identity; nil: off
+	summaryArmed atomic.Bool        // a timer will record the login summaries
 }
 
 // MaxBodyBytes bounds every request body.
@@ -89,7 +99,7 @@ const MaxBodyBytes = 1 << 20
 
 // New returns the API handler.
 func New(d Deps) *Server {
-	s := &Server{d: d, log: d.Logger, now: d.Now, mux: http.NewServeMux()}
+	s := &Server{d: d, log: d.Logger, now: d.Now, mux: http.NewServeMux(), logins: ratelimit.New(d.LoginRate)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
