@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -198,9 +198,14 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// readKeyFile reads one Fernet key from a file; errors name the flag.
+// readKeyFile reads one Fernet key from a file that neither group nor
+// others may read or write (safefile.ReadPrivate, as ssh wants of a
+// private key); errors name the flag.
 func readKeyFile(flag, path string) (*fernet.Key, error) {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadPrivate(path, 4096)
+	if errors.Is(err, safefile.ErrTooOpen) {
+		return nil, usageError("chmod 600 "+path, "%s: %v", flag, err)
+	}
 	if err != nil {
 		return nil, usageError("write the key to a file readable only by you (mode 0600)", "%s: cannot read %s", flag, path)
 	}

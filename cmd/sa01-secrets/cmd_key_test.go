@@ -434,3 +434,20 @@ func TestReencryptSameKeyRefused(t *testing.T) {
 		t.Errorf("malformed key file: %d %s", code, errs)
 	}
 }
+
+// TestKeyFileWiderThan0600Refused: a key file group or others may read is
+// refused, as ssh refuses such a private key, and the key is not named.
+func TestKeyFileWiderThan0600Refused(t *testing.T) {
+	e := newRotateFixture(t)
+	f := filepath.Join(e.dir, "k")
+	os.WriteFile(f, []byte(fernet.GenerateKey().Encode()), 0o600)
+	if err := os.Chmod(f, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"reencrypt", "--old-key-file", f}, {"key", "stage", "--env-file", e.env, "--key-file", f}} {
+		code, _, errs := e.run("", args...)
+		if code != ExitUsage || !strings.Contains(errs, "readable or writable by group or others") {
+			t.Errorf("%v with a 0644 key file: exit %d, %s", args, code, errs)
+		}
+	}
+}
