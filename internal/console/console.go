@@ -11,10 +11,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/ratelimit"
 )
 
 //go:embed templates/*.html
@@ -51,7 +51,7 @@ type Console struct {
 	pages    map[string]*pageTemplate
 	static   fs.FS
 	csrfKey  [32]byte
-	limiter  *signinLimiter
+	limiter  *ratelimit.Limiter
 	handler  http.Handler
 }
 
@@ -75,7 +75,7 @@ func New(o Options) *Console {
 		o.MaxAge = DefaultMaxAge
 	}
 	c := &Console{opts: o, b: o.Backend, log: o.Logger, now: o.Now,
-		sessions: newSessions(o.IdleTimeout, o.MaxAge), limiter: newSigninLimiter()}
+		sessions: newSessions(o.IdleTimeout, o.MaxAge), limiter: ratelimit.New(ratelimit.Limits{Failures: maxSigninFailures, Window: signinWindow})}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -354,62 +354,10 @@ func (c *Console) handleStatic(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// signinLimiter slows guessing: at most maxSigninFailures failed sign-ins
-// per source address per signinWindow.
-type signinLimiter struct {
-	mu   sync.Mutex
-	m    map[string][]time.Time
-	told map[string]time.Time // when a block of a source was last audited
-}
-
+// Sign-in limiting: maxSigninFailures failed sign-ins per source address
+// per signinWindow, then blocks doubling from signinWindow/maxSigninFailures
+// (internal/ratelimit, as the API's login).
 const (
 	maxSigninFailures = 10
 	signinWindow      = 5 * time.Minute
-	maxLimiterSources = 10000
 )
-
-func newSigninLimiter() *signinLimiter {
-	return &signinLimiter{m: map[string][]time.Time{}, told: map[string]time.Time{}}
-}
-
-func (l *signinLimiter) recent(src string, now time.Time) []time.Time {
-	ts := l.m[src]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) >= signinWindow {
-		i++
-	}
-	return ts[i:]
-}
-
-// blocked reports whether src failed too often lately, and whether this is
-// the first refusal of the block (the one to audit).
-func (l *signinLimiter) blocked(src string, now time.Time) (blocked, first bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.recent(src, now)) < maxSigninFailures {
-		return false, false
-	}
-	if t, ok := l.told[src]; ok && now.Sub(t) < signinWindow {
-		return true, false
-	}
-	l.told[src] = now
-	return true, true
-}
-
-// fail records a failed sign-in from src.
-func (l *signinLimiter) fail(src string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) >= maxLimiterSources {
-		for k := range l.m {
-			if len(l.recent(k, now)) == 0 {
-				delete(l.m, k)
-			}
-		}
-		if len(l.m) >= maxLimiterSources {
-			l.m = map[string][]time.Time{}
-		}
-		l.told = map[string]time.Time{}
-	}
-	l.m[src] = append(l.recent(src, now), now)
-}

@@ -2,7 +2,10 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -56,24 +59,30 @@ func (c *Console) handleSignin(w http.ResponseWriter, r *http.Request) {
 	if n := r.PostFormValue("next"); safeNext(n) {
 		d.Next = n
 	}
-	if blocked, first := c.limiter.blocked(src, now); blocked {
-		// Audited once per block, so that a flood cannot flood the chain.
+	for _, sum := range c.limiter.Summaries(now) {
+		_ = c.b.Record(audit.WithCaller(ctx, audit.Caller{Source: sum.Key}), audit.Event{Action: ActionSignin, Outcome: audit.Failure,
+			Reason: "too many failures from this address", Detail: fmt.Sprintf("%d more sign-ins refused from %s to %s",
+				sum.Refused, sum.First.UTC().Format(time.RFC3339), sum.Last.UTC().Format(time.RFC3339))})
+	}
+	if wait, first := c.limiter.Blocked(src, now); wait > 0 {
+		// Audited once per block, and the later refusals counted into one
+		// event when it is over, so that a flood cannot flood the chain.
 		if first {
 			_ = c.b.Record(ctx, audit.Event{Action: ActionSignin, Outcome: audit.Failure, Reason: "too many failures from this address"})
 		}
-		w.Header().Set("Retry-After", "300")
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		c.renderSignin(w, r, http.StatusTooManyRequests, d, "Too many failed sign-ins from this address. Wait a few minutes.")
 		return
 	}
 	if !c.checkSigninToken(r, r.PostFormValue("csrf")) {
-		c.limiter.fail(src, now)
+		c.limiter.Fail(src, now)
 		_ = c.b.Record(ctx, audit.Event{Action: ActionSignin, Outcome: audit.Failure, Reason: "missing or wrong CSRF token"})
 		c.renderSignin(w, r, http.StatusForbidden, d, "The sign-in form expired. Sign in again.")
 		return
 	}
 	cred := r.PostFormValue("credential")
 	if cred == "" || len(cred) > maxCredentialLen {
-		c.limiter.fail(src, now)
+		c.limiter.Fail(src, now)
 		_ = c.b.Record(ctx, audit.Event{Action: ActionSignin, Outcome: audit.Failure, Reason: "empty or oversized credential"})
 		c.renderSignin(w, r, http.StatusUnauthorized, d, "Sign-in failed: enter your operator credential.")
 		return
@@ -85,14 +94,14 @@ func (c *Console) handleSignin(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, ErrBadCredential) {
 			reason, status, msg = "authentication unavailable", http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly."
 		} else {
-			c.limiter.fail(src, now)
+			c.limiter.Fail(src, now)
 		}
 		_ = c.b.Record(ctx, audit.Event{Action: ActionSignin, Outcome: audit.Failure, Reason: reason})
 		c.renderSignin(w, r, status, d, msg)
 		return
 	}
 	if !who.Operator() {
-		c.limiter.fail(src, now)
+		c.limiter.Fail(src, now)
 		_ = c.b.Record(ctx, audit.Event{Action: ActionSignin, Service: who.Name, Outcome: audit.Failure, Reason: "not an operator"})
 		c.renderSignin(w, r, http.StatusForbidden, d, "Sign-in failed: the console takes operator credentials only.")
 		return
