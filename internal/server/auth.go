@@ -250,7 +250,8 @@ func auditName(name string) string {
 // handleLogin: POST /v1/auth/login with an identity's own credential as
 // the bearer issues a token for that identity, and for no other: a body
 // naming another identity ({"identity": X}, or {"service": X} as before
-// identities) is refused with 403 and audited.
+// identities) is refused with 403 and audited. Failed logins are
+// rate-limited per source and per identity (loginlimit.go).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	s.recordLoginSummaries(ctx)
