@@ -20,11 +20,18 @@ type runOptions struct {
 	pristine bool
 	watch    bool
 	interval time.Duration
+	user     string
 }
+
+// dropsOwnEnv says that run removes its credential from its own
+// environment once read (inject.DropCredentialEnv): main sets it, as the
+// process environment is then the launcher's own; tests that call run in
+// their own process keep theirs.
+var dropsOwnEnv bool
 
 func newRunCommand(g *globals) *cobra.Command {
 	var o runOptions
-	cmd := verb("run --service NAME [--only GLOB] [--pristine] [--watch] -- CMD [ARGS...]", "Run a command with the secrets a service is granted as environment variables", cobra.MinimumNArgs(1), func(cmd *cobra.Command, args []string) error {
+	cmd := verb("run --service NAME [--only GLOB] [--pristine] [--watch] [--user USER] -- CMD [ARGS...]", "Run a command with the secrets a service is granted as environment variables", cobra.MinimumNArgs(1), func(cmd *cobra.Command, args []string) error {
 		if o.service == "" {
 			return usageError("name the service whose grants to inject, as --service gateway", "--service is required")
 		}
@@ -37,6 +44,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringArrayVar(&o.only, "only", nil, "inject only secrets matching this glob (repeatable; '*' within a segment, '**' across)")
 	cmd.Flags().BoolVar(&o.pristine, "pristine", false, "pass only the secrets and PATH/HOME, nothing inherited")
 	cmd.Flags().BoolVar(&o.watch, "watch", false, "restart the command when a secret it uses gets a new version")
+	cmd.Flags().StringVar(&o.user, "user", "", "start the command as this user (name or uid; the launcher must be root), so it cannot read the launcher's credential")
 	cmd.Flags().DurationVar(&o.interval, "watch-interval", 10*time.Second, "how often --watch checks for new versions")
 	return cmd
 }
@@ -76,15 +84,30 @@ func runWithSecrets(ctx context.Context, g *globals, o runOptions, args []string
 		}
 		io.Watch = o.interval
 	}
+	if o.user != "" {
+		u, err := inject.LookupUser(o.user)
+		if err != nil {
+			return usageError("run --user as root, or drop --user", "%v", err)
+		}
+		io.User = u
+	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {
 		return withCode(127, fmt.Errorf("%s: command not found", args[0]), "")
+	}
+	// Before the credential is read: from here the launcher's memory and
+	// /proc/PID/environ are closed to the command it starts.
+	if err := inject.Harden(); err != nil {
+		return fmt.Errorf("run: cannot make the launcher non-dumpable: %v", err)
 	}
 	src, err := openRunSource(ctx, g, o.service)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	if dropsOwnEnv {
+		inject.DropCredentialEnv()
+	}
 	code, err := inject.Run(ctx, src, path, args, io)
 	var ee *inject.EnvError
 	var se *inject.StartError

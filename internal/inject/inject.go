@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -27,36 +26,26 @@ import (
 
 // Source fetches what the policy grants one service.
 type Source interface {
-	// Granted lists the secrets the service may read, current versions.
+	// Granted lists the secrets the service may read, current versions,
+	// under the env names the service's own policy entry maps (Mapped).
 	Granted(ctx context.Context) ([]secrets.Grant, error)
 	// Value reads the current version of one of them.
 	Value(ctx context.Context, name string) (sensitive.String, int, error)
+	// PlatformKeys returns the store's Fernet keys by variable when the
+	// service's policy entry says platform_key: true (audited), else nil.
+	PlatformKeys(ctx context.Context) (map[string]sensitive.String, error)
 	// Started records that the command is about to start with n secrets
 	// injected; an error means it must not start.
 	Started(ctx context.Context, command string, n int) error
 }
 
-// withheldVars are never passed to the command: the launcher's
-// credential and token, the Fernet keys and the store DSN (and their _FILE
-// forms). The platform's own names (SA01_DB_DSN, ...) are not among them:
-// they are secrets like any other.
-var withheldVars = []string{
-	config.EnvCredentialFile,
-	config.EnvFernetKey,
-	config.EnvFernetPreviousKeys,
-	config.EnvDBDSN,
-	config.EnvSecretsToken,
-}
-
-// Withheld reports whether the variable name is kept from the command.
-func Withheld(name string) bool {
-	for _, w := range withheldVars {
-		if name == w || name == w+"_FILE" {
-			return true
-		}
-	}
-	return false
-}
+// Withheld reports whether the variable name is kept from the command's
+// inherited environment: sa01-secrets' own settings (SA01_SECRETS_*, its
+// credential and token among them) and the store's Fernet keys, with their
+// _FILE forms (secrets.ToolEnv). The platform's own names (SA01_DB_DSN,
+// SA01_AUTH_INTERNAL_TOKEN, ...) are not among them: they are secrets like
+// any other. The Fernet keys reach a command only as PlatformKeys.
+func Withheld(name string) bool { return secrets.ToolEnv(name) }
 
 // EnvError is a set of grants that cannot be injected as it is: an env
 // name that is not allowed, or two secrets on one variable. Hint says what
@@ -80,6 +69,7 @@ type Options struct {
 	Pristine bool          // pass only the secrets and PATH/HOME
 	Watch    time.Duration // how often to check for new versions; 0: never
 	Environ  []string      // the parent environment (os.Environ())
+	User     *User         // run the command as this user (LookupUser); nil: as the launcher
 	Stdin    io.Reader
 	Stdout   io.Writer
 	Stderr   io.Writer
@@ -99,7 +89,11 @@ func (o *Options) wanted(name string) bool {
 	return false
 }
 
-// Fetch returns the variables to inject and the versions used.
+// Fetch returns the variables to inject and the versions used. A grant
+// under one of sa01-secrets' own names (Withheld), or under a variable that
+// changes how a program runs (secrets.RunsProgram) that the reader's own
+// policy entry does not map, is skipped with a warning naming it: a
+// writer does not decide what runs in a reader.
 func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[string]int, error) {
 	entries, err := src.Granted(ctx)
 	if err != nil {
@@ -113,8 +107,17 @@ func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[
 			continue
 		}
 		env := e.Env
-		if env == "" || Withheld(env) {
-			return nil, nil, &EnvError{fmt.Sprintf("secret %s: env name %q is not allowed", e.Name, env), "set another env name for the secret"}
+		if env == "" {
+			return nil, nil, &EnvError{fmt.Sprintf("secret %s: no env name", e.Name), "set an env name for the secret"}
+		}
+		if Withheld(env) {
+			o.Log.Warn("run: secret not injected: its env name is sa01-secrets' own", "service", o.Service, "secret", e.Name, "env", env)
+			continue
+		}
+		if secrets.RunsProgram(env) && !e.Mapped {
+			o.Log.Warn("run: secret not injected: its env name changes how programs run, and the service's policy entry does not map it (env: {"+env+": "+e.Name+"})",
+				"service", o.Service, "secret", e.Name, "env", env)
+			continue
 		}
 		if prev, dup := from[env]; dup {
 			return nil, nil, &EnvError{fmt.Sprintf("secrets %s and %s both map to %s", prev, e.Name, env), "give one of them its own env name, or narrow with --only"}
@@ -126,6 +129,13 @@ func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[
 		vars[env] = v.Reveal()
 		from[env] = e.Name
 		versions[e.Name] = ver
+	}
+	keys, err := src.PlatformKeys(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range keys {
+		vars[k] = v.Reveal()
 	}
 	return vars, versions, nil
 }
@@ -172,8 +182,15 @@ func ChildEnv(parent []string, secrets map[string]string, pristine bool) []strin
 }
 
 // Run fetches the secrets, records the start, and runs path with args
-// until it exits, forwarding signals; it returns the command's exit code
-// (128+N when signal N ended it). An error means the command did not run.
+// until it exits; it returns the command's exit code (128+N when signal N
+// ended it). An error means the command did not run.
+//
+// The command runs in a process group of its own (the terminal's
+// foreground group when stdin is a terminal): each signal the launcher gets
+// is forwarded once, to that whole group, and a restart under Watch ends
+// the whole group, so no grandchild keeps an old value running. The
+// launcher keeps watching until the command exits, whatever signals it
+// forwarded and whether ctx was cancelled by one of them.
 func Run(ctx context.Context, src Source, path string, args []string, o Options) (int, error) {
 	vars, versions, err := Fetch(ctx, src, &o)
 	if err != nil {
@@ -185,6 +202,9 @@ func Run(ctx context.Context, src Source, path string, args []string, o Options)
 	if err := src.Started(ctx, args[0], len(vars)); err != nil {
 		return 0, err
 	}
+	// From here the command's life decides: a signal that cancelled ctx
+	// was forwarded to it, and the watch goes on until it exits.
+	ctx = context.WithoutCancel(ctx)
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
@@ -194,28 +214,40 @@ func Run(ctx context.Context, src Source, path string, args []string, o Options)
 		defer t.Stop()
 		tick = t.C
 	}
+	tty := terminalFD(o.Stdin)
 	for {
 		child := exec.Command(path, args[1:]...)
 		child.Env = ChildEnv(o.Environ, vars, o.Pristine)
 		child.Stdin, child.Stdout, child.Stderr = o.Stdin, o.Stdout, o.Stderr
+		child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if tty >= 0 {
+			child.SysProcAttr.Foreground, child.SysProcAttr.Ctty = true, tty
+		}
+		if o.User != nil {
+			child.SysProcAttr.Credential = o.User.credential()
+			child.Env = o.User.env(child.Env)
+		}
 		if err := child.Start(); err != nil {
 			return 0, &StartError{fmt.Errorf("%s: cannot start: %v", args[0], errors.Unwrap(err))}
 		}
+		pgid := child.Process.Pid
 		done := make(chan error, 1)
 		go func() { done <- child.Wait() }()
 		var restart bool
 		for !restart {
 			select {
 			case err := <-done:
+				takeTerminal(tty)
 				return exitStatus(child, err), nil
 			case s := <-sigs:
-				_ = child.Process.Signal(s)
+				_ = syscall.Kill(-pgid, s.(syscall.Signal))
 			case <-tick:
 				var nv map[string]string
 				var nver map[string]int
 				if nv, nver, restart = refetch(ctx, src, &o, versions); restart {
 					vars, versions = nv, nver
-					stop(child, done)
+					stopGroup(pgid, done, 10*time.Second)
+					takeTerminal(tty)
 				}
 			}
 		}
@@ -243,15 +275,23 @@ func refetch(ctx context.Context, src Source, o *Options, used map[string]int) (
 	return nv, nver, true
 }
 
-// stop ends the child: SIGTERM, then SIGKILL after 10 s.
-func stop(child *exec.Cmd, done <-chan error) {
-	_ = child.Process.Signal(syscall.SIGTERM)
+// stopGroup ends the command's process group for a restart: SIGTERM to
+// the group, SIGKILL to it when the command has not exited within grace;
+// what is left of the group once the command exited gets the rest of grace
+// to follow, then SIGKILL.
+func stopGroup(pgid int, done <-chan error, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = child.Process.Kill()
+	case <-time.After(grace):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-done
 	}
+	for groupAlive(pgid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
 // versionsChanged reports whether the granted set or a version differs.

@@ -19,6 +19,15 @@
 //   - list: see names, versions and env names without values.
 //   - write: put new versions and delete. Write does not imply read.
 //
+// Two more keys say what run passes the service, not what it may access:
+//
+//   - env: a mapping of variable names to secrets it may read, as
+//     {HTTPS_PROXY: net/proxy}: run injects each under that variable. Only
+//     so does a variable that changes how a program runs (PATH, LD_*,
+//     *_PROXY, ...) enter the service's process: the reader decides.
+//   - platform_key: true: run also passes the store's Fernet keys
+//     (SA01_CRYPTO_FERNET_KEY, SA01_CRYPTO_FERNET_PREVIOUS_KEYS), audited.
+//
 // Unknown keys, unknown actions, bad service names, bad globs and duplicate
 // keys are errors that name the file and line. See [glob] semantics in the
 // package's glob.go: '*' stays inside a path segment, "**" spans segments.
@@ -81,8 +90,10 @@ type Policy struct {
 }
 
 type grants struct {
-	byAction [3]rules     // read, list, write: for Allowed
-	src      [3][]grantAt // the same globs in file order: for Explain and Globs
+	byAction    [3]rules          // read, list, write: for Allowed
+	src         [3][]grantAt      // the same globs in file order: for Explain and Globs
+	env         map[string]string // env: variable → secret the reader maps explicitly
+	platformKey bool              // platform_key: run passes it the store's Fernet keys
 }
 
 // grantAt is one glob as written, with its line.
@@ -307,11 +318,49 @@ func parseGrants(file, service string, v *yaml.Node) (*grants, error) {
 	if v.Kind != yaml.MappingNode {
 		return nil, &Error{File: file, Line: v.Line, Msg: fmt.Sprintf("service %q: want a mapping of read/list/write to lists of globs", service)}
 	}
+	type envAt struct {
+		name string
+		line int
+	}
+	var envs []envAt
 	err := eachPair(file, v, func(k, list *yaml.Node) error {
+		switch k.Value {
+		case "platform_key":
+			if list.Kind != yaml.ScalarNode || list.Tag != "!!bool" {
+				return &Error{File: file, Line: list.Line, Msg: fmt.Sprintf("service %q: platform_key: want true or false", service)}
+			}
+			g.platformKey = list.Value == "true"
+			return nil
+		case "env":
+			if list.Kind != yaml.MappingNode {
+				return &Error{File: file, Line: list.Line, Msg: fmt.Sprintf("service %q: env: want a mapping of variable names to secret names, as {HTTPS_PROXY: net/proxy}", service)}
+			}
+			g.env = map[string]string{}
+			return eachPair(file, list, func(ek, ev *yaml.Node) error {
+				if !envVarName.MatchString(ek.Value) {
+					return &Error{File: file, Line: ek.Line, Msg: fmt.Sprintf("service %q: env: %q is not an environment variable name (letters, digits, '_', not starting with a digit)", service, ek.Value)}
+				}
+				if ev.Kind != yaml.ScalarNode || (ev.Tag != "!!str" && ev.Tag != "") {
+					return &Error{File: file, Line: ev.Line, Msg: fmt.Sprintf("service %q: env: %s: want a secret name", service, ek.Value)}
+				}
+				gl, err := compileGlob(ev.Value)
+				if err != nil || !gl.literal() {
+					return &Error{File: file, Line: ev.Line, Msg: fmt.Sprintf("service %q: env: %s: want one secret's name, not a glob", service, ek.Value)}
+				}
+				for other, name := range g.env {
+					if name == ev.Value {
+						return &Error{File: file, Line: ev.Line, Msg: fmt.Sprintf("service %q: env: %s maps both %s and %s", service, ev.Value, other, ek.Value)}
+					}
+				}
+				g.env[ek.Value] = ev.Value
+				envs = append(envs, envAt{ev.Value, ev.Line})
+				return nil
+			})
+		}
 		a := Action(k.Value)
 		i := actionIndex(a)
 		if i < 0 {
-			return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("service %q: unknown action %q: want read, list or write", service, k.Value)}
+			return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("service %q: unknown key %q: want read, list, write, env or platform_key", service, k.Value)}
 		}
 		if list.Kind != yaml.SequenceNode {
 			return &Error{File: file, Line: list.Line, Msg: fmt.Sprintf("service %q: %s: want a list of globs, as [\"llm/*\"]", service, a)}
@@ -333,7 +382,40 @@ func parseGrants(file, service string, v *yaml.Node) (*grants, error) {
 		}
 		return nil
 	})
-	return g, err
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range envs {
+		if !g.byAction[0].match(e.name) {
+			return nil, &Error{File: file, Line: e.line, Msg: fmt.Sprintf("service %q: env: %s is not among the secrets it may read", service, e.name)}
+		}
+	}
+	return g, nil
+}
+
+// envVarName is a portable environment variable name.
+var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
+
+// EnvMap returns the variables the service's entry maps explicitly to
+// secrets (env: {HTTPS_PROXY: net/proxy}): variable → secret name. run
+// injects each mapped secret under that variable, and only there a
+// variable that changes how a program runs.
+func (p *Policy) EnvMap(service string) map[string]string {
+	if p == nil || p.services[service] == nil || len(p.services[service].env) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(p.services[service].env))
+	for k, v := range p.services[service].env {
+		out[k] = v
+	}
+	return out
+}
+
+// PlatformKey reports whether the service's entry says platform_key: true:
+// run passes it the store's Fernet keys as SA01_CRYPTO_FERNET_KEY and
+// SA01_CRYPTO_FERNET_PREVIOUS_KEYS.
+func (p *Policy) PlatformKey(service string) bool {
+	return p != nil && p.services[service] != nil && p.services[service].platformKey
 }
 
 // eachPair walks a mapping, refusing duplicate and non-string keys.

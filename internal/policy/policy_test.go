@@ -174,7 +174,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing services", "x: 1\n", "p.yaml:1: unknown key \"x\""},
 		{"services list", "services:\n  - a\n", "p.yaml:2: 'services' must be a mapping"},
 		{"bad service", "services:\n  Gate Way: {read: [a]}\n", "p.yaml:2: service name \"Gate Way\""},
-		{"unknown action", "services:\n  gw:\n    read: [a]\n    delete: [a]\n", "p.yaml:4: service \"gw\": unknown action \"delete\""},
+		{"unknown action", "services:\n  gw:\n    read: [a]\n    delete: [a]\n", "p.yaml:4: service \"gw\": unknown key \"delete\""},
 		{"scalar globs", "services:\n  gw:\n    read: llm/*\n", "p.yaml:3: service \"gw\": read: want a list"},
 		{"bad glob", "services:\n  gw:\n    read:\n      - llm/ok\n      - llm/**x\n", "p.yaml:5: service \"gw\": read: glob \"llm/**x\""},
 		{"dup service", "services:\n  gw: {}\n  gw: {}\n", "p.yaml:3: duplicate key \"gw\" (first at line 2)"},

@@ -154,6 +154,13 @@ func (b *Backend) Value(ctx context.Context, name string) (sensitive.String, int
 	return sensitive.New(s.Value()), s.Version, nil
 }
 
+// PlatformKeys returns nil: the server does not hand out the store's
+// Fernet keys, so platform_key: true takes effect only where run reads the
+// store itself (docs/identities.md).
+func (b *Backend) PlatformKeys(context.Context) (map[string]sensitive.String, error) {
+	return nil, nil
+}
+
 // Started records nothing: the server audited the login and every read
 // under the service's token.
 func (b *Backend) Started(context.Context, string, int) error { return nil }

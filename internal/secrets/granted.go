@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
@@ -60,8 +62,28 @@ func EnvName(name, env, prefix string) string {
 // Grant is a secret a service may read, without its value.
 type Grant struct {
 	Name    string
-	Env     string // the variable it is injected as (EnvName)
+	Env     string // the variable it is injected as (EnvName, or the reader's env mapping)
 	Version int    // the current version
+	Mapped  bool   // Env comes from the reader's own policy entry (env: {VAR: name})
+}
+
+// MapEnv applies a reader's env mapping (policy.EnvMap: variable →
+// secret) to its grants: a mapped secret is injected under the variable
+// its reader chose, marked Mapped, whatever env name its writer gave it.
+func MapEnv(grants []Grant, envMap map[string]string) []Grant {
+	if len(envMap) == 0 {
+		return grants
+	}
+	byName := make(map[string]string, len(envMap))
+	for v, name := range envMap {
+		byName[name] = v
+	}
+	for i := range grants {
+		if v, ok := byName[grants[i].Name]; ok {
+			grants[i].Env, grants[i].Mapped = v, true
+		}
+	}
+	return grants
 }
 
 // ServiceReader reads secrets on behalf of one service under a policy,
@@ -97,7 +119,48 @@ func (r *ServiceReader) Granted(ctx context.Context) ([]Grant, error) {
 			out = append(out, Grant{Name: s.Name, Env: EnvName(s.Name, s.EnvName, ""), Version: s.CurrentVersion})
 		}
 	}
-	return out, nil
+	return MapEnv(out, r.pol.EnvMap(r.service)), nil
+}
+
+// ActionPlatformKey is the audit action of the store's Fernet keys passed
+// to a service's process by run (policy: platform_key: true).
+const ActionPlatformKey = "platform-key"
+
+// PlatformKeys returns the store's Fernet keys under the variables run
+// injects them as (SA01_CRYPTO_FERNET_KEY: the primary;
+// SA01_CRYPTO_FERNET_PREVIOUS_KEYS: the retained, newest first), when the
+// service's policy entry says platform_key: true, and nil otherwise. Each
+// handing-out is recorded first (action platform-key, the service, the
+// key IDs, never a key); one that cannot be recorded does not happen.
+func (r *ServiceReader) PlatformKeys(ctx context.Context) (map[string]sensitive.String, error) {
+	if !r.pol.PlatformKey(r.service) {
+		return nil, nil
+	}
+	if err := r.svc.needRing(); err != nil {
+		return nil, err
+	}
+	return platformKeys(r.caller(ctx), r.svc.rec, r.svc.ring)
+}
+
+// platformKeys records and returns the ring's keys as PlatformKeys does.
+func platformKeys(ctx context.Context, rec audit.Recorder, ring *fernet.Ring) (map[string]sensitive.String, error) {
+	keys := ring.Keys()
+	var ids, prev []string
+	for i, k := range keys {
+		ids = append(ids, k.ID())
+		if i > 0 {
+			prev = append(prev, k.Encode())
+		}
+	}
+	ev := audit.Stamp(ctx, audit.Event{Action: ActionPlatformKey, Outcome: audit.Success,
+		Detail: fmt.Sprintf("%s and %s injected: keys %s", config.EnvFernetKey, config.EnvFernetPreviousKeys, strings.Join(ids, ","))})
+	if err := rec.Record(ctx, ev); err != nil {
+		return nil, fmt.Errorf("platform key: %w", audit.ErrNotRecorded)
+	}
+	return map[string]sensitive.String{
+		config.EnvFernetKey:          sensitive.New(keys[0].Encode()),
+		config.EnvFernetPreviousKeys: sensitive.New(strings.Join(prev, ",")),
+	}, nil
 }
 
 // Value reads the current version of name, if the policy grants it.

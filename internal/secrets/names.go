@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -89,4 +90,105 @@ func DefaultRotation(class string) time.Duration {
 
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+}
+
+// runsProgramExact, runsProgramPrefix and runsProgramSuffix are the
+// variables that change how a program runs rather than what it is told:
+// what the dynamic loader, the C library, a shell, an interpreter, a VM,
+// a package manager or a TLS/HTTP stack reads to load code, find files,
+// pick a proxy or trust a certificate. They are compared upper-cased, so
+// https_proxy and npm_config_* are caught with their upper-case forms.
+var (
+	runsProgramExact = map[string]bool{
+		"PATH": true, "BASH_ENV": true, "ENV": true, "IFS": true, "CDPATH": true, "GLOBIGNORE": true,
+		"PS1": true, "PS2": true, "PS3": true, "PS4": true, "PROMPT_COMMAND": true, "SHELLOPTS": true,
+		"BASHOPTS": true, "INPUTRC": true, "ZDOTDIR": true, "SHELL": true, "HOME": true,
+		"GCONV_PATH": true, "GETCONF_DIR": true, "LOCPATH": true, "NLSPATH": true, "NIS_PATH": true,
+		"GLIBC_TUNABLES": true, "HOSTALIASES": true, "RES_OPTIONS": true, "LOCALDOMAIN": true,
+		"RESOLV_HOST_CONF": true, "TMPDIR": true, "TMP": true, "TEMP": true, "TZDIR": true,
+		"TERMINFO": true, "TERMINFO_DIRS": true,
+		"RUBYOPT": true, "RUBYLIB": true, "JAVA_TOOL_OPTIONS": true, "JDK_JAVA_OPTIONS": true,
+		"CLASSPATH": true, "TCLLIBPATH": true, "PHPRC": true, "PHP_INI_SCAN_DIR": true,
+		"ELECTRON_RUN_AS_NODE": true,
+		"GODEBUG":              true, "GOFLAGS": true, "GOROOT": true, "GOPATH": true, "GOENV": true,
+		"GOTOOLCHAIN": true, "GOPROXY": true, "GOINSECURE": true, "GONOSUMDB": true, "GONOSUMCHECK": true,
+		"CURL_CA_BUNDLE": true, "REQUESTS_CA_BUNDLE": true, "AWS_CA_BUNDLE": true,
+		"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": true, "SSLKEYLOGFILE": true,
+		"EDITOR": true, "VISUAL": true, "PAGER": true, "BROWSER": true, "LESSOPEN": true,
+		"LESSCLOSE": true, "MANPAGER": true, "SSH_ASKPASS": true, "SUDO_ASKPASS": true,
+		"SSH_AUTH_SOCK": true, "GNUPGHOME": true,
+	}
+	runsProgramPrefix = []string{
+		"LD_", "DYLD_", "BASH_FUNC_", "MALLOC_", "PYTHON", "PERL", "RUBY", "NODE_", "NPM_CONFIG_",
+		"YARN_", "JAVA_", "_JAVA_", "GEM_", "BUNDLE_", "PIP_", "LUA_", "GIT_", "SSL_CERT_", "OPENSSL_",
+		"DOTNET_", "CORECLR_", "COR_", "XDG_",
+	}
+	runsProgramSuffix = []string{"_PROXY"}
+)
+
+// RunsProgram reports whether the environment variable name changes how
+// a program runs (LD_PRELOAD, BASH_ENV, PATH, PYTHONSTARTUP, NODE_OPTIONS,
+// HTTPS_PROXY, SSL_CERT_FILE, GIT_SSH_COMMAND, ...): a secret written
+// under such a name would run code in, or redirect the traffic of, every
+// reader. Writes refuse these names, and run injects them only where the
+// reader's own policy entry maps the name explicitly.
+func RunsProgram(name string) bool {
+	u := strings.ToUpper(name)
+	if runsProgramExact[u] {
+		return true
+	}
+	for _, p := range runsProgramPrefix {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	for _, s := range runsProgramSuffix {
+		if strings.HasSuffix(u, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ToolEnvPrefix begins every setting of sa01-secrets itself.
+const ToolEnvPrefix = "SA01_SECRETS_"
+
+// ToolEnv reports whether the environment variable name belongs to
+// sa01-secrets itself: one of its SA01_SECRETS_* settings (its credential
+// and token among them) or the store's Fernet keys, with their _FILE forms.
+// run never passes them on from its own environment, and no secret is
+// written or injected under them.
+func ToolEnv(name string) bool {
+	if strings.HasPrefix(name, ToolEnvPrefix) {
+		return true
+	}
+	base := strings.TrimSuffix(name, "_FILE")
+	return base == config.EnvFernetKey || base == config.EnvFernetPreviousKeys
+}
+
+// CheckEnvName checks the env name a secret is written under (its own,
+// or the one its name gives, see EnvName): a portable name that neither
+// belongs to sa01-secrets (ToolEnv) nor changes how a program runs
+// (RunsProgram). The error names the variable and says why.
+func CheckEnvName(env string) error {
+	if !ValidEnvName(env) { // not repeated: it may be a value pasted by mistake
+		return invalid("env: not a valid environment variable name (letters, digits, '_', not starting with a digit)")
+	}
+	if why := envProblem(env); why != "" {
+		return invalid("env %s: %s", env, why)
+	}
+	return nil
+}
+
+// envProblem says why env is refused as a secret's env name, or "".
+func envProblem(env string) string {
+	switch {
+	case !ValidEnvName(env):
+		return "not a valid environment variable name (letters, digits, '_', not starting with a digit)"
+	case ToolEnv(env):
+		return "the name belongs to sa01-secrets' own settings; choose another"
+	case RunsProgram(env):
+		return "the variable changes how programs run (loader, shell, interpreter, proxy or TLS settings), so no secret is written under it; choose another name, and a reader that needs it maps it in its own policy entry (env: {" + env + ": SECRET})"
+	}
+	return ""
 }

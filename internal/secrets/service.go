@@ -198,6 +198,26 @@ func checkValue(v []byte) error {
 	return nil
 }
 
+// checkDerivedEnv checks the env name a secret written without one gets
+// from its name (EnvName), unless the secret already has a name of its
+// own: a secret named llm/bash_env would otherwise reach readers as
+// BASH_ENV.
+func (s *Service) checkDerivedEnv(ctx context.Context, name string) error {
+	derived := EnvName(name, "", "")
+	why := envProblem(derived)
+	if why == "" {
+		return nil
+	}
+	cur, lerr := s.st.Secret(ctx, name)
+	if lerr == nil && cur.EnvName != "" {
+		return nil
+	}
+	if lerr != nil && !errors.Is(lerr, store.ErrNotFound) {
+		return lerr
+	}
+	return invalid("env %s, which the secret's name gives it: %s; or give the secret another with --env", derived, why)
+}
+
 func (s *Service) meta(ctx context.Context, name string, o PutOptions) (store.Meta, error) {
 	var m store.Meta
 	if o.Class != "" {
@@ -208,11 +228,13 @@ func (s *Service) meta(ctx context.Context, name string, o PutOptions) (store.Me
 		m.Class = &c
 	}
 	if o.Env != "" {
-		if !ValidEnvName(o.Env) {
-			return m, invalid("env: not a valid environment variable name (letters, digits, '_', not starting with a digit)")
+		if err := CheckEnvName(o.Env); err != nil {
+			return m, err
 		}
 		e := o.Env
 		m.EnvName = &e
+	} else if err := s.checkDerivedEnv(ctx, name); err != nil {
+		return m, err
 	}
 	if o.Description != "" {
 		d := o.Description
@@ -553,6 +575,9 @@ func (s *Service) importAll(ctx context.Context, entries []Entry, o ImportOption
 			return fmt.Errorf("%s%w", where, err)
 		}
 		if err := checkValue([]byte(e.Value.Reveal())); err != nil {
+			return fmt.Errorf("%s%s: %w", where, o.Prefix+e.Name, err)
+		}
+		if err := s.checkDerivedEnv(ctx, o.Prefix+e.Name); err != nil {
 			return fmt.Errorf("%s%s: %w", where, o.Prefix+e.Name, err)
 		}
 	}
