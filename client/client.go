@@ -159,6 +159,7 @@ type Meta struct {
 	Rotation  int64     `json:"rotation_period_seconds,omitempty"` // in List: seconds, 0 when none is scheduled
 	KeyID     string    `json:"key_id,omitempty"`                  // in History: the key that encrypted the version
 	Readable  bool      `json:"readable,omitempty"`                // in List: the caller may read the value
+	EnvMapped bool      `json:"env_mapped,omitempty"`              // in List: Env is the caller's own policy mapping (env: {VAR: name})
 }
 
 // TokenInfo describes the client's token, never the token itself.
@@ -172,6 +173,7 @@ type TokenInfo struct {
 	ExpiresAt    time.Time `json:"expires_at"`
 	MaxExpiresAt time.Time `json:"max_expires_at"`
 	Renewable    bool      `json:"renewable"`
+	PlatformKey  bool      `json:"platform_key,omitempty"` // a service whose policy entry says platform_key: true (PlatformKeys)
 }
 
 // Option configures a Client.
@@ -603,6 +605,30 @@ func (c *Client) GetVersion(ctx context.Context, name string, version int) (Secr
 		return Secret{}, err
 	}
 	return Secret{Name: out.Name, Version: out.Version, Env: out.Env, CreatedAt: out.CreatedAt, value: &out.Value}, nil
+}
+
+// PlatformKeys returns the store's Fernet keys, for a service whose policy
+// entry says platform_key: true: each a Secret whose Env (and Name) is the
+// variable it is injected as, SA01_CRYPTO_FERNET_KEY and
+// SA01_CRYPTO_FERNET_PREVIOUS_KEYS (comma-separated, newest first; empty
+// when none). The server records each call; any other caller gets
+// ErrDenied.
+func (c *Client) PlatformKeys(ctx context.Context) ([]Secret, error) {
+	var out struct {
+		Keys []struct {
+			Env   string `json:"env"`
+			Value string `json:"value"`
+		} `json:"keys"`
+	}
+	if err := c.authCall(ctx, "GET", "/v1/platform-keys", nil, &out); err != nil {
+		return nil, err
+	}
+	keys := make([]Secret, 0, len(out.Keys))
+	for _, k := range out.Keys {
+		v := k.Value
+		keys = append(keys, Secret{Name: k.Env, Env: k.Env, value: &v})
+	}
+	return keys, nil
 }
 
 // Put writes a new version. cas, when not nil, is the version the secret

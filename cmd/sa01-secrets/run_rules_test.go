@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -353,5 +356,86 @@ func TestRunWatchSignalOnceKeepsWatching(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 143 {
 		t.Errorf("exit code %d, want 143: %s", code, stderr.String())
+	}
+}
+
+// memEvents keeps the server's own events (logins, denials).
+type memEvents struct {
+	mu  sync.Mutex
+	evs []audit.Event
+}
+
+func (m *memEvents) Record(_ context.Context, ev audit.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.evs = append(m.evs, ev)
+	return nil
+}
+
+// TestRunThroughServerPlatformKeyAndMapping: through a server, the
+// gateway (platform_key: true, env: {HTTPS_PROXY: net/proxy}) gets the
+// store's keys and its mapped proxy; the worker gets neither, and asking
+// the server for the keys with its token is refused.
+func TestRunThroughServerPlatformKeyAndMapping(t *testing.T) {
+	rec := &memEvents{}
+	srv, err := servertest.Start(`services:
+  gateway: {read: ["llm/*", "net/proxy"], env: {HTTPS_PROXY: net/proxy}, platform_key: true}
+  worker: {read: ["llm/*", "net/proxy"]}
+`, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if err := srv.Seed(map[string]string{"llm/openai_api_key": "sk-openai-RUNCANARY", "net/proxy": "http://proxy.internal:3128"}); err != nil {
+		t.Fatal(err)
+	}
+	key := srv.Secrets.Ring().Primary().Encode()
+	t.Setenv("SA01_SECRETS_ADDR", srv.URL)
+	t.Setenv("SA01_SECRETS_CREDENTIAL_FILE", credentialFile(t, srv, "gateway"))
+	res := runCLI(t, "run", "--service", "gateway", "--pristine", "--", "env")
+	for _, want := range []string{"OPENAI_API_KEY=sk-openai-RUNCANARY\n", "HTTPS_PROXY=http://proxy.internal:3128\n", "SA01_CRYPTO_FERNET_KEY=" + key + "\n", "SA01_CRYPTO_FERNET_PREVIOUS_KEYS=\n"} {
+		if res.code != 0 || !strings.Contains(res.stdout, want) {
+			t.Errorf("gateway: no %q: %d %q %s", strings.SplitN(want, "=", 2)[0], res.code, res.stdout, res.stderr)
+		}
+	}
+	t.Setenv("SA01_SECRETS_CREDENTIAL_FILE", credentialFile(t, srv, "worker"))
+	res = runCLI(t, "run", "--service", "worker", "--pristine", "--", "env")
+	if res.code != 0 || !strings.Contains(res.stdout, "PROXY=http://proxy.internal:3128\n") || strings.Contains(res.stdout, "HTTPS_PROXY") ||
+		strings.Contains(res.stdout, "SA01_CRYPTO_FERNET") || strings.Contains(res.stdout, key) {
+		t.Errorf("worker: %d %q %s", res.code, res.stdout, res.stderr)
+	}
+	login := runCLI(t, "login")
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/platform-keys", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(login.stdout))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), key) {
+		t.Fatalf("worker asking for the keys: %d %s", resp.StatusCode, body)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var refused, given int
+	for _, ev := range rec.evs {
+		if ev.Action != secrets.ActionPlatformKey {
+			continue
+		}
+		if strings.Contains(ev.Detail, key) || strings.Contains(ev.Reason, key) {
+			t.Error("an audit event holds the key")
+		}
+		switch {
+		case ev.Outcome == audit.Failure && ev.Service == "worker":
+			refused++
+		case ev.Outcome == audit.Success && ev.Service == "gateway":
+			given++
+		default:
+			t.Errorf("platform-key event %+v", ev)
+		}
+	}
+	if refused != 1 || given != 1 {
+		t.Errorf("platform-key events: %d refused for worker, %d given to gateway; want 1 and 1", refused, given)
 	}
 }

@@ -139,7 +139,7 @@ func (b *Backend) Granted(ctx context.Context) ([]secrets.Grant, error) {
 	var out []secrets.Grant
 	for _, m := range list {
 		if m.Readable {
-			out = append(out, secrets.Grant{Name: m.Name, Env: secrets.EnvName(m.Name, m.Env, ""), Version: m.Version})
+			out = append(out, secrets.Grant{Name: m.Name, Env: secrets.EnvName(m.Name, m.Env, ""), Version: m.Version, Mapped: m.EnvMapped})
 		}
 	}
 	return out, nil
@@ -154,11 +154,27 @@ func (b *Backend) Value(ctx context.Context, name string) (sensitive.String, int
 	return sensitive.New(s.Value()), s.Version, nil
 }
 
-// PlatformKeys returns nil: the server does not hand out the store's
-// Fernet keys, so platform_key: true takes effect only where run reads the
-// store itself (docs/identities.md).
-func (b *Backend) PlatformKeys(context.Context) (map[string]sensitive.String, error) {
-	return nil, nil
+// PlatformKeys asks the server for the store's Fernet keys (run) when the
+// logged-in service's policy entry says platform_key: true (the server
+// says so in the token's description), and returns nil otherwise, as the
+// local store does.
+func (b *Backend) PlatformKeys(ctx context.Context) (map[string]sensitive.String, error) {
+	self, err := b.c.Self(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !self.PlatformKey {
+		return nil, nil
+	}
+	keys, err := b.c.PlatformKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]sensitive.String, len(keys))
+	for _, k := range keys {
+		out[k.Env] = sensitive.New(k.Value())
+	}
+	return out, nil
 }
 
 // Started records nothing: the server audited the login and every read

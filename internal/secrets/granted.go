@@ -136,10 +136,18 @@ func (r *ServiceReader) PlatformKeys(ctx context.Context) (map[string]sensitive.
 	if !r.pol.PlatformKey(r.service) {
 		return nil, nil
 	}
-	if err := r.svc.needRing(); err != nil {
+	return r.svc.PlatformKeys(r.caller(ctx))
+}
+
+// PlatformKeys records, under ctx's caller, that the store's Fernet keys
+// are handed out (action platform-key, the key IDs, never a key) and
+// returns them by variable, as ServiceReader.PlatformKeys does. The caller
+// has checked that the policy gives them (platform_key: true).
+func (s *Service) PlatformKeys(ctx context.Context) (map[string]sensitive.String, error) {
+	if err := s.needRing(); err != nil {
 		return nil, err
 	}
-	return platformKeys(r.caller(ctx), r.svc.rec, r.svc.ring)
+	return platformKeys(ctx, s.rec, s.ring)
 }
 
 // platformKeys records and returns the ring's keys as PlatformKeys does.

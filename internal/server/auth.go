@@ -213,6 +213,7 @@ type tokenView struct {
 	MaxExpiresAt time.Time `json:"max_expires_at"`
 	Renewable    bool      `json:"renewable"`
 	TTL          int64     `json:"ttl_seconds"`
+	PlatformKey  bool      `json:"platform_key,omitempty"` // a service whose policy entry says platform_key: true
 }
 
 func (s *Server) view(id identity.Identity, rec token.Record) tokenView {
@@ -234,6 +235,7 @@ func (s *Server) view(id identity.Identity, rec token.Record) tokenView {
 	}
 	if id.Kind == identity.Service {
 		v.Service = id.Name
+		v.PlatformKey = s.d.Policy.Current().PlatformKey(id.Name)
 	}
 	return v
 }

@@ -43,6 +43,7 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/v1/secrets/{name...}", "secrets.put", authToken, s.handlePut},
 		{"DELETE", "/v1/secrets/{name...}", "secrets.delete", authToken, s.handleDelete},
 		{"POST", "/v1/policy/explain", "policy.explain", authToken, s.handleExplain},
+		{"GET", "/v1/platform-keys", "platform.keys", authToken, s.handlePlatformKeys},
 		{"GET", "/v1/sys/health", "sys.health", authNone, s.handleHealth},
 		{"GET", "/metrics", "metrics", authNone, s.handleMetrics},
 		{"GET", "/v1/openapi.json", "openapi", authNone, s.handleOpenAPI},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -31,6 +33,7 @@ type metaView struct {
 	Rotation  int64     `json:"rotation_period_seconds,omitempty"` // in lists: 0 when none is scheduled
 	KeyID     string    `json:"key_id,omitempty"`                  // in histories: the key that encrypted the version
 	Readable  *bool     `json:"readable,omitempty"`                // in lists: may the caller read the value
+	EnvMapped bool      `json:"env_mapped,omitempty"`              // in lists: env is the caller's own policy mapping
 }
 
 func secretMeta(s store.Secret) metaView {
@@ -193,6 +196,15 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := principalFrom(r.Context()).id
+	var mapped map[string]string // secret → variable, from the caller's own policy entry
+	if id.Kind == identity.Service {
+		for v, name := range s.d.Policy.Current().EnvMap(id.Name) {
+			if mapped == nil {
+				mapped = map[string]string{}
+			}
+			mapped[name] = v
+		}
+	}
 	out := make([]metaView, 0, len(all))
 	for _, m := range all {
 		lv := s.decide(r.Context(), id, identity.List, m.Name)
@@ -207,7 +219,42 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		rv := s.decide(r.Context(), id, identity.Read, m.Name)
 		readable := rv.Allow
 		v.Readable = &readable
+		if env, ok := mapped[m.Name]; ok && readable {
+			v.Env, v.EnvMapped = env, true
+		}
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
+}
+
+// keyView is one of the store's Fernet keys handed to a service, under the
+// variable run injects it as.
+type keyView struct {
+	Env   string `json:"env"`
+	Value string `json:"value"`
+}
+
+// handlePlatformKeys: GET /v1/platform-keys. The store's Fernet keys
+// (SA01_CRYPTO_FERNET_KEY, SA01_CRYPTO_FERNET_PREVIOUS_KEYS) for a service
+// identity whose policy entry says platform_key: true, which run injects;
+// recorded first (action platform-key, never a key). Anyone else gets 403,
+// audited.
+func (s *Server) handlePlatformKeys(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := principalFrom(ctx).id
+	if id.Kind != identity.Service || !s.d.Policy.Current().PlatformKey(id.Name) {
+		_ = s.record(ctx, audit.Event{Action: secrets.ActionPlatformKey, Outcome: audit.Failure, Reason: reasonDenied})
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	keys, err := s.d.Secrets.PlatformKeys(ctx)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]keyView, 0, len(keys))
+	for _, env := range []string{config.EnvFernetKey, config.EnvFernetPreviousKeys} {
+		out = append(out, keyView{Env: env, Value: keys[env].Reveal()})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 }

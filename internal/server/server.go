@@ -38,6 +38,9 @@ type Secrets interface {
 	List(ctx context.Context, prefix string, includeDeleted bool) ([]store.Secret, error)
 	History(ctx context.Context, name string) (store.Secret, []store.Version, error)
 	Delete(ctx context.Context, name string) error
+	// PlatformKeys records and returns the store's Fernet keys by the
+	// variable run injects them as (platform_key: true in the policy).
+	PlatformKeys(ctx context.Context) (map[string]sensitive.String, error)
 }
 
 var _ Secrets = (*secrets.Service)(nil)
