@@ -439,3 +439,51 @@ func TestRunThroughServerPlatformKeyAndMapping(t *testing.T) {
 		t.Errorf("platform-key events: %d refused for worker, %d given to gateway; want 1 and 1", refused, given)
 	}
 }
+
+// TestRunOnATerminal: with stdin a terminal (a pty that script(1) makes),
+// the command's process group is made the terminal's foreground group: it
+// reads the terminal without being stopped (SIGTTIN), and a Ctrl-C typed
+// there reaches it once.
+func TestRunOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("no script(1) to make a terminal")
+	}
+	runServer(t)
+	bin := builtBinary(t)
+	inner := bin + ` run --service gateway -- sh -c 'trap "echo int; exit 3" INT; read x; echo "got=$x key=$OPENAI_API_KEY"; while :; do sleep 0.1; done'`
+	cmd := exec.Command("script", "-qec", inner, "/dev/null")
+	cmd.Env = os.Environ()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	wait := func(s string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), s); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q on the terminal: %q", s, out.String())
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let run start the command before the line is typed
+	io.WriteString(stdin, "hello\n")
+	wait("got=hello key=sk-openai-RUNCANARY")
+	io.WriteString(stdin, "\x03")
+	wait("int")
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("run did not exit after the command did: %q", out.String())
+	}
+	if c := strings.Count(out.String(), "int\r\n"); c != 1 || cmd.ProcessState.ExitCode() != 3 {
+		t.Fatalf("%d ints, exit %d: %q", c, cmd.ProcessState.ExitCode(), out.String())
+	}
+}
