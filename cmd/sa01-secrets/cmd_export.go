@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
+	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -113,6 +114,10 @@ func exportService(ctx context.Context, g *globals, service, format, output stri
 	}
 	var vals []secrets.Value
 	for _, e := range entries {
+		if why := inject.Skip(e); why != "" {
+			g.log().Warn("export: secret not exported: "+why, "service", service, "secret", e.Name, "env", e.Env)
+			continue
+		}
 		v, ver, err := src.Value(ctx, e.Name)
 		if err != nil {
 			return remoteErr(err, "read "+e.Name)

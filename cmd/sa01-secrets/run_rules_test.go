@@ -76,6 +76,11 @@ func TestRunWriterCannotRunCodeInReaders(t *testing.T) {
 	if !strings.Contains(res.stderr, "llm/zz_helper") || !strings.Contains(res.stderr, "BASH_ENV") || strings.Contains(res.stderr, "pwned") {
 		t.Fatalf("no warning naming the skipped secret and variable, or one with its value: %s", res.stderr)
 	}
+	// export --service writes what run injects: not the planted variable
+	res = runCLI(t, "export", "--service", "gateway", "--format", "dotenv")
+	if res.code != 0 || !strings.Contains(res.stdout, "OPENAI_API_KEY=") || strings.Contains(res.stdout, "BASH_ENV") || !strings.Contains(res.stderr, "llm/zz_helper") {
+		t.Fatalf("export --service: %d %q %s", res.code, res.stdout, res.stderr)
+	}
 }
 
 // TestRunPlatformKeyAndReaderMapping: on the local store, platform_key:

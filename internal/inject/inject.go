@@ -89,6 +89,20 @@ func (o *Options) wanted(name string) bool {
 	return false
 }
 
+// Skip says why a grant is not injected, or "" when it is: its env name
+// is sa01-secrets' own (Withheld), or changes how a program runs
+// (secrets.RunsProgram) and the reader's own policy entry does not map it.
+// export --service applies the same rule.
+func Skip(g secrets.Grant) string {
+	switch {
+	case Withheld(g.Env):
+		return "its env name is sa01-secrets' own"
+	case secrets.RunsProgram(g.Env) && !g.Mapped:
+		return "its env name changes how programs run, and the service's policy entry does not map it (env: {" + g.Env + ": " + g.Name + "})"
+	}
+	return ""
+}
+
 // Fetch returns the variables to inject and the versions used. A grant
 // under one of sa01-secrets' own names (Withheld), or under a variable that
 // changes how a program runs (secrets.RunsProgram) that the reader's own
@@ -110,13 +124,8 @@ func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[
 		if env == "" {
 			return nil, nil, &EnvError{fmt.Sprintf("secret %s: no env name", e.Name), "set an env name for the secret"}
 		}
-		if Withheld(env) {
-			o.Log.Warn("run: secret not injected: its env name is sa01-secrets' own", "service", o.Service, "secret", e.Name, "env", env)
-			continue
-		}
-		if secrets.RunsProgram(env) && !e.Mapped {
-			o.Log.Warn("run: secret not injected: its env name changes how programs run, and the service's policy entry does not map it (env: {"+env+": "+e.Name+"})",
-				"service", o.Service, "secret", e.Name, "env", env)
+		if why := Skip(e); why != "" {
+			o.Log.Warn("run: secret not injected: "+why, "service", o.Service, "secret", e.Name, "env", env)
 			continue
 		}
 		if prev, dup := from[env]; dup {
