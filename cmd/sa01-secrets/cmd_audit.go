@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +11,15 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
+	"github.com/somaagent01/sa01-secrets/internal/server"
 )
+
+// tailSource is what audit tail reads: the store, or the server.
+type tailSource interface {
+	audit.Tail
+	QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
+}
 
 // auditCommands returns the verbs of this group.
 func auditCommands(g *globals) []*cobra.Command {
@@ -53,6 +62,15 @@ func newAuditQueryCommand(g *globals) *cobra.Command {
 		if q.Until, err = parseTimeFlag("until", until, now); err != nil {
 			return err
 		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			es, err := b.QueryAudit(ctx, q)
+			if err != nil {
+				return err
+			}
+			return audit.WriteEntries(g.stdout, es, format, true)
+		}); served {
+			return err
+		}
 		st, err := openStore(cmd.Context(), g)
 		if err != nil {
 			return err
@@ -90,27 +108,39 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 		if n < 0 {
 			return usageError("", "-n: want 0 or more")
 		}
+		tail := func(ctx context.Context, st tailSource, every time.Duration) error {
+			var es []audit.Entry
+			var err error
+			if n > 0 {
+				if es, err = st.QueryAudit(ctx, audit.Query{Limit: n, Newest: true}); err != nil {
+					return err
+				}
+			}
+			if err := audit.WriteEntries(g.stdout, es, format, format == "table"); err != nil {
+				return err
+			}
+			if !follow {
+				return nil
+			}
+			return audit.Follow(ctx, st, every, func(es []audit.Entry) error {
+				return audit.WriteEntries(g.stdout, es, format, false)
+			})
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			if n > server.MaxAuditPage {
+				return usageError("", "-n: at most %d through the server", server.MaxAuditPage)
+			}
+			return tail(ctx, b, max(every, 2*time.Second)) // each poll is a request
+		}); served {
+			return err
+		}
 		ctx := cmd.Context()
 		st, err := openStore(ctx, g)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		var es []audit.Entry
-		if n > 0 {
-			if es, err = st.QueryAudit(ctx, audit.Query{Limit: n, Newest: true}); err != nil {
-				return err
-			}
-		}
-		if err := audit.WriteEntries(g.stdout, es, format, format == "table"); err != nil {
-			return err
-		}
-		if !follow {
-			return nil
-		}
-		return audit.Follow(ctx, st, every, func(es []audit.Entry) error {
-			return audit.WriteEntries(g.stdout, es, format, false)
-		})
+		return tail(ctx, st, every)
 	})
 	cmd.Flags().IntVarP(&n, "lines", "n", 20, "how many of the last events to print")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
@@ -133,6 +163,23 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 	cmd := verb("verify", "Check the audit chain and name the first tampered event", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		if format != "text" && format != "json" {
 			return usageError("", "--format: want text or json")
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			if file != "" {
+				return usageError("run it on the store's node without "+config.EnvSecretsAddr, "audit verify --file needs the audit key, beside the store")
+			}
+			if anchor != "" {
+				if _, err := audit.ParseAnchor(anchor); err != nil {
+					return usageError("give the head as SEQ:HASH (audit head prints it)", "--anchor: through the server, only SEQ:HASH")
+				}
+			}
+			res, err := b.VerifyAudit(ctx, anchor)
+			if err != nil {
+				return err
+			}
+			return writeVerify(g, format, "server", false, res)
+		}); served {
+			return err
 		}
 		ctx := cmd.Context()
 		st, err := openStore(ctx, g)
@@ -173,28 +220,7 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 		} else if res, err = audit.VerifyStore(ctx, st, []audit.MACKey{*key}, head); err != nil {
 			return err
 		}
-		if format == "json" {
-			if err := writeJSON(g.stdout, verifyOutput{OK: res.OK(), Source: source, Result: res, HeadSeq: res.Head.Seq}); err != nil {
-				return err
-			}
-		} else if res.OK() {
-			fmt.Fprintf(g.stdout, "audit chain intact: %d events, head %s, %d checkpoints matched", res.Events, res.Head, res.Checkpoints)
-			if res.Unauthenticated > 0 {
-				fmt.Fprintf(g.stdout, " (%d not authenticated: no key loaded for them)", res.Unauthenticated)
-			}
-			if res.Anchored {
-				fmt.Fprint(g.stdout, ", anchor reached")
-			} else if file == "" {
-				fmt.Fprint(g.stdout, "; no --anchor: a removed tail would not show")
-			}
-			fmt.Fprintln(g.stdout)
-		} else {
-			fmt.Fprintf(g.stdout, "audit chain BROKEN: %s\n%d events verified before it\n", res.Problem.Error(), res.Events)
-		}
-		if !res.OK() {
-			return checkFailed{}
-		}
-		return nil
+		return writeVerify(g, format, source, file != "", res)
 	})
 	cmd.Flags().StringVar(&file, "file", "", "verify this JSON-lines audit file (- for stdin) instead of the store")
 	cmd.Flags().StringVar(&anchor, "anchor", "", "a head the chain must still reach: SEQ:HASH from audit head, or an audit file")
@@ -202,8 +228,45 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
+// writeVerify renders audit verify's result (source: store, server or
+// the file) and fails the check when the chain is broken.
+func writeVerify(g *globals, format, source string, isFile bool, res audit.Result) error {
+	if format == "json" {
+		if err := writeJSON(g.stdout, verifyOutput{OK: res.OK(), Source: source, Result: res, HeadSeq: res.Head.Seq}); err != nil {
+			return err
+		}
+	} else if res.OK() {
+		fmt.Fprintf(g.stdout, "audit chain intact: %d events, head %s, %d checkpoints matched", res.Events, res.Head, res.Checkpoints)
+		if res.Unauthenticated > 0 {
+			fmt.Fprintf(g.stdout, " (%d not authenticated: no key loaded for them)", res.Unauthenticated)
+		}
+		if res.Anchored {
+			fmt.Fprint(g.stdout, ", anchor reached")
+		} else if !isFile {
+			fmt.Fprint(g.stdout, "; no --anchor: a removed tail would not show")
+		}
+		fmt.Fprintln(g.stdout)
+	} else {
+		fmt.Fprintf(g.stdout, "audit chain BROKEN: %s\n%d events verified before it\n", res.Problem.Error(), res.Events)
+	}
+	if !res.OK() {
+		return checkFailed{}
+	}
+	return nil
+}
+
 func newAuditHeadCommand(g *globals) *cobra.Command {
 	return verb("head", "Print the head of the audit chain (SEQ:MAC) to keep as an anchor", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			h, err := b.AuthenticHead(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, h.Anchor())
+			return nil
+		}); served {
+			return err
+		}
 		ctx := cmd.Context()
 		st, err := openStore(ctx, g)
 		if err != nil {

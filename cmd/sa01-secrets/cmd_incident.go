@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
 	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
+	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
@@ -54,30 +58,44 @@ func newIncidentOpenCommand(g *globals) *cobra.Command {
 		if err := checkFormat(format, "text", "json"); err != nil {
 			return err
 		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			out, err := b.OpenIncident(ctx, name, reason, revoke)
+			if err != nil {
+				return err
+			}
+			return writeOpened(g, format, name, out)
+		}); served {
+			return err
+		}
 		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
 			out, err := r.Open(l.ctx, name, reason, revoke)
 			if err != nil {
 				return err
 			}
-			if err := writeReport(g, format, out, func(w io.Writer) { fmt.Fprintln(w, out.ID) }); err != nil {
-				return err
-			}
-			for _, w := range out.Warnings {
-				fmt.Fprintf(g.stderr, "sa01-secrets: warning: %s\n", w)
-			}
-			fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d is compromised and no longer served\n", name, out.CompromisedVersion)
-			if out.NeedsPut {
-				fmt.Fprintf(g.stderr, "hint: a new value is needed within 1 hour: sa01-secrets put %s < new-value\n", name)
-			} else {
-				fmt.Fprintf(g.stderr, "sa01-secrets: version %d holds a new random value; deploy it within 1 hour\n", out.NewVersion)
-			}
-			return nil
+			return writeOpened(g, format, name, out)
 		})
 	})
 	cmd.Flags().StringVar(&reason, "reason", "", "why the secret is compromised (required)")
 	cmd.Flags().BoolVar(&revoke, "revoke-tokens", false, "revoke the tokens of every service that read the secret")
 	cmd.Flags().StringVar(&format, "format", "text", "text (the ID) or json")
 	return cmd
+}
+
+// writeOpened renders what incident open did.
+func writeOpened(g *globals, format, name string, out *respond.Opened) error {
+	if err := writeReport(g, format, out, func(w io.Writer) { fmt.Fprintln(w, scan.PrintableName(out.ID)) }); err != nil {
+		return err
+	}
+	for _, w := range out.Warnings {
+		fmt.Fprintf(g.stderr, "sa01-secrets: warning: %s\n", scan.Printable(w))
+	}
+	fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d is compromised and no longer served\n", scan.PrintableName(name), out.CompromisedVersion)
+	if out.NeedsPut {
+		fmt.Fprintf(g.stderr, "hint: a new value is needed within 1 hour: sa01-secrets put %s < new-value\n", scan.PrintableName(name))
+	} else {
+		fmt.Fprintf(g.stderr, "sa01-secrets: version %d holds a new random value; deploy it within 1 hour\n", out.NewVersion)
+	}
+	return nil
 }
 
 func newIncidentStatusCommand(g *globals) *cobra.Command {
@@ -91,12 +109,7 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 		if len(args) == 1 {
 			id = args[0]
 		}
-		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-			now := time.Now()
-			out, err := r.Status(l.ctx, id, all, now)
-			if err != nil {
-				return err
-			}
+		write := func(out []respond.Status, now time.Time) error {
 			if err := writeReport(g, format, out, func(w io.Writer) { respond.WriteTable(w, out, now) }); err != nil {
 				return err
 			}
@@ -106,6 +119,23 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 				}
 			}
 			return nil
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			out, err := b.IncidentStatus(ctx, id, all)
+			if err != nil {
+				return err
+			}
+			return write(out, time.Now())
+		}); served {
+			return err
+		}
+		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
+			now := time.Now()
+			out, err := r.Status(l.ctx, id, all, now)
+			if err != nil {
+				return err
+			}
+			return write(out, now)
 		})
 	})
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
@@ -123,15 +153,27 @@ func newIncidentReportCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		write := func(rep *incident.Report) error {
+			if format == "json" {
+				return writeJSON(g.stdout, rep)
+			}
+			return rep.WriteMarkdown(g.stdout)
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			rep, err := b.IncidentReport(ctx, args[0], from)
+			if err != nil {
+				return err
+			}
+			return write(rep)
+		}); served {
+			return err
+		}
 		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
 			rep, err := r.Report(l.ctx, args[0], from)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				return writeJSON(g.stdout, rep)
-			}
-			return rep.WriteMarkdown(g.stdout)
+			return write(rep)
 		})
 	})
 	cmd.Flags().StringVar(&format, "format", "md", "md or json")
@@ -144,6 +186,22 @@ func newIncidentCloseCommand(g *globals) *cobra.Command {
 	cmd := verb("close ID --review NOTE", "Close an incident with the review of procedures", cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
 		if strings.TrimSpace(review) == "" {
 			return usageError("summarise the review, e.g. --review \"added a pre-commit scan\"", "--review is required")
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			missed, err := b.CloseIncident(ctx, args[0], review)
+			if errors.Is(err, client.ErrConflict) {
+				return withCode(ExitConflict, fmt.Errorf("incident %s is already closed", scan.PrintableName(args[0])), "")
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "closed %s\n", scan.PrintableName(args[0]))
+			if missed {
+				fmt.Fprintln(g.stderr, "sa01-secrets: warning: some deadlines of this incident were missed; see 'sa01-secrets incident status "+scan.PrintableName(args[0])+"'")
+			}
+			return nil
+		}); served {
+			return err
 		}
 		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
 			inc, err := r.Close(l.ctx, args[0], review)

@@ -13,6 +13,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -141,6 +142,18 @@ func newKeyListCommand(g *globals) *cobra.Command {
 	cmd := verb("list", "List the key table with the number of versions under each key", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		if format != "text" && format != "json" {
 			return usageError("", "--format: want text or json")
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			rep, err := b.Keys(ctx)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(g.stdout, rep.Keys)
+			}
+			return rep.WriteKeyTable(g.stdout, true) // LOADED: by the server
+		}); served {
+			return err
 		}
 		e, err := openLocal(cmd.Context(), g)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -119,6 +120,27 @@ func newStatusCommand(g *globals, use string) *cobra.Command {
 		if format != "text" && format != "json" {
 			return usageError("", "--format: want text or json")
 		}
+		write := func(rep *rotate.StatusReport, haveRing bool) error {
+			if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, haveRing) }); err != nil {
+				return err
+			}
+			if !rep.Compliant {
+				return checkFailed{}
+			}
+			return nil
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			if envFile != "" {
+				return usageError("run it on the store's node without "+config.EnvSecretsAddr, "--env-file: the server judges the keys it loaded")
+			}
+			rep, err := b.Status(ctx)
+			if err != nil {
+				return err
+			}
+			return write(rep, true)
+		}); served {
+			return err
+		}
 		var ring *fernet.Ring
 		if envFile != "" {
 			ef, err := dotenv.Read(envFile)
@@ -145,13 +167,7 @@ func newStatusCommand(g *globals, use string) *cobra.Command {
 		if err := addTargetStatus(g, e, rep, ring); err != nil {
 			return err
 		}
-		if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, ring != nil) }); err != nil {
-			return err
-		}
-		if !rep.Compliant {
-			return checkFailed{}
-		}
-		return nil
+		return write(rep, ring != nil)
 	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	cmd.Flags().StringVar(&envFile, "env-file", "", "judge the keys loaded from this env file instead of the environment")

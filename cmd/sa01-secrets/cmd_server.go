@@ -94,6 +94,7 @@ func devSetup(g *globals) (dir string, err error) {
 }
 
 func serve(ctx context.Context, g *globals, o serveOptions) error {
+	g.serving = true // the server's store is its own, whatever SA01_SECRETS_ADDR says
 	log := g.log()
 	defer server.TuneGC(os.LookupEnv)()
 	var devDir string
@@ -202,6 +203,7 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		Logger:     log,
 		Checks:     checks,
 		KeyAges:    rotate.KeyAges(st, ring),
+		AuditKey:   func(ctx context.Context) (*audit.MACKey, error) { return auditKeyWith(ctx, st, ring, g) },
 		CheckHost:  server.IsLoopback(listen),
 		LoginRate:  cfg.LoginRate,
 	})

@@ -24,6 +24,13 @@ type globals struct {
 
 	cfg    *config.Config
 	logger *slog.Logger
+
+	// verb is the running command's path without the program's name
+	// ("audit query"), for messages.
+	verb string
+	// serving is set by serve: the server works on its store whatever
+	// SA01_SECRETS_ADDR says.
+	serving bool
 }
 
 // config loads and validates the SA01_* variables once.
@@ -97,6 +104,9 @@ func newRootCommand(g *globals) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       version(),
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			g.verb = strings.TrimPrefix(cmd.CommandPath(), "sa01-secrets ")
+		},
 	}
 	root.SetVersionTemplate("sa01-secrets {{.Version}}\n")
 	root.AddCommand(
@@ -115,6 +125,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.AddCommand(targetCommands(g)...)
 	root.AddCommand(policyCommands(g)...)
 	hookTargets(root, g)
+	refuseThroughServer(root, g)
 	root.AddCommand(backupCommands(g)...)
 	addHelp(root)
 	return root

@@ -73,6 +73,9 @@ func openStore(ctx context.Context, g *globals) (store.Store, error) {
 // openStoreFor is openStore that creates a missing SQLite store when
 // create is set: init, and serve --dev.
 func openStoreFor(ctx context.Context, g *globals, create bool) (store.Store, error) {
+	if err := notThroughServer(g); err != nil {
+		return nil, err
+	}
 	loc, err := locateStore(g)
 	if err != nil {
 		return nil, err

@@ -127,9 +127,6 @@ func (b *Backend) Import(context.Context, []secrets.Entry, secrets.ImportOptions
 	return 0, unsupported("import")
 }
 
-// Verify is not offered by the server.
-func (b *Backend) Verify(context.Context) (*secrets.Report, error) { return nil, unsupported("verify") }
-
 // Granted lists the secrets the logged-in service may read (run).
 func (b *Backend) Granted(ctx context.Context) ([]secrets.Grant, error) {
 	list, err := b.c.List(ctx, "")

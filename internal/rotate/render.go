@@ -148,6 +148,16 @@ func (rep *StatusReport) WriteText(w io.Writer, haveRing bool) {
 		targets.WriteTable(w, rep.Targets, "")
 	}
 	fmt.Fprintln(w)
+	if len(rep.Pending) > 0 {
+		fmt.Fprintf(w, "rotation unfinished: %d key(s) still hold versions (not overdue while within retention)\n", len(rep.Pending))
+		for _, p := range rep.Pending {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	if rep.Compliant && len(rep.Pending) > 0 {
+		fmt.Fprintln(w, "within the rotation schedule, but not done: re-encrypt before the retention ends")
+		return
+	}
 	if rep.Compliant {
 		fmt.Fprintln(w, "compliant: every key and secret is within its rotation period")
 		return

@@ -58,6 +58,10 @@ type StatusReport struct {
 	Keys      []KeyStatus    `json:"keys"`
 	Secrets   []SecretStatus `json:"secrets"`
 	Overdue   []string       `json:"overdue"` // one line per finding, names and key IDs only
+	// Pending are rotations left unfinished that are not overdue yet:
+	// versions still under a decrypt-only key within its retention. One
+	// line each, naming what to run.
+	Pending []string `json:"pending"`
 	// Credentials are identities' credentials that expire within 14 days
 	// (due) or have expired (overdue), when the store keeps identities.
 	Credentials []CredentialStatus `json:"credentials"`
@@ -81,7 +85,7 @@ type CredentialStatus struct {
 // loaded): then only the store is judged.
 func Status(ctx context.Context, st StatusStore, ring *fernet.Ring, now time.Time) (*StatusReport, error) {
 	now = now.UTC()
-	rep := &StatusReport{Now: now, Keys: []KeyStatus{}, Secrets: []SecretStatus{}, Overdue: []string{}}
+	rep := &StatusReport{Now: now, Keys: []KeyStatus{}, Secrets: []SecretStatus{}, Overdue: []string{}, Pending: []string{}}
 	infos, err := st.ListKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -130,6 +134,8 @@ func Status(ctx context.Context, st StatusStore, ring *fernet.Ring, now time.Tim
 			}
 			if past && ks.Versions > 0 {
 				problem("still used by versions after its retention; run 'sa01-secrets reencrypt'")
+			} else if ks.Versions > 0 {
+				rep.Pending = append(rep.Pending, fmt.Sprintf("key %s: decrypt-only, still used by %d version(s); run 'sa01-secrets reencrypt'", k.ID, ks.Versions))
 			}
 			if past && ks.Loaded {
 				problem("still loaded after its retention; run 'sa01-secrets key retire " + k.ID + "'")

@@ -44,6 +44,16 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/v1/secrets/{name...}", "secrets.delete", authToken, s.handleDelete},
 		{"POST", "/v1/policy/explain", "policy.explain", authToken, s.handleExplain},
 		{"GET", "/v1/platform-keys", "platform.keys", authToken, s.handlePlatformKeys},
+		{"GET", "/v1/audit/events", "audit.events", authToken, s.handleAuditEvents},
+		{"GET", "/v1/audit/head", "audit.head", authToken, s.handleAuditHead},
+		{"POST", "/v1/audit/verify", "audit.verify", authToken, s.handleAuditVerify},
+		{"POST", "/v1/incidents", "incidents.open", authToken, s.handleIncidentOpen},
+		{"GET", "/v1/incidents", "incidents.list", authToken, s.handleIncidents},
+		{"GET", "/v1/incidents/{id}", "incidents.get", authToken, s.handleIncidents},
+		{"POST", "/v1/incidents/{op}", "incidents.op", authToken, s.handleIncidentOp}, // ID:report, ID:close
+		{"GET", "/v1/status", "status", authToken, s.handleStatus},
+		{"GET", "/v1/keys", "keys.list", authToken, s.handleKeys},
+		{"POST", "/v1/verify", "verify", authToken, s.handleVerify},
 		{"GET", "/v1/sys/health", "sys.health", authNone, s.handleHealth},
 		{"GET", "/metrics", "metrics", authNone, s.handleMetrics},
 		{"GET", "/v1/openapi.json", "openapi", authNone, s.handleOpenAPI},
@@ -68,6 +78,11 @@ func (s *Server) routes() {
 				if name == "identities.op" {
 					if _, op, _ := strings.Cut(r.PathValue("op"), ":"); op == "rotate" || op == "revoke" {
 						info.route = "identities." + op
+					}
+				}
+				if name == "incidents.op" {
+					if _, op, _ := strings.Cut(r.PathValue("op"), ":"); op == "report" || op == "close" {
+						info.route = "incidents." + op
 					}
 				}
 			}

@@ -69,6 +69,9 @@ type Deps struct {
 	// Checks are readiness checks by name ("store", "audit"), run by
 	// /v1/sys/health.
 	Checks map[string]func(context.Context) error
+	// AuditKey opens the audit chain's MAC key, for GET /v1/audit/head and
+	// POST /v1/audit/verify; nil: those routes answer 503.
+	AuditKey func(context.Context) (*audit.MACKey, error)
 	// KeyAges reports the loaded keys' ages for /metrics; may be nil.
 	KeyAges func() []rotate.KeyAge
 	// Registry receives the server's metrics; nil makes a new one.

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/somaagent01/sa01-secrets/client"
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
+)
+
+// besideStoreVerbs are the verbs that work on the key file or the store itself
+// and have no route on the server: with SA01_SECRETS_ADDR set they refuse
+// at once, before reading a key or a file.
+var besideStoreVerbs = []string{"key rotate", "key stage", "key promote", "key retire", "reencrypt", "targets status"}
+
+// notThroughServer refuses to open a local store when SA01_SECRETS_ADDR
+// is set: a verb never falls back to a local store a user who pointed the
+// CLI at a server did not mean. serve works on its own store.
+func notThroughServer(g *globals) error {
+	if g.serving || g.getenv(config.EnvSecretsAddr) == "" {
+		return nil
+	}
+	verb := g.verb
+	if verb == "" {
+		verb = "this verb"
+	}
+	return besideStore(g, verb)
+}
+
+// refuseThroughServer makes each verb of besideStoreVerbs refuse at once
+// when SA01_SECRETS_ADDR is set.
+func refuseThroughServer(root *cobra.Command, g *globals) {
+	for _, path := range besideStoreVerbs {
+		cmd, _, err := root.Find(splitPath(path))
+		if err != nil || cmd == nil || cmd.RunE == nil {
+			continue
+		}
+		inner, verb := cmd.RunE, path
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := besideStore(g, verb); err != nil {
+				return err
+			}
+			return inner(cmd, args)
+		}
+	}
+}
+
+func splitPath(p string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == ' ' {
+			out = append(out, p[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// viaServer runs fn over the server with the caller's identity when
+// SA01_SECRETS_ADDR is set, and reports that it did; with it unset it
+// returns false and the verb runs on the local store.
+func viaServer(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b *remote.Backend) error) (bool, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return true, err
+	}
+	if cfg.SecretsAddr == "" {
+		return false, nil
+	}
+	ctx := cmd.Context()
+	b, err := openRemote(ctx, g, "")
+	if err != nil {
+		return true, err
+	}
+	err = fn(ctx, b)
+	if cerr := b.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	var cf checkFailed
+	if errors.As(err, &cf) {
+		return true, err
+	}
+	if errors.Is(err, client.ErrDenied) {
+		return true, withCode(ExitDenied, err, "your identity's role does not grant "+g.verb+" (roles: docs/server.md)")
+	}
+	return true, remoteErr(err, g.verb+" through the server")
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// operatorServer is a serve over a store with the secret
+// llm/openai_api_key, the operators alice (auditor) and rita (responder)
+// beside admin, and the services of serveEnv; cli runs the CLI on a
+// clean client host (its own HOME, no store) with SA01_SECRETS_ADDR set
+// and the credential of as.
+type operatorServer struct {
+	t        *testing.T
+	dir      string // the server's
+	home     string // the client's
+	addr     string
+	creds    map[string]string
+	defStore string // where a default local store would be made on the client
+}
+
+func newOperatorServer(t *testing.T) *operatorServer {
+	t.Helper()
+	dir := t.TempDir()
+	env, admin := serveEnv(t, dir)
+	env["HOME"] = dir
+	o := &operatorServer{t: t, dir: dir, home: t.TempDir(), creds: map[string]string{"admin": admin}}
+	o.defStore = filepath.Join(o.home, ".local", "share", "sa01-secrets", "secrets.db")
+	local := func(stdin string, args ...string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(k string) string { return env[k] }); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, errb.String())
+		}
+	}
+	for name, role := range map[string]string{"alice": "auditor", "rita": "responder"} {
+		f := filepath.Join(dir, name+".credential")
+		local("", "identity", "add", name, "--operator", "--role", role, "--credential-file", f)
+		o.creds[name] = f
+	}
+	for _, s := range []string{"gateway", "worker"} {
+		o.creds[s] = filepath.Join(dir, s+".credential")
+	}
+	local("sk-openai-CANARY-1", "put", "llm/openai_api_key")
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	t.Cleanup(func() { _ = s.stop() })
+	o.addr = s.addr
+	return o
+}
+
+func (o *operatorServer) cli(as string, args ...string) runResult {
+	o.t.Helper()
+	env := map[string]string{"HOME": o.home, "SA01_SECRETS_ADDR": o.addr, "SA01_SECRETS_CREDENTIAL_FILE": o.creds[as]}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+	return runResult{code, out.String(), errb.String()}
+}
+
+// noLocalStore fails when the client host has a store.
+func (o *operatorServer) noLocalStore() {
+	o.t.Helper()
+	if _, err := os.Stat(o.defStore); !os.IsNotExist(err) {
+		o.t.Fatalf("a local store was made at %s", o.defStore)
+	}
+}
+
+// TestIncidentOpenActsOnTheServer: with SA01_SECRETS_ADDR set, incident
+// open marks the server's version compromised (the server stops serving
+// it) as the responder, and no local store is made or used (issue 13,
+// finding 3); status, report and close go to the same incident.
+func TestIncidentOpenActsOnTheServer(t *testing.T) {
+	o := newOperatorServer(t)
+	if r := o.cli("gateway", "get", "llm/openai_api_key"); r.code != 0 || r.stdout != "sk-openai-CANARY-1" {
+		t.Fatalf("gateway reads before: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	r := o.cli("rita", "incident", "open", "llm/openai_api_key", "--reason", "leaked in a ticket", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("incident open: %d %s", r.code, r.stderr)
+	}
+	var opened struct {
+		ID      string `json:"id"`
+		Version int    `json:"compromised_version"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &opened); err != nil || opened.Version != 1 || !strings.HasPrefix(opened.ID, "INC-") {
+		t.Fatalf("opened %q: %v", r.stdout, err)
+	}
+	if r := o.cli("gateway", "get", "llm/openai_api_key"); r.code == 0 || strings.Contains(r.stdout, "CANARY") {
+		t.Fatalf("the server still serves the compromised version: %d %q", r.code, r.stdout)
+	}
+	if r := o.cli("alice", "incident", "status", opened.ID); r.code != 0 || !strings.Contains(r.stdout, opened.ID) || !strings.Contains(r.stdout, "llm/openai_api_key version 1") {
+		t.Fatalf("incident status: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := o.cli("alice", "incident", "report", opened.ID); r.code != 0 || !strings.Contains(r.stdout, "gateway") {
+		t.Fatalf("incident report: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := o.cli("alice", "incident", "close", opened.ID, "--review", "x"); r.code != ExitDenied {
+		t.Fatalf("an auditor closed: %d %s", r.code, r.stderr)
+	}
+	if r := o.cli("gateway", "incident", "open", "llm/openai_api_key", "--reason", "x"); r.code != ExitDenied {
+		t.Fatalf("a service opened an incident: %d %s", r.code, r.stderr)
+	}
+	if r := o.cli("rita", "incident", "close", opened.ID, "--review", "added a pre-commit scan"); r.code != 0 || !strings.Contains(r.stdout, "closed "+opened.ID) {
+		t.Fatalf("close: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := o.cli("rita", "incident", "close", opened.ID, "--review", "again"); r.code != ExitConflict {
+		t.Fatalf("second close: %d %s", r.code, r.stderr)
+	}
+	if r := o.cli("rita", "incident", "status", "INC-20990101-000000"); r.code != ExitNotFound {
+		t.Fatalf("no such incident: %d %s", r.code, r.stderr)
+	}
+	r = o.cli("alice", "audit", "query", "--action", "incident-open", "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"actor": "operator:rita"`) {
+		t.Fatalf("the incident is not in the server's audit as rita: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	o.noLocalStore()
+}
+
+// TestAuditThroughTheServer: with SA01_SECRETS_ADDR set, audit query
+// --since 1h on a clean host returns the server's events, not an empty
+// local table, and leaves no store behind (issue 13, finding 3); an
+// auditor may query the audit but gets 403 on a value; a service
+// credential cannot read the audit; tail, head and verify work too.
+func TestAuditThroughTheServer(t *testing.T) {
+	o := newOperatorServer(t)
+	if r := o.cli("gateway", "get", "llm/openai_api_key"); r.code != 0 {
+		t.Fatalf("gateway reads: %d %s", r.code, r.stderr)
+	}
+	r := o.cli("alice", "audit", "query", "--since", "1h")
+	if r.code != 0 || !strings.Contains(r.stdout, "llm/openai_api_key") || !strings.Contains(r.stdout, "gateway") {
+		t.Fatalf("audit query: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	o.noLocalStore()
+	if r := o.cli("alice", "get", "llm/openai_api_key"); r.code != ExitDenied || strings.Contains(r.stdout, "CANARY") {
+		t.Fatalf("an auditor read a value: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"audit", "query"}, {"audit", "tail"}, {"audit", "head"}, {"audit", "verify"}, {"status"}, {"key", "list"}, {"verify"}, {"incident", "status"}} {
+		if r := o.cli("gateway", args...); r.code != ExitDenied {
+			t.Errorf("a service: %v: %d %s %s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := o.cli("alice", "audit", "tail", "-n", "3", "--format", "jsonl"); r.code != 0 || strings.Count(r.stdout, "\n") != 3 {
+		t.Fatalf("audit tail: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	head := o.cli("alice", "audit", "head")
+	if head.code != 0 || !strings.Contains(head.stdout, ":") {
+		t.Fatalf("audit head: %d %s %s", head.code, head.stdout, head.stderr)
+	}
+	if r := o.cli("alice", "audit", "verify", "--anchor", strings.TrimSpace(head.stdout)); r.code != 0 || !strings.Contains(r.stdout, "audit chain intact") || !strings.Contains(r.stdout, "anchor reached") {
+		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := o.cli("alice", "verify"); r.code != 0 {
+		t.Fatalf("verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := o.cli("alice", "key", "list"); r.code != 0 || !strings.Contains(r.stdout, "primary") {
+		t.Fatalf("key list: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := o.cli("rita", "status"); r.code != 0 || !strings.Contains(r.stdout, "compliant") {
+		t.Fatalf("status: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := o.cli("rita", "audit", "query"); r.code != ExitDenied {
+		t.Fatalf("a responder read the audit: %d %s", r.code, r.stderr)
+	}
+	o.noLocalStore()
+}
+
+// TestKeyFileVerbsRefuseThroughTheServer: the verbs that work on the key
+// file beside the store refuse at once with SA01_SECRETS_ADDR set, and no
+// verb opens a local store instead of the server.
+func TestKeyFileVerbsRefuseThroughTheServer(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	env := map[string]string{"HOME": home, "SA01_SECRETS_ADDR": "http://127.0.0.1:1", "SA01_SECRETS_AUDIT_KAFKA": "127.0.0.1:1"}
+	for _, args := range [][]string{
+		{"key", "rotate"}, {"key", "stage"}, {"key", "promote"}, {"key", "retire", "abc"}, {"reencrypt"},
+		{"reencrypt", "--targets"}, {"targets", "status"}, {"audit", "publish"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+		if code != ExitUsage || !strings.Contains(errb.String(), "runs beside the store, not through the server") {
+			t.Errorf("%v: %d %s", args, code, errb.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local")); !os.IsNotExist(err) {
+		t.Fatal("a local store was made")
+	}
+}
+
+// TestStatusNamesAnUnfinishedRotation: status does not say compliant while
+// versions still sit on a decrypt-only key; it says so and names
+// reencrypt.
+func TestStatusNamesAnUnfinishedRotation(t *testing.T) {
+	e := newRotateFixture(t)
+	e.put(2)
+	e.mustRun("", "key", "stage", "--env-file", e.env)
+	e.mustRun("", "key", "promote", "--env-file", e.env)
+	code, out, errs := e.run("", "status")
+	if strings.Contains(out, "compliant:") || !strings.Contains(out, "decrypt-only, still used by 2 version(s); run 'sa01-secrets reencrypt'") {
+		t.Fatalf("status after promote: %d\n%s%s", code, out, errs)
+	}
+	e.mustRun("", "reencrypt", "--env-file", e.env, "--quiet")
+	if code, out, _ := e.run("", "status"); code != 0 || !strings.Contains(out, "compliant:") || strings.Contains(out, "reencrypt") {
+		t.Fatalf("status after reencrypt: %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/rotate"
+)
+
+// Audit actions of the status, key and verify routes (verify is recorded
+// by the secrets service).
+const (
+	actionStatus  = "status"
+	actionKeyList = "key-list"
+	actionVerify  = "verify"
+)
+
+// statusReport runs the schedule check over the server's store with the
+// keys the server loaded.
+func (s *Server) statusReport(r *http.Request) (*rotate.StatusReport, error) {
+	svc, err := s.service()
+	if err != nil {
+		return nil, err
+	}
+	return rotate.Status(r.Context(), svc.Store(), svc.Ring(), s.now())
+}
+
+// handleStatus: GET /v1/status is `status` on the server: key ages and
+// retention, the secrets due, credentials due, rotations left unfinished
+// (versions still under a decrypt-only key), judged with the keys the
+// server loaded. Never a value or a key. The status right is needed
+// (admin, auditor, responder).
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	if err := knownParams(r.URL.Query()); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !s.permitted(r, identity.Status, actionStatus, "") {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	rep, err := s.statusReport(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ev := audit.Event{Action: actionStatus, Outcome: audit.Success, Detail: fmt.Sprintf("compliant %t, %d finding(s)", rep.Compliant, len(rep.Overdue))}
+	if err := s.record(r.Context(), ev); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// handleKeys: GET /v1/keys is `key list` on the server: each key's ID,
+// state, whether the server loaded it and how many versions use it; never
+// a key. The keys right is needed (admin, auditor).
+func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
+	if err := knownParams(r.URL.Query()); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !s.permitted(r, identity.Keys, actionKeyList, "") {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	rep, err := s.statusReport(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.record(r.Context(), audit.Event{Action: actionKeyList, Outcome: audit.Success, Detail: fmt.Sprintf("%d keys", len(rep.Keys))}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": rep.Keys})
+}
+
+// handleVerify: POST /v1/verify is `verify` on the server: every stored
+// version is checked to decrypt under the key its key ID names, with its
+// row binding; the report names failing versions, never a value. The keys
+// right is needed (admin, auditor); the secrets service records the check.
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	if err := knownParams(r.URL.Query()); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := decodeOptionalJSON(r, &struct{}{}, "nothing"); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !s.permitted(r, identity.Keys, actionVerify, "") {
+		writeError(w, r, errDeniedOrMissing)
+		return
+	}
+	svc, err := s.service()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rep, err := svc.Verify(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
