@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // operatorServer is a serve over a store with the secret
@@ -206,4 +207,35 @@ func TestStatusNamesAnUnfinishedRotation(t *testing.T) {
 	if code, out, _ := e.run("", "status"); code != 0 || !strings.Contains(out, "compliant:") || strings.Contains(out, "reencrypt") {
 		t.Fatalf("status after reencrypt: %d\n%s", code, out)
 	}
+}
+
+// TestAuditTailFollowsTheServer: audit tail -f through the server prints
+// the server's new events, and its polls do not feed it events of their
+// own.
+func TestAuditTailFollowsTheServer(t *testing.T) {
+	o := newOperatorServer(t)
+	env := map[string]string{"HOME": o.home, "SA01_SECRETS_ADDR": o.addr, "SA01_SECRETS_CREDENTIAL_FILE": o.creds["alice"]}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out syncBuffer
+	var errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"audit", "tail", "-n", "0", "-f", "--format", "jsonl"}, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if r := o.cli("gateway", "get", "llm/openai_api_key"); r.code != 0 {
+		t.Fatalf("get: %d %s", r.code, r.stderr)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("tail -f: %d %s", code, errb.String())
+	}
+	got := out.String()
+	if !strings.Contains(got, `"service":"gateway","actor":"service:gateway","action":"read","secret":"llm/openai_api_key"`) {
+		t.Fatalf("the gateway's read is not followed:\n%s", got)
+	}
+	if n := strings.Count(got, `"action":"audit-`); n > 1 {
+		t.Fatalf("the follow fed on its own polls (%d audit events):\n%s", n, got)
+	}
+	o.noLocalStore()
 }
