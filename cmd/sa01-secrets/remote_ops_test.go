@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,4 +239,24 @@ func TestAuditTailFollowsTheServer(t *testing.T) {
 		t.Fatalf("the follow fed on its own polls (%d audit events):\n%s", n, got)
 	}
 	o.noLocalStore()
+}
+
+// TestAuditThroughTheServerEscapes: a hostile name a request put into the
+// server's audit trail prints escaped through the server, as locally.
+func TestAuditThroughTheServerEscapes(t *testing.T) {
+	o := newOperatorServer(t)
+	tok := o.cli("gateway", "login")
+	if tok.code != 0 {
+		t.Fatalf("login: %d %s", tok.code, tok.stderr)
+	}
+	code, _ := getJSON(t, http.DefaultClient, "GET", o.addr+"/v1/secrets/db/x%1b%5D0%3Bt%07%0a99%20forged", strings.TrimSpace(tok.stdout), "")
+	if code != 403 {
+		t.Fatalf("hostile read: %d", code)
+	}
+	for _, format := range []string{"table", "csv"} {
+		r := o.cli("alice", "audit", "query", "--failed", "--format", format)
+		if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\x07") || !strings.Contains(r.stdout, "forged") || strings.Contains(r.stdout, "\n99 forged") {
+			t.Fatalf("--format %s: %d %q %s", format, r.code, r.stdout, r.stderr)
+		}
+	}
 }
