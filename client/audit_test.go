@@ -20,7 +20,7 @@ func TestAuditEventsPages(t *testing.T) {
 	var queries []string
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/audit/events" || r.Header.Get("Authorization") != "Bearer sa01s_test" {
-			http.Error(w, `{"code":"denied","message":"no"}`, 403)
+			http.Error(w, `{"code":"denied","message":"no"}`, http.StatusForbidden)
 			return
 		}
 		q := r.URL.Query()
