@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 )
 
 // operatorServer is a serve over a store with the secret
@@ -23,7 +25,8 @@ type operatorServer struct {
 	home     string // the client's
 	addr     string
 	creds    map[string]string
-	defStore string // where a default local store would be made on the client
+	extra    map[string]string // more of the client's environment
+	defStore string            // where a default local store would be made on the client
 }
 
 func newOperatorServer(t *testing.T) *operatorServer {
@@ -58,6 +61,9 @@ func newOperatorServer(t *testing.T) *operatorServer {
 func (o *operatorServer) cli(as string, args ...string) runResult {
 	o.t.Helper()
 	env := map[string]string{"HOME": o.home, "SA01_SECRETS_ADDR": o.addr, "SA01_SECRETS_CREDENTIAL_FILE": o.creds[as]}
+	for k, v := range o.extra {
+		env[k] = v
+	}
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
 	return runResult{code, out.String(), errb.String()}
@@ -258,5 +264,37 @@ func TestAuditThroughTheServerEscapes(t *testing.T) {
 		if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\x07") || !strings.Contains(r.stdout, "forged") || strings.Contains(r.stdout, "\n99 forged") {
 			t.Fatalf("--format %s: %d %q %s", format, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestIncidentOpenLeavesALocalStoreAlone reproduces issue 13, finding 3
+// on a host that has a store of its own: with SA01_SECRETS_ADDR set,
+// incident open acts on the server, and the local store's version of the
+// same name stays served and unmarked.
+func TestIncidentOpenLeavesALocalStoreAlone(t *testing.T) {
+	o := newOperatorServer(t)
+	key := fernet.GenerateKey().Encode()
+	localEnv := map[string]string{"HOME": o.home, "SA01_CRYPTO_FERNET_KEY": key}
+	initStore(t, func(k string) string { return localEnv[k] })
+	local := func(stdin string, args ...string) runResult {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(k string) string { return localEnv[k] })
+		return runResult{code, out.String(), errb.String()}
+	}
+	if r := local("local-value", "put", "llm/openai_api_key"); r.code != 0 {
+		t.Fatalf("local put: %d %s", r.code, r.stderr)
+	}
+	o.extra = map[string]string{"SA01_CRYPTO_FERNET_KEY": key} // the operator's host has the local store's key
+	if r := o.cli("rita", "incident", "open", "llm/openai_api_key", "--reason", "leaked"); r.code != 0 {
+		t.Fatalf("incident open: %d %s", r.code, r.stderr)
+	}
+	if r := o.cli("gateway", "get", "llm/openai_api_key"); r.code == 0 || strings.Contains(r.stdout, "CANARY") {
+		t.Fatalf("the server still serves the compromised version: %d %q", r.code, r.stdout)
+	}
+	if r := local("", "get", "llm/openai_api_key"); r.code != 0 || r.stdout != "local-value" {
+		t.Fatalf("the local store was touched: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := local("", "incident", "status"); r.code != 0 || !strings.Contains(r.stdout, "no open incidents") {
+		t.Fatalf("an incident was opened in the local store: %d %s", r.code, r.stdout)
 	}
 }
