@@ -143,3 +143,22 @@ func TestOperatorRoutesRefuseHostileInput(t *testing.T) {
 		t.Errorf("unknown op: %d", r.status)
 	}
 }
+
+// TestOperatorRoutesWithoutToken: a request without a token is refused
+// and audited under the route's own action.
+func TestOperatorRoutesWithoutToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for path, action := range map[string]string{
+		"GET /v1/audit/events": "audit-query", "POST /v1/incidents": "incident-open", "GET /v1/incidents": "incident-status",
+		"POST /v1/incidents/INC-1:close": "incident-close", "GET /v1/status": "status", "GET /v1/keys": "key-list", "POST /v1/verify": "verify",
+	} {
+		method, p, _ := strings.Cut(path, " ")
+		if r := h.do(method, p, "", nil); r.status != 401 {
+			t.Errorf("%s: %d", path, r.status)
+		}
+		if ev := h.ev.last(); ev.Action != action || ev.Outcome != audit.Failure {
+			t.Errorf("%s audited as %+v", path, ev)
+		}
+	}
+}

@@ -93,6 +93,9 @@ func routeAction(r *http.Request) string {
 	if strings.HasPrefix(r.URL.Path, "/v1/identities") {
 		return actionIdentityList
 	}
+	if a := operatorAction(r); a != "" {
+		return a
+	}
 	if r.PathValue("name") == "" {
 		return "list"
 	}

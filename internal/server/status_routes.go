@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
@@ -16,6 +17,36 @@ const (
 	actionKeyList = "key-list"
 	actionVerify  = "verify"
 )
+
+// operatorAction is the audit action of an audit, incident, status, key or
+// verify route ("" for another), for a refusal before its handler runs
+// (no token).
+func operatorAction(r *http.Request) string {
+	p := r.URL.Path
+	switch {
+	case p == "/v1/audit/head":
+		return actionAuditHead
+	case p == "/v1/audit/verify":
+		return actionAuditVerify
+	case strings.HasPrefix(p, "/v1/audit/"):
+		return actionAuditQuery
+	case strings.HasPrefix(p, "/v1/incidents") && r.Method == http.MethodGet:
+		return actionIncidentStatus
+	case strings.HasSuffix(p, ":report") && strings.HasPrefix(p, "/v1/incidents/"):
+		return actionIncidentReport
+	case strings.HasSuffix(p, ":close") && strings.HasPrefix(p, "/v1/incidents/"):
+		return actionIncidentClose
+	case p == "/v1/incidents":
+		return actionIncidentOpen
+	case p == "/v1/status":
+		return actionStatus
+	case p == "/v1/keys":
+		return actionKeyList
+	case p == "/v1/verify":
+		return actionVerify
+	}
+	return ""
+}
 
 // statusReport runs the schedule check over the server's store with the
 // keys the server loaded.
