@@ -32,6 +32,7 @@ type Store interface {
 	Incidents
 	Dumps
 	Revocations
+	Pages
 	Close() error
 }
 

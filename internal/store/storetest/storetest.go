@@ -46,6 +46,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Rotation", func(t *testing.T) { runRotation(t, open) })
 	t.Run("Identities", func(t *testing.T) { runIdentities(t, open) })
 	t.Run("Dumps", func(t *testing.T) { runDumps(t, open) })
+	t.Run("Pages", func(t *testing.T) { runPages(t, open) })
 	t.Run("Tokens", func(t *testing.T) {
 		RunTokens(t, func(t *testing.T) store.Tokens {
 			st, _ := open(t)
