@@ -32,18 +32,11 @@ type describer interface {
 // first, deny wins, then OPA. With no YAML policy file, OPA decides a
 // service's accesses alone.
 func (s *Server) gate() opa.Gate {
-	g := opa.Gate{Policy: s.d.Policy, OPA: s.d.OPA}
-	if s.d.Policy.None() && s.d.OPA != nil {
-		g.Policy = nil
+	var describe func(ctx context.Context, name string) (string, string, error)
+	if ds, ok := s.d.Secrets.(describer); ok {
+		describe = ds.Describe
 	}
-	if ds, ok := s.d.Secrets.(describer); ok && s.d.OPA != nil {
-		g.Describe = func(ctx context.Context, in *opa.Input) error {
-			var err error
-			in.Secret.Class, in.Secret.Owner, err = ds.Describe(ctx, in.Secret.Name)
-			return err
-		}
-	}
-	return g
+	return opa.NewGate(s.d.Policy, s.d.OPA, describe)
 }
 
 // decide decides one access of id on the secret name (see opa.Gate.Access).

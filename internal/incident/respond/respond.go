@@ -221,6 +221,27 @@ type StepStatus struct {
 // open incident (all: closed ones too), at now, after bringing each
 // incident's clock up to date with the store.
 func (r *Responder) Status(ctx context.Context, id string, all bool, now time.Time) ([]Status, error) {
+	incs, err := r.Current(ctx, id, all)
+	if err != nil {
+		return nil, err
+	}
+	out := []Status{}
+	for _, inc := range incs {
+		so := Status{ID: inc.ID, Secret: inc.Secret, Version: inc.Version, OpenedAt: inc.OpenedAt, Closed: inc.Closed()}
+		for _, s := range inc.Status(now) {
+			so.Steps = append(so.Steps, StepStatus{Name: s.Name, Title: s.Title, Due: s.Due, Done: s.Done, State: s.State,
+				SecondsLeft: int64(s.Due.Sub(now) / time.Second)})
+			so.Missed = so.Missed || s.State == incident.Missed
+		}
+		out = append(out, so)
+	}
+	return out, nil
+}
+
+// Current returns the incident id, or with id "" every open incident
+// (all: closed ones too, newest first), each with its clock brought up to
+// date with the store (and saved when a step was found done).
+func (r *Responder) Current(ctx context.Context, id string, all bool) ([]*incident.Incident, error) {
 	var incs []*incident.Incident
 	if id != "" {
 		inc, err := r.get(ctx, id)
@@ -234,7 +255,6 @@ func (r *Responder) Status(ctx context.Context, id string, all bool, now time.Ti
 			return nil, err
 		}
 	}
-	out := []Status{}
 	for _, inc := range incs {
 		changed, err := r.refresh(ctx, inc)
 		if err != nil {
@@ -245,21 +265,20 @@ func (r *Responder) Status(ctx context.Context, id string, all bool, now time.Ti
 				return nil, err
 			}
 		}
-		so := Status{ID: inc.ID, Secret: inc.Secret, Version: inc.Version, OpenedAt: inc.OpenedAt, Closed: inc.Closed()}
-		for _, s := range inc.Status(now) {
-			so.Steps = append(so.Steps, StepStatus{Name: s.Name, Title: s.Title, Due: s.Due, Done: s.Done, State: s.State,
-				SecondsLeft: int64(s.Due.Sub(now) / time.Second)})
-			so.Missed = so.Missed || s.State == incident.Missed
-		}
-		out = append(out, so)
 	}
-	return out, nil
+	return incs, nil
 }
 
 // Report produces the incident report over the accesses since from (zero:
 // since the compromised version was written), which marks the access-log
 // step done, and the report step too once the new secret exists.
 func (r *Responder) Report(ctx context.Context, id string, from time.Time) (*incident.Report, error) {
+	return r.ReportNote(ctx, id, from, "")
+}
+
+// ReportNote is Report, adding note, when not empty, to the incident's
+// timeline as written by Actor.
+func (r *Responder) ReportNote(ctx context.Context, id string, from time.Time, note string) (*incident.Report, error) {
 	inc, err := r.get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -282,6 +301,9 @@ func (r *Responder) Report(ctx context.Context, id string, from time.Time) (*inc
 	rep := incident.BuildReport(inc, es, from, at)
 	inc.Log(at, "report produced: %d accesses since %s; %d service(s) still hold the old version",
 		len(rep.Accesses), from.UTC().Format(time.RFC3339), len(rep.StillHoldOld))
+	if note != "" {
+		inc.Log(at, "note by %s: %s", r.Actor, note)
+	}
 	rep.Status = inc.Status(at)
 	if err := r.Store.UpdateIncident(ctx, inc); err != nil {
 		return nil, err
