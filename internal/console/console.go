@@ -36,6 +36,9 @@ type Options struct {
 	// it behind a proxy that terminates TLS. Requests over TLS get it
 	// anyway.
 	Secure bool
+	// DownloadLimit bounds the events of one audit download (0:
+	// MaxDownloadEvents).
+	DownloadLimit int
 	// IdleTimeout and MaxAge bound a session: DefaultIdleTimeout and
 	// DefaultMaxAge when zero.
 	IdleTimeout, MaxAge time.Duration
@@ -73,6 +76,9 @@ func New(o Options) *Console {
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
+	}
+	if o.DownloadLimit <= 0 {
+		o.DownloadLimit = MaxDownloadEvents
 	}
 	c := &Console{opts: o, b: o.Backend, log: o.Logger, now: o.Now,
 		sessions: newSessions(o.IdleTimeout, o.MaxAge), limiter: ratelimit.New(ratelimit.Limits{Failures: maxSigninFailures, Window: signinWindow})}

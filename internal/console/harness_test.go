@@ -93,7 +93,8 @@ var seeded = map[string][]string{
 }
 
 type harnessOpts struct {
-	tls bool
+	tls           bool
+	downloadLimit int
 }
 
 func newHarness(t testing.TB, opts ...harnessOpts) *harness {
@@ -127,7 +128,7 @@ func newHarness(t testing.TB, opts ...harnessOpts) *harness {
 			h.values[name] = append(h.values[name], v)
 		}
 	}
-	h.c = console.New(console.Options{Backend: b, Now: clk.now, Logger: slog.New(slog.NewTextHandler(h.logs, nil))})
+	h.c = console.New(console.Options{Backend: b, Now: clk.now, Logger: slog.New(slog.NewTextHandler(h.logs, nil)), DownloadLimit: o.downloadLimit})
 	if o.tls {
 		h.ts = httptest.NewTLSServer(h.c)
 	} else {

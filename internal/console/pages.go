@@ -2,8 +2,10 @@ package console
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -185,6 +187,16 @@ func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request) {
 // one page whatever the number of events.
 const downloadBatch = 1000
 
+// Bounds of an audit download: at most MaxDownloadEvents events
+// (Options.DownloadLimit; a longer
+// download ends with a line saying where it stopped, so that the next
+// download goes on with before=), written within DownloadTimeout (past
+// the listener's write timeout, which would cut a long file short).
+const (
+	MaxDownloadEvents = 200_000
+	DownloadTimeout   = 5 * time.Minute
+)
+
 // handleAuditDownload: GET /ui/audit.csv and /ui/audit.json download every
 // event the filters select, newest first. The download is audited.
 func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
@@ -212,6 +224,10 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 			c.fail(w, r, err)
 			return
 		}
+		deadline := time.Now().Add(DownloadTimeout)
+		_ = http.NewResponseController(w).SetWriteDeadline(deadline)
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
 		name := "sa01-audit-" + c.now().UTC().Format("20060102T150405Z") + "." + format
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		bw := bufio.NewWriterSize(w, 64<<10)
@@ -225,8 +241,14 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 			w.Header().Set("Content-Type", "application/json")
 			bw.WriteString("[")
 		}
+		n, lastSeq, truncated := 0, int64(0), int64(0)
 		for {
 			for _, e := range pg.Events {
+				if n == c.opts.DownloadLimit {
+					truncated = lastSeq
+					break
+				}
+				n, lastSeq = n+1, e.Seq
 				if cw != nil {
 					_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), cell(e.Service), cell(e.Actor),
 						cell(e.Action), cell(e.Secret), strconv.Itoa(e.Version), e.Outcome, cell(e.Reason), cell(e.RequestID), cell(e.Source), cell(e.Detail), e.Hash})
@@ -240,11 +262,14 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 				bw.Write(b)
 				first = false
 			}
-			if pg.Next == 0 || ctx.Err() != nil {
+			if truncated != 0 || pg.Next == 0 || ctx.Err() != nil {
 				break
 			}
 			q.Before = pg.Next
 			if pg, err = c.b.QueryAudit(ctx, ss.who, q); err != nil {
+				if ctx.Err() != nil {
+					break // the timeout: said below
+				}
 				// Headers are gone: end the file visibly incomplete.
 				c.log.Error("console: audit download failed midway", "err", safeErr(err))
 				if cw != nil {
@@ -255,9 +280,27 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 				return
 			}
 		}
+		note := ""
+		switch {
+		case truncated != 0:
+			note = fmt.Sprintf("truncated after %d events: download the rest with before=%d", n, truncated)
+		case ctx.Err() != nil:
+			note = "incomplete: the download took longer than " + DownloadTimeout.String()
+		}
 		if cw != nil {
 			cw.Flush()
+			if note != "" {
+				bw.WriteString("\n!!! download " + note + " !!!\n")
+			}
 		} else {
+			if note != "" {
+				b, _ := json.Marshal(map[string]string{"sa01_download": note})
+				if !first {
+					bw.WriteString(",")
+				}
+				bw.WriteString("\n")
+				bw.Write(b)
+			}
 			bw.WriteString("\n]\n")
 		}
 		_ = bw.Flush()

@@ -1,4 +1,4 @@
-package consoletest
+package storebackend
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
 	"github.com/somaagent01/sa01-secrets/internal/console"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // Verification of the chain for the badge: a pass feeds the chain to an
@@ -49,15 +50,15 @@ func (b *Backend) VerifyNow(ctx context.Context) (console.ChainState, error) {
 }
 
 func (b *Backend) chainState(ctx context.Context, budget time.Duration) (console.ChainState, error) {
-	head, err := b.DB.AuditHead(ctx)
+	head, err := b.st.AuditHead(ctx)
 	if err != nil {
 		return console.ChainState{}, err
 	}
-	cps, err := b.DB.AuditCheckpoints(ctx)
+	cps, err := b.st.AuditCheckpoints(ctx)
 	if err != nil {
 		return console.ChainState{}, err
 	}
-	keys := audit.MACKeys(b.Ring)
+	keys := audit.MACKeys(b.o.Ring)
 	now := b.now()
 	vs := &b.verify
 	vs.mu.Lock()
@@ -71,7 +72,7 @@ func (b *Backend) chainState(ctx context.Context, budget time.Duration) (console
 		if res.Problem != nil {
 			break
 		}
-		es, err := b.DB.AuditAfter(ctx, res.Head.Seq, verifyBatch)
+		es, err := b.st.AuditAfter(ctx, res.Head.Seq, verifyBatch)
 		if err != nil {
 			return console.ChainState{}, err
 		}
@@ -102,20 +103,37 @@ func (b *Backend) chainState(ctx context.Context, budget time.Duration) (console
 		cs.LastCheckpoint = &last
 		cs.Authenticated = last.Authentic(keys)
 	}
-	if b.File != nil {
+	if b.o.File != nil {
 		st := console.SinkState{Name: "file", Shipped: head.Seq}
-		if err := b.File.Err(); err != nil {
+		if err := b.o.File.Err(); err != nil {
 			st.Err = "failed: accesses are refused until it is reopened"
 		}
 		cs.Sinks = append(cs.Sinks, st)
 	}
-	if b.KafkaTopic != "" {
-		cur, err := b.DB.AuditCursor(ctx, kafka.CursorName(b.KafkaTopic))
-		st := console.SinkState{Name: "kafka " + b.KafkaTopic, Shipped: cur, Lag: head.Seq - cur}
+	if b.o.KafkaTopic != "" {
+		cur, err := b.st.AuditCursor(ctx, kafka.CursorName(b.o.KafkaTopic))
+		st := console.SinkState{Name: "kafka " + b.o.KafkaTopic, Shipped: cur, Lag: head.Seq - cur}
 		if err != nil {
 			st.Err = "cursor unreadable"
 		}
 		cs.Sinks = append(cs.Sinks, st)
 	}
 	return cs, nil
+}
+
+// QueryAudit implements console.Audit, paged in the store.
+func (b *Backend) QueryAudit(ctx context.Context, who console.Identity, q console.AuditQuery) (console.AuditPage, error) {
+	if err := b.authorize(ctx, who, console.ActAudit, "audit-query", ""); err != nil {
+		return console.AuditPage{}, err
+	}
+	if q.Limit <= 0 {
+		q.Limit = console.DefaultPageSize
+	}
+	q.Limit = min(q.Limit, 1000)
+	pg, err := b.st.AuditPage(ctx, store.AuditPageQuery{Secret: q.Secret, Service: q.Identity, Action: q.Action, Outcome: q.Outcome,
+		Since: q.Since, Until: q.Until, Before: q.Before, Limit: q.Limit, Window: b.o.AuditWindow})
+	if err != nil {
+		return console.AuditPage{}, err
+	}
+	return console.AuditPage{Events: pg.Events, Next: pg.Next, LookedTo: pg.LookedTo}, nil
 }
