@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -16,6 +19,8 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/console"
+	"github.com/somaagent01/sa01-secrets/internal/console/storebackend"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
@@ -41,7 +46,9 @@ type serveOptions struct {
 	dev            bool
 	noAudit        bool // benchmark builds only (serve_bench.go): measure the cost of auditing
 	noReadCache    bool
+	uiListen       string
 	ready          func(addr string) // tests: called once listening
+	uiReady        func(addr string) // tests: called once the console listens, before ready
 }
 
 // devPolicy is the policy of serve --dev. The operator admin needs no
@@ -60,6 +67,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&o.listen, "listen", "", "address to listen on (default: $SA01_SECRETS_LISTEN, else 127.0.0.1:8200)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.uiListen, "ui-listen", "", "address of the web console (/ui/) (default: $SA01_SECRETS_UI_LISTEN; unset: no console; with --dev, 127.0.0.1 and the port after --listen's)")
 	f.BoolVar(&o.insecureListen, "insecure-listen", false, "allow plain HTTP on a non-loopback address (dangerous)")
 	f.BoolVar(&o.dev, "dev", false, "throwaway dev server: temporary store, fresh key, admin and demo credentials, nothing kept")
 	f.BoolVar(&o.noReadCache, "no-read-cache", false, "read every current version from the store (the cache serves only versions proven current when the read's audit event commits; see docs/server.md)")
@@ -219,8 +227,51 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		return withCode(ExitUnavailable, err, "pick another --listen address")
 	}
 	log.Info("serving", "addr", addr, "policy", orNone(cfg.PolicyFile), "store", storeDescription(cfg), "key_id", ring.Primary().ID(), "read_cache", readCache)
+	uiListen := o.uiListen
+	if uiListen == "" {
+		uiListen = cfg.UIListen
+	}
+	if uiListen == "" && o.dev {
+		uiListen = devUIListen(listen)
+	}
+	uiURL := ""
+	if uiListen != "" {
+		ui := storebackend.New(storebackend.Options{Store: st, Ring: ring, Recorder: rec, Identities: ids, Service: svc,
+			Policy: holder, OPA: dec, KafkaTopic: kafkaTopic(cfg), File: auditFileOf(rec)})
+		var h http.Handler = console.New(console.Options{Backend: ui, Logger: log})
+		if server.IsLoopback(uiListen) {
+			h = server.HostCheck(h)
+		}
+		uiLn, uiAddr, err := server.Listen(server.ListenOptions{Addr: uiListen, TLSCert: o.tlsCert, TLSKey: o.tlsKey,
+			InsecureListen: o.insecureListen, Logger: log, Warn: g.stderr})
+		switch {
+		case errors.As(err, &ue):
+			ln.Close()
+			return usageError(ue.Hint, "console (%s): %s", config.EnvUIListen, ue.Msg)
+		case errors.As(err, &le):
+			ln.Close()
+			return withCode(ExitUnavailable, err, "pick another --ui-listen address ("+config.EnvUIListen+")")
+		}
+		uiURL = uiAddr + console.Prefix
+		log.Info("serving the web console", "url", uiURL)
+		uiCtx, stopUI := context.WithCancel(ctx)
+		uiDone := make(chan struct{})
+		defer func() { stopUI(); <-uiDone }()
+		go func() {
+			defer close(uiDone)
+			if err := server.Serve(uiCtx, uiLn, h, log); err != nil {
+				log.Error("the web console stopped", "error", err)
+			}
+		}()
+		if o.uiReady != nil {
+			o.uiReady(uiURL)
+		}
+	}
 	if o.dev {
 		printDevBanner(g.stdout, addr, devCreds, devDir)
+		if uiURL != "" {
+			fmt.Fprintf(g.stdout, "Web console: %s (sign in with the admin credential above)\n", uiURL)
+		}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -239,6 +290,33 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	}
 	if o.dev && ctx.Err() != nil {
 		fmt.Fprintln(g.stderr, "sa01-secrets: dev server stopped; its data is gone")
+	}
+	return nil
+}
+
+// devUIListen is the console's address under --dev: loopback, on the port
+// after the API's (any free port when the API's is 0).
+func devUIListen(listen string) string {
+	_, port, err := net.SplitHostPort(listen)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n == 0 || n >= 65535 {
+		return "127.0.0.1:0"
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n+1))
+}
+
+// kafkaTopic is the topic the audit chain is shipped to, or "".
+func kafkaTopic(cfg *config.Config) string {
+	if len(cfg.AuditKafka) == 0 {
+		return ""
+	}
+	return cfg.AuditKafkaTopic
+}
+
+// auditFileOf returns the recorder's file sink, if any.
+func auditFileOf(rec audit.Recorder) *audit.File {
+	if r, ok := rec.(*audit.StoreRecorder); ok {
+		return r.File()
 	}
 	return nil
 }

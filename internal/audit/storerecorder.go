@@ -46,6 +46,9 @@ func NewStoreRecorder(st StoreAppender, key *MACKey, file *File, timeout time.Du
 	return &StoreRecorder{Sinks: NewSinks(chain, copies, timeout, onError), store: st, file: file}
 }
 
+// File returns the file sink, or nil when there is none.
+func (r *StoreRecorder) File() *File { return r.file }
+
 // AddNotifier tells n after every commit of the chain (the Kafka
 // publisher wakes on it).
 func (r *StoreRecorder) AddNotifier(n Notifier) { r.chain.AddNotifier(n) }

@@ -37,6 +37,7 @@ const (
 	EnvAuditKafka         = "SA01_SECRETS_AUDIT_KAFKA"         // host:port list: ship the audit chain to Kafka
 	EnvAuditKafkaTopic    = "SA01_SECRETS_AUDIT_KAFKA_TOPIC"   // default sa01.audit
 	EnvListen             = "SA01_SECRETS_LISTEN"              // serve's listen address, default 127.0.0.1:8200
+	EnvUIListen           = "SA01_SECRETS_UI_LISTEN"           // serve's web console listener (/ui/); unset: no console
 	EnvTokenTTL           = "SA01_SECRETS_TOKEN_TTL"           // token TTL, default 1h
 	EnvTokenMaxTTL        = "SA01_SECRETS_TOKEN_MAX_TTL"       // token max TTL, default 24h
 	EnvLogLevel           = "SA01_SECRETS_LOG_LEVEL"           // debug, info (default), warn, error
@@ -65,7 +66,7 @@ var PlatformVars = []string{"SA01_DB_DSN", "SA01_REDIS_URL", "SA01_KAFKA_BOOTSTR
 var secretVars = []string{EnvFernetKey, EnvFernetPreviousKeys, EnvDBDSN, EnvSecretsToken, EnvScanKey, EnvOPAURL, EnvOPAToken}
 
 // plainVars are the others, in Describe's order after the keys.
-var plainVars = []string{EnvPolicyFile, EnvTargetsFile, EnvAuditFile, EnvAuditKafka, EnvAuditKafkaTopic, EnvListen, EnvTokenTTL, EnvTokenMaxTTL,
+var plainVars = []string{EnvPolicyFile, EnvTargetsFile, EnvAuditFile, EnvAuditKafka, EnvAuditKafkaTopic, EnvListen, EnvUIListen, EnvTokenTTL, EnvTokenMaxTTL,
 	EnvLoginRate, EnvLogLevel, EnvLogFormat, EnvSecretsAddr, EnvCredentialFile,
 	EnvOPAURLSecret, EnvOPADecisionPath, EnvOPATimeout, EnvOPACacheTTL}
 
@@ -112,6 +113,7 @@ type Config struct {
 	TargetsFile     string
 	SecretsAddr     string
 	Listen          string
+	UIListen        string // the web console's listen address; "" when it is off
 	TokenTTL        time.Duration
 	TokenMaxTTL     time.Duration
 	LoginRate       ratelimit.Limits // failed logins allowed per source and per identity, per node
@@ -203,6 +205,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if v := strings.TrimSpace(getenv(EnvListen)); v != "" {
 		c.Listen = v
 	}
+	c.UIListen = strings.TrimSpace(getenv(EnvUIListen))
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
@@ -412,6 +415,11 @@ func (c *Config) Describe() []Setting {
 	add(EnvAuditKafka, orUnset(strings.Join(c.AuditKafka, ",")))
 	add(EnvAuditKafkaTopic, c.AuditKafkaTopic)
 	add(EnvListen, c.Listen)
+	if c.UIListen == "" {
+		add(EnvUIListen, "(unset: no web console)")
+	} else {
+		add(EnvUIListen, c.UIListen)
+	}
 	add(EnvTokenTTL, c.TokenTTL.String())
 	add(EnvTokenMaxTTL, c.TokenMaxTTL.String())
 	add(EnvLoginRate, c.LoginRate.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -124,6 +125,23 @@ func (s *Server) checkRequest(r *http.Request) *apiError {
 		}
 	}
 	return nil
+}
+
+// HostCheck wraps h, served on a loopback listener, to refuse (421) a
+// request whose Host header does not name a loopback host, as the API
+// does with Deps.CheckHost: a page of another origin reaching the
+// listener through DNS rebinding gets nothing.
+func HostCheck(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			_, _ = io.WriteString(w, "Host: this server answers only to localhost, 127.0.0.1 and [::1]\n")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // loopbackHost reports whether a Host header (host or host:port) names a
