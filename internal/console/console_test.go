@@ -16,12 +16,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/console"
 	"github.com/somaagent01/sa01-secrets/internal/console/consoletest"
+	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
@@ -892,6 +894,59 @@ func TestAuditPageFiltersDownloadAndBadge(t *testing.T) {
 	es = nil
 	if err := json.Unmarshal([]byte(j.body), &es); err != nil || len(es) != 1100 {
 		t.Fatalf("json of 1100: %v, %d", err, len(es))
+	}
+}
+
+// TestOPANarrowsTheConsole: the console decides an operator's access to a
+// secret as the API does, identity.Decide then OPA: an admin's reveal that
+// OPA denies is refused and audited as OPA's denial, with its decision_id;
+// Reveal is not offered.
+func TestOPANarrowsTheConsole(t *testing.T) {
+	var mu sync.Mutex
+	var inputs []map[string]any
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Input map[string]any `json:"input"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		inputs = append(inputs, body.Input)
+		mu.Unlock()
+		secret, _ := body.Input["secret"].(map[string]any)
+		allow := secret["name"] != "llm/openai_api_key"
+		fmt.Fprintf(w, `{"result": %v, "decision_id": "dec-1"}`, allow)
+	}))
+	defer fake.Close()
+	dec, err := opa.New(opa.Options{URL: fake.URL, DecisionPath: opa.DefaultDecisionPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOpts{opa: dec})
+	u := h.as(admin)
+	if body := u.get("/ui/secret/llm/openai_api_key").body; strings.Contains(body, `id="reveal"`) {
+		t.Error("Reveal offered for an access OPA denies")
+	}
+	r := u.post("/ui/reveal/llm/openai_api_key", nil)
+	if r.status != http.StatusForbidden || strings.Contains(r.body, "CANARY") {
+		t.Fatalf("reveal OPA denies: %d", r.status)
+	}
+	ev := h.lastEvent("reveal")
+	if ev.Outcome != audit.Failure || ev.Reason != "denied by opa: denied" || ev.Service != admin || ev.DecisionID != "dec-1" {
+		t.Errorf("the refusal's event %+v", ev)
+	}
+	// Another secret, which OPA allows: revealed.
+	if r := u.post("/ui/reveal/llm/anthropic_api_key", nil); r.status != 200 || !strings.Contains(r.body, seeded["llm/anthropic_api_key"][0]) {
+		t.Errorf("reveal OPA allows: %d", r.status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var asked bool
+	for _, in := range inputs {
+		id, _ := in["identity"].(map[string]any)
+		asked = asked || id["name"] == admin && id["kind"] == "operator" && id["role"] == "admin"
+	}
+	if !asked {
+		t.Errorf("OPA was not asked about the operator: %v", inputs)
 	}
 }
 

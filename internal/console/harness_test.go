@@ -18,6 +18,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/console"
 	"github.com/somaagent01/sa01-secrets/internal/console/consoletest"
+	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -95,6 +96,7 @@ var seeded = map[string][]string{
 type harnessOpts struct {
 	tls           bool
 	downloadLimit int
+	opa           *opa.Decider
 }
 
 func newHarness(t testing.TB, opts ...harnessOpts) *harness {
@@ -105,7 +107,7 @@ func newHarness(t testing.TB, opts ...harnessOpts) *harness {
 	}
 	clk := &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
-	b, err := consoletest.New(ctx, consoletest.Options{Dir: t.TempDir(), Policy: testPolicy, Now: clk.now})
+	b, err := consoletest.New(ctx, consoletest.Options{Dir: t.TempDir(), Policy: testPolicy, Now: clk.now, OPA: o.opa})
 	if err != nil {
 		t.Fatal(err)
 	}

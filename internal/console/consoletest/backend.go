@@ -14,6 +14,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/console/storebackend"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
@@ -44,6 +45,8 @@ type Options struct {
 	// Now is the clock of the store, the audit and the identities (nil:
 	// time.Now).
 	Now func() time.Time
+	// OPA, when set, is asked as the server asks it.
+	OPA *opa.Decider
 }
 
 // New opens a store in o.Dir with a fresh key.
@@ -81,7 +84,7 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 		b.Policy = policy.Static(p)
 	}
 	b.Backend = storebackend.New(storebackend.Options{Store: db, Ring: b.Ring, Recorder: b.Recorder, Identities: b.IDs.M,
-		Policy: b.Policy, Now: now})
+		Policy: b.Policy, OPA: o.OPA, Now: now})
 	b.Service = b.Backend.Service()
 	return b, nil
 }
