@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -206,5 +207,50 @@ func TestDevUIListen(t *testing.T) {
 		if got := devUIListen(in); got != want {
 			t.Errorf("devUIListen(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestServeConsoleTLSAndPlainRefused: the console's listener follows the
+// API's transport rule: with --tls-cert/--tls-key it serves TLS and its
+// cookies are Secure with the __Host- prefix; plain HTTP on a non-loopback
+// address is refused with a hint, and serve does not start.
+func TestServeConsoleTLSAndPlainRefused(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	env, _ := serveEnv(t, dir)
+	env["SA01_SECRETS_UI_LISTEN"] = "127.0.0.1:0"
+	ui := make(chan string, 1)
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", tlsCert: certFile, tlsKey: keyFile, uiReady: func(u string) { ui <- u }})
+	base := <-ui
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("console URL %q under TLS", base)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Get(base + "signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var found bool
+	for _, ck := range resp.Cookies() {
+		if strings.HasPrefix(ck.Name, "__Host-") {
+			found = true
+			if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+				t.Errorf("cookie %s: Secure %v HttpOnly %v SameSite %v", ck.Name, ck.Secure, ck.HttpOnly, ck.SameSite)
+			}
+		}
+	}
+	if resp.StatusCode != 200 || !found {
+		t.Fatalf("sign-in page over TLS: %d, cookies %v", resp.StatusCode, resp.Header["Set-Cookie"])
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	env["SA01_SECRETS_UI_LISTEN"] = "0.0.0.0:0"
+	var o, e bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0"}, nil, &o, &e, func(k string) string { return env[k] })
+	if code != ExitUsage || !strings.Contains(e.String(), "console (SA01_SECRETS_UI_LISTEN): refusing plain HTTP on 0.0.0.0:0") || !strings.Contains(e.String(), "hint:") {
+		t.Fatalf("plain HTTP off loopback: %d %s", code, e.String())
 	}
 }

@@ -362,9 +362,10 @@ type KeyReport struct {
 	// TargetsConfigured is false until targets are configured.
 	Targets           []Target
 	TargetsConfigured bool
-	// Credentials are identities' credentials due for rotation (within
-	// 30 days) or expired.
-	Credentials []CredentialDue
+	// Credentials are identities' credentials due for rotation (expiring
+	// within CredentialsWindow) or expired.
+	Credentials       []CredentialDue
+	CredentialsWindow time.Duration
 }
 
 // Target is a place outside the store holding tokens under the keys.

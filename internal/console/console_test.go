@@ -1012,7 +1012,7 @@ func TestKeysPage(t *testing.T) {
 			t.Errorf("keys page lacks %q", want)
 		}
 	}
-	// A credential due within 30 days is listed.
+	// A credential due within identity.DueWindow (14 days) is listed.
 	h.b.IDs.Add("ops-bot", console.KindService, "", 10*24*time.Hour)
 	if body := h.as(auditor).get("/ui/keys").body; !strings.Contains(body, "<td>ops-bot</td>") {
 		t.Error("a credential due in 10 days is not listed")

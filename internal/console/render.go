@@ -52,6 +52,7 @@ var funcs = template.FuncMap{
 	"sub":     func(a, b int64) int64 { return a - b },
 	"add":     func(a, b int) int { return a + b },
 	"q":       url.QueryEscape,
+	"days":    func(d time.Duration) string { return fmt.Sprintf("%d days", int(d/(24*time.Hour))) },
 	"clock": func(inc *incident.Incident, now time.Time) clockView {
 		return clockView{Status: inc.Status(now), Now: now}
 	},

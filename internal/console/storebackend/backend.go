@@ -370,7 +370,7 @@ func (b *Backend) Keys(ctx context.Context, who console.Identity) (console.KeyRe
 		return console.KeyReport{}, err
 	}
 	sort.SliceStable(st.Secrets, func(i, j int) bool { return st.Secrets[i].DueAt.Before(st.Secrets[j].DueAt) })
-	kr := console.KeyReport{Status: st, Retire: map[string]string{}}
+	kr := console.KeyReport{Status: st, Retire: map[string]string{}, CredentialsWindow: identity.DueWindow}
 	due, err := b.ids.Due(ctx, identity.DueWindow)
 	if err != nil {
 		return console.KeyReport{}, err
