@@ -232,7 +232,7 @@ func (b *Backend) ListSecrets(ctx context.Context, who console.Identity, q conso
 
 // Secret implements console.Secrets.
 func (b *Backend) Secret(ctx context.Context, who console.Identity, name string) (console.SecretDetail, error) {
-	if err := b.authorize(ctx, who, console.ActList, secrets.ActionList, name); err != nil {
+	if err := b.authorizeAs(ctx, who, identity.History, secrets.ActionList, name); err != nil {
 		return console.SecretDetail{}, err
 	}
 	sec, vs, err := b.service.History(ctx, name)
