@@ -938,6 +938,17 @@ func TestOPANarrowsTheConsole(t *testing.T) {
 	if r := u.post("/ui/reveal/llm/anthropic_api_key", nil); r.status != 200 || !strings.Contains(r.body, seeded["llm/anthropic_api_key"][0]) {
 		t.Errorf("reveal OPA allows: %d", r.status)
 	}
+	// A responder's rotation under incident is asked of OPA too.
+	v := h.as(responder)
+	if r := v.post("/ui/incidents/open/llm/openai_api_key", url.Values{"reason": {"leaked"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("open: %d", r.status)
+	}
+	if r := v.post("/ui/rotate/llm/openai_api_key", url.Values{"cas": {"2"}, "value": {"new-value"}}); r.status != http.StatusForbidden {
+		t.Errorf("a rotation OPA denies: %d", r.status)
+	}
+	if ev := h.lastEvent("rotate"); ev.Outcome != audit.Failure || ev.Reason != "denied by opa: denied" || ev.Service != responder {
+		t.Errorf("the rotation's refusal %+v", ev)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	var asked bool

@@ -90,6 +90,15 @@ func (g Gate) Decide(ctx context.Context, in Input) Verdict {
 // the YAML policy's (read, list, write) where the action maps to one, as
 // an exported Rego module expects; else the role table's.
 func (g Gate) Access(ctx context.Context, id identity.Identity, a identity.Action, name string, req Request) Verdict {
+	return g.AccessUnder(ctx, id, a, name, req, false)
+}
+
+// AccessUnder is Access for a caller that has checked whether the secret
+// is under incident (an open incident or a compromised current version):
+// when underIncident, a grant of the role table that holds only under
+// incident (a responder's rotation) holds, and OPA, when set, is asked
+// about it as about any other.
+func (g Gate) AccessUnder(ctx context.Context, id identity.Identity, a identity.Action, name string, req Request, underIncident bool) Verdict {
 	in := Input{
 		Identity: Identity{Name: id.Name, Kind: string(id.Kind), Role: string(id.Role)},
 		Action:   string(a),
@@ -116,7 +125,7 @@ func (g Gate) Access(ctx context.Context, id identity.Identity, a identity.Actio
 		if id.Kind != identity.Service {
 			rule = d.Rule
 		}
-		if !d.Allowed || d.UnderIncident {
+		if !d.Allowed || d.UnderIncident && !underIncident {
 			return Verdict{DecidedBy: ByPolicy, Rule: rule}
 		}
 		if id.Kind != identity.Service {

@@ -55,17 +55,18 @@ func (b *Backend) currentPolicy() *policy.Policy {
 // secret has an open incident or a compromised current version.
 func (b *Backend) decide(ctx context.Context, id identity.Identity, a identity.Action, name string) opa.Verdict {
 	d := identity.Decide(id, a, name, b.currentPolicy())
+	under := false
 	if d.Allowed && d.UnderIncident {
-		if name != "" && b.underIncident(ctx, name) {
-			return opa.Verdict{Allow: true, DecidedBy: opa.ByPolicy, Rule: d.Rule}
+		if name == "" || !b.underIncident(ctx, name) {
+			return opa.Verdict{DecidedBy: opa.ByPolicy, Rule: d.Rule + "; " + name + " has no open incident and no compromised current version"}
 		}
-		return opa.Verdict{DecidedBy: opa.ByPolicy, Rule: d.Rule + "; " + name + " has no open incident and no compromised current version"}
+		under = true
 	}
 	if name == "" || !onSecret[a] {
 		return opa.Verdict{Allow: d.Allowed, DecidedBy: opa.ByPolicy, Rule: d.Rule}
 	}
 	c := audit.CallerFrom(ctx)
-	return b.gate().Access(ctx, id, a, name, opa.Request{ID: c.RequestID, Source: c.Source})
+	return b.gate().AccessUnder(ctx, id, a, name, opa.Request{ID: c.RequestID, Source: c.Source}, under)
 }
 
 // Can implements console.Auth.
