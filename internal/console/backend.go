@@ -13,11 +13,12 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// Backend is everything the console needs of sa01-secrets. The server
-// implements it over its own packages (the secrets service, the audit
-// chain, incident response, the rotation status, the YAML policy and OPA,
-// the identities); consoletest implements it over the same packages on a
-// SQLite store for the tests.
+// Backend is everything the console needs of sa01-secrets. Package
+// storebackend implements it over sa01-secrets' own packages (the store's
+// paged reads, the identities, identity.Decide and the API's gate, the
+// secrets service, the audit chain, the rotation status, incident
+// response), and serve mounts the console over it; consoletest wraps it on
+// a SQLite store for the tests.
 //
 // Every method that acts for an operator takes the operator (who) and a
 // context carrying the audit.Caller the console stamped (the identity's

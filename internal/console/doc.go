@@ -28,9 +28,10 @@
 // # The backend
 //
 // The console decides nothing about access: [Backend] authorizes every
-// action by the operator's role and records every access. The server
-// implements it over its own packages; package consoletest implements it
-// over the same packages on a SQLite store, for the tests.
+// action by the operator's role and records every access. Package
+// storebackend implements it over the store and the rest of sa01-secrets
+// (what serve mounts on SA01_SECRETS_UI_LISTEN); package consoletest wraps
+// that on a SQLite store, for the tests.
 //
 // docs/console.md describes the pages, roles, sessions and what is audited.
 package console
