@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -134,10 +135,12 @@ func auditQuery(q url.Values) (aq audit.Query, follow bool, err error) {
 // &until=&failed=&after_seq=&limit=&newest=&follow= lists audit events,
 // oldest first, at most limit (MaxAuditPage) of them; "more" says the
 // next page starts after the last seq. The audit right (admin, auditor)
-// is needed; a service never has it. Each query is recorded, but the polls
-// of a follow (follow=true, after the first request of `audit tail -f`,
-// which is recorded as audit-tail): recording them would feed the poll
-// its own events.
+// is needed; a service never has it. Each query is recorded. A poll of a
+// follow (follow=true, after the first request of `audit tail -f`, which
+// is recorded as audit-tail) is recorded too, unless every event it returns
+// is one of the caller's own audit reads: recording those would feed the
+// poll its own events, and they tell nothing new. follow=true therefore
+// never hides a read of anyone else's events.
 func (s *Server) handleAuditEvents(w http.ResponseWriter, r *http.Request) {
 	aq, follow, err := auditQuery(r.URL.Query())
 	if err != nil {
@@ -171,7 +174,7 @@ func (s *Server) handleAuditEvents(w http.ResponseWriter, r *http.Request) {
 	if more {
 		es = es[:page]
 	}
-	if !follow {
+	if !follow || !onlyOwnAuditReads(ctx, es) {
 		ev := audit.Event{Action: action, Secret: auditField(aq.Secret), Outcome: audit.Success, Detail: fmt.Sprintf("%d events", len(es))}
 		if err := s.record(ctx, ev); err != nil {
 			writeError(w, r, err)
@@ -182,6 +185,18 @@ func (s *Server) handleAuditEvents(w http.ResponseWriter, r *http.Request) {
 		es = []audit.Entry{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": es, "more": more})
+}
+
+// onlyOwnAuditReads reports whether es is empty or holds nothing but the
+// caller's own audit-query and audit-tail records.
+func onlyOwnAuditReads(ctx context.Context, es []audit.Entry) bool {
+	c := audit.CallerFrom(ctx)
+	for _, e := range es {
+		if e.Service != c.Service || e.Actor != c.Actor || (e.Action != actionAuditQuery && e.Action != actionAuditTail) {
+			return false
+		}
+	}
+	return true
 }
 
 // auditKey opens the audit key, or answers 503.

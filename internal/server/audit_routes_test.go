@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 )
@@ -159,6 +160,47 @@ func TestOperatorRoutesWithoutToken(t *testing.T) {
 		}
 		if ev := h.ev.last(); ev.Action != action || ev.Outcome != audit.Failure {
 			t.Errorf("%s audited as %+v", path, ev)
+		}
+	}
+}
+
+// TestAuditFollowRecordsOthersEvents: a poll of a follow is recorded when
+// it returns anyone else's events, so follow=true cannot hide a read of
+// the chain; a poll that returns only the caller's own audit reads (what a
+// follow would otherwise feed on) is not.
+func TestAuditFollowRecordsOthersEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	chain := audit.NewChain(h.db, nil)
+	seed := func(evs ...audit.Event) {
+		t.Helper()
+		if err := chain.WriteBatch(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed(audit.Event{Time: time.Now().UTC(), Service: "gateway", Action: "login", Outcome: audit.Success},
+		audit.Event{Time: time.Now().UTC(), Service: "gateway", Action: "read", Secret: "llm/openai_api_key", Outcome: audit.Success})
+	tok := h.login("alice")
+	before := len(h.ev.all())
+	if r := h.do("GET", "/v1/audit/events?after_seq=1&follow=true", tok, nil); r.status != 200 || !strings.Contains(string(r.body), "llm/openai_api_key") {
+		t.Fatalf("follow poll: %d %s", r.status, r.body)
+	}
+	evs := h.ev.all()
+	if len(evs) != before+1 || evs[len(evs)-1].Action != actionAuditQuery || evs[len(evs)-1].Actor != "operator:alice" {
+		t.Fatalf("a follow poll that read the gateway's events was not recorded: %d events before, now %+v", before, evs[before:])
+	}
+	// The caller's own audit read, as the store's chain would hold it.
+	own := evs[len(evs)-1]
+	own.Time = time.Now().UTC()
+	seed(own)
+	for _, after := range []string{"2", "3"} {
+		n := len(h.ev.all())
+		if r := h.do("GET", "/v1/audit/events?after_seq="+after+"&follow=true", tok, nil); r.status != 200 {
+			t.Fatalf("follow poll after %s: %d %s", after, r.status, r.body)
+		}
+		if got := len(h.ev.all()); got != n {
+			t.Errorf("a follow poll after %s that returned only alice's own reads was recorded: %+v", after, h.ev.all()[n:])
 		}
 	}
 }
