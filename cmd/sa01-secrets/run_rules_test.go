@@ -364,6 +364,56 @@ func TestRunWatchSignalOnceKeepsWatching(t *testing.T) {
 	}
 }
 
+// TestRunWatchSignalDuringRestart: a signal that arrives while a restart
+// waits for the old instance to stop went to the new instance, right after
+// its start and before it could handle it. Now it goes to the instance
+// being stopped, and a SIGINT cancels the restart: run ends when that
+// instance exits, and no new one starts.
+func TestRunWatchSignalDuringRestart(t *testing.T) {
+	srv := runServer(t)
+	bin := builtBinary(t)
+	dir := t.TempDir()
+	out, got := filepath.Join(dir, "out"), filepath.Join(dir, "got")
+	// On SIGTERM the command takes two seconds to stop.
+	script := `trap 'echo int >> "$1"' INT; trap 'echo term >> "$1"; stop=1' TERM; echo "$$ $OPENAI_API_KEY" >> "$0"
+n=0; while :; do sleep 0.1; if [ -n "$stop" ]; then n=$((n+1)); [ $n -ge 20 ] && exit 0; fi; done`
+	cmd := exec.Command(bin, "run", "--service", "gateway", "--watch", "--watch-interval", "1s", "--only", "llm/*", "--",
+		"sh", "-c", script, out, got)
+	cmd.Env = os.Environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	waitFile(t, out, 1)
+	if err := srv.Seed(map[string]string{"llm/openai_api_key": "sk-openai-RUNCANARY-v2"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, got, 1) // the restart's SIGTERM reached the command
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the launcher did not end after a SIGINT during the restart")
+	}
+	b, _ := os.ReadFile(got)
+	if string(b) != "term\nint\n" {
+		t.Errorf("the stopping instance got %q, want term then int", b)
+	}
+	if lines := waitFile(t, out, 1); len(lines) != 1 {
+		t.Errorf("a new instance started after the SIGINT: %q", lines)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d, want the stopped instance's 0: %s", code, stderr.String())
+	}
+}
+
 // memEvents keeps the server's own events (logins, denials).
 type memEvents struct {
 	mu  sync.Mutex

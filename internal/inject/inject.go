@@ -255,8 +255,11 @@ func Run(ctx context.Context, src Source, path string, args []string, o Options)
 				var nver map[string]int
 				if nv, nver, restart = refetch(ctx, src, &o, versions); restart {
 					vars, versions = nv, nver
-					stopGroup(pgid, done, 10*time.Second)
+					err, quit := stopGroup(pgid, done, 10*time.Second, sigs)
 					takeTerminal(tty)
+					if quit {
+						return exitStatus(child, err), nil
+					}
 				}
 			}
 		}
@@ -287,20 +290,44 @@ func refetch(ctx context.Context, src Source, o *Options, used map[string]int) (
 // stopGroup ends the command's process group for a restart: SIGTERM to
 // the group, SIGKILL to it when the command has not exited within grace;
 // what is left of the group once the command exited gets the rest of grace
-// to follow, then SIGKILL.
-func stopGroup(pgid int, done <-chan error, grace time.Duration) {
+// to follow, then SIGKILL. A signal the launcher gets meanwhile goes to
+// the group being stopped, never to the next instance; SIGINT, SIGTERM or
+// SIGQUIT also cancel the restart (quit): the user asked run to end. It
+// returns the command's Wait error.
+func stopGroup(pgid int, done <-chan error, grace time.Duration, sigs <-chan os.Signal) (err error, quit bool) {
 	deadline := time.Now().Add(grace)
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
+	kill := time.After(grace)
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case s := <-sigs:
+			_ = syscall.Kill(-pgid, s.(syscall.Signal))
+			quit = quit || ends(s)
+		case <-kill:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			err = <-done
+			break wait
+		}
 	}
 	for groupAlive(pgid) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case s := <-sigs:
+			_ = syscall.Kill(-pgid, s.(syscall.Signal))
+			quit = quit || ends(s)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return err, quit
+}
+
+// ends reports whether s asks the launcher to end rather than to pass
+// something on (a log reopen, a window size).
+func ends(s os.Signal) bool {
+	return s == syscall.SIGINT || s == syscall.SIGTERM || s == syscall.SIGQUIT
 }
 
 // versionsChanged reports whether the granted set or a version differs.
