@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,7 +17,10 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
+	"github.com/somaagent01/sa01-secrets/internal/targets/targetstest"
 )
 
 // consoleUser is a browser-like client of the console: cookies kept,
@@ -252,5 +257,55 @@ func TestServeConsoleTLSAndPlainRefused(t *testing.T) {
 	code := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0"}, nil, &o, &e, func(k string) string { return env[k] })
 	if code != ExitUsage || !strings.Contains(e.String(), "console (SA01_SECRETS_UI_LISTEN): refusing plain HTTP on 0.0.0.0:0") || !strings.Contains(e.String(), "hint:") {
 		t.Fatalf("plain HTTP off loopback: %d %s", code, e.String())
+	}
+}
+
+// TestServeConsoleTargets: with SA01_SECRETS_TARGETS_FILE set, serve reads
+// the targets in the background at start, and the keys page shows per key
+// the tokens a real Redis hash holds, with when it was checked, and no
+// token or connection string.
+func TestServeConsoleTargets(t *testing.T) {
+	redisURL, rc, prefix := targetstest.Redis(t)
+	dir := t.TempDir()
+	env, _ := serveEnv(t, dir)
+	key, err := fernet.ParseKey(env["SA01_CRYPTO_FERNET_KEY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := prefix + "gateway:secrets"
+	toks := []string{string(key.Encrypt([]byte("sk-a"))), string(key.Encrypt([]byte("sk-b"))), string(key.Encrypt([]byte("sk-c")))}
+	if err := rc.HSet(context.Background(), hash, "a", toks[0], "b", toks[1], "c", toks[2]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tf := filepath.Join(dir, "targets.yaml")
+	if err := os.WriteFile(tf, []byte(fmt.Sprintf("targets:\n  gateway-redis:\n    redis: {url_secret: platform/redis_url, hash: %q}\n", hash)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"put", "platform/redis_url"}, strings.NewReader(redisURL), &o, &e, func(k string) string { return env[k] }); code != 0 {
+		t.Fatalf("put: %d %s", code, e.String())
+	}
+	env[config.EnvTargetsFile] = tf
+	env["SA01_SECRETS_UI_LISTEN"] = "127.0.0.1:0"
+	ui := make(chan string, 1)
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", targetsEvery: time.Hour, uiReady: func(u string) { ui <- u }})
+	defer s.stop()
+	admin := newConsoleUser(t, <-ui)
+	admin.signIn(credOf(t, dir, "admin"))
+	var page string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, page = admin.do("GET", "keys", nil); strings.Contains(page, `id="targets-checked">Checked at`) {
+			break
+		}
+	}
+	for _, want := range []string{`id="targets-checked">Checked at`, "every 1h", "<td>gateway-redis</td>", "<code>" + key.ID() + "</code>: 3"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("keys page lacks %q:\n%s", want, page)
+		}
+	}
+	for _, v := range append(toks, redisURL) {
+		if strings.Contains(page, v) {
+			t.Errorf("keys page contains a token or the connection string")
+		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/server"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/targets"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
 
@@ -47,6 +48,7 @@ type serveOptions struct {
 	noAudit        bool // benchmark builds only (serve_bench.go): measure the cost of auditing
 	noReadCache    bool
 	uiListen       string
+	targetsEvery   time.Duration
 	ready          func(addr string) // tests: called once listening
 	uiReady        func(addr string) // tests: called once the console listens, before ready
 }
@@ -68,6 +70,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.uiListen, "ui-listen", "", "address of the web console (/ui/) (default: $SA01_SECRETS_UI_LISTEN; unset: no console; with --dev, 127.0.0.1 and the port after --listen's)")
+	f.DurationVar(&o.targetsEvery, "targets-every", targets.DefaultWatchInterval, "with a console and "+config.EnvTargetsFile+": how often a background check reads the targets for the keys page")
 	f.BoolVar(&o.insecureListen, "insecure-listen", false, "allow plain HTTP on a non-loopback address (dangerous)")
 	f.BoolVar(&o.dev, "dev", false, "throwaway dev server: temporary store, fresh key, admin and demo credentials, nothing kept")
 	f.BoolVar(&o.noReadCache, "no-read-cache", false, "read every current version from the store (the cache serves only versions proven current when the read's audit event commits; see docs/server.md)")
@@ -236,8 +239,11 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 	}
 	uiURL := ""
 	if uiListen != "" {
+		tctx, stopTargets := context.WithCancel(ctx)
+		defer stopTargets()
 		ui := storebackend.New(storebackend.Options{Store: st, Ring: ring, Recorder: rec, Identities: ids, Service: svc,
-			Policy: holder, OPA: dec, KafkaTopic: kafkaTopic(cfg), File: auditFileOf(rec)})
+			Policy: holder, OPA: dec, KafkaTopic: kafkaTopic(cfg), File: auditFileOf(rec),
+			Targets: watchTargets(tctx, cfg.TargetsFile, svc, ring, o.targetsEvery, log)})
 		var h http.Handler = console.New(console.Options{Backend: ui, Logger: log})
 		if server.IsLoopback(uiListen) {
 			h = server.HostCheck(h)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -14,8 +15,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -406,4 +409,31 @@ func addTargetStatus(g *globals, e *local, rep *rotate.StatusReport, ring *ferne
 	}
 	rep.AddTargets(reps)
 	return nil
+}
+
+// watchTargets starts, when a targets file is set, the console's background
+// check of the targets (targets.Watch: at once, then every `every`) and
+// returns its Last; nil without a targets file. The connection strings are
+// read through the server's service, each an audited read by serve. A
+// file that cannot be read is shown on the keys page as the check's error.
+func watchTargets(ctx context.Context, file string, svc *secrets.Service, ring *fernet.Ring, every time.Duration, log *slog.Logger) func() targets.Snapshot {
+	if file == "" {
+		return nil
+	}
+	f, err := targets.Load(file)
+	if err != nil {
+		log.Warn("the console cannot check the targets", "error", err)
+		s := targets.Snapshot{At: time.Now(), Err: redact.MaskText(err.Error()), Every: every}
+		return func() targets.Snapshot { return s }
+	}
+	resolve := func(ctx context.Context, name string) (sensitive.String, error) {
+		v, err := svc.Get(audit.WithCaller(ctx, audit.Caller{Actor: "serve", Source: "local", Service: "targets-check"}), name, 0)
+		if err != nil {
+			return sensitive.String{}, err
+		}
+		return v.Value, nil
+	}
+	w := &targets.Watch{Runner: &targets.Runner{Ring: ring, Resolve: resolve}, List: f.Targets, Every: every}
+	go w.Run(ctx)
+	return w.Last
 }

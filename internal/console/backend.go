@@ -359,23 +359,39 @@ type KeyReport struct {
 	// and in all. Re-encryption is done when they are equal.
 	UnderPrimary, Live int64
 	// Targets are the places outside the store that hold tokens under
-	// the keys (the platform's Redis hash, its PostgreSQL tables).
-	// TargetsConfigured is false until targets are configured.
+	// the keys (the platform's Redis hash, its PostgreSQL tables), as a
+	// background check last read them at TargetsCheckedAt (zero: not
+	// read yet; then again every TargetsEvery). TargetsErr says why that
+	// check failed as a whole. TargetTokens counts, per key ID, the tokens
+	// all targets hold under it. TargetsConfigured is false until targets
+	// are configured.
 	Targets           []Target
 	TargetsConfigured bool
+	TargetsCheckedAt  time.Time
+	TargetsEvery      time.Duration
+	TargetsErr        string
+	TargetTokens      map[string]int64
 	// Credentials are identities' credentials due for rotation (expiring
 	// within CredentialsWindow) or expired.
 	Credentials       []CredentialDue
 	CredentialsWindow time.Duration
 }
 
-// Target is a place outside the store holding tokens under the keys.
+// Target is a place outside the store holding tokens under the keys. It
+// holds names, counts and a value-free location, never a value or a
+// connection string.
 type Target struct {
-	Name         string
-	Kind         string // "redis-hash", "postgres-column"
-	UnderOldKeys int64  // tokens still under a key other than the primary
-	CheckedAt    time.Time
-	Err          string
+	Name     string
+	Kind     string // "redis-hash", "redis-keys", "postgres"
+	Location string // value-free: the hash, key pattern or table.column
+	// Tokens counts the tokens under each key ID.
+	Tokens       map[string]int64
+	UnderOldKeys int64 // tokens still under a key other than the primary
+	// Plaintext counts values that are not tokens; Unreadable, tokens no
+	// loaded key opens.
+	Plaintext, Unreadable int64
+	CheckedAt             time.Time
+	Err                   string // why it could not be read (masked), if it could not
 }
 
 // CredentialDue is a credential that is due or expired.

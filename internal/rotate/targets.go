@@ -42,15 +42,24 @@ func (ts *Targets) runner(ring *fernet.Ring, r *Rotator) *targets.Runner {
 // holds plaintext or tokens no loaded key opens.
 var ErrTargetFailures = errors.New("some targets hold plaintext or unreadable tokens, or could not be read")
 
-// keyUse says how many tokens each target holds under key id. When
-// id is not in ring the tokens no loaded key opens are counted, since they
-// may be under it. A target that cannot be read is an error: retiring the
-// key could lose its tokens unseen.
+// keyUse reads every target and says, as TargetUse, how many tokens each
+// holds under key id.
 func (ts *Targets) keyUse(ctx context.Context, r *Rotator, ring *fernet.Ring, id string) (uses []string, counts map[string]int64, err error) {
 	reps, err := ts.runner(ring, r).Status(ctx, ts.List)
 	if err != nil {
 		return nil, nil, err
 	}
+	return TargetUse(reps, ring, id)
+}
+
+// TargetUse is the targets' part of the rule `key retire` applies: per
+// target (reps, read under ring), how many tokens it holds under key id,
+// with a sentence per target that does. When id is not in ring the tokens
+// no loaded key opens are counted, since they may be under it. A target
+// that could not be read is an error: retiring the key could lose its
+// tokens unseen. The key may be retired, as far as the targets go, only
+// when err is nil and uses is empty.
+func TargetUse(reps []targets.Report, ring *fernet.Ring, id string) (uses []string, counts map[string]int64, err error) {
 	counts = map[string]int64{}
 	for _, rep := range reps {
 		if rep.Error != "" {

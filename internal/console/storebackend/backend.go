@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
@@ -25,6 +26,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
 
 // Options are the backend's dependencies. Store, Ring, Recorder and
@@ -42,9 +44,11 @@ type Options struct {
 	// File and KafkaTopic, when set, make ChainState report those sinks.
 	File       *audit.File
 	KafkaTopic string
-	// Targets, when set, reports the places outside the store that hold
-	// tokens under the keys; nil: no targets are configured.
-	Targets func(ctx context.Context) ([]console.Target, error)
+	// Targets, when set, returns the last background reading of the
+	// places outside the store that hold tokens under the keys (a
+	// targets.Watch's Last); nil: no targets are configured. The keys page
+	// never reads a target itself.
+	Targets func() targets.Snapshot
 	// AuditWindow bounds the events one audit page examines when no index
 	// serves its filters (0: store.DefaultAuditWindow).
 	AuditWindow int64
@@ -89,6 +93,9 @@ func (b *Backend) SetAuditWindow(n int64) { b.o.AuditWindow = n }
 func (b *Backend) SetSinks(f *audit.File, kafkaTopic string) {
 	b.o.File, b.o.KafkaTopic = f, kafkaTopic
 }
+
+// SetTargets changes Options.Targets.
+func (b *Backend) SetTargets(last func() targets.Snapshot) { b.o.Targets = last }
 
 // valueRead names the audit action of a read made by Reveal or Diff.
 type valueRead struct{ action, detail string }
@@ -378,28 +385,53 @@ func (b *Backend) Keys(ctx context.Context, who console.Identity) (console.KeyRe
 	for _, c := range due {
 		kr.Credentials = append(kr.Credentials, console.CredentialDue{Identity: c.Identity, Credential: c.ID, ExpiresAt: c.ExpiresAt})
 	}
+	var snap *targets.Snapshot
+	if b.o.Targets != nil {
+		s := b.o.Targets()
+		snap = &s
+		b.addTargets(&kr, s)
+	}
 	for _, k := range st.Keys {
 		if k.State == store.KeyRetired {
 			continue
 		}
-		kr.Retire[k.ID] = retireBlocker(k, now)
+		kr.Retire[k.ID] = retireBlocker(k, now, b.o.Ring, snap)
 		kr.Live += k.Versions
 		if k.Primary {
 			kr.UnderPrimary += k.Versions
 		}
 	}
-	if b.o.Targets != nil {
-		kr.TargetsConfigured = true
-		if kr.Targets, err = b.o.Targets(ctx); err != nil {
-			return console.KeyReport{}, err
-		}
-	}
 	return kr, nil
 }
 
+// addTargets puts the last reading of the targets in the report: names,
+// counts and value-free locations only.
+func (b *Backend) addTargets(kr *console.KeyReport, s targets.Snapshot) {
+	kr.TargetsConfigured = true
+	kr.TargetsCheckedAt, kr.TargetsEvery, kr.TargetsErr = s.At, s.Every, s.Err
+	kr.TargetTokens = map[string]int64{}
+	primary := ""
+	if b.o.Ring != nil {
+		primary = b.o.Ring.Primary().ID()
+	}
+	for _, r := range s.Reports {
+		t := console.Target{Name: r.Target, Kind: r.Kind, Location: r.Location, Tokens: r.Tokens,
+			Plaintext: r.Plaintext, Unreadable: r.Unreadable, CheckedAt: s.At, Err: r.Error}
+		for id, n := range r.Tokens {
+			kr.TargetTokens[id] += n
+			if id != primary {
+				t.UnderOldKeys += n
+			}
+		}
+		kr.Targets = append(kr.Targets, t)
+	}
+}
+
 // retireBlocker says why a key may not be retired yet, or "" when it may,
-// as rotate.Rotator.Retire decides without --force.
-func retireBlocker(k rotate.KeyStatus, now time.Time) string {
+// as rotate.Rotator.Retire decides without --force: the store's rule, then
+// the targets' (rotate.TargetUse over the last reading, snap; nil: no
+// targets configured). A reading not taken yet, or failed, blocks.
+func retireBlocker(k rotate.KeyStatus, now time.Time, ring *fernet.Ring, snap *targets.Snapshot) string {
 	switch {
 	case k.State == store.KeyActive:
 		return "it is the active key; rotate first"
@@ -407,7 +439,23 @@ func retireBlocker(k rotate.KeyStatus, now time.Time) string {
 		return "it is the primary key loaded here"
 	case k.Versions > 0:
 		return fmt.Sprintf("%d versions still use it; run reencrypt", k.Versions)
-	case k.RetainUntil != nil && k.RetainUntil.After(now):
+	}
+	if snap != nil {
+		switch {
+		case snap.At.IsZero():
+			return "the targets have not been checked yet"
+		case snap.Err != "":
+			return "cannot check the targets: " + snap.Err
+		}
+		uses, _, err := rotate.TargetUse(snap.Reports, ring, k.ID)
+		if err != nil {
+			return err.Error()
+		}
+		if len(uses) > 0 {
+			return strings.Join(uses, "; ") + "; run 'reencrypt --targets' first"
+		}
+	}
+	if k.RetainUntil != nil && k.RetainUntil.After(now) {
 		return "retained until " + k.RetainUntil.UTC().Format(time.RFC3339)
 	}
 	return ""
