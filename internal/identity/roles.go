@@ -57,6 +57,7 @@ var serviceActions = map[Action]policy.Action{
 	History: policy.Read, // a service's history needs the read grant, as before identities
 	Write:   policy.Write,
 	Delete:  policy.Write,
+	Destroy: policy.Write, // destroy, rollback and undelete need what a write needs
 }
 
 // Decision is the table's answer.

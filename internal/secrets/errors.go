@@ -17,6 +17,34 @@ var (
 	ErrNoKeys = errors.New("no Fernet key loaded")
 )
 
+// ErrKeyNotExpected is matched by *KeyNotExpectedError.
+var ErrKeyNotExpected = errors.New("the loaded key is not one the store expects")
+
+// KeyNotExpectedError refuses a write under a primary key that is not the
+// store's active or a retained (decrypt-only) key: a freshly generated
+// one, or one the store records as pending, retired or compromised.
+// Nothing was written.
+type KeyNotExpectedError struct {
+	KeyID    string   // the loaded primary key
+	State    string   // its state in the store; "" when the store has never seen it
+	Expected []string // the store's active and decrypt-only keys
+}
+
+func (e *KeyNotExpectedError) Error() string {
+	what := "is not known to the store"
+	if e.State != "" {
+		what = "is " + e.State + " in the store"
+	}
+	exp := "none"
+	if len(e.Expected) > 0 {
+		exp = strings.Join(e.Expected, ", ")
+	}
+	return fmt.Sprintf("writes refused: the loaded key %s %s; the store expects key %s", e.KeyID, what, exp)
+}
+
+// Unwrap makes errors.Is(err, ErrKeyNotExpected) hold.
+func (e *KeyNotExpectedError) Unwrap() error { return ErrKeyNotExpected }
+
 // KeyNotLoadedError reports a version encrypted under a key that is not in
 // the ring. It matches fernet.ErrInvalidToken.
 type KeyNotLoadedError struct {

@@ -169,8 +169,13 @@ func (s *Service) needRing() error {
 	return nil
 }
 
-// ensureKey records the primary key in the keys table the first time this
-// service writes with it.
+// ensureKey checks that the primary key k may write: a key the store
+// records as active or decrypt-only (a retained key, on a node not yet
+// given the new one), or, on a store that has no active key (a new store),
+// a key it then records as active. Any other key (one generated afresh and
+// never staged, a pending, retired or compromised one) is refused with a
+// *KeyNotExpectedError naming the keys the store expects: data written
+// under it would be unreadable by every other node.
 func (s *Service) ensureKey(ctx context.Context, k *fernet.Key) error {
 	s.mu.Lock()
 	seen := s.keysSeen[k.ID()]
@@ -178,9 +183,30 @@ func (s *Service) ensureKey(ctx context.Context, k *fernet.Key) error {
 	if seen {
 		return nil
 	}
-	now := s.now().UTC()
-	if _, err := s.st.EnsureKey(ctx, store.KeyInfo{ID: k.ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now}); err != nil {
+	list, err := s.st.ListKeys(ctx)
+	if err != nil {
 		return err
+	}
+	var expected []string
+	state, hasActive := "", false
+	for _, info := range list {
+		if info.ID == k.ID() {
+			state = info.State
+		}
+		if info.State == store.KeyActive || info.State == store.KeyDecryptOnly {
+			expected = append(expected, info.ID)
+		}
+		hasActive = hasActive || info.State == store.KeyActive
+	}
+	switch {
+	case state == store.KeyActive || state == store.KeyDecryptOnly:
+	case state == "" && !hasActive:
+		now := s.now().UTC()
+		if _, err := s.st.EnsureKey(ctx, store.KeyInfo{ID: k.ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now}); err != nil {
+			return err
+		}
+	default:
+		return &KeyNotExpectedError{KeyID: k.ID(), State: state, Expected: expected}
 	}
 	s.mu.Lock()
 	s.keysSeen[k.ID()] = true

@@ -279,6 +279,13 @@ func TestVerifyKeys(t *testing.T) {
 		for i := range 3 {
 			mustPut(t, secrets.New(st, ring(t, old), nil, clock), fmt.Sprintf("o/%d", i), "v")
 		}
+		// cur becomes the store's active key; old and gone are retained
+		now := clock()
+		for id, state := range map[string]string{old.ID(): store.KeyDecryptOnly, cur.ID(): store.KeyActive, gone.ID(): store.KeyDecryptOnly} {
+			if err := st.PutKey(context.Background(), store.KeyInfo{ID: id, State: state, CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		mustPut(t, secrets.New(st, ring(t, cur), nil, clock), "c/1", "v")
 		mustPut(t, secrets.New(st, ring(t, gone), nil, clock), "g/1", "v")
 
@@ -586,4 +593,63 @@ func TestNoPlaintextPostgres(t *testing.T) {
 			t.Fatal("a value appears in plaintext in the database rows")
 		}
 	}
+}
+
+// TestFreshKeyOnExistingStoreRefused: on a store with an active key, a
+// write under a key the store does not expect (generated afresh, or
+// recorded pending, retired or compromised) is refused before anything is
+// written, naming the keys the store expects; a retained (decrypt-only)
+// key still writes, and a new store takes its first key.
+func TestFreshKeyOnExistingStoreRefused(t *testing.T) {
+	drivers(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		st := open(t)
+		a, fresh := fernet.GenerateKey(), fernet.GenerateKey()
+		mustPut(t, secrets.New(st, ring(t, a), nil, clock), "db/dsn", "v1")
+		s := secrets.New(st, ring(t, fresh, a), nil, clock)
+		ctx := ctxAs("alice")
+		writes := map[string]func() error{
+			"put":      func() error { _, err := s.Put(ctx, "db/dsn", sensitive.New("v2"), secrets.PutOptions{}); return err },
+			"rollback": func() error { _, err := s.Rollback(ctx, "db/dsn", 1, nil); return err },
+			"import": func() error {
+				_, err := s.Import(ctx, []secrets.Entry{{Name: "new/one", Value: sensitive.New("x")}}, secrets.ImportOptions{})
+				return err
+			},
+		}
+		for what, write := range writes {
+			err := write()
+			var ke *secrets.KeyNotExpectedError
+			if !errors.As(err, &ke) || !errors.Is(err, secrets.ErrKeyNotExpected) || ke.KeyID != fresh.ID() ||
+				len(ke.Expected) != 1 || ke.Expected[0] != a.ID() || !strings.Contains(err.Error(), a.ID()) {
+				t.Fatalf("%s under a fresh key: %v", what, err)
+			}
+		}
+		keys, err := st.ListKeys(context.Background())
+		if err != nil || len(keys) != 1 || keys[0].ID != a.ID() {
+			t.Fatalf("keys after the refusals: %+v %v", keys, err)
+		}
+		if sec, err := st.Secret(context.Background(), "db/dsn"); err != nil || sec.CurrentVersion != 1 {
+			t.Fatalf("a refused write wrote: %+v %v", sec, err)
+		}
+		// the old key, now retained, still writes; a key the store records otherwise does not
+		now := clock()
+		b := fernet.GenerateKey()
+		if err := st.PutKey(context.Background(), store.KeyInfo{ID: a.ID(), State: store.KeyDecryptOnly, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutKey(context.Background(), store.KeyInfo{ID: b.ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		mustPut(t, secrets.New(st, ring(t, a, b), nil, clock), "db/dsn", "v2")
+		mustPut(t, secrets.New(st, ring(t, b, a), nil, clock), "db/dsn", "v3")
+		for _, state := range []string{store.KeyPending, store.KeyRetired, store.KeyCompromised} {
+			k := fernet.GenerateKey()
+			if err := st.PutKey(context.Background(), store.KeyInfo{ID: k.ID(), State: state, CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := secrets.New(st, ring(t, k, b), nil, clock).Put(ctx, "db/dsn", sensitive.New("v"), secrets.PutOptions{})
+			if !errors.Is(err, secrets.ErrKeyNotExpected) || !strings.Contains(err.Error(), state) {
+				t.Fatalf("put under a %s key: %v", state, err)
+			}
+		}
+	})
 }

@@ -26,6 +26,7 @@ const (
 	CodeInternal        = "internal"
 	CodeMethod          = "method_not_allowed"
 	CodeGone            = "gone"
+	CodeCompromised     = "compromised" // 410: the version is marked compromised (destroyed: gone)
 	CodeIntegrity       = "integrity"
 	CodeRateLimited     = "rate_limited"
 )
@@ -70,12 +71,15 @@ func classify(err error) *apiError {
 	case errors.Is(err, store.ErrDestroyed):
 		return &apiError{http.StatusGone, CodeGone, "the version is destroyed"}
 	case errors.Is(err, store.ErrCompromised):
-		return &apiError{http.StatusGone, CodeGone, "the version is marked compromised and is never served"}
+		return &apiError{http.StatusGone, CodeCompromised, "the version is marked compromised and is never served"}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{http.StatusConflict, CodeConflict, "check-and-set failed: the current version differs from cas"}
 	case errors.Is(err, secrets.ErrInvalid):
 		// The service's input errors name the input and never its value.
 		return &apiError{http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), secrets.ErrInvalid.Error()+": ")}
+	case errors.Is(err, secrets.ErrKeyNotExpected):
+		// key IDs only, never a key; the server's operator loads the right key
+		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, err.Error() + "; the server's key must be one the store expects"}
 	case errors.Is(err, secrets.ErrNoKeys), errors.Is(err, store.ErrUnavailable):
 		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the store or its key is unavailable"}
 	case errors.Is(err, fernet.ErrInvalidToken):

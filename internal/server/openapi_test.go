@@ -71,7 +71,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			names = append(names, rt.name)
 		}
 	}
-	names = append(names, "secrets.history", "identities.rotate", "identities.revoke", "incidents.report", "incidents.close")
+	names = append(names, "secrets.history", "identities.rotate", "identities.revoke", "incidents.report", "incidents.close",
+		"secrets.rollback", "secrets.undelete", "secrets.destroy")
 	sort.Strings(names)
 	for _, n := range names {
 		if !documented[n] {

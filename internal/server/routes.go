@@ -42,6 +42,8 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/secrets/{name...}", "secrets.get", authToken, s.handleGet}, // and .../history
 		{"PUT", "/v1/secrets/{name...}", "secrets.put", authToken, s.handlePut},
 		{"DELETE", "/v1/secrets/{name...}", "secrets.delete", authToken, s.handleDelete},
+		{"POST", "/v1/secrets/{name...}", "secrets.op", authToken, s.handleSecretOp}, // NAME:rollback, :undelete, :destroy
+		{"POST", "/v1/secrets:import", "secrets.import", authToken, s.handleImport},
 		{"POST", "/v1/policy/explain", "policy.explain", authToken, s.handleExplain},
 		{"GET", "/v1/platform-keys", "platform.keys", authToken, s.handlePlatformKeys},
 		{"GET", "/v1/audit/events", "audit.events", authToken, s.handleAuditEvents},
@@ -83,6 +85,11 @@ func (s *Server) routes() {
 				if name == "incidents.op" {
 					if _, op, _ := strings.Cut(r.PathValue("op"), ":"); op == "report" || op == "close" {
 						info.route = "incidents." + op
+					}
+				}
+				if name == "secrets.op" {
+					if _, op, ok := cutOp(r.PathValue("name")); ok {
+						info.route = "secrets." + op
 					}
 				}
 			}

@@ -34,15 +34,21 @@ type metaView struct {
 	KeyID     string    `json:"key_id,omitempty"`                  // in histories: the key that encrypted the version
 	Readable  *bool     `json:"readable,omitempty"`                // in lists: may the caller read the value
 	EnvMapped bool      `json:"env_mapped,omitempty"`              // in lists: env is the caller's own policy mapping
+	// DeletedAt is set in lists with deleted=true for a soft-deleted secret.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// DestroyedAt and CompromisedAt mark a version in histories.
+	DestroyedAt   *time.Time `json:"destroyed_at,omitempty"`
+	CompromisedAt *time.Time `json:"compromised_at,omitempty"`
 }
 
 func secretMeta(s store.Secret) metaView {
 	return metaView{Name: s.Name, Version: s.CurrentVersion, Env: secrets.EnvName(s.Name, s.EnvName, ""), CreatedAt: s.UpdatedAt.UTC(),
-		Class: s.Class, Rotation: int64(s.RotationPeriod / time.Second)}
+		Class: s.Class, Rotation: int64(s.RotationPeriod / time.Second), DeletedAt: optTime(s.DeletedAt)}
 }
 
 func versionMeta(name, env string, v store.Version) metaView {
-	return metaView{Name: name, Version: v.Version, Env: secrets.EnvName(name, env, ""), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor, KeyID: v.KeyID}
+	return metaView{Name: name, Version: v.Version, Env: secrets.EnvName(name, env, ""), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.Actor, KeyID: v.KeyID,
+		DestroyedAt: optTime(v.DestroyedAt), CompromisedAt: optTime(v.CompromisedAt)}
 }
 
 func secretName(r *http.Request) (string, error) {
@@ -108,7 +114,8 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, name stri
 	for _, v := range versions {
 		out = append(out, versionMeta(name, sec.EnvName, v))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"name": name, "versions": out})
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "class": sec.Class, "env": secrets.EnvName(name, sec.EnvName, ""),
+		"current_version": sec.CurrentVersion, "versions": out})
 }
 
 // handlePut: PUT /v1/secrets/{name} with {"value": V, "cas": N}.
@@ -184,13 +191,24 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleList: GET /v1/secrets?prefix=P lists, without values, the secrets
-// the caller may list (read implies list), each decided as an access
-// (identity.Decide, then OPA). If OPA gives no answer in time for one of them,
-// the whole list is refused as unavailable rather than shortened.
+// handleList: GET /v1/secrets?prefix=P[&deleted=true] lists, without
+// values, the secrets the caller may list (read implies list), each decided
+// as an access (identity.Decide, then OPA); deleted=true includes the
+// soft-deleted ones, with deleted_at. If OPA gives no answer in time for one
+// of them, the whole list is refused as unavailable rather than shortened.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	prefix := r.URL.Query().Get("prefix")
-	all, err := s.d.Secrets.List(r.Context(), prefix, false)
+	q := r.URL.Query()
+	prefix := q.Get("prefix") // the service checks it, and audits a bad one
+	deleted := false
+	switch q.Get("deleted") {
+	case "", "false":
+	case "true":
+		deleted = true
+	default:
+		writeError(w, r, errInvalid("deleted: want true or false"))
+		return
+	}
+	all, err := s.d.Secrets.List(r.Context(), prefix, deleted)
 	if err != nil {
 		writeError(w, r, err)
 		return

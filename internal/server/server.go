@@ -41,6 +41,10 @@ type Secrets interface {
 	// PlatformKeys records and returns the store's Fernet keys by the
 	// variable run injects them as (platform_key: true in the policy).
 	PlatformKeys(ctx context.Context) (map[string]sensitive.String, error)
+	Rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error)
+	Undelete(ctx context.Context, name string) error
+	Destroy(ctx context.Context, name string, version int) error
+	Import(ctx context.Context, entries []secrets.Entry, o secrets.ImportOptions) (int, error)
 }
 
 var _ Secrets = (*secrets.Service)(nil)
