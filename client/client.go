@@ -160,6 +160,11 @@ type Meta struct {
 	KeyID     string    `json:"key_id,omitempty"`                  // in History: the key that encrypted the version
 	Readable  bool      `json:"readable,omitempty"`                // in List: the caller may read the value
 	EnvMapped bool      `json:"env_mapped,omitempty"`              // in List: Env is the caller's own policy mapping (env: {VAR: name})
+	// DeletedAt is set by ListDeleted for a soft-deleted secret.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// DestroyedAt and CompromisedAt mark a version in History.
+	DestroyedAt   *time.Time `json:"destroyed_at,omitempty"`
+	CompromisedAt *time.Time `json:"compromised_at,omitempty"`
 }
 
 // TokenInfo describes the client's token, never the token itself.

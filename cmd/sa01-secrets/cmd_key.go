@@ -254,13 +254,29 @@ func newKeyStageCommand(g *globals) *cobra.Command {
 				msg = "key %s is already staged in %s\n"
 			}
 			fmt.Fprintf(g.stderr, msg, rep.Key, rep.EnvFile)
-			fmt.Fprintln(g.stderr, "hint: stage the same key on every node (--key-file), restart each, then run 'sa01-secrets key promote' on each")
+			fmt.Fprintln(g.stderr, "hint: "+stageHint(keyFile, printKey))
 		}, nil)
 	})
 	f.add(cmd, ".env", false)
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "stage the key in this file instead of a new one")
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "print the staged key on stdout, to stage it on other nodes (it is a secret)")
 	return cmd
+}
+
+// stageHint says how to stage the same key on the other nodes: with
+// --key-file, from the file given or from what --print-key printed; a key
+// neither given nor printed is printed by running stage again with
+// --print-key (it prints the key already staged).
+func stageHint(keyFile string, printed bool) string {
+	const then = ", restart each, then run 'sa01-secrets key promote' on each"
+	switch {
+	case keyFile != "":
+		return "stage the same key on every node with --key-file " + keyFile + then
+	case printed:
+		return "save the printed key to a 0600 file and stage it on every node with 'sa01-secrets key stage --key-file FILE'" + then
+	}
+	return "the key was not printed: run 'sa01-secrets key stage --print-key' here to print the staged key (a secret), save it to a 0600 file " +
+		"and stage it on every other node with 'sa01-secrets key stage --key-file FILE'" + then
 }
 
 func newKeyPromoteCommand(g *globals) *cobra.Command {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"strings"
+
+	"github.com/somaagent01/sa01-secrets/internal/config"
 
 	"github.com/somaagent01/sa01-secrets/internal/backup"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
@@ -25,6 +28,8 @@ func extraExitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, fernet.ErrDuplicateKey):
 		return ExitUsage
+	case errors.Is(err, secrets.ErrKeyNotExpected):
+		return ExitInvalidToken
 	case errors.Is(err, secrets.ErrInvalid), errors.Is(err, secrets.ErrNoKeys):
 		return ExitUsage
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDeleted), errors.Is(err, store.ErrDestroyed):
@@ -43,7 +48,10 @@ func extraExitCode(err error) int {
 func extraHint(err error) string {
 	var kn *secrets.KeyNotLoadedError
 	var ie *secrets.IntegrityError
+	var ke *secrets.KeyNotExpectedError
 	switch {
+	case errors.As(err, &ke):
+		return keyNotExpectedHint(ke)
 	case errors.Is(err, store.ErrNotEmpty):
 		return "restore and migrate fill an empty store only: point SA01_SECRETS_DB_DSN (or the destination) at a new SQLite file or an empty database"
 	case errors.As(err, &kn):
@@ -62,4 +70,14 @@ func extraHint(err error) string {
 		return "this version is marked compromised and is never served; put a new value"
 	}
 	return ""
+}
+
+// keyNotExpectedHint says which keys to load instead of a key the store
+// does not expect, and how a new key enters a store.
+func keyNotExpectedHint(ke *secrets.KeyNotExpectedError) string {
+	load := "load the store's key as " + config.EnvFernetKey
+	if len(ke.Expected) > 0 {
+		load = "load key " + strings.Join(ke.Expected, " or ") + " as " + config.EnvFernetKey + " (see 'sa01-secrets key list')"
+	}
+	return load + "; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
 }

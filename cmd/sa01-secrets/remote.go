@@ -9,6 +9,8 @@ import (
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
+	"github.com/somaagent01/sa01-secrets/internal/server"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // remoteClient returns a client of SA01_SECRETS_ADDR with a token:
@@ -68,9 +70,26 @@ func openRemote(ctx context.Context, g *globals, identity string) (*remote.Backe
 	return remote.New(c, identity != "" || cfg.Token.IsZero()), nil
 }
 
-// remoteErr maps client errors to CLI errors with exit codes and hints.
+// remoteErr maps client errors to CLI errors with the exit codes and
+// hints the same failure has on the local store (exit.go): the server's
+// error codes first, then its statuses.
 func remoteErr(err error, what string) error {
 	var ue *remote.UnsupportedError
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case server.CodeCompromised:
+			return withCode(ExitDenied, err, extraHint(store.ErrCompromised))
+		case server.CodeGone:
+			return withCode(ExitNotFound, err, "")
+		case server.CodeInvalid, server.CodeTooLarge:
+			return withCode(ExitUsage, err, "")
+		case server.CodeIntegrity:
+			return withCode(ExitInvalidToken, err, "the server's store holds a version it cannot open: run 'sa01-secrets verify' beside the store")
+		case server.CodeKeyNotExpected:
+			return withCode(ExitInvalidToken, err, "the server was started with a key its store does not expect: its operator loads the store's key and restarts it")
+		}
+	}
 	switch {
 	case err == nil:
 		return nil

@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/rotate"
 )
 
 // globals is what every verb shares: the process's streams and environment,
@@ -21,6 +23,10 @@ type globals struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+
+	// envFile is the root's --env-file: the keys come from it instead of
+	// the environment (the rotation verbs have their own --env-file).
+	envFile string
 
 	cfg    *config.Config
 	logger *slog.Logger
@@ -33,17 +39,51 @@ type globals struct {
 	serving bool
 }
 
-// config loads and validates the SA01_* variables once.
+// config loads and validates the SA01_* variables once; with --env-file,
+// the Fernet keys are the file's (keysFromEnvFile).
 func (g *globals) config() (*config.Config, error) {
 	if g.cfg != nil {
 		return g.cfg, nil
 	}
-	c, err := config.Load(g.getenv)
+	getenv := g.getenv
+	if g.envFile != "" {
+		var err error
+		if getenv, err = keysFromEnvFile(g.envFile, g.getenv); err != nil {
+			return nil, err
+		}
+	}
+	c, err := config.Load(getenv)
 	if err != nil {
 		return nil, err
 	}
 	g.cfg = c
 	return c, nil
+}
+
+// keysFromEnvFile returns getenv with the Fernet keys
+// (SA01_CRYPTO_FERNET_KEY, SA01_CRYPTO_FERNET_PREVIOUS_KEYS) answered by
+// the env file at path, as the rotation verbs read them (rotate.EnvRing:
+// the primary must be set there, each once, no _FILE indirection), and
+// never by the environment: one ring, from one place. Every other setting
+// still comes from the environment.
+func keysFromEnvFile(path string, getenv func(string) string) (func(string) string, error) {
+	ef, err := dotenv.Read(path)
+	if err != nil {
+		return nil, rotationError(err, path)
+	}
+	if _, err := rotate.EnvRing(ef); err != nil {
+		return nil, rotationError(err, path)
+	}
+	return func(name string) string {
+		switch name {
+		case config.EnvFernetKey, config.EnvFernetPreviousKeys:
+			v, _ := ef.Lookup(name)
+			return v
+		case config.EnvFernetKey + "_FILE", config.EnvFernetPreviousKeys + "_FILE":
+			return ""
+		}
+		return getenv(name)
+	}, nil
 }
 
 // log returns the logger: stderr, wrapped so that secrets are masked.
@@ -109,6 +149,8 @@ func newRootCommand(g *globals) *cobra.Command {
 		},
 	}
 	root.SetVersionTemplate("sa01-secrets {{.Version}}\n")
+	root.PersistentFlags().StringVar(&g.envFile, "env-file", "",
+		"read "+config.EnvFernetKey+" and "+config.EnvFernetPreviousKeys+" from this env file instead of the environment")
 	root.AddCommand(
 		newVersionCommand(g),
 		newGenerateCommand(g),

@@ -133,7 +133,7 @@ func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[
 		}
 		v, ver, err := src.Value(ctx, e.Name)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("secret %s: %w", e.Name, err)
 		}
 		vars[env] = v.Reveal()
 		from[env] = e.Name

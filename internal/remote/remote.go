@@ -6,6 +6,7 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/client"
@@ -55,36 +56,46 @@ func (b *Backend) Get(ctx context.Context, name string, version int) (secrets.Va
 	}, nil
 }
 
-// List lists the secrets the caller may list.
+// List lists the secrets the caller may list; includeDeleted adds the
+// soft-deleted ones.
 func (b *Backend) List(ctx context.Context, prefix string, includeDeleted bool) ([]store.Secret, error) {
+	list := b.c.List
 	if includeDeleted {
-		return nil, unsupported("list --deleted")
+		list = b.c.ListDeleted
 	}
-	ms, err := b.c.List(ctx, prefix)
+	ms, err := list(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]store.Secret, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, store.Secret{Name: m.Name, EnvName: m.Env, CurrentVersion: m.Version, UpdatedAt: m.CreatedAt,
-			Class: m.Class, RotationPeriod: time.Duration(m.Rotation) * time.Second})
+			Class: m.Class, RotationPeriod: time.Duration(m.Rotation) * time.Second, DeletedAt: deref(m.DeletedAt)})
 	}
 	return out, nil
 }
 
-// History lists the versions of a secret.
+// History lists the versions of a secret, with its class.
 func (b *Backend) History(ctx context.Context, name string) (store.Secret, []store.Version, error) {
-	ms, err := b.c.History(ctx, name)
+	h, err := b.c.HistoryOf(ctx, name)
 	if err != nil {
 		return store.Secret{}, nil, err
 	}
-	sec := store.Secret{Name: name}
-	vs := make([]store.Version, 0, len(ms))
-	for _, m := range ms {
-		vs = append(vs, store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy, KeyID: m.KeyID})
-		sec.EnvName, sec.CurrentVersion = m.Env, max(sec.CurrentVersion, m.Version)
+	sec := store.Secret{Name: name, Class: h.Class, EnvName: h.Env, CurrentVersion: h.CurrentVersion}
+	vs := make([]store.Version, 0, len(h.Versions))
+	for _, m := range h.Versions {
+		vs = append(vs, store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy, KeyID: m.KeyID,
+			DestroyedAt: deref(m.DestroyedAt), CompromisedAt: deref(m.CompromisedAt)})
+		sec.CurrentVersion = max(sec.CurrentVersion, m.Version)
 	}
 	return sec, vs, nil
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // Delete soft-deletes a secret.
@@ -111,20 +122,38 @@ func (b *Backend) Export(ctx context.Context, prefix string) ([]secrets.Value, e
 	return out, nil
 }
 
-// Rollback is not offered by the server.
-func (b *Backend) Rollback(context.Context, string, int, *int) (store.Version, error) {
-	return store.Version{}, unsupported("rollback")
+// Rollback writes the value of version to again, as a new version.
+func (b *Backend) Rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error) {
+	m, err := b.c.Rollback(ctx, name, to, cas)
+	if err != nil {
+		return store.Version{}, err
+	}
+	return store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy}, nil
 }
 
-// Undelete is not offered by the server.
-func (b *Backend) Undelete(context.Context, string) error { return unsupported("undelete") }
+// Undelete restores a soft-deleted secret.
+func (b *Backend) Undelete(ctx context.Context, name string) error { return b.c.Undelete(ctx, name) }
 
-// Destroy is not offered by the server.
-func (b *Backend) Destroy(context.Context, string, int) error { return unsupported("destroy") }
+// Destroy erases one version for good.
+func (b *Backend) Destroy(ctx context.Context, name string, version int) error {
+	return b.c.Destroy(ctx, name, version)
+}
 
-// Import is not offered by the server.
-func (b *Backend) Import(context.Context, []secrets.Entry, secrets.ImportOptions) (int, error) {
-	return 0, unsupported("import")
+// Import writes every entry in one transaction on the server, all or
+// none; more than client.MaxImportEntries are refused before anything is
+// sent.
+func (b *Backend) Import(ctx context.Context, entries []secrets.Entry, o secrets.ImportOptions) (int, error) {
+	if len(entries) == 0 {
+		return 0, nil // as the local store: nothing to write
+	}
+	if len(entries) > client.MaxImportEntries {
+		return 0, fmt.Errorf("%w: import through the server: %d entries; at most %d per import", secrets.ErrInvalid, len(entries), client.MaxImportEntries)
+	}
+	es := make([]client.ImportEntry, len(entries))
+	for i, e := range entries {
+		es[i] = client.ImportEntry{Name: e.Name, Value: e.Value.Reveal()}
+	}
+	return b.c.Import(ctx, es, client.ImportOptions{Prefix: o.Prefix, Class: o.Class})
 }
 
 // Granted lists the secrets the logged-in service may read (run).

@@ -26,7 +26,8 @@ const (
 	CodeInternal        = "internal"
 	CodeMethod          = "method_not_allowed"
 	CodeGone            = "gone"
-	CodeCompromised     = "compromised" // 410: the version is marked compromised (destroyed: gone)
+	CodeCompromised     = "compromised"      // 410: the version is marked compromised (destroyed: gone)
+	CodeKeyNotExpected  = "key_not_expected" // 503: the server's key is not one its store expects; writes refused
 	CodeIntegrity       = "integrity"
 	CodeRateLimited     = "rate_limited"
 )
@@ -79,7 +80,7 @@ func classify(err error) *apiError {
 		return &apiError{http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), secrets.ErrInvalid.Error()+": ")}
 	case errors.Is(err, secrets.ErrKeyNotExpected):
 		// key IDs only, never a key; the server's operator loads the right key
-		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, err.Error() + "; the server's key must be one the store expects"}
+		return &apiError{http.StatusServiceUnavailable, CodeKeyNotExpected, err.Error()}
 	case errors.Is(err, secrets.ErrNoKeys), errors.Is(err, store.ErrUnavailable):
 		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the store or its key is unavailable"}
 	case errors.Is(err, fernet.ErrInvalidToken):
