@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+)
+
+// TestFreshKeyOnExistingStoreRefusedCLI: on a store made under key A, the
+// CLI and serve started with a freshly generated key refuse every write,
+// naming A: alone (the audit key does not open) and with A beside it as a
+// previous key (the write itself is refused); the store keeps one active
+// key; with A loaded again it works.
+func TestFreshKeyOnExistingStoreRefusedCLI(t *testing.T) {
+	dir := t.TempDir()
+	env, admin := serveEnv(t, dir)
+	env["HOME"] = dir
+	cli := cliWith(env)
+	if r := cli("v1", "put", "app/x"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	keyA := env["SA01_CRYPTO_FERNET_KEY"]
+	a, err := fernet.ParseKey(keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env["SA01_CRYPTO_FERNET_KEY"] = fernet.GenerateKey().Encode()
+	if r := cli("v2", "put", "app/x"); r.code != ExitInvalidToken || !strings.Contains(r.stderr, a.ID()) {
+		t.Fatalf("put under a fresh key alone: exit %d\n%s", r.code, r.stderr)
+	}
+	env["SA01_CRYPTO_FERNET_PREVIOUS_KEYS"] = keyA
+	dotenvFile := filepath.Join(dir, "in.env")
+	if err := os.WriteFile(dotenvFile, []byte("A=alpha\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stdin string
+		args  []string
+	}{
+		{"v2", []string{"put", "app/x"}},
+		{"", []string{"rollback", "app/x", "--to", "1"}},
+		{"", []string{"import", "--from-dotenv", dotenvFile}},
+	} {
+		r := cli(c.stdin, c.args...)
+		if r.code != ExitInvalidToken || !strings.Contains(r.stderr, a.ID()) || !strings.Contains(hintOf(r.stderr), a.ID()) {
+			t.Fatalf("%v under a fresh key: exit %d\n%s", c.args, r.code, r.stderr)
+		}
+	}
+
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	defer s.stop()
+	env["SA01_SECRETS_ADDR"] = s.addr
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
+	if r := cli("v2", "put", "app/x"); r.code != ExitInvalidToken || !strings.Contains(r.stderr, a.ID()) {
+		t.Fatalf("put through a server with a fresh key: exit %d\n%s", r.code, r.stderr)
+	}
+	_ = s.stop()
+	delete(env, "SA01_SECRETS_ADDR")
+	env["SA01_CRYPTO_FERNET_KEY"] = keyA
+	delete(env, "SA01_CRYPTO_FERNET_PREVIOUS_KEYS")
+	r := cli("", "key", "list", "--format", "json")
+	if r.code != 0 || strings.Count(r.stdout, `"active"`) != 1 {
+		t.Fatalf("key list after the refusals: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "get", "app/x"); r.code != 0 || !strings.HasPrefix(r.stdout, "v1") {
+		t.Fatalf("get under the store's key: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestEnvFileForEveryVerb: --env-file gives the keys to get, put, verify
+// and serve as it does to the rotation verbs, with no key in the
+// environment; every verb that may read keys accepts it.
+func TestEnvFileForEveryVerb(t *testing.T) {
+	dir := t.TempDir()
+	env, admin := serveEnv(t, dir)
+	env["HOME"] = dir
+	keys := filepath.Join(dir, ".env")
+	if err := os.WriteFile(keys, []byte("SA01_DB_DSN=postgres://platform/db\nSA01_CRYPTO_FERNET_KEY="+env["SA01_CRYPTO_FERNET_KEY"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	delete(env, "SA01_CRYPTO_FERNET_KEY")
+	cli := cliWith(env)
+	if r := cli("v1", "put", "app/x"); r.code == 0 {
+		t.Fatal("put with no key anywhere worked")
+	}
+	if r := cli("v1", "put", "--env-file", keys, "app/x"); r.code != 0 {
+		t.Fatalf("put --env-file: %d %s", r.code, r.stderr)
+	}
+	if r := cli("", "get", "app/x", "--env-file", keys); r.code != 0 || !strings.HasPrefix(r.stdout, "v1") {
+		t.Fatalf("get --env-file: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "verify", "--env-file", keys); r.code != 0 {
+		t.Fatalf("verify --env-file: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "get", "app/x", "--env-file", filepath.Join(dir, "missing.env")); r.code != ExitUsage {
+		t.Fatalf("get --env-file of a missing file: %d %s", r.code, r.stderr)
+	}
+
+	// serve with the keys from the file
+	s := &serving{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	g := &globals{stdin: strings.NewReader(""), stdout: s.stdout, stderr: s.stderr, getenv: func(k string) string { return env[k] }, envFile: keys}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- serve(ctx, g, serveOptions{listen: "127.0.0.1:0", ready: func(a string) { ready <- a }}) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-errc }) }
+	defer stop()
+	select {
+	case s.addr = <-ready:
+	case err := <-errc:
+		t.Fatalf("serve with --env-file: %v\n%s", err, s.stderr)
+	}
+	env["SA01_SECRETS_ADDR"] = s.addr
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
+	if r := cli("v2", "put", "app/x"); r.code != 0 {
+		t.Fatalf("put through serve --env-file: %d %s", r.code, r.stderr)
+	}
+
+	// every verb accepts it: the rotation verbs with their own, the rest from the root
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Runnable() && c.Flags().Lookup("env-file") == nil && c.InheritedFlags().Lookup("env-file") == nil {
+			t.Errorf("%s: no --env-file", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCommand(&globals{getenv: func(string) string { return "" }}))
+}
+
+// TestKeyStageHintNamesPrintKey: the hint after key stage names a flag that
+// gets the key to the other nodes: --print-key when the key was never
+// printed, the key file when one was given.
+func TestKeyStageHintNamesPrintKey(t *testing.T) {
+	dir := t.TempDir()
+	env, _ := serveEnv(t, dir)
+	env["HOME"] = dir
+	keys := filepath.Join(dir, ".env")
+	if err := os.WriteFile(keys, []byte("SA01_CRYPTO_FERNET_KEY="+env["SA01_CRYPTO_FERNET_KEY"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli := cliWith(env)
+	r := cli("", "key", "stage", "--env-file", keys)
+	if r.code != 0 || !strings.Contains(hintOf(r.stderr), "key stage --print-key") || r.stdout != "" {
+		t.Fatalf("key stage: %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = cli("", "key", "stage", "--env-file", keys, "--print-key")
+	k, err := fernet.ParseKey(strings.TrimSpace(r.stdout))
+	if r.code != 0 || err != nil || !strings.Contains(hintOf(r.stderr), "save the printed key") {
+		t.Fatalf("key stage --print-key: %d %v\n%s", r.code, err, r.stderr)
+	}
+	kf := filepath.Join(dir, "staged.key")
+	if err := os.WriteFile(kf, []byte(k.Encode()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli("", "key", "stage", "--env-file", keys, "--key-file", kf); r.code != 0 || !strings.Contains(hintOf(r.stderr), "--key-file "+kf) {
+		t.Fatalf("key stage --key-file: %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestRunNamesCompromisedSecret: run through the server that fails on a
+// compromised secret names it and exits as locally (6).
+func TestRunNamesCompromisedSecret(t *testing.T) {
+	dir := t.TempDir()
+	env, _ := serveEnv(t, dir)
+	env["HOME"] = dir
+	cli := cliWith(env)
+	if r := cli("sk-CANARY", "put", "llm/openai_api_key", "--class", "api-key"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := cli("", "incident", "open", "llm/openai_api_key", "--reason", "leaked"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	defer s.stop()
+	env["SA01_SECRETS_ADDR"] = s.addr
+	env["SA01_SECRETS_CREDENTIAL_FILE"] = filepath.Join(dir, "gateway.credential")
+	r := cli("", "run", "--service", "gateway", "--", "true")
+	if r.code != ExitDenied || !strings.Contains(r.stderr, "llm/openai_api_key") || !strings.Contains(r.stderr, "compromised") {
+		t.Fatalf("run on a compromised secret: exit %d\n%s", r.code, r.stderr)
+	}
+}
