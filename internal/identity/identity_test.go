@@ -209,7 +209,7 @@ func TestDecideTable(t *testing.T) {
 	want := map[string][]string{
 		"gateway": {"read llm/openai_api_key", "read db/gateway/password", "list llm/openai_api_key", "list db/gateway/password",
 			"history llm/openai_api_key", "history db/gateway/password"},
-		"deployer":  {"list *", "write app/web/token", "delete app/web/token"},
+		"deployer":  {"list *", "write app/web/token", "delete app/web/token", "destroy app/web/token"}, // destroy needs what a write needs
 		"admin":     {"* *"},
 		"auditor":   {"list *", "history *", "audit *", "status *", "keys *", "incident-read *", "explain *"},
 		"responder": {"list *", "history *", "status *", "incident-open *", "incident-read *", "~rotate *"},
