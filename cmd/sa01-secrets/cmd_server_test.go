@@ -158,8 +158,8 @@ func TestServeDev(t *testing.T) {
 	if r := cli("", "identity", "list"); r.code != ExitDenied {
 		t.Fatalf("demo may not list identities: %d %s", r.code, r.stderr)
 	}
-	if r := cli("", "rollback", "demo/openai_api_key", "--to", "1"); r.code != ExitUsage || !strings.Contains(r.stderr, "not available through the server") {
-		t.Fatalf("rollback remote: %d %s", r.code, r.stderr)
+	if r := cli("", "rollback", "demo/openai_api_key", "--to", "1"); r.code != ExitDenied {
+		t.Fatalf("demo may not roll back: %d %s", r.code, r.stderr)
 	}
 	if r := cli("", "login", "--identity", "admin"); r.code != ExitDenied || strings.Contains(r.stdout, "sa01s_") {
 		t.Fatalf("demo logged in as admin: %d %s", r.code, r.stdout)
