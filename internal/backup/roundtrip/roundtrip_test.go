@@ -96,6 +96,17 @@ func fill(t testing.TB, st store.Store) map[string]string {
 			values[fmt.Sprintf("%s@%d", name, v)] = val
 		}
 	}
+	// k2 becomes the store's active key and k1 a retained one, as a rotation
+	// leaves them: a write under a key the store does not expect is refused
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	for _, k := range []store.KeyInfo{
+		{ID: k1.ID(), State: store.KeyDecryptOnly, CreatedAt: at, DeactivatedAt: at},
+		{ID: k2.ID(), State: store.KeyActive, CreatedAt: at, ActivatedAt: at},
+	} {
+		if err := st.PutKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
 	svc := secrets.New(st, ring(t, k2, k1), recorder(t, st, ring(t, k2, k1)), nil)
 	for i := range 5 {
 		name := fmt.Sprintf("app/s%02d", i)
