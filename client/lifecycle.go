@@ -89,7 +89,7 @@ func (c *Client) Import(ctx context.Context, entries []ImportEntry, o ImportOpti
 		Entries []entry `json:"entries"`
 	}{Prefix: o.Prefix, Class: o.Class, Entries: make([]entry, len(entries))}
 	for i, e := range entries {
-		body.Entries[i] = entry{e.Name, e.Value}
+		body.Entries[i] = entry(e)
 	}
 	var out struct {
 		Imported int `json:"imported"`
