@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -185,5 +188,71 @@ func TestLifecycleRoutesBounded(t *testing.T) {
 	}
 	if v, _ := h.sec.Get(context.Background(), "app/web/token", 0); v.Version.Version != 1 {
 		t.Fatalf("a refused request wrote: v%d", v.Version.Version)
+	}
+}
+
+// TestWriteUnderUnexpectedKey: a server started with a freshly generated
+// key (the store's key beside it as a previous one) refuses every write,
+// 503 key_not_expected naming the store's key, and reads still work.
+func TestWriteUnderUnexpectedKey(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	old := h.sec.Ring().Primary()
+	ring, err := fernet.NewRing(fernet.GenerateKey(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := *h
+	srv := New(Deps{Secrets: secrets.New(h.db, ring, h.ev, h.clock.now), Tokens: h.tokens, Identities: h.ids, Policy: h.policy, Audit: h.ev, Now: h.clock.now})
+	h2.ts = httptest.NewServer(srv)
+	defer h2.ts.Close()
+	admin := h2.login("admin")
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", "/v1/secrets/app/web/token", map[string]any{"value": "v2"}},
+		{"POST", "/v1/secrets/app/web/token:rollback", map[string]any{"to": 1}},
+		{"POST", "/v1/secrets:import", map[string]any{"entries": []map[string]any{{"name": "app/n", "value": "v"}}}},
+	} {
+		r := h2.do(c.method, c.path, admin, c.body)
+		if r.status != 503 || r.code(t) != CodeKeyNotExpected || !strings.Contains(string(r.body), old.ID()) {
+			t.Fatalf("%s %s under a fresh key: %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+	if r := h2.do("GET", "/v1/secrets/app/web/token", admin, nil); r.status != 200 {
+		t.Fatalf("read under the fresh key with the old one loaded: %d %s", r.status, r.body)
+	}
+	if v, _ := h.sec.Get(context.Background(), "app/web/token", 0); v.Version.Version != 1 {
+		t.Fatalf("a refused write wrote: v%d", v.Version.Version)
+	}
+}
+
+// TestOpenAPIErrorCodes: every error code the server answers is in the
+// document's enum.
+func TestOpenAPIErrorCodes(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Code struct {
+							Enum []string `json:"enum"`
+						} `json:"code"`
+					} `json:"properties"`
+				} `json:"Error"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	enum := strings.Join(doc.Components.Schemas.Error.Properties.Code.Enum, " ") + " "
+	for _, c := range []string{CodeUnauthenticated, CodeDenied, CodeNotFound, CodeConflict, CodeInvalid, CodeTooLarge, CodeUnavailable,
+		CodeInternal, CodeMethod, CodeGone, CodeIntegrity, CodeCompromised, CodeKeyNotExpected} {
+		if !strings.Contains(enum, c+" ") {
+			t.Errorf("code %s is not in openapi.json", c)
+		}
 	}
 }
