@@ -157,6 +157,12 @@ func newDecryptCommand(g *globals) *cobra.Command {
 }
 
 // requireKeys returns the loaded key ring or a clear error.
+// noKeyHint is the hint when no key is loaded: a fresh key suits a new
+// store (or encrypt and decrypt) only; a store in use refuses writes under
+// a key it does not expect.
+const noKeyHint = "generate one with 'sa01-secrets generate key' and export " + config.EnvFernetKey + " for a new store; " +
+	"a store in use needs the key it was made with (or --env-file FILE): its key IDs are in 'sa01-secrets key list --env-file FILE'"
+
 func requireKeys(g *globals) (*fernet.Ring, error) {
 	cfg, err := g.config()
 	if err != nil {
@@ -164,7 +170,7 @@ func requireKeys(g *globals) (*fernet.Ring, error) {
 	}
 	ring, err := cfg.RequireKeys()
 	if err != nil {
-		return nil, withCode(ExitUsage, err, "generate one with 'sa01-secrets generate key' and export "+config.EnvFernetKey)
+		return nil, withCode(ExitUsage, err, noKeyHint)
 	}
 	return ring, nil
 }

@@ -61,7 +61,7 @@ func extraHint(err error) string {
 	case errors.Is(err, fernet.ErrInvalidToken):
 		return "the data needs a key that is not loaded; check SA01_CRYPTO_FERNET_KEY and SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
 	case errors.Is(err, secrets.ErrNoKeys):
-		return "generate one with 'sa01-secrets generate key' and export SA01_CRYPTO_FERNET_KEY"
+		return noKeyHint
 	case errors.Is(err, store.ErrDeleted):
 		return "restore it with 'sa01-secrets undelete NAME'"
 	case errors.Is(err, store.ErrConflict):

@@ -31,6 +31,10 @@ func TestFreshKeyOnExistingStoreRefusedCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	delete(env, "SA01_CRYPTO_FERNET_KEY")
+	if r := cli("v2", "put", "app/x"); r.code == 0 || !strings.Contains(hintOf(r.stderr), "a store in use needs the key it was made with") {
+		t.Fatalf("put with no key on an existing store: exit %d\n%s", r.code, r.stderr)
+	}
 	env["SA01_CRYPTO_FERNET_KEY"] = fernet.GenerateKey().Encode()
 	if r := cli("v2", "put", "app/x"); r.code != ExitInvalidToken || !strings.Contains(r.stderr, a.ID()) {
 		t.Fatalf("put under a fresh key alone: exit %d\n%s", r.code, r.stderr)
