@@ -85,6 +85,9 @@ func remoteErr(err error, what string) error {
 		case server.CodeInvalid, server.CodeTooLarge:
 			return withCode(ExitUsage, err, "")
 		case server.CodeIntegrity:
+			if ae.Status != http.StatusInternalServerError {
+				break // the audit chain's head (409): left to the status mapping below
+			}
 			return withCode(ExitInvalidToken, err, "the server's store holds a version it cannot open: run 'sa01-secrets verify' beside the store")
 		case server.CodeKeyNotExpected:
 			return withCode(ExitInvalidToken, err, "the server was started with a key its store does not expect: its operator loads the store's key and restarts it")
