@@ -20,8 +20,6 @@ type UnsupportedError struct{ Verb string }
 
 func (e *UnsupportedError) Error() string { return e.Verb + " is not available through the server" }
 
-func unsupported(verb string) error { return &UnsupportedError{Verb: verb} }
-
 // Backend is a logged-in client of the server.
 type Backend struct {
 	c      *client.Client
