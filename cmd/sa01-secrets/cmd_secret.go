@@ -58,7 +58,26 @@ func openBackend(ctx context.Context, g *globals) (context.Context, secretBacken
 	if err != nil {
 		return ctx, nil, err
 	}
-	return l.ctx, &localBackend{Service: secrets.New(l.st, cfg.Keys, l.rec, time.Now), l: l}, nil
+	svc := secrets.New(l.st, cfg.Keys, l.rec, time.Now)
+	if _, err := sealStates(l.ctx, svc); err != nil {
+		l.Close()
+		return ctx, nil, err
+	}
+	return l.ctx, &localBackend{Service: svc, l: l}, nil
+}
+
+// sealStates gives state MACs to the secrets of a store written before
+// them (secrets.Service.SealStates), when a key is loaded; a no-op once
+// done. It returns how many it sealed (the audit trail records it too).
+func sealStates(ctx context.Context, svc *secrets.Service) (int, error) {
+	if svc.Ring() == nil {
+		return 0, nil
+	}
+	n, err := svc.SealStates(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sealing the states of secrets written before state MACs: %w", err)
+	}
+	return n, nil
 }
 
 // withBackend runs fn over the backend and closes it.

@@ -152,6 +152,11 @@ func serve(ctx context.Context, g *globals, o serveOptions) error {
 		rec = audit.Discard{}
 	}
 	svc := secrets.New(st, ring, rec, time.Now)
+	if n, err := sealStates(audit.WithCaller(ctx, audit.Caller{Actor: "serve", Source: "local"}), svc); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("sealed the states of secrets written before state MACs", "secrets", n)
+	}
 	readCache := "on"
 	switch {
 	case o.noReadCache:

@@ -22,6 +22,7 @@ const (
 	ExitDenied       = 6 // not authenticated, or the policy denies it
 	ExitUnavailable  = 7 // the store, the server or the audit sink cannot be reached
 	ExitError        = 8 // any other error
+	ExitTampered     = 9 // a secret's state does not match its state MAC: changed outside sa01-secrets
 )
 
 // cliError carries an exit code and an optional hint to the edge.

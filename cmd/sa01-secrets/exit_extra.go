@@ -18,6 +18,8 @@ func extraExitCode(err error) int {
 	var bf *backup.FormatError
 	var bv *backup.VersionError
 	switch {
+	case errors.Is(err, secrets.ErrStateTampered):
+		return ExitTampered
 	case errors.As(err, &bf):
 		return ExitCheckFailed
 	case errors.As(err, &bv):
@@ -52,6 +54,8 @@ func extraHint(err error) string {
 	switch {
 	case errors.As(err, &ke):
 		return keyNotExpectedHint(ke)
+	case errors.Is(err, secrets.ErrStateTampered):
+		return "the secret's row was changed in the database, not by sa01-secrets: run 'sa01-secrets verify', check the audit trail, and restore the row from a backup"
 	case errors.Is(err, store.ErrNotEmpty):
 		return "restore and migrate fill an empty store only: point SA01_SECRETS_DB_DSN (or the destination) at a new SQLite file or an empty database"
 	case errors.As(err, &kn):

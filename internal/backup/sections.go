@@ -105,11 +105,12 @@ type secretRow struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 	DeletedAt      time.Time `json:"deleted_at,omitzero"`
 	CurrentVersion int       `json:"current_version"`
+	StateMAC       []byte    `json:"state_mac,omitempty"` // under the audit key, which the backup carries wrapped
 }
 
 func toSecretRow(s store.Secret) secretRow {
 	return secretRow{s.ID, s.Name, s.Class, int64(s.RotationPeriod / time.Second), s.Description, s.Owner, s.EnvName,
-		s.CreatedAt, s.UpdatedAt, s.DeletedAt, s.CurrentVersion}
+		s.CreatedAt, s.UpdatedAt, s.DeletedAt, s.CurrentVersion, s.StateMAC}
 }
 
 func (r secretRow) value() (store.Secret, error) {
@@ -118,7 +119,7 @@ func (r secretRow) value() (store.Secret, error) {
 	}
 	return store.Secret{ID: r.ID, Name: r.Name, Class: r.Class, RotationPeriod: time.Duration(r.RotationPeriod) * time.Second,
 		Description: r.Description, Owner: r.Owner, EnvName: r.EnvName, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-		DeletedAt: r.DeletedAt, CurrentVersion: r.CurrentVersion}, nil
+		DeletedAt: r.DeletedAt, CurrentVersion: r.CurrentVersion, StateMAC: r.StateMAC}, nil
 }
 
 type versionRow struct {

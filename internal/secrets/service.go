@@ -47,6 +47,8 @@ type Service struct {
 
 	mu       sync.Mutex
 	keysSeen map[string]bool
+	stateSub *[32]byte // the state MAC key, once loaded (under mu)
+	sealed   bool      // the store's chain records a sealing of states (under mu)
 
 	bindKeys sync.Map // *fernet.Key → [32]byte: its binding subkey, derived once
 
@@ -135,11 +137,14 @@ func (s *Service) finish(ctx context.Context, ev audit.Event, err error) error {
 func reasonOf(err error) string {
 	var kn *KeyNotLoadedError
 	var ie *IntegrityError
+	var se *StateError
 	switch {
 	case errors.As(err, &kn):
 		return "key " + kn.KeyID + " not loaded"
 	case errors.As(err, &ie):
 		return ie.Reason
+	case errors.As(err, &se):
+		return "state MAC: " + se.Reason
 	case errors.Is(err, ErrInvalid):
 		return "invalid input"
 	case errors.Is(err, ErrNoKeys):
@@ -291,7 +296,8 @@ func (s *Service) meta(ctx context.Context, name string, o PutOptions) (store.Me
 // write builds the store write of one value under the primary key. The
 // token is made here; only the binding, which needs the version number, is
 // computed inside the store's transaction.
-func (s *Service) write(ctx context.Context, name string, value []byte, m store.Meta, cas *int) store.Write {
+// The secret's new state MAC is made in the transaction too (seal).
+func (s *Service) write(ctx context.Context, name string, value []byte, m store.Meta, cas *int, seal store.StateSealer) store.Write {
 	k := s.ring.Primary()
 	tok := string(k.Encrypt(value))
 	id := k.ID()
@@ -300,6 +306,7 @@ func (s *Service) write(ctx context.Context, name string, value []byte, m store.
 		Seal: func(version int) (store.Sealed, error) {
 			return store.Sealed{Token: tok, KeyID: id, Binding: Bind(k, name, version, id, tok)}, nil
 		},
+		SealState: seal,
 	}
 }
 
@@ -360,7 +367,11 @@ func (s *Service) put(ctx context.Context, name string, value []byte, o PutOptio
 	if err := s.ensureKey(ctx, s.ring.Primary()); err != nil {
 		return store.Version{}, err
 	}
-	w := s.write(ctx, name, value, m, o.CAS)
+	seal, err := s.sealer(ctx)
+	if err != nil {
+		return store.Version{}, err
+	}
+	w := s.write(ctx, name, value, m, o.CAS, seal)
 	w.Audit = tx
 	_, v, err := s.st.Put(ctx, w)
 	v.Token, v.Binding = "", nil
@@ -412,6 +423,13 @@ func (s *Service) get(ctx context.Context, name string, version int) (Value, err
 		return Value{Version: store.Version{Version: v.Version}}, err
 	}
 	pt, err := s.open(v)
+	if err == nil {
+		// After open, so that a version under a key not loaded says so.
+		if err = s.checkState(ctx, sec); err != nil {
+			clear(pt)
+			pt = nil
+		}
+	}
 	if err == nil && gen != 0 {
 		s.cache.put(name, sec, v, gen)
 	}
@@ -488,14 +506,37 @@ func (s *Service) History(ctx context.Context, name string) (store.Secret, []sto
 }
 
 // Rollback writes the value of version to as a new version of name.
+// Its event commits in the write's transaction, as Put's.
 func (s *Service) Rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error) {
 	ev := audit.Event{Action: ActionRollback, Secret: name, Detail: fmt.Sprintf("to version %d", to)}
-	v, err := s.rollback(ctx, name, to, cas)
+	tx := s.inTx(ctx, ev)
+	v, err := s.rollback(ctx, name, to, cas, tx)
+	if err == nil && tx != nil {
+		return v, nil // its event committed with it
+	}
 	ev.Version = v.Version
 	return v, s.finish(ctx, ev, err)
 }
 
-func (s *Service) rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error) {
+// inTx returns the InTx that commits ev (with the version the store
+// gives, when it gives one) as a success in a change's transaction; nil
+// when the recorder cannot.
+func (s *Service) inTx(ctx context.Context, ev audit.Event) *audit.InTx {
+	tr, ok := s.rec.(audit.TxRecorder)
+	if !ok {
+		return nil
+	}
+	return tr.InTx(ctx, func(version int) audit.Event {
+		e := ev
+		if version != 0 {
+			e.Version = version
+		}
+		e.Outcome, e.Time = audit.Success, s.now().UTC()
+		return e
+	})
+}
+
+func (s *Service) rollback(ctx context.Context, name string, to int, cas *int, tx *audit.InTx) (store.Version, error) {
 	if err := ValidateName(name); err != nil {
 		return store.Version{}, err
 	}
@@ -505,7 +546,10 @@ func (s *Service) rollback(ctx context.Context, name string, to int, cas *int) (
 	if err := s.needRing(); err != nil {
 		return store.Version{}, err
 	}
-	_, old, err := s.st.Get(ctx, name, to)
+	sec, old, err := s.st.Get(ctx, name, to)
+	if err == nil {
+		err = s.checkState(ctx, sec)
+	}
 	if err != nil {
 		return store.Version{}, err
 	}
@@ -516,39 +560,68 @@ func (s *Service) rollback(ctx context.Context, name string, to int, cas *int) (
 	if err := s.ensureKey(ctx, s.ring.Primary()); err != nil {
 		return store.Version{}, err
 	}
-	_, v, err := s.st.Put(ctx, s.write(ctx, name, pt, store.Meta{}, cas))
+	seal, err := s.sealer(ctx)
+	if err != nil {
+		return store.Version{}, err
+	}
+	w := s.write(ctx, name, pt, store.Meta{}, cas, seal)
+	w.Audit = tx
+	_, v, err := s.st.Put(ctx, w)
 	v.Token, v.Binding = "", nil
 	return v, err
 }
 
 // Delete soft-deletes name; Undelete restores it.
+//
+// Delete, Undelete, Destroy and MarkCompromised change a secret's state:
+// each makes the new state MAC and, with a recorder whose first sink is
+// the store's chain, commits its audit event in the change's own
+// transaction, so that no state changes without its event, whatever
+// crash comes. A change that fails is recorded after, as any refused
+// access.
 func (s *Service) Delete(ctx context.Context, name string) error {
-	err := ValidateName(name)
-	if err == nil {
-		err = s.st.Delete(ctx, name, s.now().UTC())
-	}
-	return s.finish(ctx, audit.Event{Action: ActionDelete, Secret: nameIfValid(name)}, err)
+	return s.change(ctx, store.Change{Op: store.OpDelete, Name: name}, audit.Event{Action: ActionDelete})
 }
 
 // Undelete restores a soft-deleted secret.
 func (s *Service) Undelete(ctx context.Context, name string) error {
-	err := ValidateName(name)
-	if err == nil {
-		err = s.st.Undelete(ctx, name, s.now().UTC())
-	}
-	return s.finish(ctx, audit.Event{Action: ActionUndelete, Secret: nameIfValid(name)}, err)
+	return s.change(ctx, store.Change{Op: store.OpUndelete, Name: name}, audit.Event{Action: ActionUndelete})
 }
 
 // Destroy erases one version of name for good.
 func (s *Service) Destroy(ctx context.Context, name string, version int) error {
-	err := ValidateName(name)
-	if err == nil && version < 1 {
+	return s.change(ctx, store.Change{Op: store.OpDestroy, Name: name, Version: version}, audit.Event{Action: ActionDestroy})
+}
+
+// MarkCompromised marks one version of name compromised: it is never
+// served again. detail says why (an incident's ID); never a value.
+func (s *Service) MarkCompromised(ctx context.Context, name string, version int, detail string) error {
+	return s.change(ctx, store.Change{Op: store.OpCompromise, Name: name, Version: version},
+		audit.Event{Action: ActionCompromise, Detail: detail})
+}
+
+// change applies c, recording ev (its secret and version filled from c).
+func (s *Service) change(ctx context.Context, c store.Change, ev audit.Event) error {
+	ev.Secret, ev.Version = nameIfValid(c.Name), c.Version
+	err := ValidateName(c.Name)
+	if err == nil && (c.Op == store.OpDestroy || c.Op == store.OpCompromise) && c.Version < 1 {
 		err = invalid("--version: want a version of 1 or more")
 	}
 	if err == nil {
-		err = s.st.Destroy(ctx, name, version, s.now().UTC())
+		err = s.needRing()
 	}
-	return s.finish(ctx, audit.Event{Action: ActionDestroy, Secret: nameIfValid(name), Version: version}, err)
+	if err == nil {
+		c.SealState, err = s.sealer(ctx)
+	}
+	if err == nil {
+		c.Now = s.now().UTC()
+		c.Audit = s.inTx(ctx, ev)
+		err = s.st.Change(ctx, c)
+		if err == nil && c.Audit != nil {
+			return nil // its event committed with it
+		}
+	}
+	return s.finish(ctx, ev, err)
 }
 
 func nameIfValid(name string) string {
@@ -610,9 +683,13 @@ func (s *Service) importAll(ctx context.Context, entries []Entry, o ImportOption
 	if err := s.ensureKey(ctx, s.ring.Primary()); err != nil {
 		return err
 	}
+	seal, err := s.sealer(ctx)
+	if err != nil {
+		return err
+	}
 	ws := make([]store.Write, len(entries))
 	for i, e := range entries {
-		ws[i] = s.write(ctx, o.Prefix+e.Name, []byte(e.Value.Reveal()), m, nil)
+		ws[i] = s.write(ctx, o.Prefix+e.Name, []byte(e.Value.Reveal()), m, nil, seal)
 	}
 	return s.st.PutMany(ctx, ws)
 }

@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -20,13 +21,18 @@ const MaxReportedFailures = 10000
 
 // Report is the result of Verify: the policy's verify-encryption check.
 type Report struct {
-	Versions  int64       `json:"versions"`
-	Passed    int64       `json:"passed"`
-	Failed    int64       `json:"failed"`
-	Keys      []KeyReport `json:"keys"`
-	Failures  []Failure   `json:"failures"`
-	Truncated bool        `json:"failures_truncated,omitempty"`
-	OK        bool        `json:"ok"`
+	Versions int64 `json:"versions"`
+	Passed   int64 `json:"passed"`
+	Failed   int64 `json:"failed"`
+	// Secrets counts the secrets whose state was checked against its
+	// state MAC; StatesFailed those that failed (each also in Failures,
+	// with the current version and no key ID).
+	Secrets      int64       `json:"secrets"`
+	StatesFailed int64       `json:"states_failed"`
+	Keys         []KeyReport `json:"keys"`
+	Failures     []Failure   `json:"failures"`
+	Truncated    bool        `json:"failures_truncated,omitempty"`
+	OK           bool        `json:"ok"`
 }
 
 // KeyReport counts the versions under one key ID.
@@ -49,7 +55,9 @@ type Failure struct {
 
 // Verify checks every stored version, streaming the store in batches: the
 // token is a well-formed Fernet token, it decrypts under the loaded key its
-// key ID names, and its row binding holds. It also flags versions under
+// key ID names, and its row binding holds. It checks every secret's state
+// against its state MAC, naming a rolled-back, undeleted or
+// un-compromised secret. It also flags versions under
 // keys that are not loaded or are past their retention. Verify returns an
 // error only when it could not run; a failing store gives a Report with OK
 // false.
@@ -57,7 +65,7 @@ func (s *Service) Verify(ctx context.Context) (*Report, error) {
 	rep, err := s.verify(ctx)
 	ev := audit.Event{Action: ActionVerify}
 	if rep != nil {
-		ev.Detail = fmt.Sprintf("%d versions, %d failed", rep.Versions, rep.Failed)
+		ev.Detail = fmt.Sprintf("%d versions, %d failed; %d states, %d failed", rep.Versions, rep.Failed, rep.Secrets, rep.StatesFailed)
 		if err == nil && !rep.OK {
 			ev.Outcome, ev.Reason = audit.Failure, "verification failed"
 			if rerr := s.record(ctx, ev); rerr != nil {
@@ -124,8 +132,11 @@ func (s *Service) verify(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep.Passed = rep.Versions - rep.Failed
+	if err := s.verifyStates(ctx, rep); err != nil {
+		return nil, err
+	}
 	now := s.now()
-	rep.OK = rep.Failed == 0
+	rep.OK = rep.Failed == 0 && rep.StatesFailed == 0
 	for id, n := range counts {
 		kr := KeyReport{KeyID: id, Versions: n, Loaded: s.ring.Key(id) != nil}
 		if info, ok := known[id]; ok {
@@ -147,6 +158,28 @@ func (s *Service) verify(ctx context.Context) (*Report, error) {
 		return a.Name < b.Name || a.Name == b.Name && a.Version < b.Version
 	})
 	return rep, nil
+}
+
+// verifyStates checks the state of every secret against its state MAC.
+func (s *Service) verifyStates(ctx context.Context, rep *Report) error {
+	return s.st.WalkStates(ctx, 2000, func(batch []store.Secret) error {
+		for _, sec := range batch {
+			rep.Secrets++
+			err := s.checkState(ctx, sec)
+			var se *StateError
+			if errors.As(err, &se) {
+				rep.StatesFailed++
+				if len(rep.Failures) < MaxReportedFailures {
+					rep.Failures = append(rep.Failures, Failure{Name: sec.Name, Version: sec.CurrentVersion, Reason: "state MAC: " + se.Reason})
+				} else {
+					rep.Truncated = true
+				}
+			} else if err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	})
 }
 
 // check verifies one version and returns why it fails, or "".

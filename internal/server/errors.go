@@ -83,6 +83,8 @@ func classify(err error) *apiError {
 		return &apiError{http.StatusServiceUnavailable, CodeKeyNotExpected, err.Error()}
 	case errors.Is(err, secrets.ErrNoKeys), errors.Is(err, store.ErrUnavailable):
 		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the store or its key is unavailable"}
+	case errors.Is(err, secrets.ErrStateTampered):
+		return &apiError{http.StatusInternalServerError, CodeIntegrity, "the secret's state fails its state MAC: it was changed outside sa01-secrets"}
 	case errors.Is(err, fernet.ErrInvalidToken):
 		return &apiError{http.StatusInternalServerError, CodeIntegrity, "the stored version fails its integrity check or needs a key that is not loaded"}
 	}

@@ -32,7 +32,35 @@ type Secret struct {
 	UpdatedAt      time.Time
 	DeletedAt      time.Time // zero unless soft-deleted
 	CurrentVersion int       // the highest version number
+	// StateMAC is the MAC of the secret's State, made by the secrets
+	// package under a key the store never sees; nil when the secret was
+	// never sealed (a store written before state MACs).
+	StateMAC []byte
+	// Compromised and Destroyed are the numbers of the secret's versions
+	// marked compromised and destroyed, ascending. Only Get, GetCurrent
+	// and WalkStates fill them.
+	Compromised, Destroyed []int
 }
+
+// State is what a secret's state MAC covers: everything a database writer
+// could change to serve a value that should not be served (an older
+// version, a deleted secret, a compromised version).
+type State struct {
+	Name           string
+	CurrentVersion int
+	Deleted        bool
+	Compromised    []int // ascending
+	Destroyed      []int // ascending
+}
+
+// State returns the state of s (Compromised and Destroyed as filled).
+func (s Secret) State() State {
+	return State{Name: s.Name, CurrentVersion: s.CurrentVersion, Deleted: s.Deleted(), Compromised: s.Compromised, Destroyed: s.Destroyed}
+}
+
+// StateSealer returns the state MAC of a secret's new state. It is called
+// inside the transaction that changes the state; an error aborts it.
+type StateSealer func(State) ([]byte, error)
 
 // Deleted reports whether the secret is soft-deleted.
 func (s Secret) Deleted() bool { return !s.DeletedAt.IsZero() }
@@ -93,6 +121,36 @@ type Write struct {
 	// transaction (Put only): the write and its event commit together or
 	// not at all.
 	Audit *audit.InTx
+	// SealState, when set, makes the secret's new state MAC inside the
+	// write. Nil leaves the MAC as it was: a state changed without it no
+	// longer matches its MAC, and is refused by the secrets package.
+	SealState StateSealer
+}
+
+// Change operations.
+const (
+	OpDelete     = "delete"
+	OpUndelete   = "undelete"
+	OpDestroy    = "destroy"
+	OpCompromise = "compromise"
+)
+
+// Change is one change of a secret's state other than a new version:
+// soft-delete, undelete, destroy a version, mark a version compromised.
+type Change struct {
+	Op      string // OpDelete, OpUndelete, OpDestroy, OpCompromise
+	Name    string
+	Version int // OpDestroy, OpCompromise: the version changed
+	Now     time.Time
+	// SealState, as Write's: the new state's MAC, made in the change's
+	// transaction.
+	SealState StateSealer
+	// Audit, when set, commits the change's audit event in the change's
+	// transaction, under the chain's lock: no change without its event,
+	// and no event for a change that did not commit. A change that
+	// changes nothing (undelete of a live secret, a version destroyed or
+	// marked already) still records its event.
+	Audit *audit.InTx
 }
 
 // ListOptions selects secrets.
@@ -130,6 +188,22 @@ type Secrets interface {
 	// MarkCompromised marks a version so that it is never served again.
 	// ErrNotFound.
 	MarkCompromised(ctx context.Context, name string, version int, now time.Time) error
+	// Change applies c in one transaction, with its state MAC and audit
+	// event when c carries them. Delete, Undelete, Destroy and
+	// MarkCompromised are Change without either. Errors as theirs.
+	Change(ctx context.Context, c Change) error
+	// WalkStates calls fn with batches of at most batch secrets, deleted
+	// ones included, Compromised and Destroyed filled, in ID order, in
+	// bounded memory. fn must not keep the slice.
+	WalkStates(ctx context.Context, batch int, fn func([]Secret) error) error
+	// SealUnsealed gives every secret whose state MAC is nil the MAC
+	// seal returns and marks the store's states sealed, in one
+	// transaction with a's event (given how many it sealed) when a is
+	// set, and returns how many it sealed.
+	SealUnsealed(ctx context.Context, seal StateSealer, a *audit.InTx) (int, error)
+	// StatesSealed reports whether SealUnsealed has marked the store's
+	// states sealed.
+	StatesSealed(ctx context.Context) (bool, error)
 }
 
 // Generations reads the store's generation: a number that every change to

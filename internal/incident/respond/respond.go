@@ -80,7 +80,7 @@ func (r *Responder) Open(ctx context.Context, name, reason string, revoke bool) 
 	}
 	now := r.Now().UTC()
 	inc := incident.Open(incident.NewID(now), name, sec.CurrentVersion, reason, r.Actor, now)
-	if err := r.Store.MarkCompromised(ctx, name, sec.CurrentVersion, now); err != nil {
+	if err := r.Secrets.MarkCompromised(ctx, name, sec.CurrentVersion, "incident "+inc.ID); err != nil {
 		return nil, err
 	}
 	inc.Log(now, "version %d of %s marked compromised: never served again (reason: %s)", sec.CurrentVersion, name, reason)

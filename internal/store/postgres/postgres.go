@@ -48,6 +48,7 @@ var dialect = sqlstore.Dialect{
 	Timestamps:    true,
 	ForUpdate:     " FOR UPDATE",
 	Collate:       ` COLLATE "C"`,
+	VersionList:   `string_agg(x.version::text, ',')`,
 	WritePrologue: `UPDATE store_generation SET n = n + 1 WHERE id = 1`,
 	ChainLock:     fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, auditLockKey),
 	// A batch lost to a server crash is only redone by the next run (the

@@ -115,6 +115,7 @@ func (d *DB) putChunk(ctx context.Context, tx *sql.Tx, ws []store.Write) error {
 		vAt                []time.Time
 	)
 	touched := map[string]bool{}
+	seals := map[string]store.StateSealer{} // the last write's sealer of each secret
 	for _, w := range ws {
 		s, ok := m[w.Name]
 		if !ok {
@@ -137,6 +138,7 @@ func (d *DB) putChunk(ctx context.Context, tx *sql.Tx, ws []store.Write) error {
 		vTok, vKey, vBind, vActor = append(vTok, sealed.Token), append(vKey, sealed.KeyID), append(vBind, sealed.Binding), append(vActor, w.Actor)
 		s.CurrentVersion, s.UpdatedAt = next, now
 		touched[w.Name] = true
+		seals[w.Name] = w.SealState
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO versions (secret_id, version, token, key_id, binding, created_at, actor)
 		SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[], $7::text[])`,
@@ -161,6 +163,15 @@ func (d *DB) putChunk(ctx context.Context, tx *sql.Tx, ws []store.Write) error {
 		WHERE secrets.id = u.id`, uID, uVer, u.at, u.class, u.rot, u.desc, u.owner, u.env)
 	if err != nil {
 		return d.Fail("updating secrets", err)
+	}
+	// The new states' MACs, each read back in this transaction: an
+	// import is no bulk path for them (docs/store.md, "State MACs").
+	for _, n := range names {
+		if seal := seals[n]; touched[n] && seal != nil {
+			if err := d.SealStateIn(ctx, tx, m[n].ID, seal); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

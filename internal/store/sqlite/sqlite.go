@@ -50,9 +50,10 @@ var _ store.Store = (*DB)(nil)
 // BEGIN IMMEDIATE rather than rows, statements prepared once.
 func dialect(path string) sqlstore.Dialect {
 	return sqlstore.Dialect{
-		Name:       "sqlite",
-		Prepare:    true,
-		Positional: true,
+		Name:        "sqlite",
+		Prepare:     true,
+		VersionList: `group_concat(x.version)`,
+		Positional:  true,
 		// Checkpoint the WAL every 64 MiB rather than every 4 MiB while
 		// re-encrypting: fewer, larger checkpoints and fewer fsyncs on
 		// the write connection, which is the serial stage of a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
@@ -89,14 +92,30 @@ func TestNotADatabase(t *testing.T) {
 	}
 }
 
-// future is the embedded migrations plus one from a newer binary.
-func future(t *testing.T) fstest.MapFS {
+// migrationsUpTo is the embedded migrations up to version last.
+func migrationsUpTo(t *testing.T, last int) fstest.MapFS {
 	fsys := fstest.MapFS{}
-	b, err := migrationsFS.ReadFile("migrations/00001_secrets.sql")
+	ents, err := migrationsFS.ReadDir("migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys["00001_secrets.sql"] = &fstest.MapFile{Data: b}
+	for _, e := range ents {
+		var n int
+		if _, err := fmt.Sscanf(e.Name(), "%05d_", &n); err != nil || n > last {
+			continue
+		}
+		b, err := migrationsFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	return fsys
+}
+
+// future is the embedded migrations plus one from a newer binary.
+func future(t *testing.T) fstest.MapFS {
+	fsys := migrationsUpTo(t, 1<<30)
 	fsys["00099_future.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE future (x INTEGER);\n-- +goose Down\nDROP TABLE future;\n")}
 	return fsys
 }
@@ -122,20 +141,29 @@ func TestOlderBinaryRefusesNewerStore(t *testing.T) {
 func TestNewerBinaryMigratesOlderStore(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "secrets.db")
-	old := fstest.MapFS{}
-	b, _ := migrationsFS.ReadFile("migrations/00001_secrets.sql")
-	old["00001_secrets.sql"] = &fstest.MapFile{Data: b}
-	db, err := openWith(ctx, path, old)
+	// A store of the binary before state MACs (schema 8), written by
+	// plain SQL: this binary's statements need the newer columns.
+	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.Put(ctx, store.Write{Name: "kept", Now: storeNow, Seal: func(int) (store.Sealed, error) {
-		return store.Sealed{Token: "t", KeyID: "k", Binding: []byte{1}}, nil
-	}}); err != nil {
+	p, err := goose.NewProvider(goose.DialectSQLite3, raw, migrationsUpTo(t, 8))
+	if err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	db, err = openWith(ctx, path, future(t))
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO secrets (id, name, created_at, updated_at, current_version) VALUES (1, 'kept', 1, 1, 1)`,
+		`INSERT INTO versions (secret_id, version, token, key_id, binding, created_at) VALUES (1, 1, 't', 'k', x'01', 1)`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	db, err := openWith(ctx, path, future(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +171,12 @@ func TestNewerBinaryMigratesOlderStore(t *testing.T) {
 	if v, err := db.SchemaVersion(ctx); err != nil || v != 99 {
 		t.Fatalf("schema version after migrating: %d, %v", v, err)
 	}
-	if _, v, err := db.Get(ctx, "kept", 0); err != nil || v.Token != "t" {
+	sec, v, err := db.Get(ctx, "kept", 0)
+	if err != nil || v.Token != "t" {
 		t.Fatalf("data lost in migration: %+v %v", v, err)
+	}
+	if sec.StateMAC != nil {
+		t.Errorf("a secret of the older store has a state MAC: %x", sec.StateMAC)
 	}
 	// and the current binary opens its own store at its own version
 	cur, err := Open(ctx, filepath.Join(t.TempDir(), "new.db"))
@@ -152,7 +184,7 @@ func TestNewerBinaryMigratesOlderStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cur.Close()
-	if v, _ := cur.SchemaVersion(ctx); v < 1 {
+	if v, _ := cur.SchemaVersion(ctx); v < 9 {
 		t.Errorf("new store at schema %d", v)
 	}
 }

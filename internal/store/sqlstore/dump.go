@@ -292,13 +292,13 @@ func (l *loader) Keys(ctx context.Context, ks []store.KeyInfo) error {
 }
 
 var secretLoadCols = []string{"id", "name", "class", "rotation_period", "description", "owner", "env_name",
-	"created_at", "updated_at", "deleted_at", "current_version"}
+	"created_at", "updated_at", "deleted_at", "current_version", "state_mac"}
 
 func (l *loader) Secrets(ctx context.Context, ss []store.Secret) error {
 	a := l.rows()
 	for _, x := range ss {
 		a = append(a, x.ID, x.Name, x.Class, int64(x.RotationPeriod/time.Second), x.Description, x.Owner, x.EnvName,
-			l.s.Time(x.CreatedAt), l.s.Time(x.UpdatedAt), l.s.NullTime(x.DeletedAt), x.CurrentVersion)
+			l.s.Time(x.CreatedAt), l.s.Time(x.UpdatedAt), l.s.NullTime(x.DeletedAt), x.CurrentVersion, nullBytes(x.StateMAC))
 	}
 	l.args = a
 	return l.insert(ctx, "secrets", secretLoadCols, a)
@@ -420,4 +420,12 @@ func (l *loader) Rollback() error {
 		return nil
 	}
 	return err
+}
+
+// nullBytes is b, or NULL when b is empty.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

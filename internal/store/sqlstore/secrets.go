@@ -13,14 +13,14 @@ import (
 
 // SecretColumns are the columns ScanSecret reads, of secrets aliased s.
 const SecretColumns = `s.id, s.name, s.class, s.rotation_period, s.description, s.owner, s.env_name,
-	s.created_at, s.updated_at, s.deleted_at, s.current_version`
+	s.created_at, s.updated_at, s.deleted_at, s.current_version, s.state_mac`
 
 // ScanSecret reads SecretColumns, then extra.
 func ScanSecret(r Scanner, extra ...any) (store.Secret, error) {
 	var s store.Secret
 	var rot int64
 	dest := append([]any{&s.ID, &s.Name, &s.Class, &rot, &s.Description, &s.Owner, &s.EnvName,
-		at(&s.CreatedAt), at(&s.UpdatedAt), at(&s.DeletedAt), &s.CurrentVersion}, extra...)
+		at(&s.CreatedAt), at(&s.UpdatedAt), at(&s.DeletedAt), &s.CurrentVersion, &s.StateMAC}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return s, err
 	}
@@ -39,7 +39,7 @@ func (s *Store) Put(ctx context.Context, w store.Write) (store.Secret, store.Ver
 		if sec, v, err = p.put(ctx, w); err != nil || w.Audit == nil {
 			return err
 		}
-		head, err = p.audit(ctx, w.Audit, v.Version)
+		head, err = s.auditIn(ctx, tx, w.Audit, v.Version)
 		return err
 	})
 	if err == nil && w.Audit != nil && w.Audit.Committed != nil {
@@ -48,15 +48,15 @@ func (s *Store) Put(ctx context.Context, w store.Write) (store.Secret, store.Ver
 	return sec, v, err
 }
 
-// audit appends a write's event in its transaction, under the chain's
-// lock, and gives it to the copies before the commit.
-func (p *putTx) audit(ctx context.Context, a *audit.InTx, version int) (audit.Head, error) {
-	if p.d.ChainLock != "" {
-		if _, err := p.tx.ExecContext(ctx, p.d.ChainLock); err != nil {
-			return audit.Head{}, p.Fail("locking the audit chain", err)
+// auditIn appends a change's event in its transaction tx, under the
+// chain's lock, and gives it to the copies before the commit.
+func (s *Store) auditIn(ctx context.Context, tx *sql.Tx, a *audit.InTx, version int) (audit.Head, error) {
+	if s.d.ChainLock != "" {
+		if _, err := tx.ExecContext(ctx, s.d.ChainLock); err != nil {
+			return audit.Head{}, s.Fail("locking the audit chain", err)
 		}
 	}
-	es, err := AppendChain(ctx, TxChain{p.Store, p.tx}, []audit.Event{a.Event(version)}, a.Link)
+	es, err := AppendChain(ctx, TxChain{s, tx}, []audit.Event{a.Event(version)}, a.Link)
 	if err != nil {
 		return audit.Head{}, fmt.Errorf("%w: %w", audit.ErrNotRecorded, err)
 	}
@@ -94,7 +94,7 @@ const (
 	putVersion = `INSERT INTO versions (secret_id, version, token, key_id, binding, created_at, actor)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`
 	putUpdate = `UPDATE secrets SET current_version = $1, updated_at = $2, class = $3, rotation_period = $4,
-		description = $5, owner = $6, env_name = $7 WHERE id = $8`
+		description = $5, owner = $6, env_name = $7, state_mac = $9 WHERE id = $8`
 )
 
 // putTx is the statements of puts in one transaction: the prepared ones
@@ -139,7 +139,9 @@ func (p *putTx) put(ctx context.Context, w store.Write) (store.Secret, store.Ver
 	var sec store.Secret
 	var err error
 	for attempt := 0; ; attempt++ {
-		sec, err = ScanSecret(p.row(ctx, p.sel, s.putSelectQ, w.Name))
+		var comp, destr sql.NullString
+		sec, err = ScanSecret(p.row(ctx, p.sel, s.putSelectQ, w.Name), &comp, &destr)
+		sec.Compromised, sec.Destroyed = parseList(comp), parseList(destr)
 		if !errors.Is(err, sql.ErrNoRows) || attempt > 0 {
 			break
 		}
@@ -169,15 +171,23 @@ func (p *putTx) put(ctx context.Context, w store.Write) (store.Secret, store.Ver
 	if err != nil {
 		return sec, store.Version{}, err
 	}
+	mac := sec.StateMAC
+	if w.SealState != nil {
+		st := sec.State()
+		st.CurrentVersion, st.Deleted = next, false
+		if mac, err = w.SealState(st); err != nil {
+			return sec, store.Version{}, err
+		}
+	}
 	var vid int64
 	if err := p.row(ctx, p.version, putVersion, sec.ID, next, sealed.Token, sealed.KeyID, sealed.Binding, s.Time(now), w.Actor).Scan(&vid); err != nil {
 		return sec, store.Version{}, s.Fail("adding a version to "+w.Name, err)
 	}
 	if err := p.exec(ctx, p.update, putUpdate, next, s.Time(now), sec.Class, int64(sec.RotationPeriod/time.Second),
-		sec.Description, sec.Owner, sec.EnvName, sec.ID); err != nil {
+		sec.Description, sec.Owner, sec.EnvName, sec.ID, mac); err != nil {
 		return sec, store.Version{}, s.Fail("updating "+w.Name, err)
 	}
-	sec.CurrentVersion, sec.UpdatedAt = next, now
+	sec.CurrentVersion, sec.UpdatedAt, sec.StateMAC = next, now, mac
 	return sec, store.Version{ID: vid, Secret: sec.Name, Version: next, Token: sealed.Token, KeyID: sealed.KeyID,
 		Binding: sealed.Binding, CreatedAt: now, Actor: w.Actor}, nil
 }
@@ -196,16 +206,21 @@ func (s *Store) Secret(ctx context.Context, name string) (store.Secret, error) {
 
 const versionColumns = `v.id, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.destroyed_at, v.compromised_at`
 
-const getQuery = `SELECT ` + SecretColumns + `, ` + versionColumns + `
+// getQuery reads a secret, its state and one version of it.
+func getQuery(d Dialect) string {
+	return `SELECT ` + SecretColumns + `, ` + versionColumns + `, ` + d.stateColumns() + `
 	FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = (CASE WHEN $1 = 0 THEN s.current_version ELSE $1 END)
 	WHERE s.name = $2`
+}
 
 // getCurrentQuery is getQuery for the current version, with the store's
 // generation read in the same statement, so in the same snapshot.
-const getCurrentQuery = `SELECT ` + SecretColumns + `, ` + versionColumns + `,
+func getCurrentQuery(d Dialect) string {
+	return `SELECT ` + SecretColumns + `, ` + versionColumns + `, ` + d.stateColumns() + `,
 	(SELECT n FROM store_generation WHERE id = 1)
 	FROM secrets s LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current_version
 	WHERE s.name = $1`
+}
 
 // Get implements store.Secrets.
 func (s *Store) Get(ctx context.Context, name string, version int) (store.Secret, store.Version, error) {
@@ -223,7 +238,8 @@ func (s *Store) scanGet(row Scanner, name string, version int, withGen bool) (st
 	var vid, vnum sql.NullInt64
 	var token, keyID, actor sql.NullString
 	var gen int64
-	dest := []any{&vid, &vnum, &token, &keyID, &v.Binding, at(&v.CreatedAt), &actor, at(&v.DestroyedAt), at(&v.CompromisedAt)}
+	var comp, destr sql.NullString
+	dest := []any{&vid, &vnum, &token, &keyID, &v.Binding, at(&v.CreatedAt), &actor, at(&v.DestroyedAt), at(&v.CompromisedAt), &comp, &destr}
 	if withGen {
 		dest = append(dest, &gen)
 	}
@@ -234,6 +250,7 @@ func (s *Store) scanGet(row Scanner, name string, version int, withGen bool) (st
 	if err != nil {
 		return sec, store.Version{}, 0, s.Fail("reading "+name, err)
 	}
+	sec.Compromised, sec.Destroyed = parseList(comp), parseList(destr)
 	if sec.Deleted() {
 		return sec, store.Version{}, 0, fmt.Errorf("%w: %s", store.ErrDeleted, name)
 	}
@@ -311,73 +328,20 @@ func (s *Store) History(ctx context.Context, name string) ([]store.Version, erro
 
 // Delete implements store.Secrets.
 func (s *Store) Delete(ctx context.Context, name string, now time.Time) error {
-	return s.setDeleted(ctx, name, now, true)
+	return s.Change(ctx, store.Change{Op: store.OpDelete, Name: name, Now: now})
 }
 
 // Undelete implements store.Secrets.
 func (s *Store) Undelete(ctx context.Context, name string, now time.Time) error {
-	return s.setDeleted(ctx, name, now, false)
-}
-
-// setDeleted soft-deletes name (del) or restores it. It locks the row
-// before it writes, as every write of a secrets row does. Deleting a
-// deleted secret is ErrDeleted; restoring one that is not deleted changes
-// nothing.
-func (s *Store) setDeleted(ctx context.Context, name string, now time.Time, del bool) error {
-	verb := "deleting "
-	if !del {
-		verb = "undeleting "
-	}
-	return s.WriteTx(ctx, func(tx *sql.Tx) error {
-		var deleted time.Time
-		err := tx.QueryRowContext(ctx, `SELECT deleted_at FROM secrets WHERE name = $1`+s.d.ForUpdate, name).Scan(at(&deleted))
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("%w: secret %s", store.ErrNotFound, name)
-		case err != nil:
-			return s.Fail(verb+name, err)
-		case del && !deleted.IsZero():
-			return fmt.Errorf("%w: %s", store.ErrDeleted, name)
-		case !del && deleted.IsZero():
-			return nil
-		}
-		var when any // the new deleted_at: now, or NULL
-		if del {
-			when = s.Time(now)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE secrets SET deleted_at = $1, updated_at = $2 WHERE name = $3`, when, s.Time(now), name); err != nil {
-			return s.Fail(verb+name, err)
-		}
-		return nil
-	})
+	return s.Change(ctx, store.Change{Op: store.OpUndelete, Name: name, Now: now})
 }
 
 // Destroy implements store.Secrets.
 func (s *Store) Destroy(ctx context.Context, name string, version int, now time.Time) error {
-	return s.markVersion(ctx, name, version, `token = '', binding = $3, destroyed_at = $1`, `destroyed_at IS NULL`, now, []byte{})
+	return s.Change(ctx, store.Change{Op: store.OpDestroy, Name: name, Version: version, Now: now})
 }
 
 // MarkCompromised implements store.Secrets.
 func (s *Store) MarkCompromised(ctx context.Context, name string, version int, now time.Time) error {
-	return s.markVersion(ctx, name, version, `compromised_at = $1`, `compromised_at IS NULL`, now)
-}
-
-// markVersion sets set ($1 is now) on one version unless it already
-// satisfies unless; extra are $3 and on.
-func (s *Store) markVersion(ctx context.Context, name string, version int, set, unless string, now time.Time, extra ...any) error {
-	return s.WriteTx(ctx, func(tx *sql.Tx) error {
-		var vid int64
-		err := tx.QueryRowContext(ctx, `SELECT v.id FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = $1 AND v.version = $2`,
-			name, version).Scan(&vid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %s version %d", store.ErrNotFound, name, version)
-		}
-		if err != nil {
-			return s.Fail(fmt.Sprintf("%s version %d", name, version), err)
-		}
-		if _, err = tx.ExecContext(ctx, `UPDATE versions SET `+set+` WHERE id = $2 AND `+unless, append([]any{s.Time(now), vid}, extra...)...); err != nil {
-			return s.Fail(fmt.Sprintf("%s version %d", name, version), err)
-		}
-		return nil
-	})
+	return s.Change(ctx, store.Change{Op: store.OpCompromise, Name: name, Version: version, Now: now})
 }

@@ -90,6 +90,11 @@ type Dialect struct {
 	// LoadEpilogue runs before a Load commits: PostgreSQL moves its ID
 	// sequences past the IDs loaded.
 	LoadEpilogue []string
+	// VersionList is an aggregate of the column x.version into one text
+	// of comma-separated numbers, in any order: group_concat on SQLite,
+	// string_agg on PostgreSQL. It reads the version sets a state MAC
+	// covers (store.State).
+	VersionList string
 	// Classify returns the error to report for a driver error that means
 	// more than its message: wrapping store.ErrConflict (a unique
 	// violation), store.ErrUnavailable (the database cannot be reached,
@@ -114,8 +119,8 @@ type Store struct {
 // migrated by the driver. Close closes both.
 func New(ctx context.Context, d Dialect, read, write *sql.DB) (*Store, error) {
 	s := &Store{d: d, read: read, write: write,
-		get: readStmt{q: getQuery}, getCurrent: readStmt{q: getCurrentQuery},
-		putSelectQ: `SELECT ` + SecretColumns + ` FROM secrets s WHERE s.name = $1` + d.ForUpdate}
+		get: readStmt{q: getQuery(d)}, getCurrent: readStmt{q: getCurrentQuery(d)},
+		putSelectQ: `SELECT ` + SecretColumns + `, ` + d.stateColumns() + ` FROM secrets s WHERE s.name = $1` + d.ForUpdate}
 	if d.Prepare {
 		// The statements of a put, prepared now: within a transaction
 		// the write pool may have no connection to prepare on (SQLite's

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -181,7 +182,7 @@ func testMeta(t *testing.T, st store.Store) {
 	}
 	want := store.Secret{ID: s.ID, Name: "m", Class: store.ClassAPIKey, RotationPeriod: 90 * 24 * time.Hour, Description: "d", Owner: "team",
 		EnvName: "X_KEY", CreatedAt: t0, UpdatedAt: t0, CurrentVersion: 1}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Secret = %+v\nwant     %+v", s, want)
 	}
 	// nil fields keep their values; set fields change.
@@ -191,7 +192,7 @@ func testMeta(t *testing.T, st store.Store) {
 	}
 	s, _ = st.Secret(ctx, "m")
 	want.Owner, want.UpdatedAt, want.CurrentVersion = "other", later, 2
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Errorf("after update Secret = %+v\nwant                  %+v", s, want)
 	}
 }

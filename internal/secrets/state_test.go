@@ -1,0 +1,252 @@
+package secrets_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/postgres"
+	"github.com/somaagent01/sa01-secrets/internal/store/postgres/pgtest"
+	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
+)
+
+// sealedStore is a store, a service over it that records into the store's
+// own chain (in the write's transaction, as serve and the CLI do), and raw,
+// which runs SQL on the database as a writer without the keys.
+type sealedStore struct {
+	db  pairStore
+	svc *secrets.Service
+	raw func(t *testing.T, q string)
+}
+
+// stateDrivers runs fn over SQLite, and over PostgreSQL when
+// SA01_TEST_DB_DSN is set.
+func stateDrivers(t *testing.T, fn func(t *testing.T, s *sealedStore)) {
+	withSvc := func(t *testing.T, db pairStore, raw func(t *testing.T, q string)) *sealedStore {
+		sinks := audit.NewSinks(audit.NewChain(db, nil), nil, 0, func(err error) { t.Log(err) })
+		t.Cleanup(func() { db.Close() })
+		return &sealedStore{db: db, svc: secrets.New(db, ring(t, fernet.GenerateKey()), sinks, clock), raw: raw}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "secrets.db")
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, withSvc(t, db, func(t *testing.T, q string) {
+			t.Helper()
+			raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			if _, err := raw.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		cfg := pgtest.Config(t)
+		db, err := postgres.OpenConfig(context.Background(), cfg.Copy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, withSvc(t, db, func(t *testing.T, q string) {
+			t.Helper()
+			conn, err := pgx.ConnectConfig(context.Background(), cfg.ConnConfig.Copy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}))
+	})
+}
+
+// wantStateRefused checks that get refuses name with a StateError naming
+// it, whose reason contains want, and without any value in the message.
+func wantStateRefused(t *testing.T, svc *secrets.Service, name, want string) {
+	t.Helper()
+	v, err := svc.Get(ctxAs("svc"), name, 0)
+	var se *secrets.StateError
+	if !errors.As(err, &se) || se.Name != name || !errors.Is(err, secrets.ErrStateTampered) {
+		t.Fatalf("Get(%s) = %q, %v; want a StateError", name, v.Value.Reveal(), err)
+	}
+	if !strings.Contains(se.Reason, want) || !strings.Contains(err.Error(), name) {
+		t.Errorf("Get(%s): %v; want a reason with %q", name, err, want)
+	}
+	if strings.Contains(err.Error(), "value-") {
+		t.Errorf("the error reveals a value: %v", err)
+	}
+}
+
+// wantReported checks that verify fails and names name with a state
+// failure whose reason contains want.
+func wantReported(t *testing.T, svc *secrets.Service, name, want string) {
+	t.Helper()
+	rep, err := svc.Verify(ctxAs("op"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || rep.StatesFailed != 1 {
+		t.Fatalf("verify: ok %v, %d states failed; want one: %+v", rep.OK, rep.StatesFailed, rep.Failures)
+	}
+	for _, f := range rep.Failures {
+		if f.Name == name && strings.HasPrefix(f.Reason, "state MAC: ") && strings.Contains(f.Reason, want) {
+			return
+		}
+	}
+	t.Errorf("verify does not name %s with %q: %+v", name, want, rep.Failures)
+}
+
+func put(t *testing.T, svc *secrets.Service, name, value string) {
+	t.Helper()
+	if _, err := svc.Put(ctxAs("alice"), name, sensitive.New(value), secrets.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStateRolledBackBySQL: setting current_version back by SQL made get
+// return the older value and verify say ok.
+func TestStateRolledBackBySQL(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		put(t, s.svc, "db/dsn", "value-old")
+		put(t, s.svc, "db/dsn", "value-new")
+		put(t, s.svc, "other", "value-other")
+		s.raw(t, `UPDATE secrets SET current_version = 1 WHERE name = 'db/dsn'`)
+		wantStateRefused(t, s.svc, "db/dsn", "rolled back: current version set to 1")
+		wantReported(t, s.svc, "db/dsn", "rolled back")
+		// an explicit read of version 1 is refused too: the state is not to be trusted
+		if _, err := s.svc.Get(ctxAs("svc"), "db/dsn", 1); !errors.Is(err, secrets.ErrStateTampered) {
+			t.Errorf("Get(db/dsn, 1) after the rollback: %v", err)
+		}
+		if v, err := s.svc.Get(ctxAs("svc"), "other", 0); err != nil || v.Value.Reveal() != "value-other" {
+			t.Errorf("Get(other): %v", err)
+		}
+		// the refusal is audited
+		es, err := s.db.QueryAudit(context.Background(), audit.Query{Secret: "db/dsn", Action: secrets.ActionRead, Failed: true})
+		if err != nil || len(es) == 0 || !strings.Contains(es[len(es)-1].Reason, "state MAC") {
+			t.Errorf("refused read not audited: %+v %v", es, err)
+		}
+		// restored as it was, it reads again
+		s.raw(t, `UPDATE secrets SET current_version = 2 WHERE name = 'db/dsn'`)
+		if v, err := s.svc.Get(ctxAs("svc"), "db/dsn", 0); err != nil || v.Value.Reveal() != "value-new" {
+			t.Errorf("Get(db/dsn) restored: %v", err)
+		}
+	})
+}
+
+// TestStateUndeletedBySQL: clearing deleted_at by SQL served a deleted
+// secret again.
+func TestStateUndeletedBySQL(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		put(t, s.svc, "gone", "value-gone")
+		if err := s.svc.Delete(ctxAs("alice"), "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.svc.Get(ctxAs("svc"), "gone", 0); !errors.Is(err, store.ErrDeleted) {
+			t.Fatalf("Get after delete: %v", err)
+		}
+		s.raw(t, `UPDATE secrets SET deleted_at = NULL WHERE name = 'gone'`)
+		wantStateRefused(t, s.svc, "gone", "undeleted outside sa01-secrets")
+		wantReported(t, s.svc, "gone", "undeleted")
+		// and a real undelete reads again
+		s.raw(t, `UPDATE secrets SET deleted_at = updated_at WHERE name = 'gone'`)
+		if err := s.svc.Undelete(ctxAs("alice"), "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.svc.Get(ctxAs("svc"), "gone", 0); err != nil || v.Value.Reveal() != "value-gone" {
+			t.Errorf("Get after undelete: %v", err)
+		}
+	})
+}
+
+// TestStateUncompromisedBySQL: clearing compromised_at by SQL served a
+// compromised version again.
+func TestStateUncompromisedBySQL(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		put(t, s.svc, "leaked", "value-leaked")
+		if err := s.svc.MarkCompromised(ctxAs("alice"), "leaked", 1, "incident i-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.svc.Get(ctxAs("svc"), "leaked", 0); !errors.Is(err, store.ErrCompromised) {
+			t.Fatalf("Get after marking: %v", err)
+		}
+		s.raw(t, `UPDATE versions SET compromised_at = NULL`)
+		wantStateRefused(t, s.svc, "leaked", "version 1 is no longer marked compromised")
+		wantReported(t, s.svc, "leaked", "no longer marked compromised")
+	})
+}
+
+// TestStateMACRemovedBySQL: once a store is sealed, a secret whose state
+// MAC was removed (with its state changed) is refused, also when the
+// store's mark of the sealing is deleted with it: the chain remembers.
+func TestStateMACRemovedBySQL(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		if _, err := s.svc.SealStates(ctxAs("op")); err != nil {
+			t.Fatal(err)
+		}
+		put(t, s.svc, "db/dsn", "value-old")
+		put(t, s.svc, "db/dsn", "value-new")
+		s.raw(t, `UPDATE secrets SET current_version = 1, state_mac = NULL WHERE name = 'db/dsn'`)
+		s.raw(t, `DELETE FROM state_seal`)
+		// a fresh process on the same store, with the same key
+		fresh := secrets.New(s.db, s.svc.Ring(), nil, clock)
+		if n, err := fresh.SealStates(ctxAs("op")); err != nil || n != 0 {
+			t.Fatalf("SealStates resealed a removed MAC: %d, %v", n, err)
+		}
+		wantStateRefused(t, fresh, "db/dsn", secrets.ReasonStateUnsealed)
+		wantReported(t, fresh, "db/dsn", secrets.ReasonStateUnsealed)
+	})
+}
+
+// TestStateUpgrade: a store written before state MACs (state_mac NULL)
+// keeps working, is sealed at its first open with a key (one seal event),
+// and is protected from then on.
+func TestStateUpgrade(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		put(t, s.svc, "a", "value-a1")
+		put(t, s.svc, "a", "value-a2")
+		put(t, s.svc, "b", "value-b")
+		if err := s.svc.Delete(ctxAs("alice"), "b"); err != nil {
+			t.Fatal(err)
+		}
+		// as the previous binary left it: no MACs, no seal
+		s.raw(t, `UPDATE secrets SET state_mac = NULL`)
+		old := s.svc
+		if v, err := old.Get(ctxAs("svc"), "a", 0); err != nil || v.Value.Reveal() != "value-a2" {
+			t.Fatalf("Get before sealing: %v", err)
+		}
+		if rep, err := old.Verify(ctxAs("op")); err != nil || !rep.OK || rep.Secrets != 2 {
+			t.Fatalf("verify before sealing: %+v %v", rep, err)
+		}
+		n, err := old.SealStates(ctxAs("op"))
+		if err != nil || n != 2 {
+			t.Fatalf("SealStates = %d, %v; want 2", n, err)
+		}
+		if n, err := old.SealStates(ctxAs("op")); err != nil || n != 0 {
+			t.Fatalf("second SealStates = %d, %v", n, err)
+		}
+		es, err := s.db.QueryAudit(context.Background(), audit.Query{Action: secrets.ActionSeal})
+		if err != nil || len(es) != 1 || es[0].Detail != "state MACs of 2 secrets" {
+			t.Fatalf("seal events %+v %v", es, err)
+		}
+		if v, err := old.Get(ctxAs("svc"), "a", 0); err != nil || v.Value.Reveal() != "value-a2" {
+			t.Fatalf("Get after sealing: %v", err)
+		}
+		s.raw(t, `UPDATE secrets SET current_version = 1 WHERE name = 'a'`)
+		wantStateRefused(t, old, "a", "rolled back")
+	})
+}
