@@ -42,6 +42,7 @@ func Run(t *testing.T, o Opener) {
 		return another(), another
 	}
 	runSecrets(t, open)
+	t.Run("States", func(t *testing.T) { runStates(t, open) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, open) })
 	t.Run("Generation", func(t *testing.T) { runGenerations(t, open) })
 	t.Run("Rotation", func(t *testing.T) { runRotation(t, open) })
