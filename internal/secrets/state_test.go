@@ -1,11 +1,13 @@
 package secrets_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -248,5 +250,73 @@ func TestStateUpgrade(t *testing.T) {
 		}
 		s.raw(t, `UPDATE secrets SET current_version = 1 WHERE name = 'a'`)
 		wantStateRefused(t, old, "a", "rolled back")
+	})
+}
+
+// failingCopy is an audit copy (the file) that fails while fail is set.
+type failingCopy struct{ fail atomic.Bool }
+
+func (c *failingCopy) WriteBatch(context.Context, []audit.Event) error {
+	if c.fail.Load() {
+		return errors.New("disk full")
+	}
+	return nil
+}
+
+// TestStateChangesCommitWithTheirEvent: delete, undelete, destroy,
+// rollback and compromise marking each commit with their event in the
+// store's chain, and one whose audit copy fails is not made (a delete used
+// to be stored, then refused).
+func TestStateChangesCommitWithTheirEvent(t *testing.T) {
+	drivers(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		db := open(t).(pairStore)
+		cp := &failingCopy{}
+		sinks := audit.NewSinks(audit.NewChain(db, nil), []audit.BatchWriter{cp}, 0, func(err error) { t.Log(err) })
+		svc := secrets.New(db, ring(t, fernet.GenerateKey()), sinks, clock)
+		ctx := ctxAs("alice")
+		put(t, svc, "x", "value-1")
+		put(t, svc, "x", "value-2")
+		steps := []struct {
+			what string
+			do   func() error
+		}{
+			{"rollback", func() error { _, err := svc.Rollback(ctx, "x", 1, nil); return err }},
+			{"compromise", func() error { return svc.MarkCompromised(ctx, "x", 2, "incident i-1") }},
+			{"destroy", func() error { return svc.Destroy(ctx, "x", 1) }},
+			{"delete", func() error { return svc.Delete(ctx, "x") }},
+			{"undelete", func() error { return svc.Undelete(ctx, "x") }},
+		}
+		for _, s := range steps {
+			before, _ := db.Secret(context.Background(), "x")
+			head, _ := db.AuditHead(context.Background())
+			cp.fail.Store(true)
+			if err := s.do(); !errors.Is(err, audit.ErrNotRecorded) {
+				t.Fatalf("%s with the audit copy failing: %v", s.what, err)
+			}
+			cp.fail.Store(false)
+			after, _ := db.Secret(context.Background(), "x")
+			if after.CurrentVersion != before.CurrentVersion || after.Deleted() != before.Deleted() || !bytes.Equal(after.StateMAC, before.StateMAC) {
+				t.Fatalf("%s refused by the audit was made: %+v", s.what, after.State())
+			}
+			if err := s.do(); err != nil {
+				t.Fatalf("%s: %v", s.what, err)
+			}
+			es, err := db.AuditAfter(context.Background(), head.Seq, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ok []string
+			for _, e := range es {
+				if e.Outcome == audit.Success {
+					ok = append(ok, e.Action)
+				}
+			}
+			if len(ok) != 1 || ok[0] != s.what {
+				t.Fatalf("%s: successful events since %v", s.what, ok)
+			}
+		}
+		if rep, err := svc.Verify(ctx); err != nil || !rep.OK || rep.StatesFailed != 0 {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
 	})
 }
