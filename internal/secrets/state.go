@@ -128,6 +128,11 @@ func (s *Service) sealer(ctx context.Context) (store.StateSealer, error) {
 // MAC. A secret with no MAC passes only while the store's chain records no
 // sealing (a store written before state MACs, not yet opened with a key).
 func (s *Service) checkState(ctx context.Context, sec store.Secret) error {
+	if sec.TopVersion > sec.CurrentVersion {
+		// Whatever the MAC: a MAC kept from before does not cover this.
+		return &StateError{Name: sec.Name, Reason: fmt.Sprintf("rolled back: current version set to %d outside sa01-secrets, and version %d exists",
+			sec.CurrentVersion, sec.TopVersion)}
+	}
 	if len(sec.StateMAC) == 0 {
 		sealed, err := s.sealedBefore(ctx)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -29,15 +30,16 @@ type sealedStore struct {
 	db  pairStore
 	svc *secrets.Service
 	raw func(t *testing.T, q string)
+	lit func(b []byte) string // b as an SQL literal of the driver
 }
 
 // stateDrivers runs fn over SQLite, and over PostgreSQL when
 // SA01_TEST_DB_DSN is set.
 func stateDrivers(t *testing.T, fn func(t *testing.T, s *sealedStore)) {
-	withSvc := func(t *testing.T, db pairStore, raw func(t *testing.T, q string)) *sealedStore {
+	withSvc := func(t *testing.T, db pairStore, raw func(t *testing.T, q string), lit func([]byte) string) *sealedStore {
 		sinks := audit.NewSinks(audit.NewChain(db, nil), nil, 0, func(err error) { t.Log(err) })
 		t.Cleanup(func() { db.Close() })
-		return &sealedStore{db: db, svc: secrets.New(db, ring(t, fernet.GenerateKey()), sinks, clock), raw: raw}
+		return &sealedStore{db: db, svc: secrets.New(db, ring(t, fernet.GenerateKey()), sinks, clock), raw: raw, lit: lit}
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "secrets.db")
@@ -55,7 +57,7 @@ func stateDrivers(t *testing.T, fn func(t *testing.T, s *sealedStore)) {
 			if _, err := raw.Exec(q); err != nil {
 				t.Fatal(err)
 			}
-		}))
+		}, func(b []byte) string { return "X'" + hex.EncodeToString(b) + "'" }))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		cfg := pgtest.Config(t)
@@ -73,7 +75,7 @@ func stateDrivers(t *testing.T, fn func(t *testing.T, s *sealedStore)) {
 			if _, err := conn.Exec(context.Background(), q); err != nil {
 				t.Fatal(err)
 			}
-		}))
+		}, func(b []byte) string { return "'\\x" + hex.EncodeToString(b) + "'::bytea" }))
 	})
 }
 
@@ -147,6 +149,15 @@ func TestStateRolledBackBySQL(t *testing.T) {
 		if v, err := s.svc.Get(ctxAs("svc"), "db/dsn", 0); err != nil || v.Value.Reveal() != "value-new" {
 			t.Errorf("Get(db/dsn) restored: %v", err)
 		}
+		// a state and its MAC kept from version 1, put back together
+		put(t, s.svc, "kept", "value-kept-1")
+		old, err := s.db.Secret(context.Background(), "kept")
+		if err != nil || len(old.StateMAC) == 0 {
+			t.Fatalf("Secret(kept): %+v %v", old, err)
+		}
+		put(t, s.svc, "kept", "value-kept-2")
+		s.raw(t, `UPDATE secrets SET current_version = 1, state_mac = `+s.lit(old.StateMAC)+` WHERE name = 'kept'`)
+		wantStateRefused(t, s.svc, "kept", "and version 2 exists")
 	})
 }
 
@@ -193,7 +204,7 @@ func TestStateUncompromisedBySQL(t *testing.T) {
 }
 
 // TestStateMACRemovedBySQL: once a store is sealed, a secret whose state
-// MAC was removed (with its state changed) is refused, also when the
+// MAC was removed (with its state changed: undeleted) is refused, also when the
 // store's mark of the sealing is deleted with it: the chain remembers.
 func TestStateMACRemovedBySQL(t *testing.T) {
 	stateDrivers(t, func(t *testing.T, s *sealedStore) {
@@ -201,8 +212,10 @@ func TestStateMACRemovedBySQL(t *testing.T) {
 			t.Fatal(err)
 		}
 		put(t, s.svc, "db/dsn", "value-old")
-		put(t, s.svc, "db/dsn", "value-new")
-		s.raw(t, `UPDATE secrets SET current_version = 1, state_mac = NULL WHERE name = 'db/dsn'`)
+		if err := s.svc.Delete(ctxAs("alice"), "db/dsn"); err != nil {
+			t.Fatal(err)
+		}
+		s.raw(t, `UPDATE secrets SET deleted_at = NULL, state_mac = NULL WHERE name = 'db/dsn'`)
 		s.raw(t, `DELETE FROM state_seal`)
 		// a fresh process on the same store, with the same key
 		fresh := secrets.New(s.db, s.svc.Ring(), nil, clock)

@@ -37,9 +37,11 @@ type Secret struct {
 	// never sealed (a store written before state MACs).
 	StateMAC []byte
 	// Compromised and Destroyed are the numbers of the secret's versions
-	// marked compromised and destroyed, ascending. Only Get, GetCurrent
-	// and WalkStates fill them.
+	// marked compromised and destroyed, ascending, and TopVersion the
+	// highest version number stored (CurrentVersion unless the row was
+	// edited). Only Get, GetCurrent and WalkStates fill them.
 	Compromised, Destroyed []int
+	TopVersion             int
 }
 
 // State is what a secret's state MAC covers: everything a database writer

@@ -139,9 +139,9 @@ func (p *putTx) put(ctx context.Context, w store.Write) (store.Secret, store.Ver
 	var sec store.Secret
 	var err error
 	for attempt := 0; ; attempt++ {
-		var comp, destr sql.NullString
-		sec, err = ScanSecret(p.row(ctx, p.sel, s.putSelectQ, w.Name), &comp, &destr)
-		sec.Compromised, sec.Destroyed = parseList(comp), parseList(destr)
+		var sd stateDest
+		sec, err = ScanSecret(p.row(ctx, p.sel, s.putSelectQ, w.Name), sd.dest()...)
+		sd.apply(&sec)
 		if !errors.Is(err, sql.ErrNoRows) || attempt > 0 {
 			break
 		}
@@ -238,8 +238,8 @@ func (s *Store) scanGet(row Scanner, name string, version int, withGen bool) (st
 	var vid, vnum sql.NullInt64
 	var token, keyID, actor sql.NullString
 	var gen int64
-	var comp, destr sql.NullString
-	dest := []any{&vid, &vnum, &token, &keyID, &v.Binding, at(&v.CreatedAt), &actor, at(&v.DestroyedAt), at(&v.CompromisedAt), &comp, &destr}
+	var sd stateDest
+	dest := append([]any{&vid, &vnum, &token, &keyID, &v.Binding, at(&v.CreatedAt), &actor, at(&v.DestroyedAt), at(&v.CompromisedAt)}, sd.dest()...)
 	if withGen {
 		dest = append(dest, &gen)
 	}
@@ -250,7 +250,7 @@ func (s *Store) scanGet(row Scanner, name string, version int, withGen bool) (st
 	if err != nil {
 		return sec, store.Version{}, 0, s.Fail("reading "+name, err)
 	}
-	sec.Compromised, sec.Destroyed = parseList(comp), parseList(destr)
+	sd.apply(&sec)
 	if sec.Deleted() {
 		return sec, store.Version{}, 0, fmt.Errorf("%w: %s", store.ErrDeleted, name)
 	}

@@ -16,14 +16,28 @@ import (
 
 // stateColumns are the version sets of the state of the secret aliased s
 // (store.State): its compromised versions, then its destroyed ones, each
-// a comma-separated text or NULL.
+// a comma-separated text or NULL; then its highest version number.
 func (d Dialect) stateColumns() string {
 	agg := d.VersionList
 	if agg == "" {
 		agg = `group_concat(x.version)`
 	}
 	return `(SELECT ` + agg + ` FROM versions x WHERE x.secret_id = s.id AND x.compromised_at IS NOT NULL),
-	(SELECT ` + agg + ` FROM versions x WHERE x.secret_id = s.id AND x.destroyed_at IS NOT NULL)`
+	(SELECT ` + agg + ` FROM versions x WHERE x.secret_id = s.id AND x.destroyed_at IS NOT NULL),
+	(SELECT max(x.version) FROM versions x WHERE x.secret_id = s.id)`
+}
+
+// stateDest scans stateColumns.
+type stateDest struct {
+	comp, destr sql.NullString
+	top         sql.NullInt64
+}
+
+func (d *stateDest) dest() []any { return []any{&d.comp, &d.destr, &d.top} }
+
+// apply sets the state read into sec.
+func (d *stateDest) apply(sec *store.Secret) {
+	sec.Compromised, sec.Destroyed, sec.TopVersion = parseList(d.comp), parseList(d.destr), int(d.top.Int64)
 }
 
 // parseList reads a stateColumns list, ascending; nil when empty. A
@@ -47,9 +61,9 @@ func parseList(l sql.NullString) []int {
 
 // scanState reads SecretColumns then stateColumns.
 func scanState(r Scanner) (store.Secret, error) {
-	var comp, destr sql.NullString
-	sec, err := ScanSecret(r, &comp, &destr)
-	sec.Compromised, sec.Destroyed = parseList(comp), parseList(destr)
+	var sd stateDest
+	sec, err := ScanSecret(r, sd.dest()...)
+	sd.apply(&sec)
 	return sec, err
 }
 
