@@ -140,6 +140,7 @@ func WriteHistory(w io.Writer, sec store.Secret, vs []store.Version, format stri
 // key ID, every failure by name and version, and the verdict.
 func (rep *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "versions: %d, passed: %d, failed: %d\n", rep.Versions, rep.Passed, rep.Failed)
+	fmt.Fprintf(w, "secret states: %d, failed: %d\n", rep.Secrets, rep.StatesFailed)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY ID\tVERSIONS\tLOADED\tSTATE\tRETENTION")
 	for _, k := range rep.Keys {
@@ -162,13 +163,17 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 	tw.Flush()
 	for _, f := range rep.Failures {
+		if f.KeyID == "" { // a state
+			fmt.Fprintf(w, "FAIL %s (state at version %d): %s\n", f.Name, f.Version, f.Reason)
+			continue
+		}
 		fmt.Fprintf(w, "FAIL %s version %d (key %s): %s\n", f.Name, f.Version, f.KeyID, f.Reason)
 	}
 	if rep.Truncated {
 		fmt.Fprintf(w, "(only the first %d failures are listed)\n", len(rep.Failures))
 	}
 	if rep.OK {
-		fmt.Fprintln(w, "ok: every version passes")
+		fmt.Fprintln(w, "ok: every version and every secret's state passes")
 	} else {
 		fmt.Fprintln(w, "verification FAILED")
 	}
