@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -330,6 +331,63 @@ func TestStateChangesCommitWithTheirEvent(t *testing.T) {
 		}
 		if rep, err := svc.Verify(ctx); err != nil || !rep.OK || rep.StatesFailed != 0 {
 			t.Fatalf("verify: %+v %v", rep, err)
+		}
+	})
+}
+
+// TestStateMACOutlivesRotation: state MACs are made under the audit key,
+// which a rotation rewraps under the new primary: after the versions are
+// re-encrypted and the old key is gone, states still verify, and a state
+// changed in the database is still refused.
+func TestStateMACOutlivesRotation(t *testing.T) {
+	drivers(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		st := open(t)
+		ctx := context.Background()
+		k1, k2 := fernet.GenerateKey(), fernet.GenerateKey()
+		before := secrets.New(st, ring(t, k1), nil, clock)
+		put(t, before, "a", "value-a1")
+		put(t, before, "a", "value-a2")
+		put(t, before, "b", "value-b")
+		if err := before.Delete(ctxAs("alice"), "b"); err != nil {
+			t.Fatal(err)
+		}
+		// the new key primary, the old one previous (the staged rotation):
+		// the first process opens the audit key and rewraps it under k2
+		during := secrets.New(st, ring(t, k2, k1), nil, clock)
+		if v, err := during.Get(ctxAs("svc"), "a", 0); err != nil || v.Value.Reveal() != "value-a2" {
+			t.Fatalf("Get during the rotation: %v", err)
+		}
+		// re-encryption, as rotate does it: token, key ID and binding anew
+		if err := st.WalkVersions(ctx, 100, func(vs []store.Version) error {
+			for _, v := range vs {
+				pt, err := k1.Decrypt([]byte(v.Token))
+				if err != nil {
+					return err
+				}
+				tok := string(k2.Encrypt(pt))
+				if ok, err := st.UpdateToken(ctx, v.ID, v.Token, store.Sealed{Token: tok, KeyID: k2.ID(), Binding: secrets.Bind(k2, v.Secret, v.Version, k2.ID(), tok)}); !ok || err != nil {
+					return fmt.Errorf("swap %d: %v %v", v.ID, ok, err)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		after := secrets.New(st, ring(t, k2), nil, clock)
+		if v, err := after.Get(ctxAs("svc"), "a", 0); err != nil || v.Value.Reveal() != "value-a2" {
+			t.Fatalf("Get with only the new key: %v", err)
+		}
+		if rep, err := after.Verify(ctxAs("op")); err != nil || !rep.OK || rep.Secrets != 2 || rep.StatesFailed != 0 {
+			t.Fatalf("verify with only the new key: %+v %v", rep, err)
+		}
+		if _, err := after.Get(ctxAs("svc"), "b", 0); !errors.Is(err, store.ErrDeleted) {
+			t.Fatalf("Get(b): %v", err)
+		}
+		if err := after.Undelete(ctxAs("alice"), "b"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := after.Get(ctxAs("svc"), "b", 0); err != nil || v.Value.Reveal() != "value-b" {
+			t.Fatalf("Get(b) after undelete under the new key: %v", err)
 		}
 	})
 }
