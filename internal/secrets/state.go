@@ -260,8 +260,36 @@ func diagnose(key [32]byte, sec store.Secret) string {
 // stays refused, and verify names it. It returns how many secrets it
 // sealed.
 func (s *Service) SealStates(ctx context.Context) (int, error) {
-	if sealed, err := s.sealedBefore(ctx); err != nil || sealed {
+	s.mu.Lock()
+	done := s.sealed
+	s.mu.Unlock()
+	if done {
+		return 0, nil
+	}
+	marked, err := s.st.StatesSealed(ctx)
+	if err != nil {
 		return 0, err
+	}
+	if !marked {
+		if sealed, err := s.sealedBefore(ctx); err != nil {
+			return 0, err
+		} else if sealed {
+			// Sealed before, the mark lost (a restored store, or a
+			// deleted row): mark it again, sealing nothing; with a
+			// secret left without a MAC, leave it all as it is.
+			errUnsealed := errors.New("a secret without a state MAC")
+			_, err := s.st.SealUnsealed(ctx, func(store.State) ([]byte, error) { return nil, errUnsealed }, nil)
+			if err != nil && !errors.Is(err, errUnsealed) {
+				return 0, err
+			}
+			return 0, nil
+		}
+	}
+	if marked {
+		s.mu.Lock()
+		s.sealed = true
+		s.mu.Unlock()
+		return 0, nil
 	}
 	seal, err := s.sealer(ctx)
 	if err != nil {

@@ -129,7 +129,7 @@ func fill(t testing.TB, st store.Store) map[string]string {
 	}
 	delete(values, "app/s18@1")
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	if err := st.MarkCompromised(ctx, "app/s17", 2, now); err != nil {
+	if err := svc.MarkCompromised(ctx, "app/s17", 2, "incident i-test"); err != nil {
 		t.Fatal(err)
 	}
 	delete(values, "app/s17@2")

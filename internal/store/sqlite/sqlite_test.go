@@ -283,7 +283,9 @@ func TestBackupCoversEveryTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		n++
-		if name == "goose_db_version" || name == "store_generation" || slices.Contains(sqlstore.LoadTables, name) {
+		// state_seal is not copied: the restored chain's seal event stands
+		// for it, and the first open with a key writes it again.
+		if name == "goose_db_version" || name == "store_generation" || name == "state_seal" || slices.Contains(sqlstore.LoadTables, name) {
 			continue
 		}
 		t.Errorf("table %s is not in sqlstore.LoadTables: backups would drop it", name)
