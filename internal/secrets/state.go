@@ -128,17 +128,35 @@ func (s *Service) sealer(ctx context.Context) (store.StateSealer, error) {
 // MAC. A secret with no MAC passes only while the store's chain records no
 // sealing (a store written before state MACs, not yet opened with a key).
 func (s *Service) checkState(ctx context.Context, sec store.Secret) error {
+	return s.checkStateOnce(ctx, sec, nil)
+}
+
+// checkStateOnce is checkState; sealed, when not nil, caches across the
+// calls of one walk whether the store was sealed (0: not asked yet, 1:
+// sealed, -1: not), asked at the first secret without a MAC.
+func (s *Service) checkStateOnce(ctx context.Context, sec store.Secret, sealed *int) error {
 	if sec.TopVersion > sec.CurrentVersion {
 		// Whatever the MAC: a MAC kept from before does not cover this.
 		return &StateError{Name: sec.Name, Reason: fmt.Sprintf("rolled back: current version set to %d outside sa01-secrets, and version %d exists",
 			sec.CurrentVersion, sec.TopVersion)}
 	}
 	if len(sec.StateMAC) == 0 {
-		sealed, err := s.sealedBefore(ctx)
-		if err != nil {
-			return err
+		var was bool
+		if sealed != nil && *sealed != 0 {
+			was = *sealed > 0
+		} else {
+			var err error
+			if was, err = s.sealedBefore(ctx); err != nil {
+				return err
+			}
+			if sealed != nil {
+				*sealed = -1
+				if was {
+					*sealed = 1
+				}
+			}
 		}
-		if sealed {
+		if was {
 			return &StateError{Name: sec.Name, Reason: ReasonStateUnsealed}
 		}
 		return nil

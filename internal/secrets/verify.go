@@ -162,10 +162,11 @@ func (s *Service) verify(ctx context.Context) (*Report, error) {
 
 // verifyStates checks the state of every secret against its state MAC.
 func (s *Service) verifyStates(ctx context.Context, rep *Report) error {
+	sealed := 0 // not asked yet
 	return s.st.WalkStates(ctx, 2000, func(batch []store.Secret) error {
 		for _, sec := range batch {
 			rep.Secrets++
-			err := s.checkState(ctx, sec)
+			err := s.checkStateOnce(ctx, sec, &sealed)
 			var se *StateError
 			if errors.As(err, &se) {
 				rep.StatesFailed++
