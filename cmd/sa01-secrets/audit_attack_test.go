@@ -98,7 +98,7 @@ func TestAuditRewriteWithoutTheKeyIsCaught(t *testing.T) {
 	e := newAuditEnv(t)
 	e.must("v", "put", "llm/openai_api_key")
 	e.fillChain(3003)
-	if out := e.must("", "audit", "verify"); !strings.Contains(out, "intact: 3005 events") {
+	if out := e.must("", "audit", "verify"); !strings.Contains(out, "intact: 3006 events") {
 		t.Fatalf("verify: %s", out)
 	}
 	e.rewriteChain(1500)
@@ -131,17 +131,17 @@ func TestAuditAnchorCatchesACutTail(t *testing.T) {
 		e.must("v", "put", "app/"+n)
 	}
 	head := strings.TrimSpace(e.must("", "audit", "head"))
-	if h, err := audit.ParseAnchor(head); err != nil || h.Seq != 4 { // init's event is seq 1
+	if h, err := audit.ParseAnchor(head); err != nil || h.Seq != 5 { // init's event is seq 1, the seal of states seq 2
 		t.Fatalf("audit head printed %q (%v)", head, err)
 	}
 	if out := e.must("", "audit", "verify", "--anchor", head); !strings.Contains(out, "anchor reached") {
 		t.Fatalf("verify --anchor: %s", out)
 	}
 
-	e.sqlExec(`DELETE FROM audit_events WHERE seq = 4`)
-	e.sqlExec(`DELETE FROM audit_checkpoints WHERE seq = 4`)
+	e.sqlExec(`DELETE FROM audit_events WHERE seq = 5`)
+	e.sqlExec(`DELETE FROM audit_checkpoints WHERE seq = 5`)
 	code, out, _ := e.run("", "audit", "verify", "--anchor", head)
-	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 4") {
+	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 5") {
 		t.Fatalf("a cut tail against the anchor: exit %d\n%s", code, out)
 	}
 
@@ -179,12 +179,12 @@ func TestAuditFileIsKeyedAndAnchors(t *testing.T) {
 	if err := audit.ReadEntries(strings.NewReader(string(data)), func(_ int64, x audit.Entry) bool {
 		es = append(es, x)
 		return true
-	}); err != nil || len(es) != 5 {
+	}); err != nil || len(es) != 6 {
 		t.Fatalf("%d lines, %v", len(es), err)
 	}
 	// The store's chain holds init's event (seq 1) before the file was set.
-	if es[4].Anchor == nil || es[4].Anchor.Seq != 6 {
-		t.Fatalf("the last line carries the store head %+v, want seq 6 (the head with its own event)", es[4].Anchor)
+	if es[5].Anchor == nil || es[5].Anchor.Seq != 7 {
+		t.Fatalf("the last line carries the store head %+v, want seq 7 (the head with its own event)", es[5].Anchor)
 	}
 
 	// The store's tail cut with its checkpoints: the file still holds

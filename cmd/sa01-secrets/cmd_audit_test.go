@@ -170,7 +170,7 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 		e.must("v", "put", "app/"+n)
 	}
 	out := e.must("", "audit", "verify")
-	if !strings.Contains(out, "intact: 5 events") { // init's, and four writes
+	if !strings.Contains(out, "intact: 6 events") { // init's, the seal of states, and four writes
 		t.Fatalf("verify: %s", out)
 	}
 
@@ -200,9 +200,9 @@ func TestAuditVerifyFindsTruncatedTail(t *testing.T) {
 	}
 	// Each process checkpoints its first batch: removing the last event
 	// leaves the chain shorter than its last checkpoint.
-	e.sqlExec(`DELETE FROM audit_events WHERE seq = 4`) // init's is seq 1
+	e.sqlExec(`DELETE FROM audit_events WHERE seq = 5`) // init's is seq 1, the seal of states seq 2
 	code, out, _ := e.run("", "audit", "verify")
-	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 4") {
+	if code != ExitCheckFailed || !strings.Contains(out, "truncated at seq 5") {
 		t.Fatalf("truncated: exit %d\n%s", code, out)
 	}
 	// A forged checkpoint (the intruder lacks the audit key) is named.
@@ -224,10 +224,10 @@ func TestAuditFileSinkAndVerifyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(data), "\n"); n != 3 {
-		t.Fatalf("%d lines in the audit file, want 3:\n%s", n, data)
+	if n := strings.Count(string(data), "\n"); n != 4 { // the seal of states, the put, two gets
+		t.Fatalf("%d lines in the audit file, want 4:\n%s", n, data)
 	}
-	if out := e.must("", "audit", "verify", "--file", file); !strings.Contains(out, "intact: 3 events") {
+	if out := e.must("", "audit", "verify", "--file", file); !strings.Contains(out, "intact: 4 events") {
 		t.Fatalf("verify --file: %s", out)
 	}
 	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {

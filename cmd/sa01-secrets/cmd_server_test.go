@@ -269,7 +269,7 @@ func TestNoVerbButInitCreatesAStore(t *testing.T) {
 	}
 	// local use is audited as the operating-system user
 	r = cli("", "audit", "query", "--format", "json")
-	if r.code != 0 || strings.Count(r.stdout, `"actor": "local:`) != 2 {
+	if r.code != 0 || strings.Count(r.stdout, `"actor": "local:`) != 3 { // init, the seal of states, put
 		t.Fatalf("audit: %d %s", r.code, r.stdout)
 	}
 }

@@ -120,7 +120,7 @@ func TestAuditQueryEscapesControlCharacters(t *testing.T) {
 	}
 	for _, format := range []string{"table", "csv"} {
 		out := e.must("", "audit", "query", "--format", format)
-		if strings.ContainsAny(out, "\x1b\x07") || strings.Count(out, "\n") != 4 { // a header, init's event, the put, the forged one
+		if strings.ContainsAny(out, "\x1b\x07") || strings.Count(out, "\n") != 5 { // a header, init's event, the seal of states, the put, the forged one
 			t.Fatalf("--format %s printed control characters or extra lines:\n%q", format, out)
 		}
 	}
