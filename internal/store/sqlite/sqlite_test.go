@@ -184,7 +184,7 @@ func TestNewerBinaryMigratesOlderStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cur.Close()
-	if v, _ := cur.SchemaVersion(ctx); v < 9 {
+	if v, _ := cur.SchemaVersion(ctx); v < 10 {
 		t.Errorf("new store at schema %d", v)
 	}
 }
