@@ -6,6 +6,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
 	"github.com/somaagent01/sa01-secrets/internal/opa"
 )
 
@@ -68,6 +69,35 @@ func (s *Server) authorize(ctx context.Context, a identity.Action, auditAction, 
 		ctx = audit.WithCaller(ctx, c)
 	}
 	return ctx, nil
+}
+
+// authorizeWrite is authorize for a new version of name: the write
+// right, or else a responder's rotation of a secret under incident
+// (identity.Rotate, whose grant holds only while respond.UnderIncident),
+// put to OPA as a rotate and its refusal audited as one.
+func (s *Server) authorizeWrite(ctx context.Context, name string) (context.Context, error) {
+	id := principalFrom(ctx).id
+	p := s.d.Policy.Current()
+	if d := identity.Decide(id, identity.Write, name, p); !d.Allowed {
+		if r := identity.Decide(id, identity.Rotate, name, p); r.Allowed && r.UnderIncident {
+			svc, err := s.service()
+			if err != nil {
+				return ctx, err
+			}
+			c := audit.CallerFrom(ctx)
+			v := s.gate().AccessUnder(ctx, id, identity.Rotate, name, opa.Request{ID: c.RequestID, Source: c.Source},
+				respond.UnderIncident(ctx, svc.Store(), name))
+			if !v.Allow {
+				return ctx, s.refuse(ctx, v, "rotate", name)
+			}
+			if did := v.DecisionID(); did != "" {
+				c.DecisionID = did
+				ctx = audit.WithCaller(ctx, c)
+			}
+			return ctx, nil
+		}
+	}
+	return s.authorize(ctx, identity.Write, "write", name)
 }
 
 // permitted checks the role table alone for an action on no secret

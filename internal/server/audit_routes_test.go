@@ -204,3 +204,38 @@ func TestAuditFollowRecordsOthersEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestResponderRotatesUnderIncident: a responder's role grants the
+// rotation of a compromised secret; through the server a responder could
+// open the incident but not write the replacement (PUT needed the write
+// right). It may now, for a secret under incident only.
+func TestResponderRotatesUnderIncident(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rita := h.login("rita")
+	put := func(name string) int {
+		return h.do("PUT", "/v1/secrets/"+name, rita, map[string]any{"value": "sk-replacement-RESPONDER"}).status
+	}
+	if code := put("llm/openai_api_key"); code != 403 {
+		t.Fatalf("responder writes a secret with no incident: %d", code)
+	}
+	if last := h.ev.last(); last.Action != "rotate" || last.Outcome != audit.Failure || last.Actor != "operator:rita" {
+		t.Errorf("refusal not audited as rita's rotate: %+v", last)
+	}
+	if r := h.do("POST", "/v1/incidents", rita, map[string]any{"secret": "llm/openai_api_key", "reason": "leaked in a ticket"}); r.status != 201 {
+		t.Fatalf("open: %d %s", r.status, r.body)
+	}
+	if code := put("llm/openai_api_key"); code != 200 && code != 201 {
+		t.Fatalf("responder rotates the compromised secret: %d", code)
+	}
+	if !hasAction(h.ev.all(), "write", "operator:rita") {
+		t.Errorf("the rotation is not audited as rita's write: %+v", h.ev.all())
+	}
+	if r := h.do("GET", "/v1/secrets/llm/openai_api_key", h.login("gateway"), nil); r.status != 200 || !strings.Contains(string(r.body), "sk-replacement-RESPONDER") {
+		t.Errorf("the gateway does not read the replacement: %d", r.status)
+	}
+	// another secret stays out of reach
+	if code := put("app/web/token"); code != 403 {
+		t.Errorf("responder writes a secret with no incident: %d", code)
+	}
+}

@@ -150,7 +150,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errInvalid(`cas: want 0 (must not exist) or the current version`))
 		return
 	}
-	ctx, err := s.authorize(r.Context(), identity.Write, "write", name)
+	ctx, err := s.authorizeWrite(r.Context(), name)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -2,16 +2,15 @@ package storebackend
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/console"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
 	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
-	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // actions maps the console's actions to the role table's
@@ -57,7 +56,7 @@ func (b *Backend) decide(ctx context.Context, id identity.Identity, a identity.A
 	d := identity.Decide(id, a, name, b.currentPolicy())
 	under := false
 	if d.Allowed && d.UnderIncident {
-		if name == "" || !b.underIncident(ctx, name) {
+		if name == "" || !respond.UnderIncident(ctx, b.st, name) {
 			return opa.Verdict{DecidedBy: opa.ByPolicy, Rule: d.Rule + "; " + name + " has no open incident and no compromised current version"}
 		}
 		under = true
@@ -110,28 +109,6 @@ func (b *Backend) authorizeAs(ctx context.Context, who console.Identity, a ident
 	}
 	_ = b.Record(ctx, audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: "denied", Detail: "not an operator"})
 	return console.ErrDenied
-}
-
-// underIncident reports whether name has an open incident or a
-// compromised current version.
-func (b *Backend) underIncident(ctx context.Context, name string) bool {
-	_, _, err := b.st.Get(ctx, name, 0)
-	if errors.Is(err, store.ErrCompromised) {
-		return true
-	}
-	if err != nil {
-		return false
-	}
-	incs, err := b.st.ListIncidents(ctx, false)
-	if err != nil {
-		return false
-	}
-	for _, inc := range incs {
-		if inc.Secret == name {
-			return true
-		}
-	}
-	return false
 }
 
 // identities returns the live identities and the services the YAML policy
