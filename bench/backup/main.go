@@ -82,15 +82,29 @@ func main() {
 	if len(vs) > 0 {
 		must(l.Versions(ctx, vs))
 	}
-	mk := audit.MACKeys(mustRing(key))[0]
+	// The keyed chain of a store of today: an audit key wrapped under the
+	// Fernet key (in audit_keys), every event keyed, a checkpoint on each
+	// multiple of audit.CheckpointEvery.
+	kb := &keyBuffer{}
+	mk, err := audit.LoadKey(ctx, kb, mustRing(key), nil)
+	must(err)
+	aks := make([]store.AuditKey, 0, len(kb.ws))
+	for _, w := range kb.ws {
+		aks = append(aks, store.AuditKey{WrappedKey: w, CreatedAt: t0})
+	}
+	must(l.AuditKeys(ctx, aks))
 	head := audit.EmptyHead
-	batch := make([]audit.Event, 0, 1024)
+	batch := make([]audit.Event, 0, audit.CheckpointEvery)
 	flush := func() {
-		es, err := audit.Link(head, batch)
+		lk := &audit.Linker{Key: mk, Every: audit.CheckpointEvery, Now: func() time.Time { return t0.Add(time.Duration(head.Seq) * time.Millisecond) }}
+		es, cps, err := lk.Link(head, batch)
 		must(err)
 		must(l.AuditEvents(ctx, es))
 		head = es[len(es)-1].Head()
-		must(l.AuditCheckpoints(ctx, []audit.Checkpoint{audit.Sign(&mk, head, t0.Add(time.Duration(head.Seq)*time.Millisecond))}))
+		if len(cps) == 0 {
+			cps = []audit.Checkpoint{lk.Checkpoint(head)}
+		}
+		must(l.AuditCheckpoints(ctx, cps))
 		batch = batch[:0]
 	}
 	for i := 1; i <= *events; i++ {
@@ -117,3 +131,16 @@ func mustRing(k *fernet.Key) *fernet.Ring {
 	}
 	return r
 }
+
+// keyBuffer is an audit.KeyStore in memory: LoadKey's new audit key, for
+// the load.
+type keyBuffer struct{ ws []audit.WrappedKey }
+
+func (b *keyBuffer) AuditKeys(context.Context) ([]audit.WrappedKey, error) { return b.ws, nil }
+
+func (b *keyBuffer) AddAuditKey(_ context.Context, w audit.WrappedKey) (bool, error) {
+	b.ws = append(b.ws, w)
+	return true, nil
+}
+
+func (b *keyBuffer) DeleteAuditKey(context.Context, string) error { return nil }
