@@ -1,9 +1,13 @@
 package backup
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,4 +210,77 @@ func restoreRead(b []byte, r *fernet.Ring) (*memLoader, error) {
 	l := &memLoader{}
 	_, err := read(ctx, bytesReader(b), readOptions{ring: r, requireAuth: true, requireKeys: true, load: l})
 	return l, err
+}
+
+// seqLoader is a memLoader that fails the load of versions at its
+// failAt-th batch, and records whether two loads ever ran at once.
+type seqLoader struct {
+	memLoader
+	mu       sync.Mutex
+	active   int
+	overlap  bool
+	vbatches int
+	failAt   int
+}
+
+func (l *seqLoader) enter() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active++; l.active > 1 {
+		l.overlap = true
+	}
+}
+
+func (l *seqLoader) leave() { l.mu.Lock(); l.active--; l.mu.Unlock() }
+
+func (l *seqLoader) Versions(ctx context.Context, x []store.Version) error {
+	l.enter()
+	defer l.leave()
+	time.Sleep(time.Millisecond) // the reading goes on meanwhile
+	if l.vbatches++; l.vbatches == l.failAt {
+		return errors.New("disk full")
+	}
+	return l.memLoader.Versions(ctx, x)
+}
+
+func (l *seqLoader) AuditEvents(ctx context.Context, x []audit.Entry) error {
+	l.enter()
+	defer l.leave()
+	time.Sleep(time.Millisecond)
+	return l.memLoader.AuditEvents(ctx, x)
+}
+
+// TestLoadBesideReading: batches are loaded on a second goroutine while
+// the next is read, yet one at a time and in order, each as it was read
+// (no batch reused while loading); a failing batch fails the read at once,
+// and nothing after it is loaded.
+func TestLoadBesideReading(t *testing.T) {
+	src := memData(t, 1600) // 3,200 versions and 4,800 events: several batches each
+	var buf bytes.Buffer
+	if _, err := Write(ctx, src, &buf, WriteOptions{Key: k2}); err != nil {
+		t.Fatal(err)
+	}
+	l := &seqLoader{}
+	if _, err := read(ctx, bytesReader(buf.Bytes()), readOptions{ring: ring(t, k2, k1), requireAuth: true, requireKeys: true, load: l}); err != nil {
+		t.Fatal(err)
+	}
+	if l.overlap {
+		t.Error("two batches were loaded at once")
+	}
+	for name, pair := range map[string][2]any{"versions": {src.vers, l.vers}, "events": {src.events, l.events}} {
+		a, _ := json.Marshal(pair[0])
+		b, _ := json.Marshal(pair[1])
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differ after loading them in batches", name)
+		}
+	}
+
+	l = &seqLoader{failAt: 2}
+	_, err := read(ctx, bytesReader(buf.Bytes()), readOptions{ring: ring(t, k2, k1), requireAuth: true, requireKeys: true, load: l})
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "section versions") {
+		t.Fatalf("a failing load: %v", err)
+	}
+	if len(l.vers) != loadBatch || len(l.events) != 0 || l.vbatches != 2 {
+		t.Fatalf("after a failing batch: %d versions, %d events loaded, %d version batches tried", len(l.vers), len(l.events), l.vbatches)
+	}
 }

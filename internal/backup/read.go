@@ -80,6 +80,31 @@ type readState struct {
 	chain  *audit.Verifier
 	sum    *Summary
 	subs   map[string][32]byte // binding subkeys by key ID, derived once
+	// pending is the result of the batch being loaded, nil when none: a
+	// batch is inserted on a second goroutine while the next is decoded
+	// and checked, one batch at a time, in order.
+	pending chan error
+}
+
+// start hands load to a second goroutine, once the batch before it is
+// loaded; it returns that batch's error.
+func (rs *readState) start(load func() error) error {
+	if err := rs.wait(); err != nil {
+		return err
+	}
+	rs.pending = make(chan error, 1)
+	go func(c chan<- error) { c <- load() }(rs.pending)
+	return nil
+}
+
+// wait waits for the batch being loaded and returns its error.
+func (rs *readState) wait() error {
+	if rs.pending == nil {
+		return nil
+	}
+	err := <-rs.pending
+	rs.pending = nil
+	return err
 }
 
 // rowSection decodes the rows of one known section into T, checks each,
@@ -89,6 +114,7 @@ type rowSection[R, T any] struct {
 	check func(rs *readState, t T) error
 	load  func(l store.Loader, ctx context.Context, ts []T) error
 	batch []T
+	spare []T // the batch being loaded, filled again once it is
 }
 
 type section interface {
@@ -126,14 +152,24 @@ func (s *rowSection[R, T]) row(ctx context.Context, rs *readState, payload []byt
 	return nil
 }
 
+// flush starts the load of the batch (see readState.start); the caller
+// waits for it at the section's end.
 func (s *rowSection[R, T]) flush(ctx context.Context, rs *readState) error {
 	if len(s.batch) == 0 || rs.o.load == nil {
 		return nil
 	}
-	err := s.load(rs.o.load, ctx, s.batch)
-	clear(s.batch)
-	s.batch = s.batch[:0]
-	return err
+	// Once the previous batch (in spare) is loaded, it is refilled while
+	// this one loads.
+	if err := rs.wait(); err != nil {
+		return err
+	}
+	b := s.batch
+	s.batch, s.spare = s.spare[:0], b
+	return rs.start(func() error {
+		err := s.load(rs.o.load, ctx, b)
+		clear(b)
+		return err
+	})
 }
 
 func same[T any](t T) (T, error) { return t, nil }
@@ -253,6 +289,8 @@ func read(ctx context.Context, r io.Reader, o readOptions) (Summary, error) {
 	}
 	sum := Summary{Format: FormatVersion}
 	rs := &readState{o: o, names: map[int64]string{}, idents: map[string]bool{}, sum: &sum, subs: map[string][32]byte{}}
+	// No load goes on once read returns, whatever it returns.
+	defer func() { _ = rs.wait() }()
 	var (
 		cur      *SectionSummary
 		sec      section // nil in an unknown section
@@ -338,7 +376,11 @@ func read(ctx context.Context, r io.Reader, o readOptions) (Summary, error) {
 				return sum, formatErr(off, "section %s ends with %d rows but records %d", cur.Name, cur.Rows, e.Rows)
 			}
 			if sec != nil {
-				if err := sec.flush(ctx, rs); err != nil {
+				err := sec.flush(ctx, rs)
+				if werr := rs.wait(); err == nil {
+					err = werr
+				}
+				if err != nil {
 					return sum, fmt.Errorf("restoring section %s: %w", cur.Name, err)
 				}
 			}
