@@ -107,39 +107,63 @@ func (s *Store) entries(ctx context.Context, q string, args ...any) ([]audit.Ent
 	return out, err
 }
 
+// auditFilter builds the WHERE clause of an audit query, its
+// placeholders numbered in order ($1, $2, ...).
+type auditFilter struct {
+	where []string
+	args  []any
+}
+
+func (f *auditFilter) add(cond string, v any) {
+	f.args = append(f.args, v)
+	f.where = append(f.where, fmt.Sprintf(cond, len(f.args)))
+}
+
+// auditFilterOf holds the filters QueryAudit and AuditPage share: the
+// secret, the service, the action and the outcome ("" for any), and the
+// time range (zero for open).
+func auditFilterOf(secret, service, action, outcome string, since, until time.Time) *auditFilter {
+	f := &auditFilter{}
+	if secret != "" {
+		f.add("secret = $%d", secret)
+	}
+	if service != "" {
+		f.add("service = $%d", service)
+	}
+	if action != "" {
+		f.add("action = $%d", action)
+	}
+	if outcome != "" {
+		f.add("outcome = $%d", outcome)
+	}
+	if !since.IsZero() {
+		f.add("time_ns >= $%d", since.UnixNano())
+	}
+	if !until.IsZero() {
+		f.add("time_ns < $%d", until.UnixNano())
+	}
+	return f
+}
+
+// sql is the WHERE clause ("" without filters).
+func (f *auditFilter) sql() string {
+	if len(f.where) == 0 {
+		return ""
+	}
+	return ` WHERE ` + strings.Join(f.where, " AND ")
+}
+
 // QueryAudit implements store.Audit.
 func (s *Store) QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if q.Secret != "" {
-		add("secret = $%d", q.Secret)
-	}
-	if q.Service != "" {
-		add("service = $%d", q.Service)
-	}
-	if q.Action != "" {
-		add("action = $%d", q.Action)
-	}
-	if !q.Since.IsZero() {
-		add("time_ns >= $%d", q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		add("time_ns < $%d", q.Until.UnixNano())
-	}
+	outcome := ""
 	if q.Failed {
-		add("outcome = $%d", audit.Failure)
+		outcome = audit.Failure
 	}
+	f := auditFilterOf(q.Secret, q.Service, q.Action, outcome, q.Since, q.Until)
 	if q.AfterSeq > 0 {
-		add("seq > $%d", q.AfterSeq)
+		f.add("seq > $%d", q.AfterSeq)
 	}
-	stmt := `SELECT ` + auditColumns + ` FROM audit_events`
-	if len(where) > 0 {
-		stmt += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	stmt := `SELECT ` + auditColumns + ` FROM audit_events` + f.sql()
 	if q.Newest {
 		stmt += ` ORDER BY seq DESC`
 	} else {
@@ -148,7 +172,7 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, e
 	if q.Limit > 0 {
 		stmt += fmt.Sprintf(` LIMIT %d`, q.Limit)
 	}
-	es, err := s.entries(ctx, stmt, args...)
+	es, err := s.entries(ctx, stmt, f.args...)
 	if err != nil {
 		return nil, err
 	}

@@ -148,32 +148,9 @@ func (s *Store) AuditPage(ctx context.Context, q store.AuditPageQuery) (store.Au
 	if q.Window <= 0 {
 		q.Window = store.DefaultAuditWindow
 	}
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if q.Secret != "" {
-		add("secret = $%d", q.Secret)
-	}
-	if q.Service != "" {
-		add("service = $%d", q.Service)
-	}
-	if q.Action != "" {
-		add("action = $%d", q.Action)
-	}
-	if q.Outcome != "" {
-		add("outcome = $%d", q.Outcome)
-	}
-	if !q.Since.IsZero() {
-		add("time_ns >= $%d", q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		add("time_ns < $%d", q.Until.UnixNano())
-	}
+	f := auditFilterOf(q.Secret, q.Service, q.Action, q.Outcome, q.Since, q.Until)
 	if q.Before > 0 {
-		add("seq < $%d", q.Before)
+		f.add("seq < $%d", q.Before)
 	}
 	var low int64
 	if q.Secret == "" && q.Service == "" && (q.Action != "" || q.Outcome != "" || !q.Since.IsZero() || !q.Until.IsZero()) {
@@ -186,16 +163,12 @@ func (s *Store) AuditPage(ctx context.Context, q store.AuditPageQuery) (store.Au
 			top = h.Seq + 1
 		}
 		if low = top - q.Window; low > 1 {
-			add("seq >= $%d", low)
+			f.add("seq >= $%d", low)
 		}
 	}
-	stmt := `SELECT ` + auditColumns + ` FROM audit_events`
-	if len(where) > 0 {
-		stmt += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, q.Limit+1)
-	stmt += fmt.Sprintf(` ORDER BY seq DESC LIMIT $%d`, len(args))
-	es, err := s.entries(ctx, stmt, args...)
+	f.args = append(f.args, q.Limit+1)
+	stmt := `SELECT ` + auditColumns + ` FROM audit_events` + f.sql() + fmt.Sprintf(` ORDER BY seq DESC LIMIT $%d`, len(f.args))
+	es, err := s.entries(ctx, stmt, f.args...)
 	if err != nil {
 		return store.AuditPage{}, err
 	}
