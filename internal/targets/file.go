@@ -22,6 +22,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/somaagent01/sa01-secrets/internal/yamlfile"
+
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
@@ -79,18 +81,7 @@ func (f *File) Names() []string {
 
 // Error is a targets file error at a line. It never quotes a value that
 // could be a secret: connection strings are not allowed in the file.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
+type Error = yamlfile.Error
 
 var (
 	targetName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -121,7 +112,7 @@ func Load(path string) (*File, error) {
 func Parse(file string, data []byte) (*File, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: file, Line: yamlErrLine(err), Msg: "not valid YAML: " + yamlErrMsg(err)}
+		return nil, yamlfile.Invalid(file, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "empty targets file: want a top-level 'targets:' mapping"}
@@ -306,50 +297,5 @@ func trunc(s string) string {
 
 // eachPair walks a mapping, refusing duplicate and non-string keys.
 func eachPair(file string, m *yaml.Node, fn func(k, v *yaml.Node) error) error {
-	seen := map[string]int{}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			return &Error{File: file, Line: k.Line, Msg: "a key must be a plain string"}
-		}
-		if line, dup := seen[k.Value]; dup {
-			return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", trunc(k.Value), line)}
-		}
-		seen[k.Value] = k.Line
-		if v.Kind == yaml.AliasNode {
-			return &Error{File: file, Line: v.Line, Msg: "aliases are not allowed in a targets file"}
-		}
-		if err := fn(k, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-var (
-	yamlLine   = regexp.MustCompile(`line (\d+)`)
-	yamlPrefix = regexp.MustCompile(`^yaml: (line \d+: )?`)
-)
-
-func yamlErrLine(err error) int {
-	m := yamlLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0
-	}
-	n := 0
-	for _, c := range m[1] {
-		n = n*10 + int(c-'0')
-		if n > 1<<24 {
-			return 0
-		}
-	}
-	return n
-}
-
-func yamlErrMsg(err error) string {
-	s := yamlPrefix.ReplaceAllString(err.Error(), "")
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
+	return yamlfile.EachPair(file, "a targets file", m, fn)
 }
