@@ -32,6 +32,8 @@ type sealedStore struct {
 	svc *secrets.Service
 	raw func(t *testing.T, q string)
 	lit func(b []byte) string // b as an SQL literal of the driver
+	key *fernet.Key           // svc's only key
+	rec audit.Recorder        // svc's recorder: the store's chain
 }
 
 // stateDrivers runs fn over SQLite, and over PostgreSQL when
@@ -40,7 +42,8 @@ func stateDrivers(t *testing.T, fn func(t *testing.T, s *sealedStore)) {
 	withSvc := func(t *testing.T, db pairStore, raw func(t *testing.T, q string), lit func([]byte) string) *sealedStore {
 		sinks := audit.NewSinks(audit.NewChain(db, nil), nil, 0, func(err error) { t.Log(err) })
 		t.Cleanup(func() { db.Close() })
-		return &sealedStore{db: db, svc: secrets.New(db, ring(t, fernet.GenerateKey()), sinks, clock), raw: raw, lit: lit}
+		k := fernet.GenerateKey()
+		return &sealedStore{db: db, svc: secrets.New(db, ring(t, k), sinks, clock), raw: raw, lit: lit, key: k, rec: sinks}
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "secrets.db")
@@ -388,6 +391,156 @@ func TestStateMACOutlivesRotation(t *testing.T) {
 		}
 		if v, err := after.Get(ctxAs("svc"), "b", 0); err != nil || v.Value.Reveal() != "value-b" {
 			t.Fatalf("Get(b) after undelete under the new key: %v", err)
+		}
+	})
+}
+
+// stateMAC returns the stored state MAC of name, as a database writer
+// would save it.
+func stateMAC(t *testing.T, db pairStore, name string) []byte {
+	t.Helper()
+	var mac []byte
+	err := db.WalkStates(context.Background(), 100, func(b []store.Secret) error {
+		for _, sec := range b {
+			if sec.Name == name {
+				mac = sec.StateMAC
+			}
+		}
+		return nil
+	})
+	if err != nil || mac == nil {
+		t.Fatalf("state MAC of %s: %v", name, err)
+	}
+	return mac
+}
+
+// wantChainReported checks that verify fails and names name with an audit
+// chain failure whose reason contains want.
+func wantChainReported(t *testing.T, svc *secrets.Service, name, want string) {
+	t.Helper()
+	rep, err := svc.Verify(ctxAs("op"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || rep.StatesFailed != 1 {
+		t.Fatalf("verify: ok %v, %d states failed; want one: %+v", rep.OK, rep.StatesFailed, rep.Failures)
+	}
+	for _, f := range rep.Failures {
+		if f.Name == name && strings.HasPrefix(f.Reason, "audit chain: ") && strings.Contains(f.Reason, want) {
+			return
+		}
+	}
+	t.Errorf("verify does not name %s with %q: %+v", name, want, rep.Failures)
+}
+
+// TestStateReplayUncompromised: a database writer who saved a secret's
+// row (its state and state MAC) before a compromise put it back after:
+// the MAC verified, and verify said ok. The chain's compromise event
+// names it.
+func TestStateReplayUncompromised(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		put(t, s.svc, "leaked", "value-leaked")
+		old := stateMAC(t, s.db, "leaked")
+		if err := s.svc.MarkCompromised(ctxAs("alice"), "leaked", 1, "incident i-1"); err != nil {
+			t.Fatal(err)
+		}
+		s.raw(t, `UPDATE versions SET compromised_at = NULL`)
+		s.raw(t, `UPDATE secrets SET state_mac = `+s.lit(old)+` WHERE name = 'leaked'`)
+		if _, err := s.svc.Get(ctxAs("svc"), "leaked", 0); err != nil {
+			t.Fatalf("the replayed row does not pass its MAC (the test replays wrong): %v", err)
+		}
+		wantChainReported(t, s.svc, "leaked", "version 1 marked compromised at seq ")
+		wantChainReported(t, s.svc, "leaked", "not compromised in the store")
+	})
+}
+
+// TestStateReplayUndeleted: the same with a row saved before a delete.
+func TestStateReplayUndeleted(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		put(t, s.svc, "gone", "value-gone")
+		old := stateMAC(t, s.db, "gone")
+		if err := s.svc.Delete(ctxAs("alice"), "gone"); err != nil {
+			t.Fatal(err)
+		}
+		s.raw(t, `UPDATE secrets SET deleted_at = NULL, state_mac = `+s.lit(old)+` WHERE name = 'gone'`)
+		if _, err := s.svc.Get(ctxAs("svc"), "gone", 0); err != nil {
+			t.Fatalf("the replayed row does not pass its MAC (the test replays wrong): %v", err)
+		}
+		wantChainReported(t, s.svc, "gone", "deleted at seq ")
+		wantChainReported(t, s.svc, "gone", "not deleted in the store")
+	})
+}
+
+// TestStateVerifyNormalLife: a life of every state change verifies clean
+// against the chain, on both drivers.
+func TestStateVerifyNormalLife(t *testing.T) {
+	stateDrivers(t, func(t *testing.T, s *sealedStore) {
+		ctx := ctxAs("alice")
+		put(t, s.svc, "app/a", "value-a1")
+		put(t, s.svc, "app/a", "value-a2")
+		if _, err := s.svc.Rollback(ctx, "app/a", 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		put(t, s.svc, "app/b", "value-b1")
+		if err := s.svc.Delete(ctx, "app/b"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.svc.Undelete(ctx, "app/b"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.svc.Undelete(ctx, "app/b"); err != nil { // a no-op undelete
+			t.Fatal(err)
+		}
+		if err := s.svc.Destroy(ctx, "app/a", 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.svc.MarkCompromised(ctx, "app/a", 3, "incident i-1"); err != nil {
+			t.Fatal(err)
+		}
+		put(t, s.svc, "app/a", "value-a4") // the replacement
+		if _, err := s.svc.Import(ctx, []secrets.Entry{{Name: "A", Value: sensitive.New("value-i")}, {Name: "B", Value: sensitive.New("value-j")}}, secrets.ImportOptions{Prefix: "imp/"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.svc.Import(ctx, []secrets.Entry{{Name: "A", Value: sensitive.New("value-i2")}}, secrets.ImportOptions{Prefix: "imp/"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.svc.Delete(ctx, "imp/B"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.svc.Delete(ctx, "imp/B"); err == nil { // refused: recorded as a failure
+			t.Fatal("deleting a deleted secret succeeded")
+		}
+		// rotation and re-encryption: a new primary, every token anew
+		k2 := fernet.GenerateKey()
+		during := secrets.New(s.db, ring(t, k2, s.key), s.rec, clock)
+		if err := s.db.WalkVersions(context.Background(), 100, func(vs []store.Version) error {
+			for _, v := range vs {
+				if v.Token == "" { // destroyed
+					continue
+				}
+				pt, err := s.key.Decrypt([]byte(v.Token))
+				if err != nil {
+					return err
+				}
+				tok := string(k2.Encrypt(pt))
+				if ok, err := s.db.UpdateToken(context.Background(), v.ID, v.Token, store.Sealed{Token: tok, KeyID: k2.ID(), Binding: secrets.Bind(k2, v.Secret, v.Version, k2.ID(), tok)}); !ok || err != nil {
+					return fmt.Errorf("swap %d: %v %v", v.ID, ok, err)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := during.Get(ctxAs("svc"), "app/b", 0); err != nil || v.Value.Reveal() != "value-b1" {
+			t.Fatalf("Get during the rotation: %v", err)
+		}
+		after := secrets.New(s.db, ring(t, k2), s.rec, clock)
+		rep, err := after.Verify(ctxAs("op"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK || rep.StatesFailed != 0 || rep.Secrets != 4 {
+			t.Fatalf("verify after a normal life: ok %v, %d of %d states failed: %+v", rep.OK, rep.StatesFailed, rep.Secrets, rep.Failures)
 		}
 	})
 }

@@ -25,8 +25,9 @@ type Report struct {
 	Passed   int64 `json:"passed"`
 	Failed   int64 `json:"failed"`
 	// Secrets counts the secrets whose state was checked against its
-	// state MAC; StatesFailed those that failed (each also in Failures,
-	// with the current version and no key ID).
+	// state MAC and the audit chain's events; StatesFailed those that
+	// failed (each also in Failures, with the current version and no key
+	// ID).
 	Secrets      int64       `json:"secrets"`
 	StatesFailed int64       `json:"states_failed"`
 	Keys         []KeyReport `json:"keys"`
@@ -56,7 +57,9 @@ type Failure struct {
 // Verify checks every stored version, streaming the store in batches: the
 // token is a well-formed Fernet token, it decrypts under the loaded key its
 // key ID names, and its row binding holds. It checks every secret's state
-// against its state MAC, naming a rolled-back, undeleted or
+// against its state MAC, and against the state the audit chain's
+// successful state-changing events say it must have (an older row put
+// back with its older MAC), naming a rolled-back, undeleted or
 // un-compromised secret. It also flags versions under
 // keys that are not loaded or are past their retention. Verify returns an
 // error only when it could not run; a failing store gives a Report with OK
@@ -160,23 +163,35 @@ func (s *Service) verify(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// verifyStates checks the state of every secret against its state MAC.
+// verifyStates checks the state of every secret against its state MAC,
+// then against the state the audit chain's events say it must have (the
+// MAC has no freshness: an older row put back with its older MAC passes
+// it, but not the chain).
 func (s *Service) verifyStates(ctx context.Context, rep *Report) error {
+	chain, err := s.replayChain(ctx)
+	if err != nil {
+		return err
+	}
 	sealed := 0 // not asked yet
+	failState := func(sec store.Secret, reason string) {
+		rep.StatesFailed++
+		if len(rep.Failures) < MaxReportedFailures {
+			rep.Failures = append(rep.Failures, Failure{Name: sec.Name, Version: sec.CurrentVersion, Reason: reason})
+		} else {
+			rep.Truncated = true
+		}
+	}
 	return s.st.WalkStates(ctx, 2000, func(batch []store.Secret) error {
 		for _, sec := range batch {
 			rep.Secrets++
 			err := s.checkStateOnce(ctx, sec, &sealed)
 			var se *StateError
 			if errors.As(err, &se) {
-				rep.StatesFailed++
-				if len(rep.Failures) < MaxReportedFailures {
-					rep.Failures = append(rep.Failures, Failure{Name: sec.Name, Version: sec.CurrentVersion, Reason: "state MAC: " + se.Reason})
-				} else {
-					rep.Truncated = true
-				}
+				failState(sec, "state MAC: "+se.Reason)
 			} else if err != nil {
 				return err
+			} else if d := chainDiff(chain[sec.Name], sec); d != "" {
+				failState(sec, "audit chain: "+d)
 			}
 		}
 		return ctx.Err()
