@@ -65,7 +65,24 @@ var dialect = sqlstore.Dialect{
 		`SELECT setval(pg_get_serial_sequence('secrets', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM secrets), false)`,
 		`SELECT setval(pg_get_serial_sequence('versions', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM versions), false)`,
 	},
+	Copy:     copyRows,
 	Classify: classify,
+}
+
+// copyRows is the dialect's Copy: pgx's CopyFrom (binary COPY) on the
+// connection under conn, inside the transaction a Load began on it.
+func copyRows(ctx context.Context, conn *sql.Conn, table string, cols []string, args []any) error {
+	w := len(cols)
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres: a %T is not a pgx connection", dc)
+		}
+		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(len(args)/w, func(i int) ([]any, error) {
+			return args[i*w : (i+1)*w], nil
+		}))
+		return err
+	})
 }
 
 // ConnectTimeout bounds the first connection.

@@ -178,17 +178,28 @@ var LoadTables = []string{"secrets", "versions", "keys", "tokens", "identities",
 // dialect's LoadPrologue (PostgreSQL locks the tables, so no node writes
 // into a store being loaded) and checks that every table is empty.
 func (s *Store) Load(ctx context.Context) (store.Loader, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	l := &loader{s: s, stmts: map[string]*sql.Stmt{}}
+	var err error
+	if s.d.Copy != nil {
+		// The dialect copies on the connection of the transaction.
+		if l.conn, err = s.write.Conn(ctx); err != nil {
+			return nil, s.Fail("beginning a load", err)
+		}
+		l.tx, err = l.conn.BeginTx(ctx, nil)
+	} else {
+		l.tx, err = s.write.BeginTx(ctx, nil)
+	}
 	if err != nil {
+		l.release()
 		return nil, s.Fail("beginning a load", err)
 	}
-	l := &loader{s: s, tx: tx, stmts: map[string]*sql.Stmt{}}
+	tx := l.tx
 	for _, q := range []string{s.d.WritePrologue, s.d.LoadPrologue} {
 		if q == "" {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			_ = tx.Rollback()
+			_ = l.Rollback()
 			return nil, s.Fail("beginning a load", err)
 		}
 	}
@@ -202,7 +213,7 @@ func (s *Store) Load(ctx context.Context) (store.Loader, error) {
 		err = store.ErrNotEmpty
 	}
 	if err != nil {
-		_ = tx.Rollback()
+		_ = l.Rollback()
 		if err == store.ErrNotEmpty {
 			return nil, fmt.Errorf("%s: %w: it holds secrets, keys, tokens, identities, incidents, audit keys or audit events", s.d.Name, err)
 		}
@@ -211,14 +222,24 @@ func (s *Store) Load(ctx context.Context) (store.Loader, error) {
 	return l, nil
 }
 
-// loader inserts rows in multi-row INSERTs of at most loadRows rows (and
+// loader inserts rows with the dialect's Copy on conn, the connection of
+// tx, or else in multi-row INSERTs of at most loadRows rows (and
 // loadParams parameters), the full-size statement of each table prepared
 // once in the transaction.
 type loader struct {
 	s     *Store
+	conn  *sql.Conn // nil unless the dialect copies
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
 	args  []any
+}
+
+// release gives conn back to the pool, once tx has ended.
+func (l *loader) release() {
+	if l.conn != nil {
+		_ = l.conn.Close()
+		l.conn = nil
+	}
 }
 
 const (
@@ -228,6 +249,12 @@ const (
 
 // insert stores rows (each len(cols) values, flattened in args) into table.
 func (l *loader) insert(ctx context.Context, table string, cols []string, args []any) error {
+	if l.s.d.Copy != nil {
+		if err := l.s.d.Copy(ctx, l.conn, table, cols, args); err != nil {
+			return l.s.Fail("loading "+table, err)
+		}
+		return nil
+	}
 	width := len(cols)
 	per := min(loadRows, loadParams/width)
 	for len(args) > 0 {
@@ -404,11 +431,13 @@ func (l *loader) AuditCursors(ctx context.Context, cs []store.AuditCursor) error
 func (l *loader) Commit(ctx context.Context) error {
 	for _, q := range l.s.d.LoadEpilogue {
 		if _, err := l.tx.ExecContext(ctx, q); err != nil {
-			_ = l.tx.Rollback()
+			_ = l.Rollback()
 			return l.s.Fail("finishing a load", err)
 		}
 	}
-	if err := l.tx.Commit(); err != nil {
+	err := l.tx.Commit()
+	l.release()
+	if err != nil {
 		return l.s.Fail("committing a load", err)
 	}
 	return nil
@@ -416,6 +445,7 @@ func (l *loader) Commit(ctx context.Context) error {
 
 func (l *loader) Rollback() error {
 	err := l.tx.Rollback()
+	l.release()
 	if err == sql.ErrTxDone {
 		return nil
 	}

@@ -98,6 +98,49 @@ func runDumps(t *testing.T, open opener) {
 			t.Fatalf("load into a store with secrets: %v, want ErrNotEmpty", err)
 		}
 	})
+	t.Run("FailedLoadLeavesNothing", func(t *testing.T) {
+		src, _ := open(t)
+		put(t, src, "a", "1")
+		sn, err := src.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ss []store.Secret
+		err = sn.Secrets(ctx, func(b []store.Secret) error { ss = append(ss, b...); return nil })
+		_ = sn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, _ := open(t)
+		l, err := dst.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same secret twice: the second batch breaks its primary key.
+		if err := l.Secrets(ctx, ss); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Secrets(ctx, ss); err == nil {
+			t.Fatal("loading a secret twice: no error")
+		}
+		if err := l.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := dst.Get(ctx, "a", 0); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get after a failed load: %v, want ErrNotFound", err)
+		}
+		l, err = dst.Load(ctx)
+		if err != nil {
+			t.Fatalf("load after a failed one: %v", err)
+		}
+		copyAll(t, src, l)
+		if err := l.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, v, err := dst.Get(ctx, "a", 0); err != nil || v.Token != "tok:a:1:1" {
+			t.Fatalf("Get a: %+v, %v", v, err)
+		}
+	})
 	t.Run("LoadRefusesAuditOnly", func(t *testing.T) {
 		st, _ := open(t)
 		if _, err := st.AppendAudit(ctx, []audit.Event{{Action: "read", Outcome: audit.Success, Time: t0}}, (&audit.Linker{}).Link); err != nil {
