@@ -159,7 +159,8 @@ func TestExitCodesAgreeLocalAndServer(t *testing.T) {
 		if r.code != c.code {
 			t.Errorf("through the server %v: exit %d, want %d as locally\nlocal: %s\nserver: %s", c.args, r.code, c.code, l.stderr, r.stderr)
 		}
-		if c.code == ExitDenied && (!strings.Contains(r.stderr, "compromised") || hintOf(r.stderr) != hintOf(l.stderr)) {
+		if c.code == ExitDenied && (!strings.Contains(r.stderr, "compromised") || hintOf(r.stderr) != hintOf(l.stderr) ||
+			!strings.Contains(l.stderr, "llm/openai_api_key version 1") || !strings.Contains(r.stderr, "llm/openai_api_key version 1")) {
 			t.Errorf("compromised through the server says %q, locally %q", r.stderr, l.stderr)
 		}
 	}

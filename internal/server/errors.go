@@ -72,7 +72,13 @@ func classify(err error) *apiError {
 	case errors.Is(err, store.ErrDestroyed):
 		return &apiError{http.StatusGone, CodeGone, "the version is destroyed"}
 	case errors.Is(err, store.ErrCompromised):
-		return &apiError{http.StatusGone, CodeCompromised, "the version is marked compromised and is never served"}
+		// Named as the local store names it ("NAME version N"): the caller
+		// was granted the secret before it was read.
+		msg := "the version is marked compromised and is never served"
+		if _, which, ok := strings.Cut(err.Error(), store.ErrCompromised.Error()+": "); ok {
+			msg = "version is marked compromised and is never served: " + which
+		}
+		return &apiError{http.StatusGone, CodeCompromised, msg}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{http.StatusConflict, CodeConflict, "check-and-set failed: the current version differs from cas"}
 	case errors.Is(err, secrets.ErrInvalid):
