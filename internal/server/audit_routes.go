@@ -41,6 +41,22 @@ func (s *Server) service() (*secrets.Service, error) {
 	return svc, nil
 }
 
+// permittedService checks the role table for an action on no secret
+// (permitted) and returns the store's service; nil when it answered the
+// request (403, or 503 without a store).
+func (s *Server) permittedService(w http.ResponseWriter, r *http.Request, a identity.Action, auditAction string) *secrets.Service {
+	if !s.permitted(r, a, auditAction, "") {
+		writeError(w, r, errDeniedOrMissing)
+		return nil
+	}
+	svc, err := s.service()
+	if err != nil {
+		writeError(w, r, err)
+		return nil
+	}
+	return svc
+}
+
 // knownParams refuses a query string with a parameter outside want, or
 // one given twice, or longer than opa.MaxFieldLen.
 func knownParams(q url.Values, want ...string) error {
@@ -151,13 +167,8 @@ func (s *Server) handleAuditEvents(w http.ResponseWriter, r *http.Request) {
 	if aq.Newest {
 		action = actionAuditTail
 	}
-	if !s.permitted(r, identity.Audit, action, "") {
-		writeError(w, r, errDeniedOrMissing)
-		return
-	}
-	svc, err := s.service()
-	if err != nil {
-		writeError(w, r, err)
+	svc := s.permittedService(w, r, identity.Audit, action)
+	if svc == nil {
 		return
 	}
 	ctx := r.Context()
@@ -223,13 +234,8 @@ type headView struct {
 // checking its last event's MAC under the audit key. The audit right is
 // needed.
 func (s *Server) handleAuditHead(w http.ResponseWriter, r *http.Request) {
-	if !s.permitted(r, identity.Audit, actionAuditHead, "") {
-		writeError(w, r, errDeniedOrMissing)
-		return
-	}
-	svc, err := s.service()
-	if err != nil {
-		writeError(w, r, err)
+	svc := s.permittedService(w, r, identity.Audit, actionAuditHead)
+	if svc == nil {
 		return
 	}
 	key, err := s.auditKey(r)
@@ -285,13 +291,8 @@ func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 		}
 		anchor = &h
 	}
-	if !s.permitted(r, identity.Audit, actionAuditVerify, "") {
-		writeError(w, r, errDeniedOrMissing)
-		return
-	}
-	svc, err := s.service()
-	if err != nil {
-		writeError(w, r, err)
+	svc := s.permittedService(w, r, identity.Audit, actionAuditVerify)
+	if svc == nil {
 		return
 	}
 	key, err := s.auditKey(r)

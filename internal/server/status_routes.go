@@ -122,13 +122,8 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if !s.permitted(r, identity.Keys, actionVerify, "") {
-		writeError(w, r, errDeniedOrMissing)
-		return
-	}
-	svc, err := s.service()
-	if err != nil {
-		writeError(w, r, err)
+	svc := s.permittedService(w, r, identity.Keys, actionVerify)
+	if svc == nil {
 		return
 	}
 	rep, err := svc.Verify(r.Context())
