@@ -1,22 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
-	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlite"
 )
@@ -38,53 +34,8 @@ func TestKilledDuringDeletesLeavesNoStateChangeWithoutItsEvent(t *testing.T) {
 	const secretsN = 240
 	landed := 0
 	for round := 0; round < 4 || landed == 0 && round < 8; round++ {
-		dir := t.TempDir()
-		key := fernet.GenerateKey().Encode()
-		db := filepath.Join(dir, "s.db")
-		vars := []string{"SA01_CRYPTO_FERNET_KEY=" + key, "SA01_SECRETS_DB_DSN=sqlite://" + db,
-			"SA01_SECRETS_AUDIT_FILE=" + filepath.Join(dir, "audit.jsonl"), "HOME=" + dir, "PATH=" + os.Getenv("PATH")}
-		credFile := filepath.Join(dir, "admin.credential")
-		initCmd := exec.Command(bin, "init", "--credential-file", credFile)
-		initCmd.Env = vars
-		if out, err := initCmd.CombinedOutput(); err != nil {
-			t.Fatalf("init: %v\n%s", err, out)
-		}
-		cred, err := os.ReadFile(credFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
-		cmd.Env = vars
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		addr := make(chan string, 1)
-		go func() {
-			re := regexp.MustCompile(`addr=(http://[0-9.:]+)`)
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				if m := re.FindStringSubmatch(sc.Text()); m != nil {
-					addr <- m[1]
-				}
-			}
-		}()
-		var base string
-		select {
-		case base = <-addr:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatal("serve did not start")
-		}
-		code, m := getJSON(t, http.DefaultClient, "POST", base+"/v1/auth/login", strings.TrimSpace(string(cred)), "")
-		tok, _ := m["token"].(string)
-		if code != 200 || tok == "" {
-			_ = cmd.Process.Kill()
-			t.Fatalf("login: %d %v", code, m)
-		}
+		srv := startCrashServer(t, bin)
+		dir, key, db, cmd, base, tok := srv.dir, srv.key, srv.db, srv.cmd, srv.base, srv.tok
 		do := func(ctx context.Context, method, name, body string) error {
 			req, _ := http.NewRequestWithContext(ctx, method, base+"/v1/secrets/"+name, strings.NewReader(body))
 			if body != "" {

@@ -35,53 +35,8 @@ func TestKilledDuringWritesLeavesNoVersionWithoutItsEvent(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	for round := range 6 {
-		dir := t.TempDir()
-		key := fernet.GenerateKey().Encode()
-		db := filepath.Join(dir, "s.db")
-		vars := []string{"SA01_CRYPTO_FERNET_KEY=" + key, "SA01_SECRETS_DB_DSN=sqlite://" + db,
-			"SA01_SECRETS_AUDIT_FILE=" + filepath.Join(dir, "audit.jsonl"), "HOME=" + dir, "PATH=" + os.Getenv("PATH")}
-		credFile := filepath.Join(dir, "admin.credential")
-		initCmd := exec.Command(bin, "init", "--credential-file", credFile)
-		initCmd.Env = vars
-		if out, err := initCmd.CombinedOutput(); err != nil {
-			t.Fatalf("init: %v\n%s", err, out)
-		}
-		cred, err := os.ReadFile(credFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
-		cmd.Env = vars
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		addr := make(chan string, 1)
-		go func() {
-			re := regexp.MustCompile(`addr=(http://[0-9.:]+)`)
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				if m := re.FindStringSubmatch(sc.Text()); m != nil {
-					addr <- m[1]
-				}
-			}
-		}()
-		var base string
-		select {
-		case base = <-addr:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatal("serve did not start")
-		}
-		code, m := getJSON(t, http.DefaultClient, "POST", base+"/v1/auth/login", strings.TrimSpace(string(cred)), "")
-		tok, _ := m["token"].(string)
-		if code != 200 || tok == "" {
-			_ = cmd.Process.Kill()
-			t.Fatalf("login: %d %v", code, m)
-		}
+		srv := startCrashServer(t, bin)
+		dir, key, db, cmd, base, tok := srv.dir, srv.key, srv.db, srv.cmd, srv.base, srv.tok
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for w := range 6 {
@@ -179,4 +134,64 @@ func TestRefusedWriteIsNotStored(t *testing.T) {
 	if out := e.must("", "audit", "verify"); !strings.Contains(out, "intact") {
 		t.Fatalf("verify: %s", out)
 	}
+}
+
+// crashServer is a `serve` started from bin over a new SQLite store (with
+// an audit file) and an admin token for it: what the kill -9 harnesses
+// write through and kill.
+type crashServer struct {
+	dir, key, db, base, tok string
+	cmd                     *exec.Cmd
+}
+
+func startCrashServer(t *testing.T, bin string) crashServer {
+	t.Helper()
+	dir := t.TempDir()
+	key := fernet.GenerateKey().Encode()
+	db := filepath.Join(dir, "s.db")
+	vars := []string{"SA01_CRYPTO_FERNET_KEY=" + key, "SA01_SECRETS_DB_DSN=sqlite://" + db,
+		"SA01_SECRETS_AUDIT_FILE=" + filepath.Join(dir, "audit.jsonl"), "HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	credFile := filepath.Join(dir, "admin.credential")
+	initCmd := exec.Command(bin, "init", "--credential-file", credFile)
+	initCmd.Env = vars
+	if out, err := initCmd.CombinedOutput(); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	cred, err := os.ReadFile(credFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
+	cmd.Env = vars
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`addr=(http://[0-9.:]+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case base = <-addr:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("serve did not start")
+	}
+	code, m := getJSON(t, http.DefaultClient, "POST", base+"/v1/auth/login", strings.TrimSpace(string(cred)), "")
+	tok, _ := m["token"].(string)
+	if code != 200 || tok == "" {
+		_ = cmd.Process.Kill()
+		t.Fatalf("login: %d %v", code, m)
+	}
+	return crashServer{dir: dir, key: key, db: db, cmd: cmd, base: base, tok: tok}
 }
