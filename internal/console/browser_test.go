@@ -148,16 +148,23 @@ func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// get runs an action that reads something.
+// get runs an action that reads something. A read that lost its node
+// (the page replaced it between the query and the read: a redirect
+// landing, an htmx swap) is run again until the step's timeout.
 func get[T any](b *browser, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
+	for {
+		v, err := chromedp.Run(ctx, a)
+		if err == nil {
+			return v
+		}
+		if !strings.Contains(err.Error(), "No node with given id found") || ctx.Err() != nil {
+			b.t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return v
 }
 
 func (b *browser) url(p string) string { return b.h.ts.URL + p }
