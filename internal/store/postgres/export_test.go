@@ -11,6 +11,3 @@ import (
 func OpenWith(ctx context.Context, cfg *pgxpool.Config, migrations fs.FS) (*DB, error) {
 	return openWith(ctx, cfg, migrations)
 }
-
-// MigrationsFS exposes the embedded files.
-var MigrationsFS = migrationsFS

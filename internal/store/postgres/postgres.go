@@ -69,6 +69,15 @@ var dialect = sqlstore.Dialect{
 	Classify: classify,
 }
 
+// types are the column types of the shared migrations on PostgreSQL.
+var types = sqlstore.Types{
+	ID:          "BIGSERIAL",
+	Int64:       "BIGINT",
+	Time:        "TIMESTAMPTZ",
+	Bytes:       "BYTEA",
+	SHA256Check: " CHECK (octet_length(hash) = 32)",
+}
+
 // copyRows is the dialect's Copy: pgx's CopyFrom (binary COPY) on the
 // connection under conn, inside the transaction a Load began on it.
 func copyRows(ctx context.Context, conn *sql.Conn, table string, cols []string, args []any) error {

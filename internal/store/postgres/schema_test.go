@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -21,13 +22,13 @@ import (
 // migrations is this binary's migrations, and with withFuture one more, as
 // a newer binary would carry.
 func migrations(t *testing.T, withFuture bool) fstest.MapFS {
-	ents, err := postgres.MigrationsFS.ReadDir("migrations")
+	ents, err := fs.ReadDir(postgres.Migrations(), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fsys := fstest.MapFS{}
 	for _, e := range ents {
-		b, err := postgres.MigrationsFS.ReadFile("migrations/" + e.Name())
+		b, err := fs.ReadFile(postgres.Migrations(), e.Name())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,11 +7,12 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
 )
 
-// migrationsFS holds the goose migrations, one file per schema version;
-// applied ones are never edited.
+// ownFS holds the migrations only SQLite runs: the generation's row
+// triggers (00005). Applied ones are never edited.
 //
 //go:embed migrations/*.sql
-var migrationsFS embed.FS
+var ownFS embed.FS
 
-// Migrations returns the embedded migrations.
-func Migrations() fs.FS { return sqlstore.Sub(migrationsFS) }
+// Migrations returns the migrations: sqlstore's shared ones and this
+// package's own.
+func Migrations() fs.FS { return sqlstore.Migrations(types, ownFS) }

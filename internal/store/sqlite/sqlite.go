@@ -66,6 +66,14 @@ func dialect(path string) sqlstore.Dialect {
 	}
 }
 
+// types are the column types of the shared migrations on SQLite.
+var types = sqlstore.Types{
+	ID:    "INTEGER",
+	Int64: "INTEGER",
+	Time:  "INTEGER",
+	Bytes: "BLOB",
+}
+
 // Open opens (creating if needed) the store at path, an absolute file
 // name, and migrates it to the newest embedded schema. It refuses a store
 // migrated by a newer binary with a *store.SchemaError, and a file or

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -90,10 +91,10 @@ func TestNotADatabase(t *testing.T) {
 	}
 }
 
-// migrationsUpTo is the embedded migrations up to version last.
+// migrationsUpTo is the migrations up to version last.
 func migrationsUpTo(t *testing.T, last int) fstest.MapFS {
 	fsys := fstest.MapFS{}
-	ents, err := migrationsFS.ReadDir("migrations")
+	ents, err := fs.ReadDir(Migrations(), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func migrationsUpTo(t *testing.T, last int) fstest.MapFS {
 		if _, err := fmt.Sscanf(e.Name(), "%05d_", &n); err != nil || n > last {
 			continue
 		}
-		b, err := migrationsFS.ReadFile("migrations/" + e.Name())
+		b, err := fs.ReadFile(Migrations(), e.Name())
 		if err != nil {
 			t.Fatal(err)
 		}

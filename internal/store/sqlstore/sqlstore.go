@@ -11,6 +11,9 @@
 // is one statement (VALUES or unnest), which statements are prepared once,
 // and how driver errors become the store's sentinel errors.
 //
+// The schema is sqlstore's too: [Migrations] gives a driver the migrations
+// both run, in its column types, beside its own for the steps that differ.
+//
 // A driver (store/sqlite, store/postgres) opens its connections, runs its
 // migrations with [Migrate], and embeds the [*Store] that [New] returns in
 // its own DB type. That type adds what is not SQL at all: the rotation and
@@ -23,7 +26,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -240,15 +242,6 @@ func Open(ctx context.Context, d Dialect, gd goose.Dialect, migrations fs.FS, re
 		return nil, err
 	}
 	return s, nil
-}
-
-// Sub returns the migrations directory of a driver's embedded files.
-func Sub(fsys embed.FS) fs.FS {
-	sub, err := fs.Sub(fsys, "migrations")
-	if err != nil {
-		panic(err) // embedded at build time: cannot happen
-	}
-	return sub
 }
 
 // Migrate applies p's pending migrations, after refusing a database

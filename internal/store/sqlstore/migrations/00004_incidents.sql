@@ -5,8 +5,8 @@ CREATE TABLE incidents (
     id        TEXT    PRIMARY KEY,
     secret    TEXT    NOT NULL,
     version   INTEGER NOT NULL,
-    opened_ns BIGINT  NOT NULL,
-    closed_ns BIGINT,
+    opened_ns {{.Int64}} NOT NULL,
+    closed_ns {{.Int64}},
     data      TEXT    NOT NULL
 );
 CREATE INDEX incidents_opened ON incidents (opened_ns);

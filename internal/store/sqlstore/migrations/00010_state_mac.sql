@@ -8,7 +8,7 @@
 -- are sealed the first time a process opens it with a key, which records a
 -- seal event in the audit chain and the row of state_seal: from then on a
 -- secret without a state MAC is refused.
-ALTER TABLE secrets ADD COLUMN state_mac BLOB;
+ALTER TABLE secrets ADD COLUMN state_mac {{.Bytes}};
 CREATE INDEX secrets_unsealed ON secrets (id) WHERE state_mac IS NULL;
 CREATE TABLE state_seal (
     id        INTEGER PRIMARY KEY CHECK (id = 1),

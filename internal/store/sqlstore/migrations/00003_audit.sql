@@ -2,10 +2,10 @@
 -- The audit chain (docs/audit.md). Times are Unix nanoseconds (UTC): the
 -- chain hashes nanoseconds, so the store keeps them exactly.
 CREATE TABLE audit_events (
-    seq        BIGINT PRIMARY KEY,
+    seq        {{.Int64}} PRIMARY KEY,
     prev       TEXT    NOT NULL,
     hash       TEXT    NOT NULL,
-    time_ns    BIGINT  NOT NULL,
+    time_ns    {{.Int64}} NOT NULL,
     service    TEXT    NOT NULL DEFAULT '',
     actor      TEXT    NOT NULL DEFAULT '',
     action     TEXT    NOT NULL,
@@ -24,10 +24,10 @@ CREATE INDEX audit_events_secret  ON audit_events (secret, seq);
 CREATE INDEX audit_events_service ON audit_events (service, seq);
 
 CREATE TABLE audit_checkpoints (
-    id      BIGSERIAL PRIMARY KEY,
-    seq     BIGINT  NOT NULL,
+    id      {{.ID}} PRIMARY KEY,
+    seq     {{.Int64}} NOT NULL,
     hash    TEXT    NOT NULL,
-    time_ns BIGINT  NOT NULL,
+    time_ns {{.Int64}} NOT NULL,
     key_id  TEXT    NOT NULL DEFAULT '',
     mac     TEXT    NOT NULL DEFAULT ''
 );
@@ -35,7 +35,7 @@ CREATE TABLE audit_checkpoints (
 -- How far each publisher (e.g. "kafka:sa01.audit") shipped the chain.
 CREATE TABLE audit_cursors (
     name TEXT    PRIMARY KEY,
-    seq  BIGINT  NOT NULL
+    seq  {{.Int64}} NOT NULL
 );
 
 -- +goose Down
