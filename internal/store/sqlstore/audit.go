@@ -98,13 +98,7 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 }
 
 func (s *Store) entries(ctx context.Context, q string, args ...any) ([]audit.Entry, error) {
-	var out []audit.Entry
-	err := s.collect(ctx, "reading audit events", func(r Scanner) error {
-		e, err := scanEntry(r)
-		out = append(out, e)
-		return err
-	}, q, args...)
-	return out, err
+	return rowsOf(ctx, s, nil, "reading audit events", scanEntry, q, args...)
 }
 
 // auditFilter builds the WHERE clause of an audit query, its
@@ -271,7 +265,8 @@ func (s *Store) DeleteAuditKey(ctx context.Context, keyID string) error {
 
 // TxChain is a ChainTx over a database/sql transaction of the store,
 // which the caller holds the chain's lock in: a write that records its own
-// event (store.Write.Audit). Writes are rare; it inserts row by row.
+// event (store.Write.Audit), or PostgreSQL's append, which replaces Insert
+// with one statement for the batch. Writes are rare; it inserts row by row.
 type TxChain struct {
 	S  *Store
 	Tx *sql.Tx
