@@ -63,13 +63,7 @@ func (s *Store) IdentityByName(ctx context.Context, name string) (identity.Ident
 
 // ListIdentities implements identity.Store.
 func (s *Store) ListIdentities(ctx context.Context) ([]identity.Identity, error) {
-	var out []identity.Identity
-	err := s.collect(ctx, "listing identities", func(r Scanner) error {
-		id, err := scanIdentity(r)
-		out = append(out, id)
-		return err
-	}, `SELECT `+identityColumns+` FROM identities ORDER BY name`+s.d.Collate)
-	return out, err
+	return rowsOf(ctx, s, nil, "listing identities", scanIdentity, `SELECT `+identityColumns+` FROM identities ORDER BY name`+s.d.Collate)
 }
 
 // AddCredential implements identity.Store.
@@ -116,17 +110,12 @@ func (s *Store) CredentialByHash(ctx context.Context, hash [32]byte) (identity.C
 
 // ListCredentials implements identity.Store.
 func (s *Store) ListCredentials(ctx context.Context, name string) ([]identity.Credential, error) {
-	var out []identity.Credential
-	scan := func(r Scanner) error {
-		c, err := scanCredential(r, s.d.Name)
-		out = append(out, c)
-		return err
-	}
+	scan := func(r Scanner) (identity.Credential, error) { return scanCredential(r, s.d.Name) }
 	q := `SELECT ` + credentialColumns + ` FROM credentials`
 	if name == "" {
-		return out, s.collect(ctx, "listing credentials", scan, q+` ORDER BY identity`+s.d.Collate+`, created_at, id`)
+		return rowsOf(ctx, s, nil, "listing credentials", scan, q+` ORDER BY identity`+s.d.Collate+`, created_at, id`)
 	}
-	return out, s.collect(ctx, "listing credentials", scan, q+` WHERE identity = $1 ORDER BY created_at, id`, name)
+	return rowsOf(ctx, s, nil, "listing credentials", scan, q+` WHERE identity = $1 ORDER BY created_at, id`, name)
 }
 
 // RevokeIdentity implements identity.Store.

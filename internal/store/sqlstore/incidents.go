@@ -79,11 +79,5 @@ func (s *Store) ListIncidents(ctx context.Context, all bool) ([]*incident.Incide
 	if !all {
 		q += ` WHERE closed_ns IS NULL`
 	}
-	var out []*incident.Incident
-	err := s.collect(ctx, "listing incidents", func(r Scanner) error {
-		inc, err := s.scanIncident(r)
-		out = append(out, inc)
-		return err
-	}, q+` ORDER BY opened_ns DESC, id`)
-	return out, err
+	return rowsOf(ctx, s, nil, "listing incidents", s.scanIncident, q+` ORDER BY opened_ns DESC, id`)
 }

@@ -52,11 +52,5 @@ func (s *Store) Key(ctx context.Context, id string) (store.KeyInfo, error) {
 
 // ListKeys implements store.Keys.
 func (s *Store) ListKeys(ctx context.Context) ([]store.KeyInfo, error) {
-	var out []store.KeyInfo
-	err := s.collect(ctx, "listing keys", func(r Scanner) error {
-		k, err := scanKey(r)
-		out = append(out, k)
-		return err
-	}, `SELECT `+keyColumns+` FROM keys ORDER BY created_at, key_id`)
-	return out, err
+	return rowsOf(ctx, s, nil, "listing keys", scanKey, `SELECT `+keyColumns+` FROM keys ORDER BY created_at, key_id`)
 }

@@ -58,12 +58,8 @@ func (s *Store) SecretPage(ctx context.Context, q store.SecretPageQuery) (store.
 	stmt := `SELECT ` + SecretColumns + ` FROM secrets s WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY s.name` + s.d.Collate + fmt.Sprintf(` LIMIT $%d`, len(args))
 	var pg store.SecretPage
-	err := s.collect(ctx, "listing a page of secrets", func(r Scanner) error {
-		sec, err := ScanSecret(r)
-		pg.Secrets = append(pg.Secrets, sec)
-		return err
-	}, stmt, args...)
-	if err != nil {
+	var err error
+	if pg.Secrets, err = rowsOf(ctx, s, nil, "listing a page of secrets", scanSecret, stmt, args...); err != nil {
 		return store.SecretPage{}, err
 	}
 	if len(pg.Secrets) > q.Limit {

@@ -15,6 +15,9 @@ import (
 const SecretColumns = `s.id, s.name, s.class, s.rotation_period, s.description, s.owner, s.env_name,
 	s.created_at, s.updated_at, s.deleted_at, s.current_version, s.state_mac`
 
+// scanSecret reads SecretColumns.
+func scanSecret(r Scanner) (store.Secret, error) { return ScanSecret(r) }
+
 // ScanSecret reads SecretColumns, then extra.
 func ScanSecret(r Scanner, extra ...any) (store.Secret, error) {
 	var s store.Secret
@@ -281,13 +284,7 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) ([]store.Secre
 	if !opts.IncludeDeleted {
 		q += ` AND s.deleted_at IS NULL`
 	}
-	var out []store.Secret
-	err := s.collect(ctx, "listing", func(r Scanner) error {
-		sec, err := ScanSecret(r)
-		out = append(out, sec)
-		return err
-	}, q+` ORDER BY s.name`+c, args...)
-	return out, err
+	return rowsOf(ctx, s, nil, "listing", scanSecret, q+` ORDER BY s.name`+c, args...)
 }
 
 // prefixEnd returns the least string greater than every string that

@@ -316,6 +316,46 @@ func (s *Store) collect(ctx context.Context, what string, scan func(Scanner) err
 	return nil
 }
 
+// rowsOf runs q on the read pool and appends each of its rows, read by
+// scan, to dst.
+func rowsOf[T any](ctx context.Context, s *Store, dst []T, what string, scan func(Scanner) (T, error), q string, args ...any) ([]T, error) {
+	err := s.collect(ctx, what, func(r Scanner) error {
+		v, err := scan(r)
+		dst = append(dst, v)
+		return err
+	}, q, args...)
+	return dst, err
+}
+
+// walkByID calls fn with successive pages of at most batch (1000 if not
+// positive) rows of q, keyset pagination: q selects the rows whose ID is
+// above $1, in ID order, LIMIT $2, and id is a row's ID. Memory stays
+// bounded by one page, which fn must not keep. An error from fn stops the
+// walk and is returned.
+func walkByID[T any](ctx context.Context, s *Store, batch int, what string, scan func(Scanner) (T, error), id func(T) int64, q string, fn func([]T) error) error {
+	if batch < 1 {
+		batch = 1000
+	}
+	page := make([]T, 0, batch)
+	var after int64
+	for {
+		var err error
+		if page, err = rowsOf(ctx, s, page[:0], what, scan, q, after, batch); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		after = id(page[len(page)-1])
+		if err := fn(page); err != nil {
+			return err
+		}
+		if len(page) < batch {
+			return nil
+		}
+	}
+}
+
 // each calls scan at each row of rows, and closes rows.
 func each(rows *sql.Rows, scan func(Scanner) error) error {
 	defer rows.Close()

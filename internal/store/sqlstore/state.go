@@ -165,31 +165,8 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, c store.Change) (int64, 
 
 // WalkStates implements store.Secrets.
 func (s *Store) WalkStates(ctx context.Context, batch int, fn func([]store.Secret) error) error {
-	if batch < 1 {
-		batch = 1000
-	}
-	q := `SELECT ` + SecretColumns + `, ` + s.d.stateColumns() + ` FROM secrets s WHERE s.id > $1 ORDER BY s.id LIMIT $2`
-	var after int64
-	for {
-		var page []store.Secret
-		if err := s.collect(ctx, "reading secret states", func(r Scanner) error {
-			sec, err := scanState(r)
-			page = append(page, sec)
-			return err
-		}, q, after, batch); err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		after = page[len(page)-1].ID
-		if err := fn(page); err != nil {
-			return err
-		}
-		if len(page) < batch {
-			return nil
-		}
-	}
+	return walkByID(ctx, s, batch, "reading secret states", scanState, func(sec store.Secret) int64 { return sec.ID },
+		`SELECT `+SecretColumns+`, `+s.d.stateColumns()+` FROM secrets s WHERE s.id > $1 ORDER BY s.id LIMIT $2`, fn)
 }
 
 // SealUnsealed implements store.Secrets.

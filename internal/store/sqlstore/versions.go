@@ -8,35 +8,13 @@ import (
 
 // WalkVersions implements store.Versions.
 func (s *Store) WalkVersions(ctx context.Context, batch int, fn func([]store.Version) error) error {
-	if batch <= 0 {
-		batch = 1000
-	}
-	buf := make([]store.Version, 0, batch)
-	var after int64
-	for {
-		buf = buf[:0]
-		err := s.collect(ctx, "walking versions", func(r Scanner) error {
-			var v store.Version
-			err := r.Scan(&v.ID, &v.Secret, &v.Version, &v.Token, &v.KeyID, &v.Binding, at(&v.CreatedAt), &v.Actor, at(&v.CompromisedAt))
-			buf = append(buf, v)
-			return err
-		}, `SELECT v.id, s.name, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.compromised_at
+	return walkByID(ctx, s, batch, "walking versions", func(r Scanner) (store.Version, error) {
+		var v store.Version
+		err := r.Scan(&v.ID, &v.Secret, &v.Version, &v.Token, &v.KeyID, &v.Binding, at(&v.CreatedAt), &v.Actor, at(&v.CompromisedAt))
+		return v, err
+	}, func(v store.Version) int64 { return v.ID }, `SELECT v.id, s.name, v.version, v.token, v.key_id, v.binding, v.created_at, v.actor, v.compromised_at
 			FROM versions v JOIN secrets s ON s.id = v.secret_id
-			WHERE v.id > $1 AND v.destroyed_at IS NULL ORDER BY v.id LIMIT $2`, after, batch)
-		if err != nil {
-			return err
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		after = buf[len(buf)-1].ID
-		if err := fn(buf); err != nil {
-			return err
-		}
-		if len(buf) < batch {
-			return nil
-		}
-	}
+			WHERE v.id > $1 AND v.destroyed_at IS NULL ORDER BY v.id LIMIT $2`, fn)
 }
 
 // UpdateToken implements store.Versions.
