@@ -15,13 +15,15 @@ import (
 
 // runAudit runs the audit and incident suite.
 func runAudit(t *testing.T, open opener) {
-	t.Run("AppendChainsAndVerifies", func(t *testing.T) { testAuditAppend(t, open) })
-	t.Run("ConcurrentNodesKeepOneChain", func(t *testing.T) { testAuditConcurrent(t, open) })
-	t.Run("Query", func(t *testing.T) { testAuditQuery(t, open) })
-	t.Run("Cursor", func(t *testing.T) { testAuditCursor(t, open) })
-	t.Run("PutCommitsItsEvent", func(t *testing.T) { testPutCommitsItsEvent(t, open) })
-	t.Run("PublisherLock", func(t *testing.T) { testPublisherLock(t, open) })
-	t.Run("Incidents", func(t *testing.T) { testIncidents(t, open) })
+	runAll(t, open.self, []subtest[opener]{
+		{"AppendChainsAndVerifies", testAuditAppend},
+		{"ConcurrentNodesKeepOneChain", testAuditConcurrent},
+		{"Query", testAuditQuery},
+		{"Cursor", testAuditCursor},
+		{"PutCommitsItsEvent", testPutCommitsItsEvent},
+		{"PublisherLock", testPublisherLock},
+		{"Incidents", testIncidents},
+	})
 }
 
 var auditT0 = time.Date(2026, 2, 3, 4, 5, 6, 123456789, time.UTC)

@@ -16,9 +16,11 @@ import (
 // relies on: every change moves it, whichever node makes it; reads do not;
 // and a guarded audit event commits only while its generation holds.
 func runGenerations(t *testing.T, open opener) {
-	t.Run("MovesOnEveryChange", func(t *testing.T) { testGenerationMoves(t, open) })
-	t.Run("GuardedAppend", func(t *testing.T) { testGuardedAppend(t, open) })
-	t.Run("MixedWritersNoDeadlock", func(t *testing.T) { testMixedWriters(t, open) })
+	runAll(t, open.self, []subtest[opener]{
+		{"MovesOnEveryChange", testGenerationMoves},
+		{"GuardedAppend", testGuardedAppend},
+		{"MixedWritersNoDeadlock", testMixedWriters},
+	})
 }
 
 // testMixedWriters runs every kind of write at once from two nodes on a

@@ -13,20 +13,11 @@ import (
 
 // runIdentities runs the identity store suite.
 func runIdentities(t *testing.T, open opener) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, st store.Store)
-	}{
+	runAll(t, open.fresh, []subtest[store.Store]{
 		{"CreateAndRead", testIdentityCreateRead},
 		{"Rotate", testIdentityRotate},
 		{"Revoke", testIdentityRevoke},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st, _ := open(t)
-			tc.fn(t, st)
-		})
-	}
+	})
 }
 
 func cred(id, who string, created time.Time, life time.Duration) identity.Credential {

@@ -13,10 +13,8 @@ import (
 
 // runPages runs the suite of the console's paged reads.
 func runPages(t *testing.T, open opener) {
-	t.Run("SecretPages", func(t *testing.T) { st, _ := open(t); testSecretPages(t, st) })
-	t.Run("Folders", func(t *testing.T) { st, _ := open(t); testFolders(t, st) })
-	t.Run("AuditPages", func(t *testing.T) { testAuditPages(t, open) })
-	t.Run("LastAccess", func(t *testing.T) { testLastAccess(t, open) })
+	runAll(t, open.fresh, []subtest[store.Store]{{"SecretPages", testSecretPages}, {"Folders", testFolders}})
+	runAll(t, open.self, []subtest[opener]{{"AuditPages", testAuditPages}, {"LastAccess", testLastAccess}})
 }
 
 var pageNames = []string{

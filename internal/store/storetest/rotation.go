@@ -12,22 +12,13 @@ import (
 
 // runRotation runs the conformance tests of store.Rotation.
 func runRotation(t *testing.T, open opener) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, st store.Store, other func() store.Store)
-	}{
+	runAll(t, open.self, []subtest[opener]{
 		{"VersionsNotUnder", testVersionsNotUnder},
 		{"SwapTokens", testSwapTokens},
 		{"SwapTokensConcurrent", testSwapTokensConcurrent},
 		{"PromoteKey", testPromoteKey},
 		{"LockRotation", testLockRotation},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st, other := open(t)
-			tc.fn(t, st, other)
-		})
-	}
+	})
 }
 
 // putUnder writes one version of name under keyID.
@@ -42,7 +33,8 @@ func putUnder(t *testing.T, st store.Store, name, keyID string) store.Version {
 	return v
 }
 
-func testVersionsNotUnder(t *testing.T, st store.Store, _ func() store.Store) {
+func testVersionsNotUnder(t *testing.T, open opener) {
+	st := open.fresh(t)
 	ctx := context.Background()
 	var ids []int64
 	for i, k := range []string{"old", "new", "old", "older", "new", "old"} {
@@ -73,7 +65,8 @@ func testVersionsNotUnder(t *testing.T, st store.Store, _ func() store.Store) {
 	}
 }
 
-func testSwapTokens(t *testing.T, st store.Store, _ func() store.Store) {
+func testSwapTokens(t *testing.T, open opener) {
+	st := open.fresh(t)
 	ctx := context.Background()
 	a := putUnder(t, st, "s/a", "old")
 	b := putUnder(t, st, "s/b", "old")
@@ -113,7 +106,8 @@ func testSwapTokens(t *testing.T, st store.Store, _ func() store.Store) {
 }
 
 // Two handles swap the same rows at once: each row is applied exactly once.
-func testSwapTokensConcurrent(t *testing.T, st store.Store, other func() store.Store) {
+func testSwapTokensConcurrent(t *testing.T, open opener) {
+	st, other := open(t)
 	ctx := context.Background()
 	var swaps []store.TokenSwap
 	for i := range 50 {
@@ -155,7 +149,8 @@ func testSwapTokensConcurrent(t *testing.T, st store.Store, other func() store.S
 	}
 }
 
-func testPromoteKey(t *testing.T, st store.Store, _ func() store.Store) {
+func testPromoteKey(t *testing.T, open opener) {
+	st := open.fresh(t)
 	ctx := context.Background()
 	now := t0.Add(time.Hour)
 	until := now.Add(30 * 24 * time.Hour)
@@ -195,7 +190,8 @@ func testPromoteKey(t *testing.T, st store.Store, _ func() store.Store) {
 	}
 }
 
-func testLockRotation(t *testing.T, st store.Store, other func() store.Store) {
+func testLockRotation(t *testing.T, open opener) {
+	st, other := open(t)
 	ctx := context.Background()
 	o := other()
 	unlock, err := st.LockRotation(ctx)

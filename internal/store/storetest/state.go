@@ -16,10 +16,12 @@ import (
 // state reads return, the walk of states, the sealing of unsealed
 // secrets, and the changes that commit their audit event.
 func runStates(t *testing.T, open opener) {
-	t.Run("SealedState", func(t *testing.T) { st, _ := open(t); testSealedState(t, st) })
-	t.Run("WalkStates", func(t *testing.T) { st, _ := open(t); testWalkStates(t, st) })
-	t.Run("SealUnsealed", func(t *testing.T) { st, _ := open(t); testSealUnsealed(t, st) })
-	t.Run("ChangeCommitsItsEvent", func(t *testing.T) { st, _ := open(t); testChangeCommitsItsEvent(t, st) })
+	runAll(t, open.fresh, []subtest[store.Store]{
+		{"SealedState", testSealedState},
+		{"WalkStates", testWalkStates},
+		{"SealUnsealed", testSealUnsealed},
+		{"ChangeCommitsItsEvent", testChangeCommitsItsEvent},
+	})
 }
 
 // fakeMAC stands for a state MAC: a hash of the state, so that tests see

@@ -28,7 +28,7 @@ type opener func(t *testing.T) (store.Store, func() store.Store)
 // and incidents, the generation, rotation, identities, dumps and loads,
 // and tokens.
 func Run(t *testing.T, o Opener) {
-	open := func(t *testing.T) (store.Store, func() store.Store) {
+	open := opener(func(t *testing.T) (store.Store, func() store.Store) {
 		openDB := o(t)
 		another := func() store.Store {
 			t.Helper()
@@ -40,28 +40,46 @@ func Run(t *testing.T, o Opener) {
 			return st
 		}
 		return another(), another
-	}
+	})
 	runSecrets(t, open)
-	t.Run("States", func(t *testing.T) { runStates(t, open) })
-	t.Run("Audit", func(t *testing.T) { runAudit(t, open) })
-	t.Run("Generation", func(t *testing.T) { runGenerations(t, open) })
-	t.Run("Rotation", func(t *testing.T) { runRotation(t, open) })
-	t.Run("Identities", func(t *testing.T) { runIdentities(t, open) })
-	t.Run("Dumps", func(t *testing.T) { runDumps(t, open) })
-	t.Run("Pages", func(t *testing.T) { runPages(t, open) })
-	t.Run("Tokens", func(t *testing.T) {
-		RunTokens(t, func(t *testing.T) store.Tokens {
-			st, _ := open(t)
-			return st
-		})
+	runAll(t, open.self, []subtest[opener]{
+		{"States", runStates},
+		{"Audit", runAudit},
+		{"Generation", runGenerations},
+		{"Rotation", runRotation},
+		{"Identities", runIdentities},
+		{"Dumps", runDumps},
+		{"Pages", runPages},
+		{"Tokens", func(t *testing.T, open opener) {
+			RunTokens(t, func(t *testing.T) store.Tokens { return open.fresh(t) })
+		}},
 	})
 }
 
+// subtest is a test of the suite, by name, on an A.
+type subtest[A any] struct {
+	name string
+	fn   func(t *testing.T, a A)
+}
+
+// runAll runs each of tests as a subtest, on what arg makes for it.
+func runAll[A any](t *testing.T, arg func(*testing.T) A, tests []subtest[A]) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, arg(t)) })
+	}
+}
+
+// fresh opens a fresh store, for a test that needs one handle.
+func (o opener) fresh(t *testing.T) store.Store {
+	st, _ := o(t)
+	return st
+}
+
+// self is o, for a test that opens its own handles.
+func (o opener) self(*testing.T) opener { return o }
+
 func runSecrets(t *testing.T, open opener) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, st store.Store)
-	}{
+	runAll(t, open.fresh, []subtest[store.Store]{
 		{"PutGet", testPutGet},
 		{"PutReturnsWhatIsStored", testPutReturnsWhatIsStored},
 		{"Meta", testMeta},
@@ -80,13 +98,7 @@ func runSecrets(t *testing.T, open opener) {
 		{"UpdateToken", testUpdateToken},
 		{"CountByKey", testCountByKey},
 		{"Keys", testKeys},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st, _ := open(t)
-			tc.fn(t, st)
-		})
-	}
+	})
 }
 
 // t0 is a fixed time with microsecond precision, which both drivers keep.

@@ -18,10 +18,7 @@ type NewTokens func(t *testing.T) store.Tokens
 
 // RunTokens runs the token store suite.
 func RunTokens(t *testing.T, newTokens NewTokens) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, ts store.Tokens)
-	}{
+	runAll(t, newTokens, []subtest[store.Tokens]{
 		{"CreateAndRead", testTokenCreateRead},
 		{"Unique", testTokenUnique},
 		{"Renew", testTokenRenew},
@@ -30,10 +27,7 @@ func RunTokens(t *testing.T, newTokens NewTokens) {
 		{"CountAndPurge", testTokenCountPurge},
 		{"Manager", testTokenManager},
 		{"ConcurrentRevokeService", testTokenConcurrentRevoke},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newTokens(t)) })
-	}
+	})
 }
 
 func rec(acc, service string, issued time.Time) token.Record {
