@@ -1,8 +1,8 @@
 // Package postgres is the store for several nodes sharing one PostgreSQL
 // database (pgx/v5, through its database/sql driver). Its SQL is
 // store/sqlstore's; this package holds the PostgreSQL dialect, the
-// migrations, Open, the audit append, the bulk PutMany and the advisory
-// locks.
+// column types and own migrations, Open, the audit append, the bulk PutMany
+// and the advisory locks.
 //
 // Writes to one secret are serialised with row locks (SELECT ... FOR
 // UPDATE), so concurrent writers on any node never lose an update; every
@@ -66,6 +66,7 @@ var dialect = sqlstore.Dialect{
 		`SELECT setval(pg_get_serial_sequence('versions', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM versions), false)`,
 	},
 	Copy:     copyRows,
+	PutMany:  putMany,
 	Classify: classify,
 }
 

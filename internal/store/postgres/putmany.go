@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,28 +13,20 @@ import (
 // putManyChunk bounds the rows one round of PutMany locks and writes.
 const putManyChunk = 2000
 
-// PutMany implements store.Secrets: in one transaction, in rounds of
-// putManyChunk writes that each take a handful of round trips (lock the
-// existing secrets, create the missing ones, insert the versions, update
-// the secrets, each from arrays), so large imports do not pay a round trip
-// per row.
-func (d *DB) PutMany(ctx context.Context, ws []store.Write) error {
-	for _, w := range ws {
-		if w.Audit != nil {
-			return errors.New("store: PutMany does not record audit events in its transaction; use Put")
+// putMany is the dialect's PutMany: in rounds of putManyChunk writes that
+// each take a handful of round trips (lock the existing secrets, create
+// the missing ones, insert the versions, update the secrets, each from
+// arrays), so large imports do not pay a round trip per row.
+func putMany(ctx context.Context, s *sqlstore.Store, tx *sql.Tx, ws []store.Write) error {
+	for lo := 0; lo < len(ws); lo += putManyChunk {
+		if err := putChunk(ctx, s, tx, ws[lo:min(lo+putManyChunk, len(ws))]); err != nil {
+			return err
 		}
 	}
-	return d.WriteTx(ctx, func(tx *sql.Tx) error {
-		for lo := 0; lo < len(ws); lo += putManyChunk {
-			if err := d.putChunk(ctx, tx, ws[lo:min(lo+putManyChunk, len(ws))]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil
 }
 
-func (d *DB) lockSecrets(ctx context.Context, tx *sql.Tx, names []string, into map[string]*store.Secret) error {
+func lockSecrets(ctx context.Context, d *sqlstore.Store, tx *sql.Tx, names []string, into map[string]*store.Secret) error {
 	rows, err := tx.QueryContext(ctx, `SELECT `+sqlstore.SecretColumns+` FROM secrets s WHERE s.name = ANY($1) ORDER BY s.name FOR UPDATE`, names)
 	if err != nil {
 		return d.Fail("locking secrets", err)
@@ -66,7 +57,7 @@ func (a *secretArrays) add(s *store.Secret, at time.Time) {
 	a.rot, a.at = append(a.rot, int64(s.RotationPeriod/time.Second)), append(a.at, at)
 }
 
-func (d *DB) putChunk(ctx context.Context, tx *sql.Tx, ws []store.Write) error {
+func putChunk(ctx context.Context, d *sqlstore.Store, tx *sql.Tx, ws []store.Write) error {
 	var names []string
 	first := map[string]store.Write{}
 	for _, w := range ws {
@@ -76,7 +67,7 @@ func (d *DB) putChunk(ctx context.Context, tx *sql.Tx, ws []store.Write) error {
 		}
 	}
 	m := make(map[string]*store.Secret, len(names))
-	if err := d.lockSecrets(ctx, tx, names, m); err != nil {
+	if err := lockSecrets(ctx, d, tx, names, m); err != nil {
 		return err
 	}
 	// Create the missing secrets, defaults plus the first write's metadata.
@@ -103,7 +94,7 @@ func (d *DB) putChunk(ctx context.Context, tx *sql.Tx, ws []store.Write) error {
 			return d.Fail("creating secrets", err)
 		}
 		// Lock what was created, here or by a concurrent writer.
-		if err := d.lockSecrets(ctx, tx, created, m); err != nil {
+		if err := lockSecrets(ctx, d, tx, created, m); err != nil {
 			return err
 		}
 	}

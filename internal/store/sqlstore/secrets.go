@@ -72,8 +72,8 @@ func (s *Store) auditIn(ctx context.Context, tx *sql.Tx, a *audit.InTx, version 
 }
 
 // PutMany implements store.Secrets: every write in one transaction, one
-// after the other. Writes with an Audit are refused: their events are
-// recorded by Put alone.
+// after the other, or by the dialect's bulk PutMany. Writes with an Audit
+// are refused: their events are recorded by Put alone.
 func (s *Store) PutMany(ctx context.Context, ws []store.Write) error {
 	for _, w := range ws {
 		if w.Audit != nil {
@@ -81,6 +81,9 @@ func (s *Store) PutMany(ctx context.Context, ws []store.Write) error {
 		}
 	}
 	return s.WriteTx(ctx, func(tx *sql.Tx) error {
+		if s.d.PutMany != nil {
+			return s.d.PutMany(ctx, s, tx, ws)
+		}
 		p := s.putIn(ctx, tx)
 		for _, w := range ws {
 			if _, _, err := p.put(ctx, w); err != nil {

@@ -19,8 +19,7 @@
 // its own DB type. That type adds what is not SQL at all: the rotation and
 // publisher locks (a lock file beside a SQLite database, an advisory lock on
 // PostgreSQL) and the audit append, whose transaction each driver runs its
-// own way around the shared [AppendChain]. PostgreSQL also replaces
-// [Store.PutMany] with a bulk form.
+// own way around the shared [AppendChain].
 package sqlstore
 
 import (
@@ -78,6 +77,10 @@ type Dialect struct {
 	// SwapChunk is how many swaps one Swap statement takes at most (0:
 	// all of them).
 	SwapChunk int
+	// PutMany, if set, applies the writes of a PutMany in tx, which
+	// WriteTx began: PostgreSQL's bulk form, a few statements over arrays
+	// per chunk of writes. Unset, each write is one put.
+	PutMany func(ctx context.Context, s *Store, tx *sql.Tx, ws []store.Write) error
 	// Positional makes the many-row statements of a Load use ?
 	// placeholders: modernc.org/sqlite finds each $N by its name, a
 	// search that grows with the statement's parameters.
