@@ -54,14 +54,7 @@ func runDumps(t *testing.T, open opener) {
 		if err := l.Rollback(); err != nil {
 			t.Fatal(err)
 		}
-		l, err = dst.Load(ctx)
-		if err != nil {
-			t.Fatalf("load after a rollback: %v", err)
-		}
-		copyAll(t, src, l)
-		if err := l.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		loadAll(t, src, dst, "a rollback")
 		for _, name := range []string{"a", "b"} {
 			want, err := src.History(ctx, name)
 			if err != nil {
@@ -129,14 +122,7 @@ func runDumps(t *testing.T, open opener) {
 		if _, _, err := dst.Get(ctx, "a", 0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Get after a failed load: %v, want ErrNotFound", err)
 		}
-		l, err = dst.Load(ctx)
-		if err != nil {
-			t.Fatalf("load after a failed one: %v", err)
-		}
-		copyAll(t, src, l)
-		if err := l.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		loadAll(t, src, dst, "a failed one")
 		if _, v, err := dst.Get(ctx, "a", 0); err != nil || v.Token != "tok:a:1:1" {
 			t.Fatalf("Get a: %+v, %v", v, err)
 		}
@@ -150,6 +136,21 @@ func runDumps(t *testing.T, open opener) {
 			t.Fatalf("load into a store with audit events: %v, want ErrNotEmpty", err)
 		}
 	})
+}
+
+// loadAll loads every table of src's snapshot into dst, empty, in one Load
+// it commits; after names what came before, for the failure message.
+func loadAll(t *testing.T, src, dst store.Store, after string) {
+	t.Helper()
+	ctx := context.Background()
+	l, err := dst.Load(ctx)
+	if err != nil {
+		t.Fatalf("load after %s: %v", after, err)
+	}
+	copyAll(t, src, l)
+	if err := l.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // copyAll loads every table of src's snapshot into l.

@@ -47,14 +47,19 @@ func walk(t *testing.T, st store.Store, q store.SecretPageQuery) []string {
 	}
 }
 
-func testSecretPages(t *testing.T, st store.Store) {
-	ctx := context.Background()
+// putPageNames writes pageNames and deletes db/worker/password.
+func putPageNames(t *testing.T, st store.Store) {
+	t.Helper()
 	for _, n := range pageNames {
 		put(t, st, n, "v")
 	}
-	if err := st.Delete(ctx, "db/worker/password", time.Now()); err != nil {
+	if err := st.Delete(context.Background(), "db/worker/password", time.Now()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func testSecretPages(t *testing.T, st store.Store) {
+	putPageNames(t, st)
 	want := func(keep func(string) bool, deleted bool) []string {
 		var out []string
 		for _, n := range pageNames {
@@ -100,12 +105,7 @@ func testSecretPages(t *testing.T, st store.Store) {
 
 func testFolders(t *testing.T, st store.Store) {
 	ctx := context.Background()
-	for _, n := range pageNames {
-		put(t, st, n, "v")
-	}
-	if err := st.Delete(ctx, "db/worker/password", time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	putPageNames(t, st)
 	for _, tc := range []struct {
 		prefix  string
 		deleted bool
