@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -16,7 +17,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/sqlstore"
 )
 
-var update = flag.Bool("update", false, "rewrite the schema dumps in testdata/schema from the migrations")
+var update = flag.Bool("update", false, "record the schema dumps missing from testdata/schema")
 
 // SchemaDump migrates a new database with a driver's migrations up to
 // version v, then, if open, opens it as the store does (which migrates it to
@@ -26,11 +27,13 @@ var update = flag.Bool("update", false, "rewrite the schema dumps in testdata/sc
 type SchemaDump func(t *testing.T, v int64, open bool) string
 
 // SchemaHistory checks that migrations, at each of their versions, make the
-// schema recorded in testdata/schema/NNNNN.txt (written with -update), so
+// schema recorded in testdata/schema/NNNNN.txt, so
 // that no change to the migrations alters what an applied version made: a
 // database migrated by an older binary has the schema this binary's would,
 // version for version. It also checks that a database at each version opens
-// and migrates to the newest schema.
+// and migrates to the newest schema. With -update it records the versions
+// that have no dump yet (a new migration); it never rewrites one: delete
+// the file to record it again.
 func SchemaHistory(t *testing.T, migrations fs.FS, dump SchemaDump) {
 	names, err := fs.Glob(migrations, "*.sql")
 	if err != nil {
@@ -60,11 +63,11 @@ func SchemaHistory(t *testing.T, migrations fs.FS, dump SchemaDump) {
 	}
 }
 
-// golden compares got with the file at path, or writes it there with
-// -update.
+// golden compares got with the file at path, or with -update writes it
+// there if there is none.
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
+	if _, err := os.Stat(path); *update && errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
