@@ -29,19 +29,22 @@ type eventJSON struct {
 	Detail    string `json:"detail"`
 	Prev      string `json:"prev"`
 	Hash      string `json:"hash"`
+	// DecisionID is last, so that the columns of csv output written
+	// before it was printed keep their places.
+	DecisionID string `json:"decision_id"`
 }
 
-var eventCSVHeader = []string{"seq", "time", "service", "actor", "action", "secret", "version", "outcome", "reason", "request_id", "source", "detail", "prev", "hash"}
+var eventCSVHeader = []string{"seq", "time", "service", "actor", "action", "secret", "version", "outcome", "reason", "request_id", "source", "detail", "prev", "hash", "decision_id"}
 
 func toEventJSON(e Entry) eventJSON {
 	return eventJSON{Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Service: e.Service, Actor: e.Actor, Action: e.Action,
 		Secret: e.Secret, Version: e.Version, Outcome: e.Outcome, Reason: e.Reason, RequestID: e.RequestID, Source: e.Source,
-		Detail: e.Detail, Prev: e.Prev, Hash: e.Hash}
+		Detail: e.Detail, Prev: e.Prev, Hash: e.Hash, DecisionID: e.DecisionID}
 }
 
 func (e eventJSON) record() []string {
 	return []string{strconv.FormatInt(e.Seq, 10), e.Time, e.Service, e.Actor, e.Action, e.Secret, strconv.Itoa(e.Version),
-		e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail, e.Prev, e.Hash}
+		e.Outcome, e.Reason, e.RequestID, e.Source, e.Detail, e.Prev, e.Hash, e.DecisionID}
 }
 
 // WriteEntries writes entries in format: table (with header, a header
@@ -80,15 +83,16 @@ func WriteEntries(w io.Writer, es []Entry, format string, header bool) error {
 	case "table", "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		if header {
-			fmt.Fprintln(tw, "SEQ\tTIME\tSERVICE\tACTOR\tACTION\tSECRET\tVERSION\tOUTCOME\tREASON\tREQUEST\tSOURCE")
+			fmt.Fprintln(tw, "SEQ\tTIME\tSERVICE\tACTOR\tACTION\tSECRET\tVERSION\tOUTCOME\tREASON\tREQUEST\tSOURCE\tOPA DECISION")
 		}
 		for _, e := range es {
 			v := "-"
 			if e.Version > 0 {
 				v = strconv.Itoa(e.Version)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339Nano),
-				dash(e.Service), dash(e.Actor), dash(e.Action), dash(e.Secret), v, dash(e.Outcome), dash(e.Reason), dash(e.RequestID), dash(e.Source))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339Nano),
+				dash(e.Service), dash(e.Actor), dash(e.Action), dash(e.Secret), v, dash(e.Outcome), dash(e.Reason), dash(e.RequestID), dash(e.Source),
+				dash(e.DecisionID))
 		}
 		return tw.Flush()
 	}
