@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/opa/opatest"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 )
@@ -285,4 +286,48 @@ func TestDocExample(t *testing.T) {
 		}
 	}
 	opatest.CheckStrict(t, module)
+}
+
+// TestExportedRegoKeepsAccess runs the module policy export-rego writes
+// in a real OPA behind the gate: with the YAML policy, and with no YAML
+// policy (OPA alone), the gate allows exactly what the YAML policy alone
+// allows, for services and for operators of every role.
+func TestExportedRegoKeepsAccess(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse("policy.yaml", []byte(gatePolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := opatest.Start(t, map[string]string{"export.rego": p.Rego()})
+	d := mustNew(t, Options{URL: srv.URL})
+	yamlAlone := Gate{Policy: policy.Static(p)}
+	gates := map[string]Gate{"YAML and OPA": {Policy: policy.Static(p), OPA: d}, "OPA alone": {OPA: d}}
+	ids := []identity.Identity{
+		{Name: "gateway", Kind: identity.Service}, {Name: "worker", Kind: identity.Service}, {Name: "nobody", Kind: identity.Service},
+		{Name: "alice", Kind: identity.Operator, Role: identity.Admin},
+		{Name: "gateway", Kind: identity.Operator, Role: identity.Auditor},
+		{Name: "bob", Kind: identity.Operator, Role: identity.Responder},
+	}
+	actions := []identity.Action{identity.Read, identity.List, identity.History, identity.Write, identity.Delete,
+		identity.Destroy, identity.Rotate}
+	ctx := context.Background()
+	allowed := map[identity.Kind]int{}
+	for _, id := range ids {
+		for _, a := range actions {
+			for _, name := range []string{"llm/openai_api_key", "llm/x", "db/gateway/dsn", "llm/a/b"} {
+				want := yamlAlone.Access(ctx, id, a, name, Request{}).Allow
+				if want {
+					allowed[id.Kind]++
+				}
+				for gname, g := range gates {
+					if v := g.Access(ctx, id, a, name, Request{}); v.Allow != want {
+						t.Errorf("%s: %s %s %s: %s, the YAML policy alone: %v", gname, id.Actor(), a, name, v.Explain(), want)
+					}
+				}
+			}
+		}
+	}
+	if allowed[identity.Service] == 0 || allowed[identity.Operator] == 0 {
+		t.Fatalf("cases allowed by the YAML policy alone: %v; the table tries one side only", allowed)
+	}
 }

@@ -13,10 +13,14 @@ import (
 const RegoPackage = "sa01.secrets"
 
 // Rego returns the policy as a Rego module (Rego v1 syntax), package
-// sa01.secrets, whose rule allow is true exactly when [Policy.Allowed] is,
-// for the OPA input document sa01-secrets sends (docs/opa.md):
-// input.identity.name is the service, input.action the action and
-// input.secret.name the secret's name.
+// sa01.secrets, whose rule allow is true, for a service, exactly when
+// [Policy.Allowed] is, for the OPA input document sa01-secrets sends
+// (docs/opa.md): input.identity.name is the service, input.action the
+// action and input.secret.name the secret's name. For an operator it is
+// true: the YAML policy does not decide operators, their role does, and
+// sa01-secrets checks the role before it asks OPA. So a server whose OPA
+// runs this module, with or without the YAML policy, allows exactly what
+// it allows with the YAML policy alone.
 //
 // Each glob becomes an anchored regular expression with the same meaning:
 // '*' and '?' stay within a path segment, "**" spans segments, and a name
@@ -38,20 +42,27 @@ func (p *Policy) Rego() string {
 		b.WriteString(" from " + oneLine(file))
 	}
 	b.WriteString(`.
-# It grants exactly what the YAML policy grants: edit the YAML and export again,
-# or take this module as the starting point of the platform's own rules.
+# It grants services exactly what the YAML policy grants and leaves operators to
+# their roles: edit the YAML and export again, or take this module as the
+# starting point of the platform's own rules.
 package ` + RegoPackage + `
 
 # Everything not granted is denied.
 default allow := false
 
-# A grant of the identity's name covers the action and the secret's name.
+# A grant of the service's name covers the action and the secret's name.
 allow if {
+	input.identity.kind == "service"
 	well_formed(input.secret.name)
 	some granting in implied[input.action]
 	some rule in grants[input.identity.name][granting]
 	regex.match(rule.re, input.secret.name)
 }
+
+# The YAML policy grants services only: an operator acts by its role, which
+# sa01-secrets checks before it asks OPA, so this module leaves operators to
+# it. Narrow them here (by input.identity.role, input.action, ...) if needed.
+allow if input.identity.kind == "operator"
 
 # implied[action] lists the grants that allow the action: read implies list.
 implied := {
