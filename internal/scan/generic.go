@@ -284,6 +284,21 @@ func isUUID(v []byte) bool {
 	return true
 }
 
+// isULID reports whether v is a ULID as written canonically: 26 characters
+// of Crockford's base32 in upper case (no I, L, O or U), the first at most 7
+// (48 bits of time).
+func isULID(v []byte) bool {
+	if len(v) != 26 || v[0] < '0' || v[0] > '7' {
+		return false
+	}
+	for _, c := range v {
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U') {
+			return false
+		}
+	}
+	return true
+}
+
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 func allHex(v []byte) bool {
@@ -557,9 +572,10 @@ func judgeValue(name, v []byte, quoted bool, class nameClass) string {
 		case k == shapeHex && class >= nameToken:
 			// Many API keys and tokens are hex (secrets.token_hex); under
 			// a weak name, hex is a digest or an id.
-		case k == shapeUUID && class >= nameToken:
-			// A UUID can be a token (secrets.token_urlsafe is not the only
-			// way people make them); under a weak name it is an id.
+		case (k == shapeUUID || k == shapeULID) && class >= nameToken:
+			// A UUID or a ULID can be a token (secrets.token_urlsafe is
+			// not the only way people make them); under a weak name it is
+			// an id.
 		case class == namePassword && passwordShapeOK[k]:
 			// Passwords take any shape but these.
 		default:
@@ -638,6 +654,7 @@ var passwordShapeOK = map[string]bool{shapeStructured: true, shapeColonID: true}
 // Value shapes that identifiers take, as judgeValue names them.
 const (
 	shapeUUID       = "a UUID"
+	shapeULID       = "a ULID"
 	shapeDigest     = "a digest (sha256:..., sha1=...)"
 	shapeHex        = "a hex digest or id"
 	shapeNumber     = "a number (an id, a count or a timestamp)"
@@ -647,7 +664,7 @@ const (
 	shapeEmail      = "an email address"
 	shapeAddress    = "an IP address or host:port"
 	shapePath       = "a path or resource name (a/b/c)"
-	shapeColonID    = "a structured identifier (a:b:c)"
+	shapeColonID    = "a structured identifier (a:b:c)" // or a#b#c, as DynamoDB keys are written
 	shapeStructured = "a structured identifier (words, numbers and digests)"
 )
 
@@ -662,6 +679,8 @@ func shapeOf(v []byte) string {
 	switch {
 	case isUUID(v):
 		return shapeUUID
+	case isULID(v):
+		return shapeULID
 	case isDigest(v):
 		return shapeDigest
 	case isHexDigest(v):
@@ -685,7 +704,7 @@ func shapeOf(v []byte) string {
 	if seps['/'] >= 1 && (v[0] == '/' || v[0] == '~' || v[0] == '.' || seps['/'] >= 2) && len(segs) >= 2 && allWordlike(segs, 1) && mostlyWordlike(segs) {
 		return shapePath
 	}
-	if seps[':'] >= 1 && (seps[':'] >= 2 || isLowerWord(segs[0])) && allWordlike(segs, 0) && wordlike(segs[0]) {
+	if colons := seps[':'] + seps['#']; colons >= 1 && (colons >= 2 || isLowerWord(segs[0])) && allWordlike(segs, 0) && wordlike(segs[0]) {
 		return shapeColonID
 	}
 	if len(segs) >= 3 && allWordlike(segs, 0) {
@@ -748,7 +767,7 @@ func (l *segList) split(v []byte) {
 	}
 	for i, c := range v {
 		switch c {
-		case '-', '_', '.', ':', '/', '|', '@', '+', ',', '=':
+		case '-', '_', '.', ':', '/', '|', '@', '+', ',', '=', '#':
 			l.seps[c]++
 			if i > start {
 				add(v[start:i])
@@ -1261,7 +1280,8 @@ func (c *nameCache) classify(name []byte) (nameClass, string) {
 }
 
 // assignmentFollows is a cheap test that, after a keyword ending at ke, an
-// identifier tail, an optional quote and spaces lead to = or :.
+// identifier tail, an optional quote and spaces lead to = or :, or to a
+// call whose first argument is a string literal (cohere.Client("...")).
 func assignmentFollows(b []byte, ke int) bool {
 	i := ke
 	for i < len(b) && i-ke < 32 && (isNameChar(b[i])) {
@@ -1274,6 +1294,13 @@ func assignmentFollows(b []byte, ke int) bool {
 	}
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
 		i++
+	}
+	if i < len(b) && b[i] == '(' {
+		i++
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			i++
+		}
+		return i < len(b) && (b[i] == '"' || b[i] == '\'')
 	}
 	return i < len(b) && (b[i] == '=' || b[i] == ':')
 }

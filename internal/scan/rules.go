@@ -201,7 +201,7 @@ func DefaultRules() []*Rule {
 		{
 			ID: "mistral-api-key", Description: "Mistral AI API key",
 			Keywords: []string{"mistral"},
-			re:       regexp.MustCompile(`(?i)mistral[\w.-]{0,24}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?(?:Bearer\s+)?([A-Za-z0-9]{32})\b`),
+			re:       regexp.MustCompile(`(?i)mistral[\w.-]{0,24}(?:["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?(?:Bearer\s+)?|\(\s{0,3}["'])([A-Za-z0-9]{32})\b`),
 			group:    1,
 			assign:   true,
 			check:    entropyCheck(3.5),
@@ -209,7 +209,7 @@ func DefaultRules() []*Rule {
 		{
 			ID: "cohere-api-key", Description: "Cohere API key",
 			Keywords: []string{"cohere", "co_api_key"},
-			re:       regexp.MustCompile(`(?i)(?:cohere|co_api_key)[\w.-]{0,24}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?(?:Bearer\s+)?([A-Za-z0-9]{40})\b`),
+			re:       regexp.MustCompile(`(?i)(?:cohere|co_api_key)[\w.-]{0,24}(?:["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?(?:Bearer\s+)?|\(\s{0,3}["'])([A-Za-z0-9]{40})\b`),
 			group:    1,
 			assign:   true,
 			check:    entropyCheck(3.5),
