@@ -6,9 +6,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // KnownValue is one version of a managed secret, in the clear.
@@ -286,7 +289,30 @@ func encodedForms(v []byte) []form {
 	enc.SetEscapeHTML(false)
 	if enc.Encode(string(v)) == nil {
 		j := bytes.TrimSpace(buf.Bytes())
-		add(string(j[1:len(j)-1]), FormJSON)
+		j = j[1 : len(j)-1]
+		add(string(j), FormJSON)
+		if utf8.Valid(j) {
+			add(asciiJSON(j), FormJSON)
+		}
 	}
 	return out
+}
+
+// asciiJSON rewrites the JSON string body j (without its quotes) as
+// Python's json.dumps writes it by default (ensure_ascii): every character
+// outside ASCII as \uxxxx, a surrogate pair above U+FFFF.
+func asciiJSON(j []byte) string {
+	var b strings.Builder
+	for _, r := range string(j) {
+		switch {
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }

@@ -62,6 +62,29 @@ func TestKnownValuesAllForms(t *testing.T) {
 	}
 }
 
+// TestKnownValuesJSONNonASCII finds a value outside ASCII as JSON writes
+// it: Go's encoding/json and Python's json.dumps(ensure_ascii=False) keep
+// its UTF-8, Python's default json.dumps (which the platform's services log
+// with) escapes each character as \uxxxx, above U+FFFF as a surrogate pair.
+func TestKnownValuesJSONNonASCII(t *testing.T) {
+	t.Parallel()
+	val := "Çlé \"sécrète\" 🔑" + rnd(alnumSet, 8, 101)
+	m := NewMasker(New(NewKnownSet([]KnownValue{{Name: "db/password", Version: 2, Value: []byte(val)}})))
+	for _, enc := range []string{
+		`Çlé \"sécrète\" 🔑` + val[len(val)-8:],
+		`\u00c7l\u00e9 \"s\u00e9cr\u00e8te\" \ud83d\udd11` + val[len(val)-8:],
+	} {
+		line := `{"level": "info", "config": {"password": "` + enc + `"}}`
+		ms := m.s.Find([]byte(line), nil)
+		if len(ms) != 1 || ms[0].Rule != RuleKnown || ms[0].Name != "db/password" || line[ms[0].Start:ms[0].End] != enc {
+			t.Errorf("form %q: matches %+v", enc, ms)
+		}
+		if got := m.MaskString(line); strings.Contains(got, val[len(val)-8:]) {
+			t.Errorf("mask let it through: %q", got)
+		}
+	}
+}
+
 func TestKnownValuesStrides(t *testing.T) {
 	t.Parallel()
 	// Shortest forms of 8, 9, 10, 11, 14 and 40 bytes give strides 1, 2, 3,
