@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -82,7 +83,16 @@ type Caller struct {
 	// DecisionID is OPA's decision_id for the access in progress, set by
 	// the server's access check; "" when OPA was not asked.
 	DecisionID string
+	// DecisionCached reports that OPA made that decision for another
+	// access (it came from the decision cache, or from a concurrent
+	// identical access's call): the event's detail says so, since OPA's
+	// decision log holds the other access's request.
+	DecisionCached bool
 }
+
+// DecisionCachedDetail ends the detail of an event whose OPA decision was
+// made for another access (Caller.DecisionCached).
+const DecisionCachedDetail = "opa decision cached"
 
 type callerKey struct{}
 
@@ -117,6 +127,12 @@ func Stamp(ctx context.Context, ev Event) Event {
 	}
 	if ev.DecisionID == "" {
 		ev.DecisionID = c.DecisionID
+	}
+	if c.DecisionCached && c.DecisionID != "" && ev.DecisionID == c.DecisionID && !strings.HasSuffix(ev.Detail, DecisionCachedDetail) {
+		if ev.Detail != "" {
+			ev.Detail += "; "
+		}
+		ev.Detail += DecisionCachedDetail
 	}
 	return ev
 }

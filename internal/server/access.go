@@ -63,12 +63,20 @@ func (s *Server) authorize(ctx context.Context, a identity.Action, auditAction, 
 	if !v.Allow {
 		return ctx, s.refuse(ctx, v, auditAction, name)
 	}
-	if id := v.DecisionID(); id != "" {
-		c := audit.CallerFrom(ctx)
-		c.DecisionID = id
-		ctx = audit.WithCaller(ctx, c)
+	return withDecision(ctx, v), nil
+}
+
+// withDecision returns ctx carrying OPA's decision on the access, for its
+// audit event: the decision_id, and whether the decision was made for
+// another access (cached).
+func withDecision(ctx context.Context, v opa.Verdict) context.Context {
+	id := v.DecisionID()
+	if id == "" {
+		return ctx
 	}
-	return ctx, nil
+	c := audit.CallerFrom(ctx)
+	c.DecisionID, c.DecisionCached = id, v.OPA.Cached
+	return audit.WithCaller(ctx, c)
 }
 
 // authorizeWrite is authorize for a new version of name: the write
@@ -90,11 +98,7 @@ func (s *Server) authorizeWrite(ctx context.Context, name string) (context.Conte
 			if !v.Allow {
 				return ctx, s.refuse(ctx, v, "rotate", name)
 			}
-			if did := v.DecisionID(); did != "" {
-				c.DecisionID = did
-				ctx = audit.WithCaller(ctx, c)
-			}
-			return ctx, nil
+			return withDecision(ctx, v), nil
 		}
 	}
 	return s.authorize(ctx, identity.Write, "write", name)
@@ -115,6 +119,9 @@ func (s *Server) permitted(r *http.Request, a identity.Action, auditAction, name
 // with.
 func (s *Server) refuse(ctx context.Context, v opa.Verdict, auditAction, name string) error {
 	ev := audit.Event{Action: auditAction, Secret: name, Outcome: audit.Failure, Reason: reasonDenied, DecisionID: v.DecisionID()}
+	if v.OPA != nil && v.OPA.Cached && ev.DecisionID != "" {
+		ev.Detail = audit.DecisionCachedDetail
+	}
 	err := error(errDeniedOrMissing)
 	switch {
 	case v.Err != nil:

@@ -303,12 +303,26 @@ func TestOPADownBackAndCache(t *testing.T) {
 	if st, _ := read(); st != 200 {
 		t.Fatalf("up: %d", st)
 	}
+	if ev := h.lastFor("read", "llm/openai_api_key"); strings.Contains(ev.Detail, audit.DecisionCachedDetail) {
+		t.Fatalf("the first read's decision is not cached: %+v", ev)
+	}
 	// Within the TTL the decision is reused, with the ID of the call that
-	// made it; after it, OPA is asked again.
+	// made it, and the audit event says so; after it, OPA is asked again.
 	_, id1 := read()
 	_, id2 := read()
 	if id1 == "" || id1 != id2 {
 		t.Fatalf("within the TTL: decision IDs %q and %q", id1, id2)
+	}
+	if ev := h.lastFor("read", "llm/openai_api_key"); ev.Detail != audit.DecisionCachedDetail {
+		t.Fatalf("a read decided from the cache: %+v", ev)
+	}
+	for range 2 {
+		if r := h.do("GET", "/v1/secrets/llm/anthropic_api_key", gw, nil); r.status != 403 {
+			t.Fatalf("denied by OPA: %d", r.status)
+		}
+	}
+	if ev := h.lastFor("read", "llm/anthropic_api_key"); ev.Detail != audit.DecisionCachedDetail || ev.DecisionID == "" {
+		t.Fatalf("a refusal decided from the cache: %+v", ev)
 	}
 	if counter(t, reg, "sa01_opa_cache_lookups_total") < 2 {
 		t.Fatal("no cache lookups counted")
