@@ -934,6 +934,12 @@ func TestOPANarrowsTheConsole(t *testing.T) {
 	if ev.Outcome != audit.Failure || ev.Reason != "denied by opa: denied" || ev.Service != admin || ev.DecisionID != "dec-1" {
 		t.Errorf("the refusal's event %+v", ev)
 	}
+	// The download carries the decision_id, last, which joins the event
+	// to OPA's decision log.
+	recs, err := csv.NewReader(strings.NewReader(u.get("/ui/audit.csv?action=reveal").body)).ReadAll()
+	if err != nil || len(recs) < 2 || recs[0][len(recs[0])-1] != "decision_id" || recs[1][len(recs[1])-1] != "dec-1" {
+		t.Errorf("csv download: %v, %q", err, recs)
+	}
 	// Another secret, which OPA allows: revealed.
 	if r := u.post("/ui/reveal/llm/anthropic_api_key", nil); r.status != 200 || !strings.Contains(r.body, seeded["llm/anthropic_api_key"][0]) {
 		t.Errorf("reveal OPA allows: %d", r.status)

@@ -236,7 +236,7 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 		if format == "csv" {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			cw = csv.NewWriter(bw)
-			_ = cw.Write([]string{"seq", "time", "identity", "actor", "action", "secret", "version", "outcome", "reason", "request_id", "source", "detail", "hash"})
+			_ = cw.Write([]string{"seq", "time", "identity", "actor", "action", "secret", "version", "outcome", "reason", "request_id", "source", "detail", "hash", "decision_id"})
 		} else {
 			w.Header().Set("Content-Type", "application/json")
 			bw.WriteString("[")
@@ -251,7 +251,7 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 				n, lastSeq = n+1, e.Seq
 				if cw != nil {
 					_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), cell(e.Service), cell(e.Actor),
-						cell(e.Action), cell(e.Secret), strconv.Itoa(e.Version), e.Outcome, cell(e.Reason), cell(e.RequestID), cell(e.Source), cell(e.Detail), e.Hash})
+						cell(e.Action), cell(e.Secret), strconv.Itoa(e.Version), e.Outcome, cell(e.Reason), cell(e.RequestID), cell(e.Source), cell(e.Detail), e.Hash, cell(e.DecisionID)})
 					continue
 				}
 				b, _ := json.Marshal(e)
