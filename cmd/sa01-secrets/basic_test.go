@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -306,25 +305,6 @@ func TestVersionAndUsage(t *testing.T) {
 		h := basicRun(t, nil, "", append(verb, "--help")...).want(t, ExitOK)
 		if !strings.Contains(h.stdout, "Examples:") {
 			t.Errorf("%v --help has no examples", verb)
-		}
-	}
-}
-
-func TestVersionString(t *testing.T) {
-	bi := &debug.BuildInfo{GoVersion: "go1.25.0", Main: debug.Module{Path: "github.com/somaagent01/sa01-secrets", Version: "v0.4.0"},
-		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
-	for _, c := range []struct {
-		ldflags string
-		bi      *debug.BuildInfo
-		want    string
-	}{
-		{"", bi, "v0.4.0 (revision 0123456789abcdef-dirty, 2026-12-01T10:00:00Z, go1.25.0)"},
-		{"v9", bi, "v9 (revision 0123456789abcdef-dirty, 2026-12-01T10:00:00Z, go1.25.0)"},
-		{"", &debug.BuildInfo{GoVersion: "go1.25.0", Main: debug.Module{Version: "(devel)"}}, "(devel) (revision unknown, go1.25.0)"},
-		{"", nil, "(devel)"},
-	} {
-		if got := versionString(c.ldflags, c.bi); got != c.want {
-			t.Errorf("versionString(%q) = %q, want %q", c.ldflags, got, c.want)
 		}
 	}
 }

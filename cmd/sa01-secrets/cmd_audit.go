@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,12 +15,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/server"
 )
-
-// tailSource is what audit tail reads: the store, or the server.
-type tailSource interface {
-	audit.Tail
-	QueryAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
-}
 
 // auditCommands returns the verbs of this group.
 func auditCommands(g *globals) []*cobra.Command {
@@ -42,14 +37,33 @@ func parseTimeFlag(flag, v string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
+// withTrail runs fn on the server's audit trail (viaServer) when
+// SA01_SECRETS_ADDR is set, else on the local store's.
+func withTrail(cmd *cobra.Command, g *globals, fn func(ctx context.Context, t audit.Trail) error) error {
+	served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error { return fn(ctx, b) })
+	if !served {
+		err = func() error {
+			ctx := cmd.Context()
+			st, err := openStore(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return fn(ctx, audit.Local{TrailStore: st, Key: func() (*audit.MACKey, error) { return auditKey(ctx, g, st) }})
+		}()
+	}
+	if ae := (*audit.AnchorError)(nil); errors.As(err, &ae) {
+		return usageError(ae.Hint, "%v", ae.Err)
+	}
+	return err
+}
+
 func newAuditQueryCommand(g *globals) *cobra.Command {
 	var q audit.Query
 	var since, until, format string
 	cmd := verb("query", "List audit events, oldest first", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		switch format {
-		case "table", "json", "csv":
-		default:
-			return usageError("", "--format: want table, json or csv")
+		if err := checkFormat(format, "table", "json", "csv"); err != nil {
+			return err
 		}
 		if q.Limit < 0 {
 			return usageError("", "--limit: want 0 (no limit) or more")
@@ -62,25 +76,13 @@ func newAuditQueryCommand(g *globals) *cobra.Command {
 		if q.Until, err = parseTimeFlag("until", until, now); err != nil {
 			return err
 		}
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			es, err := b.QueryAudit(ctx, q)
+		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
+			es, err := t.QueryAudit(ctx, q)
 			if err != nil {
 				return err
 			}
 			return audit.WriteEntries(g.stdout, es, format, true)
-		}); served {
-			return err
-		}
-		st, err := openStore(cmd.Context(), g)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		es, err := st.QueryAudit(cmd.Context(), q)
-		if err != nil {
-			return err
-		}
-		return audit.WriteEntries(g.stdout, es, format, true)
+		})
 	})
 	f := cmd.Flags()
 	f.StringVar(&q.Secret, "secret", "", "only events about this secret")
@@ -100,47 +102,21 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 	var format string
 	var every time.Duration
 	cmd := verb("tail", "Print the last audit events, and with -f follow new ones", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		switch format {
-		case "table", "jsonl":
-		default:
-			return usageError("", "--format: want table or jsonl")
+		if err := checkFormat(format, "table", "jsonl"); err != nil {
+			return err
 		}
 		if n < 0 {
 			return usageError("", "-n: want 0 or more")
 		}
-		tail := func(ctx context.Context, st tailSource, every time.Duration) error {
-			var es []audit.Entry
-			var err error
-			if n > 0 {
-				if es, err = st.QueryAudit(ctx, audit.Query{Limit: n, Newest: true}); err != nil {
-					return err
+		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
+			if _, local := t.(audit.Local); !local {
+				if n > server.MaxAuditPage {
+					return usageError("", "-n: at most %d through the server", server.MaxAuditPage)
 				}
+				every = max(every, 2*time.Second) // each poll is a request
 			}
-			if err := audit.WriteEntries(g.stdout, es, format, format == "table"); err != nil {
-				return err
-			}
-			if !follow {
-				return nil
-			}
-			return audit.Follow(ctx, st, every, func(es []audit.Entry) error {
-				return audit.WriteEntries(g.stdout, es, format, false)
-			})
-		}
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			if n > server.MaxAuditPage {
-				return usageError("", "-n: at most %d through the server", server.MaxAuditPage)
-			}
-			return tail(ctx, b, max(every, 2*time.Second)) // each poll is a request
-		}); served {
-			return err
-		}
-		ctx := cmd.Context()
-		st, err := openStore(ctx, g)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		return tail(ctx, st, every)
+			return audit.WriteTail(ctx, g.stdout, t, n, format, follow, every)
+		})
 	})
 	cmd.Flags().IntVarP(&n, "lines", "n", 20, "how many of the last events to print")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
@@ -150,77 +126,49 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// verifyOutput is the JSON form of `audit verify`.
-type verifyOutput struct {
-	OK     bool   `json:"ok"`
-	Source string `json:"source"`
-	audit.Result
-	HeadSeq int64 `json:"head_seq"`
-}
-
 func newAuditVerifyCommand(g *globals) *cobra.Command {
 	var file, format, anchor string
 	cmd := verb("verify", "Check the audit chain and name the first tampered event", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if format != "text" && format != "json" {
-			return usageError("", "--format: want text or json")
+		if err := checkFormat(format, "text", "json"); err != nil {
+			return err
 		}
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			if file != "" {
+		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
+			l, local := t.(audit.Local)
+			source, in := "server", io.Reader(g.stdin)
+			switch {
+			case file != "" && !local:
 				return usageError("run it on the store's node without "+config.EnvSecretsAddr, "audit verify --file needs the audit key, beside the store")
-			}
-			if anchor != "" {
-				if _, err := audit.ParseAnchor(anchor); err != nil {
-					return usageError("give the head as SEQ:HASH (audit head prints it)", "--anchor: through the server, only SEQ:HASH")
-				}
-			}
-			res, err := b.VerifyAudit(ctx, anchor)
-			if err != nil {
-				return err
-			}
-			return writeVerify(g, format, "server", false, res)
-		}); served {
-			return err
-		}
-		ctx := cmd.Context()
-		st, err := openStore(ctx, g)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		key, err := auditKey(ctx, g, st)
-		if err != nil {
-			return err
-		}
-		var head *audit.Head
-		if anchor != "" {
-			h, err := audit.ReadAnchor(anchor, key)
-			if err != nil {
-				return usageError("", "%v", err)
-			}
-			head = &h
-		}
-		var res audit.Result
-		source := "store"
-		if file != "" {
-			source = file
-			var r io.Reader
-			if file == "-" {
-				r = g.stdin
-			} else {
+			case file != "" && file != "-":
 				f, err := os.Open(file)
 				if err != nil {
 					return withCode(ExitNotFound, fmt.Errorf("--file: %w", err), "")
 				}
 				defer f.Close()
-				r = f
+				in = f
 			}
-			if res, err = audit.VerifyFile(r, key); err != nil {
-				return fmt.Errorf("reading %s: %w", file, err)
+			var res audit.Result
+			var err error
+			switch {
+			case file != "":
+				source = file
+				res, err = l.VerifyFile(in, file, anchor)
+			case local:
+				source = "store"
+				res, err = l.VerifyAudit(ctx, anchor)
+			default:
+				res, err = t.VerifyAudit(ctx, anchor)
 			}
-		} else if res, err = audit.VerifyStore(ctx, st, []audit.MACKey{*key}, head); err != nil {
-			return err
-		}
-		return writeVerify(g, format, source, file != "", res)
+			if err != nil {
+				return err
+			}
+			if err := writeReport(g, format, res.Verdict(source), func(w io.Writer) { res.WriteText(w, file != "") }); err != nil {
+				return err
+			}
+			if !res.OK() {
+				return checkFailed{}
+			}
+			return nil
+		})
 	})
 	cmd.Flags().StringVar(&file, "file", "", "verify this JSON-lines audit file (- for stdin) instead of the store")
 	cmd.Flags().StringVar(&anchor, "anchor", "", "a head the chain must still reach: SEQ:HASH from audit head, or an audit file")
@@ -228,61 +176,15 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// writeVerify renders audit verify's result (source: store, server or
-// the file) and fails the check when the chain is broken.
-func writeVerify(g *globals, format, source string, isFile bool, res audit.Result) error {
-	if format == "json" {
-		if err := writeJSON(g.stdout, verifyOutput{OK: res.OK(), Source: source, Result: res, HeadSeq: res.Head.Seq}); err != nil {
-			return err
-		}
-	} else if res.OK() {
-		fmt.Fprintf(g.stdout, "audit chain intact: %d events, head %s, %d checkpoints matched", res.Events, res.Head, res.Checkpoints)
-		if res.Unauthenticated > 0 {
-			fmt.Fprintf(g.stdout, " (%d not authenticated: no key loaded for them)", res.Unauthenticated)
-		}
-		if res.Anchored {
-			fmt.Fprint(g.stdout, ", anchor reached")
-		} else if !isFile {
-			fmt.Fprint(g.stdout, "; no --anchor: a removed tail would not show")
-		}
-		fmt.Fprintln(g.stdout)
-	} else {
-		fmt.Fprintf(g.stdout, "audit chain BROKEN: %s\n%d events verified before it\n", res.Problem.Error(), res.Events)
-	}
-	if !res.OK() {
-		return checkFailed{}
-	}
-	return nil
-}
-
 func newAuditHeadCommand(g *globals) *cobra.Command {
 	return verb("head", "Print the head of the audit chain (SEQ:MAC) to keep as an anchor", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			h, err := b.AuthenticHead(ctx)
-			if err != nil {
-				return err
+		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
+			h, err := t.AuthenticHead(ctx)
+			if err == nil {
+				fmt.Fprintln(g.stdout, h.Anchor())
 			}
-			fmt.Fprintln(g.stdout, h.Anchor())
-			return nil
-		}); served {
 			return err
-		}
-		ctx := cmd.Context()
-		st, err := openStore(ctx, g)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		key, err := auditKey(ctx, g, st)
-		if err != nil {
-			return err
-		}
-		h, err := audit.AuthenticHead(ctx, st, key)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(g.stdout, h.Anchor())
-		return nil
+		})
 	})
 }
 

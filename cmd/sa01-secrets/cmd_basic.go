@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +14,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	buildversion "github.com/somaagent01/sa01-secrets/internal/version"
 )
 
 // Version is set with -ldflags "-X main.Version=..."; it falls back to the
@@ -22,44 +22,8 @@ import (
 var Version string
 
 // version is what `version` and `--version` print after the program's
-// name: the version, and the VCS revision the binary was built from (with
-// "-dirty" when the tree had changes) and its time, from the build info.
-func version() string {
-	bi, _ := debug.ReadBuildInfo()
-	return versionString(Version, bi)
-}
-
-func versionString(v string, bi *debug.BuildInfo) string {
-	if v == "" && bi != nil {
-		v = bi.Main.Version
-	}
-	if v == "" {
-		v = "(devel)"
-	}
-	if bi == nil {
-		return v
-	}
-	var rev, at, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.time":
-			at = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return v + " (revision unknown, " + bi.GoVersion + ")"
-	}
-	if at != "" {
-		at = ", " + at
-	}
-	return v + " (revision " + rev + dirty + at + ", " + bi.GoVersion + ")"
-}
+// name (version.String).
+func version() string { return buildversion.String(Version) }
 
 func newVersionCommand(g *globals) *cobra.Command {
 	return verb("version", "Print the version and the VCS revision it was built from", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {

@@ -13,7 +13,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
-	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 func newImportCommand(g *globals) *cobra.Command {
@@ -108,25 +107,9 @@ func exportService(ctx context.Context, g *globals, service, format, output stri
 		return err
 	}
 	defer src.Close()
-	entries, err := src.Granted(ctx)
+	vals, err := inject.Export(ctx, src, service, g.log())
 	if err != nil {
-		return remoteErr(err, "list the granted secrets")
-	}
-	var vals []secrets.Value
-	for _, e := range entries {
-		if why := inject.Skip(e); why != "" {
-			g.log().Warn("export: secret not exported: "+why, "service", service, "secret", e.Name, "env", e.Env)
-			continue
-		}
-		v, ver, err := src.Value(ctx, e.Name)
-		if err != nil {
-			return remoteErr(err, "read "+e.Name)
-		}
-		vals = append(vals, secrets.Value{
-			Secret:  store.Secret{Name: e.Name, EnvName: e.Env, CurrentVersion: ver},
-			Version: store.Version{Secret: e.Name, Version: ver},
-			Value:   v,
-		})
+		return remoteErr(err, "read the granted secrets")
 	}
 	return writeExport(g, vals, "", format, output)
 }

@@ -24,19 +24,19 @@ func incidentCommand(g *globals) *cobra.Command {
 		newIncidentOpenCommand(g), newIncidentStatusCommand(g), newIncidentReportCommand(g), newIncidentCloseCommand(g))
 }
 
-// withResponder runs fn with the incident responder over the local store.
-func withResponder(cmd *cobra.Command, g *globals, fn func(l *local, r *respond.Responder) error) error {
+// withIncidents runs fn on the server (viaServer) when SA01_SECRETS_ADDR
+// is set, else with the incident responder over the local store.
+func withIncidents(cmd *cobra.Command, g *globals, fn func(ctx context.Context, d respond.Desk) error) error {
+	if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error { return fn(ctx, b) }); served {
+		return err
+	}
 	l, err := openLocal(cmd.Context(), g)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	r := &respond.Responder{Store: l.st, Secrets: secrets.New(l.st, l.cfg.Keys, l.rec, time.Now), Recorder: l.rec, Now: time.Now, Actor: osUser()}
-	return incidentError(fn(l, r))
-}
-
-// incidentError adds the hints of the incident verbs.
-func incidentError(err error) error {
+	err = fn(l.ctx, respond.Local{Responder: r})
 	var nf *respond.NotFoundError
 	switch {
 	case errors.Is(err, audit.ErrNotRecorded):
@@ -51,51 +51,28 @@ func newIncidentOpenCommand(g *globals) *cobra.Command {
 	var reason, format string
 	var revoke bool
 	cmd := verb("open NAME --reason R", "Declare a secret compromised: stop serving it, replace it, start the clock", oneName("incident open"), func(cmd *cobra.Command, args []string) error {
-		name := args[0]
 		if strings.TrimSpace(reason) == "" {
 			return usageError("say why, e.g. --reason \"leaked in a ticket\"", "--reason is required")
 		}
 		if err := checkFormat(format, "text", "json"); err != nil {
 			return err
 		}
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			out, err := b.OpenIncident(ctx, name, reason, revoke)
+		return withIncidents(cmd, g, func(ctx context.Context, d respond.Desk) error {
+			out, err := d.OpenIncident(ctx, args[0], reason, revoke)
 			if err != nil {
 				return err
 			}
-			return writeOpened(g, format, name, out)
-		}); served {
-			return err
-		}
-		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-			out, err := r.Open(l.ctx, name, reason, revoke)
-			if err != nil {
+			if err := writeReport(g, format, out, func(w io.Writer) { fmt.Fprintln(w, scan.PrintableName(out.ID)) }); err != nil {
 				return err
 			}
-			return writeOpened(g, format, name, out)
+			out.WriteNotes(g.stderr, args[0])
+			return nil
 		})
 	})
 	cmd.Flags().StringVar(&reason, "reason", "", "why the secret is compromised (required)")
 	cmd.Flags().BoolVar(&revoke, "revoke-tokens", false, "revoke the tokens of every service that read the secret")
 	cmd.Flags().StringVar(&format, "format", "text", "text (the ID) or json")
 	return cmd
-}
-
-// writeOpened renders what incident open did.
-func writeOpened(g *globals, format, name string, out *respond.Opened) error {
-	if err := writeReport(g, format, out, func(w io.Writer) { fmt.Fprintln(w, scan.PrintableName(out.ID)) }); err != nil {
-		return err
-	}
-	for _, w := range out.Warnings {
-		fmt.Fprintf(g.stderr, "sa01-secrets: warning: %s\n", scan.Printable(w))
-	}
-	fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d is compromised and no longer served\n", scan.PrintableName(name), out.CompromisedVersion)
-	if out.NeedsPut {
-		fmt.Fprintf(g.stderr, "hint: a new value is needed within 1 hour: sa01-secrets put %s < new-value\n", scan.PrintableName(name))
-	} else {
-		fmt.Fprintf(g.stderr, "sa01-secrets: version %d holds a new random value; deploy it within 1 hour\n", out.NewVersion)
-	}
-	return nil
 }
 
 func newIncidentStatusCommand(g *globals) *cobra.Command {
@@ -105,12 +82,12 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 		if err := checkFormat(format, "table", "json"); err != nil {
 			return err
 		}
-		id := ""
-		if len(args) == 1 {
-			id = args[0]
-		}
-		write := func(out []respond.Status, now time.Time) error {
-			if err := writeReport(g, format, out, func(w io.Writer) { respond.WriteTable(w, out, now) }); err != nil {
+		return withIncidents(cmd, g, func(ctx context.Context, d respond.Desk) error {
+			out, err := d.IncidentStatus(ctx, strings.Join(args, ""), all)
+			if err != nil {
+				return err
+			}
+			if err := writeReport(g, format, out, func(w io.Writer) { respond.WriteTable(w, out, time.Now()) }); err != nil {
 				return err
 			}
 			for _, so := range out {
@@ -119,23 +96,6 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 				}
 			}
 			return nil
-		}
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			out, err := b.IncidentStatus(ctx, id, all)
-			if err != nil {
-				return err
-			}
-			return write(out, time.Now())
-		}); served {
-			return err
-		}
-		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-			now := time.Now()
-			out, err := r.Status(l.ctx, id, all, now)
-			if err != nil {
-				return err
-			}
-			return write(out, now)
 		})
 	})
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
@@ -153,27 +113,15 @@ func newIncidentReportCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		write := func(rep *incident.Report) error {
+		return withIncidents(cmd, g, func(ctx context.Context, d respond.Desk) error {
+			rep, err := d.IncidentReport(ctx, args[0], from)
+			if err != nil {
+				return err
+			}
 			if format == "json" {
 				return writeJSON(g.stdout, rep)
 			}
 			return rep.WriteMarkdown(g.stdout)
-		}
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			rep, err := b.IncidentReport(ctx, args[0], from)
-			if err != nil {
-				return err
-			}
-			return write(rep)
-		}); served {
-			return err
-		}
-		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-			rep, err := r.Report(l.ctx, args[0], from)
-			if err != nil {
-				return err
-			}
-			return write(rep)
 		})
 	})
 	cmd.Flags().StringVar(&format, "format", "md", "md or json")
@@ -187,33 +135,18 @@ func newIncidentCloseCommand(g *globals) *cobra.Command {
 		if strings.TrimSpace(review) == "" {
 			return usageError("summarise the review, e.g. --review \"added a pre-commit scan\"", "--review is required")
 		}
-		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
-			missed, err := b.CloseIncident(ctx, args[0], review)
-			if errors.Is(err, client.ErrConflict) {
-				return withCode(ExitConflict, fmt.Errorf("incident %s is already closed", scan.PrintableName(args[0])), "")
+		id := scan.PrintableName(args[0])
+		return withIncidents(cmd, g, func(ctx context.Context, d respond.Desk) error {
+			missed, err := d.CloseIncident(ctx, args[0], review)
+			if errors.Is(err, incident.ErrClosed) || errors.Is(err, client.ErrConflict) {
+				return withCode(ExitConflict, fmt.Errorf("incident %s is already closed", id), "")
 			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "closed %s\n", scan.PrintableName(args[0]))
+			fmt.Fprintf(g.stdout, "closed %s\n", id)
 			if missed {
-				fmt.Fprintln(g.stderr, "sa01-secrets: warning: some deadlines of this incident were missed; see 'sa01-secrets incident status "+scan.PrintableName(args[0])+"'")
-			}
-			return nil
-		}); served {
-			return err
-		}
-		return withResponder(cmd, g, func(l *local, r *respond.Responder) error {
-			inc, err := r.Close(l.ctx, args[0], review)
-			if errors.Is(err, incident.ErrClosed) {
-				return withCode(ExitConflict, fmt.Errorf("incident %s is already closed", args[0]), "")
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "closed %s\n", inc.ID)
-			if inc.AnyMissed(time.Now()) {
-				fmt.Fprintln(g.stderr, "sa01-secrets: warning: some deadlines of this incident were missed; see 'sa01-secrets incident status "+inc.ID+"'")
+				fmt.Fprintln(g.stderr, "sa01-secrets: warning: some deadlines of this incident were missed; see 'sa01-secrets incident status "+id+"'")
 			}
 			return nil
 		})

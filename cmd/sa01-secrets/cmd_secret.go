@@ -15,33 +15,11 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
-	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
-// secretBackend is what the secret verbs work on: the local store through
-// secrets.Service, or (with SA01_SECRETS_ADDR) a server (remote.Backend).
-type secretBackend interface {
-	Put(ctx context.Context, name string, value sensitive.String, o secrets.PutOptions) (store.Version, error)
-	Get(ctx context.Context, name string, version int) (secrets.Value, error)
-	List(ctx context.Context, prefix string, includeDeleted bool) ([]store.Secret, error)
-	History(ctx context.Context, name string) (store.Secret, []store.Version, error)
-	Rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error)
-	Delete(ctx context.Context, name string) error
-	Undelete(ctx context.Context, name string) error
-	Destroy(ctx context.Context, name string, version int) error
-	Import(ctx context.Context, entries []secrets.Entry, o secrets.ImportOptions) (int, error)
-	Export(ctx context.Context, prefix string) ([]secrets.Value, error)
-	Verify(ctx context.Context) (*secrets.Report, error)
-	Close() error
-}
-
-// localBackend works on the store directly.
-type localBackend struct {
-	*secrets.Service
-	l *local
-}
-
-func (b *localBackend) Close() error { return b.l.Close() }
+// secretBackend is what the secret verbs work on: the local store, or
+// (with SA01_SECRETS_ADDR) a server.
+type secretBackend = secrets.Backend
 
 // openBackend returns the backend the secret verbs use, and ctx carrying
 // the local operator as caller when it is the local store.
@@ -59,26 +37,15 @@ func openBackend(ctx context.Context, g *globals) (context.Context, secretBacken
 		return ctx, nil, err
 	}
 	svc := secrets.New(l.st, cfg.Keys, l.rec, time.Now)
-	if _, err := sealStates(l.ctx, svc); err != nil {
+	if _, err := svc.SealOlder(l.ctx); err != nil {
 		l.Close()
 		return ctx, nil, err
 	}
-	return l.ctx, &localBackend{Service: svc, l: l}, nil
+	return l.ctx, secrets.Local{Service: svc, Closer: l.Close}, nil
 }
 
-// sealStates gives state MACs to the secrets of a store written before
-// them (secrets.Service.SealStates), when a key is loaded; a no-op once
-// done. It returns how many it sealed (the audit trail records it too).
-func sealStates(ctx context.Context, svc *secrets.Service) (int, error) {
-	if svc.Ring() == nil {
-		return 0, nil
-	}
-	n, err := svc.SealStates(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sealing the states of secrets written before state MACs: %w", err)
-	}
-	return n, nil
-}
+// sealStates is secrets.Service.SealOlder.
+func sealStates(ctx context.Context, svc *secrets.Service) (int, error) { return svc.SealOlder(ctx) }
 
 // withBackend runs fn over the backend and closes it.
 func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b secretBackend) error) error {
@@ -247,14 +214,7 @@ func newGetCommand(g *globals) *cobra.Command {
 				_, err = io.WriteString(g.stdout, v.Value.Reveal())
 				return err
 			}
-			return writeJSON(g.stdout, map[string]any{
-				"name":       v.Secret.Name,
-				"version":    v.Version.Version,
-				"value":      v.Value.Reveal(),
-				"class":      v.Secret.Class,
-				"key_id":     v.Version.KeyID,
-				"created_at": v.Version.CreatedAt,
-			})
+			return v.WriteJSON(g.stdout)
 		})
 	})
 	cmd.Flags().IntVar(&version, "version", 0, "version to print (default: the current one)")

@@ -22,6 +22,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // Source fetches what the policy grants one service.
@@ -364,4 +365,31 @@ func exitStatus(c *exec.Cmd, err error) int {
 		return 8
 	}
 	return 0
+}
+
+// Export returns the current value of every secret src grants, named as
+// Fetch names them, for export --service: a grant Skip refuses is left
+// out with a warning on log naming it, as run leaves it out.
+func Export(ctx context.Context, src Source, service string, log *slog.Logger) ([]secrets.Value, error) {
+	entries, err := src.Granted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var vals []secrets.Value
+	for _, e := range entries {
+		if why := Skip(e); why != "" {
+			log.Warn("export: secret not exported: "+why, "service", service, "secret", e.Name, "env", e.Env)
+			continue
+		}
+		v, ver, err := src.Value(ctx, e.Name)
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, secrets.Value{
+			Secret:  store.Secret{Name: e.Name, EnvName: e.Env, CurrentVersion: ver},
+			Version: store.Version{Secret: e.Name, Version: ver},
+			Value:   v,
+		})
+	}
+	return vals, nil
 }

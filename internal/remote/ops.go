@@ -71,7 +71,7 @@ func (b *Backend) AuditAfter(ctx context.Context, seq int64, _ int) ([]audit.Ent
 	return entriesOf(es), nil
 }
 
-var _ audit.Tail = (*Backend)(nil)
+var _ audit.Trail = (*Backend)(nil)
 
 // AuthenticHead returns the head of the server's chain, its last MAC
 // checked by the server under the audit key (audit head).
@@ -82,7 +82,13 @@ func (b *Backend) AuthenticHead(ctx context.Context) (audit.Head, error) {
 
 // VerifyAudit has the server verify its chain (audit verify); anchor
 // "" for none.
+// The server takes an anchor as SEQ:HASH only: it cannot read a file of
+// this machine.
 func (b *Backend) VerifyAudit(ctx context.Context, anchor string) (audit.Result, error) {
+	if _, err := audit.ParseAnchor(anchor); anchor != "" && err != nil {
+		return audit.Result{}, &audit.AnchorError{Err: errors.New("--anchor: through the server, only SEQ:HASH"),
+			Hint: "give the head as SEQ:HASH (audit head prints it)"}
+	}
 	v, err := b.c.AuditVerify(ctx, anchor)
 	if err != nil {
 		return audit.Result{}, err

@@ -55,3 +55,25 @@ func KnownValues(ctx context.Context, st store.Versions, ring *fernet.Ring, rec 
 	}
 	return vals, unreadable, nil
 }
+
+// KnownScanner returns a scanner that finds, besides what its rules find,
+// every value KnownValues returns. warn is told, by number and name only,
+// of the versions the keys do not open and of the secrets whose value is
+// too short to be searched for.
+func KnownScanner(ctx context.Context, st store.Versions, ring *fernet.Ring, rec audit.Recorder, warn func(string)) (*scan.Scanner, error) {
+	vals, unreadable, err := KnownValues(ctx, st, ring, rec)
+	if err != nil {
+		return nil, err
+	}
+	if unreadable > 0 {
+		warn(fmt.Sprintf("%d secret versions do not decrypt under the loaded keys and are not searched for", unreadable))
+	}
+	if len(vals) == 0 {
+		return scan.New(nil), nil
+	}
+	k := scan.NewKnownSet(vals)
+	for _, name := range k.Skipped() {
+		warn(fmt.Sprintf("secret %s has a value shorter than %d bytes; it is not searched for", name, scan.MinKnownLength))
+	}
+	return scan.New(k), nil
+}

@@ -184,3 +184,16 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// WriteJSON writes v as `get --format json` prints it: the value with its
+// name, version, class, key ID and time of writing.
+func (v Value) WriteJSON(w io.Writer) error {
+	return writeJSON(w, map[string]any{
+		"name":       v.Secret.Name,
+		"version":    v.Version.Version,
+		"value":      v.Value.Reveal(),
+		"class":      v.Secret.Class,
+		"key_id":     v.Version.KeyID,
+		"created_at": v.Version.CreatedAt,
+	})
+}

@@ -55,19 +55,8 @@ func identityOf(id identity.Identity) identityView {
 	return identityView{Name: id.Name, Kind: string(id.Kind), Role: string(id.Role), CreatedAt: id.CreatedAt.UTC(), RevokedAt: optTime(id.RevokedAt)}
 }
 
-// CredentialState names a credential's state at now: "revoked", "expired",
-// "due" (expiring within identity.DueWindow) or "live".
-func CredentialState(c identity.Credential, now time.Time) string {
-	switch {
-	case !c.RevokedAt.IsZero():
-		return "revoked"
-	case !now.Before(c.ExpiresAt):
-		return "expired"
-	case c.ExpiresAt.Before(now.Add(identity.DueWindow)):
-		return "due"
-	}
-	return "live"
-}
+// CredentialState names a credential's state at now ([identity.Credential.State]).
+func CredentialState(c identity.Credential, now time.Time) string { return c.State(now) }
 
 // identityError maps the identity package's errors for writeError.
 func identityError(err error) error {
