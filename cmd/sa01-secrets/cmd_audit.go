@@ -161,13 +161,7 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeReport(g, format, res.Verdict(source), func(w io.Writer) { res.WriteText(w, file != "") }); err != nil {
-				return err
-			}
-			if !res.OK() {
-				return checkFailed{}
-			}
-			return nil
+			return writeVerdict(g, format, res.Verdict(source), func(w io.Writer) { res.WriteText(w, file != "") }, res.OK(), "")
 		})
 	})
 	cmd.Flags().StringVar(&file, "file", "", "verify this JSON-lines audit file (- for stdin) instead of the store")

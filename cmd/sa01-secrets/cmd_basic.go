@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -111,7 +111,7 @@ func newDecryptCommand(g *globals) *cobra.Command {
 		msg, err := ring.DecryptAt(tok, d, time.Now())
 		if err != nil {
 			return withCode(ExitInvalidToken, errors.New("invalid token: no loaded key decrypts it, or it is corrupted or expired"),
-				"loaded keys: "+keyIDs(ring))
+				"loaded keys: "+strings.Join(ring.IDs(), ", "))
 		}
 		_, err = g.stdout.Write(msg)
 		return err
@@ -139,18 +139,6 @@ func requireKeys(g *globals) (*fernet.Ring, error) {
 	return ring, nil
 }
 
-// keyIDs lists the ring's key IDs, primary first.
-func keyIDs(r *fernet.Ring) string {
-	var b bytes.Buffer
-	for i, k := range r.Keys() {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(k.ID())
-	}
-	return b.String()
-}
-
 func newConfigCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := verb("config", "Show every variable sa01-secrets reads, with secrets masked", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
@@ -158,18 +146,10 @@ func newConfigCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		switch format {
-		case "json":
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(cfg.Describe())
-		case "text", "":
-			for _, s := range cfg.Describe() {
-				fmt.Fprintf(g.stdout, "%-34s %s\n", s.Var, s.Value)
-			}
-			return nil
+		if format != "text" && format != "json" && format != "" {
+			return usageError("", "--format: want text or json")
 		}
-		return usageError("", "--format: want text or json")
+		return config.WriteSettings(g.stdout, cfg.Describe(), format == "json")
 	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd

@@ -86,17 +86,20 @@ func newVerifyCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w) }); err != nil {
-				return err
-			}
-			if !rep.OK {
-				return checkFailed{}
-			}
-			return nil
+			return writeVerdict(g, format, rep, func(w io.Writer) { rep.WriteText(w) }, rep.OK, "")
 		})
 	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
+}
+
+// writeVerdict writes the report of a check as writeReport does, and
+// fails with msg (the report says why when it is "") unless ok.
+func writeVerdict(g *globals, format string, v any, text func(io.Writer), ok bool, msg string) error {
+	if err := writeReport(g, format, v, text); err != nil || ok {
+		return err
+	}
+	return checkFailed{msg}
 }
 
 // exportService writes what run would inject for service, for export

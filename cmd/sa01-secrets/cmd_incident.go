@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,15 +88,9 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeReport(g, format, out, func(w io.Writer) { respond.WriteTable(w, out, time.Now()) }); err != nil {
-				return err
-			}
-			for _, so := range out {
-				if so.Missed {
-					return checkFailed{"a deadline of the compromise procedure was missed"}
-				}
-			}
-			return nil
+			missed := slices.ContainsFunc(out, func(so respond.Status) bool { return so.Missed })
+			return writeVerdict(g, format, out, func(w io.Writer) { respond.WriteTable(w, out, time.Now()) }, !missed,
+				"a deadline of the compromise procedure was missed")
 		})
 	})
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -105,37 +103,17 @@ func casFlag(cmd *cobra.Command, n int) (*int, error) {
 	return &n, nil
 }
 
-// parsePeriod parses a rotation period: Go durations (720h) or days (90d).
-func parsePeriod(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err == nil && n >= 0 {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, usageError("write days as 90d, or a duration such as 720h; 0 for none", "--rotation-period: not a period")
-	}
-	return d, nil
-}
-
 // readValue reads a value from --from-file, a terminal prompt, or stdin.
 func readValue(g *globals, name, fromFile string) (sensitive.String, error) {
-	limit := int64(secrets.MaxValueSize + 1)
+	in, what := g.stdin, "reading the value from stdin"
 	if fromFile != "" {
 		f, err := os.Open(fromFile)
 		if err != nil {
 			return sensitive.String{}, usageError("", "--from-file: cannot open %s", fromFile)
 		}
 		defer f.Close()
-		b, err := io.ReadAll(io.LimitReader(f, limit))
-		if err != nil {
-			return sensitive.String{}, fmt.Errorf("--from-file: reading %s: %w", fromFile, err)
-		}
-		return sensitive.FromBytes(b), nil
-	}
-	if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		in, what = f, "--from-file: reading "+fromFile
+	} else if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprintf(g.stderr, "value for %s (not echoed): ", name)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(g.stderr)
@@ -144,9 +122,9 @@ func readValue(g *globals, name, fromFile string) (sensitive.String, error) {
 		}
 		return sensitive.FromBytes(b), nil
 	}
-	b, err := io.ReadAll(io.LimitReader(g.stdin, limit))
+	b, err := io.ReadAll(io.LimitReader(in, secrets.MaxValueSize+1))
 	if err != nil {
-		return sensitive.String{}, fmt.Errorf("reading the value from stdin: %w", err)
+		return sensitive.String{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return sensitive.FromBytes(b), nil
 }
@@ -162,9 +140,9 @@ func newPutCommand(g *globals) *cobra.Command {
 		}
 		o.CAS = c
 		if cmd.Flags().Changed("rotation-period") {
-			p, err := parsePeriod(period)
+			p, err := secrets.ParsePeriod(period)
 			if err != nil {
-				return err
+				return usageError("write days as 90d, or a duration such as 720h; 0 for none", "--rotation-period: not a period")
 			}
 			o.RotationPeriod = &p
 		}

@@ -40,6 +40,15 @@ func (r *Ring) Primary() *Key { return r.keys[0] }
 // Keys returns the keys in order, primary first.
 func (r *Ring) Keys() []*Key { return append([]*Key(nil), r.keys...) }
 
+// IDs returns the keys' IDs in order, primary first.
+func (r *Ring) IDs() []string {
+	ids := make([]string, len(r.keys))
+	for i, k := range r.keys {
+		ids[i] = k.ID()
+	}
+	return ids
+}
+
 // Key returns the key with the given ID, or nil.
 func (r *Ring) Key(id string) *Key {
 	for _, k := range r.keys {

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,4 +192,19 @@ func envProblem(env string) string {
 		return "the variable changes how programs run (loader, shell, interpreter, proxy or TLS settings), so no secret is written under it; choose another name, and a reader that needs it maps it in its own policy entry (env: {" + env + ": SECRET})"
 	}
 	return ""
+}
+
+// ParsePeriod parses a rotation period: a Go duration (720h) or days
+// (90d); 0 is none. A negative or malformed period is an error.
+func ParsePeriod(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%w: not a rotation period", ErrInvalid)
+	}
+	return d, nil
 }
