@@ -34,15 +34,10 @@ func newVersionCommand(g *globals) *cobra.Command {
 
 func newGenerateCommand(g *globals) *cobra.Command {
 	gen := verb("generate", "Generate a Fernet key or a random token", nil, nil)
-	gen.AddCommand(&cobra.Command{
-		Use:   "key",
-		Short: "Print a new Fernet key (usable by Python's Fernet() as is)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintln(g.stdout, fernet.GenerateKey().Encode())
-			return err
-		},
-	})
+	gen.AddCommand(verb("key", "Print a new Fernet key (usable by Python's Fernet() as is)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		_, err := fmt.Fprintln(g.stdout, fernet.GenerateKey().Encode())
+		return err
+	}))
 	var n int
 	tok := verb("token", "Print a URL-safe random token (as Python's secrets.token_urlsafe)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		s, err := secrets.Generate(secrets.GenerateToken, n)
@@ -60,24 +55,26 @@ func newGenerateCommand(g *globals) *cobra.Command {
 // maxCryptInput bounds what encrypt and decrypt read from stdin.
 const maxCryptInput = 64 << 20
 
-func readAllLimited(r io.Reader, what string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxCryptInput+1))
+// keysAndInput returns the loaded key ring and stdin, which encrypt and
+// decrypt work on.
+func keysAndInput(g *globals) (*fernet.Ring, []byte, error) {
+	ring, err := requireKeys(g)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", what, err)
+		return nil, nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(g.stdin, maxCryptInput+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading stdin: %w", err)
 	}
 	if len(b) > maxCryptInput {
-		return nil, usageError("", "%s is larger than %d MiB", what, maxCryptInput>>20)
+		return nil, nil, usageError("", "stdin is larger than %d MiB", maxCryptInput>>20)
 	}
-	return b, nil
+	return ring, b, nil
 }
 
 func newEncryptCommand(g *globals) *cobra.Command {
 	return verb("encrypt", "Encrypt stdin to a Fernet token on stdout with SA01_CRYPTO_FERNET_KEY", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		ring, err := requireKeys(g)
-		if err != nil {
-			return err
-		}
-		msg, err := readAllLimited(g.stdin, "stdin")
+		ring, msg, err := keysAndInput(g)
 		if err != nil {
 			return err
 		}
@@ -89,11 +86,7 @@ func newEncryptCommand(g *globals) *cobra.Command {
 func newDecryptCommand(g *globals) *cobra.Command {
 	var ttl int64
 	cmd := verb("decrypt", "Decrypt a Fernet token on stdin with the primary or a previous key", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		ring, err := requireKeys(g)
-		if err != nil {
-			return err
-		}
-		tok, err := readAllLimited(g.stdin, "stdin")
+		ring, tok, err := keysAndInput(g)
 		if err != nil {
 			return err
 		}

@@ -112,7 +112,7 @@ func exportService(ctx context.Context, g *globals, service, format, output stri
 	defer src.Close()
 	vals, err := inject.Export(ctx, src, service, g.log())
 	if err != nil {
-		return remoteErr(err, "read the granted secrets")
+		return remoteErr(err, "list the granted secrets")
 	}
 	return writeExport(g, vals, "", format, output)
 }

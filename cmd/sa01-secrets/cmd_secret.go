@@ -19,37 +19,34 @@ import (
 // (with SA01_SECRETS_ADDR) a server.
 type secretBackend = secrets.Backend
 
-// openBackend returns the backend the secret verbs use, and ctx carrying
-// the local operator as caller when it is the local store.
-func openBackend(ctx context.Context, g *globals) (context.Context, secretBackend, error) {
-	cfg, err := g.config()
-	if err != nil {
-		return ctx, nil, err
-	}
-	if cfg.SecretsAddr != "" {
-		b, err := openRemote(ctx, g, "")
-		return ctx, b, err
-	}
-	l, err := openLocal(ctx, g)
-	if err != nil {
-		return ctx, nil, err
-	}
-	svc := secrets.New(l.st, cfg.Keys, l.rec, time.Now)
-	if _, err := svc.SealOlder(l.ctx); err != nil {
-		l.Close()
-		return ctx, nil, err
-	}
-	return l.ctx, secrets.Local{Service: svc, Closer: l.Close}, nil
-}
-
 // sealStates is secrets.Service.SealOlder.
 func sealStates(ctx context.Context, svc *secrets.Service) (int, error) { return svc.SealOlder(ctx) }
 
-// withBackend runs fn over the backend and closes it.
+// withBackend runs fn over the backend of the secret verbs and closes
+// it: the server when SA01_SECRETS_ADDR is set, else the local store,
+// with ctx carrying the local operator as caller.
 func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b secretBackend) error) error {
-	ctx, b, err := openBackend(cmd.Context(), g)
+	cfg, err := g.config()
 	if err != nil {
 		return err
+	}
+	ctx := cmd.Context()
+	var b secretBackend
+	if cfg.SecretsAddr != "" {
+		if b, err = openRemote(ctx, g, ""); err != nil {
+			return err
+		}
+	} else {
+		l, err := openLocal(ctx, g)
+		if err != nil {
+			return err
+		}
+		svc := secrets.New(l.st, cfg.Keys, l.rec, time.Now)
+		if _, err := svc.SealOlder(l.ctx); err != nil {
+			l.Close()
+			return err
+		}
+		ctx, b = l.ctx, secrets.Local{Service: svc, Closer: l.Close}
 	}
 	err = fn(ctx, b)
 	if cerr := b.Close(); err == nil && cerr != nil {
@@ -60,19 +57,9 @@ func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b 
 
 // secretCommands returns the verbs of this group.
 func secretCommands(g *globals) []*cobra.Command {
-	return []*cobra.Command{
-		newPutCommand(g),
-		newGetCommand(g),
-		newListCommand(g),
-		newHistoryCommand(g),
-		newRollbackCommand(g),
-		newSimpleCommand(g, deleteVerb),
-		newSimpleCommand(g, undeleteVerb),
-		newDestroyCommand(g),
-		newImportCommand(g),
-		newExportCommand(g),
-		newVerifyCommand(g),
-	}
+	return []*cobra.Command{newPutCommand(g), newGetCommand(g), newListCommand(g), newHistoryCommand(g), newRollbackCommand(g),
+		newSimpleCommand(g, deleteVerb), newSimpleCommand(g, undeleteVerb), newDestroyCommand(g),
+		newImportCommand(g), newExportCommand(g), newVerifyCommand(g)}
 }
 
 // oneName checks a verb got exactly one NAME; a second argument to put is
