@@ -134,29 +134,25 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 		}
 		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
 			l, local := t.(audit.Local)
-			source, in := "server", io.Reader(g.stdin)
-			switch {
-			case file != "" && !local:
-				return usageError("run it on the store's node without "+config.EnvSecretsAddr, "audit verify --file needs the audit key, beside the store")
-			case file != "" && file != "-":
-				f, err := os.Open(file)
-				if err != nil {
-					return withCode(ExitNotFound, fmt.Errorf("--file: %w", err), "")
-				}
-				defer f.Close()
-				in = f
-			}
+			source := map[bool]string{true: "store", false: "server"}[local]
 			var res audit.Result
 			var err error
 			switch {
-			case file != "":
-				source = file
-				res, err = l.VerifyFile(in, file, anchor)
-			case local:
-				source = "store"
-				res, err = l.VerifyAudit(ctx, anchor)
-			default:
+			case file != "" && !local:
+				return usageError("run it on the store's node without "+config.EnvSecretsAddr, "audit verify --file needs the audit key, beside the store")
+			case file == "":
 				res, err = t.VerifyAudit(ctx, anchor)
+			case file == "-":
+				source = file
+				res, err = l.VerifyFile(g.stdin, file, anchor)
+			default:
+				f, ferr := os.Open(file)
+				if ferr != nil {
+					return withCode(ExitNotFound, fmt.Errorf("--file: %w", ferr), "")
+				}
+				defer f.Close()
+				source = file
+				res, err = l.VerifyFile(f, file, anchor)
 			}
 			if err != nil {
 				return err
