@@ -1,0 +1,49 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// emptyTrail is a store with an empty chain.
+type emptyTrail struct{}
+
+func (emptyTrail) AuditHead(context.Context) (Head, error)                 { return EmptyHead, nil }
+func (emptyTrail) AuditAfter(context.Context, int64, int) ([]Entry, error) { return nil, nil }
+func (emptyTrail) QueryAudit(context.Context, Query) ([]Entry, error)      { return nil, nil }
+func (emptyTrail) WalkAudit(context.Context, int, func([]Entry) error) error {
+	return nil
+}
+func (emptyTrail) AuditCheckpoints(context.Context) ([]Checkpoint, error) { return nil, nil }
+
+// TestLocalTrail: a query and a tail never open the audit key (an auditor
+// without the Fernet keys reads the trail); verifying does, and an anchor
+// that is neither SEQ:HASH nor a readable file is an AnchorError.
+func TestLocalTrail(t *testing.T) {
+	ctx := context.Background()
+	noKey := Local{TrailStore: emptyTrail{}, Key: func() (*MACKey, error) { return nil, errors.New("no key loaded") }}
+	var out bytes.Buffer
+	if err := WriteTail(ctx, &out, noKey, 5, "table", false, 0); err != nil {
+		t.Fatalf("tail without a key: %v", err)
+	}
+	if _, err := noKey.VerifyAudit(ctx, ""); err == nil || err.Error() != "no key loaded" {
+		t.Fatalf("verify without a key: %v", err)
+	}
+	keyed := Local{TrailStore: emptyTrail{}, Key: func() (*MACKey, error) { return chainKey, nil }}
+	var ae *AnchorError
+	if _, err := keyed.VerifyAudit(ctx, "/no/such/anchor"); !errors.As(err, &ae) {
+		t.Fatalf("bad anchor: %v, want an AnchorError", err)
+	}
+	res, err := keyed.VerifyAudit(ctx, "")
+	if err != nil || !res.OK() {
+		t.Fatalf("empty chain: %+v, %v", res, err)
+	}
+	out.Reset()
+	res.WriteText(&out, false)
+	if !strings.HasPrefix(out.String(), "audit chain intact: 0 events") || !strings.Contains(out.String(), "no --anchor") {
+		t.Errorf("text = %q", out.String())
+	}
+}
