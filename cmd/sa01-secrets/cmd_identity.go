@@ -12,6 +12,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/identity/registry"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -83,7 +84,7 @@ func newIdentityAddCommand(g *globals) *cobra.Command {
 			if op {
 				o.Kind = identity.Operator
 			}
-			return withIdentities(cmd, g, "add "+args[0], func(ctx context.Context, a identity.Registry) error {
+			return withIdentities(cmd, g, "add "+args[0], func(ctx context.Context, a registry.Registry) error {
 				is, err := a.Add(ctx, args[0], o)
 				if err != nil {
 					return err
@@ -107,7 +108,7 @@ func newIdentityListCommand(g *globals) *cobra.Command {
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			return withIdentities(cmd, g, "list identities", func(ctx context.Context, a identity.Registry) error {
+			return withIdentities(cmd, g, "list identities", func(ctx context.Context, a registry.Registry) error {
 				ids, err := a.Overview(ctx)
 				if err != nil {
 					return err
@@ -115,7 +116,7 @@ func newIdentityListCommand(g *globals) *cobra.Command {
 				if format == "json" {
 					return writeJSON(g.stdout, ids)
 				}
-				return identity.WriteTable(g.stdout, ids)
+				return registry.WriteTable(g.stdout, ids)
 			})
 		})
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
@@ -127,7 +128,7 @@ func newIdentityRotateCommand(g *globals) *cobra.Command {
 	var credFile string
 	cmd := verb("rotate NAME [--grace 24h] [--credential-file FILE]", "Issue a new credential; the old one keeps working for --grace",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
-			return withIdentities(cmd, g, "rotate "+args[0], func(ctx context.Context, a identity.Registry) error {
+			return withIdentities(cmd, g, "rotate "+args[0], func(ctx context.Context, a registry.Registry) error {
 				is, err := a.Rotate(ctx, args[0], grace)
 				if err != nil {
 					return err
@@ -144,7 +145,7 @@ func newIdentityRotateCommand(g *globals) *cobra.Command {
 func newIdentityRevokeCommand(g *globals) *cobra.Command {
 	return verb("revoke NAME", "Revoke an identity, every credential and every token of it, at once",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
-			return withIdentities(cmd, g, "revoke "+args[0], func(ctx context.Context, a identity.Registry) error {
+			return withIdentities(cmd, g, "revoke "+args[0], func(ctx context.Context, a registry.Registry) error {
 				n, err := a.Revoke(ctx, args[0])
 				if err == nil {
 					fmt.Fprintf(g.stdout, "revoked %s: every credential, and %d live token(s)\n", args[0], n)
@@ -157,7 +158,7 @@ func newIdentityRevokeCommand(g *globals) *cobra.Command {
 // withIdentities runs fn on the server's identities when
 // SA01_SECRETS_ADDR is set, else on the local store's, audited under the
 // local operator; what names the action in a hint.
-func withIdentities(cmd *cobra.Command, g *globals, what string, fn func(context.Context, identity.Registry) error) error {
+func withIdentities(cmd *cobra.Command, g *globals, what string, fn func(context.Context, registry.Registry) error) error {
 	cfg, err := g.config()
 	if err != nil {
 		return err
@@ -176,7 +177,7 @@ func withIdentities(cmd *cobra.Command, g *globals, what string, fn func(context
 		return err
 	}
 	defer l.Close()
-	return identityErr(fn(l.ctx, identity.Audited{Manager: identity.NewManager(l.st, identity.Options{}), Rec: l.rec}), what)
+	return identityErr(fn(l.ctx, registry.Local{Audited: identity.Audited{Manager: identity.NewManager(l.st, identity.Options{}), Rec: l.rec}}), what)
 }
 
 // identityErr adds the exit codes and hints of the identity verbs; what

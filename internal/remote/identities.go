@@ -6,12 +6,13 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/identity/registry"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
 
 // Identities returns the server's identity administration (the identity
 // verbs); the server checks the caller is an admin and audits each call.
-func (b *Backend) Identities() identity.Registry { return identities{b.c} }
+func (b *Backend) Identities() registry.Registry { return identities{b.c} }
 
 type identities struct{ c *client.Client }
 

@@ -1,4 +1,8 @@
-package identity
+// Package registry is where the identity verbs act: one interface,
+// Registry, over the local store ([Local]) and a server
+// (remote.Backend.Identities), listing identities in the server's API
+// shapes.
+package registry
 
 import (
 	"context"
@@ -8,48 +12,39 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/client"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 )
 
-// Registry is where the identity verbs act: the local store ([Audited]) or
+// Registry is where the identity verbs act: the local store ([Local]) or
 // a server (remote.Backend.Identities). Both record every change in the
 // audit trail.
 type Registry interface {
 	// Add creates an identity and its first credential.
-	Add(ctx context.Context, name string, o AddOptions) (Issued, error)
+	Add(ctx context.Context, name string, o identity.AddOptions) (identity.Issued, error)
 	// Overview lists every identity with its credentials' states, never
 	// a credential.
 	Overview(ctx context.Context) ([]client.Identity, error)
 	// Rotate issues a new credential; the previous ones work for grace.
-	Rotate(ctx context.Context, name string, grace time.Duration) (Issued, error)
+	Rotate(ctx context.Context, name string, grace time.Duration) (identity.Issued, error)
 	// Revoke revokes an identity, its credentials and its tokens, and
 	// returns how many live tokens it revoked.
 	Revoke(ctx context.Context, name string) (int, error)
 }
 
-var _ Registry = Audited{}
+// Local is the Registry of the local store: identity.Audited, with
+// Overview.
+type Local struct{ identity.Audited }
 
-// State names the credential's state at now: "revoked", "expired", "due"
-// (expiring within DueWindow) or "live".
-func (c Credential) State(now time.Time) string {
-	switch {
-	case !c.RevokedAt.IsZero():
-		return "revoked"
-	case !now.Before(c.ExpiresAt):
-		return "expired"
-	case c.ExpiresAt.Before(now.Add(DueWindow)):
-		return "due"
-	}
-	return "live"
-}
+var _ Registry = Local{}
 
 // Overview lists the identities and their credentials in the shape the
 // server's API gives them, and records that they were listed.
-func (a Audited) Overview(ctx context.Context) ([]client.Identity, error) {
-	ids, err := a.List(ctx)
+func (l Local) Overview(ctx context.Context) ([]client.Identity, error) {
+	ids, err := l.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	creds, err := a.Credentials(ctx, "")
+	creds, err := l.Credentials(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +59,7 @@ func (a Audited) Overview(ctx context.Context) ([]client.Identity, error) {
 		out = append(out, client.Identity{Name: id.Name, Kind: string(id.Kind), Role: string(id.Role), CreatedAt: id.CreatedAt,
 			RevokedAt: optTime(id.RevokedAt), Credentials: by[id.Name]})
 	}
-	return out, a.Listed(ctx)
+	return out, l.Listed(ctx)
 }
 
 func optTime(t time.Time) *time.Time {
