@@ -26,11 +26,13 @@ func issuedOf(name string, is client.IssuedCredential, err error) (identity.Issu
 		Record: identity.Credential{ID: is.CredentialID, Identity: name, ExpiresAt: is.ExpiresAt}}, nil
 }
 
+// Add creates an identity on the server.
 func (r identities) Add(ctx context.Context, name string, o identity.AddOptions) (identity.Issued, error) {
 	is, err := r.c.AddIdentity(ctx, name, string(o.Kind), string(o.Role), o.Lifetime)
 	return issuedOf(name, is, err)
 }
 
+// Overview lists the server's identities.
 func (r identities) Overview(ctx context.Context) ([]client.Identity, error) {
 	ids, err := r.c.Identities(ctx)
 	if ids == nil && err == nil {
@@ -39,11 +41,13 @@ func (r identities) Overview(ctx context.Context) ([]client.Identity, error) {
 	return ids, err
 }
 
+// Rotate issues a new credential on the server.
 func (r identities) Rotate(ctx context.Context, name string, grace time.Duration) (identity.Issued, error) {
 	is, err := r.c.RotateIdentity(ctx, name, grace)
 	return issuedOf(name, is, err)
 }
 
+// Revoke revokes an identity on the server.
 func (r identities) Revoke(ctx context.Context, name string) (int, error) {
 	return r.c.RevokeIdentity(ctx, name)
 }
