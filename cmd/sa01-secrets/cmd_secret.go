@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/somaagent01/sa01-secrets/internal/prompt"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
@@ -101,9 +102,7 @@ func readValue(g *globals, name, fromFile string) (sensitive.String, error) {
 		defer f.Close()
 		in, what = f, "--from-file: reading "+fromFile
 	} else if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(g.stderr, "value for %s (not echoed): ", name)
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(g.stderr)
+		b, err := prompt.Hidden(f, g.stderr, "value for "+name+" (not echoed): ", secrets.MaxValueSize)
 		if err != nil {
 			return sensitive.String{}, fmt.Errorf("reading the value from the terminal: %w", err)
 		}
