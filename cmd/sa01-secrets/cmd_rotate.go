@@ -2,157 +2,115 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/somaagent01/sa01-secrets/internal/config"
-	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
-	"github.com/spf13/cobra"
 )
 
 func newReencryptCommand(g *globals) *cobra.Command {
 	var f rotationFlags
-	var oldFile, newFile, oldEnv, newEnv string
+	var keys rotate.ExplicitKeys
+	var all bool
+	var names []string
 	cmd := verb("reencrypt [--env-file FILE | --old-key-file F [--new-key-file F]]", "Re-encrypt every version under an older key to the primary key", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		toTargets := all || len(names) > 0
+		if all && len(names) > 0 {
+			return usageError("", "--targets and --target: give one")
+		}
+		if toTargets && keys.Given() {
+			return usageError("", "%s is for the store; the targets are re-encrypted to the primary of the environment or --env-file", keys.Flag())
+		}
 		if err := f.check(); err != nil {
 			return err
 		}
-		if oldFile != "" && oldEnv != "" {
-			return usageError("", "--old-key-file and --old-key-env: give one")
-		}
-		if newFile != "" && newEnv != "" {
-			return usageError("", "--new-key-file and --new-key-env: give one")
-		}
-		explicit := oldFile != "" || oldEnv != ""
-		if !explicit && (newFile != "" || newEnv != "") {
-			return usageError("give the old key too: --old-key-file F or --old-key-env VAR", "--new-key-file/--new-key-env need --old-key-file or --old-key-env")
-		}
-		if explicit && f.envFile != "" {
-			return usageError("", "--env-file and --old-key-*: give one")
-		}
-		o := rotate.ReencryptOptions{EnvPath: f.envFile}
-		if explicit {
-			ring, err := explicitRing(g, oldFile, oldEnv, newFile, newEnv)
-			if err != nil {
+		if toTargets {
+			if _, err := loadTargets(g); err != nil {
 				return err
 			}
-			o.Ring, o.PromoteTarget = ring, true
-		} else if f.envFile == "" {
-			ring, err := requireKeys(g)
-			if err != nil {
-				return err
-			}
-			o.Ring = ring
 		}
-		e, err := openLocalWith(cmd.Context(), g, f.envFile)
+		loaded, _ := ringOf(g, "", false)
+		o, err := keys.Options(f.envFile, g.getenv, loaded, func() (*fernet.Ring, error) { return requireKeys(g) })
 		if err != nil {
-			return err
-		}
-		defer e.Close()
-		res, err := rotator(g, e, &f).Reencrypt(e.ctx, o)
-		if res != nil && len(res.Failures) > 0 {
-			for _, fl := range res.Failures {
-				fmt.Fprintf(g.stderr, "sa01-secrets: %s version %d (key %s): %s\n", fl.Name, fl.Version, fl.KeyID, fl.Reason)
-			}
-		}
-		if err != nil && !errors.Is(err, rotate.ErrFailures) {
 			return rotationError(err, f.envFile)
 		}
-		if werr := writeReport(g, f.format, res.JSON(), res.WriteText); werr != nil {
-			return werr
+		if toTargets {
+			return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.TargetsResult, error) {
+				return r.ReencryptTargets(ctx, o, names)
+			}, func(res *rotate.TargetsResult) { res.WriteText(g.stdout) }, nil)
 		}
-		return rotationError(err, f.envFile)
+		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.Result, error) {
+			res, err := r.Reencrypt(ctx, o)
+			res.WriteFailures(g.stderr)
+			return res, err
+		}, func(res *rotate.Result) { res.WriteText(g.stdout) }, nil)
 	})
 	f.add(cmd, "", true)
-	cmd.Flags().StringVar(&oldFile, "old-key-file", "", "file holding the old key")
-	cmd.Flags().StringVar(&newFile, "new-key-file", "", "file holding the new key (default: "+config.EnvFernetKey+")")
-	cmd.Flags().StringVar(&oldEnv, "old-key-env", "", "name of the environment variable holding the old key")
-	cmd.Flags().StringVar(&newEnv, "new-key-env", "", "name of the environment variable holding the new key")
+	cmd.Flags().StringVar(&keys.OldFile, "old-key-file", "", "file holding the old key")
+	cmd.Flags().StringVar(&keys.NewFile, "new-key-file", "", "file holding the new key (default: "+config.EnvFernetKey+")")
+	cmd.Flags().StringVar(&keys.OldEnv, "old-key-env", "", "name of the environment variable holding the old key")
+	cmd.Flags().StringVar(&keys.NewEnv, "new-key-env", "", "name of the environment variable holding the new key")
+	cmd.Flags().BoolVar(&all, "targets", false, "re-encrypt the tokens of every target of "+config.EnvTargetsFile+" (not the store)")
+	cmd.Flags().StringArrayVar(&names, "target", nil, "re-encrypt the tokens of this target (repeatable)")
 	return cmd
 }
 
-// explicitRing builds [new, old, other loaded keys] from the flags.
-func explicitRing(g *globals, oldFile, oldEnv, newFile, newEnv string) (*fernet.Ring, error) {
-	keyFrom := func(fileFlag, file, envFlag, env string) (*fernet.Key, error) {
-		if file != "" {
-			return readKeyFile(fileFlag, file)
-		}
-		if env == "" {
-			return nil, nil
-		}
-		v := g.getenv(env)
-		if strings.TrimSpace(v) == "" {
-			return nil, usageError("export the variable, or use "+fileFlag, "%s: $%s is not set", envFlag, env)
-		}
-		k, err := config.ParseKeyVar(env, v)
-		return k, withCode(ExitUsage, err, "")
-	}
-	old, err := keyFrom("--old-key-file", oldFile, "--old-key-env", oldEnv)
-	if err != nil {
-		return nil, err
-	}
-	nk, err := keyFrom("--new-key-file", newFile, "--new-key-env", newEnv)
-	if err != nil {
-		return nil, err
-	}
-	var loaded *fernet.Ring
-	if cfg, err := g.config(); err == nil {
-		loaded = cfg.Keys
-	}
-	ring, err := rotate.ExplicitRing(old, nk, loaded)
-	if errors.Is(err, rotate.ErrNoNewKey) {
-		return nil, usageError("give --new-key-file F, or set "+config.EnvFernetKey, "no new key")
-	}
-	return ring, withCode(ExitUsage, err, "")
-}
-
 func newStatusCommand(g *globals, use string) *cobra.Command {
-	var format, envFile string
-	cmd := verb(use, "Check the rotation schedule: key ages, retention deadlines, secrets due (exit 1 if overdue)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if format != "text" && format != "json" {
-			return usageError("", "--format: want text or json")
-		}
-		write := func(rep *rotate.StatusReport, haveRing bool) error {
-			if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, haveRing) }); err != nil {
+	return statusVerb(g, use, "Check the rotation schedule: key ages, retention deadlines, secrets due (exit 1 if overdue)", true, (*remote.Backend).Status,
+		func(format string, rep *rotate.StatusReport, loaded bool) error {
+			if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, loaded) }); err != nil {
 				return err
 			}
 			if !rep.Compliant {
 				return checkFailed{}
 			}
 			return nil
+		})
+}
+
+func newKeyListCommand(g *globals) *cobra.Command {
+	return statusVerb(g, "list", "List the key table with the number of versions under each key", false, (*remote.Backend).Keys,
+		func(format string, rep *rotate.StatusReport, loaded bool) error {
+			if format == "json" {
+				return writeJSON(g.stdout, rep.Keys)
+			}
+			return rep.WriteKeyTable(g.stdout, loaded)
+		})
+}
+
+// statusVerb is a verb over the rotation report: the server's (fromServer)
+// when SA01_SECRETS_ADDR is set, else the local store's under the keys of
+// the environment or, with envFlag, of --env-file. render writes it;
+// loaded says whether keys were loaded to judge (the server's always are).
+func statusVerb(g *globals, use, short string, envFlag bool, fromServer func(*remote.Backend, context.Context) (*rotate.StatusReport, error),
+	render func(format string, rep *rotate.StatusReport, loaded bool) error) *cobra.Command {
+	var format, envFile string
+	cmd := verb(use, short, cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(format, "text", "json"); err != nil {
+			return err
 		}
 		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
 			if envFile != "" {
-				return usageError("run it on the store's node without "+config.EnvSecretsAddr, "--env-file: the server judges the keys it loaded")
+				return usageError(onStoreNode, "--env-file: the server judges the keys it loaded")
 			}
-			rep, err := b.Status(ctx)
+			rep, err := fromServer(b, ctx)
 			if err != nil {
 				return err
 			}
-			return write(rep, true)
+			return render(format, rep, true)
 		}); served {
 			return err
 		}
-		var ring *fernet.Ring
-		if envFile != "" {
-			ef, err := dotenv.Read(envFile)
-			if err != nil {
-				return rotationError(err, envFile)
-			}
-			if ring, err = rotate.EnvRing(ef); err != nil {
-				return rotationError(err, envFile)
-			}
-		} else if cfg, err := g.config(); err == nil {
-			ring = cfg.Keys
-		} else {
+		ring, err := ringOf(g, envFile, false)
+		if err != nil {
 			return err
 		}
 		e, err := openLocal(cmd.Context(), g)
@@ -164,13 +122,15 @@ func newStatusCommand(g *globals, use string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := addTargetStatus(g, e, rep, ring); err != nil {
-			return err
+		if err := rep.CheckTargets(e.ctx, targetsFor(e), ring); err != nil {
+			return withCode(ExitUsage, err, "fix the targets file named by "+config.EnvTargetsFile)
 		}
-		return write(rep, ring != nil)
+		return render(format, rep, ring != nil)
 	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
-	cmd.Flags().StringVar(&envFile, "env-file", "", "judge the keys loaded from this env file instead of the environment")
+	if envFlag {
+		cmd.Flags().StringVar(&envFile, "env-file", "", "judge the keys loaded from this env file instead of the environment")
+	}
 	return cmd
 }
 
@@ -185,25 +145,7 @@ func newRotateSecretCommand(g *globals) *cobra.Command {
 			return usageError("", "--generate: want key, token or password")
 		}
 		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-			sec, _, err := b.History(ctx, name)
-			if err != nil {
-				return err
-			}
-			kind := gen
-			if kind == "" {
-				kind = secrets.GeneratedKind(sec.Class)
-			}
-			var val sensitive.String
-			if kind != "" {
-				val, err = secrets.Generate(kind, n)
-			} else {
-				val, err = readValue(g, name, fromFile)
-			}
-			if err != nil {
-				return err
-			}
-			cur := sec.CurrentVersion
-			v, err := b.Put(ctx, name, val, secrets.PutOptions{CAS: &cur})
+			v, cur, kind, err := secrets.Rotate(ctx, b, name, gen, n, func() (sensitive.String, error) { return readValue(g, name, fromFile) })
 			if err != nil {
 				return err
 			}
