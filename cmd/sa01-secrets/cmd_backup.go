@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -33,11 +32,11 @@ func backupCommands(g *globals) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, closeIn, err := openInput(g, check)
+			r, err := backup.OpenInput(check, g.stdin)
 			if err != nil {
-				return err
+				return withCode(ExitNotFound, err, "")
 			}
-			defer closeIn()
+			defer r.Close()
 			sum, err := backup.Verify(cmd.Context(), r, backup.Options{Ring: cfg.Keys, Progress: backup.ProgressTo(g.stderr)})
 			if err != nil {
 				return err
@@ -66,11 +65,11 @@ func backupCommands(g *globals) []*cobra.Command {
 		if err != nil {
 			return err
 		}
-		r, closeIn, err := openInput(g, input)
+		r, err := backup.OpenInput(input, g.stdin)
 		if err != nil {
-			return err
+			return withCode(ExitNotFound, err, "")
 		}
-		defer closeIn()
+		defer r.Close()
 		rep, err := j.Restore(ctx, r)
 		return restored(g, "restored "+input, rep, err, restoreFormat)
 	})
@@ -80,9 +79,10 @@ func backupCommands(g *globals) []*cobra.Command {
 	mg := verb("migrate --to-env VAR | --to-file FILE | --to DSN", "Move the whole store into another, empty one (SQLite to PostgreSQL)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		dsn, err := dest.Resolve(g.getenv)
 		var ue *backup.UsageError
+		var pe *fs.PathError
 		if errors.As(err, &ue) {
 			return usageError(ue.Hint, "%s", ue.Msg)
-		} else if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		} else if errors.As(err, &pe) { // --to-file cannot be opened
 			return withCode(ExitNotFound, err, "")
 		} else if err != nil {
 			return err
@@ -133,10 +133,7 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 	if err := besideStore(g, verb); err != nil {
 		return nil, nil, err
 	}
-	cfg, err := g.config()
-	if err != nil {
-		return nil, nil, err
-	}
+	cfg, _ := g.config() // besideStore loaded it
 	loc, err := locateStore(g)
 	if err != nil {
 		return nil, nil, err
@@ -147,18 +144,6 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 		OpenRecorder: func(ctx context.Context, st store.Store) (audit.Recorder, error) { return openRecorder(ctx, g, st) },
 		Options:      backup.Options{Ring: cfg.Keys, Software: version(), Source: loc.driver(), Progress: backup.ProgressTo(g.stderr)},
 	}, ctx, nil
-}
-
-// openInput opens FILE, or stdin for "-".
-func openInput(g *globals, path string) (io.Reader, func(), error) {
-	if path == "-" {
-		return g.stdin, func() {}, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, withCode(ExitNotFound, err, "")
-	}
-	return f, func() { f.Close() }, nil
 }
 
 // restored renders a restore or migrate that ran (err nil): exit 1 when

@@ -19,10 +19,11 @@ import (
 
 // keyCommands returns the verbs of this group.
 func keyCommands(g *globals) []*cobra.Command {
+	const status = "Check the rotation schedule: key ages, retention deadlines, secrets due (exit 1 if overdue)"
 	key := group("key", "Manage the Fernet keys: list, rotate, stage, promote, retire, status",
-		newKeyListCommand(g), newKeyRotateCommand(g), newKeyStageCommand(g), newKeyPromoteCommand(g), newKeyRetireCommand(g),
-		newStatusCommand(g, "status"))
-	return []*cobra.Command{key, newReencryptCommand(g), newStatusCommand(g, "status"), newRotateSecretCommand(g)}
+		statusVerb(g, "list", "List the key table with the number of versions under each key", true),
+		newKeyRotateCommand(g), newKeyStageCommand(g), newKeyPromoteCommand(g), newKeyRetireCommand(g), statusVerb(g, "status", status, false))
+	return []*cobra.Command{key, newReencryptCommand(g), statusVerb(g, "status", status, false), newRotateSecretCommand(g)}
 }
 
 // rotationFlags are shared by the verbs that change keys.
@@ -44,23 +45,16 @@ func (f *rotationFlags) add(cmd *cobra.Command, envDefault string, reencrypts bo
 	}
 }
 
-func (f *rotationFlags) check() error {
-	if err := checkFormat(f.format, "text", "json"); err != nil {
-		return err
-	}
-	if f.batchSize < 0 || f.batchSize > 100000 {
-		return usageError("", "--batch-size: want 1 to 100000")
-	}
-	return nil
-}
-
 // runRotation runs one rotation verb: it checks the flags, opens the
 // local store, calls do with the rotation engine over it, and renders the
 // report as JSON or with text, a re-encryption's also when some of it
 // failed; after, if not nil, runs last in both formats.
 func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do func(context.Context, *rotate.Rotator) (R, error), text, after func(R)) error {
-	if err := f.check(); err != nil {
+	if err := checkFormat(f.format, "text", "json"); err != nil {
 		return err
+	}
+	if f.batchSize < 0 || f.batchSize > 100000 {
+		return usageError("", "--batch-size: want 1 to 100000")
 	}
 	l, err := openLocalWith(cmd.Context(), g, f.envFile)
 	if err != nil {

@@ -29,9 +29,6 @@ func newReencryptCommand(g *globals) *cobra.Command {
 		if toTargets && keys.Given() {
 			return usageError("", "%s is for the store; the targets are re-encrypted to the primary of the environment or --env-file", keys.Flag())
 		}
-		if err := f.check(); err != nil {
-			return err
-		}
 		if toTargets {
 			if _, err := loadTargets(g); err != nil {
 				return err
@@ -63,36 +60,26 @@ func newReencryptCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newStatusCommand(g *globals, use string) *cobra.Command {
-	return statusVerb(g, use, "Check the rotation schedule: key ages, retention deadlines, secrets due (exit 1 if overdue)", true, (*remote.Backend).Status,
-		func(format string, rep *rotate.StatusReport, loaded bool) error {
-			if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, loaded) }); err != nil {
-				return err
-			}
-			if !rep.Compliant {
-				return checkFailed{}
-			}
-			return nil
-		})
-}
-
-func newKeyListCommand(g *globals) *cobra.Command {
-	return statusVerb(g, "list", "List the key table with the number of versions under each key", false, (*remote.Backend).Keys,
-		func(format string, rep *rotate.StatusReport, loaded bool) error {
-			if format == "json" {
-				return writeJSON(g.stdout, rep.Keys)
-			}
-			return rep.WriteKeyTable(g.stdout, loaded)
-		})
-}
-
-// statusVerb is a verb over the rotation report: the server's (fromServer)
-// when SA01_SECRETS_ADDR is set, else the local store's under the keys of
-// the environment or, with envFlag, of --env-file. render writes it;
-// loaded says whether keys were loaded to judge (the server's always are).
-func statusVerb(g *globals, use, short string, envFlag bool, fromServer func(*remote.Backend, context.Context) (*rotate.StatusReport, error),
-	render func(format string, rep *rotate.StatusReport, loaded bool) error) *cobra.Command {
+// statusVerb is `status` (and `key status`), or with list `key list`:
+// the rotation report of the server when SA01_SECRETS_ADDR is set, else of
+// the local store under the keys of the environment or (status) of
+// --env-file; loaded says whether keys were loaded to judge it.
+func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 	var format, envFile string
+	render := func(rep *rotate.StatusReport, loaded bool) error {
+		if list && format == "json" {
+			return writeJSON(g.stdout, rep.Keys)
+		} else if list {
+			return rep.WriteKeyTable(g.stdout, loaded)
+		}
+		if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, loaded) }); err != nil {
+			return err
+		}
+		if !rep.Compliant {
+			return checkFailed{}
+		}
+		return nil
+	}
 	cmd := verb(use, short, cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(format, "text", "json"); err != nil {
 			return err
@@ -101,11 +88,15 @@ func statusVerb(g *globals, use, short string, envFlag bool, fromServer func(*re
 			if envFile != "" {
 				return usageError(onStoreNode, "--env-file: the server judges the keys it loaded")
 			}
-			rep, err := fromServer(b, ctx)
+			fetch := b.Status
+			if list {
+				fetch = b.Keys
+			}
+			rep, err := fetch(ctx)
 			if err != nil {
 				return err
 			}
-			return render(format, rep, true)
+			return render(rep, true)
 		}); served {
 			return err
 		}
@@ -125,10 +116,10 @@ func statusVerb(g *globals, use, short string, envFlag bool, fromServer func(*re
 		if err := rep.CheckTargets(e.ctx, targetsFor(e), ring); err != nil {
 			return withCode(ExitUsage, err, "fix the targets file named by "+config.EnvTargetsFile)
 		}
-		return render(format, rep, ring != nil)
+		return render(rep, ring != nil)
 	})
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
-	if envFlag {
+	if !list {
 		cmd.Flags().StringVar(&envFile, "env-file", "", "judge the keys loaded from this env file instead of the environment")
 	}
 	return cmd

@@ -18,11 +18,8 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
 
-// The platform's own encrypted data (SA01_SECRETS_TARGETS_FILE): the
-// `targets status` verb, and the targets' part of import, verify, status,
-// reencrypt and key retire. The rules live in internal/targets and
-// internal/rotate.
-
+// targetCommands is `targets status`: the platform's own encrypted data
+// (SA01_SECRETS_TARGETS_FILE). Below, the targets' part of other verbs.
 func targetCommands(g *globals) []*cobra.Command {
 	var format, envFile string
 	status := verb("status [--format json]", "Count each target's tokens by key ID, plaintext and unreadable values (exit 1 on any)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
@@ -55,8 +52,8 @@ func loadTargets(g *globals) (*targets.File, error) {
 }
 
 // openTargets opens what reading the targets takes: the targets file, the
-// keys (of envFile, or the environment's) and the local store, through
-// which the Runner reads the connection strings.
+// keys (of envFile, or the environment's) and the local store, from which
+// the Runner reads the connection strings (audited reads).
 func openTargets(cmd *cobra.Command, g *globals, envFile string) (*local, *targets.Runner, *targets.File, error) {
 	f, err := loadTargets(g)
 	if err != nil {
@@ -70,19 +67,16 @@ func openTargets(cmd *cobra.Command, g *globals, envFile string) (*local, *targe
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return e, &targets.Runner{Ring: ring, Resolve: storeResolver(e, ring)}, f, nil
-}
-
-// storeResolver reads a target's connection string from the store, as an
-// audited read by the local operator.
-func storeResolver(e *local, ring *fernet.Ring) targets.Resolver {
-	return targets.FromService(secrets.New(e.st, ring, e.rec, time.Now), nil)
+	return e, &targets.Runner{Ring: ring, Resolve: targets.FromService(secrets.New(e.st, ring, e.rec, time.Now), nil)}, f, nil
 }
 
 // targetsFor is the rotation verbs' view of the targets
-// (rotate.LoadTargets): nil without a targets file.
+// (rotate.LoadTargets): nil without a targets file. The connection strings
+// are read from the store, each an audited read by the local operator.
 func targetsFor(e *local) *rotate.Targets {
-	return rotate.LoadTargets(e.cfg.TargetsFile, func(ring *fernet.Ring) targets.Resolver { return storeResolver(e, ring) })
+	return rotate.LoadTargets(e.cfg.TargetsFile, func(ring *fernet.Ring) targets.Resolver {
+		return targets.FromService(secrets.New(e.st, ring, e.rec, time.Now), nil)
+	})
 }
 
 // checkTargets reads every target under the keys of envFile (or the
@@ -110,12 +104,10 @@ func checkTargets(cmd *cobra.Command, g *globals, envFile string, write func(rep
 // hookTargets adds the targets' flags to verbs defined elsewhere: import
 // --from-target, verify --targets.
 func hookTargets(root *cobra.Command, g *globals) {
+	hooks := map[string]func(*cobra.Command, *globals){"import": hookImport, "verify": hookVerify}
 	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "import":
-			hookImport(c, g)
-		case "verify":
-			hookVerify(c, g)
+		if hook := hooks[c.Name()]; hook != nil {
+			hook(c, g)
 		}
 	}
 }

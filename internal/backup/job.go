@@ -82,6 +82,19 @@ func (j *Job) Migrate(ctx context.Context, openDst func(context.Context) (store.
 	return Migrate(ctx, src, rec, dst, j.recorderOf(dst), to, j.Options)
 }
 
+// OpenInput opens the backup at path to read, or stdin for "-" (closing
+// it then does nothing).
+func OpenInput(path string, stdin io.Reader) (io.ReadCloser, error) {
+	if path == "-" {
+		return io.NopCloser(stdin), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // UsageError is a destination migrate refuses: what is wrong and, in
 // Hint, what to do. It never holds the DSN.
 type UsageError struct{ Msg, Hint string }
