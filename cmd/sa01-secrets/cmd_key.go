@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -173,11 +172,8 @@ func newKeyRetireCommand(g *globals) *cobra.Command {
 		return nil
 	}
 	cmd := verb("retire KEYID [--env-file FILE] [--force --reason R]", "Retire a key after its 30 days: recorded retired, removed from the env file", oneKey, func(cmd *cobra.Command, args []string) error {
-		if force && strings.TrimSpace(reason) == "" {
-			return usageError("say why: --force --reason \"INC-42: key exposed\"", "--force needs --reason")
-		}
-		if !force && reason != "" {
-			return usageError("", "--reason is only for --force")
+		if err := rotate.CheckForce(force, reason); err != nil {
+			return rotationError(err, f.envFile)
 		}
 		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.RetireReport, error) {
 			return r.Retire(ctx, args[0], f.envFile, force, reason)

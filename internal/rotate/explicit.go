@@ -130,6 +130,18 @@ func ReadKeyFile(flag, path string) (*fernet.Key, error) {
 	return k, nil
 }
 
+// CheckForce checks key retire's --force and --reason: a forced
+// retirement says why, and only a forced one gives a reason.
+func CheckForce(force bool, reason string) error {
+	if force && strings.TrimSpace(reason) == "" {
+		return usage("say why: --force --reason \"INC-42: key exposed\"", "--force needs --reason")
+	}
+	if !force && reason != "" {
+		return usage("", "--reason is only for --force")
+	}
+	return nil
+}
+
 // ReadEnvRing reads the env file at path and returns the ring it
 // configures (EnvRing).
 func ReadEnvRing(path string) (*fernet.Ring, error) {
