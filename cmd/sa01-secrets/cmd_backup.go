@@ -32,16 +32,13 @@ func backupCommands(g *globals) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := backup.OpenInput(check, g.stdin)
-			if err != nil {
-				return withCode(ExitNotFound, err, "")
-			}
-			defer r.Close()
-			sum, err := backup.Verify(cmd.Context(), r, backup.Options{Ring: cfg.Keys, Progress: backup.ProgressTo(g.stderr)})
-			if err != nil {
-				return err
-			}
-			return writeReport(g, format, sum, func(w io.Writer) { sum.WriteText(w, "backup intact: "+check) })
+			return withInput(g, check, func(r io.Reader) error {
+				sum, err := backup.Verify(cmd.Context(), r, backup.Options{Ring: cfg.Keys, Progress: backup.ProgressTo(g.stderr)})
+				if err != nil {
+					return err
+				}
+				return writeReport(g, format, sum, func(w io.Writer) { sum.WriteText(w, "backup intact: "+check) })
+			})
 		}
 		j, ctx, err := backupJob(cmd, g, "backup")
 		if err != nil {
@@ -65,13 +62,10 @@ func backupCommands(g *globals) []*cobra.Command {
 		if err != nil {
 			return err
 		}
-		r, err := backup.OpenInput(input, g.stdin)
-		if err != nil {
-			return withCode(ExitNotFound, err, "")
-		}
-		defer r.Close()
-		rep, err := j.Restore(ctx, r)
-		return restored(g, "restored "+input, rep, err, restoreFormat)
+		return withInput(g, input, func(r io.Reader) error {
+			rep, err := j.Restore(ctx, r)
+			return restored(g, "restored "+input, rep, err, restoreFormat)
+		})
 	})
 	rs.Flags().StringVarP(&input, "input", "i", "", "the backup FILE to restore (- for stdin)")
 	rs.Flags().StringVar(&restoreFormat, "format", "text", "text or json")
@@ -144,6 +138,16 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 		OpenRecorder: func(ctx context.Context, st store.Store) (audit.Recorder, error) { return openRecorder(ctx, g, st) },
 		Options:      backup.Options{Ring: cfg.Keys, Software: version(), Source: loc.driver(), Progress: backup.ProgressTo(g.stderr)},
 	}, ctx, nil
+}
+
+// withInput runs fn on the backup at path, or stdin for "-".
+func withInput(g *globals, path string, fn func(r io.Reader) error) error {
+	r, err := backup.OpenInput(path, g.stdin)
+	if err != nil {
+		return withCode(ExitNotFound, err, "")
+	}
+	defer r.Close()
+	return fn(r)
 }
 
 // restored renders a restore or migrate that ran (err nil): exit 1 when

@@ -11,8 +11,10 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
 
@@ -182,5 +184,143 @@ func newKeyRetireCommand(g *globals) *cobra.Command {
 	f.add(cmd, "", false)
 	cmd.Flags().BoolVar(&force, "force", false, "retire even if versions use it or its retention has not passed")
 	cmd.Flags().StringVar(&reason, "reason", "", "why --force is needed (recorded in the audit trail)")
+	return cmd
+}
+
+func newReencryptCommand(g *globals) *cobra.Command {
+	var f rotationFlags
+	var keys rotate.ExplicitKeys
+	var all bool
+	var names []string
+	cmd := verb("reencrypt [--env-file FILE | --old-key-file F [--new-key-file F]]", "Re-encrypt every version under an older key to the primary key", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		toTargets := all || len(names) > 0
+		if all && len(names) > 0 {
+			return usageError("", "--targets and --target: give one")
+		}
+		if toTargets && keys.Given() {
+			return usageError("", "%s is for the store; the targets are re-encrypted to the primary of the environment or --env-file", keys.Flag())
+		}
+		if toTargets {
+			if _, err := loadTargets(g); err != nil {
+				return err
+			}
+		}
+		loaded, _ := ringOf(g, "", false)
+		o, err := keys.Options(f.envFile, g.getenv, loaded, func() (*fernet.Ring, error) { return requireKeys(g) })
+		if err != nil {
+			return rotationError(err, f.envFile)
+		}
+		if toTargets {
+			return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.TargetsResult, error) {
+				return r.ReencryptTargets(ctx, o, names)
+			}, func(res *rotate.TargetsResult) { res.WriteText(g.stdout) }, nil)
+		}
+		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.Result, error) {
+			res, err := r.Reencrypt(ctx, o)
+			res.WriteFailures(g.stderr)
+			return res, err
+		}, func(res *rotate.Result) { res.WriteText(g.stdout) }, nil)
+	})
+	f.add(cmd, "", true)
+	cmd.Flags().StringVar(&keys.OldFile, "old-key-file", "", "file holding the old key")
+	cmd.Flags().StringVar(&keys.NewFile, "new-key-file", "", "file holding the new key (default: "+config.EnvFernetKey+")")
+	cmd.Flags().StringVar(&keys.OldEnv, "old-key-env", "", "name of the environment variable holding the old key")
+	cmd.Flags().StringVar(&keys.NewEnv, "new-key-env", "", "name of the environment variable holding the new key")
+	cmd.Flags().BoolVar(&all, "targets", false, "re-encrypt the tokens of every target of "+config.EnvTargetsFile+" (not the store)")
+	cmd.Flags().StringArrayVar(&names, "target", nil, "re-encrypt the tokens of this target (repeatable)")
+	return cmd
+}
+
+// statusVerb is `status` (and `key status`), or with list `key list`:
+// the rotation report of the server when SA01_SECRETS_ADDR is set, else of
+// the local store under the keys of the environment or (status) of
+// --env-file; loaded says whether keys were loaded to judge it.
+func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
+	var format, envFile string
+	render := func(rep *rotate.StatusReport, loaded bool) error {
+		if list && format == "json" {
+			return writeJSON(g.stdout, rep.Keys)
+		} else if list {
+			return rep.WriteKeyTable(g.stdout, loaded)
+		}
+		if err := writeReport(g, format, rep, func(w io.Writer) { rep.WriteText(w, loaded) }); err != nil {
+			return err
+		}
+		if !rep.Compliant {
+			return checkFailed{}
+		}
+		return nil
+	}
+	cmd := verb(use, short, cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(format, "text", "json"); err != nil {
+			return err
+		}
+		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
+			if envFile != "" {
+				return usageError(onStoreNode, "--env-file: the server judges the keys it loaded")
+			}
+			fetch := b.Status
+			if list {
+				fetch = b.Keys
+			}
+			rep, err := fetch(ctx)
+			if err != nil {
+				return err
+			}
+			return render(rep, true)
+		}); served {
+			return err
+		}
+		ring, err := ringOf(g, envFile, false)
+		if err != nil {
+			return err
+		}
+		e, err := openLocal(cmd.Context(), g)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		rep, err := rotate.Status(e.ctx, e.st, ring, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := rep.CheckTargets(e.ctx, targetsFor(e), ring); err != nil {
+			return withCode(ExitUsage, err, "fix the targets file named by "+config.EnvTargetsFile)
+		}
+		return render(rep, ring != nil)
+	})
+	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	if !list {
+		cmd.Flags().StringVar(&envFile, "env-file", "", "judge the keys loaded from this env file instead of the environment")
+	}
+	return cmd
+}
+
+func newRotateSecretCommand(g *globals) *cobra.Command {
+	var gen, fromFile string
+	var n int
+	cmd := verb("rotate NAME [--generate key|token|password] [--from-file F]", "Write a new version of one secret: generated by class, or read from stdin", oneName("rotate"), func(cmd *cobra.Command, args []string) error {
+		name := args[0]
+		switch gen {
+		case "", "key", "token", "password":
+		default:
+			return usageError("", "--generate: want key, token or password")
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			v, cur, kind, err := secrets.Rotate(ctx, b, name, gen, n, func() (sensitive.String, error) { return readValue(g, name, fromFile) })
+			if err != nil {
+				return err
+			}
+			how := "from stdin"
+			if kind != "" {
+				how = "generated (" + kind + ")"
+			}
+			fmt.Fprintf(g.stdout, "%s: version %d %s, replacing version %d\n", name, v.Version, how, cur)
+			return nil
+		})
+	})
+	cmd.Flags().StringVar(&gen, "generate", "", "generate the value: key (Fernet), token, or password")
+	cmd.Flags().StringVar(&fromFile, "from-file", "", "read the new value from this file")
+	cmd.Flags().IntVar(&n, "bytes", 32, "bytes of entropy of a generated token or password")
 	return cmd
 }
