@@ -48,8 +48,8 @@ func (f *rotationFlags) add(cmd *cobra.Command, envDefault string, reencrypts bo
 
 // runRotation runs one rotation verb: it checks the flags, opens the
 // local store, calls do with the rotation engine over it, and renders the
-// report as JSON or with text, a re-encryption's also when some of it
-// failed; after, if not nil, runs last in both formats.
+// report as JSON or with text, a re-encryption's also when part of it
+// failed (partial); after, if not nil, runs last in both formats.
 func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do func(context.Context, *rotate.Rotator) (R, error), text, after func(R)) error {
 	if err := checkFormat(f.format, "text", "json"); err != nil {
 		return err
@@ -68,7 +68,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 		r.Progress, r.TargetProgress = rotate.NewProgressBar(g.stderr).Update, targets.ProgressLine(g.stderr)
 	}
 	rep, err := do(l.ctx, r)
-	if err != nil && !errors.Is(err, rotate.ErrFailures) && !errors.Is(err, rotate.ErrTargetFailures) {
+	if err != nil && !partial(rep, err) {
 		return rotationError(err, f.envFile)
 	}
 	if werr := writeReport(g, f.format, rep, func(io.Writer) { text(rep) }); werr != nil {
@@ -78,6 +78,18 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 		after(rep)
 	}
 	return rotationError(err, f.envFile)
+}
+
+// partial reports whether err leaves a re-encryption's report to render:
+// some versions, or some targets' tokens, failed and the rest was done.
+func partial(rep any, err error) bool {
+	switch rep.(type) {
+	case *rotate.Result:
+		return errors.Is(err, rotate.ErrFailures)
+	case *rotate.TargetsResult:
+		return errors.Is(err, rotate.ErrTargetFailures)
+	}
+	return false
 }
 
 // rotationError gives the rotation package's errors (rotate.Advise) an
