@@ -308,3 +308,17 @@ func TestTargetsVerbs(t *testing.T) {
 		t.Fatalf("--targets --target: exit %d %s", code, errs)
 	}
 }
+
+// targets status has help of its own, not the rotation status's, and
+// reencrypt's examples show --targets.
+func TestTargetsHelp(t *testing.T) {
+	root := newRootCommand(&globals{getenv: func(string) string { return "" }})
+	c, _, err := root.Find([]string{"targets", "status"})
+	if err != nil || !strings.HasPrefix(c.Long, "status reads every target of the targets file") || !strings.Contains(c.Example, "targets status --format json") {
+		t.Fatalf("targets status help: %v\n%s\n%s", err, c.Long, c.Example)
+	}
+	c, _, err = root.Find([]string{"reencrypt"})
+	if err != nil || !strings.Contains(c.Example, "reencrypt --targets") {
+		t.Fatalf("reencrypt examples: %v\n%s", err, c.Example)
+	}
+}
