@@ -13,13 +13,11 @@ import (
 // on the command line, and no error repeats the DSN's password.
 func TestDestinationResolve(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "dsn")
-	if err := os.WriteFile(file, []byte("postgres://u:hunter2@db/x\nignored\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
-		t.Fatal(err)
+	file, empty := filepath.Join(dir, "dsn"), filepath.Join(dir, "empty")
+	for p, data := range map[string]string{file: "postgres://u:hunter2@db/x\nignored\n", empty: "\n"} {
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	env := map[string]string{"TO": " postgres://u:hunter2@db/x ", "BLANK": " "}
 	getenv := func(k string) string { return env[k] }
