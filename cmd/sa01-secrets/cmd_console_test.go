@@ -207,14 +207,6 @@ func TestServeDevConsole(t *testing.T) {
 	}
 }
 
-func TestDevUIListen(t *testing.T) {
-	for in, want := range map[string]string{"127.0.0.1:8200": "127.0.0.1:8201", "127.0.0.1:0": "127.0.0.1:0", "0.0.0.0:9000": "127.0.0.1:9001", "bad": "127.0.0.1:0"} {
-		if got := devUIListen(in); got != want {
-			t.Errorf("devUIListen(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestServeConsoleTLSAndPlainRefused: the console's listener follows the
 // API's transport rule: with --tls-cert/--tls-key it serves TLS and its
 // cookies are Secure with the __Host- prefix; plain HTTP on a non-loopback

@@ -63,7 +63,7 @@ func startServe(t *testing.T, env map[string]string, o serveOptions) *serving {
 	ready := make(chan string, 1)
 	o.ready = func(addr string) { ready <- addr }
 	errc := make(chan error, 1)
-	go func() { errc <- serve(ctx, g, o) }()
+	go func() { errc <- runServe(ctx, g, o) }()
 	select {
 	case s.addr = <-ready:
 	case err := <-errc:

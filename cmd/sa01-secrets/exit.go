@@ -4,11 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/backup"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // Exit codes, documented in README.md.
@@ -24,6 +30,10 @@ const (
 	ExitError        = 8 // any other error
 	ExitTampered     = 9 // a secret's state does not match its state MAC: changed outside sa01-secrets
 )
+
+// classCodes are the exit codes of the fault classes.
+var classCodes = map[fault.Class]int{fault.Usage: ExitUsage, fault.InvalidToken: ExitInvalidToken, fault.Denied: ExitDenied,
+	fault.NotFound: ExitNotFound, fault.Conflict: ExitConflict, fault.Unavailable: ExitUnavailable}
 
 // cliError carries an exit code and an optional hint to the edge.
 type cliError struct {
@@ -54,39 +64,111 @@ type checkFailed struct{ msg string }
 
 func (e checkFailed) Error() string { return e.msg }
 
+// coded finds the outermost error of err's chain that says its exit code
+// and hint: a cliError, or a fault.Error of the packages.
+func coded(err error) (code int, hint string, ok bool) {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch c := e.(type) {
+		case *cliError:
+			return c.code, c.hint, true
+		case *fault.Error:
+			return classCodes[c.Class], c.Hint, true
+		}
+	}
+	var ce *cliError
+	var fe *fault.Error
+	switch {
+	case errors.As(err, &ce):
+		return ce.code, ce.hint, true
+	case errors.As(err, &fe):
+		return classCodes[fe.Class], fe.Hint, true
+	}
+	return 0, "", false
+}
+
 // exitCode maps an error to an exit code. Packages add their sentinels here
 // and nowhere else.
 func exitCode(err error) int {
-	var ce *cliError
 	var cf checkFailed
 	var cfgErr *config.Error
+	var bf *backup.FormatError
+	var bv *backup.VersionError
+	is := func(targets ...error) bool {
+		return slices.ContainsFunc(targets, func(t error) bool { return errors.Is(err, t) })
+	}
+	if code, _, ok := coded(err); ok {
+		return code
+	}
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ce):
-		return ce.code
 	case errors.As(err, &cf):
 		return ExitCheckFailed
-	case errors.Is(err, fernet.ErrInvalidToken):
+	case is(fernet.ErrInvalidToken):
 		return ExitInvalidToken
-	case errors.Is(err, audit.ErrNotRecorded):
+	case is(audit.ErrNotRecorded):
 		return ExitUnavailable
 	case errors.As(err, &cfgErr):
 		return ExitUsage
-	}
-	if c := extraExitCode(err); c != 0 {
-		return c
+	case is(secrets.ErrStateTampered):
+		return ExitTampered
+	case errors.As(err, &bf):
+		return ExitCheckFailed
+	case errors.As(err, &bv):
+		return ExitUnavailable
+	case is(store.ErrNotEmpty):
+		return ExitConflict
+	case is(backup.ErrNoKeys, fernet.ErrDuplicateKey, secrets.ErrInvalid, secrets.ErrNoKeys):
+		return ExitUsage
+	case is(secrets.ErrKeyNotExpected):
+		return ExitInvalidToken
+	case is(store.ErrNotFound, store.ErrDeleted, store.ErrDestroyed):
+		return ExitNotFound
+	case is(store.ErrConflict):
+		return ExitConflict
+	case is(store.ErrCompromised, policy.ErrDenied):
+		return ExitDenied
+	case is(store.ErrUnavailable, store.ErrNotWritable, store.ErrSchemaTooNew):
+		return ExitUnavailable
 	}
 	return ExitError
 }
 
 // hintFor returns the hint of err, if any.
 func hintFor(err error) string {
-	var ce *cliError
-	if errors.As(err, &ce) && ce.hint != "" {
-		return ce.hint
+	if _, h, _ := coded(err); h != "" {
+		return h
 	}
-	return extraHint(err)
+	var kn *secrets.KeyNotLoadedError
+	var ie *secrets.IntegrityError
+	var ke *secrets.KeyNotExpectedError
+	switch {
+	case errors.As(err, &ke):
+		load := "load the store's key as " + config.EnvFernetKey
+		if len(ke.Expected) > 0 {
+			load = "load key " + strings.Join(ke.Expected, " or ") + " as " + config.EnvFernetKey + " (see 'sa01-secrets key list')"
+		}
+		return load + "; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
+	case errors.Is(err, secrets.ErrStateTampered):
+		return "the secret's row was changed in the database, not by sa01-secrets: run 'sa01-secrets verify', check the audit trail, and restore the row from a backup"
+	case errors.Is(err, store.ErrNotEmpty):
+		return "restore and migrate fill an empty store only: point SA01_SECRETS_DB_DSN (or the destination) at a new SQLite file or an empty database"
+	case errors.As(err, &kn):
+		return "add the key with ID " + kn.KeyID + " to SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
+	case errors.As(err, &ie):
+		return "the stored row was altered or moved; restore it from a backup, or destroy the version and put a new one"
+	case errors.Is(err, fernet.ErrInvalidToken):
+		return "the data needs a key that is not loaded; check SA01_CRYPTO_FERNET_KEY and SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
+	case errors.Is(err, secrets.ErrNoKeys), errors.Is(err, config.ErrNoKey):
+		return noKeyHint
+	case errors.Is(err, store.ErrDeleted):
+		return "restore it with 'sa01-secrets undelete NAME'"
+	case errors.Is(err, store.ErrConflict):
+		return "see the current version with 'sa01-secrets history NAME' and retry with --cas set to it"
+	case errors.Is(err, store.ErrCompromised):
+		return "this version is marked compromised and is never served; put a new value"
+	}
+	return ""
 }
 
 // printError writes "sa01-secrets: msg" and a "hint:" line to w.
@@ -95,11 +177,9 @@ func printError(w io.Writer, err error) {
 	if errors.As(err, &cf) && cf.msg == "" {
 		return
 	}
-	msg := err.Error()
-	for _, line := range strings.Split(msg, "\n") {
+	for _, line := range strings.Split(err.Error(), "\n") {
 		// Errors from the public client already carry the program's name.
-		line = strings.TrimPrefix(line, "sa01-secrets: ")
-		fmt.Fprintf(w, "sa01-secrets: %s\n", line)
+		fmt.Fprintf(w, "sa01-secrets: %s\n", strings.TrimPrefix(line, "sa01-secrets: "))
 	}
 	if h := hintFor(err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)

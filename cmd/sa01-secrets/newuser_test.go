@@ -114,7 +114,7 @@ func TestEnvFileForEveryVerb(t *testing.T) {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(ctx, g, serveOptions{listen: "127.0.0.1:0", ready: func(a string) { ready <- a }})
+		errc <- runServe(ctx, g, serveOptions{listen: "127.0.0.1:0", ready: func(a string) { ready <- a }})
 	}()
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); <-errc }) }

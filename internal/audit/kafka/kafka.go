@@ -122,6 +122,22 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 }
 
+// Start runs p in the background until ctx ends or stop is called, and
+// returns stop, which waits for Run to return. rec, when it is an
+// *audit.StoreRecorder, wakes p after each commit of its chain.
+func (p *Publisher) Start(ctx context.Context, rec audit.Recorder) (stop func()) {
+	if r, ok := rec.(*audit.StoreRecorder); ok {
+		r.AddNotifier(p)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
 // lock waits until this publisher holds its cursor's lock, or ctx ends.
 func (p *Publisher) lock(ctx context.Context) (func() error, error) {
 	told := false

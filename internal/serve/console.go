@@ -1,0 +1,131 @@
+package serve
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/console"
+	"github.com/somaagent01/sa01-secrets/internal/console/storebackend"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/opa"
+	"github.com/somaagent01/sa01-secrets/internal/policy"
+	"github.com/somaagent01/sa01-secrets/internal/redact"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/server"
+	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/targets"
+)
+
+// consoleAddr is the web console's address: the option, else the
+// configuration's, else under Dev loopback on the port after the API's;
+// "" when there is no console.
+func consoleAddr(o Options, cfg *config.Config, listen string) string {
+	switch {
+	case o.UIListen != "":
+		return o.UIListen
+	case cfg.UIListen != "":
+		return cfg.UIListen
+	case o.Dev:
+		return devUIListen(listen)
+	}
+	return ""
+}
+
+// devUIListen is the console's address under Dev: loopback, on the port
+// after the API's (any free port when the API's is 0).
+func devUIListen(listen string) string {
+	_, port, err := net.SplitHostPort(listen)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n == 0 || n >= 65535 {
+		return "127.0.0.1:0"
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n+1))
+}
+
+// consoleOptions are the server's parts the console works with.
+type consoleOptions struct {
+	st     store.Store
+	ring   *fernet.Ring
+	rec    audit.Recorder
+	ids    *identity.Manager
+	svc    *secrets.Service
+	holder *policy.Holder
+	dec    *opa.Decider
+	cfg    *config.Config
+}
+
+// startConsole serves the web console at addr until ctx ends or stop is
+// called (stop waits for it), and returns its URL.
+func startConsole(ctx context.Context, o Options, addr string, c consoleOptions) (stop func(), url string, err error) {
+	log := o.Logger
+	ln, bound, err := listenOn(o, addr, "console ("+config.EnvUIListen+"): ", "pick another --ui-listen address ("+config.EnvUIListen+")")
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	kafkaTopic := ""
+	if len(c.cfg.AuditKafka) > 0 {
+		kafkaTopic = c.cfg.AuditKafkaTopic
+	}
+	var file *audit.File
+	if r, ok := c.rec.(*audit.StoreRecorder); ok {
+		file = r.File()
+	}
+	ui := storebackend.New(storebackend.Options{Store: c.st, Ring: c.ring, Recorder: c.rec, Identities: c.ids, Service: c.svc,
+		Policy: c.holder, OPA: c.dec, KafkaTopic: kafkaTopic, File: file,
+		Targets: watchTargets(ctx, c.cfg.TargetsFile, c.svc, c.ring, o.TargetsEvery, log)})
+	var h http.Handler = console.New(console.Options{Backend: ui, Logger: log})
+	if server.IsLoopback(addr) {
+		h = server.HostCheck(h)
+	}
+	url = bound + console.Prefix
+	log.Info("serving the web console", "url", url)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := server.Serve(ctx, ln, h, log); err != nil {
+			log.Error("the web console stopped", "error", err)
+		}
+	}()
+	if o.UIReady != nil {
+		o.UIReady(url)
+	}
+	return func() { cancel(); <-done }, url, nil
+}
+
+// watchTargets starts, when a targets file is set, the console's background
+// check of the targets (targets.Watch: at once, then every `every`) and
+// returns its Last; nil without a targets file. The connection strings are
+// read through the server's service, each an audited read by serve. A
+// file that cannot be read is shown on the keys page as the check's error.
+func watchTargets(ctx context.Context, file string, svc *secrets.Service, ring *fernet.Ring, every time.Duration, log *slog.Logger) func() targets.Snapshot {
+	if file == "" {
+		return nil
+	}
+	f, err := targets.Load(file)
+	if err != nil {
+		log.Warn("the console cannot check the targets", "error", err)
+		s := targets.Snapshot{At: time.Now(), Err: redact.MaskText(err.Error()), Every: every}
+		return func() targets.Snapshot { return s }
+	}
+	caller := serving
+	caller.Service = "targets-check"
+	resolve := func(ctx context.Context, name string) (sensitive.String, error) {
+		v, err := svc.Get(audit.WithCaller(ctx, caller), name, 0)
+		if err != nil {
+			return sensitive.String{}, err
+		}
+		return v.Value, nil
+	}
+	w := &targets.Watch{Runner: &targets.Runner{Ring: ring, Resolve: resolve}, List: f.Targets, Every: every}
+	go w.Run(ctx)
+	return w.Last
+}
