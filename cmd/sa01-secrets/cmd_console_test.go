@@ -107,7 +107,7 @@ func TestServeConsole(t *testing.T) {
 	}
 	env["SA01_SECRETS_UI_LISTEN"] = "127.0.0.1:0"
 	ui := make(chan string, 1)
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", uiReady: func(u string) { ui <- u }})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0", UIReady: func(u string) { ui <- u }})
 	defer s.stop()
 	var base string
 	select {
@@ -180,7 +180,7 @@ func TestServeConsole(t *testing.T) {
 func TestServeConsoleOff(t *testing.T) {
 	env, _ := serveEnv(t, t.TempDir())
 	started := false
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", uiReady: func(string) { started = true }})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0", UIReady: func(string) { started = true }})
 	defer s.stop()
 	if started || strings.Contains(s.stderr.String(), "web console") {
 		t.Fatalf("a console without SA01_SECRETS_UI_LISTEN\n%s", s.stderr)
@@ -191,7 +191,7 @@ func TestServeConsoleOff(t *testing.T) {
 // address and prints its URL.
 func TestServeDevConsole(t *testing.T) {
 	ui := make(chan string, 1)
-	s := startServe(t, map[string]string{"HOME": t.TempDir()}, serveOptions{dev: true, listen: "127.0.0.1:0", uiReady: func(u string) { ui <- u }})
+	s := startServe(t, map[string]string{"HOME": t.TempDir()}, serveOptions{Dev: true, Listen: "127.0.0.1:0", UIReady: func(u string) { ui <- u }})
 	defer s.stop()
 	var base string
 	select {
@@ -217,7 +217,7 @@ func TestServeConsoleTLSAndPlainRefused(t *testing.T) {
 	env, _ := serveEnv(t, dir)
 	env["SA01_SECRETS_UI_LISTEN"] = "127.0.0.1:0"
 	ui := make(chan string, 1)
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", tlsCert: certFile, tlsKey: keyFile, uiReady: func(u string) { ui <- u }})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile, UIReady: func(u string) { ui <- u }})
 	base := <-ui
 	if !strings.HasPrefix(base, "https://127.0.0.1:") {
 		t.Fatalf("console URL %q under TLS", base)
@@ -280,7 +280,7 @@ func TestServeConsoleTargets(t *testing.T) {
 	env[config.EnvTargetsFile] = tf
 	env["SA01_SECRETS_UI_LISTEN"] = "127.0.0.1:0"
 	ui := make(chan string, 1)
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", targetsEvery: time.Hour, uiReady: func(u string) { ui <- u }})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0", TargetsEvery: time.Hour, UIReady: func(u string) { ui <- u }})
 	defer s.stop()
 	admin := newConsoleUser(t, <-ui)
 	admin.signIn(credOf(t, dir, "admin"))

@@ -87,7 +87,7 @@ allow if {
 		t.Fatalf("%q", r.stdout)
 	}
 
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	code, m := getJSON(t, http.DefaultClient, "GET", s.addr+"/v1/sys/health", "", "")
 	if code != 200 || m["checks"].(map[string]any)["opa"] != "ok" {

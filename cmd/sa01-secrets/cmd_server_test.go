@@ -61,7 +61,7 @@ func startServe(t *testing.T, env map[string]string, o serveOptions) *serving {
 	g := &globals{stdin: strings.NewReader(""), stdout: s.stdout, stderr: s.stderr, getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	o.ready = func(addr string) { ready <- addr }
+	o.Ready = func(addr string) { ready <- addr }
 	errc := make(chan error, 1)
 	go func() { errc <- runServe(ctx, g, o) }()
 	select {
@@ -100,7 +100,7 @@ func getJSON(t *testing.T, c *http.Client, method, url, bearer string, body stri
 }
 
 func TestServeDev(t *testing.T) {
-	s := startServe(t, map[string]string{"HOME": t.TempDir()}, serveOptions{dev: true, listen: "127.0.0.1:0"})
+	s := startServe(t, map[string]string{"HOME": t.TempDir()}, serveOptions{Dev: true, Listen: "127.0.0.1:0"})
 	out := s.stdout.String()
 	for _, want := range []string{"keeps NOTHING", "Address:  " + s.addr, "admin:    sa01c_", "demo:     sa01c_", "export SA01_SECRETS_ADDR=" + s.addr,
 		"export SA01_SECRETS_CREDENTIAL_FILE=", "sa01-secrets put demo/openai_api_key", "sa01-secrets get demo/openai_api_key", "sa01-secrets run --service demo"} {
@@ -204,7 +204,7 @@ func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
 
 func TestServeInsecureListenWarns(t *testing.T) {
 	env, _ := serveEnv(t, t.TempDir())
-	s := startServe(t, env, serveOptions{listen: "0.0.0.0:0", insecureListen: true})
+	s := startServe(t, env, serveOptions{Listen: "0.0.0.0:0", InsecureListen: true})
 	defer s.stop()
 	if !strings.Contains(s.stderr.String(), "WARNING: plain HTTP") {
 		t.Fatalf("no loud warning: %s", s.stderr)
@@ -218,7 +218,7 @@ func TestServeIgnoresPlatformAuthVariables(t *testing.T) {
 	env, _ := serveEnv(t, t.TempDir())
 	env["SA01_AUTH_REQUIRED"] = "false"
 	env["SA01_AUTH_INTERNAL_TOKEN"] = "platform-internal-token"
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	if strings.Contains(s.stderr.String(), "authentication is disabled") {
 		t.Fatalf("auth off: %s", s.stderr)
@@ -307,7 +307,7 @@ func TestIdentityVerbs(t *testing.T) {
 		t.Fatalf("list: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	env["SA01_SECRETS_ADDR"] = s.addr
 	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
@@ -394,7 +394,7 @@ func TestServeTLSAndPolicyReload(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t, dir)
 	env, _ := serveEnv(t, dir)
 	pol := env["SA01_SECRETS_POLICY_FILE"]
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0", tlsCert: certFile, tlsKey: keyFile})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile})
 	defer s.stop()
 	if !strings.HasPrefix(s.addr, "https://") {
 		t.Fatalf("addr %s", s.addr)
@@ -502,7 +502,7 @@ func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 	if r := cli("v1", "put", "llm/key"); r.code != 0 {
 		t.Fatalf("put: %d %s", r.code, r.stderr)
 	}
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	if !strings.Contains(s.stderr.String(), "read_cache=on") {
 		t.Fatalf("serve does not say its read cache is on: %s", s.stderr)

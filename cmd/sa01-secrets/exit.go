@@ -86,52 +86,69 @@ func coded(err error) (code int, hint string, ok bool) {
 	return 0, "", false
 }
 
-// exitCode maps an error to an exit code. Packages add their sentinels here
-// and nowhere else.
-func exitCode(err error) int {
-	var cf checkFailed
-	var cfgErr *config.Error
-	var bf *backup.FormatError
-	var bv *backup.VersionError
-	is := func(targets ...error) bool {
+// exitCodes map the packages' sentinels and error types to exit codes,
+// the first match winning. Packages add theirs here and nowhere else.
+var exitCodes = []struct {
+	match func(error) bool
+	code  int
+}{
+	{as[checkFailed], ExitCheckFailed},
+	{is(fernet.ErrInvalidToken), ExitInvalidToken},
+	{is(audit.ErrNotRecorded), ExitUnavailable},
+	{as[*config.Error], ExitUsage},
+	{is(secrets.ErrStateTampered), ExitTampered},
+	{as[*backup.FormatError], ExitCheckFailed},
+	{as[*backup.VersionError], ExitUnavailable},
+	{is(store.ErrNotEmpty), ExitConflict},
+	{is(backup.ErrNoKeys, fernet.ErrDuplicateKey), ExitUsage},
+	{is(secrets.ErrKeyNotExpected), ExitInvalidToken},
+	{is(secrets.ErrInvalid, secrets.ErrNoKeys), ExitUsage},
+	{is(store.ErrNotFound, store.ErrDeleted, store.ErrDestroyed), ExitNotFound},
+	{is(store.ErrConflict), ExitConflict},
+	{is(store.ErrCompromised, policy.ErrDenied), ExitDenied},
+	{is(store.ErrUnavailable, store.ErrNotWritable, store.ErrSchemaTooNew), ExitUnavailable},
+}
+
+func is(targets ...error) func(error) bool {
+	return func(err error) bool {
 		return slices.ContainsFunc(targets, func(t error) bool { return errors.Is(err, t) })
+	}
+}
+
+func as[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
+}
+
+// exitCode maps an error to an exit code: its own (coded), else exitCodes'.
+func exitCode(err error) int {
+	if err == nil {
+		return ExitOK
 	}
 	if code, _, ok := coded(err); ok {
 		return code
 	}
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.As(err, &cf):
-		return ExitCheckFailed
-	case is(fernet.ErrInvalidToken):
-		return ExitInvalidToken
-	case is(audit.ErrNotRecorded):
-		return ExitUnavailable
-	case errors.As(err, &cfgErr):
-		return ExitUsage
-	case is(secrets.ErrStateTampered):
-		return ExitTampered
-	case errors.As(err, &bf):
-		return ExitCheckFailed
-	case errors.As(err, &bv):
-		return ExitUnavailable
-	case is(store.ErrNotEmpty):
-		return ExitConflict
-	case is(backup.ErrNoKeys, fernet.ErrDuplicateKey, secrets.ErrInvalid, secrets.ErrNoKeys):
-		return ExitUsage
-	case is(secrets.ErrKeyNotExpected):
-		return ExitInvalidToken
-	case is(store.ErrNotFound, store.ErrDeleted, store.ErrDestroyed):
-		return ExitNotFound
-	case is(store.ErrConflict):
-		return ExitConflict
-	case is(store.ErrCompromised, policy.ErrDenied):
-		return ExitDenied
-	case is(store.ErrUnavailable, store.ErrNotWritable, store.ErrSchemaTooNew):
-		return ExitUnavailable
+	for _, c := range exitCodes {
+		if c.match(err) {
+			return c.code
+		}
 	}
 	return ExitError
+}
+
+// hints are the hints of the packages' errors, the first match winning.
+var hints = []struct {
+	match func(error) bool
+	hint  string
+}{
+	{is(secrets.ErrStateTampered), "the secret's row was changed in the database, not by sa01-secrets: run 'sa01-secrets verify', check the audit trail, and restore the row from a backup"},
+	{is(store.ErrNotEmpty), "restore and migrate fill an empty store only: point SA01_SECRETS_DB_DSN (or the destination) at a new SQLite file or an empty database"},
+	{as[*secrets.IntegrityError], "the stored row was altered or moved; restore it from a backup, or destroy the version and put a new one"},
+	{is(fernet.ErrInvalidToken), "the data needs a key that is not loaded; check SA01_CRYPTO_FERNET_KEY and SA01_CRYPTO_FERNET_PREVIOUS_KEYS"},
+	{is(secrets.ErrNoKeys, config.ErrNoKey), noKeyHint},
+	{is(store.ErrDeleted), "restore it with 'sa01-secrets undelete NAME'"},
+	{is(store.ErrConflict), "see the current version with 'sa01-secrets history NAME' and retry with --cas set to it"},
+	{is(store.ErrCompromised), "this version is marked compromised and is never served; put a new value"},
 }
 
 // hintFor returns the hint of err, if any.
@@ -140,36 +157,24 @@ func hintFor(err error) string {
 		return h
 	}
 	var kn *secrets.KeyNotLoadedError
-	var ie *secrets.IntegrityError
 	var ke *secrets.KeyNotExpectedError
 	switch {
+	case errors.As(err, &ke) && len(ke.Expected) > 0:
+		return "load key " + strings.Join(ke.Expected, " or ") + " as " + config.EnvFernetKey + " (see 'sa01-secrets key list')" + keyEntersHint
 	case errors.As(err, &ke):
-		load := "load the store's key as " + config.EnvFernetKey
-		if len(ke.Expected) > 0 {
-			load = "load key " + strings.Join(ke.Expected, " or ") + " as " + config.EnvFernetKey + " (see 'sa01-secrets key list')"
-		}
-		return load + "; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
-	case errors.Is(err, secrets.ErrStateTampered):
-		return "the secret's row was changed in the database, not by sa01-secrets: run 'sa01-secrets verify', check the audit trail, and restore the row from a backup"
-	case errors.Is(err, store.ErrNotEmpty):
-		return "restore and migrate fill an empty store only: point SA01_SECRETS_DB_DSN (or the destination) at a new SQLite file or an empty database"
+		return "load the store's key as " + config.EnvFernetKey + keyEntersHint
 	case errors.As(err, &kn):
 		return "add the key with ID " + kn.KeyID + " to SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
-	case errors.As(err, &ie):
-		return "the stored row was altered or moved; restore it from a backup, or destroy the version and put a new one"
-	case errors.Is(err, fernet.ErrInvalidToken):
-		return "the data needs a key that is not loaded; check SA01_CRYPTO_FERNET_KEY and SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
-	case errors.Is(err, secrets.ErrNoKeys), errors.Is(err, config.ErrNoKey):
-		return noKeyHint
-	case errors.Is(err, store.ErrDeleted):
-		return "restore it with 'sa01-secrets undelete NAME'"
-	case errors.Is(err, store.ErrConflict):
-		return "see the current version with 'sa01-secrets history NAME' and retry with --cas set to it"
-	case errors.Is(err, store.ErrCompromised):
-		return "this version is marked compromised and is never served; put a new value"
+	}
+	for _, h := range hints {
+		if h.match(err) {
+			return h.hint
+		}
 	}
 	return ""
 }
+
+const keyEntersHint = "; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
 
 // printError writes "sa01-secrets: msg" and a "hint:" line to w.
 func printError(w io.Writer, err error) {

@@ -26,7 +26,7 @@ func TestHostileLoginLeavesTheAuditFileUsable(t *testing.T) {
 		code := run(context.Background(), args, strings.NewReader(stdin), &o, &e, func(k string) string { return env[k] })
 		return runResult{code, o.String(), e.String()}
 	}
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	long := strings.Repeat("A", 70<<10)
 	if code, _ := getJSON(t, http.DefaultClient, "POST", s.addr+"/v1/auth/login", credOf(t, dir, "gateway"), `{"identity":"`+long+`"}`); code != 403 {
@@ -56,7 +56,7 @@ func TestHostileLoginLeavesTheAuditFileUsable(t *testing.T) {
 	if r := cli("", "audit", "verify", "--file", auditFile); r.code != 0 {
 		t.Fatalf("verify --file after the hostile requests: %d %s%s", r.code, r.stdout, r.stderr)
 	}
-	s2 := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s2 := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	if err := s2.stop(); err != nil {
 		t.Fatalf("a restart after the hostile requests: %v", err)
 	}
@@ -69,7 +69,7 @@ func TestHostileRequestsAreRefusedBeforeTheHandlers(t *testing.T) {
 	dir := t.TempDir()
 	env, _ := serveEnv(t, dir)
 	env["HOME"] = dir
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	req, _ := http.NewRequest("POST", s.addr+"/v1/auth/login", strings.NewReader("service=gateway"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

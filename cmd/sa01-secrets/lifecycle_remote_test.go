@@ -35,7 +35,7 @@ func TestLifecycleVerbsThroughServer(t *testing.T) {
 			t.Fatalf("put: %d %s", r.code, r.stderr)
 		}
 	}
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	env["SA01_SECRETS_ADDR"] = s.addr
 	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
@@ -149,7 +149,7 @@ func TestExitCodesAgreeLocalAndServer(t *testing.T) {
 		}
 	}
 
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	env["SA01_SECRETS_ADDR"] = s.addr
 	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin

@@ -22,11 +22,5 @@ func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(redactHandler(h, nil))
-}
-
-// redactHandler wraps h so that secrets are masked; known, when not nil,
-// adds the managed secrets' values to what is masked.
-func redactHandler(h slog.Handler, known *scan.KnownSet) slog.Handler {
-	return redact.NewHandler(h, scan.NewMasker(scan.New(known)))
+	return slog.New(redact.NewHandler(h, scan.NewMasker(scan.New(nil))))
 }

@@ -58,7 +58,7 @@ func TestFreshKeyOnExistingStoreRefusedCLI(t *testing.T) {
 		}
 	}
 
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	env["SA01_SECRETS_ADDR"] = s.addr
 	env["SA01_SECRETS_CREDENTIAL_FILE"] = admin
@@ -114,7 +114,7 @@ func TestEnvFileForEveryVerb(t *testing.T) {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- runServe(ctx, g, serveOptions{listen: "127.0.0.1:0", ready: func(a string) { ready <- a }})
+		errc <- runServe(ctx, g, serveOptions{Listen: "127.0.0.1:0", Ready: func(a string) { ready <- a }})
 	}()
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); <-errc }) }
@@ -186,7 +186,7 @@ func TestRunNamesCompromisedSecret(t *testing.T) {
 	if r := cli("", "incident", "open", "llm/openai_api_key", "--reason", "leaked"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	env["SA01_SECRETS_ADDR"] = s.addr
 	env["SA01_SECRETS_CREDENTIAL_FILE"] = filepath.Join(dir, "gateway.credential")

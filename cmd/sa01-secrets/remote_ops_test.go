@@ -52,7 +52,7 @@ func newOperatorServer(t *testing.T) *operatorServer {
 		o.creds[s] = filepath.Join(dir, s+".credential")
 	}
 	local("sk-openai-CANARY-1", "put", "llm/openai_api_key")
-	s := startServe(t, env, serveOptions{listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	t.Cleanup(func() { _ = s.stop() })
 	o.addr = s.addr
 	return o

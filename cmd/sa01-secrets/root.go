@@ -6,12 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os/user"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
-	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 )
@@ -34,13 +34,10 @@ type globals struct {
 	// verb is the running command's path without the program's name
 	// ("audit query"), for messages.
 	verb string
-	// serving is set by serve: the server works on its store whatever
-	// SA01_SECRETS_ADDR says.
-	serving bool
 }
 
 // config loads and validates the SA01_* variables once; with --env-file,
-// the Fernet keys are the file's (keysFromEnvFile).
+// the Fernet keys are the file's (rotate.EnvKeys).
 func (g *globals) config() (*config.Config, error) {
 	if g.cfg != nil {
 		return g.cfg, nil
@@ -48,8 +45,8 @@ func (g *globals) config() (*config.Config, error) {
 	getenv := g.getenv
 	if g.envFile != "" {
 		var err error
-		if getenv, err = keysFromEnvFile(g.envFile, g.getenv); err != nil {
-			return nil, err
+		if getenv, err = rotate.EnvKeys(g.envFile, g.getenv); err != nil {
+			return nil, rotationError(err, g.envFile)
 		}
 	}
 	c, err := config.Load(getenv)
@@ -58,32 +55,6 @@ func (g *globals) config() (*config.Config, error) {
 	}
 	g.cfg = c
 	return c, nil
-}
-
-// keysFromEnvFile returns getenv with the Fernet keys
-// (SA01_CRYPTO_FERNET_KEY, SA01_CRYPTO_FERNET_PREVIOUS_KEYS) answered by
-// the env file at path, as the rotation verbs read them (rotate.EnvRing:
-// the primary must be set there, each once, no _FILE indirection), and
-// never by the environment: one ring, from one place. Every other setting
-// still comes from the environment.
-func keysFromEnvFile(path string, getenv func(string) string) (func(string) string, error) {
-	ef, err := dotenv.Read(path)
-	if err != nil {
-		return nil, rotationError(err, path)
-	}
-	if _, err := rotate.EnvRing(ef); err != nil {
-		return nil, rotationError(err, path)
-	}
-	return func(name string) string {
-		switch name {
-		case config.EnvFernetKey, config.EnvFernetPreviousKeys:
-			v, _ := ef.Lookup(name)
-			return v
-		case config.EnvFernetKey + "_FILE", config.EnvFernetPreviousKeys + "_FILE":
-			return ""
-		}
-		return getenv(name)
-	}, nil
 }
 
 // log returns the logger: stderr, wrapped so that secrets are masked.
@@ -151,24 +122,51 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.SetVersionTemplate("sa01-secrets {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.envFile, "env-file", "",
 		"read "+config.EnvFernetKey+" and "+config.EnvFernetPreviousKeys+" from this env file instead of the environment")
-	root.AddCommand(
-		newVersionCommand(g),
-		newGenerateCommand(g),
-		newEncryptCommand(g),
-		newDecryptCommand(g),
-		newConfigCommand(g),
-	)
-	root.AddCommand(secretCommands(g)...)
-	root.AddCommand(keyCommands(g)...)
-	root.AddCommand(serverCommands(g)...)
-	root.AddCommand(identityCommands(g)...)
-	root.AddCommand(auditCommands(g)...)
-	root.AddCommand(scanCommands(g)...)
-	root.AddCommand(targetCommands(g)...)
-	root.AddCommand(policyCommands(g)...)
+	for _, cs := range [][]*cobra.Command{
+		{newVersionCommand(g), newGenerateCommand(g), newEncryptCommand(g), newDecryptCommand(g), newConfigCommand(g)},
+		secretCommands(g), keyCommands(g), serverCommands(g), identityCommands(g), auditCommands(g),
+		scanCommands(g), targetCommands(g), policyCommands(g),
+	} {
+		root.AddCommand(cs...)
+	}
 	hookTargets(root, g)
 	refuseThroughServer(root, g)
 	root.AddCommand(backupCommands(g)...)
 	addHelp(root)
 	return root
+}
+
+// checkFormat refuses a --format outside want.
+func checkFormat(format string, want ...string) error {
+	if slices.Contains(want, format) {
+		return nil
+	}
+	list := want[len(want)-1]
+	if len(want) > 1 {
+		list = strings.Join(want[:len(want)-1], ", ") + " or " + list
+	}
+	return usageError("", "--format: want %s", list)
+}
+
+// writeReport writes v as indented JSON in format json, else with text.
+func writeReport(g *globals, format string, v any, text func(io.Writer)) error {
+	if format == "json" {
+		return writeJSON(g.stdout, v)
+	}
+	text(g.stdout)
+	return nil
+}
+
+// verb returns a command: use, its one-line help, its positional
+// arguments (nil: any) and what it runs. The long help and the examples
+// come from help/ (addHelp).
+func verb(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: args, RunE: run}
+}
+
+// group returns a command that only holds others.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := verb(use, short, nil, nil)
+	c.AddCommand(subs...)
+	return c
 }

@@ -9,6 +9,6 @@ import "github.com/spf13/pflag"
 // sink, to measure what auditing costs. The production binary has no way
 // to turn audit off.
 func benchmarkFlags(f *pflag.FlagSet, o *serveOptions) {
-	f.BoolVar(&o.noAudit, "benchmark-without-audit", false, "record no audit events (benchmarks only: breaks the audit policy)")
+	f.BoolVar(&o.NoAudit, "benchmark-without-audit", false, "record no audit events (benchmarks only: breaks the audit policy)")
 	_ = f.MarkHidden("benchmark-without-audit")
 }

@@ -24,7 +24,7 @@ func TestServeShipsAuditToKafkaOnce(t *testing.T) {
 	}
 	defer c.Close()
 	env := map[string]string{"HOME": t.TempDir(), "SA01_SECRETS_AUDIT_KAFKA": strings.Join(c.ListenAddrs(), ",")}
-	s := startServe(t, env, serveOptions{dev: true, listen: "127.0.0.1:0"})
+	s := startServe(t, env, serveOptions{Dev: true, Listen: "127.0.0.1:0"})
 	admin := regexp.MustCompile(`export SA01_SECRETS_CREDENTIAL_FILE=(\S+)`).FindStringSubmatch(s.stdout.String())[1]
 	cli := map[string]string{"SA01_SECRETS_ADDR": s.addr, "SA01_SECRETS_CREDENTIAL_FILE": admin, "HOME": t.TempDir()}
 	for i, args := range [][]string{{"put", "demo/a"}, {"get", "demo/a"}, {"get", "demo/a"}, {"get", "demo/missing"}} {

@@ -57,3 +57,28 @@ func SetEnvRing(e *dotenv.File, ring *fernet.Ring) error {
 	}
 	return e.Set(config.EnvFernetPreviousKeys, strings.Join(prev, ","))
 }
+
+// EnvKeys returns getenv with the Fernet keys (SA01_CRYPTO_FERNET_KEY,
+// SA01_CRYPTO_FERNET_PREVIOUS_KEYS) answered by the env file at path, as
+// EnvRing reads them (the primary must be set there, each once, no _FILE
+// indirection), and never by getenv: one ring, from one place. Every other
+// variable is getenv's. It is config.Load's getenv under --env-file.
+func EnvKeys(path string, getenv func(string) string) (func(string) string, error) {
+	ef, err := dotenv.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := EnvRing(ef); err != nil {
+		return nil, err
+	}
+	return func(name string) string {
+		switch name {
+		case config.EnvFernetKey, config.EnvFernetPreviousKeys:
+			v, _ := ef.Lookup(name)
+			return v
+		case config.EnvFernetKey + "_FILE", config.EnvFernetPreviousKeys + "_FILE":
+			return ""
+		}
+		return getenv(name)
+	}, nil
+}

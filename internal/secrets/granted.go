@@ -8,6 +8,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -94,6 +95,24 @@ type ServiceReader struct {
 	pol     *policy.Policy
 	service string
 	actor   string
+}
+
+// ServicePolicy loads the policy file (SA01_SECRETS_POLICY_FILE) that a
+// ServiceReader of service works under, without a server, and refuses a
+// policy that does not name the service.
+func ServicePolicy(file, service string) (*policy.Policy, error) {
+	if file == "" {
+		return nil, fault.New(fault.Usage, fmt.Errorf("run needs a policy: %s is not set", config.EnvPolicyFile),
+			"set "+config.EnvPolicyFile+" to the policy, or "+config.EnvSecretsAddr+" to a server")
+	}
+	pol, err := policy.Load(file)
+	if err != nil {
+		return nil, fault.New(fault.Usage, err, "fix the policy file named by "+config.EnvPolicyFile)
+	}
+	if !pol.HasService(service) {
+		return nil, fault.New(fault.Denied, fmt.Errorf("the policy names no service %q", service), "services in the policy: "+fmt.Sprint(pol.Services()))
+	}
+	return pol, nil
 }
 
 // As returns a reader for service under pol; actor names the operator who
