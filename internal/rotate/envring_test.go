@@ -126,3 +126,34 @@ func writeTemp(t *testing.T, name, content string, mode os.FileMode) string {
 	}
 	return p
 }
+
+// EnvKeys answers the keys from the file only, and everything else from
+// the environment.
+func TestEnvKeys(t *testing.T) {
+	k1, k2 := fernet.GenerateKey(), fernet.GenerateKey()
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("SA01_CRYPTO_FERNET_KEY="+k1.Encode()+"\nOTHER=file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{config.EnvFernetKey: k2.Encode(), config.EnvFernetPreviousKeys: k2.Encode(),
+		config.EnvFernetKey + "_FILE": "/run/k", "OTHER": "env"}
+	getenv, err := EnvKeys(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{config.EnvFernetKey: k1.Encode(), config.EnvFernetPreviousKeys: "",
+		config.EnvFernetKey + "_FILE": "", "OTHER": "env"} {
+		if got := getenv(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if _, err := EnvKeys(filepath.Join(t.TempDir(), "missing"), nil); err == nil {
+		t.Error("a missing file is accepted")
+	}
+	if err := os.WriteFile(path, []byte("OTHER=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnvKeys(path, nil); !errors.Is(err, ErrNoKeyInFile) {
+		t.Errorf("no key: %v, want ErrNoKeyInFile", err)
+	}
+}
