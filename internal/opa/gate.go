@@ -152,6 +152,23 @@ func (v Verdict) DecisionID() string {
 	return v.OPA.DecisionID
 }
 
+// DecidingRule is the rule that decided before OPA was asked, in one line:
+// the YAML grant, else Rule; "" when none did.
+func (v Verdict) DecidingRule() string {
+	if v.Grant != nil {
+		return v.Grant.String()
+	}
+	return v.Rule
+}
+
+// OPAReason is the reason OPA gave, or "" when OPA was not asked.
+func (v Verdict) OPAReason() string {
+	if v.OPA == nil {
+		return ""
+	}
+	return string(v.OPA.Reason)
+}
+
 // Explain says in one line what decided, for `policy explain`:
 //
 //	allowed: policy.yaml:3: gateway read llm/*; OPA allowed (decision 4ca6…)
@@ -171,11 +188,7 @@ func (v Verdict) Explain() string {
 		return s + "no rule of the YAML policy grants it"
 	}
 	if v.Grant != nil || v.Rule != "" {
-		if v.Grant != nil {
-			s += v.Grant.String()
-		} else {
-			s += v.Rule
-		}
+		s += v.DecidingRule()
 		if v.OPA == nil && v.Err == nil {
 			return s
 		}

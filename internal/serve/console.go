@@ -16,7 +16,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
-	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/server"
@@ -101,31 +100,17 @@ func startConsole(ctx context.Context, o Options, addr string, c consoleOptions)
 	return func() { cancel(); <-done }, url, nil
 }
 
-// watchTargets starts, when a targets file is set, the console's background
-// check of the targets (targets.Watch: at once, then every `every`) and
-// returns its Last; nil without a targets file. The connection strings are
-// read through the server's service, each an audited read by serve. A
-// file that cannot be read is shown on the keys page as the check's error.
+// watchTargets starts the console's background check of the targets
+// (targets.WatchFile). The connection strings are read through the
+// server's service, each an audited read by serve.
 func watchTargets(ctx context.Context, file string, svc *secrets.Service, ring *fernet.Ring, every time.Duration, log *slog.Logger) func() targets.Snapshot {
-	if file == "" {
-		return nil
-	}
-	f, err := targets.Load(file)
-	if err != nil {
-		log.Warn("the console cannot check the targets", "error", err)
-		s := targets.Snapshot{At: time.Now(), Err: redact.MaskText(err.Error()), Every: every}
-		return func() targets.Snapshot { return s }
-	}
 	caller := serving
 	caller.Service = "targets-check"
-	resolve := func(ctx context.Context, name string) (sensitive.String, error) {
+	return targets.WatchFile(ctx, file, ring, func(ctx context.Context, name string) (sensitive.String, error) {
 		v, err := svc.Get(audit.WithCaller(ctx, caller), name, 0)
 		if err != nil {
 			return sensitive.String{}, err
 		}
 		return v.Value, nil
-	}
-	w := &targets.Watch{Runner: &targets.Runner{Ring: ring, Resolve: resolve}, List: f.Targets, Every: every}
-	go w.Run(ctx)
-	return w.Last
+	}, every, log)
 }

@@ -89,14 +89,5 @@ func Explain(ctx context.Context, cfg *config.Config, q client.ExplainQuery, ope
 		return client.Explanation{}, fault.New(fault.Usage, fmt.Errorf("unknown kind %q", q.Kind), "--kind is service or operator")
 	}
 	v := gate.Access(ctx, id, identity.Action(q.Action), q.Secret, opa.Request{ID: "policy-explain", Source: "local"})
-	e := client.Explanation{Allow: v.Allow, DecidedBy: v.DecidedBy, DecisionID: v.DecisionID(), Text: v.Explain()}
-	if v.Grant != nil {
-		e.Rule = v.Grant.String()
-	} else {
-		e.Rule = v.Rule
-	}
-	if v.OPA != nil {
-		e.OPA = string(v.OPA.Reason)
-	}
-	return e, nil
+	return client.Explanation{Allow: v.Allow, DecidedBy: v.DecidedBy, Rule: v.DecidingRule(), OPA: v.OPAReason(), DecisionID: v.DecisionID(), Text: v.Explain()}, nil
 }

@@ -151,16 +151,7 @@ type explainView struct {
 
 // explainOf renders a verdict as POST /v1/policy/explain answers it.
 func explainOf(v opa.Verdict) explainView {
-	e := explainView{Allow: v.Allow, DecidedBy: v.DecidedBy, DecisionID: v.DecisionID(), Text: v.Explain()}
-	if v.Grant != nil {
-		e.Rule = v.Grant.String()
-	} else {
-		e.Rule = v.Rule
-	}
-	if v.OPA != nil {
-		e.OPA = string(v.OPA.Reason)
-	}
-	return e
+	return explainView{Allow: v.Allow, DecidedBy: v.DecidedBy, Rule: v.DecidingRule(), OPA: v.OPAReason(), DecisionID: v.DecisionID(), Text: v.Explain()}
 }
 
 // handleExplain: POST /v1/policy/explain with {"identity", "kind", "role",
