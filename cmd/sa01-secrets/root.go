@@ -13,7 +13,9 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
+	"github.com/somaagent01/sa01-secrets/internal/scan"
 )
 
 // globals is what every verb shares: the process's streams and environment,
@@ -63,6 +65,22 @@ func (g *globals) log() *slog.Logger {
 		g.logger = newLogger(g.stderr, g.getenv)
 	}
 	return g.logger
+}
+
+// newLogger builds the one logger of the process, on w, at
+// SA01_SECRETS_LOG_LEVEL, in SA01_SECRETS_LOG_FORMAT. Its handler is wrapped in redact.Handler: attributes
+// with secret names, DSN passwords and whatever the scanner's rules detect
+// are written as ****.
+func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
+	level, json := config.LogSettings(getenv)
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if json {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(redact.NewHandler(h, scan.NewMasker(scan.New(nil))))
 }
 
 // osUser names the local operator for audit events: "local:NAME", the
