@@ -29,7 +29,7 @@ func policyCommands(g *globals) []*cobra.Command {
 		}
 		p, err := policy.Load(cfg.PolicyFile)
 		if err != nil {
-			return serve.PolicyError(err)
+			return config.PolicyError(err)
 		}
 		if out == "" {
 			_, err = fmt.Fprint(g.stdout, p.Rego())

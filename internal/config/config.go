@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/ratelimit"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
@@ -287,6 +288,12 @@ func Load(getenv func(string) string) (*Config, error) {
 func LogSettings(getenv func(string) string) (level slog.Level, json bool) {
 	_ = level.UnmarshalText([]byte(strings.TrimSpace(getenv(EnvLogLevel))))
 	return level, strings.EqualFold(strings.TrimSpace(getenv(EnvLogFormat)), "json")
+}
+
+// PolicyError is err, from loading the policy file SA01_SECRETS_POLICY_FILE
+// names, as a usage fault that says to fix that file.
+func PolicyError(err error) error {
+	return fault.New(fault.Usage, err, "fix the policy file named by "+EnvPolicyFile)
 }
 
 // RequireKeys returns the key ring, or ErrNoKey.

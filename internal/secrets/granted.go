@@ -107,7 +107,7 @@ func ServicePolicy(file, service string) (*policy.Policy, error) {
 	}
 	pol, err := policy.Load(file)
 	if err != nil {
-		return nil, fault.New(fault.Usage, err, "fix the policy file named by "+config.EnvPolicyFile)
+		return nil, config.PolicyError(err)
 	}
 	if !pol.HasService(service) {
 		return nil, fault.New(fault.Denied, fmt.Errorf("the policy names no service %q", service), "services in the policy: "+fmt.Sprint(pol.Services()))

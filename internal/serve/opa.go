@@ -58,7 +58,7 @@ func Explain(ctx context.Context, cfg *config.Config, q client.ExplainQuery, ope
 	gate := opa.Gate{}
 	if cfg.PolicyFile != "" {
 		if gate.Policy, err = policy.NewHolder(cfg.PolicyFile); err != nil {
-			return client.Explanation{}, PolicyError(err)
+			return client.Explanation{}, config.PolicyError(err)
 		}
 	}
 	if cfg.OPA.Enabled() {

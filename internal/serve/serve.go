@@ -83,7 +83,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	holder, err := policy.NewHolder(cfg.PolicyFile)
 	if err != nil {
-		return PolicyError(err)
+		return config.PolicyError(err)
 	}
 	if cfg.PolicyFile == "" && !cfg.OPA.Enabled() {
 		log.Warn(config.EnvPolicyFile + " is not set: the policy is empty and every service is denied")
@@ -195,11 +195,6 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintln(o.Stderr, "sa01-secrets: dev server stopped; its data is gone")
 	}
 	return nil
-}
-
-// PolicyError is the error of a policy file that does not load.
-func PolicyError(err error) error {
-	return fault.New(fault.Usage, err, "fix the policy file named by "+config.EnvPolicyFile)
 }
 
 // readCache describes whether the server's read cache is on, and if not why.
