@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os/user"
@@ -111,10 +110,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitCode(err)
 }
 
-// isCobraUsage recognises cobra's own flag and argument errors.
+// isCobraUsage recognises cobra's own flag and argument errors: any other
+// error says its exit code itself (coded) or is a package's.
 func isCobraUsage(err error) bool {
-	var ce *cliError
-	if errors.As(err, &ce) {
+	if _, _, ok := coded(err); ok {
 		return false
 	}
 	msg := err.Error()
