@@ -8,14 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/client"
-	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 )
-
-// remoteClient returns a client of SA01_SECRETS_ADDR with a token (remote.Dial).
-func remoteClient(ctx context.Context, cfg *config.Config, identity string) (*client.Client, error) {
-	return remote.Dial(ctx, cfg, identity)
-}
 
 // openRemote returns the server's backend, logged in as identity (remote.Open).
 func openRemote(ctx context.Context, g *globals, identity string) (*remote.Backend, error) {

@@ -112,8 +112,8 @@ func Run(ctx context.Context, o Options) error {
 		rec = audit.Discard{}
 	}
 	svc := secrets.New(st, ring, rec, time.Now)
-	if n, err := svc.SealStates(audit.WithCaller(ctx, serving)); err != nil {
-		return fmt.Errorf("sealing the states of secrets written before state MACs: %w", err)
+	if n, err := svc.SealOlder(audit.WithCaller(ctx, serving)); err != nil {
+		return err
 	} else if n > 0 {
 		log.Info("sealed the states of secrets written before state MACs", "secrets", n)
 	}
