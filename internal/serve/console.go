@@ -2,11 +2,9 @@ package serve
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
@@ -17,7 +15,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
-	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/server"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/targets"
@@ -48,6 +45,10 @@ func devUIListen(listen string) string {
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n+1))
 }
+
+// targetsCheck is the caller of the console's background reads of the
+// targets' connection strings (targets.WatchFile), each audited.
+var targetsCheck = audit.Caller{Actor: serving.Actor, Source: serving.Source, Service: "targets-check"}
 
 // consoleOptions are the server's parts the console works with.
 type consoleOptions struct {
@@ -80,7 +81,7 @@ func startConsole(ctx context.Context, o Options, addr string, c consoleOptions)
 	}
 	ui := storebackend.New(storebackend.Options{Store: c.st, Ring: c.ring, Recorder: c.rec, Identities: c.ids, Service: c.svc,
 		Policy: c.holder, OPA: c.dec, KafkaTopic: kafkaTopic, File: file,
-		Targets: watchTargets(ctx, c.cfg.TargetsFile, c.svc, c.ring, o.TargetsEvery, log)})
+		Targets: targets.WatchFile(ctx, c.cfg.TargetsFile, targets.FromService(c.svc, &targetsCheck), c.ring, o.TargetsEvery, log)})
 	var h http.Handler = console.New(console.Options{Backend: ui, Logger: log})
 	if server.IsLoopback(addr) {
 		h = server.HostCheck(h)
@@ -98,19 +99,4 @@ func startConsole(ctx context.Context, o Options, addr string, c consoleOptions)
 		o.UIReady(url)
 	}
 	return func() { cancel(); <-done }, url, nil
-}
-
-// watchTargets starts the console's background check of the targets
-// (targets.WatchFile). The connection strings are read through the
-// server's service, each an audited read by serve.
-func watchTargets(ctx context.Context, file string, svc *secrets.Service, ring *fernet.Ring, every time.Duration, log *slog.Logger) func() targets.Snapshot {
-	caller := serving
-	caller.Service = "targets-check"
-	return targets.WatchFile(ctx, file, ring, func(ctx context.Context, name string) (sensitive.String, error) {
-		v, err := svc.Get(audit.WithCaller(ctx, caller), name, 0)
-		if err != nil {
-			return sensitive.String{}, err
-		}
-		return v.Value, nil
-	}, every, log)
 }

@@ -2,11 +2,9 @@ package targets
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 )
 
@@ -103,23 +101,4 @@ func (w *Watch) Read(ctx context.Context) {
 	w.mu.Lock()
 	w.last = s
 	w.mu.Unlock()
-}
-
-// WatchFile starts, when file is set, a Watch of the targets file's
-// targets with a Runner of ring and resolve (at once, then every every)
-// and returns its Last; nil without a file. A file that cannot be loaded
-// is logged, and its error is every reading's.
-func WatchFile(ctx context.Context, file string, ring *fernet.Ring, resolve Resolver, every time.Duration, log *slog.Logger) func() Snapshot {
-	if file == "" {
-		return nil
-	}
-	f, err := Load(file)
-	if err != nil {
-		log.Warn("the console cannot check the targets", "error", err)
-		s := Snapshot{At: time.Now(), Err: redact.MaskText(err.Error()), Every: every}
-		return func() Snapshot { return s }
-	}
-	w := &Watch{Runner: &Runner{Ring: ring, Resolve: resolve}, List: f.Targets, Every: every}
-	go w.Run(ctx)
-	return w.Last
 }
