@@ -47,6 +47,9 @@ func policyCommands(g *globals) []*cobra.Command {
 			return err
 		}
 		fmt.Fprintln(g.stdout, e.Text)
+		if !e.Allow && e.OPA == string(opa.ReasonUnavailable) {
+			return withCode(ExitUnavailable, errors.New("refused: OPA gave no answer in time"), "the real access is refused the same way until OPA answers")
+		}
 		if !e.Allow {
 			return withCode(ExitDenied, errors.New("denied"), "")
 		}

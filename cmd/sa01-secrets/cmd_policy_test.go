@@ -115,11 +115,32 @@ allow if {
 		t.Fatalf("%q", r.stdout)
 	}
 	srv.Stop()
-	r = basicRun(t, env, "", "policy", "explain", "gateway", "read", "llm/openai_api_key").want(t, ExitDenied)
+	// OPA down: explain says so and exits as the refused access does (7),
+	// and the refused read's hint points at the server's dependencies,
+	// not at a server that is not running.
+	r = basicRun(t, env, "", "policy", "explain", "gateway", "read", "llm/openai_api_key").want(t, ExitUnavailable)
 	if !strings.Contains(r.stdout, "OPA unavailable") {
 		t.Fatalf("%q", r.stdout)
 	}
+	r = basicRun(t, gw, "", "get", "llm/openai_api_key").want(t, ExitUnavailable)
+	if !strings.Contains(r.stderr, "/v1/sys/health") || strings.Contains(r.stderr, "running?") {
+		t.Fatalf("hint of a 503: %q", r.stderr)
+	}
 	if strings.Contains(s.stderr.String(), "CANARY") {
 		t.Fatalf("serve logged a value:\n%s", s.stderr)
+	}
+}
+
+// OPA's URL from a secret: a missing secret is not found (4), a URL that
+// is not one names the secret, not SA01_SECRETS_OPA_URL, and never the
+// value.
+func TestOPAURLSecretErrors(t *testing.T) {
+	env := policyEnv(t)
+	env[config.EnvOPAURLSecret] = "platform/opa_url"
+	basicRun(t, env, "", "policy", "explain", "gateway", "read", "llm/x").want(t, ExitNotFound)
+	basicRun(t, env, "ftp://CANARY-host/", "put", "platform/opa_url").want(t, ExitOK)
+	r := basicRun(t, env, "", "policy", "explain", "gateway", "read", "llm/x").want(t, ExitUsage)
+	if !strings.Contains(r.stderr, "platform/opa_url") || strings.Contains(r.stderr, "CANARY") {
+		t.Fatalf("%q", r.stderr)
 	}
 }

@@ -100,6 +100,8 @@ func Fault(err error, what string) error {
 		return fault.New(fault.NotFound, err, "")
 	case errors.Is(err, client.ErrConflict):
 		return fault.New(fault.Conflict, err, "read the current version and retry with it")
+	case errors.As(err, &ae) && errors.Is(err, client.ErrUnavailable):
+		return fault.New(fault.Unavailable, err, "the server answered but cannot serve it: something it needs (its store, its audit trail or the platform's OPA) is unavailable; GET /v1/sys/health says which")
 	case errors.Is(err, client.ErrUnavailable):
 		return fault.New(fault.Unavailable, err, "is the server at "+config.EnvSecretsAddr+" running?")
 	}

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,7 +31,11 @@ func OpenOPA(ctx context.Context, cfg *config.Config, svc *secrets.Service, reg 
 	if cfg.OPA.URLSecret != "" {
 		v, err := svc.Get(ctx, cfg.OPA.URLSecret, 0)
 		if err != nil {
-			return nil, fault.New(fault.Unavailable, fmt.Errorf("%s: cannot read the secret %s: %w", config.EnvOPAURLSecret, cfg.OPA.URLSecret, err),
+			class := fault.Unavailable
+			if errors.Is(err, store.ErrNotFound) {
+				class = fault.NotFound
+			}
+			return nil, fault.New(class, fmt.Errorf("%s: cannot read the secret %s: %w", config.EnvOPAURLSecret, cfg.OPA.URLSecret, err),
 				"store OPA's URL in that secret, or set "+config.EnvOPAURL)
 		}
 		url = sensitive.New(strings.TrimSpace(v.Value.Reveal()))
@@ -38,7 +43,11 @@ func OpenOPA(ctx context.Context, cfg *config.Config, svc *secrets.Service, reg 
 	d, err := opa.New(opa.Options{URL: url.Reveal(), DecisionPath: cfg.OPA.DecisionPath, Token: cfg.OPA.Token,
 		Timeout: cfg.OPA.Timeout, CacheTTL: cfg.OPA.CacheTTL, Registerer: reg})
 	if err != nil {
-		return nil, fault.New(fault.Usage, err, "fix "+config.EnvOPAURL+" or "+config.EnvOPADecisionPath)
+		urlFrom := config.EnvOPAURL
+		if cfg.OPA.URLSecret != "" {
+			urlFrom = "the URL in the secret " + cfg.OPA.URLSecret + " (" + config.EnvOPAURLSecret + ")"
+		}
+		return nil, fault.New(fault.Usage, err, "fix "+urlFrom+" or "+config.EnvOPADecisionPath)
 	}
 	return d, nil
 }
