@@ -122,10 +122,14 @@ type OpenRecorder func(ctx context.Context) (audit.Recorder, error)
 // the audit key the backup holds. Then it runs `verify` (through the
 // recorder rec opens, which records it) and `audit verify` on dst.
 func Restore(ctx context.Context, r io.Reader, dst store.Store, rec OpenRecorder, o Options) (Report, error) {
-	return restore(ctx, r, dst, rec, o, ActionRestore, "")
+	return restore(ctx, dst, rec, o, ActionRestore, "", func(ro readOptions) (Summary, error) { return read(ctx, r, ro) })
 }
 
-func restore(ctx context.Context, r io.Reader, dst store.Store, openRec OpenRecorder, o Options, action, detail string) (Report, error) {
+// restore loads dst through fill, which reads the rows of a backup with
+// the checks and the loader of ro, then records the restore and verifies
+// dst.
+func restore(ctx context.Context, dst store.Store, openRec OpenRecorder, o Options, action, detail string,
+	fill func(ro readOptions) (Summary, error)) (Report, error) {
 	var rep Report
 	if o.Ring == nil {
 		return rep, ErrNoKeys
@@ -135,7 +139,7 @@ func restore(ctx context.Context, r io.Reader, dst store.Store, openRec OpenReco
 		return rep, err
 	}
 	kc := &keyCapture{Loader: l}
-	rep.Backup, err = read(ctx, r, readOptions{ring: o.Ring, requireAuth: true, requireKeys: true, load: kc, progress: o.Progress})
+	rep.Backup, err = fill(readOptions{ring: o.Ring, requireAuth: true, requireKeys: true, load: kc, progress: o.Progress})
 	var key *audit.MACKey
 	if err == nil {
 		key, err = recordIn(ctx, l, kc.keys, rep.Backup, o, action, detail)
@@ -201,8 +205,12 @@ func recordIn(ctx context.Context, l store.Loader, ws []audit.WrappedKey, sum Su
 	if detail == "" {
 		detail = fmt.Sprintf("from a backup of %s made %s", sum.Source, sum.CreatedAt.Format(time.RFC3339))
 	}
+	digest := ""
+	if sum.SHA256 != "" { // a migrate's rows come through no file
+		digest = ", sha256 " + sum.SHA256
+	}
 	ev := audit.Stamp(ctx, audit.Event{Action: action, Outcome: audit.Success, Time: o.now().UTC(),
-		Detail: fmt.Sprintf("%s: %d rows, sha256 %s, chain continued after seq %d", detail, sum.Rows, sum.SHA256, head.Seq)})
+		Detail: fmt.Sprintf("%s: %d rows%s, chain continued after seq %d", detail, sum.Rows, digest, head.Seq)})
 	lk := &audit.Linker{Key: key, Every: audit.CheckpointEvery, Now: o.now}
 	es, cps, err := lk.Link(head, []audit.Event{ev})
 	if err != nil {
@@ -217,28 +225,26 @@ func recordIn(ctx context.Context, l store.Loader, ws []audit.WrappedKey, sum Su
 	return key, l.AuditCheckpoints(ctx, cps)
 }
 
-// Migrate moves the whole of src into dst, which must be empty: a backup
-// of src streamed straight into a restore on dst (no file), with every
-// check a restore makes. dst's chain continues src's: its events, then a
-// migrate event. src records the migration through srcRec.
+// Migrate moves the whole of src into dst, which must be empty: the rows
+// of a consistent snapshot of src, as a backup of it would hold them,
+// handed straight to a restore on dst with every check a restore makes on
+// the rows (references, row bindings under the loaded keys, the audit
+// chain). They are not encoded into a backup stream and decoded again:
+// in one process nothing comes between the two stores for the stream's
+// checksums and MAC to guard against. dst's chain continues src's: its
+// events, then a migrate event. src records the migration through srcRec.
 func Migrate(ctx context.Context, src store.Store, srcRec audit.Recorder, dst store.Store, dstRec OpenRecorder, to string, o Options) (Report, error) {
 	if o.Ring == nil {
 		return Report{}, ErrNoKeys
 	}
-	pr, pw := io.Pipe()
-	wrote := make(chan error, 1)
-	wo := o.writeOptions()
-	wo.Progress = nil // the restore side reports progress
-	go func() {
-		_, err := Write(ctx, src, pw, wo)
-		pw.CloseWithError(err)
-		wrote <- err
-	}()
-	rep, err := restore(ctx, pr, dst, dstRec, o, ActionMigrate, "from "+o.Source+" to "+to)
-	pr.CloseWithError(errors.New("backup: the restore side stopped"))
-	if werr := <-wrote; werr != nil && err == nil {
-		err = werr
-	}
+	rep, err := restore(ctx, dst, dstRec, o, ActionMigrate, "from "+o.Source+" to "+to, func(ro readOptions) (Summary, error) {
+		sn, err := src.Snapshot(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		defer sn.Close()
+		return transfer(ctx, sn, ro, o)
+	})
 	ev := audit.Event{Action: ActionMigrate, Outcome: audit.Success, Detail: "to " + to}
 	if err != nil {
 		ev.Outcome, ev.Reason = audit.Failure, "migrate failed"
@@ -246,4 +252,25 @@ func Migrate(ctx context.Context, src store.Store, srcRec audit.Recorder, dst st
 		ev.Detail += fmt.Sprintf(": %d rows, chain head seq %d moved", rep.Backup.Rows, rep.Head.Seq)
 	}
 	return rep, errors.Join(err, record(ctx, srcRec, ev))
+}
+
+// transfer reads every section of the snapshot sn, in a backup's order,
+// and hands each row, as the value a backup would encode, to the checks
+// and the load of ro: a read of a backup without the file.
+func transfer(ctx context.Context, sn store.Snapshot, ro readOptions, o Options) (Summary, error) {
+	// Made here from the store itself: authentic as a backup whose MAC
+	// this process made.
+	sum := Summary{Format: FormatVersion, CreatedAt: o.now().UTC(), Software: o.Software, Source: o.Source, Authenticated: true}
+	rs := newReadState(ro, &sum)
+	rs.noFile = true
+	defer func() { _ = rs.wait() }()
+	begin := func(name string) error { return rs.begin(sectionHead{Name: name, Critical: true}, 0) }
+	emit := func(row any) error {
+		return rs.row(ctx, 0, 0, func(sec section) error { return sec.value(ctx, rs, row) })
+	}
+	end := func() error { return rs.end(ctx, rs.cur.Rows, 0, 0) }
+	if err := writeSections(ctx, sn, begin, emit, end); err != nil {
+		return sum, err
+	}
+	return sum, rs.finishChain()
 }

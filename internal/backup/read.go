@@ -80,6 +80,16 @@ type readState struct {
 	chain  *audit.Verifier
 	sum    *Summary
 	subs   map[string][32]byte // binding subkeys by key ID, derived once
+	// The section being read (cur nil between sections; sec nil in an
+	// unknown one), the index in Sections of the last known one begun,
+	// and the sections seen.
+	cur      *SectionSummary
+	sec      section
+	lastKnow int
+	seen     map[string]bool
+	// noFile: the rows come from a store, not a file (a migrate), so a
+	// fault has no byte offset.
+	noFile bool
 	// pending is the result of the batch being loaded, nil when none: a
 	// batch is inserted on a second goroutine while the next is decoded
 	// and checked, one batch at a time, in order.
@@ -118,7 +128,11 @@ type rowSection[R, T any] struct {
 }
 
 type section interface {
+	// row decodes one row of a file's section and adds it.
 	row(ctx context.Context, rs *readState, payload []byte) error
+	// value adds one row that is already a value of the section's row
+	// type: a migrate's, which never goes through the encoding.
+	value(ctx context.Context, rs *readState, row any) error
 	flush(ctx context.Context, rs *readState) error
 }
 
@@ -134,6 +148,21 @@ func (s *rowSection[R, T]) row(ctx context.Context, rs *readState, payload []byt
 	if dec.More() {
 		return errors.New("malformed row: data after the row")
 	}
+	return s.add(ctx, rs, r)
+}
+
+func (s *rowSection[R, T]) value(ctx context.Context, rs *readState, row any) error {
+	switch r := row.(type) {
+	case R:
+		return s.add(ctx, rs, r)
+	case *R: // incidents are handed on by pointer
+		return s.add(ctx, rs, *r)
+	}
+	return fmt.Errorf("a row of type %T, not of the section's", row)
+}
+
+// add converts and checks one row, and batches it for the load.
+func (s *rowSection[R, T]) add(ctx context.Context, rs *readState, r R) error {
 	t, err := s.conv(r)
 	if err != nil {
 		return fmt.Errorf("malformed row: %v", err)
@@ -278,6 +307,11 @@ func checkEntry(rs *readState, e audit.Entry) error {
 	return nil
 }
 
+func newReadState(o readOptions, sum *Summary) *readState {
+	return &readState{o: o, names: map[int64]string{}, idents: map[string]bool{}, sum: sum, subs: map[string][32]byte{},
+		lastKnow: -1, seen: map[string]bool{}}
+}
+
 // read reads a whole backup from r, checking its framing, checksums,
 // section order, row counts, references, bindings (under loaded keys) and
 // audit chain, and hands the rows to o.load when set. It fails at the
@@ -288,16 +322,10 @@ func read(ctx context.Context, r io.Reader, o readOptions) (Summary, error) {
 		return Summary{}, err
 	}
 	sum := Summary{Format: FormatVersion}
-	rs := &readState{o: o, names: map[int64]string{}, idents: map[string]bool{}, sum: &sum, subs: map[string][32]byte{}}
+	rs := newReadState(o, &sum)
 	// No load goes on once read returns, whatever it returns.
 	defer func() { _ = rs.wait() }()
-	var (
-		cur      *SectionSummary
-		sec      section // nil in an unknown section
-		lastKnow = -1
-		seen     = map[string]bool{}
-		sawMeta  bool
-	)
+	sawMeta := false
 	for {
 		kind, payload, off, err := d.next()
 		if err == io.EOF {
@@ -321,79 +349,36 @@ func read(ctx context.Context, r io.Reader, o readOptions) (Summary, error) {
 			}
 			sum.CreatedAt, sum.Software, sum.Source = m.CreatedAt, m.Software, m.Source
 		case kindSection:
-			if cur != nil {
-				return sum, formatErr(off, "section begins inside section %s", cur.Name)
+			if rs.cur != nil {
+				return sum, formatErr(off, "section begins inside section %s", rs.cur.Name)
 			}
 			var h sectionHead
 			if err := json.Unmarshal(payload, &h); err != nil || h.Name == "" {
 				return sum, formatErr(off, "malformed section record")
 			}
-			if seen[h.Name] {
-				return sum, formatErr(off, "section %s appears twice", h.Name)
-			}
-			seen[h.Name] = true
-			sum.Sections = append(sum.Sections, SectionSummary{Name: h.Name})
-			cur = &sum.Sections[len(sum.Sections)-1]
-			if i := slices.Index(Sections, h.Name); i >= 0 {
-				if i < lastKnow {
-					return sum, formatErr(off, "section %s comes after section %s", h.Name, Sections[lastKnow])
-				}
-				lastKnow = i
-				sec = sectionFor(h.Name)
-			} else {
-				cur.Unknown, cur.Critical, sec = true, h.Critical, nil
-				if h.Critical && o.load != nil {
-					return sum, formatErr(off, "section %s is not known to this binary, and a restore would lose what it holds: restore with a newer sa01-secrets", h.Name)
-				}
+			if err := rs.begin(h, off); err != nil {
+				return sum, err
 			}
 		case kindRow:
-			if cur == nil {
-				return sum, formatErr(off, "a row outside any section")
-			}
-			cur.Rows++
-			if sec != nil {
-				if err := sec.row(ctx, rs, payload); err != nil {
-					return sum, formatErr(off, "section %s, row %d: %v", cur.Name, cur.Rows, err)
-				}
-			}
-			if cur.Rows%progressEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return sum, err
-				}
-				if o.progress != nil {
-					o.progress(Progress{Section: cur.Name, Rows: cur.Rows, Bytes: d.off})
-				}
+			if err := rs.row(ctx, off, d.off, func(sec section) error { return sec.row(ctx, rs, payload) }); err != nil {
+				return sum, err
 			}
 		case kindEnd:
-			if cur == nil {
+			if rs.cur == nil {
 				return sum, formatErr(off, "a section end outside any section")
 			}
 			var e sectionEnd
 			if err := json.Unmarshal(payload, &e); err != nil {
 				return sum, formatErr(off, "malformed section end")
 			}
-			if e.Rows != cur.Rows {
-				return sum, formatErr(off, "section %s ends with %d rows but records %d", cur.Name, cur.Rows, e.Rows)
+			if err := rs.end(ctx, e.Rows, off, d.off); err != nil {
+				return sum, err
 			}
-			if sec != nil {
-				err := sec.flush(ctx, rs)
-				if werr := rs.wait(); err == nil {
-					err = werr
-				}
-				if err != nil {
-					return sum, fmt.Errorf("restoring section %s: %w", cur.Name, err)
-				}
-			}
-			sum.Rows += cur.Rows
-			if o.progress != nil {
-				o.progress(Progress{Section: cur.Name, Rows: cur.Rows, Bytes: d.off, Done: true})
-			}
-			cur, sec = nil, nil
 		case kindTrailer:
-			if cur != nil {
-				return sum, formatErr(off, "the trailer comes inside section %s", cur.Name)
+			if rs.cur != nil {
+				return sum, formatErr(off, "the trailer comes inside section %s", rs.cur.Name)
 			}
-			if err := finish(d, rs, payload, off, seen); err != nil {
+			if err := finish(d, rs, payload, off); err != nil {
 				return sum, err
 			}
 			sum.Bytes = d.off
@@ -410,17 +395,120 @@ func read(ctx context.Context, r io.Reader, o readOptions) (Summary, error) {
 	}
 }
 
+// begin starts the section h, whose record is at off, between sections.
+func (rs *readState) begin(h sectionHead, off int64) error {
+	if rs.seen[h.Name] {
+		return rs.fault(off, "section %s appears twice", h.Name)
+	}
+	rs.seen[h.Name] = true
+	rs.sum.Sections = append(rs.sum.Sections, SectionSummary{Name: h.Name})
+	rs.cur = &rs.sum.Sections[len(rs.sum.Sections)-1]
+	if i := slices.Index(Sections, h.Name); i >= 0 {
+		if i < rs.lastKnow {
+			return rs.fault(off, "section %s comes after section %s", h.Name, Sections[rs.lastKnow])
+		}
+		rs.lastKnow = i
+		rs.sec = sectionFor(h.Name)
+		return nil
+	}
+	rs.cur.Unknown, rs.cur.Critical, rs.sec = true, h.Critical, nil
+	if h.Critical && rs.o.load != nil {
+		return rs.fault(off, "section %s is not known to this binary, and a restore would lose what it holds: restore with a newer sa01-secrets", h.Name)
+	}
+	return nil
+}
+
+// row counts one row of the current section, at off, and hands it to add
+// when the section is known; at is how far the stream got, for progress.
+func (rs *readState) row(ctx context.Context, off, at int64, add func(section) error) error {
+	cur := rs.cur
+	if cur == nil {
+		return rs.fault(off, "a row outside any section")
+	}
+	cur.Rows++
+	if rs.sec != nil {
+		if err := add(rs.sec); err != nil {
+			return rs.fault(off, "section %s, row %d: %v", cur.Name, cur.Rows, err)
+		}
+	}
+	if cur.Rows%progressEvery == 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if rs.o.progress != nil {
+			rs.o.progress(Progress{Section: cur.Name, Rows: cur.Rows, Bytes: at})
+		}
+	}
+	return nil
+}
+
+// end ends the current section, which records rows, at off: its last
+// batch is loaded before it returns.
+func (rs *readState) end(ctx context.Context, rows, off, at int64) error {
+	cur := rs.cur
+	if rows != cur.Rows {
+		return rs.fault(off, "section %s ends with %d rows but records %d", cur.Name, cur.Rows, rows)
+	}
+	if rs.sec != nil {
+		err := rs.sec.flush(ctx, rs)
+		if werr := rs.wait(); err == nil {
+			err = werr
+		}
+		if err != nil {
+			return fmt.Errorf("restoring section %s: %w", cur.Name, err)
+		}
+	}
+	rs.sum.Rows += cur.Rows
+	if rs.o.progress != nil {
+		rs.o.progress(Progress{Section: cur.Name, Rows: cur.Rows, Bytes: at, Done: true})
+	}
+	rs.cur, rs.sec = nil, nil
+	return nil
+}
+
+// fault is a fault of the rows at off: in a file, a FormatError naming
+// the offset.
+func (rs *readState) fault(off int64, format string, a ...any) error {
+	if rs.noFile {
+		return fmt.Errorf("migrate: "+format, a...)
+	}
+	return formatErr(off, format, a...)
+}
+
+// missing returns the first known section not read, other than those
+// older backups lack, or "".
+func (rs *readState) missing() string {
+	for _, name := range Sections {
+		if !rs.seen[name] && !slices.Contains(addedSections, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// finishChain ends the verification of the audit chain read.
+func (rs *readState) finishChain() error {
+	v := rs.chain
+	if v == nil {
+		v = audit.NewVerifier(rs.cps, rs.chainKeys())
+	}
+	res := v.Finish()
+	rs.sum.Audit = &res
+	if !res.OK() {
+		return fmt.Errorf("backup: the audit chain it holds is broken: %w", res.Problem)
+	}
+	return nil
+}
+
 // finish checks the trailer at off against what was read.
-func finish(d *decoder, rs *readState, payload []byte, off int64, seen map[string]bool) error {
+func finish(d *decoder, rs *readState, payload []byte, off int64) error {
 	sum := rs.sum
 	var t trailer
 	if err := json.Unmarshal(payload, &t); err != nil {
 		return formatErr(off, "malformed trailer")
 	}
-	for _, name := range Sections {
-		if !seen[name] && !slices.Contains(addedSections, name) {
-			return formatErr(off, "section %s is missing", name)
-		}
+	if name := rs.missing(); name != "" {
+		return formatErr(off, "section %s is missing", name)
 	}
 	if t.Sections != len(sum.Sections) || t.Rows != sum.Rows {
 		return formatErr(off, "the trailer records %d sections and %d rows; the file holds %d and %d", t.Sections, t.Rows, len(sum.Sections), sum.Rows)
@@ -441,16 +529,7 @@ func finish(d *decoder, rs *readState, payload []byte, off int64, seen map[strin
 	case rs.o.requireAuth:
 		return formatErr(off, "the backup is authenticated under key %s, which is not loaded", t.KeyID)
 	}
-	v := rs.chain
-	if v == nil {
-		v = audit.NewVerifier(rs.cps, rs.chainKeys())
-	}
-	res := v.Finish()
-	sum.Audit = &res
-	if !res.OK() {
-		return fmt.Errorf("backup: the audit chain it holds is broken: %w", res.Problem)
-	}
-	return nil
+	return rs.finishChain()
 }
 
 // chainKeys are the keys the backup's chain is verified under: its audit
