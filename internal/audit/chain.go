@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"time"
 )
@@ -121,12 +122,18 @@ func (k *MACKey) HashOf(e Entry) (string, error) {
 		sum := sha256.Sum256(c)
 		return hex.EncodeToString(sum[:]), nil
 	}
-	sub := k.chainKey()
-	return keyedHash(&sub, e)
+	return keyedHash(k.newMAC(), e)
 }
 
-// keyedHash is MACKey.HashOf under the chain subkey sub.
-func keyedHash(sub *[32]byte, e Entry) (string, error) {
+// newMAC returns an HMAC-SHA256 under k's chain subkey, for keyedHash.
+func (k *MACKey) newMAC() hash.Hash {
+	sub := k.chainKey()
+	return hmac.New(sha256.New, sub[:])
+}
+
+// keyedHash is MACKey.HashOf with m, an HMAC-SHA256 under the chain
+// subkey (MACKey.newMAC), which it resets: one m serves many entries.
+func keyedHash(m hash.Hash, e Entry) (string, error) {
 	c, err := canonical(KeyedFormat, e.Seq, e.Prev, e.Event)
 	if err != nil {
 		return "", err
@@ -138,9 +145,10 @@ func keyedHash(sub *[32]byte, e Entry) (string, error) {
 	c = binary.BigEndian.AppendUint64(c, uint64(a.Seq))
 	c = binary.BigEndian.AppendUint32(c, uint32(len(a.Hash)))
 	c = append(c, a.Hash...)
-	m := hmac.New(sha256.New, sub[:])
+	m.Reset()
 	m.Write(c)
-	return hex.EncodeToString(m.Sum(nil)), nil
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(sum[:0])), nil
 }
 
 // Labels of the subkeys of an audit key.
@@ -191,18 +199,17 @@ func Link(head Head, evs []Event) ([]Entry, error) { return (*MACKey)(nil).Link(
 // is what a sink calls while it holds the chain's lock.
 func (k *MACKey) Link(head Head, evs []Event, anchor *Head) ([]Entry, error) {
 	out := make([]Entry, len(evs))
-	var sub *[32]byte
+	var mac hash.Hash
 	if k != nil {
-		s := k.chainKey() // once per batch
-		sub = &s
+		mac = k.newMAC() // once per batch
 	}
 	for i, ev := range evs {
 		e := Entry{Seq: head.Seq + 1, Prev: head.Hash, Event: Normalize(ev), Anchor: anchor}
 		e.Guard = 0
 		var h string
 		var err error
-		if sub != nil {
-			h, err = keyedHash(sub, e)
+		if mac != nil {
+			h, err = keyedHash(mac, e)
 		} else {
 			h, err = HashOf(e)
 		}

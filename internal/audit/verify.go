@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"hash"
 	"sort"
 )
 
@@ -64,7 +65,7 @@ type Verifier struct {
 	Every int64
 
 	key     *MACKey
-	sub     [32]byte // key's chain subkey
+	mac     hash.Hash // HMAC under key's chain subkey, reused for every entry
 	anchor  *Head
 	anchorM bool
 	auth    []int64 // seqs of authenticated checkpoints, ascending
@@ -103,7 +104,7 @@ func NewVerifier(cps []Checkpoint, keys []MACKey) *Verifier {
 	v := &Verifier{head: EmptyHead}
 	if len(keys) > 0 {
 		v.key = &keys[0]
-		v.sub = v.key.chainKey()
+		v.mac = v.key.newMAC()
 	}
 	for _, cp := range cps {
 		if cp.Seq <= 0 {
@@ -273,7 +274,7 @@ func (v *Verifier) hashOf(e Entry) (string, error) {
 	if v.key == nil {
 		return HashOf(e)
 	}
-	return keyedHash(&v.sub, e)
+	return keyedHash(v.mac, e)
 }
 
 // checkDue fails the verification when a span [k·Every, (k+1)·Every) the

@@ -79,7 +79,7 @@ type readState struct {
 	akeys  []audit.WrappedKey // the audit_keys section's wrappings
 	chain  *audit.Verifier
 	sum    *Summary
-	subs   map[string][32]byte // binding subkeys by key ID, derived once
+	bind   func(key *fernet.Key, name string, version int, keyID, token string) []byte // secrets.NewBinder's
 	// The section being read (cur nil between sections; sec nil in an
 	// unknown one), the index in Sections of the last known one begun,
 	// and the sections seen.
@@ -287,12 +287,7 @@ func checkVersion(rs *readState, v store.Version) error {
 		rs.sum.BindingsUnchecked++
 		return nil
 	}
-	sub, ok := rs.subs[v.KeyID]
-	if !ok {
-		sub = k.Subkey(secrets.BindingLabel)
-		rs.subs[v.KeyID] = sub
-	}
-	if !secrets.CheckBindingWith(sub, name, v.Version, v.KeyID, v.Token, v.Binding) {
+	if !hmac.Equal(rs.bind(k, name, v.Version, v.KeyID, v.Token), v.Binding) {
 		return fmt.Errorf("%s version %d: row binding does not hold under key %s (the row was altered or moved)", name, v.Version, v.KeyID)
 	}
 	rs.sum.BindingsChecked++
@@ -308,7 +303,7 @@ func checkEntry(rs *readState, e audit.Entry) error {
 }
 
 func newReadState(o readOptions, sum *Summary) *readState {
-	return &readState{o: o, names: map[int64]string{}, idents: map[string]bool{}, sum: sum, subs: map[string][32]byte{},
+	return &readState{o: o, names: map[int64]string{}, idents: map[string]bool{}, sum: sum, bind: secrets.NewBinder(),
 		lastKnow: -1, seen: map[string]bool{}}
 }
 

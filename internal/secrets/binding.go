@@ -73,9 +73,3 @@ func NewBinder() func(key *fernet.Key, name string, version int, keyID, token st
 func CheckBinding(key *fernet.Key, name string, version int, keyID, token string, binding []byte) bool {
 	return hmac.Equal(Bind(key, name, version, keyID, token), binding)
 }
-
-// CheckBindingWith is CheckBinding under the binding subkey sub of the key
-// (key.Subkey(BindingLabel)), for callers that check many rows under one key.
-func CheckBindingWith(sub [32]byte, name string, version int, keyID, token string, binding []byte) bool {
-	return hmac.Equal(bindWith(sub, name, version, keyID, token), binding)
-}

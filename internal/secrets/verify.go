@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -121,8 +122,9 @@ func (s *Service) verify(ctx context.Context) (*Report, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				bind := NewBinder()
 				for _, v := range part {
-					if reason := s.check(v); reason != "" {
+					if reason := s.check(v, bind); reason != "" {
 						fail(Failure{Name: v.Secret, Version: v.Version, KeyID: v.KeyID, Reason: reason})
 					}
 				}
@@ -198,13 +200,14 @@ func (s *Service) verifyStates(ctx context.Context, rep *Report) error {
 	})
 }
 
-// check verifies one version and returns why it fails, or "".
-func (s *Service) check(v store.Version) string {
+// check verifies one version with bind (NewBinder's) and returns why it
+// fails, or "".
+func (s *Service) check(v store.Version, bind func(*fernet.Key, string, int, string, string) []byte) string {
 	k := s.ring.Key(v.KeyID)
 	if k == nil {
 		return "key " + v.KeyID + " is not loaded"
 	}
-	if !CheckBinding(k, v.Secret, v.Version, v.KeyID, v.Token, v.Binding) {
+	if !hmac.Equal(bind(k, v.Secret, v.Version, v.KeyID, v.Token), v.Binding) {
 		return ReasonBinding
 	}
 	if _, err := k.Decrypt([]byte(v.Token)); err != nil {
