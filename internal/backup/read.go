@@ -120,6 +120,7 @@ func (rs *readState) wait() error {
 // rowSection decodes the rows of one known section into T, checks each,
 // and hands them to the loader in batches.
 type rowSection[R, T any] struct {
+	fast  func([]byte, *R) bool // nil, or a decoding of plain rows (flat.go)
 	conv  func(R) (T, error)
 	check func(rs *readState, t T) error
 	load  func(l store.Loader, ctx context.Context, ts []T) error
@@ -140,6 +141,10 @@ const loadBatch = 1000
 
 func (s *rowSection[R, T]) row(ctx context.Context, rs *readState, payload []byte) error {
 	var r R
+	if s.fast != nil && s.fast(payload, &r) {
+		return s.add(ctx, rs, r)
+	}
+	r = *new(R)
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -211,7 +216,7 @@ func sectionFor(name string) section {
 	case SectionSecrets:
 		return &rowSection[secretRow, store.Secret]{conv: secretRow.value, check: checkSecret, load: store.Loader.Secrets}
 	case SectionVersions:
-		return &rowSection[versionRow, store.Version]{conv: versionRow.value, check: checkVersion, load: store.Loader.Versions}
+		return &rowSection[versionRow, store.Version]{fast: flatVersion, conv: versionRow.value, check: checkVersion, load: store.Loader.Versions}
 	case SectionTokens:
 		return &rowSection[tokenRow, token.Record]{conv: tokenRow.value, load: store.Loader.Tokens}
 	case SectionIdentities:
@@ -235,7 +240,7 @@ func sectionFor(name string) section {
 			check: func(rs *readState, cp audit.Checkpoint) error { rs.cps = append(rs.cps, cp); return nil },
 			load:  store.Loader.AuditCheckpoints}
 	case SectionAuditEvents:
-		return &rowSection[audit.Entry, audit.Entry]{conv: same[audit.Entry], check: checkEntry, load: store.Loader.AuditEvents}
+		return &rowSection[audit.Entry, audit.Entry]{fast: flatEntry, conv: same[audit.Entry], check: checkEntry, load: store.Loader.AuditEvents}
 	case SectionAuditCursors:
 		return &rowSection[cursorRow, store.AuditCursor]{
 			conv: func(c cursorRow) (store.AuditCursor, error) { return store.AuditCursor(c), nil },
