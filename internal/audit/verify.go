@@ -65,6 +65,7 @@ type Verifier struct {
 	Every int64
 
 	key     *MACKey
+	keys    []MACKey
 	mac     hash.Hash // HMAC under key's chain subkey, reused for every entry
 	anchor  *Head
 	anchorM bool
@@ -101,16 +102,21 @@ type pending struct {
 // hash must be its MAC under it (MACKey.HashOf), so an entry edited and
 // rehashed by someone without the key is named.
 func NewVerifier(cps []Checkpoint, keys []MACKey) *Verifier {
-	v := &Verifier{head: EmptyHead}
+	v := &Verifier{head: EmptyHead, keys: keys}
 	if len(keys) > 0 {
 		v.key = &keys[0]
 		v.mac = v.key.newMAC()
 	}
+	v.addCheckpoints(cps)
+	return v
+}
+
+func (v *Verifier) addCheckpoints(cps []Checkpoint) {
 	for _, cp := range cps {
 		if cp.Seq <= 0 {
 			continue
 		}
-		err := cp.authentic(keys)
+		err := cp.authentic(v.keys)
 		switch err {
 		case nil:
 			v.auth = append(v.auth, cp.Seq)
@@ -127,7 +133,24 @@ func NewVerifier(cps []Checkpoint, keys []MACKey) *Verifier {
 	}
 	sort.SliceStable(v.cps, func(i, j int) bool { return v.cps[i].Seq < v.cps[j].Seq })
 	sort.Slice(v.auth, func(i, j int) bool { return v.auth[i] < v.auth[j] })
-	return v
+}
+
+// AddCheckpoints adds checkpoints written after the verification began,
+// for the entries still to come: the verification goes on as if
+// NewVerifier had been given them too. It adds none and returns false
+// when one is not after the last entry added, or a problem is pending or
+// found (verify the chain again).
+func (v *Verifier) AddCheckpoints(cps []Checkpoint) bool {
+	if v.prob != nil || v.pending != nil {
+		return false
+	}
+	for _, cp := range cps {
+		if cp.Seq <= v.head.Seq {
+			return false
+		}
+	}
+	v.addCheckpoints(cps)
+	return true
 }
 
 // Anchor makes the verification check the chain against a head kept

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
@@ -155,14 +156,90 @@ func restore(ctx context.Context, dst store.Store, openRec OpenRecorder, o Optio
 	if err != nil {
 		return rep, fmt.Errorf("restored, but its audit recorder could not open: %w", err)
 	}
-	if rep.Store, err = secrets.New(dst, o.Ring, rec, o.Now).Verify(ctx); err != nil {
+	// verify replays the whole chain, which audit verify reads too: the
+	// chain is verified as verify reads it, then read on from there.
+	tee, err := newChainTee(ctx, dst, *key)
+	if err != nil {
+		return rep, fmt.Errorf("restored, but audit verify could not run: %w", err)
+	}
+	if rep.Store, err = secrets.New(tee, o.Ring, rec, o.Now).Verify(ctx); err != nil {
 		return rep, fmt.Errorf("restored, but verify could not run: %w", err)
 	}
-	if rep.Audit, err = audit.VerifyStore(ctx, dst, []audit.MACKey{*key}, nil); err != nil {
+	if rep.Audit, err = tee.finish(ctx); err != nil {
 		return rep, fmt.Errorf("restored, but audit verify could not run: %w", err)
 	}
 	rep.Head = rep.Audit.Head
 	return rep, nil
+}
+
+// chainTee is a store whose WalkAudit also feeds each entry it reads,
+// once, to a verification of the chain (audit.VerifyStore's, under key):
+// the restored store's verify and audit verify read its chain once.
+type chainTee struct {
+	store.Store
+	key  audit.MACKey
+	cps  []audit.Checkpoint // read before the first entry
+	v    *audit.Verifier
+	last int64 // the seq of the last entry fed
+	done bool  // v has settled a problem: nothing more to feed
+}
+
+func newChainTee(ctx context.Context, st store.Store, key audit.MACKey) (*chainTee, error) {
+	cps, err := st.AuditCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := audit.NewVerifier(cps, []audit.MACKey{key})
+	v.Every = audit.CheckpointEvery
+	return &chainTee{Store: st, key: key, cps: cps, v: v}, nil
+}
+
+// WalkAudit implements store.Audit.
+func (c *chainTee) WalkAudit(ctx context.Context, batch int, fn func([]audit.Entry) error) error {
+	return c.Store.WalkAudit(ctx, batch, func(es []audit.Entry) error {
+		c.feed(es)
+		return fn(es)
+	})
+}
+
+// feed adds the entries after the last one fed (a walk gives them in seq
+// order; a second walk gives none again).
+func (c *chainTee) feed(es []audit.Entry) {
+	for _, e := range es {
+		if e.Seq > c.last && !c.done {
+			c.done = !c.v.Add(e)
+			c.last = e.Seq
+		}
+	}
+}
+
+// finish reads the chain on from the last entry fed (what verify
+// recorded, or the whole chain if verify did not walk it) and returns the
+// verification. The checkpoints written meanwhile (a process's first
+// event comes with one) join it; if any is not after the entries fed, it
+// verifies the whole chain again, as audit verify would.
+func (c *chainTee) finish(ctx context.Context) (audit.Result, error) {
+	cps, err := c.Store.AuditCheckpoints(ctx)
+	if err != nil {
+		return audit.Result{}, err
+	}
+	same := func(a, b audit.Checkpoint) bool {
+		return a.Seq == b.Seq && a.Hash == b.Hash && a.KeyID == b.KeyID && a.MAC == b.MAC && a.Time.Equal(b.Time)
+	}
+	if len(cps) < len(c.cps) || !slices.EqualFunc(cps[:len(c.cps)], c.cps, same) || !c.v.AddCheckpoints(cps[len(c.cps):]) {
+		return audit.VerifyStore(ctx, c.Store, []audit.MACKey{c.key}, nil)
+	}
+	for !c.done {
+		es, err := c.Store.AuditAfter(ctx, c.last, 5000)
+		if err != nil {
+			return audit.Result{}, err
+		}
+		if len(es) == 0 {
+			break
+		}
+		c.feed(es)
+	}
+	return c.v.Finish(), nil
 }
 
 // keyCapture is a Loader that keeps the audit key's wrappings it loads.
