@@ -72,10 +72,13 @@ func ProgressTo(w io.Writer) func(Progress) {
 		return nil
 	}
 	return func(p Progress) {
-		end := ""
+		size, end := "", ""
+		if p.Bytes > 0 { // a migrate's rows go through no stream
+			size = fmt.Sprintf("  %8.1f MB", float64(p.Bytes)/1e6)
+		}
 		if p.Done {
 			end = "\n"
 		}
-		fmt.Fprintf(w, "\r%-18s %12d rows  %8.1f MB%s", p.Section, p.Rows, float64(p.Bytes)/1e6, end)
+		fmt.Fprintf(w, "\r%-18s %12d rows%s%s", p.Section, p.Rows, size, end)
 	}
 }
