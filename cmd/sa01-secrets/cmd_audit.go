@@ -62,9 +62,6 @@ func newAuditQueryCommand(g *globals) *cobra.Command {
 	var q audit.Query
 	var since, until, format string
 	cmd := verb("query", "List audit events, oldest first", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "table", "json", "csv"); err != nil {
-			return err
-		}
 		if q.Limit < 0 {
 			return usageError("", "--limit: want 0 (no limit) or more")
 		}
@@ -92,8 +89,7 @@ func newAuditQueryCommand(g *globals) *cobra.Command {
 	f.StringVar(&until, "until", "", "only events before this time")
 	f.BoolVar(&q.Failed, "failed", false, "only failures")
 	f.IntVar(&q.Limit, "limit", 0, "at most this many events (0: all)")
-	f.StringVar(&format, "format", "table", "table, json or csv")
-	return cmd
+	return withFormat(cmd, &format, "table", "json", "csv")
 }
 
 func newAuditTailCommand(g *globals) *cobra.Command {
@@ -102,9 +98,6 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 	var format string
 	var every time.Duration
 	cmd := verb("tail", "Print the last audit events, and with -f follow new ones", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "table", "jsonl"); err != nil {
-			return err
-		}
 		if n < 0 {
 			return usageError("", "-n: want 0 or more")
 		}
@@ -120,18 +113,14 @@ func newAuditTailCommand(g *globals) *cobra.Command {
 	})
 	cmd.Flags().IntVarP(&n, "lines", "n", 20, "how many of the last events to print")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
-	cmd.Flags().StringVar(&format, "format", "table", "table or jsonl")
 	cmd.Flags().DurationVar(&every, "interval", 500*time.Millisecond, "how often -f looks for new events")
 	_ = cmd.Flags().MarkHidden("interval")
-	return cmd
+	return withFormat(cmd, &format, "table", "jsonl")
 }
 
 func newAuditVerifyCommand(g *globals) *cobra.Command {
 	var file, format, anchor string
 	cmd := verb("verify", "Check the audit chain and name the first tampered event", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "text", "json"); err != nil {
-			return err
-		}
 		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
 			l, local := t.(audit.Local)
 			source := map[bool]string{true: "store", false: "server"}[local]
@@ -162,8 +151,7 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 	})
 	cmd.Flags().StringVar(&file, "file", "", "verify this JSON-lines audit file (- for stdin) instead of the store")
 	cmd.Flags().StringVar(&anchor, "anchor", "", "a head the chain must still reach: SEQ:HASH from audit head, or an audit file")
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
-	return cmd
+	return withFormat(cmd, &format, "text", "json")
 }
 
 func newAuditHeadCommand(g *globals) *cobra.Command {

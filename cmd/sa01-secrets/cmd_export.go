@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -78,9 +79,6 @@ func newExportCommand(g *globals) *cobra.Command {
 func newVerifyCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := verb("verify [--format text|json]", "Check every stored version decrypts and is bound to its row (verify-encryption)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if format != "text" && format != "json" {
-			return usageError("", "--format: want text or json")
-		}
 		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
 			rep, err := b.Verify(ctx)
 			if err != nil {
@@ -89,7 +87,21 @@ func newVerifyCommand(g *globals) *cobra.Command {
 			return writeVerdict(g, format, rep, func(w io.Writer) { rep.WriteText(w) }, rep.OK, "")
 		})
 	})
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	return withFormat(cmd, &format, "text", "json")
+}
+
+// withFormat adds --format to cmd, kept in format: one of want, the first
+// the default, checked (checkFormat) before cmd runs.
+func withFormat(cmd *cobra.Command, format *string, want ...string) *cobra.Command {
+	last := len(want) - 1
+	cmd.Flags().StringVar(format, "format", want[0], strings.Join(want[:last], ", ")+" or "+want[last])
+	inner := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkFormat(*format, want...); err != nil {
+			return err
+		}
+		return inner(cmd, args)
+	}
 	return cmd
 }
 

@@ -105,9 +105,6 @@ func newIdentityListCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := verb("list [--format table|json]", "List identities and their credentials' expiry, never a credential",
 		cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
-				return err
-			}
 			return withIdentities(cmd, g, "list identities", func(ctx context.Context, a registry.Registry) error {
 				ids, err := a.Overview(ctx)
 				if err != nil {
@@ -119,8 +116,7 @@ func newIdentityListCommand(g *globals) *cobra.Command {
 				return registry.WriteTable(g.stdout, ids)
 			})
 		})
-	cmd.Flags().StringVar(&format, "format", "table", "table or json")
-	return cmd
+	return withFormat(cmd, &format, "table", "json")
 }
 
 func newIdentityRotateCommand(g *globals) *cobra.Command {

@@ -80,9 +80,6 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 	var format string
 	var all bool
 	cmd := verb("status [ID]", "Show each deadline of the procedure: met, due (time left) or missed", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "table", "json"); err != nil {
-			return err
-		}
 		return withIncidents(cmd, g, func(ctx context.Context, d respond.Desk) error {
 			out, err := d.IncidentStatus(ctx, strings.Join(args, ""), all)
 			if err != nil {
@@ -93,17 +90,13 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 				"a deadline of the compromise procedure was missed")
 		})
 	})
-	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	cmd.Flags().BoolVar(&all, "all", false, "without ID: closed incidents too")
-	return cmd
+	return withFormat(cmd, &format, "table", "json")
 }
 
 func newIncidentReportCommand(g *globals) *cobra.Command {
 	var format, since string
 	cmd := verb("report ID", "Write the incident report; marks the access-log audit done", cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "md", "json"); err != nil {
-			return err
-		}
 		from, err := parseTimeFlag("since", since, time.Now())
 		if err != nil {
 			return err
@@ -119,9 +112,8 @@ func newIncidentReportCommand(g *globals) *cobra.Command {
 			return rep.WriteMarkdown(g.stdout)
 		})
 	})
-	cmd.Flags().StringVar(&format, "format", "md", "md or json")
 	cmd.Flags().StringVar(&since, "since", "", "start of the access window (default: when the compromised version was written)")
-	return cmd
+	return withFormat(cmd, &format, "md", "json")
 }
 
 func newIncidentCloseCommand(g *globals) *cobra.Command {

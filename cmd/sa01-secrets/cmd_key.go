@@ -264,9 +264,6 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 		return nil
 	}
 	cmd := verb(use, short, cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "text", "json"); err != nil {
-			return err
-		}
 		if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error {
 			if envFile != "" {
 				return usageError(onStoreNode, "--env-file: the server judges the keys it loaded")
@@ -301,11 +298,10 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 		}
 		return render(rep, ring != nil)
 	})
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	if !list {
 		cmd.Flags().StringVar(&envFile, "env-file", "", "judge the keys loaded from this env file instead of the environment")
 	}
-	return cmd
+	return withFormat(cmd, &format, "text", "json")
 }
 
 func newRotateSecretCommand(g *globals) *cobra.Command {

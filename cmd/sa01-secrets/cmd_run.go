@@ -3,25 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/inject"
-	"github.com/somaagent01/sa01-secrets/internal/policy"
 )
-
-type runOptions struct {
-	service  string
-	only     []string
-	pristine bool
-	watch    bool
-	interval time.Duration
-	user     string
-}
 
 // dropsOwnEnv says that run removes its credential from its own
 // environment once read (inject.DropCredentialEnv): main sets it, as the
@@ -30,9 +18,9 @@ type runOptions struct {
 var dropsOwnEnv bool
 
 func newRunCommand(g *globals) *cobra.Command {
-	var o runOptions
+	var o inject.Flags
 	cmd := verb("run --service NAME [--only GLOB] [--pristine] [--watch] [--user USER] -- CMD [ARGS...]", "Run a command with the secrets a service is granted as environment variables", cobra.MinimumNArgs(1), func(cmd *cobra.Command, args []string) error {
-		if o.service == "" {
+		if o.Service == "" {
 			return usageError("name the service whose grants to inject, as --service gateway", "--service is required")
 		}
 		if cmd.ArgsLenAtDash() != 0 {
@@ -40,20 +28,17 @@ func newRunCommand(g *globals) *cobra.Command {
 		}
 		return runWithSecrets(cmd.Context(), g, o, args)
 	})
-	cmd.Flags().StringVar(&o.service, "service", "", "the service whose grants to inject")
-	cmd.Flags().StringArrayVar(&o.only, "only", nil, "inject only secrets matching this glob (repeatable; '*' within a segment, '**' across)")
-	cmd.Flags().BoolVar(&o.pristine, "pristine", false, "pass only the secrets and PATH/HOME, nothing inherited")
-	cmd.Flags().BoolVar(&o.watch, "watch", false, "restart the command when a secret it uses gets a new version")
-	cmd.Flags().StringVar(&o.user, "user", "", "start the command as this user (name or uid; the launcher must be root), so it cannot read the launcher's credential")
-	cmd.Flags().DurationVar(&o.interval, "watch-interval", 10*time.Second, "how often --watch checks for new versions")
+	cmd.Flags().StringVar(&o.Service, "service", "", "the service whose grants to inject")
+	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "inject only secrets matching this glob (repeatable; '*' within a segment, '**' across)")
+	cmd.Flags().BoolVar(&o.Pristine, "pristine", false, "pass only the secrets and PATH/HOME, nothing inherited")
+	cmd.Flags().BoolVar(&o.Watch, "watch", false, "restart the command when a secret it uses gets a new version")
+	cmd.Flags().StringVar(&o.User, "user", "", "start the command as this user (name or uid; the launcher must be root), so it cannot read the launcher's credential")
+	cmd.Flags().DurationVar(&o.Interval, "watch-interval", 10*time.Second, "how often --watch checks for new versions")
 	return cmd
 }
 
 // runSource is where run's secrets come from; Close ends its session.
-type runSource interface {
-	inject.Source
-	Close() error
-}
+type runSource = inject.Session
 
 // openRunSource picks the server (SA01_SECRETS_ADDR) or the local store
 // under the local policy.
@@ -68,54 +53,27 @@ func openRunSource(ctx context.Context, g *globals, service string) (runSource, 
 	return openLocalRunSource(ctx, g, service)
 }
 
-func runWithSecrets(ctx context.Context, g *globals, o runOptions, args []string) error {
-	io := inject.Options{Pristine: o.pristine, Environ: os.Environ(), Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr,
-		Log: g.log(), Service: o.service}
-	for _, s := range o.only {
-		gl, err := policy.ParseGlob(s)
-		if err != nil {
-			return usageError("", "--only: %v", err)
-		}
-		io.Only = append(io.Only, gl)
+// runWithSecrets runs the command args with the secrets the service of
+// o is granted (inject.Launch) and exits with its exit code.
+func runWithSecrets(ctx context.Context, g *globals, o inject.Flags, args []string) error {
+	opts, err := o.Options(inject.Options{Environ: os.Environ(), Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Log: g.log()})
+	code := 0
+	if err == nil {
+		code, err = inject.Launch(ctx, func() (inject.Session, error) { return openRunSource(ctx, g, o.Service) }, args, opts, dropsOwnEnv)
 	}
-	if o.watch {
-		if o.interval < time.Second {
-			return usageError("", "--watch-interval: want at least 1s")
-		}
-		io.Watch = o.interval
-	}
-	if o.user != "" {
-		u, err := inject.LookupUser(o.user)
-		if err != nil {
-			return usageError("run --user as root, or drop --user", "%v", err)
-		}
-		io.User = u
-	}
-	path, err := exec.LookPath(args[0])
-	if err != nil {
-		return withCode(127, fmt.Errorf("%s: command not found", args[0]), "")
-	}
-	// Before the credential is read: from here the launcher's memory and
-	// /proc/PID/environ are closed to the command it starts.
-	if err := inject.Harden(); err != nil {
-		return fmt.Errorf("run: cannot make the launcher non-dumpable: %v", err)
-	}
-	src, err := openRunSource(ctx, g, o.service)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	if dropsOwnEnv {
-		inject.DropCredentialEnv()
-	}
-	code, err := inject.Run(ctx, src, path, args, io)
+	var oe *inject.OptionError
 	var ee *inject.EnvError
 	var se *inject.StartError
+	var ce *cliError
 	switch {
+	case errors.As(err, &oe):
+		return usageError(oe.Hint, "%s", oe.Msg)
 	case errors.As(err, &ee):
 		return withCode(ExitUsage, err, ee.Hint)
 	case errors.As(err, &se):
-		return withCode(126, err, "")
+		return withCode(se.Code(), err, "")
+	case errors.As(err, &ce):
+		return err // opening the source
 	case err != nil:
 		return remoteErr(err, "read the granted secrets")
 	case code != 0:

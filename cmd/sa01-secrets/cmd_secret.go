@@ -163,9 +163,6 @@ func newGetCommand(g *globals) *cobra.Command {
 	var version int
 	var format string
 	cmd := verb("get NAME [--version N] [--format raw|json]", "Print a secret's value", oneName("get"), func(cmd *cobra.Command, args []string) error {
-		if format != "raw" && format != "json" {
-			return usageError("", "--format: want raw or json")
-		}
 		if version < 0 {
 			return usageError("", "--version: want 1 or more")
 		}
@@ -182,8 +179,7 @@ func newGetCommand(g *globals) *cobra.Command {
 		})
 	})
 	cmd.Flags().IntVar(&version, "version", 0, "version to print (default: the current one)")
-	cmd.Flags().StringVar(&format, "format", "raw", "raw or json")
-	return cmd
+	return withFormat(cmd, &format, "raw", "json")
 }
 
 func writeJSON(w io.Writer, v any) error {

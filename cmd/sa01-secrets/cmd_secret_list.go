@@ -12,9 +12,6 @@ func newListCommand(g *globals) *cobra.Command {
 	var prefix, format string
 	var deleted bool
 	cmd := verb("list [--prefix P] [--format table|json]", "List secrets: names, version, class, age, rotation due (never values)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "table", "json"); err != nil {
-			return err
-		}
 		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
 			list, err := b.List(ctx, prefix, deleted)
 			if err != nil {
@@ -24,17 +21,13 @@ func newListCommand(g *globals) *cobra.Command {
 		})
 	})
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only names starting with P")
-	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	cmd.Flags().BoolVar(&deleted, "deleted", false, "include soft-deleted secrets")
-	return cmd
+	return withFormat(cmd, &format, "table", "json")
 }
 
 func newHistoryCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := verb("history NAME [--format table|json]", "List the versions of a secret (never values)", oneName("history"), func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "table", "json"); err != nil {
-			return err
-		}
 		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
 			sec, vs, err := b.History(ctx, args[0])
 			if err != nil {
@@ -43,6 +36,5 @@ func newHistoryCommand(g *globals) *cobra.Command {
 			return secrets.WriteHistory(g.stdout, sec, vs, format)
 		})
 	})
-	cmd.Flags().StringVar(&format, "format", "table", "table or json")
-	return cmd
+	return withFormat(cmd, &format, "table", "json")
 }

@@ -23,15 +23,12 @@ import (
 func targetCommands(g *globals) []*cobra.Command {
 	var format, envFile string
 	status := verb("status [--format json]", "Count each target's tokens by key ID, plaintext and unreadable values (exit 1 on any)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		if err := checkFormat(format, "text", "json"); err != nil {
-			return err
-		}
 		return checkTargets(cmd, g, envFile, func(reps []targets.Report, primary string) error {
 			return writeReport(g, format, map[string]any{"primary_key_id": primary, "targets": reps}, func(w io.Writer) { targets.WriteTable(w, reps, primary) })
 		}, nil)
 	})
-	status.Flags().StringVar(&format, "format", "text", "text or json")
 	status.Flags().StringVar(&envFile, "env-file", "", "read the targets with the keys of this env file instead of the environment")
+	withFormat(status, &format, "text", "json")
 	return []*cobra.Command{group("targets", "The platform's own Fernet tokens in Redis and PostgreSQL (SA01_SECRETS_TARGETS_FILE)", status)}
 }
 

@@ -58,8 +58,21 @@ type EnvError struct {
 
 func (e *EnvError) Error() string { return e.Msg }
 
-// StartError is a command that could not be started.
-type StartError struct{ Err error }
+// StartError is a command that could not be started; NotFound says it
+// was not found on PATH.
+type StartError struct {
+	Err      error
+	NotFound bool
+}
+
+// Code is the shell's exit status for it: 127 for a command not found,
+// else 126.
+func (e *StartError) Code() int {
+	if e.NotFound {
+		return 127
+	}
+	return 126
+}
 
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
@@ -238,7 +251,7 @@ func Run(ctx context.Context, src Source, path string, args []string, o Options)
 			child.Env = o.User.env(child.Env)
 		}
 		if err := child.Start(); err != nil {
-			return 0, &StartError{fmt.Errorf("%s: cannot start: %v", args[0], errors.Unwrap(err))}
+			return 0, &StartError{Err: fmt.Errorf("%s: cannot start: %v", args[0], errors.Unwrap(err))}
 		}
 		pgid := child.Process.Pid
 		done := make(chan error, 1)
