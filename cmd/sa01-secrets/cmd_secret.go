@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/somaagent01/sa01-secrets/internal/prompt"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -91,28 +91,14 @@ func casFlag(cmd *cobra.Command, n int) (*int, error) {
 	return &n, nil
 }
 
-// readValue reads a value from --from-file, a terminal prompt, or stdin.
+// readValue reads a value from --from-file, a terminal prompt, or stdin
+// (prompt.Value).
 func readValue(g *globals, name, fromFile string) (sensitive.String, error) {
-	in, what := g.stdin, "reading the value from stdin"
-	if fromFile != "" {
-		f, err := os.Open(fromFile)
-		if err != nil {
-			return sensitive.String{}, usageError("", "--from-file: cannot open %s", fromFile)
-		}
-		defer f.Close()
-		in, what = f, "--from-file: reading "+fromFile
-	} else if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		b, err := prompt.Hidden(f, g.stderr, "value for "+name+" (not echoed): ", secrets.MaxValueSize)
-		if err != nil {
-			return sensitive.String{}, fmt.Errorf("reading the value from the terminal: %w", err)
-		}
-		return sensitive.FromBytes(b), nil
+	b, err := prompt.Value(g.stdin, g.stderr, name, fromFile, "--from-file", secrets.MaxValueSize)
+	if oe := (*prompt.OpenError)(nil); errors.As(err, &oe) {
+		return sensitive.String{}, usageError("", "--from-file: %v", err)
 	}
-	b, err := io.ReadAll(io.LimitReader(in, secrets.MaxValueSize+1))
-	if err != nil {
-		return sensitive.String{}, fmt.Errorf("%s: %w", what, err)
-	}
-	return sensitive.FromBytes(b), nil
+	return sensitive.FromBytes(b), err
 }
 
 func newPutCommand(g *globals) *cobra.Command {
@@ -186,4 +172,107 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func newRollbackCommand(g *globals) *cobra.Command {
+	var to, cas int
+	cmd := verb("rollback NAME --to N", "Write the value of version N again, as a new version", oneName("rollback"), func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("to") {
+			return usageError("sa01-secrets rollback NAME --to N", "--to: required")
+		}
+		c, err := casFlag(cmd, cas)
+		if err != nil {
+			return err
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			v, err := b.Rollback(ctx, args[0], to, c)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: version %d (the value of version %d)\n", args[0], v.Version, to)
+			return nil
+		})
+	})
+	cmd.Flags().IntVar(&to, "to", 0, "the version whose value to restore")
+	cmd.Flags().IntVar(&cas, "cas", 0, "write only if the current version is N")
+	return cmd
+}
+
+// simpleVerb is a verb on one secret NAME with no flag.
+type simpleVerb struct {
+	use, short string
+	do         func(b secretBackend, ctx context.Context, name string) error
+	done       string // printed after NAME on success; %[1]s is NAME
+}
+
+var deleteVerb = simpleVerb{
+	use: "delete NAME", short: "Soft-delete a secret (undelete restores it)",
+	do: secretBackend.Delete, done: "%[1]s: deleted (restore with 'sa01-secrets undelete %[1]s')\n",
+}
+
+var undeleteVerb = simpleVerb{
+	use: "undelete NAME", short: "Restore a soft-deleted secret",
+	do: secretBackend.Undelete, done: "%[1]s: restored\n",
+}
+
+func newSimpleCommand(g *globals, v simpleVerb) *cobra.Command {
+	name, _, _ := strings.Cut(v.use, " ")
+	return verb(v.use, v.short, oneName(name), func(cmd *cobra.Command, args []string) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			if err := v.do(b, ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, v.done, args[0])
+			return nil
+		})
+	})
+}
+
+func newDestroyCommand(g *globals) *cobra.Command {
+	var version int
+	cmd := verb("destroy NAME --version N", "Erase one version's encrypted value for good", oneName("destroy"), func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("version") || version < 1 {
+			return usageError("sa01-secrets destroy NAME --version N", "--version: required, 1 or more")
+		}
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			if err := b.Destroy(ctx, args[0], version); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: version %d destroyed\n", args[0], version)
+			return nil
+		})
+	})
+	cmd.Flags().IntVar(&version, "version", 0, "the version to destroy")
+	return cmd
+}
+
+func newListCommand(g *globals) *cobra.Command {
+	var prefix, format string
+	var deleted bool
+	cmd := verb("list [--prefix P] [--format table|json]", "List secrets: names, version, class, age, rotation due (never values)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			list, err := b.List(ctx, prefix, deleted)
+			if err != nil {
+				return err
+			}
+			return secrets.WriteList(g.stdout, list, format, time.Now())
+		})
+	})
+	cmd.Flags().StringVar(&prefix, "prefix", "", "only names starting with P")
+	cmd.Flags().BoolVar(&deleted, "deleted", false, "include soft-deleted secrets")
+	return withFormat(cmd, &format, "table", "json")
+}
+
+func newHistoryCommand(g *globals) *cobra.Command {
+	var format string
+	cmd := verb("history NAME [--format table|json]", "List the versions of a secret (never values)", oneName("history"), func(cmd *cobra.Command, args []string) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+			sec, vs, err := b.History(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return secrets.WriteHistory(g.stdout, sec, vs, format)
+		})
+	})
+	return withFormat(cmd, &format, "table", "json")
 }
