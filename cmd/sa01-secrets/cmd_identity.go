@@ -13,7 +13,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/identity/registry"
-	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -196,19 +195,12 @@ func identityErr(err error, what string) error {
 	return remoteErr(err, what)
 }
 
-// showCredential writes a new credential to file (0600, atomically) or
-// prints it once on stdout, with what to do with it on stderr.
+// showCredential writes a new credential to file or prints it once
+// (identity.Issued.Deliver).
 func showCredential(g *globals, is identity.Issued, file string) error {
-	name, exp := is.Identity.Name, is.Record.ExpiresAt.UTC().Format("2006-01-02")
-	if file != "" {
-		if err := safefile.WriteFile(file, []byte(is.Credential.Reveal()+"\n"), safefile.Options{}); err != nil {
-			return withCode(ExitError, err, "the credential was made but not saved: rotate it with 'sa01-secrets identity rotate "+name+" --grace 0'")
-		}
-		fmt.Fprintf(g.stderr, "sa01-secrets: the credential of %s is in %s (0600); it expires on %s\n", name, file, exp)
-		fmt.Fprintf(g.stderr, "hint: export %s=%s\n", config.EnvCredentialFile, file)
-		return nil
+	err := is.Deliver(g.stdout, g.stderr, file, config.EnvCredentialFile)
+	if se := (*identity.SaveError)(nil); errors.As(err, &se) {
+		return withCode(ExitError, err, "the credential was made but not saved: rotate it with 'sa01-secrets identity rotate "+is.Identity.Name+" --grace 0'")
 	}
-	fmt.Fprintf(g.stderr, "sa01-secrets: the credential of %s, shown once (it expires on %s); keep it in a 0600 file named by %s\n", name, exp, config.EnvCredentialFile)
-	_, err := fmt.Fprintln(g.stdout, is.Credential.Reveal())
 	return err
 }

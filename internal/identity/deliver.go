@@ -1,0 +1,34 @@
+package identity
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
+)
+
+// SaveError is a credential that was issued but could not be written to
+// its file.
+type SaveError struct{ Err error }
+
+func (e *SaveError) Error() string { return e.Err.Error() }
+func (e *SaveError) Unwrap() error { return e.Err }
+
+// Deliver hands the new credential over once: written to file (0600,
+// atomically; a *SaveError when it cannot be) when file is not "", else
+// printed on out. It says on notes what to do with it: keep it in the file
+// the variable env names.
+func (is Issued) Deliver(out, notes io.Writer, file, env string) error {
+	name, exp := is.Identity.Name, is.Record.ExpiresAt.UTC().Format("2006-01-02")
+	if file != "" {
+		if err := safefile.WriteFile(file, []byte(is.Credential.Reveal()+"\n"), safefile.Options{}); err != nil {
+			return &SaveError{err}
+		}
+		fmt.Fprintf(notes, "sa01-secrets: the credential of %s is in %s (0600); it expires on %s\n", name, file, exp)
+		fmt.Fprintf(notes, "hint: export %s=%s\n", env, file)
+		return nil
+	}
+	fmt.Fprintf(notes, "sa01-secrets: the credential of %s, shown once (it expires on %s); keep it in a 0600 file named by %s\n", name, exp, env)
+	_, err := fmt.Fprintln(out, is.Credential.Reveal())
+	return err
+}
