@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/inject"
-	"github.com/somaagent01/sa01-secrets/internal/safefile"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
@@ -132,23 +130,13 @@ func exportService(ctx context.Context, g *globals, service, format, output stri
 }
 
 // writeExport renders vals in format to stdout, or to the file output
-// (0600, replaced atomically).
+// (secrets.ExportTo).
 func writeExport(g *globals, vals []secrets.Value, prefix, format, output string) error {
-	var buf bytes.Buffer
-	var ne *secrets.ExportNameError
-	if err := secrets.WriteExport(&buf, vals, prefix, format); errors.As(err, &ne) {
+	err := secrets.ExportTo(g.stdout, output, vals, prefix, format)
+	if ne := (*secrets.ExportNameError)(nil); errors.As(err, &ne) {
 		return withCode(ExitUsage, err, ne.Hint)
-	} else if err != nil {
-		return err
 	}
-	if output == "" {
-		_, err := g.stdout.Write(buf.Bytes())
-		return err
-	}
-	if err := safefile.WriteFile(output, buf.Bytes(), safefile.Options{}); err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	return nil
+	return err
 }
 
 // dropsOwnEnv says that run removes its credential from its own

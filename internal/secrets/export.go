@@ -1,11 +1,13 @@
 package secrets
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
+	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
 
 // ExportNameError is a set of values that cannot be exported as variables:
@@ -16,6 +18,23 @@ type ExportNameError struct {
 }
 
 func (e *ExportNameError) Error() string { return e.Msg }
+
+// ExportTo writes vals as WriteExport does: to w, or, when file is not
+// "", to that file (0600, replaced atomically), whole or not at all.
+func ExportTo(w io.Writer, file string, vals []Value, prefix, format string) error {
+	var buf bytes.Buffer
+	if err := WriteExport(&buf, vals, prefix, format); err != nil {
+		return err
+	}
+	if file == "" {
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
+	if err := safefile.WriteFile(file, buf.Bytes(), safefile.Options{}); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	return nil
+}
 
 // WriteExport writes vals in format: "json" ({"name": "value"} with full
 // names), "env" (export VAR='value', for a shell) or "dotenv" (VAR="value",
