@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -129,28 +128,14 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 	var file, format, anchor string
 	cmd := verb("verify", "Check the audit chain and name the first tampered event", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
-			l, local := t.(audit.Local)
-			source := map[bool]string{true: "store", false: "server"}[local]
-			var res audit.Result
-			var err error
+			res, source, err := audit.Verify(ctx, t, file, g.stdin, anchor)
+			var fe *audit.FileError
 			switch {
-			case file != "" && !local:
-				return usageError("run it on the store's node without "+config.EnvSecretsAddr, "audit verify --file needs the audit key, beside the store")
-			case file == "":
-				res, err = t.VerifyAudit(ctx, anchor)
-			case file == "-":
-				source = file
-				res, err = l.VerifyFile(g.stdin, file, anchor)
-			default:
-				f, ferr := os.Open(file)
-				if ferr != nil {
-					return withCode(ExitNotFound, fmt.Errorf("--file: %w", ferr), "")
-				}
-				defer f.Close()
-				source = file
-				res, err = l.VerifyFile(f, file, anchor)
-			}
-			if err != nil {
+			case errors.Is(err, audit.ErrFileNeedsKey):
+				return usageError(onStoreNode, "audit verify --file needs the audit key, beside the store")
+			case errors.As(err, &fe):
+				return withCode(ExitNotFound, err, "")
+			case err != nil:
 				return err
 			}
 			return writeVerdict(g, format, res.Verdict(source), func(w io.Writer) { res.WriteText(w, file != "") }, res.OK(), "")

@@ -2,8 +2,10 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -78,6 +80,41 @@ func (l Local) VerifyFile(r io.Reader, name, anchor string) (Result, error) {
 		return Result{}, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return res, nil
+}
+
+// ErrFileNeedsKey is an audit file given to a Trail that is not Local:
+// a file is checked under the audit key, which only the store's side holds.
+var ErrFileNeedsKey = errors.New("audit: an audit file is verified beside the store, under its audit key")
+
+// FileError is an audit file that cannot be opened.
+type FileError struct{ Err error }
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Verify verifies the chain of t, or, when file is not "", the JSON-lines
+// audit file it names ("-": in) under t's audit key (Local only:
+// ErrFileNeedsKey), up to anchor when it is not "". It also returns what
+// it verified, for [Result.Verdict]: "store", "server", or file.
+func Verify(ctx context.Context, t Trail, file string, in io.Reader, anchor string) (Result, string, error) {
+	l, local := t.(Local)
+	switch {
+	case file == "":
+		res, err := t.VerifyAudit(ctx, anchor)
+		return res, map[bool]string{true: "store", false: "server"}[local], err
+	case !local:
+		return Result{}, "", ErrFileNeedsKey
+	case file == "-":
+		res, err := l.VerifyFile(in, file, anchor)
+		return res, file, err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return Result{}, "", &FileError{fmt.Errorf("--file: %w", err)}
+	}
+	defer f.Close()
+	res, err := l.VerifyFile(f, file, anchor)
+	return res, file, err
 }
 
 func (l Local) anchored(anchor string) (*MACKey, *Head, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,17 @@ func TestLocalTrail(t *testing.T) {
 	res.WriteText(&out, false)
 	if !strings.HasPrefix(out.String(), "audit chain intact: 0 events") || !strings.Contains(out.String(), "no --anchor") {
 		t.Errorf("text = %q", out.String())
+	}
+}
+
+func TestVerifyRefusesAFileItCannotCheck(t *testing.T) {
+	type remoteTrail struct{ Trail }
+	if _, _, err := Verify(context.Background(), remoteTrail{}, "audit.jsonl", nil, ""); !errors.Is(err, ErrFileNeedsKey) {
+		t.Fatalf("a file through a server: %v, want ErrFileNeedsKey", err)
+	}
+	var fe *FileError
+	missing := filepath.Join(t.TempDir(), "missing.jsonl")
+	if _, _, err := Verify(context.Background(), Local{}, missing, nil, ""); !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "--file: ") {
+		t.Fatalf("a missing file: %v, want a *FileError naming --file", err)
 	}
 }
