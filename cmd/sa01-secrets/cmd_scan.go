@@ -79,20 +79,14 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	if o.Git == "." && len(args) == 1 {
 		o.Git, args = args[0], nil // --git REPO
 	}
-	inputs := 0
-	for _, on := range []bool{len(args) > 0, o.Git != "", o.Staged, o.stdin, o.Image != ""} {
-		if on {
-			inputs++
-		}
+	if o.stdin {
+		o.Stdin = g.stdin
 	}
-	if inputs > 1 {
+	if err := o.Select(args); err != nil {
 		return usageError("scan one kind of input per run", "PATH, --git, --staged, --stdin and --docker-image are exclusive")
 	}
 	if err := checkFormat(o.Format, "text", "json", "sarif"); err != nil {
 		return err
-	}
-	if o.Paths = args; len(args) == 0 && inputs == 0 {
-		o.Paths = []string{"."}
 	}
 	fk, err := scanFingerprintKey(g)
 	if err != nil {
@@ -112,9 +106,6 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	s, err := newKnownScanner(ctx, g, !o.noKnown)
 	if err != nil {
 		return err
-	}
-	if o.stdin {
-		o.Stdin = g.stdin
 	}
 	if o.explain {
 		o.Explain = g.stderr

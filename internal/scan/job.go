@@ -3,6 +3,7 @@ package scan
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,6 +17,28 @@ type Inputs struct {
 	Stdin          io.Reader // a stream, named (stdin)
 	Image          string    // a docker save archive
 	IncludeIgnored bool      // with Paths: also what .gitignore excludes
+}
+
+// ErrInputs is a scan given more than one kind of input.
+var ErrInputs = errors.New("scan: more than one kind of input")
+
+// Select makes paths the input when there are any, or the current
+// directory when no input is given at all; more than one kind of input
+// (paths, Git, Staged, Stdin, Image) is ErrInputs.
+func (in *Inputs) Select(paths []string) error {
+	kinds := 0
+	for _, on := range []bool{len(paths) > 0, in.Git != "", in.Staged, in.Stdin != nil, in.Image != ""} {
+		if on {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return ErrInputs
+	}
+	if in.Paths = paths; kinds == 0 {
+		in.Paths = []string{"."}
+	}
+	return nil
 }
 
 // Summary says what a scan read, and whether it was all of it.
