@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
@@ -66,7 +67,7 @@ func newExportCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeExport(g, vals, prefix, format, output)
+			return secrets.ExportTo(g.stdout, output, vals, prefix, format)
 		})
 	})
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only names starting with P")
@@ -126,17 +127,7 @@ func exportService(ctx context.Context, g *globals, service, format, output stri
 	if err != nil {
 		return remoteErr(err, "list the granted secrets")
 	}
-	return writeExport(g, vals, "", format, output)
-}
-
-// writeExport renders vals in format to stdout, or to the file output
-// (secrets.ExportTo).
-func writeExport(g *globals, vals []secrets.Value, prefix, format, output string) error {
-	err := secrets.ExportTo(g.stdout, output, vals, prefix, format)
-	if ne := (*secrets.ExportNameError)(nil); errors.As(err, &ne) {
-		return withCode(ExitUsage, err, ne.Hint)
-	}
-	return err
+	return secrets.ExportTo(g.stdout, output, vals, "", format)
 }
 
 // dropsOwnEnv says that run removes its credential from its own
@@ -189,19 +180,16 @@ func runWithSecrets(ctx context.Context, g *globals, o inject.Flags, args []stri
 	if err == nil {
 		code, err = inject.Launch(ctx, func() (inject.Session, error) { return openRunSource(ctx, g, o.Service) }, args, opts, dropsOwnEnv)
 	}
-	var oe *inject.OptionError
 	var ee *inject.EnvError
 	var se *inject.StartError
 	var ce *cliError
 	switch {
-	case errors.As(err, &oe):
-		return usageError(oe.Hint, "%s", oe.Msg)
 	case errors.As(err, &ee):
 		return withCode(ExitUsage, err, ee.Hint)
 	case errors.As(err, &se):
 		return withCode(se.Code(), err, "")
-	case errors.As(err, &ce):
-		return err // opening the source
+	case errors.As(err, &ce), errors.As(err, new(*fault.Error)):
+		return err // opening the source, or the options
 	case err != nil:
 		return remoteErr(err, "read the granted secrets")
 	case code != 0:

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -95,9 +94,6 @@ func casFlag(cmd *cobra.Command, n int) (*int, error) {
 // (prompt.Value).
 func readValue(g *globals, name, fromFile string) (sensitive.String, error) {
 	b, err := prompt.Value(g.stdin, g.stderr, name, fromFile, "--from-file", secrets.MaxValueSize)
-	if oe := (*prompt.OpenError)(nil); errors.As(err, &oe) {
-		return sensitive.String{}, usageError("", "--from-file: %v", err)
-	}
 	return sensitive.FromBytes(b), err
 }
 

@@ -2,10 +2,12 @@ package inject
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 )
 
@@ -19,37 +21,29 @@ type Flags struct {
 	User     string        // start the command as this user (name or uid)
 }
 
-// OptionError is an option of run that is not valid; Hint says what to do.
-type OptionError struct {
-	Msg  string
-	Hint string
-}
-
-func (e *OptionError) Error() string { return e.Msg }
-
 // Options checks f and returns base with the options f gives: a bad glob,
-// a watch interval under a second or a user that cannot be used is an
-// *OptionError.
+// a watch interval under a second or a user that cannot be used is a
+// fault.Usage error.
 func (f Flags) Options(base Options) (Options, error) {
 	o := base
 	o.Pristine, o.Service = f.Pristine, f.Service
 	for _, s := range f.Only {
 		gl, err := policy.ParseGlob(s)
 		if err != nil {
-			return o, &OptionError{Msg: "--only: " + err.Error()}
+			return o, fault.New(fault.Usage, fmt.Errorf("--only: %v", err), "")
 		}
 		o.Only = append(o.Only, gl)
 	}
 	if f.Watch {
 		if f.Interval < time.Second {
-			return o, &OptionError{Msg: "--watch-interval: want at least 1s"}
+			return o, fault.New(fault.Usage, errors.New("--watch-interval: want at least 1s"), "")
 		}
 		o.Watch = f.Interval
 	}
 	if f.User != "" {
 		u, err := LookupUser(f.User)
 		if err != nil {
-			return o, &OptionError{Msg: err.Error(), Hint: "run --user as root, or drop --user"}
+			return o, fault.New(fault.Usage, err, "run --user as root, or drop --user")
 		}
 		o.User = u
 	}

@@ -3,8 +3,11 @@ package inject
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 )
 
 func TestFlagsOptions(t *testing.T) {
@@ -18,9 +21,9 @@ func TestFlagsOptions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.f.Options(Options{})
-			var oe *OptionError
-			if !errors.As(err, &oe) || len(oe.Msg) < len(tc.msg) || oe.Msg[:len(tc.msg)] != tc.msg {
-				t.Fatalf("err = %v, want an OptionError starting %q", err, tc.msg)
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Class != fault.Usage || !strings.HasPrefix(err.Error(), tc.msg) {
+				t.Fatalf("err = %v, want a usage fault starting %q", err, tc.msg)
 			}
 		})
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 )
 
 func TestReadLine(t *testing.T) {
@@ -55,8 +57,8 @@ func TestValue(t *testing.T) {
 	if b, _ := Value(strings.NewReader("0123456789"), io.Discard, "x", "", "--from-file", 4); len(b) != 5 {
 		t.Fatalf("a value over the limit: read %d bytes, want limit+1 = 5", len(b))
 	}
-	var oe *OpenError
-	if _, err := Value(nil, io.Discard, "x", file+".missing", "--from-file", 64); !errors.As(err, &oe) || oe.File != file+".missing" {
-		t.Fatalf("a missing file: %v, want an *OpenError naming it", err)
+	var fe *fault.Error
+	if _, err := Value(nil, io.Discard, "x", file+".missing", "--from-file", 64); !errors.As(err, &fe) || fe.Class != fault.Usage || err.Error() != "--from-file: cannot open "+file+".missing" {
+		t.Fatalf("a missing file: %v, want a usage fault naming it", err)
 	}
 }

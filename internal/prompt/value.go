@@ -6,24 +6,21 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 )
-
-// OpenError is a value file that cannot be opened.
-type OpenError struct{ File string }
-
-func (e *OpenError) Error() string { return "cannot open " + e.File }
 
 // Value reads a value of at most limit bytes (one more is read, so the
 // caller can tell a longer one): all of the file named file when it is
-// not "" (an *OpenError when it cannot be opened; fileFlag names it in
-// other errors), else a line typed at in when in is a terminal, with a
+// not "" (fileFlag names it in errors; one that cannot be opened is a
+// fault.Usage error), else a line typed at in when in is a terminal, with a
 // Hidden prompt naming name on w, else all of in.
 func Value(in io.Reader, w io.Writer, name, file, fileFlag string, limit int) ([]byte, error) {
 	what := "reading the value from stdin"
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
-			return nil, &OpenError{File: file}
+			return nil, fault.New(fault.Usage, fmt.Errorf("%s: cannot open %s", fileFlag, file), "")
 		}
 		defer f.Close()
 		in, what = f, fileFlag+": reading "+file

@@ -7,17 +7,9 @@ import (
 	"sort"
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
-
-// ExportNameError is a set of values that cannot be exported as variables:
-// a secret the prefix leaves no name, or two secrets on one name.
-type ExportNameError struct {
-	Msg  string
-	Hint string
-}
-
-func (e *ExportNameError) Error() string { return e.Msg }
 
 // ExportTo writes vals as WriteExport does: to w, or, when file is not
 // "", to that file (0600, replaced atomically), whole or not at all.
@@ -40,7 +32,8 @@ func ExportTo(w io.Writer, file string, vals []Value, prefix, format string) err
 // names), "env" (export VAR='value', for a shell) or "dotenv" (VAR="value",
 // quoted so that a shell sourcing it runs nothing). Variables are named by
 // EnvName below prefix, in the order of the secrets' names; nothing is
-// written when two would share a name or one would have none.
+// written when two would share a name or one would have none (a
+// fault.Usage error with a hint).
 func WriteExport(w io.Writer, vals []Value, prefix, format string) error {
 	if format == "json" {
 		m := make(map[string]string, len(vals))
@@ -53,12 +46,12 @@ func WriteExport(w io.Writer, vals []Value, prefix, format string) error {
 	for _, v := range vals {
 		name := EnvName(v.Secret.Name, v.Secret.EnvName, prefix)
 		if name == "" {
-			return &ExportNameError{fmt.Sprintf("secret %s: --prefix %s leaves no variable name", v.Secret.Name, prefix),
-				"export with a shorter --prefix, or give the secret a variable name with 'put --env'"}
+			return fault.New(fault.Usage, fmt.Errorf("secret %s: --prefix %s leaves no variable name", v.Secret.Name, prefix),
+				"export with a shorter --prefix, or give the secret a variable name with 'put --env'")
 		}
 		if other, dup := seen[name]; dup {
-			return &ExportNameError{fmt.Sprintf("secrets %s and %s both export as %s", other, v.Secret.Name, name),
-				"give one of them another variable name with 'put --env'"}
+			return fault.New(fault.Usage, fmt.Errorf("secrets %s and %s both export as %s", other, v.Secret.Name, name),
+				"give one of them another variable name with 'put --env'")
 		}
 		seen[name] = v.Secret.Name
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -28,9 +29,9 @@ func TestExportTo(t *testing.T) {
 		t.Fatalf("mode %v, want 0600", fi.Mode().Perm())
 	}
 	dup := append(vals, Value{Secret: store.Secret{Name: "other/password"}, Value: sensitive.New("x")})
-	var ne *ExportNameError
-	if err := ExportTo(&out, file+".2", dup, "", "dotenv"); !errors.As(err, &ne) {
-		t.Fatalf("two secrets on one name: %v, want an *ExportNameError", err)
+	var fe *fault.Error
+	if err := ExportTo(&out, file+".2", dup, "", "dotenv"); !errors.As(err, &fe) || fe.Class != fault.Usage || fe.Hint == "" {
+		t.Fatalf("two secrets on one name: %v, want a usage fault with a hint", err)
 	}
 	if _, err := os.Stat(file + ".2"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused export wrote its file: %v", err)
