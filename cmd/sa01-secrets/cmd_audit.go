@@ -129,13 +129,7 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 	cmd := verb("verify", "Check the audit chain and name the first tampered event", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
 			res, source, err := audit.Verify(ctx, t, file, g.stdin, anchor)
-			var fe *audit.FileError
-			switch {
-			case errors.Is(err, audit.ErrFileNeedsKey):
-				return usageError(onStoreNode, "audit verify --file needs the audit key, beside the store")
-			case errors.As(err, &fe):
-				return withCode(ExitNotFound, err, "")
-			case err != nil:
+			if err != nil {
 				return err
 			}
 			return writeVerdict(g, format, res.Verdict(source), func(w io.Writer) { res.WriteText(w, file != "") }, res.OK(), "")

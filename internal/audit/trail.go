@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 )
 
 // Trail is where the audit verbs read: a store beside this process
@@ -84,17 +87,12 @@ func (l Local) VerifyFile(r io.Reader, name, anchor string) (Result, error) {
 
 // ErrFileNeedsKey is an audit file given to a Trail that is not Local:
 // a file is checked under the audit key, which only the store's side holds.
-var ErrFileNeedsKey = errors.New("audit: an audit file is verified beside the store, under its audit key")
-
-// FileError is an audit file that cannot be opened.
-type FileError struct{ Err error }
-
-func (e *FileError) Error() string { return e.Err.Error() }
-func (e *FileError) Unwrap() error { return e.Err }
+var ErrFileNeedsKey = errors.New("audit verify --file needs the audit key, beside the store")
 
 // Verify verifies the chain of t, or, when file is not "", the JSON-lines
 // audit file it names ("-": in) under t's audit key (Local only:
-// ErrFileNeedsKey), up to anchor when it is not "". It also returns what
+// ErrFileNeedsKey, a usage fault; a file that cannot be opened is a
+// not-found fault), up to anchor when it is not "". It also returns what
 // it verified, for [Result.Verdict]: "store", "server", or file.
 func Verify(ctx context.Context, t Trail, file string, in io.Reader, anchor string) (Result, string, error) {
 	l, local := t.(Local)
@@ -103,14 +101,14 @@ func Verify(ctx context.Context, t Trail, file string, in io.Reader, anchor stri
 		res, err := t.VerifyAudit(ctx, anchor)
 		return res, map[bool]string{true: "store", false: "server"}[local], err
 	case !local:
-		return Result{}, "", ErrFileNeedsKey
+		return Result{}, "", fault.New(fault.Usage, ErrFileNeedsKey, "run it on the store's node without "+config.EnvSecretsAddr)
 	case file == "-":
 		res, err := l.VerifyFile(in, file, anchor)
 		return res, file, err
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return Result{}, "", &FileError{fmt.Errorf("--file: %w", err)}
+		return Result{}, "", fault.New(fault.NotFound, fmt.Errorf("--file: %w", err), "")
 	}
 	defer f.Close()
 	res, err := l.VerifyFile(f, file, anchor)

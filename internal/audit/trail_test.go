@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 )
 
 // emptyTrail is a store with an empty chain.
@@ -54,9 +56,9 @@ func TestVerifyRefusesAFileItCannotCheck(t *testing.T) {
 	if _, _, err := Verify(context.Background(), remoteTrail{}, "audit.jsonl", nil, ""); !errors.Is(err, ErrFileNeedsKey) {
 		t.Fatalf("a file through a server: %v, want ErrFileNeedsKey", err)
 	}
-	var fe *FileError
+	var fe *fault.Error
 	missing := filepath.Join(t.TempDir(), "missing.jsonl")
-	if _, _, err := Verify(context.Background(), Local{}, missing, nil, ""); !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "--file: ") {
-		t.Fatalf("a missing file: %v, want a *FileError naming --file", err)
+	if _, _, err := Verify(context.Background(), Local{}, missing, nil, ""); !errors.As(err, &fe) || fe.Class != fault.NotFound || !strings.HasPrefix(err.Error(), "--file: ") {
+		t.Fatalf("a missing file: %v, want a not-found fault naming --file", err)
 	}
 }
