@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
-	"io/fs"
 
 	"github.com/spf13/cobra"
 
@@ -72,13 +70,7 @@ func backupCommands(g *globals) []*cobra.Command {
 
 	mg := verb("migrate --to-env VAR | --to-file FILE | --to DSN", "Move the whole store into another, empty one (SQLite to PostgreSQL)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		dsn, err := dest.Resolve(g.getenv)
-		var ue *backup.UsageError
-		var pe *fs.PathError
-		if errors.As(err, &ue) {
-			return usageError(ue.Hint, "%s", ue.Msg)
-		} else if errors.As(err, &pe) { // --to-file cannot be opened
-			return withCode(ExitNotFound, err, "")
-		} else if err != nil {
+		if err != nil {
 			return err
 		}
 		j, ctx, err := backupJob(cmd, g, "migrate")

@@ -3,6 +3,7 @@ package backup
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -95,11 +97,9 @@ func OpenInput(path string, stdin io.Reader) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// UsageError is a destination migrate refuses: what is wrong and, in
-// Hint, what to do. It never holds the DSN.
-type UsageError struct{ Msg, Hint string }
-
-func (e *UsageError) Error() string { return e.Msg }
+// refused is a destination migrate refuses, a usage fault: what is
+// wrong and, in hint, what to do. It never holds the DSN.
+func refused(msg, hint string) error { return fault.New(fault.Usage, errors.New(msg), hint) }
 
 // Destination names migrate's destination store. Its DSN holds a password,
 // so it never comes from the command line: Env names a variable holding
@@ -109,8 +109,8 @@ func (e *UsageError) Error() string { return e.Msg }
 type Destination struct{ DSN, Env, File string }
 
 // Resolve returns the DSN of exactly one of the fields; getenv reads Env.
-// Bad input is a *UsageError naming the flag; a file that cannot be opened
-// is its *fs.PathError.
+// Bad input is a usage fault naming the flag; a file that cannot be
+// opened is a not-found fault wrapping its *fs.PathError.
 func (d Destination) Resolve(getenv func(string) string) (string, error) {
 	n := 0
 	for _, s := range []string{d.DSN, d.Env, d.File} {
@@ -120,18 +120,18 @@ func (d Destination) Resolve(getenv func(string) string) (string, error) {
 	}
 	switch {
 	case n != 1:
-		return "", &UsageError{Msg: "give exactly one of --to-env VAR, --to-file FILE and --to DSN"}
+		return "", refused("give exactly one of --to-env VAR, --to-file FILE and --to DSN", "")
 	case d.Env != "":
 		dsn := strings.TrimSpace(getenv(d.Env))
 		if dsn == "" {
-			return "", &UsageError{Msg: fmt.Sprintf("--to-env: %s is unset or empty", d.Env)}
+			return "", refused(fmt.Sprintf("--to-env: %s is unset or empty", d.Env), "")
 		}
 		return dsn, nil
 	case d.File != "":
 		return firstLine(d.File)
 	case hasPassword(d.DSN):
-		return "", &UsageError{Msg: "--to: the DSN holds a password, which must not appear on the command line",
-			Hint: "put it in a variable and use --to-env VAR, or in a file and use --to-file FILE"}
+		return "", refused("--to: the DSN holds a password, which must not appear on the command line",
+			"put it in a variable and use --to-env VAR, or in a file and use --to-file FILE")
 	}
 	return d.DSN, nil
 }
@@ -140,7 +140,7 @@ func (d Destination) Resolve(getenv func(string) string) (string, error) {
 func firstLine(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("--to-file: %w", err)
+		return "", fault.New(fault.NotFound, fmt.Errorf("--to-file: %w", err), "")
 	}
 	defer f.Close()
 	line, err := bufio.NewReader(io.LimitReader(f, 8192)).ReadString('\n')
@@ -149,7 +149,7 @@ func firstLine(path string) (string, error) {
 	}
 	dsn := strings.TrimSpace(line)
 	if dsn == "" {
-		return "", &UsageError{Msg: "--to-file: the file's first line is empty"}
+		return "", refused("--to-file: the file's first line is empty", "")
 	}
 	return dsn, nil
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 )
 
 // migrate's destination comes from exactly one place, never a password
@@ -46,18 +48,19 @@ func TestDestinationResolve(t *testing.T) {
 				}
 				return
 			}
-			var ue *UsageError
-			if !errors.As(err, &ue) || !strings.Contains(ue.Msg, c.want) || got != "" {
-				t.Fatalf("Resolve = %q, %v; want a usage error with %q", got, err, c.want)
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Class != fault.Usage || !strings.Contains(err.Error(), c.want) || got != "" {
+				t.Fatalf("Resolve = %q, %v; want a usage fault with %q", got, err, c.want)
 			}
-			if strings.Contains(ue.Msg+ue.Hint, "hunter2") {
-				t.Fatalf("the error repeats the password: %q", ue.Msg)
+			if strings.Contains(err.Error()+fe.Hint, "hunter2") {
+				t.Fatalf("the error repeats the password: %q", err)
 			}
 		})
 	}
 	_, err := Destination{File: filepath.Join(dir, "missing")}.Resolve(getenv)
 	var pe *fs.PathError
-	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("a missing --to-file: %v; want its *fs.PathError", err)
+	var nf *fault.Error
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &nf) || nf.Class != fault.NotFound {
+		t.Fatalf("a missing --to-file: %v; want a not-found fault wrapping its *fs.PathError", err)
 	}
 }
