@@ -200,15 +200,7 @@ func withIncidents(cmd *cobra.Command, g *globals, fn func(ctx context.Context, 
 	}
 	defer l.Close()
 	r := &respond.Responder{Store: l.st, Secrets: secrets.New(l.st, l.cfg.Keys, l.rec, time.Now), Recorder: l.rec, Now: time.Now, Actor: osUser()}
-	err = fn(l.ctx, respond.Local{Responder: r})
-	var nf *respond.NotFoundError
-	switch {
-	case errors.Is(err, audit.ErrNotRecorded):
-		return withCode(ExitUnavailable, err, "check the store and SA01_SECRETS_AUDIT_FILE; the incident itself is saved")
-	case errors.As(err, &nf) && strings.HasPrefix(nf.What, "no incident"):
-		return withCode(ExitNotFound, err, "list open incidents with 'sa01-secrets incident status'")
-	}
-	return err
+	return fn(l.ctx, respond.Local{Responder: r})
 }
 
 func newIncidentOpenCommand(g *globals) *cobra.Command {

@@ -175,24 +175,13 @@ func withIdentities(cmd *cobra.Command, g *globals, what string, fn func(context
 	return identityErr(fn(l.ctx, registry.Local{Audited: identity.Audited{Manager: identity.NewManager(l.st, identity.Options{}), Rec: l.rec}}), what)
 }
 
-// identityErr adds the exit codes and hints of the identity verbs; what
-// names the action for a server's error.
+// identityErr adds the exit codes and hints of the identity verbs
+// (registry.Fault); what names the action for a server's error.
 func identityErr(err error, what string) error {
-	switch {
-	case errors.Is(err, client.ErrDenied):
+	if errors.Is(err, client.ErrDenied) {
 		return withCode(ExitDenied, err, "only an admin manages identities")
-	case errors.Is(err, audit.ErrNotRecorded):
-		return withCode(ExitUnavailable, err, "check the store and "+config.EnvAuditFile)
-	case errors.Is(err, identity.ErrInvalid):
-		return withCode(ExitUsage, err, "")
-	case errors.Is(err, identity.ErrExists):
-		return withCode(ExitConflict, err, "names are never reused, even once revoked: pick another")
-	case errors.Is(err, identity.ErrNotFound):
-		return withCode(ExitNotFound, err, "list identities with 'sa01-secrets identity list'")
-	case errors.Is(err, identity.ErrRevoked):
-		return withCode(ExitConflict, err, "a revoked identity stays revoked; add a new one")
 	}
-	return remoteErr(err, what)
+	return remoteErr(registry.Fault(err), what)
 }
 
 // showCredential writes a new credential to file or prints it once

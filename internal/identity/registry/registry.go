@@ -6,12 +6,16 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/client"
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 )
 
@@ -96,4 +100,22 @@ func WriteTable(w io.Writer, ids []client.Identity) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id.Name, id.Kind, role, state, cred, exp)
 	}
 	return tw.Flush()
+}
+
+// Fault gives the errors of the identity verbs their fault class and
+// hint; other errors are returned as they are.
+func Fault(err error) error {
+	switch {
+	case errors.Is(err, audit.ErrNotRecorded):
+		return fault.New(fault.Unavailable, err, "check the store and "+config.EnvAuditFile)
+	case errors.Is(err, identity.ErrInvalid):
+		return fault.New(fault.Usage, err, "")
+	case errors.Is(err, identity.ErrExists):
+		return fault.New(fault.Conflict, err, "names are never reused, even once revoked: pick another")
+	case errors.Is(err, identity.ErrNotFound):
+		return fault.New(fault.NotFound, err, "list identities with 'sa01-secrets identity list'")
+	case errors.Is(err, identity.ErrRevoked):
+		return fault.New(fault.Conflict, err, "a revoked identity stays revoked; add a new one")
+	}
+	return err
 }

@@ -2,11 +2,16 @@ package registry
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/client"
+	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 )
 
 func TestWriteTableShowsNewestUnrevokedCredential(t *testing.T) {
@@ -33,5 +38,27 @@ func TestWriteTableShowsNewestUnrevokedCredential(t *testing.T) {
 	}
 	if f := strings.Fields(lines[2]); strings.Join(f, " ") != "alice operator admin revoked - -" {
 		t.Errorf("alice row = %q", lines[2])
+	}
+}
+
+func TestFaultClasses(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		class fault.Class
+	}{
+		{fmt.Errorf("%w: role", identity.ErrInvalid), fault.Usage},
+		{identity.ErrExists, fault.Conflict},
+		{identity.ErrNotFound, fault.NotFound},
+		{identity.ErrRevoked, fault.Conflict},
+		{audit.ErrNotRecorded, fault.Unavailable},
+	} {
+		var fe *fault.Error
+		if err := Fault(tc.err); !errors.As(err, &fe) || fe.Class != tc.class || !errors.Is(err, tc.err) {
+			t.Errorf("Fault(%v) = %#v, want class %d wrapping it", tc.err, err, tc.class)
+		}
+	}
+	other := errors.New("other")
+	if Fault(other) != other || Fault(nil) != nil {
+		t.Error("Fault changed an error that is not the identity verbs'")
 	}
 }

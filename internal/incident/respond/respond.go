@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
@@ -155,20 +156,20 @@ func Readers(es []audit.Entry) []string {
 	return out
 }
 
-// record audits an incident action.
+// record audits an incident action; a failure is an unavailable fault.
 func (r *Responder) record(ctx context.Context, action string, inc *incident.Incident) error {
 	ev := audit.Event{Action: action, Secret: inc.Secret, Version: inc.Version, Outcome: audit.Success, Detail: "incident " + inc.ID}
 	if err := r.Recorder.Record(ctx, audit.Stamp(ctx, ev)); err != nil {
-		return fmt.Errorf("%w", audit.ErrNotRecorded)
+		return fault.New(fault.Unavailable, fmt.Errorf("%w", audit.ErrNotRecorded), "check the store and SA01_SECRETS_AUDIT_FILE; the incident itself is saved")
 	}
 	return nil
 }
 
-// get reads one incident.
+// get reads one incident; a missing one is a not-found fault.
 func (r *Responder) get(ctx context.Context, id string) (*incident.Incident, error) {
 	inc, err := r.Store.Incident(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, &NotFoundError{"no incident " + id}
+		return nil, fault.New(fault.NotFound, &NotFoundError{"no incident " + id}, "list open incidents with 'sa01-secrets incident status'")
 	}
 	return inc, err
 }
