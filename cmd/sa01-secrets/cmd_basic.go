@@ -113,23 +113,20 @@ func newDecryptCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// requireKeys returns the loaded key ring or a clear error.
 // noKeyHint is the hint when no key is loaded: a fresh key suits a new
 // store (or encrypt and decrypt) only; a store in use refuses writes under
 // a key it does not expect.
 const noKeyHint = "generate one with 'sa01-secrets generate key' and export " + config.EnvFernetKey + " for a new store; " +
 	"a store in use needs the key it was made with (or --env-file FILE): its key IDs are in 'sa01-secrets key list --env-file FILE'"
 
+// requireKeys returns the loaded key ring, or config.ErrNoKey: exit 2
+// with noKeyHint (exit.go).
 func requireKeys(g *globals) (*fernet.Ring, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err
 	}
-	ring, err := cfg.RequireKeys()
-	if err != nil {
-		return nil, withCode(ExitUsage, err, noKeyHint)
-	}
-	return ring, nil
+	return cfg.RequireKeys()
 }
 
 func newConfigCommand(g *globals) *cobra.Command {
