@@ -294,7 +294,7 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 			return err
 		}
 		if err := rep.CheckTargets(e.ctx, targetsFor(e), ring); err != nil {
-			return withCode(ExitUsage, err, "fix the targets file named by "+config.EnvTargetsFile)
+			return err
 		}
 		return render(rep, ring != nil)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
@@ -25,7 +26,8 @@ func LoadTargets(path string, resolveWith func(*fernet.Ring) targets.Resolver) *
 
 // CheckTargets adds the targets ts (nil: no targets file) to the report,
 // read under ring; with no ring, a finding that they were not checked.
-// The error is the targets file's, or a read that could not start.
+// The error, a usage fault, is the targets file's, or a read that could
+// not start.
 func (rep *StatusReport) CheckTargets(ctx context.Context, ts *Targets, ring *fernet.Ring) error {
 	if ts == nil {
 		return nil
@@ -37,7 +39,7 @@ func (rep *StatusReport) CheckTargets(ctx context.Context, ts *Targets, ring *fe
 	}
 	reps, err := ts.Status(ctx, ring)
 	if err != nil {
-		return err
+		return fault.New(fault.Usage, err, "fix the targets file named by "+config.EnvTargetsFile)
 	}
 	rep.AddTargets(reps)
 	return nil
