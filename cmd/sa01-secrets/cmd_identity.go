@@ -13,7 +13,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/identity/registry"
-	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // identityCommands returns init and identity.
@@ -24,39 +23,22 @@ func identityCommands(g *globals) []*cobra.Command {
 func newInitCommand(g *globals) *cobra.Command {
 	var credFile string
 	cmd := verb("init [--credential-file FILE]", "Create the store and its first operator, admin", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		cfg, err := g.config()
-		if err != nil {
+		if err := notViaServer(g, "run init beside the store, with "+config.EnvSecretsAddr+" unset", "init makes a store; it does not run through a server"); err != nil {
 			return err
-		}
-		if cfg.SecretsAddr != "" {
-			return usageError("run init beside the store, with "+config.EnvSecretsAddr+" unset", "init makes a store; it does not run through a server")
 		}
 		ring, err := requireKeys(g)
 		if err != nil {
 			return err
 		}
-		ctx := cmd.Context()
+		ctx := audit.WithCaller(cmd.Context(), audit.Caller{Actor: osUser(), Source: "local"})
 		st, err := openStoreFor(ctx, g, true)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		now := time.Now().UTC()
-		if _, err := st.EnsureKey(ctx, store.KeyInfo{ID: ring.Primary().ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now, Note: "init"}); err != nil {
-			return err
-		}
-		rec, err := openRecorder(ctx, g, st)
+		is, err := registry.Init(ctx, st, ring.Primary().ID(), func() (audit.Recorder, error) { return openRecorder(ctx, g, st) })
 		if err != nil {
 			return err
-		}
-		ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
-		is, err := identity.Audited{Manager: identity.NewManager(st, identity.Options{}), Rec: rec}.Init(ctx)
-		if errors.Is(err, identity.ErrInitialized) {
-			return withCode(ExitConflict, errors.New("the store has identities already: it is initialized"),
-				"an admin adds identities with 'sa01-secrets identity add'")
-		}
-		if err != nil {
-			return identityErr(err, "")
 		}
 		fmt.Fprintf(g.stderr, "sa01-secrets: store ready under key %s; operator %s created\n", ring.Primary().ID(), is.Identity.Name)
 		return showCredential(g, is, credFile)

@@ -17,6 +17,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
+	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // Registry is where the identity verbs act: the local store ([Local]) or
@@ -118,4 +119,33 @@ func Fault(err error) error {
 		return fault.New(fault.Conflict, err, "a revoked identity stays revoked; add a new one")
 	}
 	return err
+}
+
+// InitStore is what Init needs of a new store: its identities, and its
+// key table.
+type InitStore interface {
+	identity.Store
+	EnsureKey(ctx context.Context, k store.KeyInfo) (bool, error)
+}
+
+// Init makes a new store ready under the Fernet key keyID: it records the
+// key as the store's active one, then creates the first operator, admin,
+// audited by the recorder openRec opens on the store
+// ([identity.Audited.Init]). A store that has identities already is a
+// conflict fault; other errors are Fault's.
+func Init(ctx context.Context, st InitStore, keyID string, openRec func() (audit.Recorder, error)) (identity.Issued, error) {
+	now := time.Now().UTC()
+	if _, err := st.EnsureKey(ctx, store.KeyInfo{ID: keyID, State: store.KeyActive, CreatedAt: now, ActivatedAt: now, Note: "init"}); err != nil {
+		return identity.Issued{}, err
+	}
+	rec, err := openRec()
+	if err != nil {
+		return identity.Issued{}, err
+	}
+	is, err := identity.Audited{Manager: identity.NewManager(st, identity.Options{}), Rec: rec}.Init(ctx)
+	if errors.Is(err, identity.ErrInitialized) {
+		return is, fault.New(fault.Conflict, errors.New("the store has identities already: it is initialized"),
+			"an admin adds identities with 'sa01-secrets identity add'")
+	}
+	return is, Fault(err)
 }
