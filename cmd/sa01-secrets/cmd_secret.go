@@ -19,9 +19,6 @@ import (
 // (with SA01_SECRETS_ADDR) a server.
 type secretBackend = secrets.Backend
 
-// sealStates is secrets.Service.SealOlder.
-func sealStates(ctx context.Context, svc *secrets.Service) (int, error) { return svc.SealOlder(ctx) }
-
 // withBackend runs fn over the backend of the secret verbs and closes
 // it: the server when SA01_SECRETS_ADDR is set, else the local store,
 // with ctx carrying the local operator as caller.

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
@@ -177,13 +174,4 @@ func hookVerify(cmd *cobra.Command, g *globals) {
 			return nil
 		}, err)
 	}
-}
-
-// watchTargets starts, when a targets file is set, the console's background
-// check of the targets (targets.WatchFile) and returns its Last; nil
-// without a targets file. The connection strings are read through the
-// server's service, each an audited read by serve.
-func watchTargets(ctx context.Context, file string, svc *secrets.Service, ring *fernet.Ring, every time.Duration, log *slog.Logger) func() targets.Snapshot {
-	caller := audit.Caller{Actor: "serve", Source: "local", Service: "targets-check"}
-	return targets.WatchFile(ctx, file, targets.FromService(svc, &caller), ring, every, log)
 }
