@@ -18,12 +18,18 @@ import (
 )
 
 func newImportCommand(g *globals) *cobra.Command {
-	var from, prefix, class string
-	cmd := verb("import --from-dotenv FILE [--prefix P]", "Import every variable of a .env file as secrets, in one transaction", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+	var from, target string
+	var o secrets.ImportOptions
+	cmd := verb("import --from-dotenv FILE | --from-target NAME [--prefix P]", "Import every variable of a .env file as secrets, in one transaction", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+		if target != "" && cmd.Flags().Changed("from-dotenv") {
+			return usageError("", "--from-dotenv and --from-target: give one")
+		} else if target != "" {
+			return importTarget(cmd, g, target, o)
+		}
 		if from == "" {
 			return usageError("sa01-secrets import --from-dotenv FILE", "--from-dotenv: required")
 		}
-		if err := secrets.ValidatePrefix(prefix); err != nil {
+		if err := secrets.ValidatePrefix(o.Prefix); err != nil {
 			return err
 		}
 		f, err := dotenv.Read(from)
@@ -35,7 +41,7 @@ func newImportCommand(g *globals) *cobra.Command {
 			return withCode(ExitUsage, err, "nothing was imported")
 		}
 		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
-			n, err := b.Import(ctx, entries, secrets.ImportOptions{Prefix: prefix, Class: class})
+			n, err := b.Import(ctx, entries, o)
 			if err != nil {
 				return fmt.Errorf("%s: %w", from, err)
 			}
@@ -44,8 +50,9 @@ func newImportCommand(g *globals) *cobra.Command {
 		})
 	})
 	cmd.Flags().StringVar(&from, "from-dotenv", "", "the .env file to read")
-	cmd.Flags().StringVar(&prefix, "prefix", "", "prepend P to every name")
-	cmd.Flags().StringVar(&class, "class", "", "class of the imported secrets")
+	cmd.Flags().StringVar(&target, "from-target", "", "import the values of this target (decrypted with the keys), named prefix + key with ':' as '/'")
+	cmd.Flags().StringVar(&o.Prefix, "prefix", "", "prepend P to every name")
+	cmd.Flags().StringVar(&o.Class, "class", "", "class of the imported secrets")
 	return cmd
 }
 

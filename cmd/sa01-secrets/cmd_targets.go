@@ -95,57 +95,44 @@ func checkTargets(cmd *cobra.Command, g *globals, envFile string, write func(rep
 	return prior
 }
 
-// hookTargets adds the targets' flags to verbs defined elsewhere: import
-// --from-target, verify --targets.
+// hookTargets adds the targets' flag to a verb defined elsewhere: verify
+// --targets.
 func hookTargets(root *cobra.Command, g *globals) {
-	hooks := map[string]func(*cobra.Command, *globals){"import": hookImport, "verify": hookVerify}
 	for _, c := range root.Commands() {
-		if hook := hooks[c.Name()]; hook != nil {
-			hook(c, g)
+		if c.Name() == "verify" {
+			hookVerify(c, g)
 		}
 	}
 }
 
-func hookImport(cmd *cobra.Command, g *globals) {
-	var from string
-	cmd.Flags().StringVar(&from, "from-target", "", "import the values of this target (decrypted with the keys), named prefix + key with ':' as '/'")
-	cmd.Use = "import --from-dotenv FILE | --from-target NAME [--prefix P]"
-	inner := cmd.RunE
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if from == "" {
-			return inner(cmd, args)
-		}
-		if cmd.Flags().Changed("from-dotenv") {
-			return usageError("", "--from-dotenv and --from-target: give one")
-		}
-		if err := notViaServer(g, onStoreNode, "import --from-target decrypts the target with the keys, beside the store"); err != nil {
-			return err
-		}
-		prefix, _ := cmd.Flags().GetString("prefix")
-		class, _ := cmd.Flags().GetString("class")
-		if err := secrets.ValidatePrefix(prefix); err != nil {
-			return err
-		}
-		e, tr, f, err := openTargets(cmd, g, "")
-		if err != nil {
-			return err
-		}
-		defer e.Close()
-		ts, err := f.Select(from)
-		if err != nil {
-			return withCode(ExitNotFound, err, "")
-		}
-		entries, err := tr.Entries(e.ctx, ts[0], prefix)
-		if err != nil {
-			return withCode(ExitCheckFailed, err, "")
-		}
-		n, err := secrets.New(e.st, tr.Ring, e.rec, time.Now).Import(e.ctx, entries, secrets.ImportOptions{Prefix: prefix, Class: class})
-		if err != nil {
-			return fmt.Errorf("target %s: %w", from, err)
-		}
-		fmt.Fprintf(g.stdout, "imported %d secrets from target %s\n", n, from)
-		return nil
+// importTarget is import --from-target: the values of the target name,
+// decrypted with the keys beside the store, imported as o says.
+func importTarget(cmd *cobra.Command, g *globals, name string, o secrets.ImportOptions) error {
+	if err := notViaServer(g, onStoreNode, "import --from-target decrypts the target with the keys, beside the store"); err != nil {
+		return err
 	}
+	if err := secrets.ValidatePrefix(o.Prefix); err != nil {
+		return err
+	}
+	e, tr, f, err := openTargets(cmd, g, "")
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	ts, err := f.Select(name)
+	if err != nil {
+		return withCode(ExitNotFound, err, "")
+	}
+	entries, err := tr.Entries(e.ctx, ts[0], o.Prefix)
+	if err != nil {
+		return withCode(ExitCheckFailed, err, "")
+	}
+	n, err := secrets.New(e.st, tr.Ring, e.rec, time.Now).Import(e.ctx, entries, o)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", name, err)
+	}
+	fmt.Fprintf(g.stdout, "imported %d secrets from target %s\n", n, name)
+	return nil
 }
 
 func hookVerify(cmd *cobra.Command, g *globals) {
