@@ -5,8 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/store/postgres"
@@ -68,4 +71,71 @@ func TestBackupCoversEveryTable(t *testing.T) {
 	defer db.Close()
 	storetest.BackupCoversTables(t, db,
 		`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+}
+
+// TestLoadRebuildsIndexes: a load sets the secondary indexes of versions
+// and audit_events aside and builds them again before its commit, from
+// their own definitions: after a committed load, and after one rolled
+// back, the indexes are those the migrations made, and they hold the
+// loaded rows.
+func TestLoadRebuildsIndexes(t *testing.T) {
+	ctx := context.Background()
+	st := pgtest.Open(t)
+	db := stdlib.OpenDBFromPool(st.Pool())
+	defer db.Close()
+	indexes := func() string {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, `SELECT indexname || ': ' || indexdef FROM pg_indexes
+			WHERE schemaname = current_schema() AND tablename IN ('versions', 'audit_events') ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var all []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, s)
+		}
+		return strings.Join(all, "\n")
+	}
+	before := indexes()
+	for _, name := range []string{"audit_events_secret", "audit_events_service", "versions_key_id", "audit_events_pkey"} {
+		if !strings.Contains(before, name+": ") {
+			t.Fatalf("no index %s:\n%s", name, before)
+		}
+	}
+	l, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes(); got != before {
+		t.Fatalf("after a rolled back load:\n%s\nwant\n%s", got, before)
+	}
+	if l, err = st.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var es []audit.Entry
+	for i := range 3 {
+		es = append(es, audit.Entry{Seq: int64(i + 1), Prev: "p", Hash: "h", Event: audit.Event{Time: time.Unix(0, int64(i)), Service: "gateway",
+			Action: "read", Secret: "llm/openai_api_key", Outcome: audit.Success}})
+	}
+	if err := l.AuditEvents(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes(); got != before {
+		t.Fatalf("after a load:\n%s\nwant\n%s", got, before)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE secret = 'llm/openai_api_key'`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("loaded events by secret: %d, %v", n, err)
+	}
 }

@@ -176,7 +176,8 @@ var LoadTables = []string{"secrets", "versions", "keys", "tokens", "identities",
 
 // Load implements store.Dumps: one write transaction that first takes the
 // dialect's LoadPrologue (PostgreSQL locks the tables, so no node writes
-// into a store being loaded) and checks that every table is empty.
+// into a store being loaded, and sets the secondary indexes of the two
+// large tables aside) and checks that every table is empty.
 func (s *Store) Load(ctx context.Context) (store.Loader, error) {
 	l := &loader{s: s, stmts: map[string]*sql.Stmt{}}
 	var err error
@@ -194,7 +195,7 @@ func (s *Store) Load(ctx context.Context) (store.Loader, error) {
 		return nil, s.Fail("beginning a load", err)
 	}
 	tx := l.tx
-	for _, q := range []string{s.d.WritePrologue, s.d.LoadPrologue} {
+	for _, q := range append([]string{s.d.WritePrologue}, s.d.LoadPrologue...) {
 		if q == "" {
 			continue
 		}

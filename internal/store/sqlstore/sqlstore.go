@@ -89,16 +89,18 @@ type Dialect struct {
 	// REPEATABLE READ on PostgreSQL; none on SQLite, whose read
 	// transaction sees one WAL snapshot from its first read.
 	SnapshotTx sql.TxOptions
-	// LoadPrologue, if set, follows WritePrologue in a Load: PostgreSQL
-	// locks the tables it fills, so no other node writes meanwhile.
-	LoadPrologue string
+	// LoadPrologue follows WritePrologue in a Load: PostgreSQL locks the
+	// tables it fills, so no other node writes meanwhile, and sets their
+	// secondary indexes aside, to build them once the rows are in.
+	LoadPrologue []string
 	// Copy, if set, fills table from args (rows of len(cols) values,
 	// flattened) on conn, whose transaction a Load holds open: PostgreSQL
 	// sends them with COPY, several times faster than INSERTs. Unset, a
 	// Load sends multi-row INSERTs.
 	Copy func(ctx context.Context, conn *sql.Conn, table string, cols []string, args []any) error
-	// LoadEpilogue runs before a Load commits: PostgreSQL moves its ID
-	// sequences past the IDs loaded.
+	// LoadEpilogue runs before a Load commits: PostgreSQL builds the
+	// indexes its prologue set aside and moves its ID sequences past the
+	// IDs loaded.
 	LoadEpilogue []string
 	// VersionList is an aggregate of the column x.version into one text
 	// of comma-separated numbers, in any order: group_concat on SQLite,
