@@ -20,6 +20,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/server"
+	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
 
 // auditCommands returns the verbs of this group.
@@ -50,12 +51,19 @@ func withTrail(cmd *cobra.Command, g *globals, fn func(ctx context.Context, t au
 	if !served {
 		err = func() error {
 			ctx := cmd.Context()
-			st, err := openStore(ctx, g)
+			st, err := openStore(ctx, g, false)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			return fn(ctx, audit.Local{TrailStore: st, Key: func() (*audit.MACKey, error) { return auditKey(ctx, g, st) }})
+			key := func() (*audit.MACKey, error) {
+				ring, err := requireKeys(g)
+				if err != nil {
+					return nil, err
+				}
+				return open.AuditKey(ctx, st, ring)
+			}
+			return fn(ctx, audit.Local{TrailStore: st, Key: key})
 		}()
 	}
 	if ae := (*audit.AnchorError)(nil); errors.As(err, &ae) {
@@ -162,7 +170,7 @@ func newAuditPublishCommand(g *globals) *cobra.Command {
 			return usageError("set "+config.EnvAuditKafka+"=host:9092", "%s is not set", config.EnvAuditKafka)
 		}
 		ctx := cmd.Context()
-		st, err := openStore(ctx, g)
+		st, err := openStore(ctx, g, false)
 		if err != nil {
 			return err
 		}
@@ -194,7 +202,7 @@ func withIncidents(cmd *cobra.Command, g *globals, fn func(ctx context.Context, 
 	if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error { return fn(ctx, b) }); served {
 		return err
 	}
-	l, err := openLocal(cmd.Context(), g)
+	l, err := openLocal(cmd.Context(), g, "")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/backup"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
 
 // backupCommands are backup, restore and migrate (docs/backup.md). They
@@ -77,11 +78,11 @@ func backupCommands(g *globals) []*cobra.Command {
 		if err != nil {
 			return err
 		}
-		loc, err := locateDSN(g, dsn)
+		loc, err := open.Locate(dsn, g.getenv)
 		if err != nil {
 			return err
 		}
-		rep, err := j.Migrate(ctx, func(ctx context.Context) (store.Store, error) { return openStoreAt(ctx, loc) }, loc.String())
+		rep, err := j.Migrate(ctx, func(ctx context.Context) (store.Store, error) { return open.At(ctx, loc) }, loc.String())
 		return restored(g, "migrated to "+loc.String(), rep, err, migrateFormat)
 	})
 	mg.Flags().StringVar(&dest.Env, "to-env", "", "read the destination DSN from this environment variable")
@@ -126,9 +127,11 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 	}
 	ctx := audit.WithCaller(cmd.Context(), audit.Caller{Actor: osUser(), Source: "local"})
 	return &backup.Job{
-		Open:         func(ctx context.Context, create bool) (store.Store, error) { return openStoreFor(ctx, g, create) },
-		OpenRecorder: func(ctx context.Context, st store.Store) (audit.Recorder, error) { return openRecorder(ctx, g, st) },
-		Options:      backup.Options{Ring: cfg.Keys, Software: version(), Source: loc.driver(), Progress: backup.ProgressTo(g.stderr)},
+		Open: func(ctx context.Context, create bool) (store.Store, error) { return openStore(ctx, g, create) },
+		OpenRecorder: func(ctx context.Context, st store.Store) (audit.Recorder, error) {
+			return openRecorder(ctx, g, st, nil)
+		},
+		Options: backup.Options{Ring: cfg.Keys, Software: version(), Source: loc.Driver(), Progress: backup.ProgressTo(g.stderr)},
 	}, ctx, nil
 }
 

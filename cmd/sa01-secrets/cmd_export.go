@@ -14,6 +14,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/inject"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
 
@@ -132,7 +133,7 @@ func exportService(ctx context.Context, g *globals, service, format, output stri
 	defer src.Close()
 	vals, err := inject.Export(ctx, src, service, g.log())
 	if err != nil {
-		return remoteErr(err, "list the granted secrets")
+		return remote.Fault(err, "list the granted secrets")
 	}
 	return secrets.ExportTo(g.stdout, output, vals, "", format)
 }
@@ -174,7 +175,7 @@ func openRunSource(ctx context.Context, g *globals, service string) (runSource, 
 		return nil, err
 	}
 	if cfg.SecretsAddr != "" {
-		return openRemote(ctx, g, service)
+		return remote.Open(ctx, cfg, service)
 	}
 	return openLocalRunSource(ctx, g, service)
 }
@@ -198,7 +199,7 @@ func runWithSecrets(ctx context.Context, g *globals, o inject.Flags, args []stri
 	case errors.As(err, &ce), errors.As(err, new(*fault.Error)):
 		return err // opening the source, or the options
 	case err != nil:
-		return remoteErr(err, "read the granted secrets")
+		return remote.Fault(err, "read the granted secrets")
 	case code != 0:
 		return &cliError{code: code, err: checkFailed{}} // the command's exit code, without a message
 	}

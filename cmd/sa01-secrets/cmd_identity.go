@@ -13,6 +13,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/identity/registry"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
 )
 
 // identityCommands returns init and identity.
@@ -31,12 +32,12 @@ func newInitCommand(g *globals) *cobra.Command {
 			return err
 		}
 		ctx := audit.WithCaller(cmd.Context(), audit.Caller{Actor: osUser(), Source: "local"})
-		st, err := openStoreFor(ctx, g, true)
+		st, err := openStore(ctx, g, true)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		is, err := registry.Init(ctx, st, ring.Primary().ID(), func() (audit.Recorder, error) { return openRecorder(ctx, g, st) })
+		is, err := registry.Init(ctx, st, ring.Primary().ID(), func() (audit.Recorder, error) { return openRecorder(ctx, g, st, nil) })
 		if err != nil {
 			return err
 		}
@@ -142,14 +143,14 @@ func withIdentities(cmd *cobra.Command, g *globals, what string, fn func(context
 	}
 	ctx := cmd.Context()
 	if cfg.SecretsAddr != "" {
-		b, err := openRemote(ctx, g, "")
+		b, err := remote.Open(ctx, cfg, "")
 		if err != nil {
 			return err
 		}
 		defer b.Close()
 		return identityErr(fn(ctx, b.Identities()), what)
 	}
-	l, err := openLocal(ctx, g)
+	l, err := openLocal(ctx, g, "")
 	if err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func identityErr(err error, what string) error {
 	if errors.Is(err, client.ErrDenied) {
 		return withCode(ExitDenied, err, "only an admin manages identities")
 	}
-	return remoteErr(registry.Fault(err), what)
+	return remote.Fault(registry.Fault(err), what)
 }
 
 // showCredential writes a new credential to file or prints it once

@@ -57,7 +57,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 	if f.batchSize < 0 || f.batchSize > 100000 {
 		return usageError("", "--batch-size: want 1 to 100000")
 	}
-	l, err := openLocalWith(cmd.Context(), g, f.envFile)
+	l, err := openLocal(cmd.Context(), g, f.envFile)
 	if err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		e, err := openLocal(cmd.Context(), g)
+		e, err := openLocal(cmd.Context(), g, "")
 		if err != nil {
 			return err
 		}

@@ -68,7 +68,7 @@ func explainAccess(ctx context.Context, g *globals, q client.ExplainQuery) (clie
 		return client.Explanation{}, err
 	}
 	if cfg.SecretsAddr == "" {
-		return serve.Explain(ctx, cfg, q, func(ctx context.Context) (store.Store, error) { return openStore(ctx, g) }, osUser())
+		return serve.Explain(ctx, cfg, q, func(ctx context.Context) (store.Store, error) { return openStore(ctx, g, false) }, osUser())
 	}
 	c, err := remote.Dial(ctx, cfg, "")
 	if err != nil {
@@ -76,5 +76,5 @@ func explainAccess(ctx context.Context, g *globals, q client.ExplainQuery) (clie
 	}
 	defer c.Close()
 	e, err := c.Explain(ctx, q)
-	return e, remoteErr(err, "explain")
+	return e, remote.Fault(err, "explain")
 }

@@ -35,10 +35,10 @@ func newKnownScanner(ctx context.Context, g *globals, useKnown bool) (*scan.Scan
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(loc.sqlitePath); loc.sqlitePath != "" && errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(loc.SQLitePath); loc.SQLitePath != "" && errors.Is(err, fs.ErrNotExist) {
 		return scan.New(nil), nil
 	}
-	l, err := openLocal(ctx, g)
+	l, err := openLocal(ctx, g, "")
 	if err != nil {
 		return nil, err
 	}

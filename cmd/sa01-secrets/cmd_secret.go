@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/prompt"
+	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
@@ -30,11 +31,11 @@ func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b 
 	ctx := cmd.Context()
 	var b secretBackend
 	if cfg.SecretsAddr != "" {
-		if b, err = openRemote(ctx, g, ""); err != nil {
+		if b, err = remote.Open(ctx, cfg, ""); err != nil {
 			return err
 		}
 	} else {
-		l, err := openLocal(ctx, g)
+		l, err := openLocal(ctx, g, "")
 		if err != nil {
 			return err
 		}
@@ -49,7 +50,7 @@ func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b 
 	if cerr := b.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	return remoteErr(err, cmd.Name()+" through the server")
+	return remote.Fault(err, cmd.Name()+" through the server")
 }
 
 // secretCommands returns the verbs of this group.

@@ -98,7 +98,7 @@ func openLocalRunSource(ctx context.Context, g *globals, service string) (runSou
 	if err != nil {
 		return nil, err
 	}
-	l, err := openLocal(ctx, g)
+	l, err := openLocal(ctx, g, "")
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func openTargets(cmd *cobra.Command, g *globals, envFile string) (*local, *targe
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	e, err := openLocalWith(cmd.Context(), g, envFile)
+	e, err := openLocal(cmd.Context(), g, envFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -11,19 +11,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 )
 
-// openRemote returns the server's backend, logged in as identity (remote.Open).
-func openRemote(ctx context.Context, g *globals, identity string) (*remote.Backend, error) {
-	cfg, err := g.config()
-	if err != nil {
-		return nil, err
-	}
-	return remote.Open(ctx, cfg, identity)
-}
-
-// remoteErr maps client errors to the exit codes and hints the same
-// failure has on the local store (remote.Fault).
-func remoteErr(err error, what string) error { return remote.Fault(err, what) }
-
 // besideStoreVerbs are the verbs that work on the key file or the store itself
 // and have no route on the server: with SA01_SECRETS_ADDR set they refuse
 // at once, before reading a key or a file.
@@ -81,5 +68,5 @@ func viaServer(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b *r
 	if errors.Is(err, client.ErrDenied) {
 		return true, withCode(ExitDenied, err, "your identity's role does not grant "+g.verb+" (roles: docs/server.md)")
 	}
-	return true, remoteErr(err, g.verb+" through the server")
+	return true, remote.Fault(err, g.verb+" through the server")
 }

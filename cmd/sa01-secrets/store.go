@@ -13,38 +13,18 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
 
-// storeLocation is where a store is (open.Location), with its SQLite file
-// ("" for PostgreSQL).
-type storeLocation struct {
-	open.Location
-	sqlitePath string
-}
-
-func (loc storeLocation) driver() string { return loc.Driver() }
-
 // locateStore reads SA01_SECRETS_DB_DSN (open.Locate).
-func locateStore(g *globals) (storeLocation, error) {
+func locateStore(g *globals) (open.Location, error) {
 	cfg, err := g.config()
 	if err != nil {
-		return storeLocation{}, err
+		return open.Location{}, err
 	}
-	return locateDSN(g, cfg.DBDSN.Reveal())
+	return open.Locate(cfg.DBDSN.Reveal(), g.getenv)
 }
 
-// locateDSN is locateStore for a DSN given some other way (migrate --to).
-func locateDSN(g *globals, dsn string) (storeLocation, error) {
-	loc, err := open.Locate(dsn, g.getenv)
-	return storeLocation{loc, loc.SQLitePath}, err
-}
-
-// openStore opens the existing store SA01_SECRETS_DB_DSN names (open.Existing).
-func openStore(ctx context.Context, g *globals) (store.Store, error) {
-	return openStoreFor(ctx, g, false)
-}
-
-// openStoreFor is openStore that creates a missing SQLite store when
-// create is set: init.
-func openStoreFor(ctx context.Context, g *globals, create bool) (store.Store, error) {
+// openStore opens the existing store SA01_SECRETS_DB_DSN names
+// (open.Existing), or with create also a missing SQLite one (open.At): init.
+func openStore(ctx context.Context, g *globals, create bool) (store.Store, error) {
 	if err := notThroughServer(g); err != nil {
 		return nil, err
 	}
@@ -53,14 +33,9 @@ func openStoreFor(ctx context.Context, g *globals, create bool) (store.Store, er
 		return nil, err
 	}
 	if create {
-		return open.At(ctx, loc.Location)
+		return open.At(ctx, loc)
 	}
-	return open.Existing(ctx, loc.Location)
-}
-
-// openStoreAt opens the store at loc (open.At).
-func openStoreAt(ctx context.Context, loc storeLocation) (store.Store, error) {
-	return open.At(ctx, loc.Location)
+	return open.Existing(ctx, loc)
 }
 
 // auditBound is how long an access waits for its audit event to be
@@ -70,14 +45,9 @@ func openStoreAt(ctx context.Context, loc storeLocation) (store.Store, error) {
 var auditBound = audit.DefaultTimeout
 
 // openRecorder returns the audit recorder for accesses through st
-// (open.Recorder) with the environment's keys.
-func openRecorder(ctx context.Context, g *globals, st store.Store) (audit.Recorder, error) {
-	return openRecorderWith(ctx, g, st, nil)
-}
-
-// openRecorderWith is openRecorder with the audit key opened by ring (nil:
-// the environment's keys).
-func openRecorderWith(ctx context.Context, g *globals, st store.Store, ring *fernet.Ring) (audit.Recorder, error) {
+// (open.Recorder), with the audit key opened by ring (nil: the
+// environment's keys).
+func openRecorder(ctx context.Context, g *globals, st store.Store, ring *fernet.Ring) (audit.Recorder, error) {
 	cfg, err := g.config()
 	if err == nil && ring == nil {
 		ring, err = requireKeys(g)
@@ -85,20 +55,7 @@ func openRecorderWith(ctx context.Context, g *globals, st store.Store, ring *fer
 	if err != nil {
 		return nil, err
 	}
-	rec, err := open.Recorder(ctx, st, ring, open.RecorderOptions{File: cfg.AuditFile, Stdout: g.stdout, Bound: auditBound, Logger: g.log()})
-	if err != nil {
-		return nil, err
-	}
-	return rec, nil
-}
-
-// auditKey opens the store's audit key with the loaded Fernet keys (open.AuditKey).
-func auditKey(ctx context.Context, g *globals, st store.Store) (*audit.MACKey, error) {
-	ring, err := requireKeys(g)
-	if err != nil {
-		return nil, err
-	}
-	return open.AuditKey(ctx, st, ring)
+	return open.Recorder(ctx, st, ring, open.RecorderOptions{File: cfg.AuditFile, Stdout: g.stdout, Bound: auditBound, Logger: g.log()})
 }
 
 // startAuditPublisher starts shipping the store's audit chain to Kafka when
@@ -122,20 +79,16 @@ type local struct {
 	rec audit.Recorder
 }
 
-// openLocal opens the store of SA01_SECRETS_DB_DSN and its audit recorder.
-func openLocal(ctx context.Context, g *globals) (*local, error) {
-	return openLocalWith(ctx, g, "")
-}
-
-// openLocalWith is openLocal with the audit key opened by the keys of
-// envFile when it names a readable env file (the rotation verbs work from
-// it, and the environment may hold no key), else by the environment's.
-func openLocalWith(ctx context.Context, g *globals, envFile string) (*local, error) {
+// openLocal opens the store of SA01_SECRETS_DB_DSN and its audit
+// recorder, with the audit key opened by the keys of envFile when it names
+// a readable env file (the rotation verbs work from it, and the
+// environment may hold no key), else by the environment's.
+func openLocal(ctx context.Context, g *globals, envFile string) (*local, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, g)
+	st, err := openStore(ctx, g, false)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +98,7 @@ func openLocalWith(ctx context.Context, g *globals, envFile string) (*local, err
 			ring, _ = rotate.EnvRing(ef)
 		}
 	}
-	rec, err := openRecorderWith(ctx, g, st, ring)
+	rec, err := openRecorder(ctx, g, st, ring)
 	if err != nil {
 		st.Close()
 		return nil, err
