@@ -196,19 +196,14 @@ func incidentCommand(g *globals) *cobra.Command {
 		newIncidentOpenCommand(g), newIncidentStatusCommand(g), newIncidentReportCommand(g), newIncidentCloseCommand(g))
 }
 
-// withIncidents runs fn on the server (viaServer) when SA01_SECRETS_ADDR
-// is set, else with the incident responder over the local store.
+// withIncidents runs fn on the server when SA01_SECRETS_ADDR is set,
+// else with the incident responder over the local store (onBackend).
 func withIncidents(cmd *cobra.Command, g *globals, fn func(ctx context.Context, d respond.Desk) error) error {
-	if served, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error { return fn(ctx, b) }); served {
-		return err
+	local := func(l *local) (respond.Desk, error) {
+		r := &respond.Responder{Store: l.st, Secrets: secrets.New(l.st, l.cfg.Keys, l.rec, time.Now), Recorder: l.rec, Now: time.Now, Actor: osUser()}
+		return respond.Local{Responder: r}, nil
 	}
-	l, err := openLocal(cmd.Context(), g, "")
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	r := &respond.Responder{Store: l.st, Secrets: secrets.New(l.st, l.cfg.Keys, l.rec, time.Now), Recorder: l.rec, Now: time.Now, Actor: osUser()}
-	return fn(l.ctx, respond.Local{Responder: r})
+	return onBackend(cmd, g, func(b *remote.Backend) respond.Desk { return b }, local, fn)
 }
 
 func newIncidentOpenCommand(g *globals) *cobra.Command {

@@ -135,27 +135,14 @@ func newIdentityRevokeCommand(g *globals) *cobra.Command {
 
 // withIdentities runs fn on the server's identities when
 // SA01_SECRETS_ADDR is set, else on the local store's, audited under the
-// local operator; what names the action in a hint.
+// local operator (onBackend); what names the action in a hint.
 func withIdentities(cmd *cobra.Command, g *globals, what string, fn func(context.Context, registry.Registry) error) error {
-	cfg, err := g.config()
-	if err != nil {
-		return err
+	local := func(l *local) (registry.Registry, error) {
+		return registry.Local{Audited: identity.Audited{Manager: identity.NewManager(l.st, identity.Options{}), Rec: l.rec}}, nil
 	}
-	ctx := cmd.Context()
-	if cfg.SecretsAddr != "" {
-		b, err := remote.Open(ctx, cfg, "")
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		return identityErr(fn(ctx, b.Identities()), what)
-	}
-	l, err := openLocal(ctx, g, "")
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	return identityErr(fn(l.ctx, registry.Local{Audited: identity.Audited{Manager: identity.NewManager(l.st, identity.Options{}), Rec: l.rec}}), what)
+	return onBackend(cmd, g, (*remote.Backend).Identities, local, func(ctx context.Context, r registry.Registry) error {
+		return identityErr(fn(ctx, r), what)
+	})
 }
 
 // identityErr adds the exit codes and hints of the identity verbs

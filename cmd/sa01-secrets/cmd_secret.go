@@ -20,37 +20,18 @@ import (
 // (with SA01_SECRETS_ADDR) a server.
 type secretBackend = secrets.Backend
 
-// withBackend runs fn over the backend of the secret verbs and closes
-// it: the server when SA01_SECRETS_ADDR is set, else the local store,
-// with ctx carrying the local operator as caller.
+// withBackend runs fn over the backend of the secret verbs (onBackend):
+// the server's, or the local store's service, which first seals the
+// versions written without a state MAC.
 func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b secretBackend) error) error {
-	cfg, err := g.config()
-	if err != nil {
-		return err
+	local := func(l *local) (secretBackend, error) {
+		svc := secrets.New(l.st, l.cfg.Keys, l.rec, time.Now)
+		_, err := svc.SealOlder(l.ctx)
+		return secrets.Local{Service: svc, Closer: l.Close}, err
 	}
-	ctx := cmd.Context()
-	var b secretBackend
-	if cfg.SecretsAddr != "" {
-		if b, err = remote.Open(ctx, cfg, ""); err != nil {
-			return err
-		}
-	} else {
-		l, err := openLocal(ctx, g, "")
-		if err != nil {
-			return err
-		}
-		svc := secrets.New(l.st, cfg.Keys, l.rec, time.Now)
-		if _, err := svc.SealOlder(l.ctx); err != nil {
-			l.Close()
-			return err
-		}
-		ctx, b = l.ctx, secrets.Local{Service: svc, Closer: l.Close}
-	}
-	err = fn(ctx, b)
-	if cerr := b.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	return remote.Fault(err, cmd.Name()+" through the server")
+	return onBackend(cmd, g, func(b *remote.Backend) secretBackend { return b }, local, func(ctx context.Context, b secretBackend) error {
+		return remote.Fault(fn(ctx, b), cmd.Name()+" through the server")
+	})
 }
 
 // secretCommands returns the verbs of this group.

@@ -61,12 +61,30 @@ func viaServer(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b *r
 	if cerr := b.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	var cf checkFailed
-	if errors.As(err, &cf) {
+	if _, _, ok := coded(err); ok || errors.As(err, new(checkFailed)) {
 		return true, err
 	}
 	if errors.Is(err, client.ErrDenied) {
 		return true, withCode(ExitDenied, err, "your identity's role does not grant "+g.verb+" (roles: docs/server.md)")
 	}
 	return true, remote.Fault(err, g.verb+" through the server")
+}
+
+// onBackend runs fn on served(the server's backend) when
+// SA01_SECRETS_ADDR is set (viaServer), else on local(the local store and
+// its recorder, openLocal), with ctx carrying the local operator as caller.
+func onBackend[B any](cmd *cobra.Command, g *globals, served func(*remote.Backend) B, local func(*local) (B, error), fn func(ctx context.Context, b B) error) error {
+	if ok, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error { return fn(ctx, served(b)) }); ok {
+		return err
+	}
+	l, err := openLocal(cmd.Context(), g, "")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	b, err := local(l)
+	if err != nil {
+		return err
+	}
+	return fn(l.ctx, b)
 }
