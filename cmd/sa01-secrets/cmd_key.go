@@ -69,7 +69,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 	}
 	rep, err := do(l.ctx, r)
 	if err != nil && !partial(rep, err) {
-		return rotationError(err, f.envFile)
+		return rotate.Fault(err)
 	}
 	if werr := writeReport(g, f.format, rep, func(io.Writer) { text(rep) }); werr != nil {
 		return werr
@@ -77,7 +77,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 	if after != nil {
 		after(rep)
 	}
-	return rotationError(err, f.envFile)
+	return rotate.Fault(err)
 }
 
 // partial reports whether err leaves a re-encryption's report to render:
@@ -92,27 +92,12 @@ func partial(rep any, err error) bool {
 	return false
 }
 
-// rotationError gives the rotation package's errors (rotate.Advise) an
-// exit code and a hint.
-func rotationError(err error, envFile string) error {
-	if err == nil {
-		return nil
-	}
-	kind, hint := rotate.Advise(err)
-	code := map[rotate.ErrorKind]int{rotate.KindUsage: ExitUsage, rotate.KindConflict: ExitConflict, rotate.KindInvalidToken: ExitInvalidToken,
-		rotate.KindNotFound: ExitNotFound, rotate.KindCheckFailed: ExitCheckFailed}[kind]
-	if code == 0 {
-		return err
-	}
-	return withCode(code, err, hint)
-}
-
 // ringOf is the ring of envFile when one is given, else the environment's:
 // required, or nil when no key is loaded.
 func ringOf(g *globals, envFile string, required bool) (*fernet.Ring, error) {
 	if envFile != "" {
 		ring, err := rotate.ReadEnvRing(envFile)
-		return ring, rotationError(err, envFile)
+		return ring, rotate.Fault(err)
 	}
 	if required {
 		return requireKeys(g)
@@ -148,7 +133,7 @@ func newKeyStageCommand(g *globals) *cobra.Command {
 	cmd := verb("stage [--env-file FILE] [--key-file K]", "Stage a new key: written into the env file as decrypt-only, recorded pending", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		key, err := rotate.ReadKeyFile("--key-file", keyFile)
 		if err != nil {
-			return rotationError(err, f.envFile)
+			return rotate.Fault(err)
 		}
 		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.StageReport, error) {
 			rep, err := r.Stage(ctx, f.envFile, key)
@@ -187,7 +172,7 @@ func newKeyRetireCommand(g *globals) *cobra.Command {
 	}
 	cmd := verb("retire KEYID [--env-file FILE] [--force --reason R]", "Retire a key after its 30 days: recorded retired, removed from the env file", oneKey, func(cmd *cobra.Command, args []string) error {
 		if err := rotate.CheckForce(force, reason); err != nil {
-			return rotationError(err, f.envFile)
+			return rotate.Fault(err)
 		}
 		return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.RetireReport, error) {
 			return r.Retire(ctx, args[0], f.envFile, force, reason)
@@ -220,7 +205,7 @@ func newReencryptCommand(g *globals) *cobra.Command {
 		loaded, _ := ringOf(g, "", false)
 		o, err := keys.Options(f.envFile, g.getenv, loaded, func() (*fernet.Ring, error) { return requireKeys(g) })
 		if err != nil {
-			return rotationError(err, f.envFile)
+			return rotate.Fault(err)
 		}
 		if toTargets {
 			return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.TargetsResult, error) {

@@ -33,7 +33,8 @@ const (
 
 // classCodes are the exit codes of the fault classes.
 var classCodes = map[fault.Class]int{fault.Usage: ExitUsage, fault.InvalidToken: ExitInvalidToken, fault.Denied: ExitDenied,
-	fault.NotFound: ExitNotFound, fault.Conflict: ExitConflict, fault.Unavailable: ExitUnavailable}
+	fault.NotFound: ExitNotFound, fault.Conflict: ExitConflict, fault.Unavailable: ExitUnavailable, fault.CheckFailed: ExitCheckFailed,
+	fault.Failed: ExitError}
 
 // cliError carries an exit code and an optional hint to the edge.
 type cliError struct {

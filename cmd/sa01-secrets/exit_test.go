@@ -25,6 +25,8 @@ func TestExitCodeAndHint(t *testing.T) {
 		{withCode(ExitUsage, unavailable, "outer"), ExitUsage, "outer"},
 		{fault.New(fault.Denied, withCode(ExitUsage, errors.New("x"), "inner"), ""), ExitDenied, ""},
 		{fmt.Errorf("put: %w", store.ErrConflict), ExitConflict, "see the current version with 'sa01-secrets history NAME' and retry with --cas set to it"},
+		{fault.New(fault.CheckFailed, errors.New("2 targets failed"), "see them"), ExitCheckFailed, "see them"},
+		{fault.New(fault.Failed, errors.New("disk full"), "retry"), ExitError, "retry"},
 		{errors.New("other"), ExitError, ""},
 	} {
 		if got := exitCode(c.err); got != c.code {

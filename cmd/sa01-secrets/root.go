@@ -47,7 +47,7 @@ func (g *globals) config() (*config.Config, error) {
 	if g.envFile != "" {
 		var err error
 		if getenv, err = rotate.EnvKeys(g.envFile, g.getenv); err != nil {
-			return nil, rotationError(err, g.envFile)
+			return nil, rotate.Fault(err)
 		}
 	}
 	c, err := config.Load(getenv)

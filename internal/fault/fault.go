@@ -17,6 +17,8 @@ const (
 	NotFound                      // no such thing
 	Conflict                      // a check-and-set write lost
 	Unavailable                   // the store, the server or an audit sink cannot be reached
+	CheckFailed                   // a check or a job ran, and found or left something wrong
+	Failed                        // any other failure, with its hint
 )
 
 // Error is an error of a class, with an optional hint.

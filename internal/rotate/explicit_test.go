@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -95,25 +96,30 @@ func TestCheckForce(t *testing.T) {
 	}
 }
 
-func TestAdvise(t *testing.T) {
+func TestFault(t *testing.T) {
 	for _, c := range []struct {
-		err  error
-		kind ErrorKind
+		err   error
+		class fault.Class
 	}{
-		{&UsageError{Msg: "x", Hint: "h"}, KindUsage},
-		{&LockedError{}, KindConflict},
-		{&KeyStateError{KeyID: "k", Forceable: true}, KindConflict},
-		{&KeyStateError{KeyID: "k"}, KindUsage},
-		{store.ErrNotFound, KindNotFound},
-		{ErrFailures, KindInvalidToken},
-		{ErrTargetFailures, KindCheckFailed},
-		{errors.New("other"), KindOther},
+		{&UsageError{Msg: "x", Hint: "h"}, fault.Usage},
+		{&LockedError{}, fault.Conflict},
+		{&KeyStateError{KeyID: "k", Forceable: true}, fault.Conflict},
+		{&KeyStateError{KeyID: "k"}, fault.Usage},
+		{store.ErrNotFound, fault.NotFound},
+		{ErrFailures, fault.InvalidToken},
+		{ErrTargetFailures, fault.CheckFailed},
+		{errors.New("other"), 0},
 	} {
-		if kind, _ := Advise(c.err); kind != c.kind {
-			t.Errorf("Advise(%v) = %v; want %v", c.err, kind, c.kind)
+		var fe *fault.Error
+		if errors.As(Fault(c.err), &fe); fe == nil && c.class != 0 || fe != nil && fe.Class != c.class {
+			t.Errorf("Fault(%v) = %v; want class %v", c.err, fe, c.class)
 		}
 	}
-	if _, hint := Advise(&UsageError{Msg: "x", Hint: "h"}); hint != "h" {
-		t.Errorf("a usage error's hint: %q", hint)
+	var fe *fault.Error
+	if errors.As(Fault(&UsageError{Msg: "x", Hint: "h"}), &fe); fe == nil || fe.Hint != "h" {
+		t.Errorf("a usage error's hint: %v", fe)
+	}
+	if Fault(nil) != nil {
+		t.Error("Fault(nil) is not nil")
 	}
 }
