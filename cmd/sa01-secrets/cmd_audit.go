@@ -13,6 +13,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
 	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
@@ -175,10 +176,8 @@ func newAuditPublishCommand(g *globals) *cobra.Command {
 			return err
 		}
 		defer st.Close()
-		p, stop, err := startAuditPublisher(ctx, g, st, nil)
-		if err != nil {
-			return withCode(ExitUnavailable, err, "")
-		}
+		p := kafka.New(st, cfg.AuditKafka, cfg.AuditKafkaTopic, kafka.Options{Logger: g.log()})
+		stop := p.Start(ctx, nil)
 		<-ctx.Done()
 		standby := p.StandingBy()
 		stop()

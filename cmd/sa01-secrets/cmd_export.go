@@ -41,7 +41,7 @@ func newImportCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return withCode(ExitUsage, err, "nothing was imported")
 		}
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			n, err := b.Import(ctx, entries, o)
 			if err != nil {
 				return fmt.Errorf("%s: %w", from, err)
@@ -70,7 +70,7 @@ func newExportCommand(g *globals) *cobra.Command {
 		if service != "" {
 			return exportService(cmd.Context(), g, service, format, output)
 		}
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			vals, err := b.Export(ctx, prefix)
 			if err != nil {
 				return err
@@ -88,7 +88,7 @@ func newExportCommand(g *globals) *cobra.Command {
 func newVerifyCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := verb("verify [--format text|json]", "Check every stored version decrypts and is bound to its row (verify-encryption)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			rep, err := b.Verify(ctx)
 			if err != nil {
 				return err
@@ -164,12 +164,9 @@ func newRunCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// runSource is where run's secrets come from; Close ends its session.
-type runSource = inject.Session
-
 // openRunSource picks the server (SA01_SECRETS_ADDR) or the local store
 // under the local policy.
-func openRunSource(ctx context.Context, g *globals, service string) (runSource, error) {
+func openRunSource(ctx context.Context, g *globals, service string) (inject.Session, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err

@@ -299,7 +299,7 @@ func newRotateSecretCommand(g *globals) *cobra.Command {
 		default:
 			return usageError("", "--generate: want key, token or password")
 		}
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			v, cur, kind, err := secrets.Rotate(ctx, b, name, gen, n, func() (sensitive.String, error) { return readValue(g, name, fromFile) })
 			if err != nil {
 				return err

@@ -16,20 +16,16 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
 
-// secretBackend is what the secret verbs work on: the local store, or
-// (with SA01_SECRETS_ADDR) a server.
-type secretBackend = secrets.Backend
-
 // withBackend runs fn over the backend of the secret verbs (onBackend):
 // the server's, or the local store's service, which first seals the
 // versions written without a state MAC.
-func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b secretBackend) error) error {
-	local := func(l *local) (secretBackend, error) {
+func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b secrets.Backend) error) error {
+	local := func(l *local) (secrets.Backend, error) {
 		svc := secrets.New(l.st, l.cfg.Keys, l.rec, time.Now)
 		_, err := svc.SealOlder(l.ctx)
 		return secrets.Local{Service: svc, Closer: l.Close}, err
 	}
-	return onBackend(cmd, g, func(b *remote.Backend) secretBackend { return b }, local, func(ctx context.Context, b secretBackend) error {
+	return onBackend(cmd, g, func(b *remote.Backend) secrets.Backend { return b }, local, func(ctx context.Context, b secrets.Backend) error {
 		return remote.Fault(fn(ctx, b), cmd.Name()+" through the server")
 	})
 }
@@ -100,7 +96,7 @@ func newPutCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			v, err := b.Put(ctx, args[0], val, o)
 			if err != nil {
 				return err
@@ -127,7 +123,7 @@ func newGetCommand(g *globals) *cobra.Command {
 		if version < 0 {
 			return usageError("", "--version: want 1 or more")
 		}
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			v, err := b.Get(ctx, args[0], version)
 			if err != nil {
 				return err
@@ -159,7 +155,7 @@ func newRollbackCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			v, err := b.Rollback(ctx, args[0], to, c)
 			if err != nil {
 				return err
@@ -176,24 +172,24 @@ func newRollbackCommand(g *globals) *cobra.Command {
 // simpleVerb is a verb on one secret NAME with no flag.
 type simpleVerb struct {
 	use, short string
-	do         func(b secretBackend, ctx context.Context, name string) error
+	do         func(b secrets.Backend, ctx context.Context, name string) error
 	done       string // printed after NAME on success; %[1]s is NAME
 }
 
 var deleteVerb = simpleVerb{
 	use: "delete NAME", short: "Soft-delete a secret (undelete restores it)",
-	do: secretBackend.Delete, done: "%[1]s: deleted (restore with 'sa01-secrets undelete %[1]s')\n",
+	do: secrets.Backend.Delete, done: "%[1]s: deleted (restore with 'sa01-secrets undelete %[1]s')\n",
 }
 
 var undeleteVerb = simpleVerb{
 	use: "undelete NAME", short: "Restore a soft-deleted secret",
-	do: secretBackend.Undelete, done: "%[1]s: restored\n",
+	do: secrets.Backend.Undelete, done: "%[1]s: restored\n",
 }
 
 func newSimpleCommand(g *globals, v simpleVerb) *cobra.Command {
 	name, _, _ := strings.Cut(v.use, " ")
 	return verb(v.use, v.short, oneName(name), func(cmd *cobra.Command, args []string) error {
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			if err := v.do(b, ctx, args[0]); err != nil {
 				return err
 			}
@@ -209,7 +205,7 @@ func newDestroyCommand(g *globals) *cobra.Command {
 		if !cmd.Flags().Changed("version") || version < 1 {
 			return usageError("sa01-secrets destroy NAME --version N", "--version: required, 1 or more")
 		}
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			if err := b.Destroy(ctx, args[0], version); err != nil {
 				return err
 			}
@@ -225,7 +221,7 @@ func newListCommand(g *globals) *cobra.Command {
 	var prefix, format string
 	var deleted bool
 	cmd := verb("list [--prefix P] [--format table|json]", "List secrets: names, version, class, age, rotation due (never values)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			list, err := b.List(ctx, prefix, deleted)
 			if err != nil {
 				return err
@@ -241,7 +237,7 @@ func newListCommand(g *globals) *cobra.Command {
 func newHistoryCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := verb("history NAME [--format table|json]", "List the versions of a secret (never values)", oneName("history"), func(cmd *cobra.Command, args []string) error {
-		return withBackend(cmd, g, func(ctx context.Context, b secretBackend) error {
+		return withBackend(cmd, g, func(ctx context.Context, b secrets.Backend) error {
 			sec, vs, err := b.History(ctx, args[0])
 			if err != nil {
 				return err

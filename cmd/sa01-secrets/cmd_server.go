@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/serve"
@@ -85,7 +86,7 @@ func (s localSource) Close() error { return s.l.Close() }
 
 // openLocalRunSource reads the local store for run as service, under the
 // policy file (secrets.ServicePolicy).
-func openLocalRunSource(ctx context.Context, g *globals, service string) (runSource, error) {
+func openLocalRunSource(ctx context.Context, g *globals, service string) (inject.Session, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err

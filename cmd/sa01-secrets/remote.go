@@ -16,17 +16,6 @@ import (
 // at once, before reading a key or a file.
 var besideStoreVerbs = []string{"key rotate", "key stage", "key promote", "key retire", "reencrypt", "targets status"}
 
-// notThroughServer refuses to open a local store when SA01_SECRETS_ADDR
-// is set: a verb never falls back to a local store a user who pointed the
-// CLI at a server did not mean.
-func notThroughServer(g *globals) error {
-	verb := g.verb
-	if verb == "" {
-		verb = "this verb"
-	}
-	return besideStore(g, verb)
-}
-
 // refuseThroughServer makes each verb of besideStoreVerbs refuse at once
 // when SA01_SECRETS_ADDR is set.
 func refuseThroughServer(root *cobra.Command, g *globals) {

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
-	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
@@ -25,7 +25,7 @@ func locateStore(g *globals) (open.Location, error) {
 // openStore opens the existing store SA01_SECRETS_DB_DSN names
 // (open.Existing), or with create also a missing SQLite one (open.At): init.
 func openStore(ctx context.Context, g *globals, create bool) (store.Store, error) {
-	if err := notThroughServer(g); err != nil {
+	if err := besideStore(g, cmp.Or(g.verb, "this verb")); err != nil {
 		return nil, err
 	}
 	loc, err := locateStore(g)
@@ -56,18 +56,6 @@ func openRecorder(ctx context.Context, g *globals, st store.Store, ring *fernet.
 		return nil, err
 	}
 	return open.Recorder(ctx, st, ring, open.RecorderOptions{File: cfg.AuditFile, Stdout: g.stdout, Bound: auditBound, Logger: g.log()})
-}
-
-// startAuditPublisher starts shipping the store's audit chain to Kafka when
-// SA01_SECRETS_AUDIT_KAFKA is set (kafka.Publisher.Start), and returns a
-// function that stops it; p is nil when Kafka is not configured.
-func startAuditPublisher(ctx context.Context, g *globals, st store.Store, rec audit.Recorder) (p *kafka.Publisher, stop func(), err error) {
-	cfg, err := g.config()
-	if err != nil || len(cfg.AuditKafka) == 0 {
-		return nil, func() {}, err
-	}
-	p = kafka.New(st, cfg.AuditKafka, cfg.AuditKafkaTopic, kafka.Options{Logger: g.log()})
-	return p, p.Start(ctx, rec), nil
 }
 
 // local is the local store with its audit recorder, for the verbs that
