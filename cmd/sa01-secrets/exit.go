@@ -157,15 +157,9 @@ func hintFor(err error) string {
 	if _, h, _ := coded(err); h != "" {
 		return h
 	}
-	var kn *secrets.KeyNotLoadedError
-	var ke *secrets.KeyNotExpectedError
-	switch {
-	case errors.As(err, &ke) && len(ke.Expected) > 0:
-		return "load key " + strings.Join(ke.Expected, " or ") + " as " + config.EnvFernetKey + " (see 'sa01-secrets key list')" + keyEntersHint
-	case errors.As(err, &ke):
-		return "load the store's key as " + config.EnvFernetKey + keyEntersHint
-	case errors.As(err, &kn):
-		return "add the key with ID " + kn.KeyID + " to SA01_CRYPTO_FERNET_PREVIOUS_KEYS"
+	var h interface{ Hint() string } // the packages' errors that say their remedy
+	if errors.As(err, &h) {
+		return h.Hint()
 	}
 	for _, h := range hints {
 		if h.match(err) {
@@ -174,8 +168,6 @@ func hintFor(err error) string {
 	}
 	return ""
 }
-
-const keyEntersHint = "; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
 
 // printError writes "sa01-secrets: msg" and a "hint:" line to w.
 func printError(w io.Writer, err error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 )
 
@@ -45,6 +46,16 @@ func (e *KeyNotExpectedError) Error() string {
 // Unwrap makes errors.Is(err, ErrKeyNotExpected) hold.
 func (e *KeyNotExpectedError) Unwrap() error { return ErrKeyNotExpected }
 
+// Hint says which key to load, and how a new key enters a store.
+func (e *KeyNotExpectedError) Hint() string {
+	if len(e.Expected) > 0 {
+		return "load key " + strings.Join(e.Expected, " or ") + " as " + config.EnvFernetKey + " (see 'sa01-secrets key list')" + keyEntersHint
+	}
+	return "load the store's key as " + config.EnvFernetKey + keyEntersHint
+}
+
+const keyEntersHint = "; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
+
 // KeyNotLoadedError reports a version encrypted under a key that is not in
 // the ring. It matches fernet.ErrInvalidToken.
 type KeyNotLoadedError struct {
@@ -61,6 +72,11 @@ func (e *KeyNotLoadedError) Error() string {
 
 // Unwrap makes errors.Is(err, fernet.ErrInvalidToken) hold.
 func (e *KeyNotLoadedError) Unwrap() error { return fernet.ErrInvalidToken }
+
+// Hint says which key to add.
+func (e *KeyNotLoadedError) Hint() string {
+	return "add the key with ID " + e.KeyID + " to " + config.EnvFernetPreviousKeys
+}
 
 // IntegrityError reports a stored version that fails its checks: a token
 // that does not decrypt (corrupted) or a row binding that does not hold (a
