@@ -164,8 +164,8 @@ func newRunCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// openRunSource picks the server (SA01_SECRETS_ADDR) or the local store
-// under the local policy.
+// openRunSource picks the server (SA01_SECRETS_ADDR) or the local store,
+// read as service under the policy file (secrets.ServicePolicy).
 func openRunSource(ctx context.Context, g *globals, service string) (inject.Session, error) {
 	cfg, err := g.config()
 	if err != nil {
@@ -174,8 +174,29 @@ func openRunSource(ctx context.Context, g *globals, service string) (inject.Sess
 	if cfg.SecretsAddr != "" {
 		return remote.Open(ctx, cfg, service)
 	}
-	return openLocalRunSource(ctx, g, service)
+	pol, err := secrets.ServicePolicy(cfg.PolicyFile, service)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := cfg.RequireKeys()
+	if err != nil {
+		return nil, err
+	}
+	l, err := openLocal(ctx, g, "")
+	if err != nil {
+		return nil, err
+	}
+	return localSource{secrets.New(l.st, ring, l.rec, time.Now).As(pol, service, osUser()), l}, nil
 }
+
+// localSource serves run from the local store under the local policy,
+// audited as the service.
+type localSource struct {
+	*secrets.ServiceReader
+	l *local
+}
+
+func (s localSource) Close() error { return s.l.Close() }
 
 // runWithSecrets runs the command args with the secrets the service of
 // o is granted (inject.Launch) and exits with its exit code.

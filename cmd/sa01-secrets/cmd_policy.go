@@ -61,7 +61,7 @@ func policyCommands(g *globals) []*cobra.Command {
 }
 
 // explainAccess decides q through the server when SA01_SECRETS_ADDR is
-// set, else here, as serve would (serve.Explain).
+// set (remote.Explain), else here, as serve would (serve.Explain).
 func explainAccess(ctx context.Context, g *globals, q client.ExplainQuery) (client.Explanation, error) {
 	cfg, err := g.config()
 	if err != nil {
@@ -70,11 +70,5 @@ func explainAccess(ctx context.Context, g *globals, q client.ExplainQuery) (clie
 	if cfg.SecretsAddr == "" {
 		return serve.Explain(ctx, cfg, q, func(ctx context.Context) (store.Store, error) { return openStore(ctx, g, false) }, osUser())
 	}
-	c, err := remote.Dial(ctx, cfg, "")
-	if err != nil {
-		return client.Explanation{}, err
-	}
-	defer c.Close()
-	e, err := c.Explain(ctx, q)
-	return e, remote.Fault(err, "explain")
+	return remote.Explain(ctx, cfg, q)
 }

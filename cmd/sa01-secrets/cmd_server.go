@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
-	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
-	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/serve"
 	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
@@ -73,35 +70,4 @@ func newLoginCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&name, "service", "", "the older name of --identity")
 	_ = cmd.Flags().MarkHidden("service")
 	return cmd
-}
-
-// localSource serves run from the local store under the local policy,
-// audited as the service.
-type localSource struct {
-	*secrets.ServiceReader
-	l *local
-}
-
-func (s localSource) Close() error { return s.l.Close() }
-
-// openLocalRunSource reads the local store for run as service, under the
-// policy file (secrets.ServicePolicy).
-func openLocalRunSource(ctx context.Context, g *globals, service string) (inject.Session, error) {
-	cfg, err := g.config()
-	if err != nil {
-		return nil, err
-	}
-	pol, err := secrets.ServicePolicy(cfg.PolicyFile, service)
-	if err != nil {
-		return nil, err
-	}
-	ring, err := requireKeys(g)
-	if err != nil {
-		return nil, err
-	}
-	l, err := openLocal(ctx, g, "")
-	if err != nil {
-		return nil, err
-	}
-	return localSource{secrets.New(l.st, ring, l.rec, time.Now).As(pol, service, osUser()), l}, nil
 }

@@ -27,6 +27,18 @@ func Dial(ctx context.Context, cfg *config.Config, identity string) (*client.Cli
 	return Login(ctx, cfg, "", identity)
 }
 
+// Explain asks cfg's server whether q is allowed, and why (policy
+// explain through the server).
+func Explain(ctx context.Context, cfg *config.Config, q client.ExplainQuery) (client.Explanation, error) {
+	c, err := Dial(ctx, cfg, "")
+	if err != nil {
+		return client.Explanation{}, err
+	}
+	defer c.Close()
+	e, err := c.Explain(ctx, q)
+	return e, Fault(err, "explain")
+}
+
 // Login logs in to cfg's server with the credential in file (default:
 // SA01_SECRETS_CREDENTIAL_FILE) as identity ("": the credential's own).
 func Login(ctx context.Context, cfg *config.Config, file, identity string) (*client.Client, error) {
