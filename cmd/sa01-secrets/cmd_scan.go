@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 )
@@ -47,11 +48,8 @@ func newKnownScanner(ctx context.Context, g *globals, useKnown bool) (*scan.Scan
 }
 
 type scanOptions struct {
-	scan.Inputs
-	scan.ReportOptions
-	stdin                   bool
-	baseline, writeBaseline string
-	explain, noKnown        bool
+	scan.Job
+	stdin, explain, noKnown bool
 }
 
 func newScanCommand(g *globals) *cobra.Command {
@@ -67,8 +65,8 @@ func newScanCommand(g *globals) *cobra.Command {
 	f.StringVar(&o.Image, "docker-image", "", "scan a `FILE` written by docker save")
 	f.BoolVar(&o.IncludeIgnored, "include-ignored", false, "also scan files that .gitignore excludes")
 	f.StringVar(&o.Format, "format", "text", "text, json or sarif")
-	f.StringVar(&o.baseline, "baseline", "", "ignore the findings accepted in `FILE`")
-	f.StringVar(&o.writeBaseline, "write-baseline", "", "write every finding to `FILE` as accepted")
+	f.StringVar(&o.Baseline, "baseline", "", "ignore the findings accepted in `FILE`")
+	f.StringVar(&o.WriteBaseline, "write-baseline", "", "write every finding to `FILE` as accepted")
 	f.BoolVar(&o.explain, "explain", false, "say on stderr why each dropped candidate was dropped")
 	f.BoolVar(&o.noKnown, "no-known", false, "do not load managed secret values; rules only")
 	f.IntVar(&o.Workers, "workers", 0, "goroutines scanning (default: one per CPU)")
@@ -88,52 +86,28 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	if err := checkFormat(o.Format, "text", "json", "sarif"); err != nil {
 		return err
 	}
-	fk, err := scanFingerprintKey(g)
-	if err != nil {
-		return err
-	}
-	if o.baseline != "" {
-		if o.Accepted, err = scan.ReadBaseline(o.baseline, fk); err != nil {
-			return baselineError(err, "write one with --write-baseline FILE")
-		}
-	}
-	if o.writeBaseline != "" {
-		if o.Record, err = scan.CreateBaseline(o.writeBaseline, fk); err != nil {
-			return baselineError(err, "")
-		}
-		defer o.Record.Abort()
-	}
-	s, err := newKnownScanner(ctx, g, !o.noKnown)
-	if err != nil {
+	var err error
+	if o.Key, err = scanFingerprintKey(g); err != nil {
 		return err
 	}
 	if o.explain {
 		o.Explain = g.stderr
 	}
 	o.Version = version()
-	t, err := s.WithFingerprintKey(fk).Report(ctx, o.Inputs, g.stdout, o.ReportOptions)
-	if errors.Is(err, scan.ErrNotRepository) {
+	err = o.Run(ctx, func() (*scan.Scanner, error) { return newKnownScanner(ctx, g, !o.noKnown) }, g.stdout, g.stderr, "sa01-secrets: ")
+	var be *scan.BaselineError
+	var sf *scan.Failure
+	switch {
+	case errors.Is(err, scan.ErrFound):
+		return checkFailed{}
+	case errors.As(err, &sf):
+		return fault.New(fault.Failed, sf.Err, sf.Remedy)
+	case errors.As(err, &be):
+		return withCode(ExitUsage, err, be.Hint)
+	case errors.Is(err, scan.ErrNotRepository):
 		return withCode(ExitUsage, err, "--git needs a repository; scan a directory with 'sa01-secrets scan DIR'")
 	}
-	if err != nil {
-		return withCode(ExitError, err, "")
-	}
-	if o.Record != nil {
-		if err := o.Record.Commit(); err != nil {
-			return withCode(ExitError, err, "")
-		}
-		fmt.Fprintf(g.stderr, "sa01-secrets: wrote %d findings to the baseline %s\n", o.Record.Count(), scan.PrintableName(o.writeBaseline))
-	}
-	fmt.Fprintf(g.stderr, "sa01-secrets: %s\n", t)
-	switch {
-	case t.Incomplete() != nil:
-		return withCode(ExitError, t.Incomplete(), "findings above are from what could be read")
-	case t.Nothing && t.Found == 0:
-		return withCode(ExitError, errors.New("nothing was scanned"), "check the paths, the repository or the input; an empty input is not a clean result")
-	case t.Found > 0:
-		return checkFailed{}
-	}
-	return nil
+	return err
 }
 
 // scanFingerprintKey is the key of the scanner's fingerprints
@@ -144,16 +118,6 @@ func scanFingerprintKey(g *globals) (*scan.FingerprintKey, error) {
 		return nil, err
 	}
 	return scan.NewFingerprintKey([]byte(cfg.ScanKey.Reveal()))
-}
-
-// baselineError is a baseline that cannot be read or written, with its
-// hint.
-func baselineError(err error, hint string) error {
-	var be *scan.BaselineError
-	if errors.As(err, &be) {
-		return withCode(ExitUsage, err, be.Hint)
-	}
-	return withCode(ExitError, err, hint)
 }
 
 func newMaskCommand(g *globals) *cobra.Command {

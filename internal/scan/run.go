@@ -3,6 +3,7 @@ package scan
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -74,4 +75,86 @@ func (s *Scanner) Report(ctx context.Context, in Inputs, w io.Writer, o ReportOp
 		err = ferr
 	}
 	return t, err
+}
+
+// Job is one scan as the scan verb runs it: the inputs, how the report is
+// written, and the baseline files.
+type Job struct {
+	Inputs
+	ReportOptions
+	Baseline      string          // ignore the findings accepted in this file
+	WriteBaseline string          // record every finding in this file as accepted
+	Key           *FingerprintKey // the baselines' fingerprint key; nil: none
+}
+
+// ErrFound is the verdict of a scan that found secrets: its report lists
+// them.
+var ErrFound = errors.New("scan: secrets found")
+
+// Failure is a scan that failed, or that ran but whose result cannot be
+// trusted as a clean one, with what to do about it.
+type Failure struct {
+	Err    error
+	Remedy string // "" when nothing useful can be said
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Run reads the baseline, has scanner build the scanner (after the
+// baseline files are checked, so a bad one fails before the secrets are
+// loaded), writes the report to out and the baseline file, and a summary
+// line to log (each line prefixed with prefix). Its errors: scanner's as
+// they are, a *BaselineError or ErrNotRepository for a bad input, a
+// *Failure for a scan that failed or is incomplete, ErrFound when it
+// found secrets.
+func (j Job) Run(ctx context.Context, scanner func() (*Scanner, error), out, log io.Writer, prefix string) error {
+	var err error
+	if j.Baseline != "" {
+		if j.Accepted, err = ReadBaseline(j.Baseline, j.Key); err != nil {
+			return baselineFailure(err, "write one with --write-baseline FILE")
+		}
+	}
+	if j.WriteBaseline != "" {
+		if j.Record, err = CreateBaseline(j.WriteBaseline, j.Key); err != nil {
+			return baselineFailure(err, "")
+		}
+		defer j.Record.Abort()
+	}
+	s, err := scanner()
+	if err != nil {
+		return err
+	}
+	t, err := s.WithFingerprintKey(j.Key).Report(ctx, j.Inputs, out, j.ReportOptions)
+	if errors.Is(err, ErrNotRepository) {
+		return err
+	} else if err != nil {
+		return &Failure{Err: err}
+	}
+	if j.Record != nil {
+		if err := j.Record.Commit(); err != nil {
+			return &Failure{Err: err}
+		}
+		fmt.Fprintf(log, "%swrote %d findings to the baseline %s\n", prefix, j.Record.Count(), PrintableName(j.WriteBaseline))
+	}
+	fmt.Fprintf(log, "%s%s\n", prefix, t)
+	switch {
+	case t.Incomplete() != nil:
+		return &Failure{t.Incomplete(), "findings above are from what could be read"}
+	case t.Nothing && t.Found == 0:
+		return &Failure{errors.New("nothing was scanned"), "check the paths, the repository or the input; an empty input is not a clean result"}
+	case t.Found > 0:
+		return ErrFound
+	}
+	return nil
+}
+
+// baselineFailure is a baseline that cannot be read or written: a
+// *BaselineError as it is, else a *Failure with remedy.
+func baselineFailure(err error, remedy string) error {
+	var be *BaselineError
+	if errors.As(err, &be) {
+		return err
+	}
+	return &Failure{err, remedy}
 }

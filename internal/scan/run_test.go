@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,5 +55,38 @@ func TestReportWritesCountsAndAccepts(t *testing.T) {
 	}
 	if got := tally.String(); !strings.HasPrefix(got, "0 findings in ") || !strings.HasSuffix(got, "; 2 accepted in the baseline") {
 		t.Errorf("summary = %q", got)
+	}
+}
+
+// TestJobVerdicts: a Job that finds secrets ends with ErrFound and writes
+// its baseline, one that reads nothing with a Failure, and a baseline
+// that cannot be written stops it before the scanner is built.
+func TestJobVerdicts(t *testing.T) {
+	ctx := context.Background()
+	fk, err := NewFingerprintKey([]byte("scan-key-job-0123456789abcdef0123456789ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := func() (*Scanner, error) { return New(nil), nil }
+	dir := t.TempDir()
+	bl := filepath.Join(dir, "baseline.json")
+	var out, log bytes.Buffer
+	j := Job{Inputs: Inputs{Stdin: strings.NewReader("token = ghp_" + rnd(alnumSet, 36, 7) + "\n")}, WriteBaseline: bl, Key: fk}
+	if err := j.Run(ctx, s, &out, &log, "> "); !errors.Is(err, ErrFound) {
+		t.Fatalf("a scan that finds a token: %v, want ErrFound", err)
+	}
+	if !strings.Contains(log.String(), "> wrote 1 findings to the baseline") {
+		t.Errorf("log: %q", log.String())
+	}
+	var f *Failure
+	j = Job{Inputs: Inputs{Stdin: strings.NewReader("")}}
+	if err := j.Run(ctx, s, &out, &log, ""); !errors.As(err, &f) || f.Remedy == "" {
+		t.Errorf("an empty input: %v, want a Failure with a remedy", err)
+	}
+	built := false
+	j = Job{Inputs: Inputs{Stdin: strings.NewReader("x")}, WriteBaseline: filepath.Join(dir, "no", "such", "dir.json"), Key: fk}
+	err = j.Run(ctx, func() (*Scanner, error) { built = true; return New(nil), nil }, &out, &log, "")
+	if err == nil || built {
+		t.Errorf("an unwritable baseline: err %v, scanner built %v", err, built)
 	}
 }
