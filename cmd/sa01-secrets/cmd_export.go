@@ -96,7 +96,7 @@ func newVerifyCommand(g *globals) *cobra.Command {
 			return writeVerdict(g, format, rep, func(w io.Writer) { rep.WriteText(w) }, rep.OK, "")
 		})
 	})
-	return withFormat(cmd, &format, "text", "json")
+	return withTargets(withFormat(cmd, &format, "text", "json"), g)
 }
 
 // withFormat adds --format to cmd, kept in format: one of want, the first

@@ -95,16 +95,6 @@ func checkTargets(cmd *cobra.Command, g *globals, envFile string, write func(rep
 	return prior
 }
 
-// hookTargets adds the targets' flag to a verb defined elsewhere: verify
-// --targets.
-func hookTargets(root *cobra.Command, g *globals) {
-	for _, c := range root.Commands() {
-		if c.Name() == "verify" {
-			hookVerify(c, g)
-		}
-	}
-}
-
 // importTarget is import --from-target: the values of the target name,
 // decrypted with the keys beside the store, imported as o says.
 func importTarget(cmd *cobra.Command, g *globals, name string, o secrets.ImportOptions) error {
@@ -135,7 +125,9 @@ func importTarget(cmd *cobra.Command, g *globals, name string, o secrets.ImportO
 	return nil
 }
 
-func hookVerify(cmd *cobra.Command, g *globals) {
+// withTargets adds verify's --targets to cmd: the targets are checked
+// after the store.
+func withTargets(cmd *cobra.Command, g *globals) *cobra.Command {
 	var withTargets bool
 	cmd.Flags().BoolVar(&withTargets, "targets", false, "also check every target of "+config.EnvTargetsFile+" (plaintext, unreadable tokens)")
 	inner := cmd.RunE
@@ -161,4 +153,5 @@ func hookVerify(cmd *cobra.Command, g *globals) {
 			return nil
 		}, err)
 	}
+	return cmd
 }

@@ -146,7 +146,6 @@ func newRootCommand(g *globals) *cobra.Command {
 	} {
 		root.AddCommand(cs...)
 	}
-	hookTargets(root, g)
 	refuseThroughServer(root, g)
 	root.AddCommand(backupCommands(g)...)
 	addHelp(root)
