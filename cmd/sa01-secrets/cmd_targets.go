@@ -109,13 +109,9 @@ func importTarget(cmd *cobra.Command, g *globals, name string, o secrets.ImportO
 		return err
 	}
 	defer e.Close()
-	ts, err := f.Select(name)
+	entries, err := tr.Import(e.ctx, f, name, o.Prefix)
 	if err != nil {
-		return withCode(ExitNotFound, err, "")
-	}
-	entries, err := tr.Entries(e.ctx, ts[0], o.Prefix)
-	if err != nil {
-		return withCode(ExitCheckFailed, err, "")
+		return err
 	}
 	n, err := secrets.New(e.st, tr.Ring, e.rec, time.Now).Import(e.ctx, entries, o)
 	if err != nil {

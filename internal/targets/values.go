@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -27,6 +28,18 @@ func SecretName(prefix, key string) string {
 		}
 	}
 	return prefix + string(b)
+}
+
+// Import is Entries of the target of f named name, for import
+// --from-target: an unknown name is a not-found fault, a target it cannot
+// read whole (Entries refuses) a check-failed one.
+func (r *Runner) Import(ctx context.Context, f *File, name, prefix string) ([]secrets.Entry, error) {
+	ts, err := f.Select(name)
+	if err != nil {
+		return nil, fault.New(fault.NotFound, err, "")
+	}
+	entries, err := r.Entries(ctx, ts[0], prefix)
+	return entries, fault.New(fault.CheckFailed, err, "")
 }
 
 // Entries decrypts every value of target t with the ring, as secrets
