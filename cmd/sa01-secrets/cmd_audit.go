@@ -33,18 +33,6 @@ func auditCommands(g *globals) []*cobra.Command {
 	}
 }
 
-// parseTimeFlag parses --since/--until.
-func parseTimeFlag(flag, v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := audit.ParseTime(v, now)
-	if err != nil {
-		return time.Time{}, usageError("for example --"+flag+" 4h, --"+flag+" 2026-01-02 or --"+flag+" 2026-01-02T15:04:05Z", "--%s: %v", flag, err)
-	}
-	return t, nil
-}
-
 // withTrail runs fn on the server's audit trail (viaServer) when
 // SA01_SECRETS_ADDR is set, else on the local store's.
 func withTrail(cmd *cobra.Command, g *globals, fn func(ctx context.Context, t audit.Trail) error) error {
@@ -82,10 +70,10 @@ func newAuditQueryCommand(g *globals) *cobra.Command {
 		}
 		now := time.Now()
 		var err error
-		if q.Since, err = parseTimeFlag("since", since, now); err != nil {
+		if q.Since, err = audit.ParseTimeFlag("since", since, now); err != nil {
 			return err
 		}
-		if q.Until, err = parseTimeFlag("until", until, now); err != nil {
+		if q.Until, err = audit.ParseTimeFlag("until", until, now); err != nil {
 			return err
 		}
 		return withTrail(cmd, g, func(ctx context.Context, t audit.Trail) error {
@@ -254,7 +242,7 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 func newIncidentReportCommand(g *globals) *cobra.Command {
 	var format, since string
 	cmd := verb("report ID", "Write the incident report; marks the access-log audit done", cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
-		from, err := parseTimeFlag("since", since, time.Now())
+		from, err := audit.ParseTimeFlag("since", since, time.Now())
 		if err != nil {
 			return err
 		}

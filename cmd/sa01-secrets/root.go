@@ -72,14 +72,7 @@ func (g *globals) log() *slog.Logger {
 // are written as ****.
 func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
 	level, json := config.LogSettings(getenv)
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	if json {
-		h = slog.NewJSONHandler(w, opts)
-	} else {
-		h = slog.NewTextHandler(w, opts)
-	}
-	return slog.New(redact.NewHandler(h, scan.NewMasker(scan.New(nil))))
+	return redact.NewLogger(w, level, json, scan.NewMasker(scan.New(nil)))
 }
 
 // osUser names the local operator for audit events: "local:NAME", the

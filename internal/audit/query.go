@@ -2,9 +2,12 @@ package audit
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 )
 
 // Query selects events. Zero fields match everything.
@@ -33,6 +36,19 @@ func (q Query) Match(e Entry) bool {
 		return false
 	}
 	return true
+}
+
+// ParseTimeFlag is ParseTime of v, the value of --flag ("": the zero
+// time); a value it cannot parse is a usage fault with examples.
+func ParseTimeFlag(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := ParseTime(v, now)
+	if err != nil {
+		return time.Time{}, fault.New(fault.Usage, fmt.Errorf("--%s: %v", flag, err), "for example --"+flag+" 4h, --"+flag+" 2026-01-02 or --"+flag+" 2026-01-02T15:04:05Z")
+	}
+	return t, nil
 }
 
 // ParseTime parses a time for --since and --until: RFC 3339 (with or

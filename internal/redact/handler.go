@@ -22,6 +22,7 @@ package redact
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -47,6 +48,19 @@ var _ slog.Handler = (*Handler)(nil)
 // masked.
 func NewHandler(inner slog.Handler, m Masker) *Handler {
 	return &Handler{inner: inner, masker: m}
+}
+
+// NewLogger returns a logger on w at level, as JSON or text, whose handler
+// masks with m (NewHandler).
+func NewLogger(w io.Writer, level slog.Level, json bool, m Masker) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if json {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(NewHandler(h, m))
 }
 
 // Enabled reports whether the wrapped handler handles records at level.
