@@ -15,6 +15,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
 	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
@@ -187,7 +188,7 @@ func incidentCommand(g *globals) *cobra.Command {
 // else with the incident responder over the local store (onBackend).
 func withIncidents(cmd *cobra.Command, g *globals, fn func(ctx context.Context, d respond.Desk) error) error {
 	local := func(l *local) (respond.Desk, error) {
-		r := &respond.Responder{Store: l.st, Secrets: secrets.New(l.st, l.cfg.Keys, l.rec, time.Now), Recorder: l.rec, Now: time.Now, Actor: osUser()}
+		r := &respond.Responder{Store: l.st, Secrets: secrets.New(l.st, l.cfg.Keys, l.rec, time.Now), Recorder: l.rec, Now: time.Now, Actor: identity.OSActor()}
 		return respond.Local{Responder: r}, nil
 	}
 	return onBackend(cmd, g, func(b *remote.Backend) respond.Desk { return b }, local, fn)

@@ -9,6 +9,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/backup"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
@@ -125,7 +126,7 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx := audit.WithCaller(cmd.Context(), audit.Caller{Actor: osUser(), Source: "local"})
+	ctx := identity.AsLocalOperator(cmd.Context())
 	return &backup.Job{
 		Open: func(ctx context.Context, create bool) (store.Store, error) { return openStore(ctx, g, create) },
 		OpenRecorder: func(ctx context.Context, st store.Store) (audit.Recorder, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -186,7 +187,7 @@ func openRunSource(ctx context.Context, g *globals, service string) (inject.Sess
 	if err != nil {
 		return nil, err
 	}
-	return localSource{secrets.New(l.st, ring, l.rec, time.Now).As(pol, service, osUser()), l}, nil
+	return localSource{secrets.New(l.st, ring, l.rec, time.Now).As(pol, service, identity.OSActor()), l}, nil
 }
 
 // localSource serves run from the local store under the local policy,

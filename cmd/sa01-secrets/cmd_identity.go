@@ -31,7 +31,7 @@ func newInitCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		ctx := audit.WithCaller(cmd.Context(), audit.Caller{Actor: osUser(), Source: "local"})
+		ctx := identity.AsLocalOperator(cmd.Context())
 		st, err := openStore(ctx, g, true)
 		if err != nil {
 			return err

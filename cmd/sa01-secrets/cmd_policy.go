@@ -9,6 +9,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/opa"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
@@ -68,7 +69,7 @@ func explainAccess(ctx context.Context, g *globals, q client.ExplainQuery) (clie
 		return client.Explanation{}, err
 	}
 	if cfg.SecretsAddr == "" {
-		return serve.Explain(ctx, cfg, q, func(ctx context.Context) (store.Store, error) { return openStore(ctx, g, false) }, osUser())
+		return serve.Explain(ctx, cfg, q, func(ctx context.Context) (store.Store, error) { return openStore(ctx, g, false) }, identity.OSActor())
 	}
 	return remote.Explain(ctx, cfg, q)
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os/user"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
-	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/scan"
@@ -73,16 +71,6 @@ func (g *globals) log() *slog.Logger {
 func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
 	level, json := config.LogSettings(getenv)
 	return redact.NewLogger(w, level, json, scan.NewMasker(scan.New(nil)))
-}
-
-// osUser names the local operator for audit events: "local:NAME", the
-// operating-system user of local use without a server.
-func osUser() string {
-	name := ""
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	return identity.LocalActor(name)
 }
 
 // run is the whole program: tests call it directly. It returns the exit code.

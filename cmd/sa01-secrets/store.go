@@ -8,6 +8,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/store/open"
@@ -91,7 +92,7 @@ func openLocal(ctx context.Context, g *globals, envFile string) (*local, error) 
 		st.Close()
 		return nil, err
 	}
-	ctx = audit.WithCaller(ctx, audit.Caller{Actor: osUser(), Source: "local"})
+	ctx = identity.AsLocalOperator(ctx)
 	return &local{ctx: ctx, cfg: cfg, st: st, rec: rec}, nil
 }
 

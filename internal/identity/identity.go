@@ -29,12 +29,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os/user"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 	"github.com/somaagent01/sa01-secrets/internal/token"
 )
@@ -109,6 +111,21 @@ func LocalActor(osUser string) string {
 		osUser = "unknown"
 	}
 	return "local:" + osUser
+}
+
+// OSActor is LocalActor of the operating-system user running the process.
+func OSActor() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return LocalActor(name)
+}
+
+// AsLocalOperator returns ctx with the operating-system user as the caller
+// of its audit events (OSActor), for local use without a server.
+func AsLocalOperator(ctx context.Context) context.Context {
+	return audit.WithCaller(ctx, audit.Caller{Actor: OSActor(), Source: "local"})
 }
 
 // Credential is what the store keeps of a credential: never the
