@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
-	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
@@ -207,16 +206,13 @@ func runWithSecrets(ctx context.Context, g *globals, o inject.Flags, args []stri
 	if err == nil {
 		code, err = inject.Launch(ctx, func() (inject.Session, error) { return openRunSource(ctx, g, o.Service) }, args, opts, dropsOwnEnv)
 	}
-	var ee *inject.EnvError
 	var se *inject.StartError
-	var ce *cliError
+	_, _, isCoded := coded(err)
 	switch {
-	case errors.As(err, &ee):
-		return withCode(ExitUsage, err, ee.Hint)
 	case errors.As(err, &se):
 		return withCode(se.Code(), err, "")
-	case errors.As(err, &ce), errors.As(err, new(*fault.Error)):
-		return err // opening the source, or the options
+	case isCoded:
+		return err // opening the source, the options, or the grants' env names
 	case err != nil:
 		return remote.Fault(err, "read the granted secrets")
 	case code != 0:

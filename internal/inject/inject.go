@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
@@ -47,16 +48,6 @@ type Source interface {
 // SA01_AUTH_INTERNAL_TOKEN, ...) are not among them: they are secrets like
 // any other. The Fernet keys reach a command only as PlatformKeys.
 func Withheld(name string) bool { return secrets.ToolEnv(name) }
-
-// EnvError is a set of grants that cannot be injected as it is: an env
-// name that is not allowed, or two secrets on one variable. Hint says what
-// to do.
-type EnvError struct {
-	Msg  string
-	Hint string
-}
-
-func (e *EnvError) Error() string { return e.Msg }
 
 // StartError is a command that could not be started; NotFound says it
 // was not found on PATH.
@@ -136,14 +127,14 @@ func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[
 		}
 		env := e.Env
 		if env == "" {
-			return nil, nil, &EnvError{fmt.Sprintf("secret %s: no env name", e.Name), "set an env name for the secret"}
+			return nil, nil, fault.New(fault.Usage, fmt.Errorf("secret %s: no env name", e.Name), "set an env name for the secret")
 		}
 		if why := Skip(e); why != "" {
 			o.Log.Warn("run: secret not injected: "+why, "service", o.Service, "secret", e.Name, "env", env)
 			continue
 		}
 		if prev, dup := from[env]; dup {
-			return nil, nil, &EnvError{fmt.Sprintf("secrets %s and %s both map to %s", prev, e.Name, env), "give one of them its own env name, or narrow with --only"}
+			return nil, nil, fault.New(fault.Usage, fmt.Errorf("secrets %s and %s both map to %s", prev, e.Name, env), "give one of them its own env name, or narrow with --only")
 		}
 		v, ver, err := src.Value(ctx, e.Name)
 		if err != nil {

@@ -3,10 +3,13 @@ package inject
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
@@ -86,5 +89,22 @@ func TestFetchReaderDecides(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "touch /tmp/x") || strings.Contains(logs.String(), "k1") {
 		t.Error("a warning holds a value")
+	}
+}
+
+// TestFetchEnvNameFaults: a grant with no env name, and two grants on one
+// variable, are usage faults with a hint, and nothing is read.
+func TestFetchEnvNameFaults(t *testing.T) {
+	t.Parallel()
+	for _, grants := range [][]secrets.Grant{
+		{{Name: "llm/a"}},
+		{{Name: "llm/a", Env: "API_KEY"}, {Name: "llm/b", Env: "API_KEY"}},
+	} {
+		o := &Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Service: "gateway"}
+		vars, _, err := Fetch(context.Background(), &fakeSource{grants: grants}, o)
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Class != fault.Usage || fe.Hint == "" || vars != nil {
+			t.Errorf("grants %v: vars %v, err %v, want a usage fault with a hint", grants, vars, err)
+		}
 	}
 }
