@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,28 +10,10 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 )
 
-// besideStoreVerbs are the verbs that work on the key file or the store itself
-// and have no route on the server: with SA01_SECRETS_ADDR set they refuse
-// at once, before reading a key or a file.
+// besideStoreVerbs are the verbs that work on the key file or the store
+// itself and have no route on the server: with SA01_SECRETS_ADDR set the
+// root's pre-run refuses them at once, before reading a key or a file.
 var besideStoreVerbs = []string{"key rotate", "key stage", "key promote", "key retire", "reencrypt", "targets status"}
-
-// refuseThroughServer makes each verb of besideStoreVerbs refuse at once
-// when SA01_SECRETS_ADDR is set.
-func refuseThroughServer(root *cobra.Command, g *globals) {
-	for _, path := range besideStoreVerbs {
-		cmd, _, err := root.Find(strings.Fields(path))
-		if err != nil || cmd == nil || cmd.RunE == nil {
-			continue
-		}
-		inner, verb := cmd.RunE, path
-		cmd.RunE = func(cmd *cobra.Command, args []string) error {
-			if err := besideStore(g, verb); err != nil {
-				return err
-			}
-			return inner(cmd, args)
-		}
-	}
-}
 
 // viaServer runs fn over the server with the caller's identity when
 // SA01_SECRETS_ADDR is set, and reports that it did; with it unset it

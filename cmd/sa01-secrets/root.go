@@ -113,8 +113,12 @@ func newRootCommand(g *globals) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       version(),
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.verb = strings.TrimPrefix(cmd.CommandPath(), "sa01-secrets ")
+			if slices.Contains(besideStoreVerbs, g.verb) {
+				return besideStore(g, g.verb)
+			}
+			return nil
 		},
 	}
 	root.SetVersionTemplate("sa01-secrets {{.Version}}\n")
@@ -127,7 +131,6 @@ func newRootCommand(g *globals) *cobra.Command {
 	} {
 		root.AddCommand(cs...)
 	}
-	refuseThroughServer(root, g)
 	root.AddCommand(backupCommands(g)...)
 	addHelp(root)
 	return root
