@@ -6,7 +6,6 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
-	"github.com/somaagent01/sa01-secrets/internal/dotenv"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
@@ -83,9 +82,7 @@ func openLocal(ctx context.Context, g *globals, envFile string) (*local, error) 
 	}
 	var ring *fernet.Ring
 	if envFile != "" {
-		if ef, err := dotenv.Read(envFile); err == nil {
-			ring, _ = rotate.EnvRing(ef)
-		}
+		ring, _ = rotate.ReadEnvRing(envFile) // unreadable: the environment's
 	}
 	rec, err := openRecorder(ctx, g, st, ring)
 	if err != nil {
