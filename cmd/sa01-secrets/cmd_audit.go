@@ -15,6 +15,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
 	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
 	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
@@ -46,14 +47,7 @@ func withTrail(cmd *cobra.Command, g *globals, fn func(ctx context.Context, t au
 				return err
 			}
 			defer st.Close()
-			key := func() (*audit.MACKey, error) {
-				ring, err := requireKeys(g)
-				if err != nil {
-					return nil, err
-				}
-				return open.AuditKey(ctx, st, ring)
-			}
-			return fn(ctx, audit.Local{TrailStore: st, Key: key})
+			return fn(ctx, open.Trail(ctx, st, func() (*fernet.Ring, error) { return requireKeys(g) }))
 		}()
 	}
 	if ae := (*audit.AnchorError)(nil); errors.As(err, &ae) {
@@ -187,8 +181,8 @@ func incidentCommand(g *globals) *cobra.Command {
 // withIncidents runs fn on the server when SA01_SECRETS_ADDR is set,
 // else with the incident responder over the local store (onBackend).
 func withIncidents(cmd *cobra.Command, g *globals, fn func(ctx context.Context, d respond.Desk) error) error {
-	local := func(l *local) (respond.Desk, error) {
-		r := &respond.Responder{Store: l.st, Secrets: secrets.New(l.st, l.cfg.Keys, l.rec, time.Now), Recorder: l.rec, Now: time.Now, Actor: identity.OSActor()}
+	local := func(l *open.Local) (respond.Desk, error) {
+		r := &respond.Responder{Store: l.Store, Secrets: secrets.New(l.Store, l.Config.Keys, l.Recorder, time.Now), Recorder: l.Recorder, Now: time.Now, Actor: identity.OSActor()}
 		return respond.Local{Responder: r}, nil
 	}
 	return onBackend(cmd, g, func(b *remote.Backend) respond.Desk { return b }, local, fn)

@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/dotenv"
-	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
 
 func newImportCommand(g *globals) *cobra.Command {
@@ -164,39 +164,15 @@ func newRunCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// openRunSource picks the server (SA01_SECRETS_ADDR) or the local store,
-// read as service under the policy file (secrets.ServicePolicy).
+// openRunSource opens what run and export --service read as service:
+// the server or the local store (remote.RunSource).
 func openRunSource(ctx context.Context, g *globals, service string) (inject.Session, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SecretsAddr != "" {
-		return remote.Open(ctx, cfg, service)
-	}
-	pol, err := secrets.ServicePolicy(cfg.PolicyFile, service)
-	if err != nil {
-		return nil, err
-	}
-	ring, err := cfg.RequireKeys()
-	if err != nil {
-		return nil, err
-	}
-	l, err := openLocal(ctx, g, "")
-	if err != nil {
-		return nil, err
-	}
-	return localSource{secrets.New(l.st, ring, l.rec, time.Now).As(pol, service, identity.OSActor()), l}, nil
+	return remote.RunSource(ctx, cfg, service, func() (*open.Local, error) { return openLocal(ctx, g, "") })
 }
-
-// localSource serves run from the local store under the local policy,
-// audited as the service.
-type localSource struct {
-	*secrets.ServiceReader
-	l *local
-}
-
-func (s localSource) Close() error { return s.l.Close() }
 
 // runWithSecrets runs the command args with the secrets the service of
 // o is granted (inject.Launch) and exits with its exit code.

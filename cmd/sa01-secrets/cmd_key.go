@@ -62,12 +62,12 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 		return err
 	}
 	defer l.Close()
-	r := &rotate.Rotator{Store: l.st, Bind: secrets.Bind, NewBinder: func() rotate.Binder { return secrets.NewBinder() }, Recorder: l.rec,
-		BatchSize: f.batchSize, Wait: f.wait, Targets: targetsFor(l), Keys: l.cfg.Keys}
+	r := &rotate.Rotator{Store: l.Store, Bind: secrets.Bind, NewBinder: func() rotate.Binder { return secrets.NewBinder() }, Recorder: l.Recorder,
+		BatchSize: f.batchSize, Wait: f.wait, Targets: targetsFor(l), Keys: l.Config.Keys}
 	if !f.quiet {
 		r.Progress, r.TargetProgress = rotate.NewProgressBar(g.stderr).Update, targets.ProgressLine(g.stderr)
 	}
-	rep, err := do(l.ctx, r)
+	rep, err := do(l.Ctx, r)
 	if err != nil && !partial(rep, err) {
 		return rotate.Fault(err)
 	}
@@ -274,11 +274,11 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 			return err
 		}
 		defer e.Close()
-		rep, err := rotate.Status(e.ctx, e.st, ring, time.Now())
+		rep, err := rotate.Status(e.Ctx, e.Store, ring, time.Now())
 		if err != nil {
 			return err
 		}
-		if err := rep.CheckTargets(e.ctx, targetsFor(e), ring); err != nil {
+		if err := rep.CheckTargets(e.Ctx, targetsFor(e), ring); err != nil {
 			return err
 		}
 		return render(rep, ring != nil)

@@ -44,7 +44,7 @@ func newKnownScanner(ctx context.Context, g *globals, useKnown bool) (*scan.Scan
 		return nil, err
 	}
 	defer l.Close()
-	return secrets.KnownScanner(l.ctx, l.st, cfg.Keys, l.rec, func(w string) { fmt.Fprintf(g.stderr, "sa01-secrets: warning: %s\n", w) })
+	return secrets.KnownScanner(l.Ctx, l.Store, cfg.Keys, l.Recorder, func(w string) { fmt.Fprintf(g.stderr, "sa01-secrets: warning: %s\n", w) })
 }
 
 type scanOptions struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store/open"
 	"github.com/somaagent01/sa01-secrets/internal/targets"
 )
 
@@ -48,7 +49,7 @@ func loadTargets(g *globals) (*targets.File, error) {
 // openTargets opens what reading the targets takes: the targets file, the
 // keys (of envFile, or the environment's) and the local store, from which
 // the Runner reads the connection strings (audited reads).
-func openTargets(cmd *cobra.Command, g *globals, envFile string) (*local, *targets.Runner, *targets.File, error) {
+func openTargets(cmd *cobra.Command, g *globals, envFile string) (*open.Local, *targets.Runner, *targets.File, error) {
 	f, err := loadTargets(g)
 	if err != nil {
 		return nil, nil, nil, err
@@ -61,15 +62,15 @@ func openTargets(cmd *cobra.Command, g *globals, envFile string) (*local, *targe
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return e, &targets.Runner{Ring: ring, Resolve: targets.FromService(secrets.New(e.st, ring, e.rec, time.Now), nil)}, f, nil
+	return e, &targets.Runner{Ring: ring, Resolve: targets.FromService(secrets.New(e.Store, ring, e.Recorder, time.Now), nil)}, f, nil
 }
 
 // targetsFor is the rotation verbs' view of the targets
 // (rotate.LoadTargets): nil without a targets file. The connection strings
 // are read from the store, each an audited read by the local operator.
-func targetsFor(e *local) *rotate.Targets {
-	return rotate.LoadTargets(e.cfg.TargetsFile, func(ring *fernet.Ring) targets.Resolver {
-		return targets.FromService(secrets.New(e.st, ring, e.rec, time.Now), nil)
+func targetsFor(e *open.Local) *rotate.Targets {
+	return rotate.LoadTargets(e.Config.TargetsFile, func(ring *fernet.Ring) targets.Resolver {
+		return targets.FromService(secrets.New(e.Store, ring, e.Recorder, time.Now), nil)
 	})
 }
 
@@ -82,7 +83,7 @@ func checkTargets(cmd *cobra.Command, g *globals, envFile string, write func(rep
 		return err
 	}
 	defer e.Close()
-	reps, err := tr.Status(e.ctx, f.Targets)
+	reps, err := tr.Status(e.Ctx, f.Targets)
 	if err != nil {
 		return err
 	}
@@ -109,11 +110,11 @@ func importTarget(cmd *cobra.Command, g *globals, name string, o secrets.ImportO
 		return err
 	}
 	defer e.Close()
-	entries, err := tr.Import(e.ctx, f, name, o.Prefix)
+	entries, err := tr.Import(e.Ctx, f, name, o.Prefix)
 	if err != nil {
 		return err
 	}
-	n, err := secrets.New(e.st, tr.Ring, e.rec, time.Now).Import(e.ctx, entries, o)
+	n, err := secrets.New(e.Store, tr.Ring, e.Recorder, time.Now).Import(e.Ctx, entries, o)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", name, err)
 	}

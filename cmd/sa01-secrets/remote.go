@@ -8,6 +8,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
+	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
 
 // besideStoreVerbs are the verbs that work on the key file or the store
@@ -43,7 +44,7 @@ func viaServer(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b *r
 // onBackend runs fn on served(the server's backend) when
 // SA01_SECRETS_ADDR is set (viaServer), else on local(the local store and
 // its recorder, openLocal), with ctx carrying the local operator as caller.
-func onBackend[B any](cmd *cobra.Command, g *globals, served func(*remote.Backend) B, local func(*local) (B, error), fn func(ctx context.Context, b B) error) error {
+func onBackend[B any](cmd *cobra.Command, g *globals, served func(*remote.Backend) B, local func(*open.Local) (B, error), fn func(ctx context.Context, b B) error) error {
 	if ok, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error { return fn(ctx, served(b)) }); ok {
 		return err
 	}
@@ -56,5 +57,5 @@ func onBackend[B any](cmd *cobra.Command, g *globals, served func(*remote.Backen
 	if err != nil {
 		return err
 	}
-	return fn(l.ctx, b)
+	return fn(l.Ctx, b)
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
-	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 	"github.com/somaagent01/sa01-secrets/internal/store/open"
@@ -55,28 +54,23 @@ func openRecorder(ctx context.Context, g *globals, st store.Store, ring *fernet.
 	if err != nil {
 		return nil, err
 	}
-	return open.Recorder(ctx, st, ring, open.RecorderOptions{File: cfg.AuditFile, Stdout: g.stdout, Bound: auditBound, Logger: g.log()})
+	return open.Recorder(ctx, st, ring, recorderOptions(g, cfg))
 }
 
-// local is the local store with its audit recorder, for the verbs that
-// work without a server; ctx carries the local operator as caller.
-type local struct {
-	ctx context.Context
-	cfg *config.Config
-	st  store.Store
-	rec audit.Recorder
+// recorderOptions are the audit settings of the local verbs.
+func recorderOptions(g *globals, cfg *config.Config) open.RecorderOptions {
+	return open.RecorderOptions{File: cfg.AuditFile, Stdout: g.stdout, Bound: auditBound, Logger: g.log()}
 }
 
 // openLocal opens the store of SA01_SECRETS_DB_DSN and its audit
-// recorder, with the audit key opened by the keys of envFile when it names
-// a readable env file (the rotation verbs work from it, and the
-// environment may hold no key), else by the environment's.
-func openLocal(ctx context.Context, g *globals, envFile string) (*local, error) {
-	cfg, err := g.config()
-	if err != nil {
+// recorder (open.OpenLocal), with the audit key opened by the keys of
+// envFile when it names a readable env file (the rotation verbs work from
+// it, and the environment may hold no key), else by the environment's.
+func openLocal(ctx context.Context, g *globals, envFile string) (*open.Local, error) {
+	if err := besideStore(g, cmp.Or(g.verb, "this verb")); err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, g, false)
+	loc, err := locateStore(g)
 	if err != nil {
 		return nil, err
 	}
@@ -84,14 +78,5 @@ func openLocal(ctx context.Context, g *globals, envFile string) (*local, error) 
 	if envFile != "" {
 		ring, _ = rotate.ReadEnvRing(envFile) // unreadable: the environment's
 	}
-	rec, err := openRecorder(ctx, g, st, ring)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	ctx = identity.AsLocalOperator(ctx)
-	return &local{ctx: ctx, cfg: cfg, st: st, rec: rec}, nil
+	return open.OpenLocal(ctx, g.cfg, loc, ring, recorderOptions(g, g.cfg))
 }
-
-// Close closes the store.
-func (l *local) Close() error { return l.st.Close() }
