@@ -62,8 +62,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 		return err
 	}
 	defer l.Close()
-	r := &rotate.Rotator{Store: l.Store, Bind: secrets.Bind, NewBinder: func() rotate.Binder { return secrets.NewBinder() }, Recorder: l.Recorder,
-		BatchSize: f.batchSize, Wait: f.wait, Targets: targetsFor(l), Keys: l.Config.Keys}
+	r := rotate.Local(l, f.batchSize, f.wait)
 	if !f.quiet {
 		r.Progress, r.TargetProgress = rotate.NewProgressBar(g.stderr).Update, targets.ProgressLine(g.stderr)
 	}
@@ -278,7 +277,7 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := rep.CheckTargets(e.Ctx, targetsFor(e), ring); err != nil {
+		if err := rep.CheckTargets(e.Ctx, rotate.LocalTargets(e), ring); err != nil {
 			return err
 		}
 		return render(rep, ring != nil)

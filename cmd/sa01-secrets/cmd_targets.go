@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/internal/config"
-	"github.com/somaagent01/sa01-secrets/internal/fernet"
-	"github.com/somaagent01/sa01-secrets/internal/rotate"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store/open"
 	"github.com/somaagent01/sa01-secrets/internal/targets"
@@ -30,20 +28,14 @@ func targetCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{group("targets", "The platform's own Fernet tokens in Redis and PostgreSQL (SA01_SECRETS_TARGETS_FILE)", status)}
 }
 
-// loadTargets reads the targets file SA01_SECRETS_TARGETS_FILE names.
+// loadTargets reads the targets file SA01_SECRETS_TARGETS_FILE names
+// (targets.Configured).
 func loadTargets(g *globals) (*targets.File, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err
 	}
-	if cfg.TargetsFile == "" {
-		return nil, usageError("set "+config.EnvTargetsFile+" to the targets file (docs/rotation.md shows one)", "%s is not set", config.EnvTargetsFile)
-	}
-	f, err := targets.Load(cfg.TargetsFile)
-	if err != nil {
-		return nil, withCode(ExitUsage, err, "fix the targets file named by "+config.EnvTargetsFile)
-	}
-	return f, nil
+	return targets.Configured(cfg.TargetsFile)
 }
 
 // openTargets opens what reading the targets takes: the targets file, the
@@ -62,16 +54,7 @@ func openTargets(cmd *cobra.Command, g *globals, envFile string) (*open.Local, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return e, &targets.Runner{Ring: ring, Resolve: targets.FromService(secrets.New(e.Store, ring, e.Recorder, time.Now), nil)}, f, nil
-}
-
-// targetsFor is the rotation verbs' view of the targets
-// (rotate.LoadTargets): nil without a targets file. The connection strings
-// are read from the store, each an audited read by the local operator.
-func targetsFor(e *open.Local) *rotate.Targets {
-	return rotate.LoadTargets(e.Config.TargetsFile, func(ring *fernet.Ring) targets.Resolver {
-		return targets.FromService(secrets.New(e.Store, ring, e.Recorder, time.Now), nil)
-	})
+	return e, &targets.Runner{Ring: ring, Resolve: targets.FromLocal(e, ring)}, f, nil
 }
 
 // checkTargets reads every target under the keys of envFile (or the

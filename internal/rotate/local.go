@@ -1,0 +1,26 @@
+package rotate
+
+import (
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store/open"
+	"github.com/somaagent01/sa01-secrets/internal/targets"
+)
+
+// Local returns the rotation engine over the local store l, its rows
+// bound as the secrets service binds them (secrets.Bind), with the
+// targets of l's targets file (LocalTargets) and l's keys to read them
+// when no env file is given.
+func Local(l *open.Local, batchSize int, wait time.Duration) *Rotator {
+	return &Rotator{Store: l.Store, Bind: secrets.Bind, NewBinder: func() Binder { return secrets.NewBinder() }, Recorder: l.Recorder,
+		BatchSize: batchSize, Wait: wait, Targets: LocalTargets(l), Keys: l.Config.Keys}
+}
+
+// LocalTargets is the rotation verbs' view of the targets of l's targets
+// file (LoadTargets): nil without one. The connection strings are read
+// from the store, each an audited read by the local operator.
+func LocalTargets(l *open.Local) *Targets {
+	return LoadTargets(l.Config.TargetsFile, func(ring *fernet.Ring) targets.Resolver { return targets.FromLocal(l, ring) })
+}

@@ -1,0 +1,32 @@
+package targets
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fault"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
+	"github.com/somaagent01/sa01-secrets/internal/store/open"
+)
+
+// Configured reads the targets file SA01_SECRETS_TARGETS_FILE names
+// (path, as config gives it): a usage fault with its remedy as hint when
+// path is "" or the file does not load.
+func Configured(path string) (*File, error) {
+	if path == "" {
+		return nil, fault.New(fault.Usage, fmt.Errorf("%s is not set", config.EnvTargetsFile), "set "+config.EnvTargetsFile+" to the targets file (docs/rotation.md shows one)")
+	}
+	f, err := Load(path)
+	if err != nil {
+		return nil, fault.New(fault.Usage, err, "fix the targets file named by "+config.EnvTargetsFile)
+	}
+	return f, nil
+}
+
+// FromLocal reads each connection string from the local store l, opened
+// by ring (FromService): an audited read by the local operator.
+func FromLocal(l *open.Local, ring *fernet.Ring) Resolver {
+	return FromService(secrets.New(l.Store, ring, l.Recorder, time.Now), nil)
+}
