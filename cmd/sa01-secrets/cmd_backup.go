@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/backup"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
@@ -126,14 +125,8 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx := identity.AsLocalOperator(cmd.Context())
-	return &backup.Job{
-		Open: func(ctx context.Context, create bool) (store.Store, error) { return openStore(ctx, g, create) },
-		OpenRecorder: func(ctx context.Context, st store.Store) (audit.Recorder, error) {
-			return openRecorder(ctx, g, st, nil)
-		},
-		Options: backup.Options{Ring: cfg.Keys, Software: version(), Source: loc.Driver(), Progress: backup.ProgressTo(g.stderr)},
-	}, ctx, nil
+	o := backup.Options{Ring: cfg.Keys, Software: version(), Progress: backup.ProgressTo(g.stderr)}
+	return backup.Local(loc, cfg, recorderOptions(g, cfg), o), identity.AsLocalOperator(cmd.Context()), nil
 }
 
 // withInput runs fn on the backup at path, or stdin for "-".

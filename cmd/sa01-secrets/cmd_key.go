@@ -273,11 +273,8 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 			return err
 		}
 		defer e.Close()
-		rep, err := rotate.Status(e.Ctx, e.Store, ring, time.Now())
+		rep, err := rotate.LocalStatus(e, ring, time.Now())
 		if err != nil {
-			return err
-		}
-		if err := rep.CheckTargets(e.Ctx, rotate.LocalTargets(e), ring); err != nil {
 			return err
 		}
 		return render(rep, ring != nil)

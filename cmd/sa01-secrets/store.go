@@ -21,8 +21,8 @@ func locateStore(g *globals) (open.Location, error) {
 	return open.Locate(cfg.DBDSN.Reveal(), g.getenv)
 }
 
-// openStore opens the existing store SA01_SECRETS_DB_DSN names
-// (open.Existing), or with create also a missing SQLite one (open.At): init.
+// openStore opens the existing store SA01_SECRETS_DB_DSN names, or with
+// create also a missing SQLite one (open.Location.Open): init.
 func openStore(ctx context.Context, g *globals, create bool) (store.Store, error) {
 	if err := besideStore(g, cmp.Or(g.verb, "this verb")); err != nil {
 		return nil, err
@@ -31,10 +31,7 @@ func openStore(ctx context.Context, g *globals, create bool) (store.Store, error
 	if err != nil {
 		return nil, err
 	}
-	if create {
-		return open.At(ctx, loc)
-	}
-	return open.Existing(ctx, loc)
+	return loc.Open(ctx, create)
 }
 
 // auditBound is how long an access waits for its audit event to be

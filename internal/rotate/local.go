@@ -24,3 +24,14 @@ func Local(l *open.Local, batchSize int, wait time.Duration) *Rotator {
 func LocalTargets(l *open.Local) *Targets {
 	return LoadTargets(l.Config.TargetsFile, func(ring *fernet.Ring) targets.Resolver { return targets.FromLocal(l, ring) })
 }
+
+// LocalStatus is the schedule of the local store l judged under ring
+// (Status, ring nil: no key loaded), with the targets of its targets file
+// (LocalTargets, CheckTargets).
+func LocalStatus(l *open.Local, ring *fernet.Ring, now time.Time) (*StatusReport, error) {
+	rep, err := Status(l.Ctx, l.Store, ring, now)
+	if err != nil {
+		return nil, err
+	}
+	return rep, rep.CheckTargets(l.Ctx, LocalTargets(l), ring)
+}

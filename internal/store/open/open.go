@@ -114,6 +114,15 @@ func At(ctx context.Context, loc Location) (store.Store, error) {
 	return st, nil
 }
 
+// Open opens the store at loc: one that exists (Existing), or with create
+// also a missing SQLite file (At).
+func (loc Location) Open(ctx context.Context, create bool) (store.Store, error) {
+	if create {
+		return At(ctx, loc)
+	}
+	return Existing(ctx, loc)
+}
+
 // openError names the store (a DSN with its password masked) and says
 // what to do.
 func openError(loc Location, err error) error {
