@@ -16,12 +16,10 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
-	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
 	"github.com/somaagent01/sa01-secrets/internal/incident/respond"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/scan"
-	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/server"
 	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
@@ -181,11 +179,7 @@ func incidentCommand(g *globals) *cobra.Command {
 // withIncidents runs fn on the server when SA01_SECRETS_ADDR is set,
 // else with the incident responder over the local store (onBackend).
 func withIncidents(cmd *cobra.Command, g *globals, fn func(ctx context.Context, d respond.Desk) error) error {
-	local := func(l *open.Local) (respond.Desk, error) {
-		r := &respond.Responder{Store: l.Store, Secrets: secrets.New(l.Store, l.Config.Keys, l.Recorder, time.Now), Recorder: l.Recorder, Now: time.Now, Actor: identity.OSActor()}
-		return respond.Local{Responder: r}, nil
-	}
-	return onBackend(cmd, g, func(b *remote.Backend) respond.Desk { return b }, local, fn)
+	return onBackend(cmd, g, func(b *remote.Backend) respond.Desk { return b }, respond.FromLocal, fn)
 }
 
 func newIncidentOpenCommand(g *globals) *cobra.Command {

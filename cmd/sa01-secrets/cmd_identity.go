@@ -14,7 +14,6 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/identity/registry"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
-	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
 
 // identityCommands returns init and identity.
@@ -138,10 +137,7 @@ func newIdentityRevokeCommand(g *globals) *cobra.Command {
 // SA01_SECRETS_ADDR is set, else on the local store's, audited under the
 // local operator (onBackend); what names the action in a hint.
 func withIdentities(cmd *cobra.Command, g *globals, what string, fn func(context.Context, registry.Registry) error) error {
-	local := func(l *open.Local) (registry.Registry, error) {
-		return registry.Local{Audited: identity.Audited{Manager: identity.NewManager(l.Store, identity.Options{}), Rec: l.Recorder}}, nil
-	}
-	return onBackend(cmd, g, (*remote.Backend).Identities, local, func(ctx context.Context, r registry.Registry) error {
+	return onBackend(cmd, g, (*remote.Backend).Identities, registry.FromLocal, func(ctx context.Context, r registry.Registry) error {
 		return identityErr(fn(ctx, r), what)
 	})
 }

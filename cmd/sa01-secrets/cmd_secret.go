@@ -14,19 +14,13 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
-	"github.com/somaagent01/sa01-secrets/internal/store/open"
 )
 
 // withBackend runs fn over the backend of the secret verbs (onBackend):
 // the server's, or the local store's service, which first seals the
 // versions written without a state MAC.
 func withBackend(cmd *cobra.Command, g *globals, fn func(ctx context.Context, b secrets.Backend) error) error {
-	local := func(l *open.Local) (secrets.Backend, error) {
-		svc := secrets.New(l.Store, l.Config.Keys, l.Recorder, time.Now)
-		_, err := svc.SealOlder(l.Ctx)
-		return secrets.Local{Service: svc, Closer: l.Close}, err
-	}
-	return onBackend(cmd, g, func(b *remote.Backend) secrets.Backend { return b }, local, func(ctx context.Context, b secrets.Backend) error {
+	return onBackend(cmd, g, func(b *remote.Backend) secrets.Backend { return b }, secrets.FromLocal, func(ctx context.Context, b secrets.Backend) error {
 		return remote.Fault(fn(ctx, b), cmd.Name()+" through the server")
 	})
 }
