@@ -86,8 +86,11 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 	if err := checkFormat(o.Format, "text", "json", "sarif"); err != nil {
 		return err
 	}
-	var err error
-	if o.Key, err = scanFingerprintKey(g); err != nil {
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	if o.Key, err = cfg.FingerprintKey(); err != nil {
 		return err
 	}
 	if o.explain {
@@ -108,16 +111,6 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 		return withCode(ExitUsage, err, "--git needs a repository; scan a directory with 'sa01-secrets scan DIR'")
 	}
 	return err
-}
-
-// scanFingerprintKey is the key of the scanner's fingerprints
-// (SA01_SECRETS_SCAN_KEY), or nil when it is not set.
-func scanFingerprintKey(g *globals) (*scan.FingerprintKey, error) {
-	cfg, err := g.config()
-	if err != nil || cfg.ScanKey.IsZero() {
-		return nil, err
-	}
-	return scan.NewFingerprintKey([]byte(cfg.ScanKey.Reveal()))
 }
 
 func newMaskCommand(g *globals) *cobra.Command {

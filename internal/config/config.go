@@ -23,6 +23,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/ratelimit"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
+	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
 )
 
@@ -302,6 +303,15 @@ func (c *Config) RequireKeys() (*fernet.Ring, error) {
 		return nil, ErrNoKey
 	}
 	return c.Keys, nil
+}
+
+// FingerprintKey returns the key of the scanner's fingerprints
+// (SA01_SECRETS_SCAN_KEY), or nil when it is not set.
+func (c *Config) FingerprintKey() (*scan.FingerprintKey, error) {
+	if c.ScanKey.IsZero() {
+		return nil, nil
+	}
+	return scan.NewFingerprintKey([]byte(c.ScanKey.Reveal()))
 }
 
 // secretVar reads NAME or the file named by NAME_FILE. The file must be

@@ -421,3 +421,22 @@ func TestOpenSecretFileRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FingerprintKey is nil without SA01_SECRETS_SCAN_KEY, and a key that
+// fingerprints with it.
+func TestFingerprintKey(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := c.FingerprintKey(); k != nil || err != nil {
+		t.Fatalf("unset: got %v, %v; want nil, nil", k, err)
+	}
+	c, err = Load(env(map[string]string{EnvScanKey: strings.Repeat("k", MinScanKey)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := c.FingerprintKey(); k == nil || err != nil {
+		t.Fatalf("set: got %v, %v; want a key", k, err)
+	}
+}
