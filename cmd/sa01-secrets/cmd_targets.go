@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,13 +92,9 @@ func importTarget(cmd *cobra.Command, g *globals, name string, o secrets.ImportO
 		return err
 	}
 	defer e.Close()
-	entries, err := tr.Import(e.Ctx, f, name, o.Prefix)
+	n, err := tr.ImportLocal(e, f, name, o)
 	if err != nil {
 		return err
-	}
-	n, err := secrets.New(e.Store, tr.Ring, e.Recorder, time.Now).Import(e.Ctx, entries, o)
-	if err != nil {
-		return fmt.Errorf("target %s: %w", name, err)
 	}
 	fmt.Fprintf(g.stdout, "imported %d secrets from target %s\n", n, name)
 	return nil

@@ -30,3 +30,19 @@ func Configured(path string) (*File, error) {
 func FromLocal(l *open.Local, ring *fernet.Ring) Resolver {
 	return FromService(secrets.New(l.Store, ring, l.Recorder, time.Now), nil)
 }
+
+// ImportLocal imports the values of the target of f named name into the
+// local store l under r's ring, as o says (Import, then the secrets
+// service's Import), and returns how many it imported; an error of the
+// store's import names the target.
+func (r *Runner) ImportLocal(l *open.Local, f *File, name string, o secrets.ImportOptions) (int, error) {
+	entries, err := r.Import(l.Ctx, f, name, o.Prefix)
+	if err != nil {
+		return 0, err
+	}
+	n, err := secrets.New(l.Store, r.Ring, l.Recorder, time.Now).Import(l.Ctx, entries, o)
+	if err != nil {
+		return 0, fmt.Errorf("target %s: %w", name, err)
+	}
+	return n, nil
+}
