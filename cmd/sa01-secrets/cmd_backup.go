@@ -126,7 +126,7 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 		return nil, nil, err
 	}
 	o := backup.Options{Ring: cfg.Keys, Software: version(), Progress: backup.ProgressTo(g.stderr)}
-	return backup.Local(loc, cfg, recorderOptions(g, cfg), o), identity.AsLocalOperator(cmd.Context()), nil
+	return open.BackupJob(loc, cfg, recorderOptions(g, cfg), o), identity.AsLocalOperator(cmd.Context()), nil
 }
 
 // withInput runs fn on the backup at path, or stdin for "-".

@@ -8,14 +8,14 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/inject"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
-	"github.com/somaagent01/sa01-secrets/internal/store/open"
+	"github.com/somaagent01/sa01-secrets/internal/store/local"
 )
 
 // RunSource opens what run and export --service read as service: the
 // server (Open) when cfg names one (SA01_SECRETS_ADDR), else the local
 // store that local opens, read as service under the policy file
 // (secrets.ServicePolicy) and audited as the service.
-func RunSource(ctx context.Context, cfg *config.Config, service string, local func() (*open.Local, error)) (inject.Session, error) {
+func RunSource(ctx context.Context, cfg *config.Config, service string, local func() (*local.Handle, error)) (inject.Session, error) {
 	if cfg.SecretsAddr != "" {
 		return Open(ctx, cfg, service)
 	}
@@ -38,7 +38,7 @@ func RunSource(ctx context.Context, cfg *config.Config, service string, local fu
 // audited as the service.
 type localSource struct {
 	*secrets.ServiceReader
-	l *open.Local
+	l *local.Handle
 }
 
 // Close closes the local store.

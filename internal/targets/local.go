@@ -8,7 +8,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
-	"github.com/somaagent01/sa01-secrets/internal/store/open"
+	"github.com/somaagent01/sa01-secrets/internal/store/local"
 )
 
 // Configured reads the targets file SA01_SECRETS_TARGETS_FILE names
@@ -27,7 +27,7 @@ func Configured(path string) (*File, error) {
 
 // FromLocal reads each connection string from the local store l, opened
 // by ring (FromService): an audited read by the local operator.
-func FromLocal(l *open.Local, ring *fernet.Ring) Resolver {
+func FromLocal(l *local.Handle, ring *fernet.Ring) Resolver {
 	return FromService(secrets.New(l.Store, ring, l.Recorder, time.Now), nil)
 }
 
@@ -35,7 +35,7 @@ func FromLocal(l *open.Local, ring *fernet.Ring) Resolver {
 // local store l under r's ring, as o says (Import, then the secrets
 // service's Import), and returns how many it imported; an error of the
 // store's import names the target.
-func (r *Runner) ImportLocal(l *open.Local, f *File, name string, o secrets.ImportOptions) (int, error) {
+func (r *Runner) ImportLocal(l *local.Handle, f *File, name string, o secrets.ImportOptions) (int, error) {
 	entries, err := r.Import(l.Ctx, f, name, o.Prefix)
 	if err != nil {
 		return 0, err

@@ -8,16 +8,11 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/store"
+	"github.com/somaagent01/sa01-secrets/internal/store/local"
 )
 
-// Local is the local store with its audit recorder, for the verbs that
-// work without a server; Ctx carries the local operator as caller.
-type Local struct {
-	Ctx      context.Context
-	Config   *config.Config
-	Store    store.Store
-	Recorder audit.Recorder
-}
+// Local is the handle of the local store (local.Handle).
+type Local = local.Handle
 
 // OpenLocal opens the existing store at loc (Existing) and its audit
 // recorder (Recorder), with the audit key opened by ring, or when ring is
@@ -40,9 +35,6 @@ func OpenLocal(ctx context.Context, cfg *config.Config, loc Location, ring *fern
 	}
 	return &Local{Ctx: identity.AsLocalOperator(ctx), Config: cfg, Store: st, Recorder: rec}, nil
 }
-
-// Close closes the store.
-func (l *Local) Close() error { return l.Store.Close() }
 
 // Trail is the audit trail of the local store st; its audit key is opened
 // (AuditKey), on first need, by the keys ring returns.
