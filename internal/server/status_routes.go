@@ -64,36 +64,29 @@ func (s *Server) statusReport(r *http.Request) (*rotate.StatusReport, error) {
 // server loaded. Never a value or a key. The status right is needed
 // (admin, auditor, responder).
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	if err := knownParams(r.URL.Query()); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if !s.permitted(r, identity.Status, actionStatus, "") {
-		writeError(w, r, errDeniedOrMissing)
-		return
-	}
-	rep, err := s.statusReport(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ev := audit.Event{Action: actionStatus, Outcome: audit.Success, Detail: fmt.Sprintf("compliant %t, %d finding(s)", rep.Compliant, len(rep.Overdue))}
-	if err := s.record(r.Context(), ev); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	s.serveStatus(w, r, identity.Status, actionStatus, func(rep *rotate.StatusReport) (string, any) {
+		return fmt.Sprintf("compliant %t, %d finding(s)", rep.Compliant, len(rep.Overdue)), rep
+	})
 }
 
 // handleKeys: GET /v1/keys is `key list` on the server: each key's ID,
 // state, whether the server loaded it and how many versions use it; never
 // a key. The keys right is needed (admin, auditor).
 func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
+	s.serveStatus(w, r, identity.Keys, actionKeyList, func(rep *rotate.StatusReport) (string, any) {
+		return fmt.Sprintf("%d keys", len(rep.Keys)), map[string]any{"keys": rep.Keys}
+	})
+}
+
+// serveStatus answers a request for the status report: with the right
+// it needs, the report (statusReport) recorded as action with the detail
+// view gives, then the view's body as JSON.
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, right identity.Action, action string, view func(*rotate.StatusReport) (detail string, body any)) {
 	if err := knownParams(r.URL.Query()); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if !s.permitted(r, identity.Keys, actionKeyList, "") {
+	if !s.permitted(r, right, action, "") {
 		writeError(w, r, errDeniedOrMissing)
 		return
 	}
@@ -102,11 +95,12 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.record(r.Context(), audit.Event{Action: actionKeyList, Outcome: audit.Success, Detail: fmt.Sprintf("%d keys", len(rep.Keys))}); err != nil {
+	detail, body := view(rep)
+	if err := s.record(r.Context(), audit.Event{Action: action, Outcome: audit.Success, Detail: detail}); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": rep.Keys})
+	writeJSON(w, http.StatusOK, body)
 }
 
 // handleVerify: POST /v1/verify is `verify` on the server: every stored
