@@ -104,6 +104,13 @@ func wantStateRefused(t *testing.T, svc *secrets.Service, name, want string) {
 // failure whose reason contains want.
 func wantReported(t *testing.T, svc *secrets.Service, name, want string) {
 	t.Helper()
+	wantFailure(t, svc, name, "state MAC: ", want)
+}
+
+// wantFailure checks that verify fails with one state failure and names
+// name with a reason that starts with prefix and contains want.
+func wantFailure(t *testing.T, svc *secrets.Service, name, prefix, want string) {
+	t.Helper()
 	rep, err := svc.Verify(ctxAs("op"))
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +119,7 @@ func wantReported(t *testing.T, svc *secrets.Service, name, want string) {
 		t.Fatalf("verify: ok %v, %d states failed; want one: %+v", rep.OK, rep.StatesFailed, rep.Failures)
 	}
 	for _, f := range rep.Failures {
-		if f.Name == name && strings.HasPrefix(f.Reason, "state MAC: ") && strings.Contains(f.Reason, want) {
+		if f.Name == name && strings.HasPrefix(f.Reason, prefix) && strings.Contains(f.Reason, want) {
 			return
 		}
 	}
@@ -418,19 +425,7 @@ func stateMAC(t *testing.T, db pairStore, name string) []byte {
 // chain failure whose reason contains want.
 func wantChainReported(t *testing.T, svc *secrets.Service, name, want string) {
 	t.Helper()
-	rep, err := svc.Verify(ctxAs("op"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.OK || rep.StatesFailed != 1 {
-		t.Fatalf("verify: ok %v, %d states failed; want one: %+v", rep.OK, rep.StatesFailed, rep.Failures)
-	}
-	for _, f := range rep.Failures {
-		if f.Name == name && strings.HasPrefix(f.Reason, "audit chain: ") && strings.Contains(f.Reason, want) {
-			return
-		}
-	}
-	t.Errorf("verify does not name %s with %q: %+v", name, want, rep.Failures)
+	wantFailure(t, svc, name, "audit chain: ", want)
 }
 
 // TestStateReplayUncompromised: a database writer who saved a secret's
