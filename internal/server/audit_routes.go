@@ -77,6 +77,14 @@ func knownParams(q url.Values, want ...string) error {
 	return nil
 }
 
+// query returns r's query parameters when they are among want, each
+// given at most once (knownParams); the middleware has refused a query
+// string that does not parse.
+func query(r *http.Request, want ...string) (url.Values, error) {
+	q := r.URL.Query()
+	return q, knownParams(q, want...)
+}
+
 // auditField bounds a request-supplied string for a message or an event.
 func auditField(s string) string {
 	if len(s) > 64 {

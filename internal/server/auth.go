@@ -1,11 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -168,40 +165,6 @@ func (s *Server) requireToken(next http.HandlerFunc) http.HandlerFunc {
 		ctx = context.WithValue(ctx, principalKey{}, principal{id: id, rec: rec})
 		next(w, r.WithContext(ctx))
 	}
-}
-
-// decodeJSON reads a small JSON body into v. Its errors never quote the
-// body.
-func decodeJSON(r *http.Request, v any, want string) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return errInvalid("request body: want JSON " + want)
-	}
-	if dec.More() {
-		return errInvalid("request body: want one JSON object " + want)
-	}
-	return nil
-}
-
-// decodeOptionalJSON is decodeJSON for a body that may be empty.
-func decodeOptionalJSON(r *http.Request, v any, want string) error {
-	if r.Body == nil {
-		return nil
-	}
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return decodeJSON(r, v, want)
 }
 
 type tokenView struct {

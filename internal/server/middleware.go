@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -114,9 +116,27 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 // urlencoded, multipart/form-data or text/plain without a CORS preflight),
 // and, on a loopback listener (Deps.CheckHost), a Host header that does not
 // name a loopback host (DNS rebinding: evil.example resolving to 127.0.0.1).
+// It also refuses a request that two readers could take for two different
+// requests: a path the mux would redirect elsewhere, a query string part
+// of which would be dropped, two Authorization headers.
 func (s *Server) checkRequest(r *http.Request) *apiError {
 	if s.d.CheckHost && !loopbackHost(r.Host) {
 		return &apiError{http.StatusMisdirectedRequest, CodeInvalid, "Host: this server answers only to localhost, 127.0.0.1 and [::1]"}
+	}
+	if !canonicalPath(r.URL.Path) {
+		// The mux would redirect to the cleaned path: /v1/secrets/app/../db/x
+		// to /v1/secrets/db/x, another secret than the one named.
+		return &apiError{http.StatusBadRequest, CodeInvalid, "path: not canonical (a '.' or '..' segment or '//'); the server does not redirect"}
+	}
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// A pair that does not parse (a ';', a bad %-escape) would be dropped
+		// without a word: ?version=1;x=2 would read the current version.
+		return &apiError{http.StatusBadRequest, CodeInvalid, "query string: does not parse (a ';' or a bad %-escape)"}
+	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Which one counts is a guess another reader of the request (a proxy,
+		// a log) may make differently.
+		return &apiError{http.StatusBadRequest, CodeInvalid, "Authorization: give it once"}
 	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -125,6 +145,20 @@ func (s *Server) checkRequest(r *http.Request) *apiError {
 		}
 	}
 	return nil
+}
+
+// canonicalPath reports whether p is as the mux cleans it (path.Clean,
+// keeping a trailing '/'), so that the mux routes it instead of
+// redirecting.
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // HostCheck wraps h, served on a loopback listener, to refuse (421) a

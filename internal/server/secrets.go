@@ -68,11 +68,20 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if base, ok := strings.CutSuffix(name, historySuffix); ok && base != "" {
+		if _, err := query(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		s.handleHistory(w, r, base)
 		return
 	}
+	q, err := query(r, "version")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	version := 0
-	if v := r.URL.Query().Get("version"); v != "" {
+	if v := q.Get("version"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			writeError(w, r, errInvalid("version: want a positive integer"))
@@ -197,7 +206,11 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 // soft-deleted ones, with deleted_at. If OPA gives no answer in time for one
 // of them, the whole list is refused as unavailable rather than shortened.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := query(r, "prefix", "deleted")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	prefix := q.Get("prefix") // the service checks it, and audits a bad one
 	deleted := false
 	switch q.Get("deleted") {
