@@ -109,6 +109,15 @@ func csvSafe(rec []string) []string {
 	return rec
 }
 
+// CSVCell returns a field of an event as a cell of an audit CSV, as
+// WriteEntries writes them: the characters a terminal would act on
+// escaped (a field may come from a request: `cat` of the file must not
+// run an escape sequence), then prefixed with ' when a spreadsheet would
+// run it as a formula.
+func CSVCell(s string) string {
+	return csvSafe([]string{scan.Printable(s)})[0]
+}
+
 // dash returns a table cell: "-" for an empty field, else the field with
 // every character a terminal would act on escaped, quoted when it needs
 // to be (a field may come from a request: an escape sequence or a newline

