@@ -19,6 +19,7 @@ const (
 	actionLogin  = "login"
 	actionRenew  = "renew"
 	actionRevoke = "revoke"
+	actionSelf   = "self" // GET /v1/auth/self, recorded only when refused
 
 	reasonDenied          = secrets.ReasonDenied
 	reasonNotFound        = "not found"
@@ -79,24 +80,51 @@ func (s *Server) record(ctx context.Context, ev audit.Event) error {
 	return nil
 }
 
-// routeAction is the audit action of a secrets route.
-func routeAction(r *http.Request) string {
-	switch r.Method {
-	case http.MethodPut:
-		return "write"
-	case http.MethodDelete:
-		return "delete"
+// routeSubject is the audit action and secret of a request refused before
+// its handler ran (no token, a bad one): the action its handler records on
+// success, so that audit query --action destroy finds the attempts without
+// a token too, and the secret without the path's :op or /history.
+func routeSubject(r *http.Request) (action, secret string) {
+	route := ""
+	if info := infoFrom(r.Context()); info != nil {
+		route = info.route
 	}
-	if strings.HasPrefix(r.URL.Path, "/v1/identities") {
-		return actionIdentityList
+	name := r.PathValue("name")
+	switch route {
+	case "auth.renew":
+		return actionRenew, ""
+	case "auth.revoke":
+		return actionRevoke, ""
+	case "auth.self":
+		return actionSelf, ""
+	case "identities.list", "identities.op": // an unknown op
+		return actionIdentityList, ""
+	case "identities.add":
+		return actionIdentityAdd, ""
+	case "identities.rotate":
+		return actionIdentityRotate, ""
+	case "identities.revoke":
+		return actionIdentityRevoke, ""
+	case "secrets.list":
+		return secrets.ActionList, ""
+	case "secrets.history":
+		return secrets.ActionList, strings.TrimSuffix(name, historySuffix) // as the service audits history
+	case "secrets.put", "secrets.import":
+		return secrets.ActionWrite, name
+	case "secrets.delete":
+		return secrets.ActionDelete, name
+	case "secrets.rollback", "secrets.undelete", "secrets.destroy":
+		n, op, _ := cutOp(name)
+		return op, n
+	case "policy.explain":
+		return actionExplain, ""
+	case "platform.keys":
+		return secrets.ActionPlatformKey, ""
 	}
 	if a := operatorAction(r); a != "" {
-		return a
+		return a, ""
 	}
-	if r.PathValue("name") == "" {
-		return "list"
-	}
-	return "read"
+	return secrets.ActionRead, name
 }
 
 // withIdentity returns ctx with the caller's identity set for audit: Actor
@@ -129,14 +157,15 @@ func principalFrom(ctx context.Context) principal {
 func (s *Server) requireToken(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		action, subject := routeSubject(r)
 		tok, ok := bearer(r)
 		if !ok {
-			_ = s.record(ctx, audit.Event{Action: routeAction(r), Secret: r.PathValue("name"), Outcome: audit.Failure, Reason: reasonMissing})
+			_ = s.record(ctx, audit.Event{Action: action, Secret: subject, Outcome: audit.Failure, Reason: reasonMissing})
 			writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "missing token: send Authorization: Bearer <token> (sa01-secrets login makes one)"})
 			return
 		}
 		if strings.HasPrefix(tok, identity.CredentialPrefix) {
-			_ = s.record(ctx, audit.Event{Action: routeAction(r), Secret: r.PathValue("name"), Outcome: audit.Failure, Reason: reasonInvalid})
+			_ = s.record(ctx, audit.Event{Action: action, Secret: subject, Outcome: audit.Failure, Reason: reasonInvalid})
 			writeError(w, r, &apiError{http.StatusUnauthorized, CodeUnauthenticated, "invalid token: a credential logs in (POST /v1/auth/login); send the token it returns"})
 			return
 		}
@@ -156,7 +185,7 @@ func (s *Server) requireToken(next http.HandlerFunc) http.HandlerFunc {
 				if id.Name != "" {
 					ctx = withIdentity(ctx, id)
 				}
-				_ = s.record(ctx, audit.Event{Action: routeAction(r), Secret: r.PathValue("name"), Outcome: audit.Failure, Reason: reason})
+				_ = s.record(ctx, audit.Event{Action: action, Secret: subject, Outcome: audit.Failure, Reason: reason})
 			}
 			writeError(w, r, err)
 			return

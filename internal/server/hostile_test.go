@@ -145,3 +145,44 @@ func (h *harness) doRequest(req *http.Request, bearer, body string) resp {
 	b, _ := io.ReadAll(res.Body)
 	return resp{res.StatusCode, res.Header, b}
 }
+
+// TestRefusedTokenAuditedAsTheRoute: a request refused for its token is
+// recorded under the action its handler records on success, and under the
+// secret without the path's :op or /history, so that a query for destroy
+// or rollback finds the attempts that had no token.
+func TestRefusedTokenAuditedAsTheRoute(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	bad := "sa01s_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	for _, c := range []struct{ method, path, action, secret string }{
+		{"POST", "/v1/secrets/llm/openai_api_key:destroy", "destroy", "llm/openai_api_key"},
+		{"POST", "/v1/secrets/llm/openai_api_key:rollback", "rollback", "llm/openai_api_key"},
+		{"POST", "/v1/secrets/llm/openai_api_key:undelete", "undelete", "llm/openai_api_key"},
+		{"POST", "/v1/secrets:import", "write", ""},
+		{"PUT", "/v1/secrets/app/web/token", "write", "app/web/token"},
+		{"DELETE", "/v1/secrets/app/web/token", "delete", "app/web/token"},
+		{"GET", "/v1/secrets/app/web/token", "read", "app/web/token"},
+		{"GET", "/v1/secrets/app/web/token/history", "list", "app/web/token"},
+		{"GET", "/v1/secrets", "list", ""},
+		{"POST", "/v1/auth/renew", "renew", ""},
+		{"POST", "/v1/auth/revoke", "revoke", ""},
+		{"GET", "/v1/auth/self", "self", ""},
+		{"POST", "/v1/identities", "identity-add", ""},
+		{"POST", "/v1/identities/gateway:rotate", "identity-rotate", ""},
+		{"POST", "/v1/identities/gateway:revoke", "identity-revoke", ""},
+		{"GET", "/v1/identities", "identity-list", ""},
+		{"GET", "/v1/platform-keys", "platform-key", ""},
+		{"POST", "/v1/policy/explain", "policy-explain", ""},
+		{"GET", "/v1/audit/events", "audit-query", ""},
+	} {
+		for _, tok := range []string{"", bad} {
+			req, _ := http.NewRequest(c.method, h.ts.URL+c.path, nil)
+			if r := h.doRequest(req, tok, ""); r.status != 401 {
+				t.Errorf("%s %s: %d", c.method, c.path, r.status)
+			}
+			if ev := h.ev.last(); ev.Action != c.action || ev.Secret != c.secret || ev.Outcome != "failure" {
+				t.Errorf("%s %s (a token: %v): recorded %q on %q", c.method, c.path, tok != "", ev.Action, ev.Secret)
+			}
+		}
+	}
+}
