@@ -140,6 +140,11 @@ func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[
 		if err != nil {
 			return nil, nil, fmt.Errorf("secret %s: %w", e.Name, err)
 		}
+		if strings.IndexByte(v.Reveal(), 0) >= 0 {
+			// exec refuses the whole environment, with an error naming nothing.
+			return nil, nil, fault.New(fault.Usage, fmt.Errorf("secret %s (%s): its value holds a NUL byte, which no environment variable can carry", e.Name, env),
+				"put a value without NUL bytes (encode binary values, e.g. base64), or leave the secret out with --only")
+		}
 		vars[env] = v.Reveal()
 		from[env] = e.Name
 		versions[e.Name] = ver
@@ -242,7 +247,11 @@ func Run(ctx context.Context, src Source, path string, args []string, o Options)
 			child.Env = o.User.env(child.Env)
 		}
 		if err := child.Start(); err != nil {
-			return 0, &StartError{Err: fmt.Errorf("%s: cannot start: %v", args[0], errors.Unwrap(err))}
+			cause := errors.Unwrap(err) // *exec.Error or *fs.PathError: the cause without the path
+			if cause == nil {
+				cause = err
+			}
+			return 0, &StartError{Err: fmt.Errorf("%s: cannot start: %v", args[0], cause)}
 		}
 		pgid := child.Process.Pid
 		done := make(chan error, 1)

@@ -108,3 +108,36 @@ func TestFetchEnvNameFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchRefusesNUL: a value holding a NUL byte cannot be an environment
+// variable (exec would refuse the whole environment, naming nothing): the
+// fault names the secret and its variable, never the value.
+func TestFetchRefusesNUL(t *testing.T) {
+	t.Parallel()
+	src := &fakeSource{
+		grants: []secrets.Grant{{Name: "llm/a", Env: "API_KEY"}, {Name: "llm/b", Env: "B_KEY"}},
+		values: map[string]string{"llm/a": "ok", "llm/b": "sk-CANARY\x00tail"},
+	}
+	o := &Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Service: "gateway"}
+	vars, _, err := Fetch(context.Background(), src, o)
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Class != fault.Usage || vars != nil {
+		t.Fatalf("vars %v, err %v, want a usage fault", vars, err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "llm/b") || !strings.Contains(msg, "B_KEY") || strings.Contains(msg, "CANARY") {
+		t.Errorf("fault %q", msg)
+	}
+}
+
+// TestStartErrorSaysWhy: a start that exec refuses with an error wrapping
+// nothing (here an inherited variable holding a NUL) says why, not
+// "<nil>".
+func TestStartErrorSaysWhy(t *testing.T) {
+	t.Parallel()
+	o := Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Service: "gateway", Environ: []string{"X=a\x00b"}}
+	_, err := Run(context.Background(), &fakeSource{}, "/bin/true", []string{"true"}, o)
+	var se *StartError
+	if !errors.As(err, &se) || strings.Contains(err.Error(), "<nil>") || !strings.Contains(err.Error(), "NUL") {
+		t.Fatalf("err = %v", err)
+	}
+}
