@@ -1029,6 +1029,48 @@ func TestAuditDownloadEscapesFields(t *testing.T) {
 	}
 }
 
+// TestPagesEscapeFreeText: free text a request chose (an audit event's
+// secret from a refused request's path, an incident's reason, a secret's
+// description and owner, a note) is shown with control and format
+// characters escaped: no bidirectional override reorders the page.
+func TestPagesEscapeFreeText(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	hostile := "gpj\u202e\x1b[2J.exe"
+	h.b.Record(audit.WithCaller(ctx, audit.Caller{Source: "10.0.0.9"}), audit.Event{Action: "read", Outcome: audit.Failure, Reason: "missing token", Secret: hostile, Detail: hostile})
+	if _, err := h.b.Service.Put(ctx, "llm/described", sensitive.New("v"), secrets.PutOptions{Description: hostile, Owner: hostile}); err != nil {
+		t.Fatal(err)
+	}
+	v := h.as(responder)
+	if r := v.post("/ui/incidents/open/llm/openai_api_key", url.Values{"reason": {hostile}}); r.status != http.StatusSeeOther {
+		t.Fatalf("open: %d %s", r.status, r.body)
+	}
+	incs := v.get("/ui/incidents")
+	id := regexp.MustCompile(`/ui/incident/(INC-[0-9A-Za-z-]+)`).FindStringSubmatch(incs.body)
+	if id == nil {
+		t.Fatal("no incident listed")
+	}
+	if r := v.post("/ui/incident/"+id[1]+"/report", url.Values{"note": {hostile}}); r.status >= 400 {
+		t.Fatalf("report: %d", r.status)
+	}
+	u := h.as(admin)
+	for _, path := range []string{"/ui/audit", "/ui/audit?secret=" + url.QueryEscape(hostile), "/ui/incidents", "/ui/incident/" + id[1],
+		"/ui/secret/llm/described", "/ui/secret/llm/openai_api_key"} {
+		r := u.get(path)
+		if r.status != 200 {
+			t.Errorf("%s: %d", path, r.status)
+		}
+		// A filter's input keeps the text as typed, to search for it again.
+		shown := regexp.MustCompile(`<input [^>]*>`).ReplaceAllString(r.body, "")
+		if strings.ContainsAny(shown, "\u202e\x1b") {
+			t.Errorf("%s: raw control or format characters", path)
+		}
+		if !strings.Contains(r.body, `gpj\u202e\x1b[2J.exe`) {
+			t.Errorf("%s: the escaped text is not shown", path)
+		}
+	}
+}
+
 func TestChainBadgeShowsTampering(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()

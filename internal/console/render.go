@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -52,7 +53,12 @@ var funcs = template.FuncMap{
 	"sub":     func(a, b int64) int64 { return a - b },
 	"add":     func(a, b int) int { return a + b },
 	"q":       url.QueryEscape,
-	"days":    func(d time.Duration) string { return fmt.Sprintf("%d days", int(d/(24*time.Hour))) },
+	// text shows free text a request chose (a description, an incident's
+	// reason, an audit event's fields) with control and format characters
+	// escaped as the CLI shows them: html/template leaves a bidirectional
+	// override, which reorders what follows it on the page, as it is.
+	"text": scan.Printable,
+	"days": func(d time.Duration) string { return fmt.Sprintf("%d days", int(d/(24*time.Hour))) },
 	"clock": func(inc *incident.Incident, now time.Time) clockView {
 		return clockView{Status: inc.Status(now), Now: now}
 	},
