@@ -70,9 +70,14 @@ func recorder(t testing.TB, st store.Store, r *fernet.Ring) audit.Recorder {
 		t.Fatal(err)
 	}
 	// The recorder serve and the CLI use: a write commits with its event,
-	// so a backup's one snapshot holds both or neither.
-	return audit.NewStoreRecorder(st, key, nil, 0, nil)
+	// so a backup's one snapshot holds both or neither. Its bound is
+	// generous: on a busy shared database an append may take longer than
+	// audit.DefaultTimeout, which would refuse an access these tests need.
+	return audit.NewStoreRecorder(st, key, nil, recordBound, nil)
 }
+
+// recordBound bounds how long an access of these tests waits for its event.
+const recordBound = time.Minute
 
 // opener is recorder, opened once a restore has loaded st.
 func opener(t testing.TB, st store.Store, r *fernet.Ring) backup.OpenRecorder {
@@ -472,17 +477,29 @@ func TestBackupUnderLoad(t *testing.T) {
 					}
 				}()
 			}
-			for writes.Load() < 50 || reads.Load() < 200 {
-				time.Sleep(5 * time.Millisecond)
+			// A worker stops at its first error: then the counts stop
+			// growing, and the test ends with its error rather than wait.
+			waitFor := func(w, r int64) bool {
+				for writes.Load() < w || reads.Load() < r {
+					if t.Failed() {
+						return false
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				return true
 			}
 			var buf bytes.Buffer
-			sum, err := backup.Write(ctx, src, &buf, backup.WriteOptions{Key: k2})
-			w0, r0 := writes.Load(), reads.Load()
-			for writes.Load() < w0+20 || reads.Load() < r0+100 {
-				time.Sleep(5 * time.Millisecond) // the load went on past the snapshot
+			var sum backup.Summary
+			var err error
+			if waitFor(50, 200) {
+				sum, err = backup.Write(ctx, src, &buf, backup.WriteOptions{Key: k2})
+				waitFor(writes.Load()+20, reads.Load()+100) // the load went on past the snapshot
 			}
 			close(stop)
 			wg.Wait()
+			if t.Failed() {
+				t.FailNow()
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
