@@ -58,6 +58,7 @@ var dialect = sqlstore.Dialect{
 	SwapPrologue: `SET LOCAL synchronous_commit = off`,
 	Swap:         swapSQL,
 	SnapshotTx:   sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	LoadBegin:    lockTimeout(LoadLockTimeout),
 	// A load fills an empty store: no other node may write into it
 	// meanwhile (readers still read it, empty, until the commit).
 	LoadPrologue: []string{
@@ -86,6 +87,20 @@ var dialect = sqlstore.Dialect{
 	Copy:     copyRows,
 	PutMany:  putMany,
 	Classify: classify,
+}
+
+// LoadLockTimeout bounds how long a load (restore, migrate) waits for
+// each lock it takes: the store generation's row, which a writer holds
+// until its commit, and its tables, which a reader's transaction holds
+// (dropping an index waits for every reader of its table). A load into a
+// store another session is using fails after it with store.ErrUnavailable,
+// rather than wait for that session without end while the readers it
+// queues before wait behind it.
+const LoadLockTimeout = 10 * time.Second
+
+// lockTimeout sets the lock timeout of the transaction to d.
+func lockTimeout(d time.Duration) string {
+	return fmt.Sprintf(`SET LOCAL lock_timeout = %d`, d.Milliseconds())
 }
 
 // types are the column types of the shared migrations on PostgreSQL.
@@ -218,6 +233,9 @@ func classify(err error) error {
 	switch {
 	case errors.As(err, &pe) && pe.Code == "23505": // unique_violation
 		return fmt.Errorf("%w: %s", store.ErrConflict, pe.Message)
+	case errors.As(err, &pe) && pe.Code == "55P03": // lock_not_available: a load's lock timeout
+		return fmt.Errorf("%w: a lock it needs stayed held by another session past the lock timeout (is a node, a restore or a migrate using the store?)",
+			store.ErrUnavailable)
 	case errors.As(err, &pe):
 		return nil
 	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), errors.Is(err, sql.ErrConnDone):

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
@@ -137,5 +138,50 @@ func TestLoadRebuildsIndexes(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE secret = 'llm/openai_api_key'`).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("loaded events by secret: %d, %v", n, err)
+	}
+}
+
+// TestLoadLockWaitIsBounded: a load into a store another session holds
+// (a writer's open transaction on the store generation, a reader's on
+// versions, whose indexes the load drops) fails with ErrUnavailable once
+// the lock timeout has passed, rather than wait for that session; once it
+// has ended, a load goes through.
+func TestLoadLockWaitIsBounded(t *testing.T) {
+	defer postgres.SetLoadLockTimeout(200 * time.Millisecond)()
+	st := pgtest.Open(t)
+	for _, hold := range []string{
+		`UPDATE store_generation SET n = n + 1 WHERE id = 1`,
+		`SELECT count(*) FROM versions`,
+	} {
+		other, err := pgx.ConnectConfig(context.Background(), st.Pool().Config().ConnConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Close(context.Background()) }) // before the schema is dropped
+		if _, err := other.Exec(context.Background(), `BEGIN`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Exec(context.Background(), hold); err != nil {
+			t.Fatal(err)
+		}
+		// The deadline only keeps a load that waits without bound from
+		// hanging the test.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		l, err := st.Load(ctx)
+		if err == nil {
+			_ = l.Rollback()
+		}
+		late := ctx.Err()
+		cancel()
+		if !errors.Is(err, store.ErrUnavailable) || late != nil {
+			t.Fatalf("load while another session holds %q: %v, want ErrUnavailable", hold, err)
+		}
+		other.Close(context.Background())
+		if l, err = st.Load(context.Background()); err != nil {
+			t.Fatalf("load once the other session has ended: %v", err)
+		}
+		if err := l.Rollback(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -175,9 +175,10 @@ var LoadTables = []string{"secrets", "versions", "keys", "tokens", "identities",
 	"audit_keys", "audit_events", "audit_checkpoints", "audit_cursors"}
 
 // Load implements store.Dumps: one write transaction that first takes the
-// dialect's LoadPrologue (PostgreSQL locks the tables, so no node writes
-// into a store being loaded, and sets the secondary indexes of the two
-// large tables aside) and checks that every table is empty.
+// dialect's LoadPrologue (PostgreSQL bounds its lock waits, locks the
+// tables, so no node writes into a store being loaded, and sets the
+// secondary indexes of the two large tables aside) and checks that every
+// table is empty.
 func (s *Store) Load(ctx context.Context) (store.Loader, error) {
 	l := &loader{s: s, stmts: map[string]*sql.Stmt{}}
 	var err error
@@ -195,7 +196,7 @@ func (s *Store) Load(ctx context.Context) (store.Loader, error) {
 		return nil, s.Fail("beginning a load", err)
 	}
 	tx := l.tx
-	for _, q := range append([]string{s.d.WritePrologue}, s.d.LoadPrologue...) {
+	for _, q := range append([]string{s.d.LoadBegin, s.d.WritePrologue}, s.d.LoadPrologue...) {
 		if q == "" {
 			continue
 		}

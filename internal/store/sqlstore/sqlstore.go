@@ -89,6 +89,11 @@ type Dialect struct {
 	// REPEATABLE READ on PostgreSQL; none on SQLite, whose read
 	// transaction sees one WAL snapshot from its first read.
 	SnapshotTx sql.TxOptions
+	// LoadBegin, if set, is the first statement of a Load, before
+	// WritePrologue: PostgreSQL bounds there how long the load waits for
+	// each lock it takes, so that a load into a store another session
+	// holds fails rather than waits for it.
+	LoadBegin string
 	// LoadPrologue follows WritePrologue in a Load: PostgreSQL locks the
 	// tables it fills, so no other node writes meanwhile, and sets their
 	// secondary indexes aside, to build them once the rows are in.
