@@ -97,6 +97,8 @@ func Fault(err error, what string) error {
 				break // the audit chain's head (409): left to the status mapping below
 			}
 			return fault.New(fault.InvalidToken, err, "the server's store holds a version it cannot open: run 'sa01-secrets verify' beside the store")
+		case server.CodeKeyNotLoaded:
+			return fault.New(fault.InvalidToken, err, "the server has not loaded the key the message names: its operator adds that key to the server's "+config.EnvFernetPreviousKeys+" and restarts it (see 'sa01-secrets key list')")
 		case server.CodeKeyNotExpected:
 			return fault.New(fault.InvalidToken, err, "the server was started with a key its store does not expect: its operator loads the store's key and restarts it")
 		}

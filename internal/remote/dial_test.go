@@ -23,6 +23,7 @@ func TestFault(t *testing.T) {
 		{&client.APIError{Status: http.StatusBadRequest, Code: server.CodeInvalid}, fault.Usage},
 		{&client.APIError{Status: http.StatusInternalServerError, Code: server.CodeIntegrity}, fault.InvalidToken},
 		{&client.APIError{Status: http.StatusServiceUnavailable, Code: server.CodeKeyNotExpected}, fault.InvalidToken},
+		{&client.APIError{Status: http.StatusInternalServerError, Code: server.CodeKeyNotLoaded}, fault.InvalidToken},
 		{fmt.Errorf("x: %w", client.ErrUnauthenticated), fault.Denied},
 		{fmt.Errorf("x: %w", client.ErrNotFound), fault.NotFound},
 		{fmt.Errorf("x: %w", client.ErrConflict), fault.Conflict},

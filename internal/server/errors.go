@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -28,6 +29,7 @@ const (
 	CodeGone            = "gone"
 	CodeCompromised     = "compromised"      // 410: the version is marked compromised (destroyed: gone)
 	CodeKeyNotExpected  = "key_not_expected" // 503: the server's key is not one its store expects; writes refused
+	CodeKeyNotLoaded    = "key_not_loaded"   // 500: the version is under a key the server has not loaded
 	CodeIntegrity       = "integrity"
 	CodeRateLimited     = "rate_limited"
 )
@@ -52,6 +54,7 @@ var errDeniedOrMissing = &apiError{http.StatusForbidden, CodeDenied, "permission
 func classify(err error) *apiError {
 	var ae *apiError
 	var mbe *http.MaxBytesError
+	var kn *secrets.KeyNotLoadedError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -91,6 +94,12 @@ func classify(err error) *apiError {
 		return &apiError{http.StatusServiceUnavailable, CodeUnavailable, "the store or its key is unavailable"}
 	case errors.Is(err, secrets.ErrStateTampered):
 		return &apiError{http.StatusInternalServerError, CodeIntegrity, "the secret's state fails its state MAC: it was changed outside sa01-secrets"}
+	case errors.As(err, &kn):
+		// The secret, its version and the key it needs, by ID: the caller
+		// was granted the secret before it was read; the keys the server
+		// did load stay in its log.
+		return &apiError{http.StatusInternalServerError, CodeKeyNotLoaded,
+			fmt.Sprintf("secret %s version %d is encrypted under key %s, which the server has not loaded", kn.Name, kn.Version, kn.KeyID)}
 	case errors.Is(err, fernet.ErrInvalidToken):
 		return &apiError{http.StatusInternalServerError, CodeIntegrity, "the stored version fails its integrity check or needs a key that is not loaded"}
 	}

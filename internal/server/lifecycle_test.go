@@ -250,7 +250,7 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	}
 	enum := strings.Join(doc.Components.Schemas.Error.Properties.Code.Enum, " ") + " "
 	for _, c := range []string{CodeUnauthenticated, CodeDenied, CodeNotFound, CodeConflict, CodeInvalid, CodeTooLarge, CodeUnavailable,
-		CodeInternal, CodeMethod, CodeGone, CodeIntegrity, CodeCompromised, CodeKeyNotExpected} {
+		CodeInternal, CodeMethod, CodeGone, CodeIntegrity, CodeKeyNotLoaded, CodeCompromised, CodeKeyNotExpected} {
 		if !strings.Contains(enum, c+" ") {
 			t.Errorf("code %s is not in openapi.json", c)
 		}

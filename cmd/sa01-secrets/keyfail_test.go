@@ -1,0 +1,157 @@
+package main
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/somaagent01/sa01-secrets/internal/config"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
+	"github.com/somaagent01/sa01-secrets/internal/rotate"
+)
+
+// keyFailure checks a refused verb: its exit code, that its message holds
+// every string of msg and its hint line every string of hint, and that
+// the secret's value appears nowhere.
+func keyFailure(t *testing.T, what string, r runResult, code int, value string, msg, hint []string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", what, r.code, code, r.stdout, r.stderr)
+	}
+	text, hintLine, _ := strings.Cut(r.stderr, "\nhint: ")
+	if !strings.HasPrefix(text, "sa01-secrets: ") {
+		t.Errorf("%s: stderr does not start with 'sa01-secrets: ': %q", what, r.stderr)
+	}
+	for _, s := range msg {
+		if !strings.Contains(text, s) {
+			t.Errorf("%s: message %q does not say %q", what, text, s)
+		}
+	}
+	if hintLine == "" {
+		t.Errorf("%s: no hint: %q", what, r.stderr)
+	}
+	for _, s := range hint {
+		if !strings.Contains(hintLine, s) {
+			t.Errorf("%s: hint %q does not say %q", what, hintLine, s)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, value) {
+		t.Errorf("%s: the value is in the output", what)
+	}
+}
+
+// clientEnv is the environment of a CLI that talks to the server at addr
+// with the credential cred, and has no store or key of its own.
+func clientEnv(home, addr, cred string) map[string]string {
+	return map[string]string{"HOME": home, config.EnvSecretsAddr: addr, config.EnvCredentialFile: cred}
+}
+
+// TestKeyNotLoadedCLI: a rotation's old key dropped from the ring before
+// reencrypt moved its versions. Reading such a version exits 3 and names
+// the secret, the version and the key it needs, with a hint saying where
+// that key goes; on the local store and through a server that runs
+// without the key alike.
+func TestKeyNotLoadedCLI(t *testing.T) {
+	dir := t.TempDir()
+	env, admin := serveEnv(t, dir)
+	env["HOME"] = dir
+	cli := cliWith(env)
+	const value = "sk-CANARY-not-loaded-7f3a"
+	if r := cli(value, "put", "app/x"); r.code != 0 {
+		t.Fatalf("put: %d %s", r.code, r.stderr)
+	}
+	old, err := fernet.ParseKey(env[config.EnvFernetKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	envFile := filepath.Join(dir, "node.env")
+	if err := os.WriteFile(envFile, []byte(config.EnvFernetKey+"="+old.Encode()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"key", "stage", "--env-file", envFile}, {"key", "promote", "--env-file", envFile}, {"key", "list", "--env-file", envFile}} {
+		if r := cli("", args...); r.code != 0 {
+			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	ring, err := rotate.ReadEnvRing(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new key alone: app/x version 1 is still under the old one.
+	env[config.EnvFernetKey] = ring.Primary().Encode()
+	msg := []string{"app/x version 1", "key " + old.ID(), "not loaded"}
+	r := cli("", "get", "app/x")
+	keyFailure(t, "get on the local store", r, ExitInvalidToken, value, msg,
+		[]string{"add the key with ID " + old.ID() + " to " + config.EnvFernetPreviousKeys})
+
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
+	defer s.stop()
+	remote := cliWith(clientEnv(dir, s.addr, admin))
+	for _, args := range [][]string{{"get", "app/x"}, {"get", "app/x", "--version", "1"}, {"export", "--format", "env"}} {
+		r = remote("", args...)
+		keyFailure(t, strings.Join(args, " ")+" through the server", r, ExitInvalidToken, value, append(msg, "key_not_loaded"),
+			[]string{"the server", config.EnvFernetPreviousKeys, "restart"})
+	}
+	// Nothing changed: with both keys the version reads as it was.
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	env[config.EnvFernetPreviousKeys] = old.Encode()
+	if r := cli("", "get", "app/x"); r.code != 0 || r.stdout != value {
+		t.Fatalf("get with both keys: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestKeyNotExpectedCLI: a key generated afresh loaded as the primary (the
+// store's key kept among the previous keys, so reads work): writes are
+// refused with exit 3, naming both keys by ID, with a hint saying which key
+// to load; on the local store and through a server started so; nothing is
+// written.
+func TestKeyNotExpectedCLI(t *testing.T) {
+	dir := t.TempDir()
+	env, admin := serveEnv(t, dir)
+	env["HOME"] = dir
+	const value = "sk-CANARY-not-expected-91c2"
+	if r := cliWith(env)(value, "put", "app/x"); r.code != 0 {
+		t.Fatalf("put: %d %s", r.code, r.stderr)
+	}
+	storeKey, err := fernet.ParseKey(env[config.EnvFernetKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := fernet.GenerateKey()
+	wrong := maps.Clone(env)
+	wrong[config.EnvFernetKey] = fresh.Encode()
+	wrong[config.EnvFernetPreviousKeys] = storeKey.Encode()
+	cli := cliWith(wrong)
+	const newValue = "sk-CANARY-refused-0b7d"
+	msg := []string{"writes refused", "key " + fresh.ID(), "expects key " + storeKey.ID()}
+	for _, args := range [][]string{{"put", "app/x"}, {"put", "app/new"}, {"rotate", "app/x"}} {
+		keyFailure(t, strings.Join(args, " ")+" on the local store", cli(newValue, args...), ExitInvalidToken, newValue, msg,
+			[]string{"load key " + storeKey.ID() + " as " + config.EnvFernetKey, "key rotate"})
+	}
+
+	s := startServe(t, wrong, serveOptions{Listen: "127.0.0.1:0"})
+	defer s.stop()
+	remote := cliWith(clientEnv(dir, s.addr, admin))
+	for _, args := range [][]string{{"put", "app/x"}, {"put", "app/new"}, {"rotate", "app/x"}} {
+		keyFailure(t, strings.Join(args, " ")+" through the server", remote(newValue, args...), ExitInvalidToken, newValue,
+			append(msg, "key_not_expected"), []string{"the server", "store's key", "restart"})
+	}
+	if r := remote("", "get", "app/x"); r.code != 0 || r.stdout != value {
+		t.Fatalf("get through the server: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was written: one version of app/x, no app/new.
+	cli = cliWith(env)
+	if r := cli("", "history", "app/x", "--format", "json"); r.code != 0 || strings.Count(r.stdout, `"version"`) != 1 {
+		t.Fatalf("history after refused writes: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli("", "get", "app/new"); r.code != ExitNotFound {
+		t.Fatalf("get app/new: %d %s", r.code, r.stderr)
+	}
+}
