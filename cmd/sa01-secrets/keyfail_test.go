@@ -155,3 +155,50 @@ func TestKeyNotExpectedCLI(t *testing.T) {
 		t.Fatalf("get app/new: %d %s", r.code, r.stderr)
 	}
 }
+
+// TestWrongKeyHint: a store opened with keys none of which opens it. A key
+// that is not the store's (generated afresh) is told to load the store's
+// key as the primary, by ID; a rotation's new key alone, its old key
+// dropped before any process opened the store with both, is told to add
+// the old key to the previous keys. Both exit 3 and write nothing.
+func TestWrongKeyHint(t *testing.T) {
+	dir := t.TempDir()
+	env, _ := serveEnv(t, dir)
+	env["HOME"] = dir
+	const value = "sk-CANARY-wrong-key-5d1e"
+	if r := cliWith(env)(value, "put", "app/x"); r.code != 0 {
+		t.Fatalf("put: %d %s", r.code, r.stderr)
+	}
+	storeKey, err := fernet.ParseKey(env[config.EnvFernetKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := maps.Clone(env)
+	wrong[config.EnvFernetKey] = fernet.GenerateKey().Encode()
+	for _, args := range [][]string{{"get", "app/x"}, {"put", "app/x"}, {"list"}, {"verify"}} {
+		keyFailure(t, strings.Join(args, " ")+" under a key generated afresh", cliWith(wrong)("other", args...), ExitInvalidToken, value,
+			[]string{"key " + storeKey.ID()}, []string{"this store's key is " + storeKey.ID() + ": load it as " + config.EnvFernetKey, "key rotate"})
+	}
+
+	envFile := filepath.Join(dir, "node.env")
+	if err := os.WriteFile(envFile, []byte(config.EnvFernetKey+"="+storeKey.Encode()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"key", "stage", "--env-file", envFile}, {"key", "promote", "--env-file", envFile}} {
+		if r := cliWith(env)("", args...); r.code != 0 {
+			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	ring, err := rotate.ReadEnvRing(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := maps.Clone(env)
+	early[config.EnvFernetKey] = ring.Primary().Encode()
+	keyFailure(t, "get under the new key alone", cliWith(early)("", "get", "app/x"), ExitInvalidToken, value,
+		[]string{"key " + storeKey.ID()}, []string{"add key " + storeKey.ID() + " to " + config.EnvFernetPreviousKeys})
+
+	if r := cliWith(env)("", "history", "app/x", "--format", "json"); r.code != 0 || strings.Count(r.stdout, `"version"`) != 1 {
+		t.Fatalf("history: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}

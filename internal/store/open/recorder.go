@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,8 +79,37 @@ func AuditKey(ctx context.Context, st store.Store, ring *fernet.Ring) (*audit.MA
 		k, err := st.Key(ctx, id)
 		return err == nil && (k.State == store.KeyRetired || k.State == store.KeyCompromised)
 	})
-	if errors.Is(err, audit.ErrKeyUnavailable) {
-		return nil, fault.New(fault.InvalidToken, err, "load the Fernet key the store was last used with in "+config.EnvFernetPreviousKeys)
+	var ku *audit.KeyUnavailableError
+	if errors.As(err, &ku) {
+		return nil, fault.New(fault.InvalidToken, err, auditKeyHint(ctx, st, ring, ku))
 	}
 	return key, err
+}
+
+// auditKeyHint says which key to load when none of ring's keys opens the
+// store's audit key. A primary the store knows as its active or pending
+// key means a rotation's old key was dropped before a process opened the
+// store with the new one: the old key goes back among the previous keys.
+// Any other primary (generated afresh, retired, compromised, another
+// store's) is the wrong key: the store's key goes in its place.
+func auditKeyHint(ctx context.Context, st store.Store, ring *fernet.Ring, ku *audit.KeyUnavailableError) string {
+	keys, err := st.ListKeys(ctx)
+	if err != nil {
+		return "load the Fernet key the store was last used with (key " + strings.Join(ku.Stored, " or ") + ")"
+	}
+	primary, expected := "", []string(nil)
+	for _, k := range keys {
+		if k.ID == ring.Primary().ID() {
+			primary = k.State
+		}
+		if k.State == store.KeyActive || k.State == store.KeyDecryptOnly {
+			expected = append(expected, k.ID)
+		}
+	}
+	if primary == store.KeyActive || primary == store.KeyPending || len(expected) == 0 {
+		return "add key " + strings.Join(ku.Stored, " or ") + " to " + config.EnvFernetPreviousKeys +
+			": a rotation's old key stays loaded until 'sa01-secrets reencrypt' has moved its versions and its 30 days are over"
+	}
+	return "this store's key is " + strings.Join(expected, " or ") + ": load it as " + config.EnvFernetKey +
+		"; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
 }
