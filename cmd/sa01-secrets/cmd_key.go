@@ -268,7 +268,7 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		e, err := openLocal(cmd.Context(), g, "")
+		e, err := openLocal(cmd.Context(), g, envFile) // the store opened with the keys it judges
 		if err != nil {
 			return err
 		}

@@ -202,3 +202,17 @@ func TestWrongKeyHint(t *testing.T) {
 		t.Fatalf("history: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestStatusEnvFile: status --env-file judges and opens the store with the
+// keys of the file, with no key in the environment, as the other verbs'
+// --env-file does.
+func TestStatusEnvFile(t *testing.T) {
+	e := newRotateFixture(t)
+	e.put(1)
+	cli := cliWith(maps.Clone(e.vars)) // no key in the environment
+	for _, args := range [][]string{{"status", "--env-file", e.env}, {"key", "status", "--env-file", e.env}} {
+		if r := cli("", args...); r.code != 0 || !strings.Contains(r.stdout, "compliant") {
+			t.Errorf("%v: %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
