@@ -197,6 +197,15 @@ func TestWrongKeyHint(t *testing.T) {
 	early[config.EnvFernetKey] = ring.Primary().Encode()
 	keyFailure(t, "get under the new key alone", cliWith(early)("", "get", "app/x"), ExitInvalidToken, value,
 		[]string{"key " + storeKey.ID()}, []string{"add key " + storeKey.ID() + " to " + config.EnvFernetPreviousKeys})
+	// Once the store was opened with both keys, a wrong key is told of the
+	// active one only.
+	both := maps.Clone(early)
+	both[config.EnvFernetPreviousKeys] = storeKey.Encode()
+	if r := cliWith(both)("", "key", "list"); r.code != 0 {
+		t.Fatalf("key list with both keys: %d %s", r.code, r.stderr)
+	}
+	keyFailure(t, "get under a key generated afresh after the rotation", cliWith(wrong)("", "get", "app/x"), ExitInvalidToken, value,
+		nil, []string{"this store's key is " + ring.Primary().ID() + ": load it as " + config.EnvFernetKey})
 
 	if r := cliWith(env)("", "history", "app/x", "--format", "json"); r.code != 0 || strings.Count(r.stdout, `"version"`) != 1 {
 		t.Fatalf("history: %d %s %s", r.code, r.stdout, r.stderr)

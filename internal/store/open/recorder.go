@@ -97,19 +97,19 @@ func auditKeyHint(ctx context.Context, st store.Store, ring *fernet.Ring, ku *au
 	if err != nil {
 		return "load the Fernet key the store was last used with (key " + strings.Join(ku.Stored, " or ") + ")"
 	}
-	primary, expected := "", []string(nil)
+	primary, active := "", []string(nil)
 	for _, k := range keys {
 		if k.ID == ring.Primary().ID() {
 			primary = k.State
 		}
-		if k.State == store.KeyActive || k.State == store.KeyDecryptOnly {
-			expected = append(expected, k.ID)
+		if k.State == store.KeyActive {
+			active = append(active, k.ID)
 		}
 	}
-	if primary == store.KeyActive || primary == store.KeyPending || len(expected) == 0 {
+	if primary == store.KeyActive || primary == store.KeyPending || len(active) == 0 {
 		return "add key " + strings.Join(ku.Stored, " or ") + " to " + config.EnvFernetPreviousKeys +
 			": a rotation's old key stays loaded until 'sa01-secrets reencrypt' has moved its versions and its 30 days are over"
 	}
-	return "this store's key is " + strings.Join(expected, " or ") + ": load it as " + config.EnvFernetKey +
+	return "this store's key is " + strings.Join(active, " or ") + ": load it as " + config.EnvFernetKey +
 		"; a new key enters a store through 'sa01-secrets key rotate', or 'key stage' and 'key promote'"
 }
