@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
@@ -223,5 +226,63 @@ func TestStatusEnvFile(t *testing.T) {
 		if r := cli("", args...); r.code != 0 || !strings.Contains(r.stdout, "compliant") {
 			t.Errorf("%v: %d\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestRetiredKeyBackAsPrimary: a retired key put back in the env file as
+// the primary, the active key among the previous keys. Reads work; writes
+// are refused (key not expected) and the rotation verbs refuse the file,
+// exit 3, changing neither the env file, the key table nor the audit key's
+// wrappings (none is made under the retired key).
+func TestRetiredKeyBackAsPrimary(t *testing.T) {
+	e := newRotateFixture(t)
+	e.put(1)
+	e.mustRun("", "key", "rotate", "--env-file", e.env, "--quiet")
+	e.mustRun("", "key", "retire", e.k1.ID(), "--env-file", e.env, "--force", "--reason", "test")
+	e.mustRun("", "key", "list") // opened with the remaining key: the wrapping under the retired one goes
+	wrappedUnder := func(id string) bool {
+		t.Helper()
+		db := e.openStore()
+		defer db.Close()
+		ws, err := db.AuditKeys(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(ws, func(w audit.WrappedKey) bool { return w.KeyID == id })
+	}
+	if wrappedUnder(e.k1.ID()) {
+		t.Fatal("the audit key is still wrapped under the retired key")
+	}
+	ring, err := rotate.ReadEnvRing(e.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := ring.Primary()
+	back := config.EnvFernetKey + "=" + e.k1.Encode() + "\n" + config.EnvFernetPreviousKeys + "=" + active.Encode() + "\n"
+	if err := os.WriteFile(e.env, []byte(back), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keysBefore := e.mustRun("", "key", "list", "--format", "json")
+	if got := e.mustRun("", "get", "app/secret_0"); got != e.values["app/secret_0"] {
+		t.Fatalf("get: %q", got)
+	}
+	cli := func(args ...string) runResult {
+		code, out, errs := e.run("new value", args...)
+		return runResult{code, out, errs}
+	}
+	keyFailure(t, "put", cli("put", "app/secret_0"), ExitInvalidToken, "new value",
+		[]string{"key " + e.k1.ID() + " is retired", "expects key " + active.ID()}, []string{"load key " + active.ID() + " as " + config.EnvFernetKey})
+	for _, args := range [][]string{{"key", "rotate"}, {"key", "stage"}, {"key", "promote"}, {"reencrypt"}} {
+		keyFailure(t, strings.Join(args, " "), cli(append(args, "--env-file", e.env)...), ExitInvalidToken, "new value",
+			[]string{"primary key " + e.k1.ID() + " is retired"}, []string{"nothing was changed"})
+	}
+	if b, _ := os.ReadFile(e.env); string(b) != back {
+		t.Errorf("the env file changed:\n%s", b)
+	}
+	if after := e.mustRun("", "key", "list", "--format", "json"); after != keysBefore {
+		t.Errorf("the key table changed:\n%s\n%s", keysBefore, after)
+	}
+	if wrappedUnder(e.k1.ID()) {
+		t.Errorf("the audit key is wrapped under the retired key %s again", e.k1.ID())
 	}
 }

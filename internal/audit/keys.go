@@ -79,7 +79,8 @@ func (e *KeyUnavailableError) Unwrap() error { return ErrKeyUnavailable }
 // the keys that made its older wrappings: once the old key is retired the
 // new one still opens it, and chains, files and checkpoints written before
 // the rotation still verify. Wrappings under keys the store records as
-// retired or compromised (retired, given) are removed.
+// retired or compromised (retired, given) are removed, and none is added
+// under such a key loaded as the primary.
 //
 // A store that holds wrappings none of the ring's keys opens is an error
 // (ErrKeyUnavailable): a new key then would make the existing chain look
@@ -129,7 +130,9 @@ func LoadKey(ctx context.Context, ks KeyStore, ring *fernet.Ring, retired func(k
 			return nil, e
 		}
 		primary := ring.Primary()
-		if !have[primary.ID()] {
+		// Never under a retired or compromised primary: that key is to
+		// open nothing any more (a write under it is refused anyway).
+		if !have[primary.ID()] && (retired == nil || !retired(primary.ID())) {
 			if _, err := ks.AddAuditKey(ctx, wrap(primary, key.Key)); err != nil {
 				return nil, err
 			}

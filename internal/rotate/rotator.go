@@ -257,6 +257,15 @@ func (s *session) load(ctx context.Context, envPath string, ring *fernet.Ring) e
 			return &KeyMismatchError{Path: where, Reason: "the store's active key " + id + " is not among them"}
 		}
 	}
+	// A retired key is final: loaded as the primary it would be promoted
+	// past as if it were the active key, and stay in the file.
+	if id := ring.Primary().ID(); s.state(id) == store.KeyRetired {
+		where := "the loaded keys"
+		if s.env != nil {
+			where = s.env.Path()
+		}
+		return &KeyMismatchError{Path: where, Reason: "its primary key " + id + " is retired; the store's active key belongs there"}
+	}
 	return nil
 }
 

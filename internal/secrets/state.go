@@ -106,7 +106,7 @@ func (s *Service) stateKey(ctx context.Context) ([32]byte, error) {
 	if s.ring == nil {
 		return [32]byte{}, ErrNoKeys
 	}
-	k, err := audit.LoadKey(ctx, s.st, s.ring, nil)
+	k, err := audit.LoadKey(ctx, s.st, s.ring, store.KeyEnded(ctx, s.st))
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("opening the state MAC key: %w", err)
 	}

@@ -42,3 +42,13 @@ type Keys interface {
 	// ListKeys returns every key record, oldest first.
 	ListKeys(ctx context.Context) ([]KeyInfo, error)
 }
+
+// KeyEnded returns the predicate "the store records this key as retired or
+// compromised": a key that is to open nothing new (audit.LoadKey neither
+// keeps nor makes the audit key's wrapping under it).
+func KeyEnded(ctx context.Context, ks Keys) func(id string) bool {
+	return func(id string) bool {
+		k, err := ks.Key(ctx, id)
+		return err == nil && (k.State == KeyRetired || k.State == KeyCompromised)
+	}
+}

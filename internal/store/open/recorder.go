@@ -75,10 +75,7 @@ func auditFile(path string, stdout io.Writer, key *audit.MACKey) (*audit.File, e
 // AuditKey opens the store's audit key with ring (audit.LoadKey), dropping
 // its wrappings under keys the store records as retired or compromised.
 func AuditKey(ctx context.Context, st store.Store, ring *fernet.Ring) (*audit.MACKey, error) {
-	key, err := audit.LoadKey(ctx, st, ring, func(id string) bool {
-		k, err := st.Key(ctx, id)
-		return err == nil && (k.State == store.KeyRetired || k.State == store.KeyCompromised)
-	})
+	key, err := audit.LoadKey(ctx, st, ring, store.KeyEnded(ctx, st))
 	var ku *audit.KeyUnavailableError
 	if errors.As(err, &ku) {
 		return nil, fault.New(fault.InvalidToken, err, auditKeyHint(ctx, st, ring, ku))
