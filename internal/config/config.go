@@ -14,6 +14,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -330,7 +331,14 @@ func secretVar(getenv func(string) string, name string) (string, error) {
 	if errors.Is(err, safefile.ErrTooOpen) {
 		return "", &Error{name + "_FILE", "the file it names is readable or writable by group or others; chmod 600 it"}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", &Error{name + "_FILE", "the file it names does not exist"}
+	case errors.Is(err, fs.ErrPermission):
+		return "", &Error{name + "_FILE", "the file it names cannot be read (permission denied)"}
+	case errors.Is(err, safefile.ErrNotRegular):
+		return "", &Error{name + "_FILE", "the file it names is not a regular file"}
+	case err != nil:
 		return "", &Error{name + "_FILE", "cannot read the file it names"}
 	}
 	v = strings.TrimRight(string(b), "\r\n")

@@ -149,7 +149,15 @@ func TestBothValueAndFile(t *testing.T) {
 }
 
 func TestFileErrors(t *testing.T) {
-	loadErr(t, map[string]string{EnvDBDSN + "_FILE": filepath.Join(t.TempDir(), "missing")}, EnvDBDSN+"_FILE", "cannot read")
+	loadErr(t, map[string]string{EnvDBDSN + "_FILE": filepath.Join(t.TempDir(), "missing")}, EnvDBDSN+"_FILE", "the file it names does not exist")
+	loadErr(t, map[string]string{EnvFernetKey + "_FILE": t.TempDir()}, EnvFernetKey+"_FILE", "the file it names is not a regular file")
+	if os.Geteuid() != 0 { // root reads a file of mode 0000
+		unreadable := writeFile(t, fernet.GenerateKey().Encode())
+		if err := os.Chmod(unreadable, 0); err != nil {
+			t.Fatal(err)
+		}
+		loadErr(t, map[string]string{EnvFernetKey + "_FILE": unreadable}, EnvFernetKey+"_FILE", "the file it names cannot be read (permission denied)")
+	}
 	loadErr(t, map[string]string{EnvFernetKey + "_FILE": writeFile(t, "\n")}, EnvFernetKey+"_FILE", "empty")
 	loadErr(t, map[string]string{EnvFernetKey + "_FILE": writeFile(t, "not-a-key-at-all\n")}, EnvFernetKey, "malformed Fernet key")
 }

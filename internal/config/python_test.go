@@ -59,6 +59,7 @@ func TestPythonReadsTheKeysAsGoDoes(t *testing.T) {
 		{EnvFernetKey: k1, EnvFernetPreviousKeys + "_FILE": file},
 		{EnvFernetKey: k1, EnvFernetPreviousKeys + "_FILE": empty},
 		{EnvFernetKey: k1, EnvFernetPreviousKeys + "_FILE": filepath.Join(dir, "none")},
+		{EnvFernetKey: k1, EnvFernetPreviousKeys + "_FILE": dir},
 		{EnvFernetKey: k1, EnvFernetKey + "_FILE": file},
 	}
 	in, _ := json.Marshal(cases)

@@ -12,6 +12,10 @@ import (
 // key: whoever else can read it holds the secret too.
 var ErrTooOpen = errors.New("is readable or writable by group or others; chmod 600 it")
 
+// ErrNotRegular: the path names a directory, a device or a pipe, not a
+// file.
+var ErrNotRegular = errors.New("not a regular file")
+
 // ReadPrivate reads a file that holds a secret: a regular file of at most
 // max bytes that neither group nor others may read or write. Its errors
 // name the file (in an *Error), never its contents.
@@ -26,7 +30,7 @@ func ReadPrivate(path string, max int64) ([]byte, error) {
 		return nil, &Error{Path: path, Op: "stat", Err: errors.Unwrap(err)}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &Error{Path: path, Op: "read", Err: errors.New("not a regular file")}
+		return nil, &Error{Path: path, Op: "read", Err: ErrNotRegular}
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, &Error{Path: path, Op: "read", Err: fmt.Errorf("mode %04o %w", perm, ErrTooOpen)}

@@ -83,6 +83,12 @@ def _secret_var(environ, name):
     try:
         with open(f, "r", encoding="utf-8") as fh:
             v = fh.read()
+    except FileNotFoundError:
+        raise KeyConfigError(name + "_FILE", "the file it names does not exist") from None
+    except PermissionError:
+        raise KeyConfigError(name + "_FILE", "the file it names cannot be read (permission denied)") from None
+    except IsADirectoryError:
+        raise KeyConfigError(name + "_FILE", "the file it names is not a regular file") from None
     except (OSError, UnicodeDecodeError):
         raise KeyConfigError(name + "_FILE", "cannot read the file it names") from None
     v = v.rstrip("\r\n")

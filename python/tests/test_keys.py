@@ -62,7 +62,8 @@ class FernetFromEnvTest(unittest.TestCase):
             empty = os.path.join(d, "empty")
             open(empty, "w").close()
             self.assertErr({ENV_KEY + "_FILE": empty}, ENV_KEY + "_FILE: the file it names is empty")
-            self.assertErr({ENV_KEY + "_FILE": os.path.join(d, "none")}, ENV_KEY + "_FILE: cannot read the file it names")
+            self.assertErr({ENV_KEY + "_FILE": os.path.join(d, "none")}, ENV_KEY + "_FILE: the file it names does not exist")
+            self.assertErr({ENV_KEY + "_FILE": d}, ENV_KEY + "_FILE: the file it names is not a regular file")
             self.assertErr({ENV_KEY: self.k1, ENV_KEY + "_FILE": p},
                            ENV_KEY + ": both " + ENV_KEY + " and " + ENV_KEY + "_FILE are set; set one")
 
