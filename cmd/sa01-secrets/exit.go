@@ -176,8 +176,10 @@ func printError(w io.Writer, err error) {
 		return
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
-		// Errors from the public client already carry the program's name.
-		fmt.Fprintf(w, "sa01-secrets: %s\n", strings.TrimPrefix(line, "sa01-secrets: "))
+		// Errors from the public client already carry the program's name,
+		// also when a verb wrapped one ("FILE: sa01-secrets: ...").
+		line = strings.ReplaceAll(strings.TrimPrefix(line, "sa01-secrets: "), ": sa01-secrets: ", ": ")
+		fmt.Fprintf(w, "sa01-secrets: %s\n", line)
 	}
 	if h := hintFor(err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)

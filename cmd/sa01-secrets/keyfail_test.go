@@ -24,8 +24,8 @@ func keyFailure(t *testing.T, what string, r runResult, code int, value string, 
 		t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", what, r.code, code, r.stdout, r.stderr)
 	}
 	text, hintLine, _ := strings.Cut(r.stderr, "\nhint: ")
-	if !strings.HasPrefix(text, "sa01-secrets: ") {
-		t.Errorf("%s: stderr does not start with 'sa01-secrets: ': %q", what, r.stderr)
+	if !strings.HasPrefix(text, "sa01-secrets: ") || strings.Count(text, "sa01-secrets: ") != 1 {
+		t.Errorf("%s: stderr does not start with 'sa01-secrets: ' once: %q", what, r.stderr)
 	}
 	for _, s := range msg {
 		if !strings.Contains(text, s) {
@@ -136,10 +136,14 @@ func TestKeyNotExpectedCLI(t *testing.T) {
 			[]string{"load key " + storeKey.ID() + " as " + config.EnvFernetKey, "key rotate"})
 	}
 
+	dotenvFile := filepath.Join(dir, "in.env")
+	if err := os.WriteFile(dotenvFile, []byte("NEW="+newValue+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s := startServe(t, wrong, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	remote := cliWith(clientEnv(dir, s.addr, admin))
-	for _, args := range [][]string{{"put", "app/x"}, {"put", "app/new"}, {"rotate", "app/x"}} {
+	for _, args := range [][]string{{"put", "app/x"}, {"put", "app/new"}, {"rotate", "app/x"}, {"import", "--from-dotenv", dotenvFile, "--prefix", "app/"}} {
 		keyFailure(t, strings.Join(args, " ")+" through the server", remote(newValue, args...), ExitInvalidToken, newValue,
 			append(msg, "key_not_expected"), []string{"the server", "store's key", "restart"})
 	}
@@ -149,13 +153,15 @@ func TestKeyNotExpectedCLI(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
-	// Nothing was written: one version of app/x, no app/new.
+	// Nothing was written: one version of app/x, no app/new, nothing imported.
 	cli = cliWith(env)
 	if r := cli("", "history", "app/x", "--format", "json"); r.code != 0 || strings.Count(r.stdout, `"version"`) != 1 {
 		t.Fatalf("history after refused writes: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r := cli("", "get", "app/new"); r.code != ExitNotFound {
-		t.Fatalf("get app/new: %d %s", r.code, r.stderr)
+	for _, name := range []string{"app/new", "app/NEW"} {
+		if r := cli("", "get", name); r.code != ExitNotFound {
+			t.Fatalf("get %s: %d %s", name, r.code, r.stderr)
+		}
 	}
 }
 
