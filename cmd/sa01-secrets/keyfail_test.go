@@ -92,6 +92,10 @@ func TestKeyNotLoadedCLI(t *testing.T) {
 	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	remote := cliWith(clientEnv(dir, s.addr, admin))
+	// The server says so at start, before any read meets it.
+	if log := s.stderr.String(); !strings.Contains(log, "1 versions use key "+old.ID()+", which is not loaded") || !strings.Contains(log, "key_not_loaded") {
+		t.Errorf("serve did not warn of the key it lacks:\n%s", log)
+	}
 	for _, args := range [][]string{{"get", "app/x"}, {"get", "app/x", "--version", "1"}, {"export", "--format", "env"}} {
 		r = remote("", args...)
 		keyFailure(t, strings.Join(args, " ")+" through the server", r, ExitInvalidToken, value, append(msg, "key_not_loaded"),
@@ -143,6 +147,9 @@ func TestKeyNotExpectedCLI(t *testing.T) {
 	s := startServe(t, wrong, serveOptions{Listen: "127.0.0.1:0"})
 	defer s.stop()
 	remote := cliWith(clientEnv(dir, s.addr, admin))
+	if log := s.stderr.String(); !strings.Contains(log, "writes refused: the loaded key "+fresh.ID()) || !strings.Contains(log, "key_not_expected") {
+		t.Errorf("serve did not warn that writes will be refused:\n%s", log)
+	}
 	for _, args := range [][]string{{"put", "app/x"}, {"put", "app/new"}, {"rotate", "app/x"}, {"import", "--from-dotenv", dotenvFile, "--prefix", "app/"}} {
 		keyFailure(t, strings.Join(args, " ")+" through the server", remote(newValue, args...), ExitInvalidToken, newValue,
 			append(msg, "key_not_expected"), []string{"the server", "store's key", "restart"})

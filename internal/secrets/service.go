@@ -188,9 +188,40 @@ func (s *Service) ensureKey(ctx context.Context, k *fernet.Key) error {
 	if seen {
 		return nil
 	}
-	list, err := s.st.ListKeys(ctx)
+	first, err := s.keyExpected(ctx, k)
 	if err != nil {
 		return err
+	}
+	if first {
+		now := s.now().UTC()
+		if _, err := s.st.EnsureKey(ctx, store.KeyInfo{ID: k.ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now}); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.keysSeen[k.ID()] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// CheckPrimary reports, changing nothing, whether the loaded primary key
+// may write (ensureKey's rule): nil, or a *KeyNotExpectedError. A server
+// says so at start instead of at the first write.
+func (s *Service) CheckPrimary(ctx context.Context) error {
+	if err := s.needRing(); err != nil {
+		return err
+	}
+	_, err := s.keyExpected(ctx, s.ring.Primary())
+	return err
+}
+
+// keyExpected applies ensureKey's rule to k: nil when the store records k
+// as active or decrypt-only, first when the store has no active key and
+// has never seen k, else a *KeyNotExpectedError.
+func (s *Service) keyExpected(ctx context.Context, k *fernet.Key) (first bool, err error) {
+	list, err := s.st.ListKeys(ctx)
+	if err != nil {
+		return false, err
 	}
 	var expected []string
 	state, hasActive := "", false
@@ -205,18 +236,11 @@ func (s *Service) ensureKey(ctx context.Context, k *fernet.Key) error {
 	}
 	switch {
 	case state == store.KeyActive || state == store.KeyDecryptOnly:
+		return false, nil
 	case state == "" && !hasActive:
-		now := s.now().UTC()
-		if _, err := s.st.EnsureKey(ctx, store.KeyInfo{ID: k.ID(), State: store.KeyActive, CreatedAt: now, ActivatedAt: now}); err != nil {
-			return err
-		}
-	default:
-		return &KeyNotExpectedError{KeyID: k.ID(), State: state, Expected: expected}
+		return true, nil
 	}
-	s.mu.Lock()
-	s.keysSeen[k.ID()] = true
-	s.mu.Unlock()
-	return nil
+	return false, &KeyNotExpectedError{KeyID: k.ID(), State: state, Expected: expected}
 }
 
 func checkValue(v []byte) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
+	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
@@ -117,6 +118,7 @@ func Run(ctx context.Context, o Options) error {
 	} else if n > 0 {
 		log.Info("sealed the states of secrets written before state MACs", "secrets", n)
 	}
+	warnKeys(ctx, log, st, ring, svc)
 	reg := prometheus.NewRegistry()
 	dec, err := OpenOPA(audit.WithCaller(ctx, serving), &cfg, svc, reg)
 	if err != nil {
@@ -242,4 +244,19 @@ func describeStore(cfg *config.Config) string {
 		return "default SQLite file"
 	}
 	return config.MaskDSN(cfg.DBDSN.Reveal())
+}
+
+// warnKeys says at start what the loaded keys will refuse, which otherwise
+// shows only at the first request that meets it: reads of versions under
+// keys not loaded (key_not_loaded) and, under a primary key the store does
+// not expect, every write (key_not_expected).
+func warnKeys(ctx context.Context, log *slog.Logger, st store.Store, ring *fernet.Ring, svc *secrets.Service) {
+	var mk *rotate.MissingKeysError
+	if _, err := (&rotate.Engine{Source: st, Ring: ring}).Check(ctx); errors.As(err, &mk) {
+		log.Warn(mk.Error()+": reading them fails (key_not_loaded)", "hint", "add those keys to "+config.EnvFernetPreviousKeys+" and restart")
+	}
+	var ke *secrets.KeyNotExpectedError
+	if err := svc.CheckPrimary(ctx); errors.As(err, &ke) {
+		log.Warn(ke.Error()+" (key_not_expected)", "hint", ke.Hint())
+	}
 }
