@@ -193,7 +193,7 @@ func TestWrongKeyHint(t *testing.T) {
 	wrong[config.EnvFernetKey] = fernet.GenerateKey().Encode()
 	for _, args := range [][]string{{"get", "app/x"}, {"put", "app/x"}, {"list"}, {"verify"}} {
 		keyFailure(t, strings.Join(args, " ")+" under a key generated afresh", cliWith(wrong)("other", args...), ExitInvalidToken, value,
-			[]string{"key " + storeKey.ID()}, []string{"this store's key is " + storeKey.ID() + ": load it as " + config.EnvFernetKey, "key rotate"})
+			[]string{"the loaded keys do not open this store", "key " + storeKey.ID()}, []string{"this store's key is " + storeKey.ID() + ": load it as " + config.EnvFernetKey, "key rotate"})
 	}
 
 	envFile := filepath.Join(dir, "node.env")

@@ -61,7 +61,7 @@ type KeyUnavailableError struct {
 }
 
 func (e *KeyUnavailableError) Error() string {
-	return fmt.Sprintf("audit: the audit key is wrapped under key %s, and the loaded keys are %s",
+	return fmt.Sprintf("the loaded keys do not open this store: the audit key is wrapped under key %s, and the loaded keys are %s",
 		strings.Join(e.Stored, ", "), strings.Join(e.Loaded, ", "))
 }
 
