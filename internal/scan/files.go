@@ -208,8 +208,28 @@ type ignorePattern struct {
 	dirOnly bool
 }
 
+// maxIgnoreFile bounds a .gitignore (or .git/info/exclude): the tree is
+// the scan's input, and may be hostile.
+const maxIgnoreFile = 1 << 20
+
+// load adds the patterns of file. As git does, it does not follow a
+// .gitignore that is a symbolic link (it could lead to /dev/zero, a FIFO or
+// out of the tree); one that is not a regular file or is larger than
+// maxIgnoreFile is not read either. Either way the scan covers more, never
+// less.
 func (ig *ignorer) load(root, base, file string) {
-	b, err := os.ReadFile(file)
+	if fi, err := os.Lstat(file); err != nil || !fi.Mode().IsRegular() || fi.Size() > maxIgnoreFile {
+		return
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() { // replaced since Lstat
+		return
+	}
+	b, err := ReadAllBounded(f, maxIgnoreFile, file)
 	if err != nil {
 		return
 	}

@@ -317,6 +317,50 @@ func TestWalkGitignore(t *testing.T) {
 	}
 }
 
+// TestWalkGitignoreHostile: a .gitignore that is a symbolic link is not
+// followed (it could name /dev/zero), and one larger than maxIgnoreFile is
+// not read: the files they would exclude are scanned.
+func TestWalkGitignoreHostile(t *testing.T) {
+	t.Parallel()
+	pw := "Zq8!" + rnd(alnumSet, 12, 501)
+	for _, tc := range []struct {
+		name  string
+		setup func(dir string) error
+	}{
+		{"symbolic link", func(dir string) error {
+			outside := filepath.Join(t.TempDir(), "patterns")
+			if err := os.WriteFile(outside, []byte("*.log\n"), 0o600); err != nil {
+				return err
+			}
+			return os.Symlink(outside, filepath.Join(dir, ".gitignore"))
+		}},
+		{"too large", func(dir string) error {
+			big := "*.log\n" + strings.Repeat("#\n", maxIgnoreFile/2)
+			return os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(big), 0o600)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "debug.log"), []byte("password="+pw+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.setup(dir); err != nil {
+				t.Fatal(err)
+			}
+			var st WalkStats
+			n := 0
+			if _, err := New(nil).Run(context.Background(), 2, func(send func(Unit) bool) error {
+				return Walk([]string{dir}, WalkOptions{}, &st, send)
+			}, nil, func(Finding) error { n++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 || st.Ignored != 0 {
+				t.Fatalf("%d findings, %d ignored: the .gitignore was read", n, st.Ignored)
+			}
+		})
+	}
+}
+
 func TestGitHistory(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
