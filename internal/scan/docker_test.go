@@ -19,7 +19,7 @@ type tarEntrySpec struct {
 	data       []byte
 }
 
-func tarBytes(t *testing.T, entries []tarEntrySpec) []byte {
+func tarBytes(t testing.TB, entries []tarEntrySpec) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
