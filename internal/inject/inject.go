@@ -140,10 +140,8 @@ func Fetch(ctx context.Context, src Source, o *Options) (map[string]string, map[
 		if err != nil {
 			return nil, nil, fmt.Errorf("secret %s: %w", e.Name, err)
 		}
-		if strings.IndexByte(v.Reveal(), 0) >= 0 {
-			// exec refuses the whole environment, with an error naming nothing.
-			return nil, nil, fault.New(fault.Usage, fmt.Errorf("secret %s (%s): its value holds a NUL byte, which no environment variable can carry", e.Name, env),
-				"put a value without NUL bytes (encode binary values, e.g. base64), or leave the secret out with --only")
+		if err := secrets.CheckEnv(e.Name, env, v.Reveal()); err != nil {
+			return nil, nil, err // exec would refuse the whole environment, naming nothing
 		}
 		vars[env] = v.Reveal()
 		from[env] = e.Name

@@ -32,12 +32,17 @@ func ExportTo(w io.Writer, file string, vals []Value, prefix, format string) err
 // names), "env" (export VAR='value', for a shell) or "dotenv" (VAR="value",
 // quoted so that a shell sourcing it runs nothing). Variables are named by
 // EnvName below prefix, in the order of the secrets' names; nothing is
-// written when two would share a name or one would have none (a
-// fault.Usage error with a hint).
+// written when two would share a name or one would have none, or when the
+// format cannot carry a value unchanged (CheckText for json, CheckEnv for
+// env and dotenv, as run): each a fault.Usage error naming the secret,
+// with a hint.
 func WriteExport(w io.Writer, vals []Value, prefix, format string) error {
 	if format == "json" {
 		m := make(map[string]string, len(vals))
 		for _, v := range vals {
+			if err := CheckText(v.Secret.Name, v.Version.Version, v.Value.Reveal()); err != nil {
+				return err
+			}
 			m[v.Secret.Name] = v.Value.Reveal()
 		}
 		return writeJSON(w, m)
@@ -52,6 +57,9 @@ func WriteExport(w io.Writer, vals []Value, prefix, format string) error {
 		if other, dup := seen[name]; dup {
 			return fault.New(fault.Usage, fmt.Errorf("secrets %s and %s both export as %s", other, v.Secret.Name, name),
 				"give one of them another variable name with 'put --env'")
+		}
+		if err := CheckEnv(v.Secret.Name, name, v.Value.Reveal()); err != nil {
+			return err
 		}
 		seen[name] = v.Secret.Name
 	}

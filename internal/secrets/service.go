@@ -243,16 +243,6 @@ func (s *Service) keyExpected(ctx context.Context, k *fernet.Key) (first bool, e
 	return false, &KeyNotExpectedError{KeyID: k.ID(), State: state, Expected: expected}
 }
 
-func checkValue(v []byte) error {
-	if len(v) == 0 {
-		return invalid("value: empty")
-	}
-	if len(v) > MaxValueSize {
-		return invalid("value: %d bytes; at most %d (64 KiB)", len(v), MaxValueSize)
-	}
-	return nil
-}
-
 // checkDerivedEnv checks the env name a secret written without one gets
 // from its name (EnvName), unless the secret already has a name of its
 // own: a secret named llm/bash_env would otherwise reach readers as
@@ -335,6 +325,7 @@ func (s *Service) write(ctx context.Context, name string, value []byte, m store.
 }
 
 // Put stores value as a new version of name, creating the secret if needed.
+// The value is 1 byte to 64 KiB of UTF-8 text (CheckValue).
 //
 // With a recorder whose first sink is the store's chain (audit.TxRecorder),
 // the write's event commits in the write's own transaction, and the audit
@@ -378,7 +369,7 @@ func (s *Service) put(ctx context.Context, name string, value []byte, o PutOptio
 	if err := ValidateName(name); err != nil {
 		return store.Version{}, err
 	}
-	if err := checkValue(value); err != nil {
+	if err := CheckValue(name, value); err != nil {
 		return store.Version{}, err
 	}
 	if err := s.needRing(); err != nil {
@@ -697,8 +688,8 @@ func (s *Service) importAll(ctx context.Context, entries []Entry, o ImportOption
 		if err := ValidateName(o.Prefix + e.Name); err != nil {
 			return fmt.Errorf("%s%w", where, err)
 		}
-		if err := checkValue([]byte(e.Value.Reveal())); err != nil {
-			return fmt.Errorf("%s%s: %w", where, o.Prefix+e.Name, err)
+		if err := CheckValue(o.Prefix+e.Name, []byte(e.Value.Reveal())); err != nil {
+			return fmt.Errorf("%s%w", where, err)
 		}
 		if err := s.checkDerivedEnv(ctx, o.Prefix+e.Name); err != nil {
 			return fmt.Errorf("%s%s: %w", where, o.Prefix+e.Name, err)

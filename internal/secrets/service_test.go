@@ -98,15 +98,15 @@ func TestPutGet(t *testing.T) {
 		rec := &memRecorder{}
 		s := secrets.New(st, ring(t, k), rec, clock)
 		ctx := ctxAs("alice")
-		binary := string([]byte{0, 1, 2, 0xff, '\n', 'x'})
-		for i, val := range []string{"sk-first", "second value\n", binary} {
+		control := "\x00\x01\x02\u00e9\nx" // text, with control characters
+		for i, val := range []string{"sk-first", "second value\n", control} {
 			v := mustPut(t, s, "llm/openai_api_key", val)
 			if v.Version != i+1 || v.KeyID != k.ID() || v.Token != "" {
 				t.Fatalf("Put #%d returned %+v", i+1, v)
 			}
 		}
 		got, err := s.Get(ctx, "llm/openai_api_key", 0)
-		if err != nil || got.Value.Reveal() != binary || got.Version.Version != 3 {
+		if err != nil || got.Value.Reveal() != control || got.Version.Version != 3 {
 			t.Fatalf("Get current = %q v%d, %v", got.Value.Reveal(), got.Version.Version, err)
 		}
 		if ev := rec.last(); ev.Action != "read" || ev.Outcome != audit.Success || ev.Secret != "llm/openai_api_key" || ev.Version != 3 || ev.Actor != "alice" || ev.Source != "local" {

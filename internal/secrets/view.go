@@ -186,8 +186,12 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // WriteJSON writes v as `get --format json` prints it: the value with its
-// name, version, class, key ID and time of writing.
+// name, version, class, key ID and time of writing. A value JSON cannot
+// carry unchanged is refused (CheckText).
 func (v Value) WriteJSON(w io.Writer) error {
+	if err := CheckText(v.Secret.Name, v.Version.Version, v.Value.Reveal()); err != nil {
+		return err
+	}
 	return writeJSON(w, map[string]any{
 		"name":       v.Secret.Name,
 		"version":    v.Version.Version,
