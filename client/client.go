@@ -50,6 +50,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
@@ -75,7 +76,21 @@ var (
 	// ErrRedirect: the server answered with a redirect, which the client
 	// refused to follow (the error names the location).
 	ErrRedirect = errors.New("sa01-secrets: redirect refused: credentials are never sent to another location")
+	// ErrNotText: a value that is not UTF-8 text. Values are text: Put
+	// and Import refuse one before sending anything (JSON would carry
+	// U+FFFD in place of its bytes), and the server answers 422 not_text
+	// for a version an older sa01-secrets stored as other bytes rather
+	// than send it changed. Encode binary data (base64) first.
+	ErrNotText = errors.New("sa01-secrets: value is not UTF-8 text")
 )
+
+// checkText refuses a value that is not UTF-8 text, naming its secret.
+func checkText(name, value string) error {
+	if utf8.ValidString(value) {
+		return nil
+	}
+	return fmt.Errorf("%w: secret %s: encode binary data (e.g. base64) before writing it", ErrNotText, name)
+}
 
 // APIError is an error answer of the server.
 type APIError struct {
@@ -101,6 +116,10 @@ func (e *APIError) Unwrap() error {
 		return ErrConflict
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		return ErrUnavailable
+	case http.StatusUnprocessableEntity:
+		if e.Code == "not_text" {
+			return ErrNotText
+		}
 	}
 	return nil
 }
@@ -652,9 +671,14 @@ type PutOptions struct {
 	RotationPeriod *time.Duration
 }
 
-// PutWith writes a new version with metadata.
+// PutWith writes a new version with metadata. The value is UTF-8 text
+// (1 byte to 64 KiB); anything else is refused with ErrNotText before
+// anything is sent.
 func (c *Client) PutWith(ctx context.Context, name, value string, o PutOptions) (Meta, error) {
 	if err := checkName(name); err != nil {
+		return Meta{}, err
+	}
+	if err := checkText(name, value); err != nil {
 		return Meta{}, err
 	}
 	body := struct {

@@ -74,7 +74,8 @@ type ImportOptions struct {
 
 // Import writes every entry as a new version of Prefix+Name in one
 // transaction: all or none. It needs the right to write each; at most
-// MaxImportEntries per call.
+// MaxImportEntries per call. A value that is not UTF-8 text is refused
+// with ErrNotText before anything is sent.
 func (c *Client) Import(ctx context.Context, entries []ImportEntry, o ImportOptions) (int, error) {
 	if len(entries) == 0 || len(entries) > MaxImportEntries {
 		return 0, errors.New("sa01-secrets: import: want 1 to 1000 entries")
@@ -89,6 +90,9 @@ func (c *Client) Import(ctx context.Context, entries []ImportEntry, o ImportOpti
 		Entries []entry `json:"entries"`
 	}{Prefix: o.Prefix, Class: o.Class, Entries: make([]entry, len(entries))}
 	for i, e := range entries {
+		if err := checkText(o.Prefix+e.Name, e.Value); err != nil {
+			return 0, err
+		}
 		body.Entries[i] = entry(e)
 	}
 	var out struct {

@@ -20,21 +20,13 @@ import (
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/server/servertest"
-	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
 // plantLegacy stores a version with an env name straight into the store,
 // as a write made before the env-name rules could.
 func plantLegacy(t *testing.T, srv *servertest.Server, name, env, value string) {
 	t.Helper()
-	k := srv.Secrets.Ring().Primary()
-	ctx := audit.WithCaller(context.Background(), audit.Caller{Actor: "legacy", Source: "local"})
-	_, _, err := srv.Secrets.Store().Put(ctx, store.Write{Name: name, Meta: store.Meta{EnvName: &env}, Actor: "legacy", Now: time.Now(),
-		Seal: func(v int) (store.Sealed, error) {
-			tok := string(k.Encrypt([]byte(value)))
-			return store.Sealed{Token: tok, KeyID: k.ID(), Binding: secrets.Bind(k, name, v, k.ID(), tok)}, nil
-		}})
-	if err != nil {
+	if err := srv.Plant(name, env, value); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
+	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/server"
 )
 
@@ -92,6 +93,8 @@ func Fault(err error, what string) error {
 			return fault.New(fault.NotFound, err, "")
 		case server.CodeInvalid, server.CodeTooLarge:
 			return fault.New(fault.Usage, err, "")
+		case server.CodeNotText:
+			return fault.New(fault.Usage, err, secrets.HintNotText)
 		case server.CodeIntegrity:
 			if ae.Status != http.StatusInternalServerError {
 				break // the audit chain's head (409): left to the status mapping below

@@ -30,8 +30,12 @@ type Backend struct {
 // process (a login), so Close revokes it.
 func New(c *client.Client, revoke bool) *Backend { return &Backend{c: c, revoke: revoke} }
 
-// Put writes a new version.
+// Put writes a new version. A value the store would refuse
+// (secrets.CheckValue) is refused before anything is sent.
 func (b *Backend) Put(ctx context.Context, name string, value sensitive.String, o secrets.PutOptions) (store.Version, error) {
+	if err := secrets.CheckValue(name, []byte(value.Reveal())); err != nil {
+		return store.Version{}, err
+	}
 	m, err := b.c.PutWith(ctx, name, value.Reveal(), client.PutOptions{
 		CAS: o.CAS, Env: o.Env, Class: o.Class, Description: o.Description, Owner: o.Owner, RotationPeriod: o.RotationPeriod,
 	})
@@ -138,8 +142,8 @@ func (b *Backend) Destroy(ctx context.Context, name string, version int) error {
 }
 
 // Import writes every entry in one transaction on the server, all or
-// none; more than client.MaxImportEntries are refused before anything is
-// sent.
+// none; more than client.MaxImportEntries, or a value the store would
+// refuse (secrets.CheckValue), are refused before anything is sent.
 func (b *Backend) Import(ctx context.Context, entries []secrets.Entry, o secrets.ImportOptions) (int, error) {
 	if len(entries) == 0 {
 		return 0, nil // as the local store: nothing to write
@@ -149,6 +153,12 @@ func (b *Backend) Import(ctx context.Context, entries []secrets.Entry, o secrets
 	}
 	es := make([]client.ImportEntry, len(entries))
 	for i, e := range entries {
+		if err := secrets.CheckValue(o.Prefix+e.Name, []byte(e.Value.Reveal())); err != nil {
+			if e.Line > 0 {
+				return 0, fmt.Errorf("line %d: %w", e.Line, err) // as the local store says it
+			}
+			return 0, err
+		}
 		es[i] = client.ImportEntry{Name: e.Name, Value: e.Value.Reveal()}
 	}
 	return b.c.Import(ctx, es, client.ImportOptions{Prefix: o.Prefix, Class: o.Class})

@@ -32,6 +32,7 @@ const (
 	CodeKeyNotLoaded    = "key_not_loaded"   // 500: the version is under a key the server has not loaded
 	CodeIntegrity       = "integrity"
 	CodeRateLimited     = "rate_limited"
+	CodeNotText         = "not_text" // 422: the stored value is not UTF-8 text, which JSON cannot carry unchanged
 )
 
 // apiError is an error with its wire form decided.
@@ -87,6 +88,9 @@ func classify(err error) *apiError {
 	case errors.Is(err, secrets.ErrInvalid):
 		// The service's input errors name the input and never its value.
 		return &apiError{http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), secrets.ErrInvalid.Error()+": ")}
+	case errors.Is(err, secrets.ErrNotCarried):
+		// Names the secret and its version, never the value.
+		return &apiError{http.StatusUnprocessableEntity, CodeNotText, err.Error()}
 	case errors.Is(err, secrets.ErrKeyNotExpected):
 		// key IDs only, never a key; the server's operator loads the right key
 		return &apiError{http.StatusServiceUnavailable, CodeKeyNotExpected, err.Error()}

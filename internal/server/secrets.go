@@ -95,6 +95,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sec, err := s.d.Secrets.Get(ctx, name, version)
+	if err == nil {
+		// A version stored by an older version as other bytes is refused
+		// by name: encoding/json would send U+FFFD in their place.
+		err = secrets.CheckText(name, sec.Version.Version, sec.Value.Reveal())
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
