@@ -51,12 +51,73 @@ func decodeJSONBytes(b []byte, v any, want string) error {
 	if err := checkJSON(b); err != nil {
 		return errInvalid("request body: " + err.Error() + "; want " + want)
 	}
+	if loneSurrogate(b) {
+		return errInvalid(`request body: a string escapes half of a UTF-16 surrogate pair (\ud800 alone), which is no character (send text; binary values encoded, e.g. base64)`)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errInvalid("request body: want JSON " + want)
 	}
 	return nil
+}
+
+// loneSurrogate reports whether a JSON text (checked by checkJSON) has
+// a string escaping a UTF-16 surrogate that is not half of a pair, such
+// as "\ud800" alone: encoding/json reads it as U+FFFD, and another reader
+// (a Python json.loads) as a lone surrogate, so the value would be stored
+// changed.
+func loneSurrogate(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !in {
+			in = c == '"'
+			continue
+		}
+		switch {
+		case c == '"':
+			in = false
+		case c == '\\' && i+1 < len(b) && b[i+1] == 'u':
+			r := escapedRune(b[i:])
+			switch {
+			case r >= 0xdc00 && r <= 0xdfff:
+				return true // a second half first
+			case r >= 0xd800 && r <= 0xdbff:
+				if low := escapedRune(b[i+6:]); low < 0xdc00 || low > 0xdfff {
+					return true
+				}
+				i += 11
+			default:
+				i += 5
+			}
+		case c == '\\':
+			i++
+		}
+	}
+	return false
+}
+
+// escapedRune returns the code unit of a \uXXXX escape at the start of b,
+// or -1.
+func escapedRune(b []byte) rune {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range b[2:6] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return r
 }
 
 // checkJSON walks a body's tokens: one value and nothing after it, nested

@@ -21,6 +21,9 @@ func TestBodiesReadOneWay(t *testing.T) {
 	for _, c := range []struct{ what, body string }{
 		{"invalid UTF-8 in the value", "{\"value\": \"ab\xff\xfecd\"}"},
 		{"invalid UTF-8 in a key", "{\"value\": \"v\", \"env\xff\": \"X\"}"},
+		{"a lone surrogate escaped", `{"value": "ab\ud800cd"}`},
+		{"a second half first", `{"value": "ab\udc00\ud800cd"}`},
+		{"a first half before another first half", `{"value": "\ud800\ud83d\ude00"}`},
 		{"a key twice", `{"value": "first", "value": "second"}`},
 		{"a key twice, in another case", `{"value": "first", "VALUE": "second"}`},
 		{"a key twice, folded (K and the Kelvin sign)", "{\"value\": \"v\", \"class\": \"config\", \"cl\u212Ass\": \"api-key\"}"},
@@ -39,18 +42,25 @@ func TestBodiesReadOneWay(t *testing.T) {
 		t.Fatalf("a refused body wrote the secret: %v", err)
 	}
 	// Escaped, the same characters are one reading: stored as sent.
-	r := h.do("PUT", "/v1/secrets/app/hostile", dep, `{"value": "ab\ufffd\u0000cd", "cas": 0}`)
+	r := h.do("PUT", "/v1/secrets/app/hostile", dep, `{"value": "ab\ufffd\u0000cd\ud83d\ude00\\ud800", "cas": 0}`)
 	if r.status != 200 {
 		t.Fatalf("clean body: %d %s", r.status, r.body)
 	}
 	v, err := h.sec.Get(context.Background(), "app/hostile", 0)
-	if err != nil || v.Value.Reveal() != "ab\ufffd\x00cd" {
+	if err != nil || v.Value.Reveal() != "ab\ufffd\x00cd\U0001F600\\ud800" {
 		t.Fatalf("stored %q, %v", v.Value.Reveal(), err)
 	}
 	// Import's nested entries are checked too.
 	r = h.do("POST", "/v1/secrets:import", dep, `{"prefix": "app/", "entries": [{"name": "i1", "value": "a", "name": "i2"}]}`)
 	if r.status != 400 {
 		t.Fatalf("import with a key twice in an entry: %d %s", r.status, r.body)
+	}
+	r = h.do("POST", "/v1/secrets:import", dep, `{"prefix": "app/", "entries": [{"name": "i1", "value": "\udfff"}]}`)
+	if r.status != 400 {
+		t.Fatalf("import with a lone surrogate: %d %s", r.status, r.body)
+	}
+	if _, err := h.sec.Get(context.Background(), "app/i1", 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused import wrote a secret: %v", err)
 	}
 
 	// Login: the credential's own identity named last, another first.
