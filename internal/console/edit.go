@@ -43,7 +43,7 @@ func editFormData(_ *http.Request, name string, d SecretDetail) (any, error) {
 }
 
 // editForm reads the value and metadata of an edit form.
-func editForm(r *http.Request) (sensitive.String, secrets.PutOptions, int, error) {
+func editForm(r *http.Request, name string) (sensitive.String, secrets.PutOptions, int, error) {
 	var o secrets.PutOptions
 	cas, err := strconv.Atoi(r.PostFormValue("cas"))
 	if err != nil || cas < 0 {
@@ -55,11 +55,8 @@ func editForm(r *http.Request) (sensitive.String, secrets.PutOptions, int, error
 	if r.PostFormValue("trim") == "1" {
 		v = strings.TrimRight(v, "\r\n")
 	}
-	if v == "" {
-		return sensitive.String{}, o, 0, inputError("value: empty")
-	}
-	if len(v) > secrets.MaxValueSize {
-		return sensitive.String{}, o, 0, inputError("value: %d bytes; at most %d (64 KiB)", len(v), secrets.MaxValueSize)
+	if err := secrets.CheckValue(name, []byte(v)); err != nil {
+		return sensitive.String{}, o, 0, err
 	}
 	for _, f := range []struct {
 		name string
@@ -90,7 +87,7 @@ func (c *Console) handleNewPreview(w http.ResponseWriter, r *http.Request) {
 // value against the current version. The value waits in the session
 // until the operator saves it or leaves; the page never holds it.
 func (c *Console) preview(w http.ResponseWriter, r *http.Request, ss *session, name string) {
-	value, o, cas, err := editForm(r)
+	value, o, cas, err := editForm(r, name)
 	if err != nil {
 		c.fail(w, r, err)
 		return

@@ -187,6 +187,8 @@ func classify(err error) (int, string) {
 	case errors.Is(err, secrets.ErrInvalid):
 		// The service's input errors name the input, never its value.
 		return http.StatusBadRequest, "Invalid input: " + strings.TrimPrefix(err.Error(), secrets.ErrInvalid.Error()+": ")
+	case errors.Is(err, secrets.ErrNotCarried):
+		return http.StatusUnprocessableEntity, "The value is not UTF-8 text, so it cannot be copied as text; Reveal shows it as base64."
 	case errors.Is(err, errInput):
 		return http.StatusBadRequest, strings.TrimPrefix(err.Error(), errInput.Error()+": ")
 	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, secrets.ErrNoKeys):

@@ -183,6 +183,11 @@ func (c *Console) handleReveal(w http.ResponseWriter, r *http.Request, ss *sessi
 // it; audited as a reveal to the clipboard.
 func (c *Console) handleCopy(w http.ResponseWriter, r *http.Request, ss *session, name string) {
 	rv, err := c.b.Reveal(r.Context(), ss.who, name, 0, RevealClipboard)
+	if err == nil {
+		// The script reads the answer as UTF-8 text: other bytes would
+		// reach the clipboard as U+FFFD. Reveal shows them as base64.
+		err = secrets.CheckText(name, rv.Version.Version, rv.Value.Reveal())
+	}
 	if err != nil {
 		status, msg := classify(err)
 		http.Error(w, msg, status)

@@ -28,7 +28,10 @@
       cache: "no-store",
       headers: { "X-CSRF-Token": csrf() }
     }).then(function (r) {
-      if (!r.ok) { throw new Error(r.status === 403 ? "not allowed" : "status " + r.status); }
+      if (!r.ok) {
+        throw new Error(r.status === 403 ? "not allowed" :
+          r.status === 422 ? "the value is not text (Reveal shows it as base64)" : "status " + r.status);
+      }
       var v = r.headers.get("X-Secret-Version");
       return r.text().then(function (t) { return navigator.clipboard.writeText(t); }).then(function () {
         status("Copied version " + v + " to the clipboard.");
