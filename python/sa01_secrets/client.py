@@ -255,7 +255,11 @@ class Client:
 
         Served from the cache for ``cache_ttl`` seconds; while the server is
         unreachable, the last value is served for ``stale_ttl`` seconds.
-        Raises Denied, NotFound, Unauthenticated or Unavailable.
+        Raises Denied, NotFound, Unauthenticated or Unavailable; a
+        SecretsError with code ``not_text`` for a version an older release
+        stored as bytes that are not UTF-8 text, which the server refuses
+        to send changed (values are text: binary data is stored encoded,
+        e.g. base64, and decoded by the service).
         """
         now = time.monotonic()
         with self._lock:
