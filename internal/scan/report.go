@@ -385,6 +385,26 @@ func ReadBaseline(file string, k *FingerprintKey) (*Baseline, error) {
 			return nil, bad
 		}
 	}
+	if version != 1 {
+		// The object ends, and nothing follows it: a file cut short, or
+		// with more after it, is not a baseline.
+		end, err := dec.Token()
+		if err == nil && end == json.Delim('}') {
+			if _, err = dec.Token(); err == io.EOF {
+				err = nil
+			} else if err == nil {
+				err = errors.New("more after the object")
+			}
+		} else if err == nil || err == io.EOF {
+			err = errors.New("the object does not end")
+		}
+		if le := (*limitError)(nil); errors.As(err, &le) {
+			return nil, le
+		}
+		if err != nil {
+			return nil, bad
+		}
+	}
 	switch {
 	case version == 1:
 		return nil, &BaselineError{file, "a version 1 baseline: its fingerprints are unkeyed hashes from which a reader can confirm a guessed secret",

@@ -280,11 +280,19 @@ func TestBaselineFiles(t *testing.T) {
 	os.WriteFile(notBL, []byte(`[1, 2]`), 0o600)
 	badFP := filepath.Join(dir, "badfp.json")
 	os.WriteFile(badFP, []byte(`{"version": 2, "key_id": "`+k.ID()+`", "findings": [{"fingerprint": "xyz"}]}`), 0o600)
+	// A file cut short, or with more after its object, is not read as a
+	// baseline.
+	cut := filepath.Join(dir, "cut.json")
+	os.WriteFile(cut, []byte(`{"version": 2, "key_id": "`+k.ID()+`", "findings": []`), 0o600)
+	more := filepath.Join(dir, "more.json")
+	os.WriteFile(more, []byte(`{"version": 2, "key_id": "`+k.ID()+`", "findings": []} {}`), 0o600)
 	for _, tc := range []struct {
 		file   string
 		key    *FingerprintKey
 		reason string
 	}{
+		{cut, k, "not a baseline file"},
+		{more, k, "not a baseline file"},
 		{file, testKey(t, "b"), "written with scan key " + k.ID() + ", but SA01_SECRETS_SCAN_KEY is scan key " + testKey(t, "b").ID()},
 		{file, nil, "SA01_SECRETS_SCAN_KEY is not set"},
 		{v1, k, "a version 1 baseline"},
