@@ -113,7 +113,13 @@ func (c *Client) auditEvents(ctx context.Context, q AuditQuery, follow bool) ([]
 		if !out.More || q.Newest || follow || len(out.Events) == 0 || (q.Limit > 0 && len(all) >= q.Limit) {
 			return all, nil
 		}
-		q.AfterSeq = out.Events[len(out.Events)-1].Seq
+		// The next page starts after this one's last event: a page that
+		// does not move forward would be asked for again and again.
+		last := out.Events[len(out.Events)-1].Seq
+		if last <= q.AfterSeq {
+			return nil, errAnswer
+		}
+		q.AfterSeq = last
 	}
 }
 

@@ -46,6 +46,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +92,11 @@ func checkText(name, value string) error {
 	}
 	return fmt.Errorf("%w: secret %s: encode binary data (e.g. base64) before writing it", ErrNotText, name)
 }
+
+// errAnswer is a 2xx answer that is not what the call expects: not JSON,
+// or without what makes it an answer (a login's token, a secret's name
+// and version).
+var errAnswer = errors.New("sa01-secrets: the server's answer is not the JSON expected")
 
 // APIError is an error answer of the server.
 type APIError struct {
@@ -418,6 +424,9 @@ func (c *Client) loginAs(ctx context.Context, credential, identity string) error
 	if err := c.call(ctx, "POST", "/v1/auth/login", credential, body, &out); err != nil {
 		return err
 	}
+	if out.Token == "" {
+		return errAnswer
+	}
 	c.mu.Lock()
 	c.token, c.info = out.Token, out.TokenInfo
 	c.mu.Unlock()
@@ -628,6 +637,11 @@ func (c *Client) GetVersion(ctx context.Context, name string, version int) (Secr
 	if err := c.authCall(ctx, "GET", path, nil, &out); err != nil {
 		return Secret{}, err
 	}
+	// An answer for another secret or version, or without one (an empty
+	// 200 from a proxy), is no value of this one.
+	if out.Name != name || out.Version < 1 || (version > 0 && out.Version != version) {
+		return Secret{}, errAnswer
+	}
 	return Secret{Name: out.Name, Version: out.Version, Env: out.Env, CreatedAt: out.CreatedAt, value: &out.Value}, nil
 }
 
@@ -821,7 +835,10 @@ func (c *Client) call(ctx context.Context, method, path, bearer string, in, out 
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
-			return errors.New("sa01-secrets: the server's answer is not the JSON expected")
+			// Unmarshal fills what it can before it fails: keep none
+			// of it, so no caller returns part of an answer.
+			reflect.ValueOf(out).Elem().SetZero()
+			return errAnswer
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -290,5 +291,66 @@ func TestRenewalLogsInAfterExpiry(t *testing.T) {
 	}
 	if s, err := c.Get(ctx, "llm/openai_api_key"); err != nil || s.Value() != "sk-1" {
 		t.Fatalf("read after the new login: %v", err)
+	}
+}
+
+// TestAnswersThatAreNotAnswers: a 2xx from a broken server or a proxy that
+// lacks what makes it an answer gives an error and no value: a login
+// without a token, a secret other than the one asked for (or none, an
+// empty 200), a list that fails to decode half-way; and audit pages that
+// do not move forward end the reading instead of being asked for again.
+func TestAnswersThatAreNotAnswers(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var body string
+	var asked int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if asked++; asked > 5 {
+			http.Error(w, `{"code":"enough","message":"enough"}`, http.StatusTooManyRequests)
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	answer := func(b string) {
+		mu.Lock()
+		body, asked = b, 0
+		mu.Unlock()
+	}
+	ctx := context.Background()
+	c, _ := New(srv.URL, WithToken("sa01s_"+strings.Repeat("T", 43)))
+	defer c.Close()
+
+	l, _ := New(srv.URL)
+	defer l.Close()
+	for _, b := range []string{"", `{}`, `{"token":""}`} {
+		answer(b)
+		if err := l.login(ctx, "sa01c_credential"); !errors.Is(err, errAnswer) || l.Token() != "" {
+			t.Errorf("login answered %q: %v, token %q", b, err, l.Token())
+		}
+	}
+	for _, b := range []string{"", `{}`, `{"name":"other","version":1,"value":"v"}`, `{"name":"app/x","version":0,"value":"v"}`} {
+		answer(b)
+		if s, err := c.Get(ctx, "app/x"); !errors.Is(err, errAnswer) || s.value != nil {
+			t.Errorf("Get answered %q: %v, value %v", b, err, s.value != nil)
+		}
+	}
+	answer(`{"name":"app/x","version":2,"value":"v"}`)
+	if s, err := c.GetVersion(ctx, "app/x", 3); !errors.Is(err, errAnswer) || s.value != nil {
+		t.Errorf("version 3 answered with 2: %v", err)
+	}
+	answer(`{"identities":[{"name":"a","created_at":"x"}]}`)
+	if ids, err := c.Identities(ctx); !errors.Is(err, errAnswer) || ids != nil {
+		t.Errorf("a list that does not decode: %v, %d identities", err, len(ids))
+	}
+	answer(`{"events":[{"seq":7}],"more":true}`)
+	es, err := c.AuditEvents(ctx, AuditQuery{})
+	mu.Lock()
+	n := asked
+	mu.Unlock()
+	if !errors.Is(err, errAnswer) || es != nil || n != 2 {
+		t.Errorf("the same page again: %v, %d events, %d requests", err, len(es), n)
 	}
 }
