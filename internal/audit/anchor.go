@@ -13,11 +13,14 @@ import (
 // prints it.
 func (h Head) Anchor() string { return fmt.Sprintf("%d:%s", h.Seq, h.Hash) }
 
-// ParseAnchor parses "SEQ:HASH" (the form `audit head` prints).
+// ParseAnchor parses "SEQ:HASH" (the form `audit head` prints): SEQ in
+// decimal digits without a sign or a leading zero, so that each head has
+// one spelling.
 func ParseAnchor(s string) (Head, error) {
 	seq, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
 	n, err := strconv.ParseInt(seq, 10, 64)
-	if !ok || err != nil || n < 0 || len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
+	canonical := seq != "" && strings.Trim(seq, "0123456789") == "" && (seq == "0" || seq[0] != '0')
+	if !ok || err != nil || !canonical || len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
 		return Head{}, errors.New("want SEQ:HASH as `audit head` prints it (64 lower-case hex digits)")
 	}
 	return Head{Seq: n, Hash: hash}, nil

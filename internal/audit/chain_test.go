@@ -325,3 +325,20 @@ func TestVerifierAnchorAndDueCheckpoints(t *testing.T) {
 		t.Fatalf("another anchor: %+v", r)
 	}
 }
+
+// TestParseAnchorOneSpelling: --anchor takes SEQ:HASH as `audit head`
+// prints it; a sign or a leading zero on SEQ is refused, not read as
+// another spelling of the same head.
+func TestParseAnchorOneSpelling(t *testing.T) {
+	hash := strings.Repeat("ab", 32)
+	for _, s := range []string{"5:" + hash, " 0:" + hash + "\n", "10:" + hash} {
+		if h, err := ParseAnchor(s); err != nil || h.Anchor() != strings.TrimSpace(s) {
+			t.Errorf("%q: %v %v", s, h, err)
+		}
+	}
+	for _, s := range []string{"05:" + hash, "00:" + hash, "+5:" + hash, "-0:" + hash, ":" + hash, "5:" + strings.ToUpper(hash)} {
+		if h, err := ParseAnchor(s); err == nil {
+			t.Errorf("%q accepted as %v", s, h)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,6 +54,34 @@ func FuzzParseTime(f *testing.F) {
 			if _, ok := parseRelative(s); ok && got.After(now) {
 				t.Fatalf("%q gives a time after now", s)
 			}
+		}
+	})
+}
+
+// FuzzParseAnchor feeds --anchor's SEQ:HASH. An accepted anchor is the
+// form `audit head` prints (Head.Anchor), surrounding space aside, so each
+// head has one spelling; a refusal is the fixed message, nothing of the
+// input.
+func FuzzParseAnchor(f *testing.F) {
+	f.Add(Head{Seq: 5, Hash: strings.Repeat("ab", 32)}.Anchor())
+	f.Add(EmptyHead.Anchor())
+	f.Add(" 12:" + strings.Repeat("0f", 32) + "\n")
+	f.Add("5:" + strings.Repeat("AB", 32))
+	f.Add("/var/log/sa01/audit.jsonl")
+	_, refusal := ParseAnchor("")
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := ParseAnchor(s)
+		if err != nil {
+			if err.Error() != refusal.Error() {
+				t.Fatalf("refusal %q", err)
+			}
+			return
+		}
+		if h.Anchor() != strings.TrimSpace(s) {
+			t.Fatalf("%q accepted as %q", s, h.Anchor())
+		}
+		if h2, err := ParseAnchor(h.Anchor()); err != nil || h2 != h {
+			t.Fatalf("%q reads back as %v, %v", h.Anchor(), h2, err)
 		}
 	})
 }
