@@ -225,12 +225,9 @@ func (p *Publisher) session(ctx context.Context) error {
 		}
 		recs := make([]*kgo.Record, len(es))
 		for i, e := range es {
-			v, err := audit.MarshalLine(e)
-			if err != nil {
+			if recs[i], err = entryRecord(e); err != nil {
 				return err
 			}
-			recs[i] = &kgo.Record{Value: v[:len(v)-1], Partition: 0,
-				Headers: []kgo.RecordHeader{{Key: SeqHeader, Value: []byte(strconv.FormatInt(e.Seq, 10))}}}
 		}
 		res := cl.ProduceSync(ctx, recs...)
 		// Records of one partition succeed as a prefix: advance over it.
@@ -302,22 +299,40 @@ func (p *Publisher) lastInTopic(ctx context.Context, cl *kgo.Client) (published,
 		}
 		var last *kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { last = r })
-		if last == nil {
-			continue
+		if last != nil {
+			return readPublished(last)
 		}
-		for _, h := range last.Headers {
-			if h.Key == SeqHeader {
-				seq, err := strconv.ParseInt(string(h.Value), 10, 64)
-				if err != nil {
-					return published{}, errors.New("the last record has a malformed seq header")
-				}
-				var e audit.Entry
-				_ = json.Unmarshal(last.Value, &e)
-				return published{seq: seq, hash: e.Hash}, nil
-			}
-		}
-		return published{}, errors.New("the last record carries no seq header")
 	}
+}
+
+// entryRecord is the record of an audit entry: the entry's JSON line
+// without its newline, its seq in the SeqHeader header.
+func entryRecord(e audit.Entry) (*kgo.Record, error) {
+	v, err := audit.MarshalLine(e)
+	if err != nil {
+		return nil, err
+	}
+	return &kgo.Record{Value: v[:len(v)-1], Partition: 0,
+		Headers: []kgo.RecordHeader{{Key: SeqHeader, Value: []byte(strconv.FormatInt(e.Seq, 10))}}}, nil
+}
+
+// readPublished reads the seq (from its first SeqHeader header) and the
+// hash of a record of the topic. Anyone who can produce to the topic
+// writes it: a hash that is not an entry's is "", which no entry of the
+// outbox has.
+func readPublished(r *kgo.Record) (published, error) {
+	for _, h := range r.Headers {
+		if h.Key == SeqHeader {
+			seq, err := strconv.ParseInt(string(h.Value), 10, 64)
+			if err != nil {
+				return published{}, errors.New("the last record has a malformed seq header")
+			}
+			var e audit.Entry
+			_ = json.Unmarshal(r.Value, &e)
+			return published{seq: seq, hash: e.Hash}, nil
+		}
+	}
+	return published{}, errors.New("the last record carries no seq header")
 }
 
 // sameChain reports whether the entry at last.seq in the outbox has the hash
