@@ -302,7 +302,9 @@ func parseIgnoreLine(base, line string) (ignorePattern, bool) {
 			i++
 			re.WriteString(regexp.QuoteMeta(line[i : i+1]))
 		default:
-			re.WriteString(regexp.QuoteMeta(string(c)))
+			// A byte at a time, as it stands: string(c) would spell
+			// byte 0xC3 as U+00C3, so no name outside ASCII matched.
+			re.WriteString(regexp.QuoteMeta(line[i : i+1]))
 		}
 	}
 	re.WriteString("$")

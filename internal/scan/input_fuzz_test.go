@@ -81,7 +81,7 @@ func FuzzReadBaseline(f *testing.F) {
 // neither wildcard crosses a /.
 func FuzzParseIgnoreLine(f *testing.F) {
 	for _, l := range []string{"*.log", "/build/", "!keep.log", "sub/**/deep.txt", "local.txt", "#comment", `\#x`, `\!x`,
-		"a\\ ", "x  ", "a[!b]c", "[abc].txt", "foo/**", "**/bar", "a?c", "café.txt", `\é`, "a/b*c/d?"} {
+		"a\\ ", "x  ", "a[!b]c", "[abc].txt", "foo/**", "**/bar", "a?c", "a/b*c/d?"} {
 		f.Add(l, "sub", "sub/a/b/local.txt")
 	}
 	f.Fuzz(func(t *testing.T, line, base, rel string) {
@@ -100,16 +100,21 @@ func FuzzParseIgnoreLine(f *testing.F) {
 			strings.HasSuffix(line, " ") || strings.HasSuffix(line, "/") || !utf8.ValidString(line) || !utf8.ValidString(rel) {
 			return
 		}
-		pat, sub := strings.TrimPrefix(line, "/"), rel
-		if !strings.Contains(line, "/") {
-			sub = rel[strings.LastIndexByte(rel, '/')+1:]
-		}
-		want, err := path.Match(pat, sub)
-		if err != nil {
-			return
-		}
-		if got := p.re.MatchString(rel); got != want {
-			t.Fatalf("%q against %q: %v, path.Match says %v (%s)", line, rel, got, want, p.re)
+		// Against rel, and against the pattern itself as a path (which
+		// a pattern of literal characters names).
+		pat := strings.TrimPrefix(line, "/")
+		for _, rel := range []string{rel, pat} {
+			sub := rel
+			if !strings.Contains(line, "/") {
+				sub = rel[strings.LastIndexByte(rel, '/')+1:]
+			}
+			want, err := path.Match(pat, sub)
+			if err != nil {
+				return
+			}
+			if got := p.re.MatchString(rel); got != want {
+				t.Fatalf("%q against %q: %v, path.Match says %v (%s)", line, rel, got, want, p.re)
+			}
 		}
 	})
 }

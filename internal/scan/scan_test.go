@@ -269,7 +269,9 @@ func TestWalkGitignore(t *testing.T) {
 	dir := t.TempDir()
 	pw := "Zq8!" + rnd(alnumSet, 12, 500)
 	files := map[string]string{
-		".gitignore":          "*.log\n/build/\n!keep.log\nsub/**/deep.txt\n",
+		".gitignore":          "*.log\n/build/\n!keep.log\nsub/**/deep.txt\ncafé.txt\nnaïve/\n",
+		"café.txt":            "password=" + pw + "\n",
+		"naïve/x.txt":         "password=" + pw + "\n",
 		"app.py":              "password = \"" + pw + "\"\n",
 		"debug.log":           "password=" + pw + "\n",
 		"keep.log":            "password=" + pw + "\n",
@@ -312,7 +314,7 @@ func TestWalkGitignore(t *testing.T) {
 		t.Errorf("honouring .gitignore: %s, want %s", got, want)
 	}
 	got = strings.Join(scanPaths(true), " ")
-	if want := "app.py build/out.txt debug.log keep.log other/build/out.txt other/local.txt sub/a/b/deep.txt sub/local.txt"; got != want {
+	if want := "app.py build/out.txt café.txt debug.log keep.log naïve/x.txt other/build/out.txt other/local.txt sub/a/b/deep.txt sub/local.txt"; got != want {
 		t.Errorf("--include-ignored: %s, want %s", got, want)
 	}
 }
