@@ -1,9 +1,13 @@
 package remote
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/somaagent01/sa01-secrets/client"
@@ -41,5 +45,21 @@ func TestFault(t *testing.T) {
 	plain := errors.New("other")
 	if Fault(plain, "read") != plain {
 		t.Error("Fault changed an error it does not know")
+	}
+}
+
+// TestGrantsNameVariables: a server's list that grants a secret under no
+// variable, or under one that is not a name ("A=B" would set A in run's
+// child), is refused, not handed to run.
+func TestGrantsNameVariables(t *testing.T) {
+	for _, page := range []string{`{"secrets":[{"readable":true}]}`, `{"secrets":[{"name":"a/b","env":"LANG=C X","readable":true}]}`,
+		`{"secrets":[{"name":"a/","readable":true}]}`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, page) }))
+		c, _ := client.New(srv.URL, client.WithToken("sa01s_"+strings.Repeat("T", 43)))
+		gs, err := New(c, false).Granted(context.Background())
+		srv.Close()
+		if !errors.Is(err, errAnswer) || gs != nil {
+			t.Errorf("%s: %v, grants %+v", page, err, gs)
+		}
 	}
 }

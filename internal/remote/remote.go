@@ -173,7 +173,13 @@ func (b *Backend) Granted(ctx context.Context) ([]secrets.Grant, error) {
 	var out []secrets.Grant
 	for _, m := range list {
 		if m.Readable {
-			out = append(out, secrets.Grant{Name: m.Name, Env: secrets.EnvName(m.Name, m.Env, ""), Version: m.Version, Mapped: m.EnvMapped})
+			// run sets the variable in a child: a name that is not one
+			// ("", "A=B" setting A) is an answer no server gives.
+			env := secrets.EnvName(m.Name, m.Env, "")
+			if !secrets.ValidEnvName(env) {
+				return nil, fmt.Errorf("%w: a grant's env name is not a variable name", errAnswer)
+			}
+			out = append(out, secrets.Grant{Name: m.Name, Env: env, Version: m.Version, Mapped: m.EnvMapped})
 		}
 	}
 	return out, nil
