@@ -409,7 +409,9 @@ func ReadBaseline(file string, k *FingerprintKey) (*Baseline, error) {
 	case version == 1:
 		return nil, &BaselineError{file, "a version 1 baseline: its fingerprints are unkeyed hashes from which a reader can confirm a guessed secret",
 			"delete it, replace any secret it accepts that a guess could find (the file stays in your history), then " + regen}
-	case version != BaselineVersion:
+	case version != BaselineVersion, len(keyID) != len(k.ID()), strings.Trim(keyID, "0123456789abcdef") != "":
+		// A key ID is 12 hex digits: anything else is no baseline's,
+		// and is not repeated in the error at whatever length.
 		return nil, bad
 	case keyID != k.ID():
 		return nil, &BaselineError{file, fmt.Sprintf("written with scan key %s, but SA01_SECRETS_SCAN_KEY is scan key %s", Printable(keyID), k.ID()),

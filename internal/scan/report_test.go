@@ -286,12 +286,16 @@ func TestBaselineFiles(t *testing.T) {
 	os.WriteFile(cut, []byte(`{"version": 2, "key_id": "`+k.ID()+`", "findings": []`), 0o600)
 	more := filepath.Join(dir, "more.json")
 	os.WriteFile(more, []byte(`{"version": 2, "key_id": "`+k.ID()+`", "findings": []} {}`), 0o600)
+	// A key ID that is not one is not quoted back, whatever its length.
+	longID := filepath.Join(dir, "longid.json")
+	os.WriteFile(longID, []byte(`{"version": 2, "key_id": "`+strings.Repeat("x", 4096)+`", "findings": []}`), 0o600)
 	for _, tc := range []struct {
 		file   string
 		key    *FingerprintKey
 		reason string
 	}{
 		{cut, k, "not a baseline file"},
+		{longID, k, "not a baseline file"},
 		{more, k, "not a baseline file"},
 		{file, testKey(t, "b"), "written with scan key " + k.ID() + ", but SA01_SECRETS_SCAN_KEY is scan key " + testKey(t, "b").ID()},
 		{file, nil, "SA01_SECRETS_SCAN_KEY is not set"},
