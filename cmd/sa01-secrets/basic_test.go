@@ -317,3 +317,30 @@ func TestServeHasNoAuditOffFlag(t *testing.T) {
 		t.Fatalf("stderr %q", r.stderr)
 	}
 }
+
+// A word that names no verb of a group is a usage error (exit 2) with the
+// closest verb as the hint, never the group's help and exit 0; the group
+// alone still prints its help.
+func TestUnknownVerbOfGroup(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"generate", "tokn"}, "'sa01-secrets generate token'"},
+		{[]string{"key", "lst"}, "'sa01-secrets key list'"},
+		{[]string{"identity", "ad"}, "'sa01-secrets identity add'"},
+		{[]string{"audit", "zzz"}, "sa01-secrets audit --help"},
+		{[]string{"gett", "x"}, "'sa01-secrets get'"},
+	} {
+		r := basicRun(t, nil, "", c.args...).want(t, ExitUsage)
+		if !strings.Contains(r.stderr, "unknown command") || !strings.Contains(r.stderr, "hint: ") || !strings.Contains(r.stderr, c.hint) {
+			t.Errorf("%v: stderr %q, want 'unknown command' and a hint with %q", c.args, r.stderr, c.hint)
+		}
+		if strings.Count(r.stderr, "\n") != 2 || r.stdout != "" {
+			t.Errorf("%v: want one error line and one hint, no help: stdout %q, stderr %q", c.args, r.stdout, r.stderr)
+		}
+	}
+	if r := basicRun(t, nil, "", "key").want(t, ExitOK); !strings.Contains(r.stdout, "Available Commands:") {
+		t.Errorf("key alone: %q", r.stdout)
+	}
+}

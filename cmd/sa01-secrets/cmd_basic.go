@@ -33,11 +33,10 @@ func newVersionCommand(g *globals) *cobra.Command {
 }
 
 func newGenerateCommand(g *globals) *cobra.Command {
-	gen := verb("generate", "Generate a Fernet key or a random token", nil, nil)
-	gen.AddCommand(verb("key", "Print a new Fernet key (usable by Python's Fernet() as is)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+	key := verb("key", "Print a new Fernet key (usable by Python's Fernet() as is)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		_, err := fmt.Fprintln(g.stdout, fernet.GenerateKey().Encode())
 		return err
-	}))
+	})
 	var n int
 	tok := verb("token", "Print a URL-safe random token (as Python's secrets.token_urlsafe)", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
 		s, err := secrets.Generate(secrets.GenerateToken, n)
@@ -48,8 +47,7 @@ func newGenerateCommand(g *globals) *cobra.Command {
 		return err
 	})
 	tok.Flags().IntVar(&n, "bytes", 32, "bytes of entropy (16 to 1024)")
-	gen.AddCommand(tok)
-	return gen
+	return group("generate", "Generate a Fernet key or a random token", key, tok)
 }
 
 // maxCryptInput bounds what encrypt and decrypt read from stdin.

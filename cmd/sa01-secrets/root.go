@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -84,7 +86,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		if isCobraUsage(err) {
-			err = &cliError{code: ExitUsage, err: err, hint: "run 'sa01-secrets help' for usage"}
+			err = cobraUsage(err)
 		}
 		printError(stderr, err)
 	}
@@ -104,6 +106,20 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// cobraUsage is a cobra usage error as a one-line error with a hint: its
+// "Did you mean this?" list (an unknown verb) becomes the hint.
+func cobraUsage(err error) error {
+	msg, sugg, ok := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
+	if !ok {
+		return &cliError{code: ExitUsage, err: err, hint: "run 'sa01-secrets help' for usage"}
+	}
+	names := strings.Fields(sugg)
+	for i, n := range names {
+		names[i] = "'sa01-secrets " + n + "'"
+	}
+	return &cliError{code: ExitUsage, err: errors.New(msg), hint: "did you mean " + strings.Join(names, " or ") + "?"}
 }
 
 func newRootCommand(g *globals) *cobra.Command {
@@ -164,9 +180,29 @@ func verb(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Comm
 	return &cobra.Command{Use: use, Short: short, Args: args, RunE: run}
 }
 
-// group returns a command that only holds others.
+// group returns a command that only holds others. Alone it prints its
+// help; a word that names none of its verbs is a usage error (cobra would
+// print the help and exit 0, so that "generate tokn" looked like success).
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
-	c := verb(use, short, nil, nil)
+	c := verb(use, short, cobra.ArbitraryArgs, func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return unknownCommand(cmd, args[0])
+	})
 	c.AddCommand(subs...)
 	return c
+}
+
+// unknownCommand is the usage error of a word that names no verb of cmd,
+// with the closest verbs as the hint.
+func unknownCommand(cmd *cobra.Command, word string) error {
+	hint := "run '" + cmd.CommandPath() + " --help' for its verbs"
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, set only for the root
+	}
+	if s := cmd.SuggestionsFor(word); len(s) > 0 {
+		hint = "did you mean '" + cmd.CommandPath() + " " + strings.Join(s, "' or '"+cmd.CommandPath()+" ") + "'?"
+	}
+	return &cliError{code: ExitUsage, err: fmt.Errorf("unknown command %q for %q", word, cmd.CommandPath()), hint: hint}
 }
