@@ -195,3 +195,81 @@ func TestRunNamesCompromisedSecret(t *testing.T) {
 		t.Fatalf("run on a compromised secret: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestErrorsNameTheInput: the mistakes a new user makes first (a typo in a
+// secret's name, a version that is not there, a lost check-and-set, the
+// wrong service's credential for run, --only matching nothing, a missing
+// TLS file, an identity name taken or unknown) give an error that names
+// what was asked, through a server as on the local store, with the same
+// exit code and a hint that fits.
+func TestErrorsNameTheInput(t *testing.T) {
+	dir := t.TempDir()
+	env, admin := serveEnv(t, dir)
+	env["HOME"] = dir
+	cli := cliWith(env)
+	if r := cli("sk-CANARY-named-1", "put", "llm/openai_api_key"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	s := startServe(t, env, serveOptions{Listen: "127.0.0.1:0"})
+	defer s.stop()
+	remote := cliWith(clientEnv(dir, s.addr, admin))
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		code  int
+		name  string
+	}{
+		{"", []string{"get", "llm/openai_api_kye"}, ExitNotFound, "llm/openai_api_kye"},
+		{"", []string{"get", "llm/openai_api_key", "--version", "9"}, ExitNotFound, "llm/openai_api_key version 9"},
+		{"", []string{"history", "llm/nope"}, ExitNotFound, "llm/nope"},
+		{"", []string{"delete", "llm/nope"}, ExitNotFound, "llm/nope"},
+		{"", []string{"destroy", "llm/nope", "--version", "1"}, ExitNotFound, "llm/nope"},
+		{"", []string{"rollback", "llm/openai_api_key", "--to", "5"}, ExitNotFound, "llm/openai_api_key version 5"},
+		{"v2", []string{"put", "llm/openai_api_key", "--cas", "7"}, ExitConflict, "llm/openai_api_key"},
+	} {
+		r := remote(c.stdin, c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.name) || strings.Count(r.stderr, "sa01-secrets: ") != 1 {
+			t.Errorf("%v through the server: exit %d (want %d), stderr %q does not name %q once", c.args, r.code, c.code, r.stderr, c.name)
+		}
+		if l := cli(c.stdin, c.args...); l.code != c.code || !strings.Contains(l.stderr, c.name) {
+			t.Errorf("%v on the local store: exit %d (want %d), stderr %q", c.args, l.code, c.code, l.stderr)
+		}
+	}
+
+	// run --service NAME with another identity's credential.
+	gw := filepath.Join(dir, "gateway.credential")
+	r := cliWith(clientEnv(dir, s.addr, gw))("", "run", "--service", "worker", "--", "true")
+	if r.code != ExitDenied || !strings.Contains(r.stderr, "hint: the credential in "+gw+" is not worker's") || strings.Contains(r.stderr, "policy") {
+		t.Errorf("run --service worker with the gateway's credential: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// --only that matches none of the granted secrets says so, not that
+	// the policy grants nothing.
+	r = cliWith(clientEnv(dir, s.addr, gw))("", "run", "--service", "gateway", "--only", "nomatch/*", "--", "true")
+	if r.code != 0 || !strings.Contains(r.stderr, "--only matches none") || strings.Contains(r.stderr, "grants the service no secret") {
+		t.Errorf("run --only nomatch/*: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// serve with a TLS file that is not there names it.
+	missing := filepath.Join(dir, "server.crt")
+	r = cli("", "serve", "--listen", "127.0.0.1:0", "--tls-cert", missing, "--tls-key", missing)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, missing) {
+		t.Errorf("serve --tls-cert %s: exit %d, stderr %q", missing, r.code, r.stderr)
+	}
+
+	// Identities: a name taken, unknown, or not a name at all.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"identity", "add", "gateway", "--service"}, ExitConflict, "already exists: gateway"},
+		{[]string{"identity", "revoke", "nobody"}, ExitNotFound, "not found: nobody"},
+		{[]string{"identity", "rotate", "nobody"}, ExitNotFound, "not found: nobody"},
+		{[]string{"identity", "revoke", "bad\x1b[31mname"}, ExitNotFound, "not a valid identity name"},
+	} {
+		r := cli("", c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "\x1b") {
+			t.Errorf("%q: exit %d (want %d), stderr %q, want %q", c.args, r.code, c.code, r.stderr, c.want)
+		}
+	}
+}

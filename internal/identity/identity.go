@@ -319,7 +319,7 @@ func (m *Manager) Add(ctx context.Context, name string, o AddOptions) (Issued, e
 	}
 	id := Identity{Name: name, Kind: o.Kind, Role: o.Role, CreatedAt: rec.CreatedAt}
 	if err := m.st.CreateIdentity(ctx, id, rec); err != nil {
-		return Issued{}, err
+		return Issued{}, named(err, name)
 	}
 	return Issued{Identity: id, Credential: cred, Record: rec}, nil
 }
@@ -349,10 +349,10 @@ func (m *Manager) Rotate(ctx context.Context, name string, grace time.Duration) 
 	}
 	id, err := m.st.IdentityByName(ctx, name)
 	if err != nil {
-		return Issued{}, err
+		return Issued{}, named(err, name)
 	}
 	if id.Revoked() {
-		return Issued{}, ErrRevoked
+		return Issued{}, named(ErrRevoked, name)
 	}
 	cred, rec, err := m.newCredential(name, 0)
 	if err != nil {
@@ -371,7 +371,21 @@ func (m *Manager) Revoke(ctx context.Context, name string) (int, error) {
 	m.mu.Lock()
 	delete(m.cache, name)
 	m.mu.Unlock()
-	return n, err
+	return n, named(err, name)
+}
+
+// named adds the identity's name to a bare ErrExists, ErrNotFound or
+// ErrRevoked, so that the verbs' errors name their input; a name that is
+// not a valid one is not echoed (it may be long or hold control bytes).
+func named(err error, name string) error {
+	switch err {
+	case ErrExists, ErrNotFound, ErrRevoked:
+		if CheckName(name) != nil {
+			return fmt.Errorf("%w: the name is not a valid identity name", err)
+		}
+		return fmt.Errorf("%w: %s", err, name)
+	}
+	return err
 }
 
 // List returns every identity.

@@ -213,7 +213,10 @@ func Run(ctx context.Context, src Source, path string, args []string, o Options)
 	if err != nil {
 		return 0, err
 	}
-	if len(vars) == 0 {
+	switch {
+	case len(vars) == 0 && len(o.Only) > 0:
+		o.Log.Warn("run: no secret injected: --only matches none of the secrets the policy grants the service", "service", o.Service)
+	case len(vars) == 0:
 		o.Log.Warn("run: the policy grants the service no secret", "service", o.Service)
 	}
 	if err := src.Started(ctx, args[0], len(vars)); err != nil {

@@ -59,6 +59,10 @@ func Login(ctx context.Context, cfg *config.Config, file, identity string) (*cli
 		return nil, fault.New(fault.Usage, err, "")
 	}
 	if err := c.LoginAs(ctx, cred, identity); err != nil {
+		if identity != "" && errors.Is(err, client.ErrDenied) {
+			// The one 403 of a login: the credential is another identity's.
+			return nil, fault.New(fault.Denied, err, "the credential in "+file+" is not "+identity+"'s: point "+config.EnvCredentialFile+" at the credential of "+identity)
+		}
 		what := "log in"
 		if identity != "" {
 			what += " as " + identity

@@ -6,12 +6,15 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/sensitive"
+	"github.com/somaagent01/sa01-secrets/internal/server"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
 
@@ -40,7 +43,7 @@ func (b *Backend) Put(ctx context.Context, name string, value sensitive.String, 
 		CAS: o.CAS, Env: o.Env, Class: o.Class, Description: o.Description, Owner: o.Owner, RotationPeriod: o.RotationPeriod,
 	})
 	if err != nil {
-		return store.Version{}, err
+		return store.Version{}, named(err, name, 0)
 	}
 	return store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy}, nil
 }
@@ -49,7 +52,7 @@ func (b *Backend) Put(ctx context.Context, name string, value sensitive.String, 
 func (b *Backend) Get(ctx context.Context, name string, version int) (secrets.Value, error) {
 	s, err := b.c.GetVersion(ctx, name, version)
 	if err != nil {
-		return secrets.Value{}, err
+		return secrets.Value{}, named(err, name, version)
 	}
 	return secrets.Value{
 		Secret:  store.Secret{Name: s.Name, EnvName: s.Env, CurrentVersion: s.Version},
@@ -81,7 +84,7 @@ func (b *Backend) List(ctx context.Context, prefix string, includeDeleted bool) 
 func (b *Backend) History(ctx context.Context, name string) (store.Secret, []store.Version, error) {
 	h, err := b.c.HistoryOf(ctx, name)
 	if err != nil {
-		return store.Secret{}, nil, err
+		return store.Secret{}, nil, named(err, name, 0)
 	}
 	sec := store.Secret{Name: name, Class: h.Class, EnvName: h.Env, CurrentVersion: h.CurrentVersion}
 	vs := make([]store.Version, 0, len(h.Versions))
@@ -93,6 +96,26 @@ func (b *Backend) History(ctx context.Context, name string) (store.Secret, []sto
 	return sec, vs, nil
 }
 
+// named puts the secret (and version) the caller named before an error of
+// the server that does not name it, as the local store's errors do: not
+// found, destroyed, denied, a lost check-and-set. The name is the caller's
+// own input; a compromised version's error names it already.
+func named(err error, name string, version int) error {
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Code == server.CodeCompromised {
+		return err
+	}
+	switch ae.Status {
+	case http.StatusNotFound, http.StatusGone, http.StatusConflict, http.StatusForbidden:
+	default:
+		return err
+	}
+	if version > 0 {
+		return fmt.Errorf("secret %s version %d: %w", name, version, err)
+	}
+	return fmt.Errorf("secret %s: %w", name, err)
+}
+
 func deref(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}
@@ -101,7 +124,9 @@ func deref(t *time.Time) time.Time {
 }
 
 // Delete soft-deletes a secret.
-func (b *Backend) Delete(ctx context.Context, name string) error { return b.c.Delete(ctx, name) }
+func (b *Backend) Delete(ctx context.Context, name string) error {
+	return named(b.c.Delete(ctx, name), name, 0)
+}
 
 // Export reads the current value of every secret under prefix the caller
 // may read.
@@ -128,17 +153,19 @@ func (b *Backend) Export(ctx context.Context, prefix string) ([]secrets.Value, e
 func (b *Backend) Rollback(ctx context.Context, name string, to int, cas *int) (store.Version, error) {
 	m, err := b.c.Rollback(ctx, name, to, cas)
 	if err != nil {
-		return store.Version{}, err
+		return store.Version{}, named(err, name, to)
 	}
 	return store.Version{Secret: name, Version: m.Version, CreatedAt: m.CreatedAt, Actor: m.CreatedBy}, nil
 }
 
 // Undelete restores a soft-deleted secret.
-func (b *Backend) Undelete(ctx context.Context, name string) error { return b.c.Undelete(ctx, name) }
+func (b *Backend) Undelete(ctx context.Context, name string) error {
+	return named(b.c.Undelete(ctx, name), name, 0)
+}
 
 // Destroy erases one version for good.
 func (b *Backend) Destroy(ctx context.Context, name string, version int) error {
-	return b.c.Destroy(ctx, name, version)
+	return named(b.c.Destroy(ctx, name, version), name, version)
 }
 
 // Import writes every entry in one transaction on the server, all or
@@ -189,7 +216,7 @@ func (b *Backend) Granted(ctx context.Context) ([]secrets.Grant, error) {
 func (b *Backend) Value(ctx context.Context, name string) (sensitive.String, int, error) {
 	s, err := b.c.GetVersion(ctx, name, 0)
 	if err != nil {
-		return sensitive.String{}, 0, err
+		return sensitive.String{}, 0, err // inject.Fetch names the secret
 	}
 	return sensitive.New(s.Value()), s.Version, nil
 }

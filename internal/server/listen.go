@@ -74,7 +74,8 @@ func Listen(o ListenOptions) (net.Listener, string, error) {
 	if useTLS {
 		c, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 		if err != nil {
-			return nil, "", &UsageError{"--tls-cert/--tls-key: cannot load the key pair", "check that the files are PEM and the key matches the certificate"}
+			// The files' paths and the parser's reason; tls's errors hold no key material.
+			return nil, "", &UsageError{"--tls-cert/--tls-key: cannot load the key pair: " + err.Error(), "check that the files are PEM and the key matches the certificate"}
 		}
 		cfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{c}}
 	}
