@@ -34,6 +34,9 @@ type rotationFlags struct {
 	wait      time.Duration
 	quiet     bool
 	format    string
+	// ring, when set, opens the store instead of the environment's keys:
+	// reencrypt's --old-key-file and --new-key-file need no other key.
+	ring *fernet.Ring
 }
 
 func (f *rotationFlags) add(cmd *cobra.Command, envDefault string, reencrypts bool) {
@@ -57,7 +60,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 	if f.batchSize < 0 || f.batchSize > 100000 {
 		return usageError("", "--batch-size: want 1 to 100000")
 	}
-	l, err := openLocal(cmd.Context(), g, f.envFile)
+	l, err := openLocalWith(cmd.Context(), g, f.envFile, f.ring)
 	if err != nil {
 		return err
 	}
@@ -205,6 +208,9 @@ func newReencryptCommand(g *globals) *cobra.Command {
 		o, err := keys.Options(f.envFile, g.getenv, loaded, func() (*fernet.Ring, error) { return requireKeys(g) })
 		if err != nil {
 			return rotate.Fault(err)
+		}
+		if keys.Given() {
+			f.ring = o.Ring
 		}
 		if toTargets {
 			return runRotation(cmd, g, &f, func(ctx context.Context, r *rotate.Rotator) (*rotate.TargetsResult, error) {

@@ -316,6 +316,35 @@ func TestStagedRotationCLI(t *testing.T) {
 	e.checkAll()
 }
 
+// TestReencryptKeyFilesAloneCLI: as the policy's reencrypt script, the two
+// key files are all reencrypt needs; no SA01_CRYPTO_FERNET_KEY is set (the
+// store opened with the old key, not refused for want of the variable).
+func TestReencryptKeyFilesAloneCLI(t *testing.T) {
+	e := newRotateFixture(t)
+	e.put(3)
+	k2 := fernet.GenerateKey()
+	oldF, newF := filepath.Join(e.dir, "old.key"), filepath.Join(e.dir, "new.key")
+	if err := os.WriteFile(oldF, []byte(e.k1.Encode()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(newF, []byte(k2.Encode()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.env, []byte("# no key here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := e.mustRun("", "reencrypt", "--old-key-file", oldF, "--new-key-file", newF, "--quiet")
+	if !strings.Contains(out, "re-encrypted 3 versions from key "+e.k1.ID()+" to key "+k2.ID()) {
+		t.Errorf("reencrypt output:\n%s", out)
+	}
+	// The new key alone opens everything, the audit trail included.
+	if err := os.WriteFile(e.env, []byte("SA01_CRYPTO_FERNET_KEY="+k2.Encode()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.checkAll()
+	e.mustRun("", "audit", "verify")
+}
+
 func TestReencryptOldNewKeyFilesCLI(t *testing.T) {
 	e := newRotateFixture(t)
 	e.put(8)

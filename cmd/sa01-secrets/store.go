@@ -64,6 +64,11 @@ func recorderOptions(g *globals, cfg *config.Config) open.RecorderOptions {
 // envFile when it names a readable env file (the rotation verbs work from
 // it, and the environment may hold no key), else by the environment's.
 func openLocal(ctx context.Context, g *globals, envFile string) (*open.Local, error) {
+	return openLocalWith(ctx, g, envFile, nil)
+}
+
+// openLocalWith is openLocal with the keys of ring, when not nil.
+func openLocalWith(ctx context.Context, g *globals, envFile string, ring *fernet.Ring) (*open.Local, error) {
 	if err := besideStore(g, cmp.Or(g.verb, "this verb")); err != nil {
 		return nil, err
 	}
@@ -71,8 +76,7 @@ func openLocal(ctx context.Context, g *globals, envFile string) (*open.Local, er
 	if err != nil {
 		return nil, err
 	}
-	var ring *fernet.Ring
-	if envFile != "" {
+	if ring == nil && envFile != "" {
 		ring, _ = rotate.ReadEnvRing(envFile) // unreadable: the environment's
 	}
 	return open.OpenLocal(ctx, g.cfg, loc, ring, recorderOptions(g, g.cfg))
