@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"sort"
@@ -233,7 +234,12 @@ var serviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 // Load reads and parses the policy file at path.
 func Load(path string) (*Policy, error) {
 	f, err := os.Open(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &Error{File: path, Msg: "cannot read the policy file: it does not exist"}
+	case errors.Is(err, fs.ErrPermission):
+		return nil, &Error{File: path, Msg: "cannot read the policy file: permission denied"}
+	case err != nil:
 		return nil, &Error{File: path, Msg: "cannot read the policy file"}
 	}
 	defer f.Close()

@@ -334,3 +334,22 @@ func TestParseGlob(t *testing.T) {
 		t.Fatal("zero Glob matched")
 	}
 }
+
+// A policy file that cannot be read says why: a typo in the path and a
+// wrong mode do not look alike.
+func TestLoadSaysWhyTheFileCannotBeRead(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "policy.yaml")
+	if _, err := Load(missing); err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Load(missing): %v", err)
+	}
+	if os.Geteuid() == 0 {
+		return // root reads a 0000 file
+	}
+	locked := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(locked, []byte("services: {}\n"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(locked); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("Load(0000 file): %v", err)
+	}
+}

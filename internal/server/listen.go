@@ -61,6 +61,10 @@ func Listen(o ListenOptions) (net.Listener, string, error) {
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return nil, "", &UsageError{"TLS needs both a certificate and a key", "give both --tls-cert and --tls-key"}
 	}
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		// Not "not a loopback address": the address itself is malformed.
+		return nil, "", &UsageError{fmt.Sprintf("listen address %.80q: want HOST:PORT", o.Addr), "for example 127.0.0.1:8200"}
+	}
 	useTLS := o.TLSCert != ""
 	if !useTLS && !IsLoopback(o.Addr) {
 		if !o.InsecureListen {

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"errors"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +35,20 @@ func TestIsLoopback(t *testing.T) {
 		if got := IsLoopback(addr); got != want {
 			t.Errorf("IsLoopback(%q) = %v", addr, got)
 		}
+	}
+}
+
+// A malformed listen address says so, not that it is not loopback (which
+// sent the operator after TLS); a missing TLS file gives the reason.
+func TestListenNamesTheBadInput(t *testing.T) {
+	_, _, err := Listen(ListenOptions{Addr: "nonsense"})
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(ue.Msg, `"nonsense": want HOST:PORT`) || strings.Contains(ue.Msg+ue.Hint, "loopback") || strings.Contains(ue.Hint, "TLS") {
+		t.Errorf("Listen(nonsense): %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "server.crt")
+	_, _, err = Listen(ListenOptions{Addr: "127.0.0.1:0", TLSCert: missing, TLSKey: missing})
+	if !errors.As(err, &ue) || !strings.Contains(ue.Msg, missing) || !strings.Contains(ue.Msg, "no such file") {
+		t.Errorf("Listen with a missing TLS file: %v", err)
 	}
 }
