@@ -344,3 +344,20 @@ func TestUnknownVerbOfGroup(t *testing.T) {
 		t.Errorf("key alone: %q", r.stdout)
 	}
 }
+
+// encrypt given the value, login given a credential and mask given a
+// secret as an argument refuse it without printing it back (cobra's
+// "unknown command" error quoted it).
+func TestSecretArgumentRefusedUnechoed(t *testing.T) {
+	env := map[string]string{config.EnvFernetKey: fernet.GenerateKey().Encode(), config.EnvSecretsAddr: "http://127.0.0.1:1"}
+	for _, c := range []struct{ verb, value, hint string }{
+		{"encrypt", "sk-CANARY-argv-5e1d", "| sa01-secrets encrypt"},
+		{"login", "sa01c_CANARYargv0000000000000000000000000000000", "--credential-file"},
+		{"mask", "sk-CANARY-argv-77ab", "| sa01-secrets mask"},
+	} {
+		r := basicRun(t, env, "", c.verb, c.value).want(t, ExitUsage)
+		if strings.Contains(r.stderr+r.stdout, c.value) || !strings.Contains(r.stderr, c.verb+" takes no argument") || !strings.Contains(r.stderr, "hint: ") || !strings.Contains(r.stderr, c.hint) {
+			t.Errorf("%s VALUE: stdout %q, stderr %q", c.verb, r.stdout, r.stderr)
+		}
+	}
+}

@@ -71,14 +71,15 @@ func keysAndInput(g *globals) (*fernet.Ring, []byte, error) {
 }
 
 func newEncryptCommand(g *globals) *cobra.Command {
-	return verb("encrypt", "Encrypt stdin to a Fernet token on stdout with SA01_CRYPTO_FERNET_KEY", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		ring, msg, err := keysAndInput(g)
-		if err != nil {
+	return verb("encrypt", "Encrypt stdin to a Fernet token on stdout with SA01_CRYPTO_FERNET_KEY",
+		noSecretArgs("the value", `pipe the value in: printf %s "$VALUE" | sa01-secrets encrypt`), func(cmd *cobra.Command, args []string) error {
+			ring, msg, err := keysAndInput(g)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(g.stdout, "%s\n", ring.Encrypt(msg))
 			return err
-		}
-		_, err = fmt.Fprintf(g.stdout, "%s\n", ring.Encrypt(msg))
-		return err
-	})
+		})
 }
 
 func newDecryptCommand(g *globals) *cobra.Command {

@@ -115,7 +115,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 
 func newMaskCommand(g *globals) *cobra.Command {
 	var noKnown bool
-	cmd := verb("mask", "Copy stdin to stdout with every secret replaced by ****", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
+	cmd := verb("mask", "Copy stdin to stdout with every secret replaced by ****", noSecretArgs("a secret", "mask filters stdin: ./app 2>&1 | sa01-secrets mask"), func(cmd *cobra.Command, args []string) error {
 		s, err := newKnownScanner(cmd.Context(), g, !noKnown)
 		if err != nil {
 			return err

@@ -49,22 +49,23 @@ func runServe(ctx context.Context, g *globals, o serveOptions) (err error) {
 
 func newLoginCommand(g *globals) *cobra.Command {
 	var credFile, name string
-	cmd := verb("login [--credential-file FILE] [--identity NAME]", "Log in to the server with your credential and print a token", cobra.NoArgs, func(cmd *cobra.Command, args []string) error {
-		cfg, err := g.config()
-		if err != nil {
+	cmd := verb("login [--credential-file FILE] [--identity NAME]", "Log in to the server with your credential and print a token",
+		noSecretArgs("a credential", "give the credential in a 0600 file: --credential-file FILE or "+config.EnvCredentialFile), func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			if cfg.SecretsAddr == "" {
+				return usageError("export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200", config.EnvSecretsAddr+" is not set")
+			}
+			c, err := remote.Login(cmd.Context(), cfg, credFile, name)
+			if err != nil {
+				return err
+			}
+			c.Close() // the caller renews; this process does not
+			_, err = fmt.Fprintln(g.stdout, c.Token())
 			return err
-		}
-		if cfg.SecretsAddr == "" {
-			return usageError("export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200", config.EnvSecretsAddr+" is not set")
-		}
-		c, err := remote.Login(cmd.Context(), cfg, credFile, name)
-		if err != nil {
-			return err
-		}
-		c.Close() // the caller renews; this process does not
-		_, err = fmt.Fprintln(g.stdout, c.Token())
-		return err
-	})
+		})
 	cmd.Flags().StringVar(&credFile, "credential-file", "", "file holding your credential (default: $"+config.EnvCredentialFile+")")
 	cmd.Flags().StringVar(&name, "identity", "", "the identity the credential must belong to")
 	cmd.Flags().StringVar(&name, "service", "", "the older name of --identity")

@@ -180,6 +180,18 @@ func verb(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Comm
 	return &cobra.Command{Use: use, Short: short, Args: args, RunE: run}
 }
 
+// noSecretArgs is cobra.NoArgs for a verb whose argument is most likely
+// a secret (what: the value, a credential): it is refused without being
+// echoed, as put refuses one; cobra's "unknown command" error quotes it.
+func noSecretArgs(what, hint string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError(hint, "%s takes no argument (not echoed: if it was %s, it is now in shell history and the process list)", strings.TrimPrefix(cmd.CommandPath(), "sa01-secrets "), what)
+		}
+		return nil
+	}
+}
+
 // group returns a command that only holds others. Alone it prints its
 // help; a word that names none of its verbs is a usage error (cobra would
 // print the help and exit 0, so that "generate tokn" looked like success).
