@@ -31,6 +31,9 @@ func newInitCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if err := prepareCredentialFile(credFile); err != nil {
+			return err
+		}
 		ctx := identity.AsLocalOperator(cmd.Context())
 		st, err := openStore(ctx, g, true)
 		if err != nil {
@@ -65,6 +68,9 @@ func newIdentityAddCommand(g *globals) *cobra.Command {
 			o.Kind, o.Role = identity.Service, identity.Role(role)
 			if op {
 				o.Kind = identity.Operator
+			}
+			if err := prepareCredentialFile(credFile); err != nil {
+				return err
 			}
 			return withIdentities(cmd, g, "add "+args[0], func(ctx context.Context, a registry.Registry) error {
 				is, err := a.Add(ctx, args[0], o)
@@ -106,6 +112,9 @@ func newIdentityRotateCommand(g *globals) *cobra.Command {
 	var credFile string
 	cmd := verb("rotate NAME [--grace 24h] [--credential-file FILE]", "Issue a new credential; the old one keeps working for --grace",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
+			if err := prepareCredentialFile(credFile); err != nil {
+				return err
+			}
 			return withIdentities(cmd, g, "rotate "+args[0], func(ctx context.Context, a registry.Registry) error {
 				is, err := a.Rotate(ctx, args[0], grace)
 				if err != nil {
@@ -149,6 +158,16 @@ func identityErr(err error, what string) error {
 		return withCode(ExitDenied, err, "only an admin manages identities")
 	}
 	return remote.Fault(registry.Fault(err), what)
+}
+
+// prepareCredentialFile makes the directory of --credential-file before
+// a credential is issued: one that cannot be written to is refused while
+// nothing has changed yet.
+func prepareCredentialFile(file string) error {
+	if err := identity.PrepareFile(file); err != nil {
+		return usageError("give --credential-file the path of a file, in a directory you can create or write to", "--credential-file: %v", err)
+	}
+	return nil
 }
 
 // showCredential writes a new credential to file or prints it once

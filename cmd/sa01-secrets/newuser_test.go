@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 )
 
@@ -270,6 +271,51 @@ func TestErrorsNameTheInput(t *testing.T) {
 		r := cli("", c.args...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "\x1b") {
 			t.Errorf("%q: exit %d (want %d), stderr %q, want %q", c.args, r.code, c.code, r.stderr, c.want)
+		}
+	}
+}
+
+// TestCredentialFileInANewDirectory: 'init --credential-file
+// ~/.config/sa01/admin.credential' on a machine with no ~/.config/sa01
+// made the store and admin, then lost admin's credential (exit 8). The
+// directory is now made (0700); a path that cannot be a file is refused
+// before anything is created.
+func TestCredentialFileInANewDirectory(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	env := map[string]string{config.EnvFernetKey: fernet.GenerateKey().Encode(), config.EnvDBDSN: "sqlite://" + db, "HOME": dir}
+	cli := cliWith(env)
+
+	asDir := filepath.Join(dir, "taken")
+	if err := os.Mkdir(asDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli("", "init", "--credential-file", asDir); r.code != ExitUsage || !strings.Contains(r.stderr, asDir) || !strings.Contains(r.stderr, "hint: ") {
+		t.Fatalf("init --credential-file DIR: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused init left a store behind: %v", err)
+	}
+
+	admin := filepath.Join(dir, "home", ".config", "sa01", "admin.credential")
+	if r := cli("", "init", "--credential-file", admin); r.code != 0 {
+		t.Fatalf("init --credential-file in a new directory: exit %d\n%s", r.code, r.stderr)
+	}
+	gw := filepath.Join(dir, "etc", "sa01", "gateway.credential")
+	if r := cli("", "identity", "add", "gateway", "--service", "--credential-file", gw); r.code != 0 {
+		t.Fatalf("identity add --credential-file in a new directory: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, f := range []string{admin, gw} {
+		st, err := os.Stat(f)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, st, err)
+		}
+		if d, err := os.Stat(filepath.Dir(f)); err != nil || d.Mode().Perm() != 0o700 {
+			t.Fatalf("%s: directory %v %v", f, d, err)
+		}
+		b, _ := os.ReadFile(f)
+		if !strings.HasPrefix(string(b), "sa01c_") {
+			t.Fatalf("%s holds no credential", f)
 		}
 	}
 }

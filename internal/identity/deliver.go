@@ -1,8 +1,12 @@
 package identity
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
@@ -21,6 +25,9 @@ func (e *SaveError) Unwrap() error { return e.Err }
 func (is Issued) Deliver(out, notes io.Writer, file, env string) error {
 	name, exp := is.Identity.Name, is.Record.ExpiresAt.UTC().Format("2006-01-02")
 	if file != "" {
+		if err := PrepareFile(file); err != nil {
+			return &SaveError{err}
+		}
 		if err := safefile.WriteFile(file, []byte(is.Credential.Reveal()+"\n"), safefile.Options{}); err != nil {
 			return &SaveError{err}
 		}
@@ -31,4 +38,27 @@ func (is Issued) Deliver(out, notes io.Writer, file, env string) error {
 	fmt.Fprintf(notes, "sa01-secrets: the credential of %s, shown once (it expires on %s); keep it in a 0600 file named by %s\n", name, exp, env)
 	_, err := fmt.Fprintln(out, is.Credential.Reveal())
 	return err
+}
+
+// PrepareFile makes ready the directory of a credential file, before the
+// credential is issued, so that a file in a directory not yet made (the
+// first ~/.config/sa01/admin.credential) does not lose it: the directory
+// and its missing parents are created 0700. A file that is a directory, or
+// a directory that cannot be made, is an error naming file.
+func PrepareFile(file string) error {
+	if file == "" {
+		return nil
+	}
+	dir := filepath.Dir(file)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: cannot create its directory %s: %w", file, dir, err)
+	}
+	if st, err := os.Stat(file); err == nil && st.IsDir() {
+		return fmt.Errorf("%s: is a directory, not a file", file)
+	}
+	return nil
 }
