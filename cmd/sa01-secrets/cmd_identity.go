@@ -31,7 +31,7 @@ func newInitCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := prepareCredentialFile(credFile); err != nil {
+		if err := prepareCredentialFile(credFile, false); err != nil {
 			return err
 		}
 		ctx := identity.AsLocalOperator(cmd.Context())
@@ -69,7 +69,7 @@ func newIdentityAddCommand(g *globals) *cobra.Command {
 			if op {
 				o.Kind = identity.Operator
 			}
-			if err := prepareCredentialFile(credFile); err != nil {
+			if err := prepareCredentialFile(credFile, false); err != nil {
 				return err
 			}
 			return withIdentities(cmd, g, "add "+args[0], func(ctx context.Context, a registry.Registry) error {
@@ -112,7 +112,7 @@ func newIdentityRotateCommand(g *globals) *cobra.Command {
 	var credFile string
 	cmd := verb("rotate NAME [--grace 24h] [--credential-file FILE]", "Issue a new credential; the old one keeps working for --grace",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
-			if err := prepareCredentialFile(credFile); err != nil {
+			if err := prepareCredentialFile(credFile, true); err != nil {
 				return err
 			}
 			return withIdentities(cmd, g, "rotate "+args[0], func(ctx context.Context, a registry.Registry) error {
@@ -161,10 +161,11 @@ func identityErr(err error, what string) error {
 }
 
 // prepareCredentialFile makes the directory of --credential-file before
-// a credential is issued: one that cannot be written to is refused while
-// nothing has changed yet.
-func prepareCredentialFile(file string) error {
-	if err := identity.PrepareFile(file); err != nil {
+// a credential is issued: one that cannot be written to, or (unless
+// replace: identity rotate) one that exists, is refused while nothing has
+// changed yet.
+func prepareCredentialFile(file string, replace bool) error {
+	if err := identity.PrepareFile(file, replace); err != nil {
 		return usageError("give --credential-file the path of a file, in a directory you can create or write to", "--credential-file: %v", err)
 	}
 	return nil

@@ -318,4 +318,21 @@ func TestCredentialFileInANewDirectory(t *testing.T) {
 			t.Fatalf("%s holds no credential", f)
 		}
 	}
+
+	// A new identity's credential never overwrites an existing file (here
+	// admin's, the only admin); nothing is created. A rotation replaces its
+	// own identity's file.
+	before, _ := os.ReadFile(admin)
+	if r := cli("", "identity", "add", "worker", "--service", "--credential-file", admin); r.code != ExitUsage || !strings.Contains(r.stderr, admin+": exists") {
+		t.Fatalf("identity add over admin's file: exit %d\n%s", r.code, r.stderr)
+	}
+	if after, _ := os.ReadFile(admin); string(after) != string(before) {
+		t.Fatal("identity add overwrote admin's credential file")
+	}
+	if r := cli("", "identity", "rotate", "worker"); r.code != ExitNotFound {
+		t.Fatalf("a refused add created the identity: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := cli("", "identity", "rotate", "gateway", "--grace", "0", "--credential-file", gw); r.code != 0 {
+		t.Fatalf("identity rotate over its own file: exit %d\n%s", r.code, r.stderr)
+	}
 }

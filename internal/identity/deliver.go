@@ -25,7 +25,7 @@ func (e *SaveError) Unwrap() error { return e.Err }
 func (is Issued) Deliver(out, notes io.Writer, file, env string) error {
 	name, exp := is.Identity.Name, is.Record.ExpiresAt.UTC().Format("2006-01-02")
 	if file != "" {
-		if err := PrepareFile(file); err != nil {
+		if err := PrepareFile(file, true); err != nil {
 			return &SaveError{err}
 		}
 		if err := safefile.WriteFile(file, []byte(is.Credential.Reveal()+"\n"), safefile.Options{}); err != nil {
@@ -44,10 +44,15 @@ func (is Issued) Deliver(out, notes io.Writer, file, env string) error {
 // credential is issued, so that a file in a directory not yet made (the
 // first ~/.config/sa01/admin.credential) does not lose it: the directory
 // and its missing parents are created 0700. A file that is a directory, or
-// a directory that cannot be made, is an error naming file.
-func PrepareFile(file string) error {
+// a directory that cannot be made, is an error naming file; so is a file
+// that exists unless replace (a rotation replaces its identity's file; a
+// new identity would overwrite another's credential).
+func PrepareFile(file string, replace bool) error {
 	if file == "" {
 		return nil
+	}
+	if _, err := os.Lstat(file); err == nil && !replace {
+		return fmt.Errorf("%s: exists: a new identity's credential goes to a new file (identity rotate replaces its own)", file)
 	}
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
