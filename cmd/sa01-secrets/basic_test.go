@@ -361,3 +361,20 @@ func TestSecretArgumentRefusedUnechoed(t *testing.T) {
 		}
 	}
 }
+
+// A number flag given something else says what it wants, not Go's
+// strconv error.
+func TestNumberFlagSaysWhatItWants(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"decrypt", "--ttl", "1h"}, `invalid argument "1h" for "--ttl" flag: want a whole number`},
+		{[]string{"generate", "token", "--bytes", "99999999999999999999999"}, `for "--bytes" flag: out of range`},
+	} {
+		r := basicRun(t, nil, "", c.args...).want(t, ExitUsage)
+		if !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "strconv") {
+			t.Errorf("%v: stderr %q, want %q", c.args, r.stderr, c.want)
+		}
+	}
+}

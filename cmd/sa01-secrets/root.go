@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -108,11 +109,23 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
+var (
+	strconvSyntax = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float): parsing "[^"]*": invalid syntax`)
+	strconvRange  = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float): parsing "[^"]*": value out of range`)
+)
+
 // cobraUsage is a cobra usage error as a one-line error with a hint: its
 // "Did you mean this?" list (an unknown verb) becomes the hint.
 func cobraUsage(err error) error {
 	msg, sugg, ok := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
 	if !ok {
+		// A number flag's parse error says what the flag wants, not Go's
+		// 'strconv.ParseInt: parsing "1h": invalid syntax'.
+		if m := strconvSyntax.ReplaceAllString(msg, "want a whole number"); m != msg {
+			err = errors.New(strconvRange.ReplaceAllString(m, "out of range"))
+		} else if m := strconvRange.ReplaceAllString(msg, "out of range"); m != msg {
+			err = errors.New(m)
+		}
 		return &cliError{code: ExitUsage, err: err, hint: "run 'sa01-secrets help' for usage"}
 	}
 	names := strings.Fields(sugg)
