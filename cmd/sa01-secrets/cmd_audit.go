@@ -14,6 +14,7 @@ import (
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/audit/kafka"
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/incident"
@@ -27,7 +28,7 @@ import (
 // auditCommands returns the verbs of this group.
 func auditCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{
-		group("audit", "Query, follow and verify the audit trail",
+		cli.Group("audit", "Query, follow and verify the audit trail",
 			newAuditQueryCommand(g), newAuditTailCommand(g), newAuditVerifyCommand(g), newAuditHeadCommand(g), newAuditPublishCommand(g)),
 		incidentCommand(g),
 	}
@@ -172,7 +173,7 @@ func newAuditPublishCommand(g *globals) *cobra.Command {
 }
 
 func incidentCommand(g *globals) *cobra.Command {
-	return group("incident", "Respond to a compromised secret on the policy's clock",
+	return cli.Group("incident", "Respond to a compromised secret on the policy's clock",
 		newIncidentOpenCommand(g), newIncidentStatusCommand(g), newIncidentReportCommand(g), newIncidentCloseCommand(g))
 }
 

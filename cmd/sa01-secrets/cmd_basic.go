@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -47,7 +48,7 @@ func newGenerateCommand(g *globals) *cobra.Command {
 		return err
 	})
 	tok.Flags().IntVar(&n, "bytes", 32, "bytes of entropy (16 to 1024)")
-	return group("generate", "Generate a Fernet key or a random token", key, tok)
+	return cli.Group("generate", "Generate a Fernet key or a random token", key, tok)
 }
 
 // maxCryptInput bounds what encrypt and decrypt read from stdin.
@@ -72,7 +73,7 @@ func keysAndInput(g *globals) (*fernet.Ring, []byte, error) {
 
 func newEncryptCommand(g *globals) *cobra.Command {
 	return verb("encrypt", "Encrypt stdin to a Fernet token on stdout with SA01_CRYPTO_FERNET_KEY",
-		noSecretArgs("the value", `pipe the value in: printf %s "$VALUE" | sa01-secrets encrypt`), func(cmd *cobra.Command, args []string) error {
+		cli.NoSecretArgs("the value", `pipe the value in: printf %s "$VALUE" | sa01-secrets encrypt`), func(cmd *cobra.Command, args []string) error {
 			ring, msg, err := keysAndInput(g)
 			if err != nil {
 				return err

@@ -171,7 +171,7 @@ func openRunSource(ctx context.Context, g *globals, service string) (inject.Sess
 	if err != nil {
 		return nil, err
 	}
-	return remote.RunSource(ctx, cfg, service, func() (*open.Local, error) { return openLocal(ctx, g, "") })
+	return remote.RunSource(ctx, cfg, service, func() (*open.Local, error) { return openLocal(ctx, g, "", nil) })
 }
 
 // runWithSecrets runs the command args with the secrets the service of

@@ -10,6 +10,7 @@ import (
 
 	"github.com/somaagent01/sa01-secrets/client"
 	"github.com/somaagent01/sa01-secrets/internal/audit"
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/identity/registry"
@@ -31,7 +32,7 @@ func newInitCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := prepareCredentialFile(credFile, false); err != nil {
+		if err := identity.PrepareFile(credFile, false); err != nil {
 			return err
 		}
 		ctx := identity.AsLocalOperator(cmd.Context())
@@ -52,7 +53,7 @@ func newInitCommand(g *globals) *cobra.Command {
 }
 
 func newIdentityCommand(g *globals) *cobra.Command {
-	return group("identity", "Add, list, rotate and revoke identities (services and operators)",
+	return cli.Group("identity", "Add, list, rotate and revoke identities (services and operators)",
 		newIdentityAddCommand(g), newIdentityListCommand(g), newIdentityRotateCommand(g), newIdentityRevokeCommand(g))
 }
 
@@ -69,7 +70,7 @@ func newIdentityAddCommand(g *globals) *cobra.Command {
 			if op {
 				o.Kind = identity.Operator
 			}
-			if err := prepareCredentialFile(credFile, false); err != nil {
+			if err := identity.PrepareFile(credFile, false); err != nil {
 				return err
 			}
 			return withIdentities(cmd, g, "add "+args[0], func(ctx context.Context, a registry.Registry) error {
@@ -112,7 +113,7 @@ func newIdentityRotateCommand(g *globals) *cobra.Command {
 	var credFile string
 	cmd := verb("rotate NAME [--grace 24h] [--credential-file FILE]", "Issue a new credential; the old one keeps working for --grace",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
-			if err := prepareCredentialFile(credFile, true); err != nil {
+			if err := identity.PrepareFile(credFile, true); err != nil {
 				return err
 			}
 			return withIdentities(cmd, g, "rotate "+args[0], func(ctx context.Context, a registry.Registry) error {
@@ -158,17 +159,6 @@ func identityErr(err error, what string) error {
 		return withCode(ExitDenied, err, "only an admin manages identities")
 	}
 	return remote.Fault(registry.Fault(err), what)
-}
-
-// prepareCredentialFile makes the directory of --credential-file before
-// a credential is issued: one that cannot be written to, or (unless
-// replace: identity rotate) one that exists, is refused while nothing has
-// changed yet.
-func prepareCredentialFile(file string, replace bool) error {
-	if err := identity.PrepareFile(file, replace); err != nil {
-		return usageError("give --credential-file the path of a file, in a directory you can create or write to", "--credential-file: %v", err)
-	}
-	return nil
 }
 
 // showCredential writes a new credential to file or prints it once

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
@@ -21,7 +22,7 @@ import (
 // keyCommands returns the verbs of this group.
 func keyCommands(g *globals) []*cobra.Command {
 	const status = "Check the rotation schedule: key ages, retention deadlines, secrets due (exit 1 if overdue)"
-	key := group("key", "Manage the Fernet keys: list, rotate, stage, promote, retire, status",
+	key := cli.Group("key", "Manage the Fernet keys: list, rotate, stage, promote, retire, status",
 		statusVerb(g, "list", "List the key table with the number of versions under each key", true),
 		newKeyRotateCommand(g), newKeyStageCommand(g), newKeyPromoteCommand(g), newKeyRetireCommand(g), statusVerb(g, "status", status, false))
 	return []*cobra.Command{key, newReencryptCommand(g), statusVerb(g, "status", status, false), newRotateSecretCommand(g)}
@@ -60,7 +61,7 @@ func runRotation[R any](cmd *cobra.Command, g *globals, f *rotationFlags, do fun
 	if f.batchSize < 0 || f.batchSize > 100000 {
 		return usageError("", "--batch-size: want 1 to 100000")
 	}
-	l, err := openLocalWith(cmd.Context(), g, f.envFile, f.ring)
+	l, err := openLocal(cmd.Context(), g, f.envFile, f.ring)
 	if err != nil {
 		return err
 	}
@@ -274,7 +275,7 @@ func statusVerb(g *globals, use, short string, list bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		e, err := openLocal(cmd.Context(), g, envFile) // the store opened with the keys it judges
+		e, err := openLocal(cmd.Context(), g, envFile, nil) // the store opened with the keys it judges
 		if err != nil {
 			return err
 		}

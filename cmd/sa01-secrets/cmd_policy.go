@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/somaagent01/sa01-secrets/client"
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/identity"
 	"github.com/somaagent01/sa01-secrets/internal/opa"
@@ -58,7 +59,7 @@ func policyCommands(g *globals) []*cobra.Command {
 	})
 	explain.Flags().StringVar(&q.Kind, "kind", opa.KindService, "the identity's kind: service or operator")
 	explain.Flags().StringVar(&q.Role, "role", "", "an operator's role (admin, auditor, responder)")
-	return []*cobra.Command{group("policy", "Export the YAML policy as Rego; explain an access decision", export, explain)}
+	return []*cobra.Command{cli.Group("policy", "Export the YAML policy as Rego; explain an access decision", export, explain)}
 }
 
 // explainAccess decides q through the server when SA01_SECRETS_ADDR is

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
@@ -39,7 +40,7 @@ func newKnownScanner(ctx context.Context, g *globals, useKnown bool) (*scan.Scan
 	if _, err := os.Stat(loc.SQLitePath); loc.SQLitePath != "" && errors.Is(err, fs.ErrNotExist) {
 		return scan.New(nil), nil
 	}
-	l, err := openLocal(ctx, g, "")
+	l, err := openLocal(ctx, g, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions, args []string) erro
 
 func newMaskCommand(g *globals) *cobra.Command {
 	var noKnown bool
-	cmd := verb("mask", "Copy stdin to stdout with every secret replaced by ****", noSecretArgs("a secret", "mask filters stdin: ./app 2>&1 | sa01-secrets mask"), func(cmd *cobra.Command, args []string) error {
+	cmd := verb("mask", "Copy stdin to stdout with every secret replaced by ****", cli.NoSecretArgs("a secret", "mask filters stdin: ./app 2>&1 | sa01-secrets mask"), func(cmd *cobra.Command, args []string) error {
 		s, err := newKnownScanner(cmd.Context(), g, !noKnown)
 		if err != nil {
 			return err

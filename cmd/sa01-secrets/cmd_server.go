@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/remote"
 	"github.com/somaagent01/sa01-secrets/internal/serve"
@@ -50,13 +51,10 @@ func runServe(ctx context.Context, g *globals, o serveOptions) (err error) {
 func newLoginCommand(g *globals) *cobra.Command {
 	var credFile, name string
 	cmd := verb("login [--credential-file FILE] [--identity NAME]", "Log in to the server with your credential and print a token",
-		noSecretArgs("a credential", "give the credential in a 0600 file: --credential-file FILE or "+config.EnvCredentialFile), func(cmd *cobra.Command, args []string) error {
+		cli.NoSecretArgs("a credential", "give the credential in a 0600 file: --credential-file FILE or "+config.EnvCredentialFile), func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.config()
 			if err != nil {
 				return err
-			}
-			if cfg.SecretsAddr == "" {
-				return usageError("export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200", config.EnvSecretsAddr+" is not set")
 			}
 			c, err := remote.Login(cmd.Context(), cfg, credFile, name)
 			if err != nil {

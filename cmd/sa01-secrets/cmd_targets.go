@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store/open"
@@ -24,7 +25,7 @@ func targetCommands(g *globals) []*cobra.Command {
 	})
 	status.Flags().StringVar(&envFile, "env-file", "", "read the targets with the keys of this env file instead of the environment")
 	withFormat(status, &format, "text", "json")
-	return []*cobra.Command{group("targets", "The platform's own Fernet tokens in Redis and PostgreSQL (SA01_SECRETS_TARGETS_FILE)", status)}
+	return []*cobra.Command{cli.Group("targets", "The platform's own Fernet tokens in Redis and PostgreSQL (SA01_SECRETS_TARGETS_FILE)", status)}
 }
 
 // loadTargets reads the targets file SA01_SECRETS_TARGETS_FILE names
@@ -49,7 +50,7 @@ func openTargets(cmd *cobra.Command, g *globals, envFile string) (*open.Local, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	e, err := openLocal(cmd.Context(), g, envFile)
+	e, err := openLocal(cmd.Context(), g, envFile, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -6,15 +6,14 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/somaagent01/sa01-secrets/internal/audit"
 	"github.com/somaagent01/sa01-secrets/internal/backup"
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/fernet"
 	"github.com/somaagent01/sa01-secrets/internal/policy"
-	"github.com/somaagent01/sa01-secrets/internal/scan"
 	"github.com/somaagent01/sa01-secrets/internal/secrets"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -181,28 +180,9 @@ func printError(w io.Writer, err error) {
 		// Errors from the public client already carry the program's name,
 		// also when a verb wrapped one ("FILE: sa01-secrets: ...").
 		line = strings.ReplaceAll(strings.TrimPrefix(line, "sa01-secrets: "), ": sa01-secrets: ", ": ")
-		fmt.Fprintf(w, "sa01-secrets: %s\n", printableLine(line))
+		fmt.Fprintf(w, "sa01-secrets: %s\n", cli.Line(line))
 	}
 	if h := hintFor(err); h != "" {
-		fmt.Fprintf(w, "hint: %s\n", printableLine(h))
+		fmt.Fprintf(w, "hint: %s\n", cli.Line(h))
 	}
-}
-
-// maxErrorLine bounds a line of an error as printed.
-const maxErrorLine = 2048
-
-// printableLine is a line of an error as a terminal may show it: a
-// server's message is its own choice (a hostile server's, or a proxy's), so
-// every character a terminal would act on is escaped (scan.Printable) and
-// a line is cut at maxErrorLine bytes.
-func printableLine(s string) string {
-	s = scan.Printable(s)
-	if len(s) <= maxErrorLine {
-		return s
-	}
-	cut := maxErrorLine
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/store"
 )
@@ -36,7 +37,7 @@ func TestExitCodeAndHint(t *testing.T) {
 			t.Errorf("hintFor(%v) = %q, want %q", c.err, got, c.hint)
 		}
 	}
-	if isCobraUsage(unavailable) {
+	if _, _, ok := coded(unavailable); !ok { // run leaves an error that says its code to it
 		t.Error("a fault is taken for a cobra usage error")
 	}
 	var out bytes.Buffer
@@ -44,7 +45,7 @@ func TestExitCodeAndHint(t *testing.T) {
 	if want := "sa01-secrets: opening the store /x: invalid argument\nhint: check the store\n"; out.String() != want {
 		t.Errorf("printError:\n%s\nwant:\n%s", out.String(), want)
 	}
-	if !isCobraUsage(errors.New(`unknown flag: --bogus`)) || strings.Contains(out.String(), "help") {
+	if exitCode(cli.Usage(errors.New(`unknown flag: --bogus`))) != ExitUsage || strings.Contains(out.String(), "help") {
 		t.Error("cobra's own error is not recognised")
 	}
 }

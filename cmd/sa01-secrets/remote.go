@@ -48,7 +48,7 @@ func onBackend[B any](cmd *cobra.Command, g *globals, served func(*remote.Backen
 	if ok, err := viaServer(cmd, g, func(ctx context.Context, b *remote.Backend) error { return fn(ctx, served(b)) }); ok {
 		return err
 	}
-	l, err := openLocal(cmd.Context(), g, "")
+	l, err := openLocal(cmd.Context(), g, "", nil)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/somaagent01/sa01-secrets/internal/cli"
 	"github.com/somaagent01/sa01-secrets/internal/config"
 	"github.com/somaagent01/sa01-secrets/internal/redact"
 	"github.com/somaagent01/sa01-secrets/internal/rotate"
@@ -86,53 +84,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		if isCobraUsage(err) {
-			err = cobraUsage(err)
+		if _, _, ok := coded(err); !ok { // any other error says its exit code itself, or is a package's
+			err = cli.Usage(err)
 		}
 		printError(stderr, err)
 	}
 	return exitCode(err)
-}
-
-// isCobraUsage recognises cobra's own flag and argument errors: any other
-// error says its exit code itself (coded) or is a package's.
-func isCobraUsage(err error) bool {
-	if _, _, ok := coded(err); ok {
-		return false
-	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "required flag", "if any flags in the group"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-var (
-	strconvSyntax = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float): parsing "[^"]*": invalid syntax`)
-	strconvRange  = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float): parsing "[^"]*": value out of range`)
-)
-
-// cobraUsage is a cobra usage error as a one-line error with a hint: its
-// "Did you mean this?" list (an unknown verb) becomes the hint.
-func cobraUsage(err error) error {
-	msg, sugg, ok := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
-	if !ok {
-		// A number flag's parse error says what the flag wants, not Go's
-		// 'strconv.ParseInt: parsing "1h": invalid syntax'.
-		if m := strconvSyntax.ReplaceAllString(msg, "want a whole number"); m != msg {
-			err = errors.New(strconvRange.ReplaceAllString(m, "out of range"))
-		} else if m := strconvRange.ReplaceAllString(msg, "out of range"); m != msg {
-			err = errors.New(m)
-		}
-		return &cliError{code: ExitUsage, err: err, hint: "run 'sa01-secrets help' for usage"}
-	}
-	names := strings.Fields(sugg)
-	for i, n := range names {
-		names[i] = "'sa01-secrets " + n + "'"
-	}
-	return &cliError{code: ExitUsage, err: errors.New(msg), hint: "did you mean " + strings.Join(names, " or ") + "?"}
 }
 
 func newRootCommand(g *globals) *cobra.Command {
@@ -191,43 +148,4 @@ func writeReport(g *globals, format string, v any, text func(io.Writer)) error {
 // come from help/ (addHelp).
 func verb(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
 	return &cobra.Command{Use: use, Short: short, Args: args, RunE: run}
-}
-
-// noSecretArgs is cobra.NoArgs for a verb whose argument is most likely
-// a secret (what: the value, a credential): it is refused without being
-// echoed, as put refuses one; cobra's "unknown command" error quotes it.
-func noSecretArgs(what, hint string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usageError(hint, "%s takes no argument (not echoed: if it was %s, it is now in shell history and the process list)", strings.TrimPrefix(cmd.CommandPath(), "sa01-secrets "), what)
-		}
-		return nil
-	}
-}
-
-// group returns a command that only holds others. Alone it prints its
-// help; a word that names none of its verbs is a usage error (cobra would
-// print the help and exit 0, so that "generate tokn" looked like success).
-func group(use, short string, subs ...*cobra.Command) *cobra.Command {
-	c := verb(use, short, cobra.ArbitraryArgs, func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return cmd.Help()
-		}
-		return unknownCommand(cmd, args[0])
-	})
-	c.AddCommand(subs...)
-	return c
-}
-
-// unknownCommand is the usage error of a word that names no verb of cmd,
-// with the closest verbs as the hint.
-func unknownCommand(cmd *cobra.Command, word string) error {
-	hint := "run '" + cmd.CommandPath() + " --help' for its verbs"
-	if cmd.SuggestionsMinimumDistance <= 0 {
-		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, set only for the root
-	}
-	if s := cmd.SuggestionsFor(word); len(s) > 0 {
-		hint = "did you mean '" + cmd.CommandPath() + " " + strings.Join(s, "' or '"+cmd.CommandPath()+" ") + "'?"
-	}
-	return &cliError{code: ExitUsage, err: fmt.Errorf("unknown command %q for %q", word, cmd.CommandPath()), hint: hint}
 }

@@ -62,13 +62,10 @@ func recorderOptions(g *globals, cfg *config.Config) open.RecorderOptions {
 // openLocal opens the store of SA01_SECRETS_DB_DSN and its audit
 // recorder (open.OpenLocal), with the audit key opened by the keys of
 // envFile when it names a readable env file (the rotation verbs work from
-// it, and the environment may hold no key), else by the environment's.
-func openLocal(ctx context.Context, g *globals, envFile string) (*open.Local, error) {
-	return openLocalWith(ctx, g, envFile, nil)
-}
-
-// openLocalWith is openLocal with the keys of ring, when not nil.
-func openLocalWith(ctx context.Context, g *globals, envFile string, ring *fernet.Ring) (*open.Local, error) {
+// it, and the environment may hold no key), else by the environment's;
+// or by ring's keys, when not nil (reencrypt's --old-key-file and
+// --new-key-file).
+func openLocal(ctx context.Context, g *globals, envFile string, ring *fernet.Ring) (*open.Local, error) {
 	if err := besideStore(g, cmp.Or(g.verb, "this verb")); err != nil {
 		return nil, err
 	}

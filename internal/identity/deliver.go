@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/somaagent01/sa01-secrets/internal/fault"
 	"github.com/somaagent01/sa01-secrets/internal/safefile"
 )
 
@@ -46,8 +47,17 @@ func (is Issued) Deliver(out, notes io.Writer, file, env string) error {
 // and its missing parents are created 0700. A file that is a directory, or
 // a directory that cannot be made, is an error naming file; so is a file
 // that exists unless replace (a rotation replaces its identity's file; a
-// new identity would overwrite another's credential).
+// new identity would overwrite another's credential). The error is a
+// fault.Usage, for --credential-file, with a hint.
 func PrepareFile(file string, replace bool) error {
+	if err := prepareFile(file, replace); err != nil {
+		return fault.New(fault.Usage, fmt.Errorf("--credential-file: %w", err),
+			"give --credential-file the path of a file, in a directory you can create or write to")
+	}
+	return nil
+}
+
+func prepareFile(file string, replace bool) error {
 	if file == "" {
 		return nil
 	}

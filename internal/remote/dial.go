@@ -43,6 +43,9 @@ func Explain(ctx context.Context, cfg *config.Config, q client.ExplainQuery) (cl
 // Login logs in to cfg's server with the credential in file (default:
 // SA01_SECRETS_CREDENTIAL_FILE) as identity ("": the credential's own).
 func Login(ctx context.Context, cfg *config.Config, file, identity string) (*client.Client, error) {
+	if cfg.SecretsAddr == "" {
+		return nil, fault.New(fault.Usage, errors.New(config.EnvSecretsAddr+" is not set"), "export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200")
+	}
 	if file == "" {
 		file = cfg.CredentialFile
 	}
