@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -100,11 +102,13 @@ func TestRunChildEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The shell writes its pid, then execs sleep: read the environment only
-	// once the exec is done, since /proc/PID/environ is empty mid-exec.
+	// once the exec is done, since /proc/PID/environ is empty or partial
+	// mid-exec. The shell's own cmdline holds "sleep" too (in its script):
+	// the exec is done when sleep is argv[0].
 	var environ, cmdline []byte
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		cmdline, _ = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if strings.Contains(string(cmdline), "sleep") {
+		if strings.HasPrefix(string(cmdline), "sleep\x00") {
 			environ, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 			if err != nil {
 				t.Fatal(err)
@@ -134,6 +138,10 @@ func TestRunChildEnvironment(t *testing.T) {
 	}
 	if env["KEEP_ME"] != "kept" {
 		t.Error("inherited variable dropped")
+	}
+	if t.Failed() {
+		names := slices.Sorted(maps.Keys(env))
+		t.Logf("pid %d, cmdline %q, environment's names %v; run: exit %d, stderr %s", pid, cmdline, names, res.code, res.stderr)
 	}
 	for k := range env {
 		if inject.Withheld(k) {
