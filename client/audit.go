@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"time"
@@ -39,7 +41,7 @@ type AuditQuery struct {
 	Failed   bool      // only failures
 	AfterSeq int64     // only events after this seq
 	// Limit is the most events to return: 0 means all of them, fetched a
-	// page (at most 5000) at a time.
+	// page (at most 5000) at a time, up to [MaxAuditEvents].
 	Limit int
 	// Newest returns the newest Limit events (1 to 5000), oldest first.
 	Newest bool
@@ -47,6 +49,19 @@ type AuditQuery struct {
 
 // maxAuditPage is the server's page size (server.MaxAuditPage).
 const maxAuditPage = 5000
+
+// MaxAuditEvents is the most events AuditEvents with Limit 0 reads (200
+// full pages): a selection larger than that is [ErrTooManyEvents], not a
+// read that grows without end. A Limit reads up to that many instead.
+const MaxAuditEvents = 1_000_000
+
+// maxAuditEvents is MaxAuditEvents, lowered by tests.
+var maxAuditEvents = MaxAuditEvents
+
+// ErrTooManyEvents is AuditEvents with Limit 0 whose selection holds more
+// than [MaxAuditEvents] events: narrow it (Since, Until, AfterSeq, Secret)
+// or give a Limit.
+var ErrTooManyEvents = errors.New("sa01-secrets: too many audit events for one read")
 
 func (q AuditQuery) values(limit int, follow bool) url.Values {
 	v := url.Values{}
@@ -81,8 +96,12 @@ func (q AuditQuery) values(limit int, follow bool) url.Values {
 }
 
 // AuditEvents returns the audit events q selects, oldest first (admin or
-// auditor; never a service). With Limit 0 it reads every page. Each call
-// is recorded in the audit trail.
+// auditor; never a service). With Limit 0 it reads every page, up to
+// [MaxAuditEvents] events, past which it returns [ErrTooManyEvents] and no
+// event. Each call is recorded in the audit trail. A page with more events
+// than asked for, one that says there is more without being full, or one
+// that does not move forward past the last is an error, and nothing of
+// the read is returned.
 func (c *Client) AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	return c.auditEvents(ctx, q, false)
 }
@@ -108,6 +127,15 @@ func (c *Client) auditEvents(ctx context.Context, q AuditQuery, follow bool) ([]
 		}
 		if err := c.authCall(ctx, "GET", "/v1/audit/events?"+q.values(limit, follow).Encode(), nil, &out); err != nil {
 			return nil, err
+		}
+		// The server's page holds at most the limit asked for, and says
+		// "more" only when it is full: any other page would let a
+		// server have the client ask again and again for a few events.
+		if len(out.Events) > limit || (out.More && len(out.Events) < limit) {
+			return nil, errAnswer
+		}
+		if q.Limit <= 0 && len(all)+len(out.Events) > maxAuditEvents {
+			return nil, fmt.Errorf("%w: more than %d; narrow the query or give a limit", ErrTooManyEvents, maxAuditEvents)
 		}
 		all = append(all, out.Events...)
 		if !out.More || q.Newest || follow || len(out.Events) == 0 || (q.Limit > 0 && len(all) >= q.Limit) {

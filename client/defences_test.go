@@ -345,7 +345,8 @@ func TestAnswersThatAreNotAnswers(t *testing.T) {
 	if ids, err := c.Identities(ctx); !errors.Is(err, errAnswer) || ids != nil {
 		t.Errorf("a list that does not decode: %v, %d identities", err, len(ids))
 	}
-	answer(`{"events":[{"seq":7}],"more":true}`)
+	// A full page (as a page that says "more" is), the same one again.
+	answer(`{"events":[` + strings.Repeat(`{"seq":7},`, maxAuditPage-1) + `{"seq":7}],"more":true}`)
 	es, err := c.AuditEvents(ctx, AuditQuery{})
 	mu.Lock()
 	n := asked
