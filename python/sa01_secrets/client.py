@@ -24,6 +24,10 @@ ENV_CREDENTIAL_FILE = "SA01_SECRETS_CREDENTIAL_FILE"
 
 MASK = "****"
 
+# The most bytes of one server answer the client reads, as the Go client:
+# a larger answer is an error, not memory without end.
+MAX_ANSWER = 16 << 20
+
 _log = logging.getLogger("sa01_secrets")
 
 
@@ -157,11 +161,18 @@ class Client:
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read() or b"{}")
+                raw = resp.read(MAX_ANSWER + 1)
+                if len(raw) > MAX_ANSWER:
+                    raise SecretsError("%s %s: the server's answer is larger than %d bytes"
+                                       % (method, path.split("?")[0], MAX_ANSWER), "answer_too_large")
+                return json.loads(raw or b"{}")
         except urllib.error.HTTPError as e:
             try:
-                doc = json.loads(e.read() or b"{}")
-            except ValueError:
+                raw = e.read(MAX_ANSWER + 1)
+                doc = json.loads(raw or b"{}") if len(raw) <= MAX_ANSWER else {}
+            except (ValueError, OSError):
+                doc = {}
+            if not isinstance(doc, dict):
                 doc = {}
             code = doc.get("code", "")
             msg = "%s %s: %s" % (method, path.split("?")[0], doc.get("message") or e.reason)

@@ -1,6 +1,9 @@
+import http.server
 import io
 import logging
 import os
+import tempfile
+import threading
 import time
 import unittest
 
@@ -13,7 +16,8 @@ except ImportError:  # pragma: no cover
 from tests import server as srv
 
 if HAVE_CRYPTO:
-    from sa01_secrets import Client, Denied, NotFound, Unauthenticated, Unavailable
+    from sa01_secrets import Client, Denied, NotFound, SecretsError, Unauthenticated, Unavailable
+    from sa01_secrets.client import MAX_ANSWER
 
 BIN = srv.binary() if HAVE_CRYPTO else None
 
@@ -118,6 +122,50 @@ class OutageTest(unittest.TestCase):
             c.get("llm/k")  # too old to serve
         s.start()
         self.assertEqual(c.get("llm/k"), "value-one-2345")
+
+
+class _Oversized(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a token after more than MAX_ANSWER bytes
+    of blanks: JSON that decodes, too long to read."""
+
+    status = 200
+
+    def do_POST(self):
+        body = b" " * (MAX_ANSWER + 1) + b'{"token": "sa01s_from-a-long-answer", "code": "x", "message": "m"}'
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client stopped reading
+
+    def log_message(self, *args):
+        pass
+
+
+@unittest.skipIf(not HAVE_CRYPTO, "cryptography is not installed")
+class AnswerBoundTest(unittest.TestCase):
+    def test_an_answer_larger_than_max_answer_is_refused(self):
+        for status in (200, 401):
+            handler = type("Handler", (_Oversized,), {"status": status})
+            httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+            self.addCleanup(httpd.server_close)
+            self.addCleanup(httpd.shutdown)
+            with tempfile.NamedTemporaryFile("w", suffix=".cred") as cred:
+                cred.write("sa01c_credential")
+                cred.flush()
+                addr = "http://127.0.0.1:%d" % httpd.server_address[1]
+                with self.assertRaises(SecretsError) as cm:
+                    Client(addr=addr, credential_file=cred.name, renew=False)
+                if status == 200:
+                    self.assertEqual(cm.exception.code, "answer_too_large")
+                    self.assertIn("larger than %d bytes" % MAX_ANSWER, str(cm.exception))
+                else:
+                    self.assertIsInstance(cm.exception, Unauthenticated)
+                    self.assertNotIn(": m", str(cm.exception))  # the message was not read
 
 
 if __name__ == "__main__":
