@@ -98,6 +98,10 @@ func checkText(name, value string) error {
 // and version).
 var errAnswer = errors.New("sa01-secrets: the server's answer is not the JSON expected")
 
+// maxAnswer is the most bytes of one answer the client reads: a longer
+// one is errAnswer, not memory without end.
+const maxAnswer = 16 << 20
+
 // APIError is an error answer of the server.
 type APIError struct {
 	Status  int    // HTTP status
@@ -818,7 +822,7 @@ func (c *Client) call(ctx context.Context, method, path, bearer string, in, out 
 	if res.StatusCode >= 300 && res.StatusCode < 400 {
 		return fmt.Errorf("%w: %s %s answered %d, to %s", ErrRedirect, method, c.base+redactPath(path), res.StatusCode, location(res))
 	}
-	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer+1))
 	if err != nil {
 		return fmt.Errorf("%w: reading the answer", ErrUnavailable)
 	}
@@ -832,6 +836,9 @@ func (c *Client) call(ctx context.Context, method, path, bearer string, in, out 
 			e.Message = http.StatusText(res.StatusCode)
 		}
 		return &APIError{Status: res.StatusCode, Code: e.Code, Message: e.Message}
+	}
+	if len(b) > maxAnswer {
+		return fmt.Errorf("%w: %s %s: the answer is larger than %d bytes", errAnswer, method, c.base+redactPath(path), maxAnswer)
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -355,3 +355,30 @@ func TestAnswersThatAreNotAnswers(t *testing.T) {
 		t.Errorf("the same page again: %v, %d events, %d requests", err, len(es), n)
 	}
 }
+
+// TestAnswerTooLarge: an answer longer than maxAnswer is an error saying so
+// (here one that decodes, after blanks), not read whole; an error status
+// keeps its status.
+func TestAnswerTooLarge(t *testing.T) {
+	t.Parallel()
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(status.Load()))
+		_, _ = w.Write(bytes.Repeat([]byte(" "), maxAnswer))
+		_, _ = io.WriteString(w, `{"token":"sa01s_from-a-long-answer","identities":[]}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := New(srv.URL)
+	defer c.Close()
+	err := c.login(ctx, "sa01c_credential")
+	if !errors.Is(err, errAnswer) || !strings.Contains(err.Error(), "larger than 16777216 bytes") || c.Token() != "" {
+		t.Errorf("a long login answer: %v, token %q", err, c.Token())
+	}
+	status.Store(http.StatusServiceUnavailable)
+	var api *APIError
+	if err := c.login(ctx, "sa01c_credential"); !errors.As(err, &api) || api.Status != http.StatusServiceUnavailable {
+		t.Errorf("a long error answer: %v", err)
+	}
+}
