@@ -247,7 +247,7 @@ func TestServeConsoleTLSAndPlainRefused(t *testing.T) {
 	env["SA01_SECRETS_UI_LISTEN"] = "0.0.0.0:0"
 	var o, e bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0"}, nil, &o, &e, func(k string) string { return env[k] })
-	if code != ExitUsage || !strings.Contains(e.String(), "console (SA01_SECRETS_UI_LISTEN): refusing plain HTTP on 0.0.0.0:0") || !strings.Contains(e.String(), "hint:") {
+	if code != ExitUsage || !strings.Contains(e.String(), "SA01_SECRETS_UI_LISTEN: refusing plain HTTP on 0.0.0.0:0") || !strings.Contains(e.String(), "hint:") {
 		t.Fatalf("plain HTTP off loopback: %d %s", code, e.String())
 	}
 }

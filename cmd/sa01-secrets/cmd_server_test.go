@@ -564,3 +564,42 @@ func TestServeReadCacheSeesLocalWrites(t *testing.T) {
 		t.Errorf("reads in the audit file %v, want %s", reads, want)
 	}
 }
+
+// TestServeChecksListenFirst: a listen setting that cannot work (the API's
+// or the console's address, the TLS files) stops serve with a usage error
+// naming it, before the store is opened or anything listens: here the
+// store does not exist, and serve must not get as far as finding that out.
+func TestServeChecksListenFirst(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"--ui-listen", []string{"--ui-listen", "nonsense"}, nil, `--ui-listen: listen address "nonsense": want HOST:PORT`},
+		{"SA01_SECRETS_UI_LISTEN", nil, map[string]string{"SA01_SECRETS_UI_LISTEN": "nonsense"}, `SA01_SECRETS_UI_LISTEN: listen address "nonsense": want HOST:PORT`},
+		{"console off loopback", []string{"--ui-listen", "0.0.0.0:0"}, nil, "--ui-listen: refusing plain HTTP on 0.0.0.0:0"},
+		{"--listen", []string{"--listen", "nonsense"}, nil, `listen address "nonsense": want HOST:PORT`},
+		{"--tls-cert", []string{"--tls-cert", filepath.Join(dir, "missing.pem"), "--tls-key", filepath.Join(dir, "missing.key")}, nil, "--tls-cert/--tls-key: cannot load the key pair"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := filepath.Join(dir, "s.db")
+			env := map[string]string{"SA01_CRYPTO_FERNET_KEY": fernet.GenerateKey().Encode(), "SA01_SECRETS_DB_DSN": "sqlite://" + db}
+			for k, v := range c.env {
+				env[k] = v
+			}
+			var o, e bytes.Buffer
+			code := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0"}, c.args...), strings.NewReader(""), &o, &e, func(k string) string { return env[k] })
+			if code != ExitUsage || !strings.Contains(e.String(), c.want) || !strings.Contains(e.String(), "hint:") {
+				t.Fatalf("exit %d, want %d and %q:\n%s", code, ExitUsage, c.want, e.String())
+			}
+			if strings.Contains(e.String(), "store") || strings.Contains(e.String(), "serving") {
+				t.Fatalf("got as far as the store or listening:\n%s", e.String())
+			}
+			if _, err := os.Stat(db); !os.IsNotExist(err) {
+				t.Fatalf("store file: %v", err)
+			}
+		})
+	}
+}

@@ -35,6 +35,18 @@ func consoleAddr(o Options, cfg *config.Config, listen string) string {
 	return ""
 }
 
+// consolePrefix starts the message of a console address that cannot work:
+// the flag or the variable it came from.
+func consolePrefix(o Options, cfg *config.Config) string {
+	switch {
+	case o.UIListen != "":
+		return "--ui-listen: "
+	case cfg.UIListen != "":
+		return config.EnvUIListen + ": "
+	}
+	return "console (--dev): "
+}
+
 // devUIListen is the console's address under Dev: loopback, on the port
 // after the API's (any free port when the API's is 0).
 func devUIListen(listen string) string {
@@ -66,7 +78,7 @@ type consoleOptions struct {
 // called (stop waits for it), and returns its URL.
 func startConsole(ctx context.Context, o Options, addr string, c consoleOptions) (stop func(), url string, err error) {
 	log := o.Logger
-	ln, bound, err := listenOn(o, addr, "console ("+config.EnvUIListen+"): ", "pick another --ui-listen address ("+config.EnvUIListen+")")
+	ln, bound, err := listenOn(o, addr, consolePrefix(o, c.cfg), "pick another --ui-listen address ("+config.EnvUIListen+")")
 	if err != nil {
 		return nil, "", err
 	}

@@ -66,6 +66,14 @@ func Run(ctx context.Context, o Options) error {
 	log := o.Logger
 	defer server.TuneGC(os.LookupEnv)()
 	cfg := *o.Config
+	listen := o.Listen
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	ui := consoleAddr(o, &cfg, listen)
+	if err := checkListen(o, &cfg, listen, ui); err != nil {
+		return err
+	}
 	var dev *devServer
 	if o.Dev {
 		var err error
@@ -73,10 +81,6 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		defer os.RemoveAll(dev.dir)
-	}
-	listen := o.Listen
-	if listen == "" {
-		listen = cfg.Listen
 	}
 	ring, err := cfg.RequireKeys()
 	if err != nil {
@@ -165,7 +169,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("serving", "addr", addr, "policy", orNone(cfg.PolicyFile), "store", describeStore(&cfg), "key_id", ring.Primary().ID(), "read_cache", readCache(o, svc))
 	uiURL := ""
-	if ui := consoleAddr(o, &cfg, listen); ui != "" {
+	if ui != "" {
 		c := consoleOptions{st: st, ring: ring, rec: rec, ids: ids, svc: svc, holder: holder, dec: dec, cfg: &cfg}
 		stop, url, err := startConsole(ctx, o, ui, c)
 		if err != nil {
@@ -212,6 +216,34 @@ func readCache(o Options, svc *secrets.Service) string {
 	return "on"
 }
 
+// checkListen checks the API's and the console's listen options before
+// anything is opened or listens: a bad one stops serve as a usage error
+// that names it.
+func checkListen(o Options, cfg *config.Config, listen, ui string) error {
+	if err := usageError(checkOptions(o, listen), ""); err != nil {
+		return err
+	}
+	if ui == "" {
+		return nil
+	}
+	return usageError(checkOptions(o, ui), consolePrefix(o, cfg))
+}
+
+func checkOptions(o Options, addr string) error {
+	_, err := server.Check(server.ListenOptions{Addr: addr, TLSCert: o.TLSCert, TLSKey: o.TLSKey, InsecureListen: o.InsecureListen})
+	return err
+}
+
+// usageError is err, a listen option that cannot work, as a usage error
+// whose message starts with prefix.
+func usageError(err error, prefix string) error {
+	var ue *server.UsageError
+	if errors.As(err, &ue) {
+		return fault.New(fault.Usage, errors.New(prefix+ue.Msg), ue.Hint)
+	}
+	return err
+}
+
 // listenOn listens at addr. A listen option that cannot work is a usage
 // error whose message starts with prefix; an address that cannot be
 // listened on is unavailable, with hint.
@@ -222,7 +254,7 @@ func listenOn(o Options, addr, prefix, hint string) (net.Listener, string, error
 	var le *server.ListenError
 	switch {
 	case errors.As(err, &ue):
-		return nil, "", fault.New(fault.Usage, errors.New(prefix+ue.Msg), ue.Hint)
+		return nil, "", usageError(err, prefix)
 	case errors.As(err, &le):
 		return nil, "", fault.New(fault.Unavailable, err, hint)
 	case err != nil:

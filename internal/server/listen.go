@@ -54,34 +54,44 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Listen checks the options and opens the listener: plain HTTP only on a
-// loopback address unless InsecureListen (which warns loudly), TLS 1.2 or
-// later otherwise. It returns the listener and its URL.
-func Listen(o ListenOptions) (net.Listener, string, error) {
+// Check checks the options without listening or warning: both TLS files
+// or neither, a HOST:PORT address, plain HTTP only on a loopback address
+// unless InsecureListen, and a key pair that loads. It returns the TLS
+// configuration, nil for plain HTTP.
+func Check(o ListenOptions) (*tls.Config, error) {
 	if (o.TLSCert == "") != (o.TLSKey == "") {
-		return nil, "", &UsageError{"TLS needs both a certificate and a key", "give both --tls-cert and --tls-key"}
+		return nil, &UsageError{"TLS needs both a certificate and a key", "give both --tls-cert and --tls-key"}
 	}
 	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		// Not "not a loopback address": the address itself is malformed.
-		return nil, "", &UsageError{fmt.Sprintf("listen address %.80q: want HOST:PORT", o.Addr), "for example 127.0.0.1:8200"}
+		return nil, &UsageError{fmt.Sprintf("listen address %.80q: want HOST:PORT", o.Addr), "for example 127.0.0.1:8200"}
 	}
-	useTLS := o.TLSCert != ""
-	if !useTLS && !IsLoopback(o.Addr) {
-		if !o.InsecureListen {
-			return nil, "", &UsageError{fmt.Sprintf("refusing plain HTTP on %s: it is not a loopback address", o.Addr),
+	if o.TLSCert == "" {
+		if !IsLoopback(o.Addr) && !o.InsecureListen {
+			return nil, &UsageError{fmt.Sprintf("refusing plain HTTP on %s: it is not a loopback address", o.Addr),
 				"serve TLS with --tls-cert and --tls-key, listen on 127.0.0.1, or (not recommended) add --insecure-listen"}
 		}
+		return nil, nil
+	}
+	c, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+	if err != nil {
+		// The files' paths and the parser's reason; tls's errors hold no key material.
+		return nil, &UsageError{"--tls-cert/--tls-key: cannot load the key pair: " + err.Error(), "check that the files are PEM and the key matches the certificate"}
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{c}}, nil
+}
+
+// Listen checks the options (Check) and opens the listener: plain HTTP
+// only on a loopback address unless InsecureListen (which warns loudly),
+// TLS 1.2 or later otherwise. It returns the listener and its URL.
+func Listen(o ListenOptions) (net.Listener, string, error) {
+	cfg, err := Check(o)
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg == nil && !IsLoopback(o.Addr) {
 		o.Logger.Warn("INSECURE: serving plain HTTP on a non-loopback address; tokens and secret values cross the network unencrypted", "listen", o.Addr)
 		fmt.Fprintf(o.Warn, "\n!!! WARNING: plain HTTP on %s (--insecure-listen). Tokens and secret values\n!!! travel unencrypted. Use --tls-cert/--tls-key outside a trusted network.\n\n", o.Addr)
-	}
-	var cfg *tls.Config
-	if useTLS {
-		c, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
-		if err != nil {
-			// The files' paths and the parser's reason; tls's errors hold no key material.
-			return nil, "", &UsageError{"--tls-cert/--tls-key: cannot load the key pair: " + err.Error(), "check that the files are PEM and the key matches the certificate"}
-		}
-		cfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{c}}
 	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
