@@ -239,7 +239,7 @@ func TestAuditFileSinkAndVerifyFile(t *testing.T) {
 	if code != ExitCheckFailed || !strings.Contains(out, "deleted at seq 2") || !strings.Contains(out, "position 2") {
 		t.Fatalf("verify --file of a file with a line removed: exit %d\n%s", code, out)
 	}
-	if code, _, _ := e.run("", "audit", "verify", "--file", filepath.Join(e.dir, "nope")); code != ExitNotFound {
+	if code, _, _ := e.run("", "audit", "verify", "--file", filepath.Join(e.dir, "nope")); code != ExitUsage {
 		t.Fatalf("missing file: exit %d", code)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -31,7 +32,7 @@ func backupCommands(g *globals) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withInput(g, check, func(r io.Reader) error {
+			return withInput(g, "--verify", check, func(r io.Reader) error {
 				sum, err := backup.Verify(cmd.Context(), r, backup.Options{Ring: cfg.Keys, Progress: backup.ProgressTo(g.stderr)})
 				if err != nil {
 					return err
@@ -61,7 +62,7 @@ func backupCommands(g *globals) []*cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withInput(g, input, func(r io.Reader) error {
+		return withInput(g, "--input", input, func(r io.Reader) error {
 			rep, err := j.Restore(ctx, r)
 			return restored(g, "restored "+input, rep, err, restoreFormat)
 		})
@@ -129,11 +130,12 @@ func backupJob(cmd *cobra.Command, g *globals, verb string) (*backup.Job, contex
 	return open.BackupJob(loc, cfg, recorderOptions(g, cfg), o), identity.AsLocalOperator(cmd.Context()), nil
 }
 
-// withInput runs fn on the backup at path, or stdin for "-".
-func withInput(g *globals, path string, fn func(r io.Reader) error) error {
+// withInput runs fn on the backup at path (given with flag), or stdin for
+// "-". A file that cannot be opened is a usage error naming the flag.
+func withInput(g *globals, flag, path string, fn func(r io.Reader) error) error {
 	r, err := backup.OpenInput(path, g.stdin)
 	if err != nil {
-		return withCode(ExitNotFound, err, "")
+		return withCode(ExitUsage, fmt.Errorf("%s: %w", flag, err), "")
 	}
 	defer r.Close()
 	return fn(r)

@@ -336,3 +336,67 @@ func TestCredentialFileInANewDirectory(t *testing.T) {
 		t.Fatalf("identity rotate over its own file: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestMissingInputFile: a file the user names that does not exist is a
+// usage mistake (exit 2) in every verb that reads one, with a message
+// naming the file and the flag or variable that gave it. The exception is
+// scan's own inputs: a PATH or --docker-image that cannot be read is a
+// partial scan, exit 8 (docs/scanner.md, "Exit codes").
+func TestMissingInputFile(t *testing.T) {
+	dir := t.TempDir()
+	env, _ := serveEnv(t, dir)
+	m := filepath.Join(dir, "missing")
+	value := filepath.Join(dir, "value")
+	if err := os.WriteFile(value, []byte("a-value-long-enough"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := cliWith(env)("", "put", "app/x", "--from-file", value); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	remote := map[string]string{"SA01_SECRETS_ADDR": "http://127.0.0.1:1", "SA01_SECRETS_CREDENTIAL_FILE": m}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		code int
+		name string // the flag or variable the message (or its hint) names
+	}{
+		{[]string{"audit", "verify", "--file", m}, nil, ExitUsage, "--file"},
+		{[]string{"audit", "verify", "--anchor", m}, nil, ExitUsage, "--anchor"},
+		{[]string{"backup", "--verify", m}, nil, ExitUsage, "--verify"},
+		{[]string{"restore", "--input", m}, nil, ExitUsage, "--input"},
+		{[]string{"migrate", "--to-file", m}, nil, ExitUsage, "--to-file"},
+		{[]string{"import", "--from-dotenv", m}, nil, ExitUsage, "--from-dotenv"},
+		{[]string{"put", "app/y", "--from-file", m}, nil, ExitUsage, "--from-file"},
+		{[]string{"rotate", "app/x", "--from-file", m}, nil, ExitUsage, "--from-file"},
+		{[]string{"key", "stage", "--env-file", filepath.Join(dir, "k.env"), "--key-file", m}, nil, ExitUsage, "--key-file"},
+		{[]string{"reencrypt", "--old-key-file", m}, nil, ExitUsage, "--old-key-file"},
+		{[]string{"key", "rotate", "--env-file", m}, nil, ExitUsage, "--env-file"},
+		{[]string{"key", "status", "--env-file", m}, nil, ExitUsage, "--env-file"},
+		{[]string{"list", "--env-file", m}, nil, ExitUsage, "--env-file"},
+		{[]string{"targets", "status"}, map[string]string{"SA01_SECRETS_TARGETS_FILE": m}, ExitUsage, "SA01_SECRETS_TARGETS_FILE"},
+		{[]string{"policy", "export-rego"}, map[string]string{"SA01_SECRETS_POLICY_FILE": m}, ExitUsage, "SA01_SECRETS_POLICY_FILE"},
+		{[]string{"serve", "--listen", "127.0.0.1:0"}, map[string]string{"SA01_SECRETS_POLICY_FILE": m}, ExitUsage, "SA01_SECRETS_POLICY_FILE"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--tls-cert", m, "--tls-key", m}, nil, ExitUsage, "--tls-cert"},
+		{[]string{"scan", "--baseline", m, value}, map[string]string{"SA01_SECRETS_SCAN_KEY": "0123456789abcdef0123456789abcdef"}, ExitUsage, "baseline"},
+		{[]string{"scan", "--git", m}, nil, ExitUsage, "--git"},
+		{[]string{"scan", m}, nil, ExitError, "scan"},
+		{[]string{"scan", "--docker-image", m}, nil, ExitError, "scan"},
+		{[]string{"login", "--credential-file", m}, map[string]string{"SA01_SECRETS_ADDR": "http://127.0.0.1:1"}, ExitUsage, "--credential-file"},
+		{[]string{"get", "app/x"}, remote, ExitUsage, "SA01_SECRETS_CREDENTIAL_FILE"},
+		{[]string{"run", "--service", "gateway", "--", "true"}, remote, ExitUsage, "SA01_SECRETS_CREDENTIAL_FILE"},
+	} {
+		t.Run(strings.Join(c.args[:2], " "), func(t *testing.T) {
+			e := map[string]string{}
+			for k, v := range env {
+				e[k] = v
+			}
+			for k, v := range c.env {
+				e[k] = v
+			}
+			r := cliWith(e)("", c.args...)
+			if r.code != c.code || !strings.Contains(r.stderr, m) || !strings.Contains(r.stderr, c.name) {
+				t.Fatalf("%v: exit %d, want %d and a message naming %s and %s:\n%s", c.args, r.code, c.code, m, c.name, r.stderr)
+			}
+		})
+	}
+}

@@ -108,7 +108,9 @@ func Verify(ctx context.Context, t Trail, file string, in io.Reader, anchor stri
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return Result{}, "", fault.New(fault.NotFound, fmt.Errorf("--file: %w", err), "")
+		// A file the caller named that cannot be opened is a usage error,
+		// as every other verb's input file.
+		return Result{}, "", fault.New(fault.Usage, fmt.Errorf("--file: %w", err), "")
 	}
 	defer f.Close()
 	res, err := l.VerifyFile(f, file, anchor)

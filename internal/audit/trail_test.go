@@ -58,7 +58,7 @@ func TestVerifyRefusesAFileItCannotCheck(t *testing.T) {
 	}
 	var fe *fault.Error
 	missing := filepath.Join(t.TempDir(), "missing.jsonl")
-	if _, _, err := Verify(context.Background(), Local{}, missing, nil, ""); !errors.As(err, &fe) || fe.Class != fault.NotFound || !strings.HasPrefix(err.Error(), "--file: ") {
-		t.Fatalf("a missing file: %v, want a not-found fault naming --file", err)
+	if _, _, err := Verify(context.Background(), Local{}, missing, nil, ""); !errors.As(err, &fe) || fe.Class != fault.Usage || !strings.HasPrefix(err.Error(), "--file: ") {
+		t.Fatalf("a missing file: %v, want a usage fault naming --file", err)
 	}
 }

@@ -140,7 +140,7 @@ func (d Destination) Resolve(getenv func(string) string) (string, error) {
 func firstLine(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fault.New(fault.NotFound, fmt.Errorf("--to-file: %w", err), "")
+		return "", fault.New(fault.Usage, fmt.Errorf("--to-file: %w", err), "")
 	}
 	defer f.Close()
 	line, err := bufio.NewReader(io.LimitReader(f, 8192)).ReadString('\n')

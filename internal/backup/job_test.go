@@ -60,7 +60,7 @@ func TestDestinationResolve(t *testing.T) {
 	_, err := Destination{File: filepath.Join(dir, "missing")}.Resolve(getenv)
 	var pe *fs.PathError
 	var nf *fault.Error
-	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &nf) || nf.Class != fault.NotFound {
-		t.Fatalf("a missing --to-file: %v; want a not-found fault wrapping its *fs.PathError", err)
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &nf) || nf.Class != fault.Usage {
+		t.Fatalf("a missing --to-file: %v; want a usage fault wrapping its *fs.PathError", err)
 	}
 }

@@ -3,6 +3,8 @@ package remote
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -46,14 +48,21 @@ func Login(ctx context.Context, cfg *config.Config, file, identity string) (*cli
 	if cfg.SecretsAddr == "" {
 		return nil, fault.New(fault.Usage, errors.New(config.EnvSecretsAddr+" is not set"), "export "+config.EnvSecretsAddr+"=http://127.0.0.1:8200")
 	}
+	from := "--credential-file"
 	if file == "" {
-		file = cfg.CredentialFile
+		file, from = cfg.CredentialFile, config.EnvCredentialFile
 	}
 	if file == "" {
 		return nil, fault.New(fault.Denied, errors.New("no credential: cannot log in to "+config.MaskDSN(cfg.SecretsAddr)),
 			"set "+config.EnvCredentialFile+" to the file holding your credential, or "+config.EnvSecretsToken+" to a token")
 	}
 	cred, err := client.ReadCredentialFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A file the caller named that is not there is a usage error, as
+		// every verb's input file; one that is there and refused (too
+		// open, not a credential) stays denied.
+		return nil, fault.New(fault.Usage, fmt.Errorf("%s: credential file %s: does not exist", from, file), "")
+	}
 	if err != nil {
 		return nil, fault.New(fault.Denied, err, "")
 	}

@@ -353,7 +353,7 @@ func ReadBaseline(file string, k *FingerprintKey) (*Baseline, error) {
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("scan: baseline %s: %w", file, errors.Unwrap(err))
+		return nil, &BaselineError{file, errors.Unwrap(err).Error(), "write one with --write-baseline FILE"}
 	}
 	defer f.Close()
 	bad := &BaselineError{file, "not a baseline file", regen}
